@@ -1,0 +1,1 @@
+"""The domain: identifiers, procedures, periods, deadlines and the models of what is recorded."""

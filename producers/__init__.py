@@ -1,0 +1,1 @@
+"""Kiroku SDK for publishers: vendors, firms and companies."""

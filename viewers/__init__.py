@@ -1,0 +1,1 @@
+"""Kiroku views for readers: agencies, companies and firms."""
