@@ -1,0 +1,591 @@
+"""Real Apache Kafka (KRaft) nodes on loopback, run from Maven Central jars.
+
+No tarball and no Docker: ``infra/kafka/pom.xml`` names ``org.apache.kafka:kafka_2.13`` and a
+Log4j2 binding; :func:`ensure_jars` has Maven copy the runtime jars into the cache once, and
+each node is ``java -cp '<lib>/*' kafka.Kafka server.properties`` in its own process group.
+See ``docs``/tech-notes §7 for where the class names and the format step come from.
+
+Layout under ``base_dir``::
+
+    cluster.json            state for `down` / `status` from another process
+    node-<id>/server.properties
+    node-<id>/data/         log.dirs (formatted with kafka.tools.StorageTool)
+    node-<id>/logs/server.log
+    node-<id>/stdout.log    JVM stdout/stderr (crashes before Log4j2 is up land here)
+
+CLI: ``python -m infra.kafka up [--nodes 1|3] [--dir D]`` / ``down`` / ``status``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from infra.services import (
+    LOOPBACK,
+    ServiceError,
+    ToolMissing,
+    cache_dir,
+    free_ports,
+    kill_process_group,
+    pid_alive,
+    read_state,
+    require_tool,
+    run,
+    signal_group,
+    tail,
+    wait_until,
+    write_state,
+)
+
+KAFKA_VERSION = "4.1.2"
+"""Pinned Apache Kafka release; must equal ``<kafka.version>`` in ``infra/kafka/pom.xml``."""
+
+HERE = Path(__file__).resolve().parent / "kafka"
+POM = HERE / "pom.xml"
+LOG4J2_CONFIG = HERE / "log4j2.properties"
+SERVER_TEMPLATE = HERE / "server.properties"
+STATE_FILE = "cluster.json"
+COMPLETE_MARKER = ".complete"
+
+DEFAULT_HEAP = "512m"
+# Serial GC and C1-only JIT: a node is up in ~2 s instead of ~3 s and uses fewer threads;
+# steady-state throughput is irrelevant for local test clusters.
+JVM_FLAGS = (
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+
+
+def _log(message: str) -> None:
+    print(f"[kiroku] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+def java_executable() -> str:
+    """``$JAVA_HOME/bin/java`` if set, else ``java`` on PATH; Kafka 4.x servers need Java 17+."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return str(Path(java_home) / "bin" / "java")
+    return require_tool("java", "Kafka 4.x needs a Java 17+ runtime (apt-get install openjdk-17-jre-headless)")
+
+
+def kafka_home(version: str = KAFKA_VERSION) -> Path:
+    """The cache directory for one Kafka version: ``<cache>/kafka-<version>``."""
+    return cache_dir() / f"kafka-{version}"
+
+
+def ensure_jars(version: str = KAFKA_VERSION) -> Path:
+    """The directory holding Kafka's runtime jars, fetching them with Maven on first use.
+
+    Reuses ``<cache>/kafka-<version>/lib`` when its completion marker is present; otherwise
+    runs ``mvn dependency:copy-dependencies`` into a scratch directory, swaps it into place and
+    writes the marker, so an interrupted download is never mistaken for a complete one.
+    A file lock keeps two processes (e.g. pytest workers) from downloading at once.
+    """
+    home = kafka_home(version)
+    lib = home / "lib"
+    marker = home / COMPLETE_MARKER
+    if _complete(lib, marker):
+        return lib
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(lib, marker):  # another process finished while we waited
+            return lib
+        java_executable()
+        mvn = require_tool("mvn", "Kafka's jars are fetched with Maven 3.6+ (apt-get install maven)")
+        scratch = home / "lib.partial"
+        shutil.rmtree(scratch, ignore_errors=True)
+        _log(f"fetching Apache Kafka {version} jars from Maven Central into {lib} (first run only)")
+        started = time.monotonic()
+        run(
+            [
+                mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+                f"-Dkafka.version={version}", "-DincludeScope=runtime",
+                f"-DoutputDirectory={scratch}",
+            ],
+            what=f"Maven download of Apache Kafka {version}",
+            timeout=900,
+        )
+        jars = sorted(p.name for p in scratch.glob("*.jar"))
+        if not any(name.startswith(f"kafka_2.13-{version}") for name in jars):
+            raise ServiceError(
+                f"Maven finished but kafka_2.13-{version}.jar is not in {scratch}",
+                expected=f"kafka_2.13-{version}.jar", got=jars,
+            )
+        shutil.rmtree(lib, ignore_errors=True)
+        scratch.rename(lib)
+        marker.write_text("\n".join(jars) + "\n")
+        _log(f"fetched {len(jars)} jars in {time.monotonic() - started:.1f}s")
+    return lib
+
+
+def _complete(lib: Path, marker: Path) -> bool:
+    if not marker.is_file():
+        return False
+    return all((lib / name).is_file() for name in marker.read_text().split())
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding (as ``Uuid.randomUuid``).
+
+    Like Kafka, avoid ids starting with '-', which command lines would read as an option.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def answers_requests(port: int, host: str = LOOPBACK, timeout: float = 1.0) -> bool:
+    """Whether a Kafka broker on ``host:port`` answers an ApiVersions request.
+
+    A raw v0 request (Kafka protocol guide: size, api_key 18, api_version 0, correlation id,
+    client id) so that probing a node that is still starting costs one socket, not a client.
+    Brokers answer ApiVersions at any version, with an error body if it is unsupported.
+    """
+    correlation_id = 0x4B49524F  # "KIRO"
+    client_id = b"kiroku-probe"
+    body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            header = _recv_exactly(sock, 8)
+    except OSError:
+        return False
+    if header is None:
+        return False
+    size, got_id = struct.unpack(">ii", header)
+    return size >= 4 and got_id == correlation_id
+
+
+def _recv_exactly(sock: socket.socket, count: int) -> bytes | None:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+@dataclass
+class KafkaNode:
+    """One combined broker+controller JVM with its own directory and two loopback ports."""
+
+    node_id: int
+    directory: Path
+    broker_port: int
+    controller_port: int
+    pid: int | None = None
+    heap: str = DEFAULT_HEAP
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def properties_path(self) -> Path:
+        return self.directory / "server.properties"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "logs" / "server.log"
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.directory / "stdout.log"
+
+    @property
+    def alive(self) -> bool:
+        """Whether the node's JVM is running."""
+        if self._process is not None:
+            return self._process.poll() is None
+        return self.pid is not None and pid_alive(self.pid)
+
+    def _java_command(self, lib: Path, main_class: str, *args: str, heap: str) -> list[str]:
+        return [
+            java_executable(), f"-Xmx{heap}", *JVM_FLAGS,
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            f"-Dkafka.logs.dir={self.directory / 'logs'}",
+            "-cp", f"{lib}/*", main_class, *args,
+        ]
+
+    def format_command(self, lib: Path, cluster_id: str) -> list[str]:
+        """``StorageTool format`` for a static quorum (no ``--standalone``)."""
+        return self._java_command(
+            lib, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+            "-c", str(self.properties_path), "--ignore-formatted", heap="256m",
+        )
+
+    def start(self, lib: Path) -> None:
+        """Launch the JVM in its own process group; output goes to ``stdout.log``."""
+        if self.alive:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = self._java_command(lib, "kafka.Kafka", str(self.properties_path), heap=self.heap)
+        with self.stdout_path.open("ab") as out:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.directory, start_new_session=True,
+            )
+        self.pid = self._process.pid
+
+    def signal_stop(self) -> None:
+        """Ask the node to shut down (SIGTERM to its group) without waiting."""
+        if self.pid is not None and self.alive:
+            signal_group(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the node (a crash, for fault tests) and wait until it is gone."""
+        if self.pid is not None and self.alive:
+            kill_process_group(self.pid, is_alive=lambda: self.alive)
+
+    def log_tail(self, lines: int = 50) -> str:
+        """The end of ``server.log`` and of the JVM's own output."""
+        return (
+            f"--- node {self.node_id} {self.log_path} ---\n{tail(self.log_path, lines)}\n"
+            f"--- node {self.node_id} {self.stdout_path} ---\n{tail(self.stdout_path, 10)}"
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id, "dir": str(self.directory), "pid": self.pid,
+            "broker_port": self.broker_port, "controller_port": self.controller_port,
+            "heap": self.heap, "log": str(self.log_path),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> KafkaNode:
+        return cls(
+            node_id=int(state["node_id"]), directory=Path(state["dir"]),
+            broker_port=int(state["broker_port"]), controller_port=int(state["controller_port"]),
+            pid=state.get("pid"), heap=state.get("heap", DEFAULT_HEAP),
+        )
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+@dataclass
+class KafkaCluster:
+    """A set of :class:`KafkaNode` sharing one KRaft quorum; ``bootstrap`` is for clients."""
+
+    base_dir: Path
+    cluster_id: str
+    nodes: list[KafkaNode]
+    lib: Path | None = None
+    version: str = KAFKA_VERSION
+
+    @property
+    def bootstrap(self) -> str:
+        """``"127.0.0.1:port,..."`` over every node's PLAINTEXT listener."""
+        return ",".join(f"{LOOPBACK}:{n.broker_port}" for n in self.nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        return min(3, len(self.nodes))
+
+    def node(self, node_id: int) -> KafkaNode:
+        for node in self.nodes:
+            if node.node_id == node_id:
+                return node
+        raise ServiceError(
+            f"no Kafka node {node_id} in this cluster", field="node_id",
+            expected=f"one of {[n.node_id for n in self.nodes]}", got=node_id,
+        )
+
+    # ---- lifecycle
+
+    def start(self) -> None:
+        """Start every node that is not running (does not wait; see :meth:`wait_ready`)."""
+        lib = self._lib()
+        for node in self.nodes:
+            node.start(lib)
+        self.save()
+
+    def wait_ready(self, timeout: float = 90.0, node_ids: Iterable[int] | None = None) -> None:
+        """Poll until every node (or those in ``node_ids``) serves requests and is an unfenced broker.
+
+        A broker opens request processing only once the controller has unfenced it, so each
+        node is first asked directly (an ApiVersions round trip on its own port: a node killed
+        a moment ago cannot pass for a restarted one); then the cluster metadata must list all
+        of them. Fails at once, with the log tail, if a node's JVM exits meanwhile.
+        """
+        expected = set(node_ids) if node_ids is not None else {n.node_id for n in self.nodes}
+        answering: set[int] = set()
+
+        def probe() -> bool:
+            for node in self.nodes:
+                if node.node_id not in expected:
+                    continue
+                if not node.alive:
+                    raise ServiceError(
+                        f"Kafka node {node.node_id} exited during start-up\n{node.log_tail(40)}",
+                        field=f"node-{node.node_id}", expected="a running JVM", got="exited",
+                    )
+                if node.node_id not in answering and answers_requests(node.broker_port):
+                    answering.add(node.node_id)
+            if answering != expected:
+                return False
+            # Only now build a kafka-python client: its bootstrap blocks (and leaks its I/O
+            # thread) when no broker answers.
+            admin = self.admin_client(request_timeout_ms=5000, bootstrap_timeout_ms=5000)
+            try:
+                brokers = admin.describe_cluster()["brokers"]
+            finally:
+                admin.close()
+            return expected <= {b["broker_id"] for b in brokers if not b.get("is_fenced")}
+
+        wait_until(
+            probe, timeout=timeout, what=f"Kafka brokers {sorted(expected)} to register",
+            on_timeout=lambda: self.log_tail(None, 30),
+        )
+
+    def kill(self, node_id: int) -> None:
+        """SIGKILL one node (no controlled shutdown), as a crash would."""
+        self.node(node_id).kill()
+
+    def restart(self, node_id: int, timeout: float = 90.0) -> None:
+        """Stop (if running) and start one node again on the same ports and data; wait for it."""
+        node = self.node(node_id)
+        if node.alive:
+            self._stop_nodes([node], timeout=30.0)
+        node.start(self._lib())
+        self.save()
+        self.wait_ready(timeout, node_ids=[node_id])
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM every node together (controlled shutdown), SIGKILL those still up at the deadline."""
+        self._stop_nodes(self.nodes, timeout)
+        state = self.base_dir / STATE_FILE
+        if state.exists():
+            state.unlink()
+
+    def _stop_nodes(self, nodes: list[KafkaNode], timeout: float) -> None:
+        for node in nodes:
+            node.signal_stop()
+        deadline = time.monotonic() + timeout
+        while any(n.alive for n in nodes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for node in nodes:
+            if node.alive:
+                _log(f"Kafka node {node.node_id} ignored SIGTERM for {timeout:.0f}s; killing it")
+                node.kill()
+
+    # ---- inspection
+
+    def log_tail(self, node_id: int | None = None, n: int = 50) -> str:
+        """The last ``n`` log lines of one node, or of every node when ``node_id`` is None."""
+        nodes = self.nodes if node_id is None else [self.node(node_id)]
+        return "\n".join(node.log_tail(n) for node in nodes)
+
+    def admin_client(self, **config: Any) -> Any:
+        """A kafka-python ``KafkaAdminClient`` for this cluster (caller closes it)."""
+        from kafka import KafkaAdminClient  # kafka-python; imported late so provisioning needs none
+
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="kiroku-infra", **config)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kind": "kafka", "version": self.version, "cluster_id": self.cluster_id,
+            "bootstrap": self.bootstrap, "replication_factor": self.replication_factor,
+            "nodes": [n.to_state() for n in self.nodes],
+        }
+
+    def save(self) -> None:
+        """Record pids and ports in ``<base_dir>/cluster.json`` for other processes."""
+        write_state(self.base_dir / STATE_FILE, self.to_state())
+
+    @classmethod
+    def load(cls, base_dir: Path | str) -> KafkaCluster | None:
+        """The cluster recorded in ``<base_dir>/cluster.json``, or None."""
+        state = read_state(Path(base_dir) / STATE_FILE)
+        if state is None:
+            return None
+        return cls(
+            base_dir=Path(base_dir), cluster_id=state["cluster_id"],
+            nodes=[KafkaNode.from_state(n) for n in state["nodes"]],
+            version=state.get("version", KAFKA_VERSION),
+        )
+
+    def _lib(self) -> Path:
+        if self.lib is None:
+            self.lib = ensure_jars(self.version)
+        return self.lib
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def start_single(
+    base_dir: Path | str, port: int | None = None, *, ready: bool = True, timeout: float = 90.0,
+    heap: str = DEFAULT_HEAP,
+) -> KafkaCluster:
+    """One combined broker+controller node (replication factor 1) on ``127.0.0.1:port``."""
+    return _start(Path(base_dir), 1, port, ready=ready, timeout=timeout, heap=heap)
+
+
+def start_cluster(
+    base_dir: Path | str, nodes: int = 3, *, ready: bool = True, timeout: float = 120.0,
+    heap: str = DEFAULT_HEAP,
+) -> KafkaCluster:
+    """``nodes`` combined broker+controller nodes with a static quorum; RF 3, min ISR 2 at 3+."""
+    return _start(Path(base_dir), nodes, None, ready=ready, timeout=timeout, heap=heap)
+
+
+def _start(
+    base_dir: Path, count: int, port: int | None, *, ready: bool, timeout: float, heap: str
+) -> KafkaCluster:
+    if count < 1:
+        raise ServiceError("a Kafka cluster needs at least one node", field="nodes",
+                           expected=">= 1", got=count)
+    lib = ensure_jars()
+    ports = free_ports(2 * count)
+    if port is not None:
+        ports[0] = port
+    base_dir.mkdir(parents=True, exist_ok=True)
+    for stale in base_dir.glob("node-*"):  # every start is a fresh cluster
+        shutil.rmtree(stale)
+    nodes = [
+        KafkaNode(node_id=i + 1, directory=base_dir / f"node-{i + 1}",
+                  broker_port=ports[2 * i], controller_port=ports[2 * i + 1], heap=heap)
+        for i in range(count)
+    ]
+    cluster = KafkaCluster(base_dir=base_dir, cluster_id=new_cluster_id(), nodes=nodes, lib=lib)
+    _write_configs(cluster)
+    _format(cluster, lib)
+    started = time.monotonic()
+    cluster.start()
+    if ready:
+        try:
+            cluster.wait_ready(timeout)
+        except BaseException:
+            cluster.stop(timeout=10)
+            raise
+        _log(f"Kafka {KAFKA_VERSION} ({count} node{'s' if count > 1 else ''}) ready at "
+             f"{cluster.bootstrap} in {time.monotonic() - started:.1f}s")
+    return cluster
+
+
+def _write_configs(cluster: KafkaCluster) -> None:
+    template = Template(SERVER_TEMPLATE.read_text())
+    voters = ",".join(f"{n.node_id}@{LOOPBACK}:{n.controller_port}" for n in cluster.nodes)
+    rf = cluster.replication_factor
+    for node in cluster.nodes:
+        (node.directory / "data").mkdir(parents=True, exist_ok=True)
+        node.properties_path.write_text(template.substitute(
+            node_id=node.node_id, quorum_voters=voters, broker_port=node.broker_port,
+            controller_port=node.controller_port, log_dir=node.directory / "data",
+            replication_factor=rf, min_isr=2 if rf >= 3 else 1,
+        ))
+
+
+def _format(cluster: KafkaCluster, lib: Path) -> None:
+    """Format every node's storage with one cluster id, the JVMs running side by side."""
+    procs = [
+        (node, subprocess.Popen(node.format_command(lib, cluster.cluster_id),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        for node in cluster.nodes
+    ]
+    for node, proc in procs:
+        output, _ = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            raise ServiceError(
+                f"kafka.tools.StorageTool format failed for node {node.node_id}:\n{output[-3000:]}",
+                field=f"node-{node.node_id}", expected="exit code 0", got=proc.returncode,
+            )
+
+
+# --------------------------------------------------------------------------- up / down / status
+
+
+def up(nodes: int = 1, base_dir: Path | str = ".kiroku/kafka") -> dict[str, Any]:
+    """Start a cluster of ``nodes`` under ``base_dir`` (or report the one already running)."""
+    current = status(base_dir)
+    if current["running"]:
+        if len(current["nodes"]) != nodes:
+            raise ServiceError(
+                f"a {len(current['nodes'])}-node Kafka cluster is already running in {base_dir}; "
+                "run `down` first", field="nodes", expected=len(current["nodes"]), got=nodes,
+            )
+        return current
+    if current["nodes"]:  # recorded but (partly) dead: clear it before starting afresh
+        down(base_dir)
+    cluster = start_single(base_dir) if nodes == 1 else start_cluster(base_dir, nodes)
+    return status(cluster.base_dir)
+
+
+def down(base_dir: Path | str = ".kiroku/kafka") -> dict[str, Any]:
+    """Stop the cluster recorded under ``base_dir``; data and logs are kept for post-mortems."""
+    cluster = KafkaCluster.load(base_dir)
+    if cluster is None:
+        return {"running": False, "stopped": []}
+    cluster.stop()
+    return {"running": False, "stopped": [n.node_id for n in cluster.nodes]}
+
+
+def status(base_dir: Path | str = ".kiroku/kafka") -> dict[str, Any]:
+    """The recorded cluster with each node's liveness; ``running`` when every JVM is up."""
+    cluster = KafkaCluster.load(base_dir)
+    if cluster is None:
+        return {"running": False, "bootstrap": None, "nodes": [], "state_file": None}
+    state = cluster.to_state()
+    for node, entry in zip(cluster.nodes, state["nodes"]):
+        entry["alive"] = node.alive
+    state["running"] = all(entry["alive"] for entry in state["nodes"])
+    state["state_file"] = str(Path(base_dir) / STATE_FILE)
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.kafka up|down|status``; prints the state as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m infra.kafka", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status"):
+        cmd = sub.add_parser(name)
+        cmd.add_argument("--dir", default=".kiroku/kafka", help="cluster directory (default %(default)s)")
+        if name == "up":
+            cmd.add_argument("--nodes", type=int, choices=(1, 3), default=1)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            result = up(args.nodes, args.dir)
+        elif args.command == "down":
+            result = down(args.dir)
+        else:
+            result = status(args.dir)
+    except ToolMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0 if args.command != "status" or result["running"] else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""LocalKeyring: envelope encryption with a local master key (``KIROKU_KEYS=local:///dir``).
+
+Data keys (AES-256) are made per scope (a company and period), wrapped with AES-256-GCM under a
+master key kept in ``master.key`` (mode 0600), and stored wrapped in ``keyring.db``. Destroying a
+data key overwrites its wrapped form: whatever it sealed becomes unreadable for good
+(crypto-shredding), while the ledger's hashes stay verifiable.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.errors import KeyErased, NotFound
+from ledger.ports import DataKey
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS data_keys (
+    key_id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL UNIQUE,
+    wrapped BLOB,
+    created_us INTEGER NOT NULL,
+    destroyed_us INTEGER
+);
+"""
+
+
+class LocalKeyring:
+    """The embedded ``KeyService`` adapter."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        self._master = AESGCM(self._load_master())
+        self._db = sqlite3.connect(self.root / "keyring.db", isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._by_scope: dict[str, DataKey] = {}
+        self._by_id: dict[str, bytes] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> "LocalKeyring":
+        return cls(Path(url.removeprefix("local://")))
+
+    def _load_master(self) -> bytes:
+        path = self.root / "master.key"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(AESGCM.generate_key(bit_length=256))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        return path.read_bytes()
+
+    def data_key(self, scope: str) -> DataKey:
+        cached = self._by_scope.get(scope)
+        if cached is not None:
+            return cached
+        with self._lock:
+            row = self._db.execute("SELECT key_id, wrapped FROM data_keys WHERE scope = ?", (scope,)).fetchone()
+            if row is None:
+                key_id = f"lk_{uuid.uuid4().hex}"
+                key = AESGCM.generate_key(bit_length=256)
+                nonce = os.urandom(12)
+                wrapped = nonce + self._master.encrypt(nonce, key, key_id.encode())
+                self._db.execute(
+                    "INSERT INTO data_keys VALUES (?, ?, ?, ?, NULL)", (key_id, scope, wrapped, time.time_ns() // 1000)
+                )
+            else:
+                key_id, wrapped = row
+                if wrapped is None:
+                    raise KeyErased(f"the data key for {scope} was destroyed at the end of retention", field=scope)
+                key = self._unwrap(key_id, wrapped)
+            dk = DataKey(key_id, key)
+            self._by_scope[scope] = dk
+            self._by_id[key_id] = key
+            return dk
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return self._master.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+
+    def key_by_id(self, key_id: str) -> bytes:
+        cached = self._by_id.get(key_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            row = self._db.execute("SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no data key {key_id} in the keyring", field="key_id", got=key_id, code="key_missing")
+        if row[0] is None:
+            raise KeyErased(f"data key {key_id} was destroyed at the end of retention", field="key_id", got=key_id)
+        key = self._unwrap(key_id, row[0])
+        self._by_id[key_id] = key
+        return key
+
+    def destroy(self, key_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE data_keys SET wrapped = NULL, destroyed_us = ? WHERE key_id = ?", (time.time_ns() // 1000, key_id)
+            )
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._by_id.pop(key_id, None)
+            self._by_scope = {s: k for s, k in self._by_scope.items() if k.key_id != key_id}
+
+    def scopes(self) -> list[tuple[str, str, bool]]:
+        with self._lock:
+            rows = self._db.execute("SELECT key_id, scope, wrapped IS NULL FROM data_keys ORDER BY scope").fetchall()
+        return [(k, s, bool(d)) for k, s, d in rows]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,101 @@
+"""LocalObjectStore: write-once snapshot objects in a local folder (``KIROKU_OBJECTS=file:///dir``).
+
+Each object is written to a temporary file, fsynced, renamed into place and made read-only, so a
+crash leaves either the whole object or none. Keys are content addresses (``…/<sha256>.avro``):
+``get`` re-hashes what it reads and refuses to serve bytes that do not match their name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from ledger.errors import Forbidden, IntegrityError, NotFound
+
+
+def content_key(prefix: str, data: bytes, suffix: str = ".avro") -> str:
+    """The content address of ``data``: ``prefix/ab/cd/<sha256>.avro``."""
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{prefix}/{digest[:2]}/{digest[2:4]}/{digest}{suffix}"
+
+
+def check_content(key: str, data: bytes) -> None:
+    """Raise IntegrityError when a content-addressed object's bytes do not hash to its name."""
+    name = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    if len(name) == 64:
+        got = hashlib.sha256(data).hexdigest()
+        if got != name:
+            raise IntegrityError(
+                f"snapshot object {key} is damaged or was altered: its bytes no longer match their digest",
+                field=key, expected=name, got=got, code="object_digest",
+            )
+
+
+class LocalObjectStore:
+    """The embedded ``ObjectStore`` adapter."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> "LocalObjectStore":
+        return cls(Path(url.removeprefix("file://")))
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise IntegrityError(f"invalid object key {key!r}", field="key", got=key, code="object_key")
+        return self.root / key
+
+    def put_immutable(self, key: str, data: bytes, retain_until_us: int | None = None) -> None:
+        path = self._path(key)
+        if path.exists():
+            if path.read_bytes() != data:
+                raise IntegrityError(
+                    f"snapshot object {key} already exists with other bytes; snapshots are written once",
+                    field=key, code="object_exists",
+                )
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"snapshot object {key} is missing from the object store", field=key, code="object_missing") from None
+        check_content(key, data)
+        return data
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def delete(self, key: str) -> None:
+        raise Forbidden(
+            f"snapshot {key} is retained for its legal retention period and cannot be deleted",
+            field=key, code="retention_locked",
+        )
+
+    def keys(self) -> list[str]:
+        """Every stored object key (for integrity checks)."""
+        return sorted(
+            str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    def stray_temporaries(self) -> list[Path]:
+        """Temporary files left by a write that crashed before its rename (never served)."""
+        return sorted(p for p in self.root.rglob(".*.tmp") if p.is_file())

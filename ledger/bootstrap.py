@@ -1,0 +1,105 @@
+"""The composition root: builds Kiroku's object graph from settings, and nothing else does.
+
+Adapters are picked by URL scheme. Nothing connects at import time; ``open_kiroku`` is the one
+place where files are opened and connections made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from ledger.catalog import Catalog
+from ledger.codec import SchemaRegistry
+from ledger.domain.model import utcnow
+from ledger.errors import ConfigurationError
+from ledger.events import EventCodec
+from ledger.ports import KeyService, Log, ObjectStore
+from ledger.processors.notifier import Notifier
+from ledger.processors.projector import Projector
+from ledger.processors.runner import Processors
+from ledger.queries import Queries
+from ledger.sealing import Sealer
+from ledger.service import Commands
+from ledger.settings import Settings, load_settings
+
+
+def make_log(settings: Settings) -> Log:
+    url = settings.log_url
+    if url.startswith("sqlite:///"):
+        from ledger.adapters.sqlite_log import SqliteLog
+
+        return SqliteLog.from_url(url, settings.partitions)
+    raise ConfigurationError(f"KIROKU_LOG={url}: the Kafka log adapter is not part of this build yet",
+                             field="KIROKU_LOG", expected="sqlite:///PATH", got=url, code="adapter_unavailable")
+
+
+def make_objects(settings: Settings) -> ObjectStore:
+    url = settings.objects_url
+    if url.startswith("file://"):
+        from ledger.adapters.local_objects import LocalObjectStore
+
+        return LocalObjectStore.from_url(url)
+    raise ConfigurationError(f"KIROKU_OBJECTS={url}: the S3 adapter is not part of this build yet",
+                             field="KIROKU_OBJECTS", expected="file:///DIR", got=url, code="adapter_unavailable")
+
+
+def make_keys(settings: Settings) -> KeyService:
+    url = settings.keys_url
+    if url.startswith("local://"):
+        from ledger.adapters.local_keyring import LocalKeyring
+
+        return LocalKeyring.from_url(url)
+    raise ConfigurationError(f"KIROKU_KEYS={url}: the KMS adapter is not part of this build yet",
+                             field="KIROKU_KEYS", expected="local:///DIR", got=url, code="adapter_unavailable")
+
+
+@dataclass
+class Kiroku:
+    """Everything a deployment is made of, wired. Use ``commands`` to change and ``queries`` to read."""
+
+    settings: Settings
+    registry: SchemaRegistry
+    log: Log
+    catalog: Catalog
+    objects: ObjectStore
+    keys: KeyService
+    codec: EventCodec
+    processors: Processors
+    commands: Commands
+    queries: Queries
+
+    def close(self) -> None:
+        self.log.close()
+        self.catalog.close()
+        close = getattr(self.keys, "close", None)
+        if close:
+            close()
+
+    def __enter__(self) -> "Kiroku":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, catalog_url: str | None = None, **overrides: Any) -> Kiroku:
+    """Open (creating if needed) the deployment the settings describe."""
+    settings = settings or load_settings(**overrides)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    registry = SchemaRegistry.load()
+    codec = EventCodec(registry)
+    log = make_log(settings)
+    catalog = Catalog(catalog_url or settings.catalog_url)
+    objects = make_objects(settings)
+    keys = make_keys(settings)
+    sealer = Sealer(keys)
+    processors = Processors(Notifier(log, codec), Projector(log, catalog, codec, registry, objects))
+    after = processors.catch_up if settings.inline_processing else None
+    queries = Queries(log, codec, registry, sealer, catalog, objects, after_append=after, clock=clock)
+    commands = Commands(log, codec, registry, sealer, catalog, queries, after_append=after, clock=clock)
+    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries)
+    if settings.inline_processing:
+        processors.catch_up()  # finish whatever a crash left unprocessed
+    return kiroku

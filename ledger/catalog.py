@@ -1,0 +1,224 @@
+"""The catalog: what the projector derives from the log, in SQL (SQLAlchemy Core).
+
+SQLite in the embedded deployment, PostgreSQL when scaled out — the same tables and queries. Every
+row can be rebuilt by replaying the log (``kiroku replay``); each processor's position is stored
+here in the same transaction as what it derived, so a crash never applies an event twice or skips
+one. Times are stored as integer microseconds since the epoch (UTC): portable and exact.
+
+Nothing here holds a surrogate key that depends on processing order: sequence numbers are per
+agency or per company, and each agency's (or company's) events live in one log partition, so a
+replay assigns exactly the numbers the live run did.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
+    UniqueConstraint, create_engine, event, func, select,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+positions = Table(
+    "processor_positions", metadata,
+    Column("processor", Text, nullable=False), Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False), Column("next_offset", BigInteger, nullable=False),
+    PrimaryKeyConstraint("processor", "topic", "partition"),
+)
+
+enrollments = Table(
+    "enrollments", metadata,
+    Column("enrollment_id", Text, primary_key=True),
+    Column("corporate_number", Text, nullable=False), Column("procedure", Text, nullable=False),
+    Column("agency_id", Text), Column("requested_by", Text, nullable=False),
+    Column("requested_us", BigInteger, nullable=False), Column("withdrawn_us", BigInteger),
+    Index("ix_enrollments_company", "corporate_number", "procedure"),
+)
+
+decisions = Table(
+    "enrollment_decisions", metadata,
+    Column("enrollment_id", Text, nullable=False), Column("agency_id", Text, nullable=False),
+    Column("decision", Text, nullable=False), Column("by_policy", Boolean, nullable=False),
+    Column("reason", Text), Column("decided_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("enrollment_id", "agency_id"),
+)
+
+policies = Table(
+    "agency_policies", metadata,
+    Column("agency_id", Text, nullable=False), Column("procedure", Text, nullable=False),
+    Column("accept_all", Boolean, nullable=False), Column("set_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("agency_id", "procedure"),
+)
+
+submissions = Table(
+    "submissions", metadata,
+    Column("submission_id", Text, primary_key=True),
+    Column("corporate_number", Text, nullable=False), Column("procedure", Text, nullable=False),
+    Column("period", Text, nullable=False), Column("kind", Text, nullable=False),
+    Column("replaces", Text), Column("version", Integer, nullable=False),
+    Column("recorded_us", BigInteger, nullable=False), Column("recorded_by", Text, nullable=False),
+    Column("grant_id", Text),
+    Column("topic", Text, nullable=False), Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("payload_digest", Text, nullable=False), Column("key_id", Text),
+    Column("line_count", Integer, nullable=False),
+    Column("deadline_us", BigInteger), Column("on_time", Boolean),
+    Column("idempotency_key", Text), Column("request_fingerprint", Text, nullable=False),
+    Column("snapshot_key", Text), Column("targets", Text, nullable=False), Column("unreached", Text, nullable=False),
+    Index("ix_submissions_filing", "corporate_number", "procedure", "period", "version"),
+    UniqueConstraint("corporate_number", "idempotency_key", name="uq_submissions_idempotency"),
+)
+
+targets = Table(
+    "submission_targets", metadata,
+    Column("submission_id", Text, nullable=False), Column("agency_id", Text, nullable=False),
+    Column("corporate_number", Text, nullable=False), Column("procedure", Text, nullable=False),
+    Column("period", Text, nullable=False), Column("recorded_us", BigInteger, nullable=False),
+    Column("lines", Text, nullable=False),
+    PrimaryKeyConstraint("submission_id", "agency_id"),
+    Index("ix_targets_agency", "agency_id", "procedure", "period"),
+)
+
+notices = Table(
+    "notices", metadata,
+    Column("agency_id", Text, nullable=False), Column("seq", BigInteger, nullable=False),
+    Column("notice_id", Text, nullable=False), Column("notice_type", Text, nullable=False),
+    Column("corporate_number", Text, nullable=False), Column("procedure", Text, nullable=False),
+    Column("period", Text, nullable=False), Column("submission_id", Text), Column("kind", Text),
+    Column("replaces", Text), Column("recorded_us", BigInteger, nullable=False),
+    Column("lines", Text, nullable=False), Column("position", Text, nullable=False),
+    PrimaryKeyConstraint("agency_id", "seq"),
+    UniqueConstraint("notice_id", name="uq_notices_id"),
+)
+
+dispositions = Table(
+    "dispositions", metadata,
+    Column("disposition_id", Text, primary_key=True),
+    Column("corporate_number", Text, nullable=False), Column("company_seq", BigInteger, nullable=False),
+    Column("agency_id", Text, nullable=False), Column("kind", Text, nullable=False),
+    Column("period", Text, nullable=False), Column("title", Text, nullable=False),
+    Column("based_on", Text, nullable=False), Column("issued_us", BigInteger, nullable=False),
+    Column("payload_digest", Text, nullable=False), Column("key_id", Text), Column("snapshot_key", Text),
+    Column("partition", Integer, nullable=False), Column("offset", BigInteger, nullable=False),
+    Column("delivered_us", BigInteger), Column("delivered_to", Text),
+    UniqueConstraint("corporate_number", "company_seq", name="uq_dispositions_seq"),
+    Index("ix_dispositions_cursor", "partition", "offset"),
+)
+
+grants = Table(
+    "grants", metadata,
+    Column("grant_id", Text, primary_key=True),
+    Column("corporate_number", Text, nullable=False), Column("grantee", Text, nullable=False),
+    Column("procedures", Text, nullable=False), Column("actions", Text, nullable=False),
+    Column("personal_numbers", Boolean, nullable=False), Column("expires_us", BigInteger, nullable=False),
+    Column("issued_us", BigInteger, nullable=False), Column("revoked_us", BigInteger),
+    Index("ix_grants_grantee", "grantee", "corporate_number"),
+)
+
+access_log = Table(
+    "access_log", metadata,
+    Column("corporate_number", Text, nullable=False), Column("seq", BigInteger, nullable=False),
+    Column("access_id", Text, nullable=False), Column("viewer", Text, nullable=False),
+    Column("action", Text, nullable=False), Column("subject", Text, nullable=False),
+    Column("legal_basis", Text), Column("outcome", Text, nullable=False), Column("reason", Text),
+    Column("at_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("corporate_number", "seq"),
+)
+
+missing = Table(
+    "missing_filings", metadata,
+    Column("agency_id", Text, nullable=False), Column("procedure", Text, nullable=False),
+    Column("period", Text, nullable=False), Column("corporate_number", Text, nullable=False),
+    Column("enrollment_id", Text, nullable=False), Column("deadline_us", BigInteger, nullable=False),
+    Column("reported_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("agency_id", "procedure", "period", "corporate_number"),
+)
+
+#: Tables compared by ``kiroku replay`` (all of them), each with its natural order.
+TABLES = [positions, enrollments, decisions, policies, submissions, targets, notices, dispositions, grants, access_log, missing]
+
+NO_COMPANY = "-"  # access rows about no known company (a denied read of something that does not exist)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # The catalog is derived: after power loss it rolls back together with the processors'
+    # positions and is re-derived from the log, so NORMAL (no fsync per commit) is safe here.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Catalog:
+    """The SQL catalog. ``Catalog(url)`` works for ``sqlite:///…`` and ``postgresql+psycopg://…``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            path = url.removeprefix("sqlite:///").removeprefix("sqlite+pysqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    def begin(self) -> Any:
+        """A transaction: ``with catalog.begin() as conn: …``."""
+        return self.engine.begin()
+
+    # -- positions -------------------------------------------------------------------------------
+
+    def position(self, conn: Connection, processor: str, topic: str, partition: int) -> int:
+        row = conn.execute(
+            select(positions.c.next_offset).where(
+                positions.c.processor == processor, positions.c.topic == topic, positions.c.partition == partition
+            )
+        ).first()
+        return 0 if row is None else int(row[0])
+
+    def set_position(self, conn: Connection, processor: str, topic: str, partition: int, next_offset: int) -> None:
+        updated = conn.execute(
+            positions.update()
+            .where(positions.c.processor == processor, positions.c.topic == topic, positions.c.partition == partition)
+            .values(next_offset=next_offset)
+        ).rowcount
+        if not updated:
+            conn.execute(positions.insert().values(processor=processor, topic=topic, partition=partition, next_offset=next_offset))
+
+    def next_seq(self, conn: Connection, table: Table, key_col: str, key: str, seq_col: str = "seq") -> int:
+        value = conn.execute(select(func.max(table.c[seq_col])).where(table.c[key_col] == key)).scalar()
+        return 1 if value is None else int(value) + 1
+
+    # -- dump, for replay comparisons --------------------------------------------------------------
+
+    def dump(self, skip: tuple[str, ...] = ()) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        """Every table's rows in primary-key order (for ``kiroku replay`` to compare catalogs)."""
+        with self.engine.connect() as conn:
+            for table in TABLES:
+                if table.name in skip:
+                    continue
+                order = list(table.primary_key.columns) or list(table.c)
+                rows = conn.execute(select(table).order_by(*order)).all()
+                yield table.name, [tuple(r) for r in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()

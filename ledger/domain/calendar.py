@@ -1,0 +1,360 @@
+"""Business days, filing periods and deadlines, in Japan time (DESIGN.md flow 7 "Deadlines").
+
+A deadline that falls on a Saturday, Sunday, national holiday (国民の祝日, including substitute
+holidays 振替休日 and 国民の休日) or the year-end closure 29 Dec–3 Jan moves to the next business
+day. A deadline *passes* at 00:00 JST of the day after the due date, so a filing recorded at
+23:59:59 JST on the due date is on time.
+
+Each procedure code has one period format (all strings, years 2000..2100):
+
+==================================  ====================  =====================================
+code                                period                due date (before rolling forward)
+==================================  ====================  =====================================
+``PAYROLL_REPORT``                  payment year YYYY     31 Jan of YYYY+1
+``WITHHOLDING_SLIP``                payment year YYYY     31 Jan of YYYY+1
+``STANDARD_REMUNERATION``           year YYYY             10 Jul of YYYY
+``BONUS_PAYMENT``                   payment YYYY-MM-DD    payment date + 5 days
+``WAGE_LEDGER``                     month YYYY-MM         none (retention only)
+``SPECIAL_COLLECTION_NOTICE``       fiscal year YYYY      31 May of YYYY
+``STANDARD_REMUNERATION_DECISION``  year YYYY             none
+==================================  ====================  =====================================
+"""
+
+from __future__ import annotations
+
+import calendar as _gregorian
+import re
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Final
+
+from holidays.countries.japan import Japan
+
+from ledger.errors import ValidationError
+
+__all__ = [
+    "FIRST_YEAR",
+    "JST",
+    "KNOWN_PROCEDURES",
+    "LAST_YEAR",
+    "deadline",
+    "deadlines_between",
+    "due_date",
+    "is_business_day",
+    "is_on_time",
+    "next_deadline",
+    "period_bounds",
+    "period_sort_key",
+    "previous_deadlines",
+    "roll_forward",
+    "validate_period",
+]
+
+JST: Final = zoneinfo.ZoneInfo("Asia/Tokyo")
+
+#: Periods name years in this range only.
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2100
+
+
+# --- business days ---------------------------------------------------------------------------
+
+
+class _JapanThrough2101(Japan):
+    """Japan's holidays, extended two years past the ``holidays`` library's table (2099).
+
+    Periods run to 2100, so due dates reach early 2101. Beyond 2099 the library's equinox
+    rule is wrong (it assumes 2100 is a leap year), so for 2100 on we use the National
+    Astronomical Observatory's approximation for 2100–2150 (春分日 ≈ 21.8510, 秋分日 ≈ 24.2488
+    + 0.242194·(Y−1980) − ⌊(Y−1980)/4⌋). Equinox days are only fixed a year ahead anyway.
+    """
+
+    end_year = 2101
+
+    @property
+    def _vernal_equinox_date(self) -> tuple[int, int]:
+        if self._year < 2100:
+            return super()._vernal_equinox_date
+        return 3, _equinox_day(self._year, 21.8510)
+
+    @property
+    def _autumnal_equinox_date(self) -> tuple[int, int]:
+        if self._year < 2100:
+            return super()._autumnal_equinox_date
+        return 9, _equinox_day(self._year, 24.2488)
+
+
+def _equinox_day(year: int, base: float) -> int:
+    return int(base + 0.242194 * (year - 1980) - (year - 1980) // 4)
+
+
+_CALENDAR_FIRST_YEAR: Final = Japan.start_year
+_CALENDAR_LAST_YEAR: Final = _JapanThrough2101.end_year
+
+
+@lru_cache(maxsize=None)
+def _holidays(year: int) -> frozenset[date]:
+    if not _CALENDAR_FIRST_YEAR <= year <= _CALENDAR_LAST_YEAR:
+        raise ValueError(
+            f"no Japanese holiday table for {year}: "
+            f"supported years are {_CALENDAR_FIRST_YEAR}..{_CALENDAR_LAST_YEAR}"
+        )
+    return frozenset(_JapanThrough2101(years=year).keys())
+
+
+def _is_year_end_closure(d: date) -> bool:
+    # 年末年始: government offices close 29 Dec–3 Jan (行政機関の休日に関する法律 第1条).
+    return (d.month == 12 and d.day >= 29) or (d.month == 1 and d.day <= 3)
+
+
+def is_business_day(d: date) -> bool:
+    """True unless ``d`` is a weekend, a national holiday (祝日) or within 29 Dec–3 Jan."""
+    if isinstance(d, datetime):
+        raise TypeError("is_business_day takes a date, not a datetime (convert to JST first)")
+    return d.weekday() < 5 and not _is_year_end_closure(d) and d not in _holidays(d.year)
+
+
+def roll_forward(d: date) -> date:
+    """The first business day on or after ``d``."""
+    while not is_business_day(d):
+        d += timedelta(days=1)
+    return d
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How one procedure names its periods and when they are due."""
+
+    parse: Callable[[str], tuple[date, date] | None]  # period -> bounds, None if malformed
+    expected: str
+    due: Callable[[date, date], date] | None  # bounds -> due date before rolling forward
+    enumerable: bool  # periods are one per year and can be listed for deadline reports
+
+
+_YEAR = re.compile(r"[0-9]{4}")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def _in_range(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
+
+
+def _calendar_year(period: str) -> tuple[date, date] | None:
+    if not _YEAR.fullmatch(period) or not _in_range(int(period)):
+        return None
+    return date(int(period), 1, 1), date(int(period), 12, 31)
+
+
+def _fiscal_year(period: str) -> tuple[date, date] | None:
+    # 年度: April to the following March, the year named by the April it starts in.
+    if not _YEAR.fullmatch(period) or not _in_range(int(period)):
+        return None
+    return date(int(period), 4, 1), date(int(period) + 1, 3, 31)
+
+
+def _month(period: str) -> tuple[date, date] | None:
+    m = _MONTH.fullmatch(period)
+    if not m or not _in_range(int(m[1])) or not 1 <= int(m[2]) <= 12:
+        return None
+    year, month = int(m[1]), int(m[2])
+    return date(year, month, 1), date(year, month, _gregorian.monthrange(year, month)[1])
+
+
+def _day(period: str) -> tuple[date, date] | None:
+    m = _DAY.fullmatch(period)
+    if not m or not _in_range(int(m[1])):
+        return None
+    try:
+        d = date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:  # 2027-02-30 and the like
+        return None
+    return d, d
+
+
+def _year_range_note() -> str:
+    return f" (years {FIRST_YEAR} to {LAST_YEAR})"
+
+
+_RULES: Final[dict[str, _Rule]] = {
+    # 給与支払報告書: payments of calendar year Y, due 31 Jan Y+1 (地方税法 第317条の6).
+    "PAYROLL_REPORT": _Rule(
+        _calendar_year,
+        "a payment year YYYY, e.g. 2026" + _year_range_note(),
+        lambda first, _last: date(first.year + 1, 1, 31),
+        enumerable=True,
+    ),
+    # 源泉徴収票・法定調書合計表: same calendar-year rule, due 31 Jan Y+1.
+    "WITHHOLDING_SLIP": _Rule(
+        _calendar_year,
+        "a payment year YYYY, e.g. 2026" + _year_range_note(),
+        lambda first, _last: date(first.year + 1, 1, 31),
+        enumerable=True,
+    ),
+    # 算定基礎届: filed each year by 10 Jul.
+    "STANDARD_REMUNERATION": _Rule(
+        _calendar_year,
+        "a year YYYY, e.g. 2027" + _year_range_note(),
+        lambda first, _last: date(first.year, 7, 10),
+        enumerable=True,
+    ),
+    # 賞与支払届: within 5 days of the payment date; one period per payment.
+    "BONUS_PAYMENT": _Rule(
+        _day,
+        "the bonus payment date YYYY-MM-DD, e.g. 2027-06-25" + _year_range_note(),
+        lambda paid, _last: paid + timedelta(days=5),
+        enumerable=False,
+    ),
+    # 賃金台帳: kept, not filed; read on demand.
+    "WAGE_LEDGER": _Rule(
+        _month,
+        "a month YYYY-MM, e.g. 2027-04" + _year_range_note(),
+        None,
+        enumerable=False,
+    ),
+    # 特別徴収税額決定通知: the municipality notifies the employer by 31 May of fiscal year Y.
+    "SPECIAL_COLLECTION_NOTICE": _Rule(
+        _fiscal_year,
+        "a fiscal year YYYY (年度, April to March), e.g. 2027" + _year_range_note(),
+        lambda first, _last: date(first.year, 5, 31),
+        enumerable=True,
+    ),
+    # 標準報酬決定通知: no deadline of its own.
+    "STANDARD_REMUNERATION_DECISION": _Rule(
+        _calendar_year,
+        "a year YYYY, e.g. 2027" + _year_range_note(),
+        None,
+        enumerable=False,
+    ),
+}
+
+#: Procedure and disposition codes this calendar knows.
+KNOWN_PROCEDURES: Final = tuple(_RULES)
+
+
+def _rule(procedure: str) -> _Rule:
+    rule = _RULES.get(procedure) if isinstance(procedure, str) else None
+    if rule is None:
+        raise ValidationError(
+            f"procedure {procedure!r} is not one Kiroku knows; use one of "
+            f"{', '.join(KNOWN_PROCEDURES)}",
+            field="procedure",
+            expected="one of " + ", ".join(KNOWN_PROCEDURES),
+            got=procedure,
+            code="unknown_procedure",
+        )
+    return rule
+
+
+def _bounds(procedure: str, period: str, field: str = "period") -> tuple[date, date]:
+    rule = _rule(procedure)
+    bounds = rule.parse(period) if isinstance(period, str) else None
+    if bounds is None:
+        shown = repr(period)
+        if not isinstance(period, str):
+            shown += f" ({type(period).__name__}, not text)"
+        raise ValidationError(
+            f"{field} {shown} is not a valid period for {procedure}: expected {rule.expected}",
+            field=field,
+            expected=rule.expected,
+            got=period,
+            code="invalid_period",
+        )
+    return bounds
+
+
+def validate_period(procedure: str, period: str, field: str = "period") -> str:
+    """Return ``period`` if it is well-formed for ``procedure``, else raise ``ValidationError``."""
+    _bounds(procedure, period, field)
+    return period
+
+
+def period_bounds(procedure: str, period: str) -> tuple[date, date]:
+    """The first and last day the period covers (both inclusive)."""
+    return _bounds(procedure, period)
+
+
+def period_sort_key(procedure: str, period: str) -> tuple[date, date]:
+    """A key that orders one procedure's periods chronologically."""
+    return _bounds(procedure, period)
+
+
+# --- deadlines -----------------------------------------------------------------------------
+
+
+def due_date(procedure: str, period: str) -> date | None:
+    """The last day a filing for ``period`` is on time, after rolling forward; None if none."""
+    first, last = _bounds(procedure, period)
+    due = _rule(procedure).due
+    return None if due is None else roll_forward(due(first, last))
+
+
+def _passes_at(due: date) -> datetime:
+    return datetime.combine(due + timedelta(days=1), time(0), tzinfo=JST).astimezone(UTC)
+
+
+def deadline(procedure: str, period: str) -> datetime | None:
+    """The instant the deadline passes (00:00 JST after the due date), in UTC; None if none."""
+    due = due_date(procedure, period)
+    return None if due is None else _passes_at(due)
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def is_on_time(procedure: str, period: str, recorded_at: datetime) -> bool | None:
+    """Whether a filing recorded at ``recorded_at`` met the deadline; None if there is none."""
+    _require_aware(recorded_at, "recorded_at")
+    passes = deadline(procedure, period)
+    return None if passes is None else recorded_at < passes
+
+
+def _year_deadlines(procedure: str) -> tuple[tuple[str, datetime], ...]:
+    rule = _rule(procedure)
+    if not rule.enumerable:
+        # Bonus periods are per payment, wage-ledger months and decisions have no deadline.
+        return ()
+    return _listed_deadlines(procedure)
+
+
+@lru_cache(maxsize=None)
+def _listed_deadlines(procedure: str) -> tuple[tuple[str, datetime], ...]:
+    return tuple(
+        (str(year), passes)
+        for year in range(FIRST_YEAR, LAST_YEAR + 1)
+        if (passes := deadline(procedure, str(year))) is not None
+    )
+
+
+def deadlines_between(
+    procedure: str, start: datetime, end: datetime
+) -> list[tuple[str, datetime]]:
+    """Periods whose deadline passed in ``(start, end]``, oldest first.
+
+    The window is open at the start and closed at the end so that a job run at successive
+    instants t0 < t1 < t2 sees each passed deadline exactly once. Empty for procedures whose
+    periods cannot be listed (``BONUS_PAYMENT``) or that have no deadline.
+    """
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    return [(p, at) for p, at in _year_deadlines(procedure) if start < at <= end]
+
+
+def previous_deadlines(procedure: str, now: datetime) -> list[tuple[str, datetime]]:
+    """Every period (from 2000) whose deadline has passed at ``now``, oldest first."""
+    _require_aware(now, "now")
+    return [(p, at) for p, at in _year_deadlines(procedure) if at <= now]
+
+
+def next_deadline(procedure: str, now: datetime) -> tuple[str, datetime] | None:
+    """The first period whose deadline has not yet passed at ``now`` (for reminders)."""
+    _require_aware(now, "now")
+    return next(((p, at) for p, at in _year_deadlines(procedure) if at > now), None)

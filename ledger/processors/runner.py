@@ -1,0 +1,31 @@
+"""Runs the processors until they have caught up with the log."""
+
+from __future__ import annotations
+
+import threading
+
+from ledger.processors.notifier import Notifier
+from ledger.processors.projector import Projector
+
+
+class Processors:
+    """The notifier and the projector, driven together.
+
+    In the embedded deployment ``catch_up`` runs right after each append, so a command's effects
+    are visible when it returns; scaled out, each processor runs as its own consumer instead.
+    """
+
+    def __init__(self, notifier: Notifier, projector: Projector) -> None:
+        self.notifier = notifier
+        self.projector = projector
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> int:
+        """Process until nothing is left (notices produced by the notifier are projected too)."""
+        total = 0
+        with self._lock:
+            while True:
+                n = self.notifier.run_once() + self.projector.run_once()
+                if n == 0:
+                    return total
+                total += n

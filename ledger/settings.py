@@ -1,0 +1,120 @@
+"""Settings: one pydantic-settings model read from ``KIROKU_*`` variables and an optional TOML file.
+
+Every backing service is chosen by a URL, never by a code edit. Unknown keys and malformed URLs
+fail at start-up, before any I/O, naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError as PydanticValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.errors import ConfigurationError
+
+#: URL schemes each port accepts: the scheme picks the adapter.
+SCHEMES: dict[str, tuple[str, ...]] = {
+    "log": ("sqlite:///", "kafka://"),
+    "catalog": ("sqlite:///", "sqlite+pysqlite:///", "postgresql+psycopg://", "postgresql://"),
+    "objects": ("file://", "s3://"),
+    "keys": ("local://", "aws-kms://"),
+}
+
+
+def default_home() -> Path:
+    """Where the embedded deployment keeps its files unless told otherwise."""
+    return Path.home() / ".kiroku"
+
+
+class Settings(BaseSettings):
+    """Kiroku's configuration. Each field is also a ``KIROKU_<NAME>`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="KIROKU_", extra="forbid", validate_default=True)
+
+    home: Path = Field(default_factory=default_home, description="Data directory of the embedded deployment.")
+    log: str | None = Field(None, description="Ledger log URL: sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT].")
+    catalog: str | None = Field(None, description="Catalog URL: sqlite:///PATH or postgresql+psycopg://…")
+    objects: str | None = Field(None, description="Snapshot store URL: file:///DIR or s3://BUCKET?region=…")
+    keys: str | None = Field(None, description="Key service URL: local:///DIR or aws-kms://KEY-ID?region=…")
+    partitions: int = Field(4, ge=1, le=256, description="Partitions per ledger topic.")
+    deployment: str = Field("kiroku.local", description="Name of this deployment, used in checkpoint origins.")
+    inline_processing: bool = Field(
+        True, description="Run the projector and notifier in-process right after each append (embedded default)."
+    )
+
+    @field_validator("log", "catalog", "objects", "keys")
+    @classmethod
+    def _url_scheme(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return value
+        allowed = SCHEMES[info.field_name]
+        if not value.startswith(allowed):
+            raise ValueError(f"expected a URL starting with one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    # The resolved URLs: embedded defaults live under ``home``.
+    @property
+    def log_url(self) -> str:
+        return self.log or f"sqlite:///{self.home / 'log.db'}"
+
+    @property
+    def catalog_url(self) -> str:
+        return self.catalog or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def objects_url(self) -> str:
+        return self.objects or f"file://{self.home / 'objects'}"
+
+    @property
+    def keys_url(self) -> str:
+        return self.keys or f"local://{self.home / 'keyring'}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, ``$KIROKU_HOME/kiroku.toml`` and explicit overrides.
+
+    Raises ConfigurationError naming the key for unknown ``KIROKU_*`` variables, unknown TOML keys
+    and malformed values — before anything is opened.
+    """
+    known = {f"KIROKU_{name.upper()}" for name in Settings.model_fields} | {"KIROKU_CONFIG"}
+    for key in os.environ:
+        if key.startswith("KIROKU_") and key not in known:
+            raise ConfigurationError(
+                f"Unknown setting {key}. Known settings: {', '.join(sorted(known))}.",
+                field=key, expected="one of " + ", ".join(sorted(known)), got=key, code="unknown_setting",
+            )
+    file_values: dict[str, Any] = {}
+    home = overrides.get("home") or os.environ.get("KIROKU_HOME") or default_home()
+    config_path = Path(os.environ.get("KIROKU_CONFIG") or Path(home) / "kiroku.toml")
+    if config_path.is_file():
+        with config_path.open("rb") as fh:
+            try:
+                file_values = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigurationError(f"{config_path} is not valid TOML: {exc}", field=str(config_path)) from exc
+        for key in file_values:
+            if key not in Settings.model_fields:
+                raise ConfigurationError(
+                    f"Unknown key {key!r} in {config_path}.", field=key,
+                    expected="one of " + ", ".join(sorted(Settings.model_fields)), got=key, code="unknown_setting",
+                )
+    try:
+        # Environment variables win over the file; explicit overrides win over both.
+        env_only = Settings()
+        merged = {**file_values}
+        for name in Settings.model_fields:
+            if f"KIROKU_{name.upper()}" in os.environ:
+                merged[name] = getattr(env_only, name)
+        merged.update({k: v for k, v in overrides.items() if v is not None})
+        return Settings(**merged) if merged else env_only
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        raise ConfigurationError(
+            f"Setting {name} (KIROKU_{name.upper()}) is invalid: {err['msg']}",
+            field=f"KIROKU_{name.upper()}", expected=err["msg"], got=err.get("input"), code="bad_setting",
+        ) from exc
