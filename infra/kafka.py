@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import base64
 import fcntl
+import functools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -82,12 +84,29 @@ def _log(message: str) -> None:
 # --------------------------------------------------------------------------- provisioning
 
 
+@functools.lru_cache(maxsize=1)
 def java_executable() -> str:
-    """``$JAVA_HOME/bin/java`` if set, else ``java`` on PATH; Kafka 4.x servers need Java 17+."""
+    """``$JAVA_HOME/bin/java`` if set, else ``java`` on PATH, checked to be Java 17 or newer.
+
+    Kafka 4.x servers need Java 17+ (kafka.apache.org/40 compatibility notes); an older JVM
+    would only fail later with UnsupportedClassVersionError, so it counts as missing.
+    """
+    hint = "Kafka 4.x needs a Java 17+ runtime (apt-get install openjdk-17-jre-headless)"
     java_home = os.environ.get("JAVA_HOME")
     if java_home and (Path(java_home) / "bin" / "java").is_file():
-        return str(Path(java_home) / "bin" / "java")
-    return require_tool("java", "Kafka 4.x needs a Java 17+ runtime (apt-get install openjdk-17-jre-headless)")
+        java = str(Path(java_home) / "bin" / "java")
+    else:
+        java = require_tool("java", hint)
+    probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', probe.stderr + probe.stdout)
+    major = int(found.group(1)) if found else 0
+    if major == 1 and found and found.group(2):  # "1.8.0_392" style
+        major = int(found.group(2))
+    if major < 17:
+        raise ToolMissing(f"{java} is Java {major or 'of unknown version'}; {hint}",
+                          field="java", expected="Java 17 or newer",
+                          got=(probe.stderr or probe.stdout).strip().splitlines()[:1])
+    return java
 
 
 def kafka_home(version: str = KAFKA_VERSION) -> Path:

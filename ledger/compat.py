@@ -9,7 +9,7 @@ the checker takes the stricter side, so "compatible" means both agree the data c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import fastavro
@@ -78,7 +78,7 @@ def check_full_transitive(versions: Sequence[Any], numbers: Sequence[int] | None
         for j, writer in enumerate(versions):
             if i != j:
                 for inc in check_pair(reader, writer):
-                    found.append(_with_versions(inc, labels[i], labels[j]))
+                    found.append(replace(inc, reader_version=labels[i], writer_version=labels[j]))
     return found
 
 
@@ -89,10 +89,6 @@ def check_registry(registry: SchemaRegistry) -> dict[str, list[Incompatibility]]
         versions = registry.versions(name)
         result[name] = check_full_transitive([v.schema for v in versions], [v.version for v in versions])
     return result
-
-
-def _with_versions(inc: Incompatibility, reader_version: int, writer_version: int) -> Incompatibility:
-    return Incompatibility(inc.path, inc.reason, inc.reader, inc.writer, reader_version, writer_version)
 
 
 def _parse(schema: Any) -> tuple[Any, dict[str, Any]]:

@@ -1,0 +1,104 @@
+"""The in-process SDK for publishers: payroll / HR vendors, accounting firms and companies.
+
+    from producers import Producer
+    with Producer.open("vendor:acme") as p:
+        p.enroll("7000012050002", "PAYROLL_REPORT")
+        receipt = p.record("7000012050002", "PAYROLL_REPORT", "2026", payload, idempotency_key="jan-2027-run-1")
+
+Every call goes through the service layer, which validates, authorizes (a vendor or firm acts
+only under the company's grant) and records; the SDK adds nothing but convenience.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from ledger.bootstrap import Kiroku, open_kiroku
+from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
+from ledger.errors import KirokuError
+
+
+class Producer:
+    """Record submissions and follow what comes back, as one principal."""
+
+    def __init__(self, kiroku: Kiroku, principal: Principal | str, *, owns_kiroku: bool = False) -> None:
+        self.kiroku = kiroku
+        self.principal = principal if isinstance(principal, Principal) else Principal.parse(principal)
+        self._owns = owns_kiroku
+
+    @classmethod
+    def open(cls, principal: Principal | str, **settings: Any) -> "Producer":
+        """Open the deployment the settings (or ``KIROKU_*`` variables) describe, as ``principal``."""
+        return cls(open_kiroku(**settings), principal, owns_kiroku=True)
+
+    def close(self) -> None:
+        if self._owns:
+            self.kiroku.close()
+
+    def __enter__(self) -> "Producer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- enrollment --------------------------------------------------------------------------------
+
+    def enroll(self, corporate_number: str, procedure: str, agency_id: str | None = None) -> Enrollment:
+        """Declare that ``procedure`` will be filed through Kiroku (クラウド提出の申出)."""
+        return self.kiroku.commands.request_enrollment(self.principal, corporate_number, procedure, agency_id)
+
+    def withdraw(self, enrollment_id: str, reason: str | None = None) -> Enrollment:
+        return self.kiroku.commands.withdraw_enrollment(self.principal, enrollment_id, reason)
+
+    def enrollments(self, corporate_number: str) -> list[Enrollment]:
+        return self.kiroku.queries.enrollments_of(corporate_number)
+
+    # -- recording ---------------------------------------------------------------------------------
+
+    def record(self, corporate_number: str, procedure: str, period: str, payload: dict[str, Any],
+               idempotency_key: str | None = None) -> Receipt:
+        """Record an original submission and return its receipt."""
+        return self.kiroku.commands.record(self.principal, SubmissionRequest(
+            corporate_number=corporate_number, procedure=procedure, period=period, payload=payload, idempotency_key=idempotency_key))
+
+    def correct(self, replaces: str, payload: dict[str, Any], idempotency_key: str | None = None) -> Receipt:
+        """Record a whole restatement replacing submission ``replaces`` (same company, procedure, period)."""
+        prior = self.receipt(replaces)
+        return self.kiroku.commands.record(self.principal, SubmissionRequest(
+            corporate_number=prior.corporate_number, procedure=prior.procedure, period=prior.period,
+            kind=SubmissionKind.CORRECTION, replaces=replaces, payload=payload, idempotency_key=idempotency_key))
+
+    def cancel(self, replaces: str, idempotency_key: str | None = None) -> Receipt:
+        """Record a cancellation: the filing is no longer in force (its history stays)."""
+        prior = self.receipt(replaces)
+        return self.kiroku.commands.record(self.principal, SubmissionRequest(
+            corporate_number=prior.corporate_number, procedure=prior.procedure, period=prior.period,
+            kind=SubmissionKind.CANCELLATION, replaces=replaces, idempotency_key=idempotency_key))
+
+    def record_many(self, requests: Iterable[SubmissionRequest], batch_size: int = 500) -> Iterator[Receipt | KirokuError]:
+        """Stream many submissions; yields a receipt or an error for each, in order, with bounded memory."""
+        return self.kiroku.commands.record_many(self.principal, requests, batch_size=batch_size)
+
+    def receipt(self, submission_id: str) -> Receipt:
+        """Fetch a receipt again (e.g. after a timeout)."""
+        return self.kiroku.queries.receipt(self.principal, submission_id)
+
+    # -- what comes back ---------------------------------------------------------------------------
+
+    def dispositions(self, cursor: str | None = None) -> tuple[list[Disposition], str]:
+        """Dispositions for every client company (or for the company itself) after ``cursor``."""
+        return self.kiroku.queries.inbox(self.principal, cursor)
+
+    def fetch_disposition(self, disposition_id: str) -> Disposition:
+        """A disposition's content; the first fetch records its arrival (到達)."""
+        return self.kiroku.queries.fetch_disposition(self.principal, disposition_id)
+
+    # -- grants (companies only) -------------------------------------------------------------------
+
+    def grant(self, grantee: str, procedures: list[str], actions: list[str], expires_at: datetime,
+              personal_numbers: bool = False) -> Grant:
+        return self.kiroku.commands.issue_grant(self.principal, grantee, procedures, actions, expires_at, personal_numbers)
+
+    def revoke(self, grant_id: str, reason: str | None = None) -> Grant:
+        return self.kiroku.commands.revoke_grant(self.principal, grant_id, reason)

@@ -1,0 +1,49 @@
+"""Shared fixtures: a fresh embedded Kiroku per test, with a clock the test can move."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from ledger.bootstrap import Kiroku, open_kiroku
+
+
+class Clock:
+    """A settable clock: ``clock.set(datetime)``, ``clock.advance(timedelta)``; starts at real now."""
+
+    def __init__(self) -> None:
+        self.now: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.now or datetime.now(timezone.utc)
+
+    def set(self, when: datetime) -> None:
+        assert when.tzinfo is not None
+        self.now = when
+
+    def advance(self, delta: timedelta) -> None:
+        self.now = self() + delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "kiroku-home"
+
+
+@pytest.fixture
+def kiroku(home: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kiroku]:
+    for key in [k for k in __import__("os").environ if k.startswith("KIROKU_")]:
+        monkeypatch.delenv(key)
+    k = open_kiroku(home=home, clock=clock)
+    try:
+        yield k
+    finally:
+        k.close()

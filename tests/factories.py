@@ -1,0 +1,43 @@
+"""Realistic, valid test data: corporate numbers, personal numbers, payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.domain.identifiers import make_corporate_number, make_personal_number
+
+CORP_A = "7000012050002"  # DESIGN.md's valid example
+CORP_B = "1000011000005"
+CHIYODA = "131016"
+SAPPORO = "011002"
+OSAKA = "271004"
+
+
+def corp(n: int) -> str:
+    return make_corporate_number(f"{n:012d}")
+
+
+def personal(n: int) -> str:
+    return make_personal_number(f"{n:011d}")
+
+
+def payroll_line(n: int, municipality: str = CHIYODA, **over: Any) -> dict[str, Any]:
+    line = {
+        "municipality_code": municipality, "employee_name": f"山田 太郎{n}", "employee_kana": "ヤマダ タロウ",
+        "personal_number": personal(10_000 + n), "address": "東京都千代田区霞が関1-1-1",
+        "payment_amount": 5_000_000 + n, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000,
+        "withholding_tax": 120_000, "social_insurance": 700_000, "dependents": 1,
+    }
+    line.update(over)
+    return line
+
+
+def payroll(lines: list[dict[str, Any]] | None = None, name: str = "株式会社記録") -> dict[str, Any]:
+    return {"employer": {"name": name, "address": "東京都千代田区丸の内1-1"}, "lines": lines or [payroll_line(1)]}
+
+
+def withholding(n: int = 2) -> dict[str, Any]:
+    return {"payer": {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1"}, "lines": [
+        {"employee_name": f"佐藤 花子{i}", "personal_number": personal(20_000 + i), "address": "東京都港区",
+         "payment_amount": 6_000_000, "income_after_deduction": 4_360_000, "total_deductions": 1_500_000,
+         "withholding_tax": 150_000} for i in range(n)]}
