@@ -47,6 +47,7 @@ from infra.services import (
     free_ports,
     kill_process_group,
     pid_alive,
+    progress,
     read_state,
     require_tool,
     run,
@@ -75,10 +76,6 @@ JVM_FLAGS = (
     "-XX:+ExitOnOutOfMemoryError",
     "-Djava.awt.headless=true",
 )
-
-
-def _log(message: str) -> None:
-    print(f"[kiroku] {message}", flush=True)
 
 
 # --------------------------------------------------------------------------- provisioning
@@ -136,7 +133,7 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         mvn = require_tool("mvn", "Kafka's jars are fetched with Maven 3.6+ (apt-get install maven)")
         scratch = home / "lib.partial"
         shutil.rmtree(scratch, ignore_errors=True)
-        _log(f"fetching Apache Kafka {version} jars from Maven Central into {lib} (first run only)")
+        progress(f"fetching Apache Kafka {version} jars from Maven Central into {lib} (first run only)")
         started = time.monotonic()
         run(
             [
@@ -156,7 +153,7 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         shutil.rmtree(lib, ignore_errors=True)
         scratch.rename(lib)
         marker.write_text("\n".join(jars) + "\n")
-        _log(f"fetched {len(jars)} jars in {time.monotonic() - started:.1f}s")
+        progress(f"fetched {len(jars)} jars in {time.monotonic() - started:.1f}s")
     return lib
 
 
@@ -411,7 +408,7 @@ class KafkaCluster:
             time.sleep(0.1)
         for node in nodes:
             if node.alive:
-                _log(f"Kafka node {node.node_id} ignored SIGTERM for {timeout:.0f}s; killing it")
+                progress(f"Kafka node {node.node_id} ignored SIGTERM for {timeout:.0f}s; killing it")
                 node.kill()
 
     # ---- inspection
@@ -504,7 +501,7 @@ def _start(
         except BaseException:
             cluster.stop(timeout=10)
             raise
-        _log(f"Kafka {KAFKA_VERSION} ({count} node{'s' if count > 1 else ''}) ready at "
+        progress(f"Kafka {KAFKA_VERSION} ({count} node{'s' if count > 1 else ''}) ready at "
              f"{cluster.bootstrap} in {time.monotonic() - started:.1f}s")
     return cluster
 

@@ -37,6 +37,7 @@ from infra.services import (
     ToolMissing,
     free_port,
     pid_alive,
+    progress,
     port_open,
     read_state,
     run,
@@ -50,10 +51,6 @@ SYSTEM_USER = "postgres"  # created by Debian's postgresql-common; owns the data
 STATE_FILE = "postgres.json"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
-
-
-def _log(message: str) -> None:
-    print(f"[kiroku] {message}", flush=True)
 
 
 # --------------------------------------------------------------------------- installing
@@ -93,7 +90,7 @@ def ensure_installed() -> Path:
             field="KIROKU_PG_BIN", expected="a directory holding initdb, pg_ctl and postgres",
             got=os.environ.get("KIROKU_PG_BIN"),
         )
-    _log("installing PostgreSQL from Debian packages (apt-get install -y postgresql)")
+    progress("installing PostgreSQL from Debian packages (apt-get install -y postgresql)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     started = time.monotonic()
     try:
@@ -107,7 +104,7 @@ def ensure_installed() -> Path:
     if bin_dir is None:
         raise ToolMissing(f"apt-get installed postgresql but no server bin directory under {DEBIAN_ROOT}",
                           expected=f"{DEBIAN_ROOT}/<major>/bin/initdb")
-    _log(f"installed PostgreSQL in {time.monotonic() - started:.0f}s: {bin_dir}")
+    progress(f"installed PostgreSQL in {time.monotonic() - started:.0f}s: {bin_dir}")
     return bin_dir
 
 
@@ -139,8 +136,11 @@ class PostgresServer:
         """Whether the postmaster is running."""
         return self.pid is not None and pid_alive(self.pid)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """``pg_ctl stop -m fast`` (rolls back open transactions, then shuts down cleanly)."""
+    def stop(self, timeout: float = 30.0, *, remove_data: bool = False) -> None:
+        """``pg_ctl stop -m fast`` (rolls back open transactions, then shuts down cleanly).
+
+        The data directory is kept for post-mortems unless ``remove_data``.
+        """
         if self.alive:
             try:
                 _pg(self, ["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w",
@@ -151,6 +151,8 @@ class PostgresServer:
         state = self.base_dir / STATE_FILE
         if state.exists():
             state.unlink()
+        if remove_data:
+            shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
     def log_tail(self, lines: int = 50) -> str:
         """The end of the server log."""
@@ -216,7 +218,7 @@ def _data_root(base_dir: Path, run_as: str | None) -> Path:
     if reachable:
         return root
     fallback = Path(tempfile.mkdtemp(prefix="kiroku-pg-"))
-    _log(f"{run_as} cannot enter {base_dir}; keeping the PostgreSQL cluster in {fallback}")
+    progress(f"{run_as} cannot enter {base_dir}; keeping the PostgreSQL cluster in {fallback}")
     return fallback
 
 
@@ -252,7 +254,7 @@ def start(base_dir: Path | str, port: int | None = None, timeout: float = 60.0) 
     run([str(bin_dir / "createdb"), "-h", LOOPBACK, "-p", str(server.port), "-U", SUPERUSER,
          DATABASE], what="createdb kiroku", timeout=60)
     write_state(base_dir / STATE_FILE, server.to_state())
-    _log(f"PostgreSQL ready at {server.url} (initdb {initialised - started:.1f}s, "
+    progress(f"PostgreSQL ready at {server.url} (initdb {initialised - started:.1f}s, "
          f"start+createdb {time.monotonic() - initialised:.1f}s)")
     return server
 

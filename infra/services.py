@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -40,6 +41,11 @@ class ToolMissing(ServiceError):
 
     code = "tool_missing"
     retriable = False
+
+
+def progress(message: str) -> None:
+    """A progress line for people watching (stderr, so stdout stays machine-readable)."""
+    print(f"[kiroku] {message}", file=sys.stderr, flush=True)
 
 
 def cache_dir() -> Path:
@@ -252,4 +258,4 @@ def timed(label: str) -> Iterator[None]:
     try:
         yield
     finally:
-        print(f"[kiroku] {label}: {time.monotonic() - started:.1f}s", flush=True)
+        progress(f"{label}: {time.monotonic() - started:.1f}s")

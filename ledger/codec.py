@@ -386,31 +386,75 @@ def _qualified_aliases(schema: Mapping[str, Any], full_name: str) -> set[str]:
 # -- Object container files ("Object Container Files") -------------------------------------------
 
 
+_META_SCHEMA = fastavro.parse_schema({"type": "map", "values": "bytes"})
+
+
+def _schema_json(parsed_schema: Any) -> str:
+    """The writer schema as stored in a container header: fastavro's parsed form with its private
+    keys removed and object keys sorted, so the same schema always gives the same bytes (the parsed
+    dicts' key order varies from one process to the next)."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: clean(v) for k, v in node.items() if not k.startswith("__")}
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    return json.dumps(clean(parsed_schema), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def write_container(parsed_schema: Any, records: Iterable[Mapping[str, Any]], metadata: Mapping[str, str]) -> bytes:
-    """An Avro object container file (codec null), byte-for-byte the same for the same input."""
+    """An Avro object container file (codec null, one block), byte-for-byte the same for the same
+    input in any process.
+
+    Written by hand after "Object Container Files": magic, the metadata map, a 16-byte sync
+    marker, then blocks of (count, size, data, sync). fastavro's writer would embed the schema in
+    a key order that varies between processes, and a content-addressed snapshot must not.
+    """
     for key, value in metadata.items():
         if not isinstance(key, str) or key.startswith("avro.") or not isinstance(value, str):
-            raise ValidationError(f"container metadata {key!r} must be a str key outside avro.*, with a str value",
-                                  field=str(key), expected="str key not starting with avro., str value", got=value)
+            raise ValidationError(
+                f"container metadata {key!r} must be a str key outside the reserved avro.* space, with a str value",
+                field=str(key),
+                expected="str key not starting with avro., str value",
+                got=value,
+            )
     rows = list(records)
-    meta = dict(sorted(metadata.items()))  # insertion order must not change the bytes
+    body = io.BytesIO()
+    for row in rows:
+        _write_body(body, parsed_schema, row)
+    data = body.getvalue()
+    meta = {"avro.codec": b"null", "avro.schema": _schema_json(parsed_schema).encode()}
+    meta.update({k: v.encode() for k, v in sorted(metadata.items())})
+    header = io.BytesIO()
+    header.write(b"Obj\x01")
+    fastavro.schemaless_writer(header, _META_SCHEMA, dict(sorted(meta.items())))
+    # The sync marker is normally random; we derive it from the content instead (so equal
+    # snapshots are equal bytes). A marker that depends on the data cannot be planted inside it.
+    marker = hashlib.sha256(header.getvalue() + data).digest()[:16]
+    out = io.BytesIO()
+    out.write(header.getvalue())
+    out.write(marker)
+    out.write(_zigzag(len(rows)))
+    out.write(_zigzag(len(data)))
+    out.write(data)
+    out.write(marker)
+    return out.getvalue()
 
-    def render(sync_marker: bytes) -> bytes:
-        out = io.BytesIO()
-        try:
-            fastavro.writer(out, parsed_schema, rows, codec="null", metadata=meta, sync_marker=sync_marker,
-                            strict_allow_default=True)
-        except _WRITE_ERRORS as exc:
-            named = parsed_schema.get("__named_schemas", {})
-            bad = next((r for r in rows if _find_misfit(r, parsed_schema, named, "")), rows[0])
-            raise _misfit(parsed_schema, bad, exc) from exc
-        return out.getvalue()
 
-    # The sync marker is normally random; we derive it from the whole content instead (so equal
-    # snapshots are equal bytes) by rendering once with a placeholder and hashing the result. A
-    # marker that depends on the data cannot feasibly be planted inside that data.
-    marker = hashlib.sha256(render(bytes(16))).digest()[:16]
-    return render(marker)
+def _zigzag(n: int) -> bytes:
+    """An Avro ``long`` ("Binary Encoding": zig-zag, then base-128 varint)."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        byte = z & 0x7F
+        z >>= 7
+        if z:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
 
 
 def read_container(data: bytes | memoryview) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:

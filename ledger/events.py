@@ -44,7 +44,7 @@ class Event:
     grant_id: str | None = None
     correlation_id: str | None = None
     event_id: str = field(default_factory=lambda: new_id("evt"))
-    time: datetime = field(default_factory=utcnow)
+    time: datetime | None = None  # set by whoever appends, from the service's clock
 
     @property
     def key(self) -> bytes:
@@ -61,6 +61,8 @@ class EventCodec:
         self.registry = registry
 
     def encode(self, ev: Event) -> bytes:
+        if ev.time is None:
+            ev.time = utcnow()
         body = self.registry.encode(NS + ev.type, ev.body)
         return self.registry.encode(
             ENVELOPE,

@@ -281,7 +281,8 @@ class Queries:
         self._record_access(who, [(row["corporate_number"], "disposition", disposition_id, basis)])
         if row["delivered_us"] is None and who.kind is not PrincipalKind.AGENCY:
             self.log.append(FILINGS, [self.codec.record(Event(DISPOSITION_DELIVERED, {"disposition_id": disposition_id, "delivered_to": who.id},
-                                                              actor=who.id, corporate_number=row["corporate_number"], grant_id=basis.grant_id))])
+                                                              actor=who.id, corporate_number=row["corporate_number"], grant_id=basis.grant_id,
+                                                              time=self.clock()))])
             self.after_append()
             return self.disposition_row(disposition_id).model_copy(update={"payload": record})
         return _disposition(row).model_copy(update={"payload": record})

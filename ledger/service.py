@@ -81,6 +81,10 @@ class Commands:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _append(self, events: list[Event]) -> list[Position]:
+        now = self.clock()
+        for e in events:
+            if e.time is None:
+                e.time = now
         positions = self.log.append(FILINGS, [self.codec.record(e) for e in events])
         self.after_append()
         return positions

@@ -199,8 +199,11 @@ class Tree:
         for h in hashes:
             if not isinstance(h, bytes) or len(h) != merkle.HASH_SIZE:
                 raise ValidationError(
-                    f"leaf {size} is not a {merkle.HASH_SIZE}-byte hash", field=f"hashes[{size - old_size}]",
-                    expected=f"{merkle.HASH_SIZE} bytes", got=len(h) if isinstance(h, bytes) else type(h).__name__, code="invalid_hash",
+                    f"leaf {size} is not a {merkle.HASH_SIZE}-byte hash",
+                    field=f"hashes[{size - old_size}]",
+                    expected=f"{merkle.HASH_SIZE} bytes",
+                    got=len(h) if isinstance(h, bytes) else type(h).__name__,
+                    code="invalid_hash",
                 )
             nodes.append((0, size, h))
             index, level, cur = size, 0, h

@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -39,29 +40,35 @@ def timed(what: str, action: Callable[[], Any]) -> Any:
         TIMINGS.append((what, time.monotonic() - started))
 
 
-@pytest.fixture(scope="session")
-def kafka_jars() -> Any:
-    """Kafka's jar directory, fetched with Maven on the first run ever (then cached)."""
+def provide(what: str, action: Callable[[], Any]) -> Any:
+    """``timed(what, action)``, turning a missing tool into a skip (or a CI failure)."""
     try:
-        return timed("kafka: ensure_jars (Maven, cached after first run)", kafka_infra.ensure_jars)
+        return timed(what, action)
     except ToolMissing as exc:
-        unavailable(f"Kafka cannot be provisioned: {exc}")
+        unavailable(f"{what}: {exc}")
 
 
 @pytest.fixture(scope="session")
-def kafka_single(kafka_jars: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_infra.KafkaCluster]:
+def kafka_jars() -> Path:
+    """Kafka's jar directory (fetched with Maven on the first run ever), with Java 17+ checked."""
+    provide("kafka: check java", kafka_infra.java_executable)
+    return provide("kafka: ensure_jars (Maven on first run, then cached)", kafka_infra.ensure_jars)
+
+
+@pytest.fixture(scope="session")
+def kafka_single(kafka_jars: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_infra.KafkaCluster]:
     """One combined broker+controller node (RF 1), shared by the whole session."""
     base = tmp_path_factory.mktemp("kafka-single")
-    cluster = timed("kafka: start 1 node (format + start + ready)", lambda: kafka_infra.start_single(base))
+    cluster = provide("kafka: start 1 node (format + start + ready)", lambda: kafka_infra.start_single(base))
     yield cluster
     timed("kafka: stop 1 node", cluster.stop)
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster(kafka_jars: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_infra.KafkaCluster]:
+def kafka_cluster(kafka_jars: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_infra.KafkaCluster]:
     """Three combined broker+controller nodes (RF 3, min ISR 2); started only if a test asks."""
     base = tmp_path_factory.mktemp("kafka-cluster")
-    cluster = timed("kafka: start 3 nodes (format + start + ready)", lambda: kafka_infra.start_cluster(base, 3))
+    cluster = provide("kafka: start 3 nodes (format + start + ready)", lambda: kafka_infra.start_cluster(base, 3))
     yield cluster
     timed("kafka: stop 3 nodes", cluster.stop)
 
@@ -69,14 +76,11 @@ def kafka_cluster(kafka_jars: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres_infra.PostgresServer]:
     """A PostgreSQL server of our own with database ``kiroku``; ``.url`` is for SQLAlchemy."""
-    try:
-        timed("postgres: ensure_installed", postgres_infra.ensure_installed)
-    except ToolMissing as exc:
-        unavailable(f"PostgreSQL cannot be provided: {exc}")
+    provide("postgres: ensure_installed", postgres_infra.ensure_installed)
     base = tmp_path_factory.mktemp("postgres")
-    server = timed("postgres: initdb + start + createdb", lambda: postgres_infra.start(base))
+    server = provide("postgres: initdb + start + createdb", lambda: postgres_infra.start(base))
     yield server
-    timed("postgres: stop", server.stop)
+    timed("postgres: stop", lambda: server.stop(remove_data=True))
 
 
 @pytest.fixture

@@ -1,0 +1,117 @@
+"""Helpers shared by the flow tests: who is who, enrolling, and "did anything change?" probes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ledger.bootstrap import Kiroku
+from ledger.domain.model import JST, Principal, SubmissionKind, SubmissionRequest
+from ledger.ports import TOPICS
+from producers import Producer
+from tests.factories import CHIYODA, personal
+from viewers import AgencyView, CompanyView, FirmView
+
+TAX_OFFICE = "tax-office:01101"
+PENSION_OFFICE = "pension-office:0101"
+LABOUR_OFFICE = "labour-standards-office:0101"
+
+
+def municipality(code: str) -> str:
+    return f"municipality:{code}"
+
+
+def producer(k: Kiroku, who: str) -> Producer:
+    """A Producer for ``company:<法人番号>``, ``vendor:NAME`` or ``firm:NAME`` on the test deployment."""
+    return Producer(k, Principal.parse(who))
+
+
+def company(k: Kiroku, corp: str) -> Producer:
+    return producer(k, f"company:{corp}")
+
+
+def agency(k: Kiroku, agency_id: str) -> AgencyView:
+    return AgencyView(k, agency_id)
+
+
+def company_view(k: Kiroku, corp: str) -> CompanyView:
+    return CompanyView(k, corp)
+
+
+def firm_view(k: Kiroku, who: str) -> FirmView:
+    return FirmView(k, who)
+
+
+def enroll_payroll(k: Kiroku, corp: str, *codes: str) -> str:
+    """Enroll PAYROLL_REPORT for ``corp`` and have each named municipality accept it."""
+    enr = company(k, corp).enroll(corp, "PAYROLL_REPORT")
+    for code in codes:
+        agency(k, municipality(code)).accept(enr.enrollment_id)
+    return enr.enrollment_id
+
+
+def enroll_to(k: Kiroku, corp: str, procedure: str, agency_id: str) -> str:
+    """Enroll ``procedure`` to one agency and have it accept."""
+    enr = company(k, corp).enroll(corp, procedure, agency_id)
+    agency(k, agency_id).accept(enr.enrollment_id)
+    return enr.enrollment_id
+
+
+def log_ends(k: Kiroku) -> dict[tuple[str, int], int]:
+    """End offset of every partition of every topic."""
+    return {(t, p): k.log.end_offset(t, p) for t in TOPICS for p in range(k.log.partitions(t))}
+
+
+def catalog_dump(k: Kiroku) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    return list(k.catalog.dump())
+
+
+def jst(*args: int) -> datetime:
+    """A Japan-time instant: ``jst(2027, 2, 1, 23, 59)``."""
+    return datetime(*args, tzinfo=JST)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def request(corp: str, procedure: str, period: str, payload: dict | None, *, kind: SubmissionKind = SubmissionKind.ORIGINAL,
+            replaces: str | None = None, key: str | None = None) -> SubmissionRequest:
+    return SubmissionRequest(corporate_number=corp, procedure=procedure, period=period, payload=payload,
+                             kind=kind, replaces=replaces, idempotency_key=key)
+
+
+# -- payloads of the procedures tests/factories.py does not cover ----------------------------------------
+
+def _office() -> dict[str, Any]:
+    return {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1", "office_code": "01-イロハ-12345"}
+
+
+def standard_remuneration(n: int = 1) -> dict[str, Any]:
+    return {"office": _office(), "lines": [
+        {"insured_number": 10 + i, "employee_name": f"鈴木 一郎{i}", "personal_number": personal(30_000 + i),
+         "remuneration_april": 300_000, "remuneration_may": 310_000, "remuneration_june": 305_000,
+         "days_april": 30, "days_may": 31, "days_june": 30} for i in range(n)]}
+
+
+def bonus_payment(n: int = 1) -> dict[str, Any]:
+    return {"office": _office(), "lines": [
+        {"insured_number": 10 + i, "employee_name": f"高橋 次郎{i}", "personal_number": personal(40_000 + i),
+         "bonus_amount": 500_000} for i in range(n)]}
+
+
+def wage_ledger(n: int = 1) -> dict[str, Any]:
+    return {"office": _office(), "lines": [
+        {"employee_id": f"E{i:04d}", "employee_name": f"田中 三郎{i}", "days_worked": 20, "minutes_worked": 9600,
+         "overtime_minutes": 600, "base_pay": 300_000, "overtime_pay": 25_000, "allowances": 10_000,
+         "deductions": 60_000, "net_pay": 275_000} for i in range(n)]}
+
+
+def special_collection(code: str = CHIYODA, n: int = 1) -> dict[str, Any]:
+    return {"municipality_code": code, "lines": [
+        {"employee_name": f"山田 太郎{i}", "line_ref": i + 1, "annual_tax": 240_000, "june_amount": 20_700,
+         "monthly_amount": 19_900} for i in range(n)]}
+
+
+def grant_until(k: Kiroku, days: int = 90) -> datetime:
+    return k.queries.clock() + timedelta(days=days)
