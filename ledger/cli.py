@@ -252,12 +252,16 @@ def show(
 def access_log(
     company: str = typer.Argument(..., help="法人番号 of your company."),
     after: int = typer.Option(0, help="Entries after this sequence number."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Who read your company's data, when, what, and on which legal basis (denials included)."""
     from ledger.domain.model import Principal, jst
 
     with _open() as k:
         rows = _run(lambda: k.queries.access_log(Principal.company(company), company, after))
+    if as_json:
+        _print_json([a.model_dump() for a in rows])
+        return
     t = Table(title=f"Access log of {company}", title_justify="left", header_style="bold cyan")
     for col in ("#", "when", "who", "action", "subject", "basis", "outcome"):
         t.add_column(col)

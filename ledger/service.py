@@ -245,7 +245,13 @@ class Commands:
         proc = get_procedure(req.procedure)
         period = calendar.validate_period(req.procedure, req.period)
         fingerprint = request_fingerprint(req)
-        # Idempotency first: a retry of a recorded request gets the original receipt back.
+        # Authorize before anything is looked up: a caller without rights learns nothing, not even
+        # whether an idempotency key was used.
+        basis = may_act_for(conn, who, corp, proc.code, Action.SUBMIT, now)
+        if not basis.allowed:
+            raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
+                            field="corporate_number", got=corp, code="forbidden")
+        # Then idempotency: a retry of a recorded request gets the original receipt back.
         if req.idempotency_key is not None:
             if not req.idempotency_key.strip() or len(req.idempotency_key) > 200:
                 raise ValidationError("idempotency_key must be 1 to 200 characters", field="idempotency_key",
@@ -261,10 +267,6 @@ class Commands:
                 if row["request_fingerprint"] != fingerprint:
                     raise _key_conflict(req.idempotency_key)
                 return receipt_from_row(row)
-        basis = may_act_for(conn, who, corp, proc.code, Action.SUBMIT, now)
-        if not basis.allowed:
-            raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
-                            field="corporate_number", got=corp, code="forbidden")
         filing = (corp, proc.code, period)
         if filing not in heads:
             row = conn.execute(select(c.submissions.c.submission_id, c.submissions.c.kind).where(

@@ -10,6 +10,7 @@ to validate a payload before anything is recorded.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -211,10 +212,11 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
         return value
     if kind in ("yen", "count"):
         unit = "an amount in whole yen" if kind == "yen" else "a whole number"
-        if isinstance(value, str) and re.fullmatch(r"\s*[0-9０-９]+\s*", value):
-            import unicodedata
-
-            value = int(unicodedata.normalize("NFKC", value))
+        if isinstance(value, str):
+            # CSV cells: full-width digits and thousands separators (5,000,000) are common.
+            text = unicodedata.normalize("NFKC", value).strip().replace(",", "")
+            if re.fullmatch(r"-?[0-9]+", text):
+                value = int(text)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"{where}{rule.name} must be {unit}, got {value!r}", field=path, expected=unit, got=value, code="invalid_amount")
         if value < 0:

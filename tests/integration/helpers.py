@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import JST, Principal, SubmissionKind, SubmissionRequest
-from ledger.ports import TOPICS
+from ledger.ports import ACCESS, TOPICS
 from producers import Producer
 from tests.factories import CHIYODA, personal
 from viewers import AgencyView, CompanyView, FirmView
@@ -60,6 +60,11 @@ def enroll_to(k: Kiroku, corp: str, procedure: str, agency_id: str) -> str:
 def log_ends(k: Kiroku) -> dict[tuple[str, int], int]:
     """End offset of every partition of every topic."""
     return {(t, p): k.log.end_offset(t, p) for t in TOPICS for p in range(k.log.partitions(t))}
+
+
+def filing_ends(k: Kiroku) -> dict[tuple[str, int], int]:
+    """End offsets of the filings and notices topics (reads, which are recorded in the access topic, aside)."""
+    return {key: end for key, end in log_ends(k).items() if key[0] != ACCESS}
 
 
 def catalog_dump(k: Kiroku) -> list[tuple[str, list[tuple[Any, ...]]]]:
@@ -115,3 +120,10 @@ def special_collection(code: str = CHIYODA, n: int = 1) -> dict[str, Any]:
 
 def grant_until(k: Kiroku, days: int = 90) -> datetime:
     return k.queries.clock() + timedelta(days=days)
+
+
+def corp_number(n: int) -> str:
+    """A valid corporate number other than the factories' CORP_A and CORP_B."""
+    from tests.factories import corp
+
+    return corp(1_000_000 + n)

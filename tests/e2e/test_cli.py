@@ -1,0 +1,156 @@
+"""The CLI as a user drives it: the demo, exploring its ledger, bad input, replay, packaging."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import ledger.cli as cli_module
+from ledger.cli import app
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setattr(cli_module.console, "width", 200)
+    runner = CliRunner()
+    home = tmp_path / "home"
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(app, ["--data-dir", str(home), *args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    run.home = home  # type: ignore[attr-defined]
+    return run
+
+
+def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -> None:
+    first = cli("demo", "--companies", "6", "--employees", "12")
+    for heading in ("1. Enrollment", "2. Recording", "3. Notice feeds", "4. Reference", "5. Correction", "6. Deadlines",
+                    "7. A firm files under a grant", "8. A denied read", "9. Dispositions", "Summary"):
+        assert heading in first.output
+    assert "marked late" in first.output
+    assert "DENIED" in first.output
+    second = cli("demo", "--companies", "6", "--employees", "12")
+    assert "Found an existing ledger with" in second.output
+    assert "nothing was recorded again" in second.output
+    summary = second.output.split("Summary", 1)[1]
+    assert "recorded by this run" in summary and "│ 0 " in summary.split("recorded by this run", 1)[1].split("\n", 1)[0]
+    replay = cli("replay")
+    assert "The catalog is exactly what the log says." in replay.output
+    assert "NO" not in replay.output
+
+
+def test_notices_and_show_explore_the_demo_ledger(cli) -> None:
+    cli("demo", "--companies", "4", "--employees", "10")
+    feed = cli("notices", "municipality:131016", "--json")
+    notices = json.loads(feed.output)
+    assert [n["seq"] for n in notices] == list(range(1, len(notices) + 1))
+    submission = notices[0]["submission_id"]
+    shown = cli("show", submission, "--as", "agency:municipality:131016", "--json")
+    snap = json.loads(shown.output)
+    assert snap["info"]["submission_id"] == submission
+    assert snap["personal_numbers"] == "shown"
+    assert set(snap["visible_lines"]) == set(notices[0]["lines"])
+    denied = cli("show", submission, "--as", "bank:nobody", ok=False)
+    assert denied.exit_code == 2
+    assert f"no submission {submission} is visible to you" in denied.output
+    assert "not_found" in denied.output
+    log = json.loads(cli("access-log", notices[0]["corporate_number"], "--json").output)
+    assert {"viewer": "bank:nobody", "action": "snapshot", "subject": submission, "outcome": "DENIED"}.items() <= log[-1].items()
+    assert any(a["viewer"] == "agency:municipality:131016" and a["subject"] == submission and a["outcome"] == "ALLOWED" for a in log)
+
+
+def test_record_with_a_bad_personal_number_is_refused_with_the_field_and_no_digits(cli, tmp_path: Path) -> None:
+    payload = {"employer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
+        "municipality_code": "131016", "employee_name": "山田 太郎", "personal_number": "123456789019",
+        "address": "東京都千代田区", "payment_amount": 1, "income_after_deduction": 1, "total_deductions": 0,
+        "withholding_tax": 0, "social_insurance": 0}]}
+    f = tmp_path / "payload.json"
+    f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    result = cli("record", str(f), "--as", "company:7000012050002", "--company", "7000012050002",
+                 "--procedure", "PAYROLL_REPORT", "--period", "2026", ok=False)
+    assert result.exit_code == 2
+    assert "lines[1].personal_number" in result.output
+    assert "check_digit" in result.output
+    assert "123456789019" not in result.output
+
+
+def test_record_prints_a_receipt_and_the_same_key_returns_it_again(cli, tmp_path: Path) -> None:
+    payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
+        "employee_name": "山田 太郎", "personal_number": "123456789018", "address": "東京都千代田区",
+        "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
+    f = tmp_path / "slip.json"
+    f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    args = ("record", str(f), "--as", "company:7000012050002", "--company", "7000012050002", "--procedure",
+            "WITHHOLDING_SLIP", "--period", "2026", "--idempotency-key", "k-1")
+    first = cli(*args)
+    second = cli(*args)
+    sub = [ln for ln in first.output.splitlines() if "submission" in ln][0]
+    assert sub in second.output
+    assert "no agency (not enrolled)" in first.output
+
+
+def test_import_csv_reports_rows_and_columns_and_records_the_good_companies(cli, tmp_path: Path) -> None:
+    header = "法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n"
+    good = "7000012050002,2026,株式会社良,東京都,131016,山田 太郎,123456789018,東京都千代田区,5000000,3560000,1200000,120000,700000\n"
+    bad = "7000012050002,2027,株式会社良,東京都,271004,鈴木 花子,123456789018,大阪市,-5,3560000,1200000,120000,700000\n"
+    f = tmp_path / "jan.csv"
+    f.write_bytes(("\ufeff" + header + good + bad).encode("utf-8"))
+    result = cli("import-csv", str(f), "--as", "vendor:acme", ok=False)
+    # The vendor has no grants: both groups are refused, each named by its row.
+    assert result.exit_code == 2
+    assert "Read 2 rows: recorded 0 submission(s)." in result.output
+    own = cli("import-csv", str(f), "--as", "company:7000012050002", ok=False)
+    assert "recorded 1 submission(s)" in own.output
+    row = [ln for ln in own.output.splitlines() if "payment_amount" in ln][0]
+    assert row.split("│")[1].strip() == "3"
+    assert "must not be negative" in row
+    again = cli("import-csv", str(f), "--as", "company:7000012050002", ok=False)
+    assert "recorded 1 submission(s)" in again.output  # the same receipt again, not a second record
+    from ledger.bootstrap import open_kiroku
+
+    with open_kiroku(home=cli.home) as k:
+        assert sum(k.log.end_offset("kiroku.filings", p) for p in range(k.log.partitions("kiroku.filings"))) == 1
+
+
+def test_schemas_check_passes_on_the_shipped_schemas(cli) -> None:
+    result = cli("schemas", "check")
+    assert "kiroku.events.SubmissionRecorded" in result.output
+    assert "problem" not in result.output
+
+
+def test_help_teaches_each_command(cli) -> None:
+    for command in ("demo", "record", "import-csv", "notices", "show", "replay", "access-log"):
+        out = cli(command, "--help").output
+        assert "Usage" in out and len(out) > 300, command
+
+
+def test_a_non_editable_install_finds_the_schemas_inside_the_wheel(tmp_path: Path) -> None:
+    wheel_dir = tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(ROOT)],
+                   check=True, capture_output=True)
+    target = tmp_path / "site"
+    wheel = next(wheel_dir.glob("kiroku_ledger-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    code = ("import schemas, ledger.codec as c; r = c.SchemaRegistry.load(); "
+            "print(schemas.__file__); print(len(r.names()))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(target)
+    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); " + code],
+                         check=True, capture_output=True, text=True, cwd=tmp_path, env=env).stdout.splitlines()
+    assert out[0].startswith(str(target))
+    assert int(out[1]) >= 21
