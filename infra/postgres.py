@@ -36,9 +36,9 @@ from infra.services import (
     ServiceError,
     ToolMissing,
     free_port,
-    pid_alive,
-    progress,
     port_open,
+    process_runs,
+    progress,
     read_state,
     run,
     tail,
@@ -134,7 +134,7 @@ class PostgresServer:
     @property
     def alive(self) -> bool:
         """Whether the postmaster is running."""
-        return self.pid is not None and pid_alive(self.pid)
+        return process_runs(self.pid, str(self.data_dir))
 
     def stop(self, timeout: float = 30.0, *, remove_data: bool = False) -> None:
         """``pg_ctl stop -m fast`` (rolls back open transactions, then shuts down cleanly).

@@ -149,6 +149,21 @@ def pid_alive(pid: int) -> bool:
     return not _is_zombie(pid)
 
 
+def process_runs(pid: int | None, marker: str) -> bool:
+    """Whether ``pid`` is alive and its command line contains ``marker``.
+
+    Guards pids read back from a state file: after a reboot or crash the number may belong to
+    an unrelated process, which must never be signalled.
+    """
+    if pid is None or not pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return True  # no /proc (not Linux): trust the pid
+    return marker in cmdline
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

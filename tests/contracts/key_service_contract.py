@@ -1,0 +1,56 @@
+"""The KeyService port's contract: one data key per scope, unwrap by id, crypto-shredding."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from ledger.errors import KeyErased, NotFound
+from ledger.ports import KeyService
+
+
+class KeyServiceContract:
+    """Subclass and provide ``make_keys`` (opens the same key service again on each call)."""
+
+    @pytest.fixture
+    def make_keys(self) -> Callable[[], KeyService]:  # pragma: no cover - provided by subclasses
+        raise NotImplementedError
+
+    @pytest.fixture
+    def keys(self, make_keys: Callable[[], KeyService]) -> KeyService:
+        return make_keys()
+
+    def test_a_scope_keeps_one_256_bit_data_key(self, keys: KeyService) -> None:
+        a = keys.data_key("7000012050002|PAYROLL_REPORT|2026")
+        b = keys.data_key("7000012050002|PAYROLL_REPORT|2026")
+        assert a == b and len(a.key) == 32
+        assert keys.key_by_id(a.key_id) == a.key
+
+    def test_different_scopes_get_different_keys(self, keys: KeyService) -> None:
+        a = keys.data_key("7000012050002|PAYROLL_REPORT|2026")
+        b = keys.data_key("7000012050002|PAYROLL_REPORT|2027")
+        assert a.key_id != b.key_id and a.key != b.key
+
+    def test_keys_survive_reopening(self, keys: KeyService, make_keys: Callable[[], KeyService]) -> None:
+        a = keys.data_key("1000011000005|WITHHOLDING_SLIP|2026")
+        again = make_keys()
+        assert again.key_by_id(a.key_id) == a.key
+        assert again.data_key("1000011000005|WITHHOLDING_SLIP|2026") == a
+
+    def test_a_destroyed_key_is_erased_for_good(self, keys: KeyService, make_keys: Callable[[], KeyService]) -> None:
+        a = keys.data_key("7000012050002|BONUS_PAYMENT|2026-06-30")
+        keys.destroy(a.key_id)
+        with pytest.raises(KeyErased) as err:
+            keys.key_by_id(a.key_id)
+        assert err.value.code == "erased"
+        with pytest.raises(KeyErased):
+            make_keys().key_by_id(a.key_id)
+        with pytest.raises(KeyErased):
+            keys.data_key("7000012050002|BONUS_PAYMENT|2026-06-30")
+        assert (a.key_id, "7000012050002|BONUS_PAYMENT|2026-06-30", True) in keys.scopes()
+
+    def test_an_unknown_key_id_is_not_found(self, keys: KeyService) -> None:
+        with pytest.raises(NotFound) as err:
+            keys.key_by_id("lk_nope")
+        assert err.value.code == "key_missing"

@@ -1,0 +1,75 @@
+"""The Log port's contract: every adapter (SQLite today, Kafka next) must pass these."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from ledger.errors import ConfigurationError
+from ledger.partitioning import partition_for
+from ledger.ports import ACCESS, FILINGS, NOTICES, Log, LogRecord
+
+
+class LogContract:
+    """Subclass and provide ``make_log`` (a factory that opens the same log again on each call)."""
+
+    @pytest.fixture
+    def make_log(self) -> Callable[[], Log]:  # pragma: no cover - provided by subclasses
+        raise NotImplementedError
+
+    @pytest.fixture
+    def log(self, make_log: Callable[[], Log]) -> Log:
+        return make_log()
+
+    def test_appended_records_get_contiguous_offsets_in_their_keys_partition(self, log: Log) -> None:
+        recs = [LogRecord(b"7000012050002", f"v{i}".encode()) for i in range(5)]
+        positions = log.append(FILINGS, recs)
+        p = partition_for(b"7000012050002", log.partitions(FILINGS))
+        assert {pos.partition for pos in positions} == {p}
+        assert [pos.offset for pos in positions] == list(range(positions[0].offset, positions[0].offset + 5))
+        assert log.end_offset(FILINGS, p) == positions[-1].offset + 1
+
+    def test_keys_are_partitioned_like_kafkas_default_partitioner(self, log: Log) -> None:
+        for key in (b"7000012050002", b"1000011000005", b"municipality:131016", b""):
+            assert log.partition_for(FILINGS, key) == partition_for(key, log.partitions(FILINGS))
+
+    def test_read_returns_records_in_offset_order_from_any_offset_with_a_limit(self, log: Log) -> None:
+        positions = log.append(NOTICES, [LogRecord(b"agency", f"n{i}".encode()) for i in range(10)])
+        p, first = positions[0].partition, positions[0].offset
+        got = log.read(NOTICES, p, first + 3, max_records=4)
+        assert [r.value for r in got] == [b"n3", b"n4", b"n5", b"n6"]
+        assert [r.offset for r in got] == [first + 3, first + 4, first + 5, first + 6]
+        assert all(r.key == b"agency" and r.topic == NOTICES and r.partition == p and r.timestamp_us > 0 for r in got)
+        assert log.read(NOTICES, p, first + 10) == []
+
+    def test_a_consumer_group_starts_at_zero_and_transact_moves_it_with_its_output(self, log: Log) -> None:
+        src = log.append(FILINGS, [LogRecord(b"k", b"in")])[0]
+        assert log.committed("g", FILINGS, src.partition) == 0
+        out = log.transact("g", {(FILINGS, src.partition): src.offset + 1}, [(NOTICES, LogRecord(b"a", b"out"))])
+        assert log.committed("g", FILINGS, src.partition) == src.offset + 1
+        assert log.read(NOTICES, out[0].partition, out[0].offset)[0].value == b"out"
+
+    def test_a_failed_transaction_leaves_neither_output_nor_offsets(self, log: Log) -> None:
+        src = log.append(FILINGS, [LogRecord(b"k", b"in")])[0]
+        before = {p: log.end_offset(NOTICES, p) for p in range(log.partitions(NOTICES))}
+        with pytest.raises(ConfigurationError) as err:
+            log.transact("g", {(FILINGS, src.partition): src.offset + 1},
+                         [(NOTICES, LogRecord(b"a", b"out")), ("no.such.topic", LogRecord(b"a", b"x"))])
+        assert err.value.code == "configuration" and err.value.field == "topic"
+        assert log.committed("g", FILINGS, src.partition) == 0
+        assert {p: log.end_offset(NOTICES, p) for p in range(log.partitions(NOTICES))} == before
+
+    def test_an_unknown_topic_is_refused_naming_the_topic(self, log: Log) -> None:
+        with pytest.raises(ConfigurationError) as err:
+            log.append("kiroku.nope", [LogRecord(b"k", b"v")])
+        assert err.value.field == "topic" and err.value.got == "kiroku.nope"
+
+    def test_records_are_there_after_the_log_is_opened_again(self, log: Log, make_log: Callable[[], Log]) -> None:
+        pos = log.append(ACCESS, [LogRecord(b"7000012050002", b"durable")])[0]
+        log.close()
+        again = make_log()
+        try:
+            assert again.read(ACCESS, pos.partition, pos.offset)[0].value == b"durable"
+        finally:
+            again.close()

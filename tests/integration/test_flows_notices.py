@@ -1,0 +1,199 @@
+"""Flow 3 — notices (提出通知): per-agency feeds, line routing to municipalities, and crash recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.bootstrap import open_kiroku
+from ledger.errors import Forbidden, NotFound
+from ledger.ports import NOTICES
+from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, withholding
+from tests.integration.helpers import (
+    TAX_OFFICE, agency, catalog_dump, company, company_view, corp_number, enroll_payroll, enroll_to, log_ends, municipality,
+)
+
+pytestmark = pytest.mark.integration
+
+CHIYODA_ID, SAPPORO_ID, OSAKA_ID = municipality(CHIYODA), municipality(SAPPORO), municipality(OSAKA)
+HACHIOJI = "132012"  # 八王子市
+
+
+def three_town_report() -> dict:
+    """Lines 1 and 4 live in Chiyoda, 2 in Sapporo, 3 in Osaka."""
+    return payroll([payroll_line(1, CHIYODA), payroll_line(2, SAPPORO), payroll_line(3, OSAKA), payroll_line(4, CHIYODA)])
+
+
+def all_notices(view, page: int = 3) -> list:
+    """Read a whole feed page by page from sequence 0, as an agency's poller would."""
+    out, after = [], 0
+    while True:
+        batch = view.notices(after=after, limit=page)
+        if not batch:
+            return out
+        out.extend(batch)
+        after = batch[-1].seq
+
+
+def test_each_agency_feed_is_numbered_from_one_without_gaps_or_duplicates(kiroku):
+    corps = [CORP_A, CORP_B, corp_number(3), corp_number(4)]
+    for corp in corps:
+        enroll_payroll(kiroku, corp, CHIYODA, SAPPORO)
+        enroll_to(kiroku, corp, "WITHHOLDING_SLIP", TAX_OFFICE)
+    for corp in corps:
+        company(kiroku, corp).record(corp, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, CHIYODA), payroll_line(2, SAPPORO)]))
+        company(kiroku, corp).record(corp, "WITHHOLDING_SLIP", "2026", withholding())
+    company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2025", payroll([payroll_line(1, CHIYODA)]))
+
+    for agency_id, expected in ((CHIYODA_ID, 5), (SAPPORO_ID, 4), (TAX_OFFICE, 4)):
+        view = agency(kiroku, agency_id)
+        feed = all_notices(view, page=2)
+        assert [n.seq for n in feed] == list(range(1, expected + 1))
+        assert len({n.notice_id for n in feed}) == expected
+        assert {n.agency_id for n in feed} == {agency_id}
+        assert view.notices(after=expected) == []
+        assert [n.seq for n in view.notices(after=2, limit=2)] == [3, 4]
+    assert sorted(n.corporate_number for n in all_notices(agency(kiroku, TAX_OFFICE))) == sorted(corps)
+    assert agency(kiroku, OSAKA_ID).notices() == []
+
+
+def test_a_notice_says_what_was_recorded_and_for_whom(kiroku):
+    enroll_to(kiroku, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
+    receipt = company(kiroku, CORP_A).record(CORP_A, "WITHHOLDING_SLIP", "2026", withholding())
+    [notice] = agency(kiroku, TAX_OFFICE).notices()
+    assert (notice.seq, notice.notice_type, notice.corporate_number, notice.procedure, notice.period) == (
+        1, "SUBMITTED", CORP_A, "WITHHOLDING_SLIP", "2026")
+    assert (notice.submission_id, notice.kind, notice.replaces, notice.recorded_at) == (
+        receipt.submission_id, "ORIGINAL", None, receipt.recorded_at)
+    assert notice.lines == []
+
+
+def test_only_agencies_have_a_notice_feed(kiroku):
+    with pytest.raises(Forbidden) as err:
+        kiroku.queries.notices(company(kiroku, CORP_A).principal)
+    assert (err.value.code, err.value.field) == ("forbidden", "principal")
+
+
+def test_a_payroll_report_notifies_each_municipality_of_only_its_own_residents_lines(kiroku):
+    enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO, OSAKA)
+    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", three_town_report())
+    assert receipt.targets == sorted([CHIYODA_ID, SAPPORO_ID, OSAKA_ID])
+    assert receipt.unreached == []
+
+    for agency_id, lines, names in ((CHIYODA_ID, [1, 4], ["山田 太郎1", "山田 太郎4"]), (SAPPORO_ID, [2], ["山田 太郎2"]),
+                                    (OSAKA_ID, [3], ["山田 太郎3"])):
+        view = agency(kiroku, agency_id)
+        [notice] = view.notices()
+        assert (notice.submission_id, notice.lines) == (receipt.submission_id, lines)
+        snap = view.snapshot(receipt.submission_id)
+        assert snap.visible_lines == lines
+        assert [ln["employee_name"] for ln in snap.payload["lines"]] == names
+        assert {ln["municipality_code"] for ln in snap.payload["lines"]} == {agency_id.split(":")[1]}
+        assert snap.payload["employer"]["name"] == "株式会社記録"  # the employer's header is shared
+        assert snap.raw is None  # the exact bytes hold other municipalities' residents
+        with pytest.raises(PermissionError):
+            view.snapshot_bytes(receipt.submission_id)
+    # The company sees every line.
+    assert company_view(kiroku, CORP_A).snapshot(receipt.submission_id).visible_lines is None
+
+
+def test_a_municipality_policy_accepts_every_enrollment_for_the_procedure(kiroku):
+    company(kiroku, CORP_A).enroll(CORP_A, "PAYROLL_REPORT")
+    company(kiroku, CORP_B).enroll(CORP_B, "PAYROLL_REPORT")
+    agency(kiroku, SAPPORO_ID).accept_all("PAYROLL_REPORT")
+    ra = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", three_town_report())
+    rb = company(kiroku, CORP_B).record(CORP_B, "PAYROLL_REPORT", "2026", payroll([payroll_line(7, SAPPORO)]))
+    assert ra.targets == [SAPPORO_ID] and rb.targets == [SAPPORO_ID]
+    assert [(n.corporate_number, n.lines) for n in agency(kiroku, SAPPORO_ID).notices()] == [(CORP_A, [2]), (CORP_B, [1])]
+    # A company that never enrolled is not reached by the policy.
+    rc = company(kiroku, corp_number(3)).record(corp_number(3), "PAYROLL_REPORT", "2026", payroll([payroll_line(1, SAPPORO)]))
+    assert (rc.targets, rc.unreached) == ([], [SAPPORO_ID])
+    assert len(agency(kiroku, SAPPORO_ID).notices()) == 2
+
+
+def test_a_rejection_overrides_the_standing_policy(kiroku):
+    enr = company(kiroku, CORP_A).enroll(CORP_A, "PAYROLL_REPORT")
+    agency(kiroku, SAPPORO_ID).accept_all("PAYROLL_REPORT")
+    agency(kiroku, SAPPORO_ID).reject(enr.enrollment_id, "当市の給与支払報告書は紙で受け付けます")
+    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, SAPPORO)]))
+    assert (receipt.targets, receipt.unreached) == ([], [SAPPORO_ID])
+
+
+def test_municipalities_that_did_not_accept_are_listed_as_unreached_in_the_receipt(kiroku):
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    report = payroll([payroll_line(1, CHIYODA), payroll_line(2, HACHIOJI), payroll_line(3, OSAKA), payroll_line(4, HACHIOJI)])
+    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", report)
+    assert receipt.targets == [CHIYODA_ID]
+    assert receipt.unreached == sorted([municipality(HACHIOJI), OSAKA_ID])
+    assert company(kiroku, CORP_A).receipt(receipt.submission_id).unreached == receipt.unreached
+    for agency_id in (municipality(HACHIOJI), OSAKA_ID):
+        assert agency(kiroku, agency_id).notices() == []
+        with pytest.raises(NotFound):
+            agency(kiroku, agency_id).snapshot(receipt.submission_id)
+
+
+# -- crash recovery ---------------------------------------------------------------------------------
+
+
+def notices_by_agency(home: Path, clock) -> dict[str, list[tuple[int, str, list[int]]]]:
+    with open_kiroku(home=home, clock=clock) as k:
+        return {a: [(n.seq, n.submission_id, n.lines) for n in all_notices(agency(k, a), page=50)]
+                for a in (CHIYODA_ID, SAPPORO_ID, OSAKA_ID, TAX_OFFICE)}
+
+
+def test_after_a_crash_before_processing_the_processors_resume_with_nothing_lost_or_repeated(home, clock):
+    with open_kiroku(home=home, clock=clock) as k:
+        enroll_payroll(k, CORP_A, CHIYODA, SAPPORO, OSAKA)
+        enroll_to(k, CORP_B, "WITHHOLDING_SLIP", TAX_OFFICE)
+        first = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2025", three_town_report())
+
+    # The process appends to the log, then "dies" before the notifier and projector run.
+    with open_kiroku(home=home, clock=clock, inline_processing=False) as k:
+        receipts = [company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", three_town_report()),
+                    company(k, CORP_B).record(CORP_B, "WITHHOLDING_SLIP", "2026", withholding())]
+        assert receipts[0].targets == sorted([CHIYODA_ID, SAPPORO_ID, OSAKA_ID])
+        assert len(agency(k, CHIYODA_ID).notices()) == 1  # nothing derived yet
+
+    feeds = notices_by_agency(home, clock)  # a restart catches up
+    assert feeds[CHIYODA_ID] == [(1, first.submission_id, [1, 4]), (2, receipts[0].submission_id, [1, 4])]
+    assert feeds[SAPPORO_ID] == [(1, first.submission_id, [2]), (2, receipts[0].submission_id, [2])]
+    assert feeds[OSAKA_ID] == [(1, first.submission_id, [3]), (2, receipts[0].submission_id, [3])]
+    assert feeds[TAX_OFFICE] == [(1, receipts[1].submission_id, [])]
+    assert notices_by_agency(home, clock) == feeds  # and a second restart adds nothing
+
+
+def test_after_a_crash_between_the_notifier_and_the_projector_nothing_is_lost_or_repeated(home, clock):
+    with open_kiroku(home=home, clock=clock) as k:
+        enroll_payroll(k, CORP_A, CHIYODA, SAPPORO)
+    with open_kiroku(home=home, clock=clock, inline_processing=False) as k:
+        receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", three_town_report())
+        assert k.processors.notifier.run_once() == 1  # notices produced and committed, not yet projected
+        produced = sum(k.log.end_offset(NOTICES, p) for p in range(k.log.partitions(NOTICES)))
+        assert produced == 2
+        assert k.processors.notifier.run_once() == 0  # a rerun of the notifier produces nothing again
+
+    with open_kiroku(home=home, clock=clock) as k:
+        assert sum(k.log.end_offset(NOTICES, p) for p in range(k.log.partitions(NOTICES))) == 2
+        assert [(n.seq, n.submission_id) for n in agency(k, CHIYODA_ID).notices()] == [(1, receipt.submission_id)]
+        assert [(n.seq, n.lines) for n in agency(k, SAPPORO_ID).notices()] == [(1, [2])]
+        dump, ends = catalog_dump(k), log_ends(k)
+        assert k.processors.catch_up() == 0
+        assert catalog_dump(k) == dump and log_ends(k) == ends
+
+
+def test_a_projector_stopped_part_way_resumes_where_it_stopped(home, clock):
+    with open_kiroku(home=home, clock=clock) as k:
+        enroll_to(k, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
+    with open_kiroku(home=home, clock=clock, inline_processing=False) as k:
+        receipts = [company(k, CORP_A).record(CORP_A, "WITHHOLDING_SLIP", str(year), withholding()) for year in (2023, 2024, 2025)]
+        k.processors.notifier.run_once()
+        k.processors.projector.batch = 1  # one record per transaction, then "crash"
+        for topic in ("kiroku.filings", NOTICES):
+            for p in range(k.log.partitions(topic)):
+                k.processors.projector.run_partition(topic, p)
+    with open_kiroku(home=home, clock=clock) as k:
+        feed = agency(k, TAX_OFFICE).notices()
+        assert [(n.seq, n.submission_id, n.period) for n in feed] == [
+            (i + 1, r.submission_id, r.period) for i, r in enumerate(receipts)]
+        assert [f.period for f in company_view(k, CORP_A).filings()] == ["2023", "2024", "2025"]
