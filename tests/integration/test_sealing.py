@@ -1,0 +1,54 @@
+"""Field sealing of personal numbers with the real local keyring."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ledger.adapters.local_keyring import LocalKeyring
+from ledger.domain.procedures import PROCEDURES, validate_payload
+from ledger.errors import IntegrityError
+from ledger.sealing import ERASED, MASK, Sealer
+from tests.factories import payroll, payroll_line, personal
+
+pytestmark = pytest.mark.integration
+PAYROLL = PROCEDURES["PAYROLL_REPORT"]
+
+
+def _keys() -> LocalKeyring:
+    return LocalKeyring(Path(tempfile.mkdtemp()) / "keyring")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=20))
+def test_sealed_personal_numbers_open_only_with_their_key_and_place(seeds: list[int]) -> None:
+    keys = _keys()
+    sealer = Sealer(keys)
+    payload = validate_payload(PAYROLL, payroll([payroll_line(i, personal_number=personal(s)) for i, s in enumerate(seeds)]))
+    stored, key_id = sealer.seal(PAYROLL, payload, "scope", "sub_1")
+    assert all(isinstance(ln["personal_number"], bytes) and personal(s).encode() not in ln["personal_number"]
+               for ln, s in zip(stored["lines"], seeds))
+    shown, status = sealer.unseal(PAYROLL, stored, key_id, "sub_1", reveal=True)
+    assert status == "shown" and [ln["personal_number"] for ln in shown["lines"]] == [personal(s) for s in seeds]
+    masked, status = sealer.unseal(PAYROLL, stored, key_id, "sub_1", reveal=False)
+    assert status == "masked" and {ln["personal_number"] for ln in masked["lines"]} == {MASK}
+    with pytest.raises(IntegrityError) as err:
+        sealer.unseal(PAYROLL, stored, key_id, "sub_2", reveal=True)  # moved to another submission
+    assert err.value.code == "sealed_field"
+
+
+def test_a_destroyed_key_shows_the_erased_marker() -> None:
+    keys = _keys()
+    sealer = Sealer(keys)
+    stored, key_id = sealer.seal(PAYROLL, validate_payload(PAYROLL, payroll()), "scope", "sub_1")
+    keys.destroy(key_id)
+    sealer = Sealer(_reopen(keys))
+    out, status = sealer.unseal(PAYROLL, stored, key_id, "sub_1", reveal=True)
+    assert status == "erased" and out["lines"][0]["personal_number"] == ERASED
+
+
+def _reopen(keys: LocalKeyring) -> LocalKeyring:
+    return LocalKeyring(keys.root)

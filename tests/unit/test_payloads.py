@@ -1,0 +1,67 @@
+"""Payload rules, without I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.domain.procedures import PROCEDURES, get_procedure, validate_agency_id, validate_payload
+from ledger.errors import ValidationError, ValidationErrors
+from tests.factories import payroll, payroll_line
+
+pytestmark = pytest.mark.unit
+
+
+PAYROLL = PROCEDURES["PAYROLL_REPORT"]
+
+
+def test_every_problem_in_a_payload_is_reported_with_its_line_number() -> None:
+    bad = payroll([payroll_line(1), payroll_line(2, payment_amount=-1, employee_name=""), payroll_line(3, municipality="131017")])
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, bad)
+    found = {(e.field, e.code) for e in err.value.errors}
+    assert found == {("lines[2].payment_amount", "negative_amount"), ("lines[2].employee_name", "required"),
+                     ("lines[3].municipality_code", "check_digit")}
+
+
+def test_amounts_must_be_whole_yen_not_floats_or_booleans() -> None:
+    for value, code in ((1.5, "invalid_amount"), (True, "invalid_amount"), ("12a", "invalid_amount"), (10**16, "amount_too_large")):
+        with pytest.raises(ValidationErrors) as err:
+            validate_payload(PAYROLL, payroll([payroll_line(1, withholding_tax=value)]))
+        assert [(e.field, e.code) for e in err.value.errors] == [("lines[1].withholding_tax", code)]
+
+
+def test_csv_style_amounts_are_normalized() -> None:
+    out = validate_payload(PAYROLL, payroll([payroll_line(1, payment_amount="5,000,000", withholding_tax="１２０")]))
+    assert out["lines"][0]["payment_amount"] == 5_000_000 and out["lines"][0]["withholding_tax"] == 120
+
+
+def test_unknown_line_fields_are_named() -> None:
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, payroll([payroll_line(1, bonus=3)]))
+    assert [(e.field, e.code) for e in err.value.errors] == [("lines[1].bonus", "unknown_field")]
+
+
+def test_a_payload_without_lines_or_header_is_refused() -> None:
+    with pytest.raises(ValidationError) as err:
+        validate_payload(PAYROLL, {"lines": [payroll_line(1)]})
+    assert (err.value.field, err.value.code) == ("employer", "required")
+    with pytest.raises(ValidationErrors) as err2:
+        validate_payload(PAYROLL, {"employer": {"name": "x", "address": "y"}, "lines": []})
+    assert [(e.field, e.code) for e in err2.value.errors] == [("lines", "required")]
+
+
+def test_unknown_procedures_and_agencies_are_refused_listing_what_is_known() -> None:
+    with pytest.raises(ValidationError) as err:
+        get_procedure("PAYROLL")
+    assert err.value.code == "unknown_procedure" and "PAYROLL_REPORT" in err.value.expected
+    with pytest.raises(ValidationError) as err:
+        get_procedure("PAYROLL_REPORT", disposition=True, field_name="kind")
+    assert err.value.field == "kind" and "SPECIAL_COLLECTION_NOTICE" in err.value.expected
+    with pytest.raises(ValidationError) as err:
+        validate_agency_id("city:131016")
+    assert err.value.code == "invalid_agency"
+    with pytest.raises(ValidationError) as err:
+        validate_agency_id("municipality:131017")
+    assert err.value.code == "check_digit"
+
+
