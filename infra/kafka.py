@@ -499,6 +499,7 @@ def _start(
     ]
     cluster = KafkaCluster(base_dir=base_dir, cluster_id=new_cluster_id(), nodes=nodes, lib=lib)
     _write_configs(cluster)
+    formatting = time.monotonic()
     _format(cluster, lib)
     started = time.monotonic()
     cluster.start()
@@ -509,7 +510,8 @@ def _start(
             cluster.stop(timeout=10)
             raise
         progress(f"Kafka {KAFKA_VERSION} ({count} node{'s' if count > 1 else ''}) ready at "
-             f"{cluster.bootstrap} in {time.monotonic() - started:.1f}s")
+                 f"{cluster.bootstrap}: format {started - formatting:.1f}s, "
+                 f"start {time.monotonic() - started:.1f}s")
     return cluster
 
 

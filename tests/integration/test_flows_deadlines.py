@@ -8,7 +8,7 @@ import pytest
 
 from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, company, company_view, corp_number, enroll_payroll, enroll_to, filing_ends, jst, municipality,
+    TAX_OFFICE, agency, bonus_payment, company, company_view, corp_number, enroll_payroll, enroll_to, filing_ends, jst, municipality,
     standard_remuneration, wage_ledger,
 )
 
@@ -62,8 +62,6 @@ def test_each_procedure_applies_its_own_deadline_rule(kiroku, clock, procedure, 
 
 
 def test_bonus_payment_is_due_five_days_after_payment_rolled_to_a_business_day(kiroku, clock):
-    from tests.integration.helpers import bonus_payment
-
     clock.set(jst(2027, 7, 1))
     receipt = company(kiroku, CORP_A).record(CORP_A, "BONUS_PAYMENT", "2027-06-25", bonus_payment())
     assert receipt.deadline == jst(2027, 7, 1)  # 30 Jun is a Wednesday: it passes at midnight

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,8 @@ def test_a_notice_says_what_was_recorded_and_for_whom(kiroku):
     assert (notice.submission_id, notice.kind, notice.replaces, notice.recorded_at) == (
         receipt.submission_id, "ORIGINAL", None, receipt.recorded_at)
     assert notice.lines == []
+    exact = agency(kiroku, TAX_OFFICE).snapshot_bytes(receipt.submission_id)  # the tax office sees the whole submission
+    assert hashlib.sha256(exact).hexdigest() == receipt.payload_digest
 
 
 def test_only_agencies_have_a_notice_feed(kiroku):
@@ -96,6 +101,16 @@ def test_a_payroll_report_notifies_each_municipality_of_only_its_own_residents_l
             view.snapshot_bytes(receipt.submission_id)
     # The company sees every line.
     assert company_view(kiroku, CORP_A).snapshot(receipt.submission_id).visible_lines is None
+
+
+def test_a_municipality_exports_only_its_residents_lines_as_csv(kiroku):
+    enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
+    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", three_town_report())
+    out = io.StringIO()
+    assert agency(kiroku, CHIYODA_ID).export_csv([receipt.submission_id], out) == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["line"], r["employee_name"], r["municipality_code"]) for r in rows] == [("1", "山田 太郎1", CHIYODA), ("4", "山田 太郎4", CHIYODA)]
+    assert {r["submission_id"] for r in rows} == {receipt.submission_id}
 
 
 def test_a_municipality_policy_accepts_every_enrollment_for_the_procedure(kiroku):
