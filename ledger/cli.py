@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -31,6 +30,12 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(help="Inspect and check the Avro schemas that define every event and payload.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
+infra_app = typer.Typer(help="Start and stop the real services of the scale-out deployment on this machine.", no_args_is_help=True)
+kafka_app = typer.Typer(help="Apache Kafka 4.x in KRaft mode, from Maven Central jars (needs Java 17+ and Maven).", no_args_is_help=True)
+postgres_app = typer.Typer(help="A private PostgreSQL cluster on a loopback port (Debian's packages).", no_args_is_help=True)
+infra_app.add_typer(kafka_app, name="kafka")
+infra_app.add_typer(postgres_app, name="postgres")
+app.add_typer(infra_app, name="infra")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -345,18 +350,70 @@ def schemas_check() -> None:
         raise typer.Exit(1)
 
 
+def _service(action: Callable[[], dict]) -> None:
+    try:
+        _print_json(action())
+    except KirokuError as err:
+        _fail(err)
+
+
+@kafka_app.command("up")
+def kafka_up(
+    nodes: int = typer.Option(1, help="1 (a combined broker+controller) or 3 (a cluster: replication 3, min.insync 2)."),
+    base_dir: Path = typer.Option(Path(".kiroku/kafka"), "--dir", help="Where the nodes keep their data, logs and state."),
+) -> None:
+    """Fetch Kafka's jars (once), format storage and start the nodes; prints the bootstrap servers."""
+    from infra import kafka
+
+    _service(lambda: kafka.up(nodes=nodes, base_dir=base_dir))
+
+
+@kafka_app.command("down")
+def kafka_down(base_dir: Path = typer.Option(Path(".kiroku/kafka"), "--dir")) -> None:
+    """Stop the nodes started by ``up`` (their data and logs stay)."""
+    from infra import kafka
+
+    _service(lambda: kafka.down(base_dir))
+
+
+@kafka_app.command("status")
+def kafka_status(base_dir: Path = typer.Option(Path(".kiroku/kafka"), "--dir")) -> None:
+    """Show whether the nodes run, their ports and the bootstrap servers."""
+    from infra import kafka
+
+    _service(lambda: kafka.status(base_dir))
+
+
+@postgres_app.command("up")
+def postgres_up(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--dir")) -> None:
+    """Install PostgreSQL if needed, start a private cluster and print its SQLAlchemy URL."""
+    from infra import postgres
+
+    _service(lambda: postgres.up(base_dir))
+
+
+@postgres_app.command("down")
+def postgres_down(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--dir")) -> None:
+    """Stop the private PostgreSQL cluster."""
+    from infra import postgres
+
+    _service(lambda: postgres.down(base_dir))
+
+
+@postgres_app.command("status")
+def postgres_status(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--dir")) -> None:
+    """Show whether the private PostgreSQL cluster runs, and its URL."""
+    from infra import postgres
+
+    _service(lambda: postgres.status(base_dir))
+
+
 @app.command()
 def version() -> None:
     """Print Kiroku's version."""
     from ledger import __version__
 
     console.print(f"kiroku {__version__} (Python {sys.version.split()[0]})")
-
-
-def _now() -> datetime:  # pragma: no cover - kept for commands that show relative times later
-    from ledger.domain.model import utcnow
-
-    return utcnow()
 
 
 if __name__ == "__main__":  # pragma: no cover
