@@ -77,7 +77,7 @@ class Queries:
 
     # -- access log ------------------------------------------------------------------------------
 
-    def _record_access(self, who: Principal, entries: list[tuple[str | None, str, str, Basis]]) -> None:
+    def record_access(self, who: Principal, entries: list[tuple[str | None, str, str, Basis]]) -> None:
         """Durably record reads (corporate number, action, subject, basis) before answering."""
         if not entries:
             return
@@ -95,7 +95,7 @@ class Queries:
         self.after_append()
 
     def _deny(self, who: Principal, corp: str | None, action: str, subject: str, basis: Basis, message: str, field: str) -> NotFound:
-        self._record_access(who, [(corp, action, subject, basis)])
+        self.record_access(who, [(corp, action, subject, basis)])
         return NotFound(message, field=field, got=subject)
 
     # -- submissions -----------------------------------------------------------------------------
@@ -130,13 +130,13 @@ class Queries:
         if row is None or not basis.allowed:
             raise self._deny(who, row["corporate_number"] if row else None, "receipt", submission_id, basis,
                              f"no submission {submission_id} is visible to you", "submission_id")
-        self._record_access(who, [(row["corporate_number"], "receipt", submission_id, basis)])
+        self.record_access(who, [(row["corporate_number"], "receipt", submission_id, basis)])
         return receipt_from_row(row)
 
     def snapshot(self, who: Principal, submission_id: str) -> Snapshot:
         """The submission as recorded, decoded, with only what the reader's basis allows."""
         row, basis = self._visible(who, submission_id, "snapshot")
-        self._record_access(who, [(row["corporate_number"], "snapshot", submission_id, basis)])
+        self.record_access(who, [(row["corporate_number"], "snapshot", submission_id, basis)])
         return self._render(row, basis)
 
     def _render(self, row: dict, basis: Basis) -> Snapshot:
@@ -167,10 +167,10 @@ class Queries:
             row = None if row is None else dict(row)
             basis = may_read_submission(conn, who, row, self.clock()) if row else Basis(False, reason="nothing in force")
         if row is None or not basis.allowed or row["kind"] == SubmissionKind.CANCELLATION.value:
-            self._record_access(who, [(corp, "effective", subject, basis)])
+            self.record_access(who, [(corp, "effective", subject, basis)])
             raise NotFound(f"no {procedure} {period} of company {corp} in force at {at.isoformat()} is visible to you",
                            field="period", got=period)
-        self._record_access(who, [(corp, "effective", subject, basis)])
+        self.record_access(who, [(corp, "effective", subject, basis)])
         return self._render(row, basis)
 
     def history(self, who: Principal, submission_id: str) -> list[SubmissionInfo]:
@@ -187,7 +187,7 @@ class Queries:
                 b = may_read_submission(conn, who, dict(r), now)
                 if b.allowed or (who.kind is PrincipalKind.AGENCY and r["kind"] == SubmissionKind.CANCELLATION.value):
                     chain.append((dict(r), b))
-        self._record_access(who, [(row["corporate_number"], "history", submission_id, chain[-1][1] if chain else Basis(False))])
+        self.record_access(who, [(row["corporate_number"], "history", submission_id, chain[-1][1] if chain else Basis(False))])
         return [info_from_row(r) for r, _ in chain]
 
     def filings(self, who: Principal, corporate_number: str | None = None, procedure: str | None = None,
@@ -239,7 +239,7 @@ class Queries:
                     out.append((r, b))
                 if len(out) >= limit:
                     break
-        self._record_access(who, [(r["corporate_number"], "query", r["submission_id"], b) for r, b in out])
+        self.record_access(who, [(r["corporate_number"], "query", r["submission_id"], b) for r, b in out])
         return [info_from_row(r) for r, _ in out]
 
     # -- notices ---------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ class Queries:
             raise self._deny(who, row["corporate_number"] if row else None, "disposition", disposition_id, basis,
                              f"no disposition {disposition_id} is visible to you", "disposition_id")
         record, _, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"])
-        self._record_access(who, [(row["corporate_number"], "disposition", disposition_id, basis)])
+        self.record_access(who, [(row["corporate_number"], "disposition", disposition_id, basis)])
         if row["delivered_us"] is None and who.kind is not PrincipalKind.AGENCY:
             self.log.append(FILINGS, [self.codec.record(Event(DISPOSITION_DELIVERED, {"disposition_id": disposition_id, "delivered_to": who.id},
                                                               actor=who.id, corporate_number=row["corporate_number"], grant_id=basis.grant_id,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ledger import catalog as c
-from ledger.authz import may_act_for
+from ledger.authz import Basis, may_act_for
 from ledger.codec import SchemaRegistry
 from ledger.domain import calendar
 from ledger.domain.identifiers import validate_corporate_number
@@ -216,16 +216,21 @@ class Commands:
             keys_in_batch: dict[tuple[str, str], tuple[str, Event]] = {}
             routing: dict[tuple[str, str], Any] = {}
             events: list[Event] = []
+            denials: list[tuple[str | None, str, str, Basis]] = []
             with self.catalog.connect() as conn:
                 for req in batch:
                     try:
                         outcome = self._decide_submission(conn, who, req, now, heads, keys_in_batch, routing)
                     except KirokuError as err:
+                        if isinstance(err, Forbidden) and err.field == "corporate_number":
+                            # A refused attempt to act for a company is recorded where the company sees it.
+                            denials.append((str(err.got), "submit", f"{req.procedure} {req.period}", Basis(False, reason=err.message)))
                         results.append(err)
                         continue
                     if isinstance(outcome, Event):
                         events.append(outcome)
                     results.append(outcome)
+            self.queries.record_access(who, denials)
             if events:
                 positions = self._append(events)
                 where = {id(e): p for e, p in zip(events, positions)}

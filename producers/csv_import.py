@@ -73,7 +73,7 @@ def _header(fieldnames: list[str] | None) -> dict[str, str]:
                               expected="a header row naming the columns", got="nothing", code="empty_file")
     mapping: dict[str, str] = {}
     for name in fieldnames:
-        canon = _ALIASES.get((name or "").strip())
+        canon = _ALIASES.get((name or "").lstrip("\ufeff").strip())  # a BOM left by a text-mode reader
         if canon is None:
             raise ValidationError(f"unknown column {name!r} in the header", field=f"column {name}",
                                   expected="one of " + ", ".join(COLUMNS), got=name, code="unknown_column")

@@ -252,3 +252,14 @@ def test_the_operators_receipt_reads_are_in_the_companys_access_log(kiroku):
     with pytest.raises(NotFound) as err:
         kiroku.queries.receipt(Principal.operator(), NO_SUCH)
     assert (err.value.code, err.value.field) == ("not_found", "submission_id")
+
+
+def test_a_refused_submission_attempt_is_recorded_where_the_company_sees_it_and_records_no_filing(kiroku):
+    vendor = producer(kiroku, "vendor:stranger")
+    ends = filing_ends(kiroku)
+    with pytest.raises(Forbidden):
+        vendor.record(CORP_A, "PAYROLL_REPORT", "2026", payroll())
+    assert filing_ends(kiroku) == ends
+    [entry] = company_view(kiroku, CORP_A).access_log()
+    assert (entry.viewer, entry.action, entry.subject, entry.outcome) == ("vendor:stranger", "submit", "PAYROLL_REPORT 2026", "DENIED")
+    assert "no active grant covering submit of PAYROLL_REPORT" in entry.reason
