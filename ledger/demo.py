@@ -9,6 +9,7 @@ records nothing twice and says what it found.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Company:
     employees: list[dict[str, Any]] = field(default_factory=list)
 
 
+@functools.cache
 def municipalities() -> dict[str, str]:
     return {make_municipality_code(base): name for base, name in MUNICIPALITIES.items()}
 

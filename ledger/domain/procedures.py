@@ -14,7 +14,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
+from ledger.domain.identifiers import (
+    is_valid_municipality_code, is_valid_personal_number, validate_municipality_code, validate_personal_number,
+)
 from ledger.errors import ValidationError, ValidationErrors
 
 # Agency kinds (the part of an agency id before the colon).
@@ -235,6 +237,51 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
 
 
+_MAX_AMOUNT = 10**15
+
+
+def _fast_check(rule: FieldRule) -> Callable[[Any], bool]:
+    """A predicate that accepts exactly the values ``_check`` would return unchanged."""
+    if rule.kind in ("yen", "count"):
+        return lambda v: type(v) is int and 0 <= v <= _MAX_AMOUNT
+    if rule.kind == "text":
+        limit = rule.max_length
+        return lambda v: type(v) is str and 0 < len(v) <= limit and v == v.strip()
+    if rule.kind == "personal_number":
+        return is_valid_personal_number
+    if rule.kind == "municipality_code":
+        return is_valid_municipality_code
+    if rule.kind == "month":
+        return lambda v: type(v) is str and _MONTH_RE.match(v) is not None
+    raise AssertionError(f"unknown field kind {rule.kind}")
+
+
+_FAST: dict[str, tuple[frozenset[str], tuple[tuple[str, bool, Any, Callable[[Any], bool]], ...]]] = {}
+
+
+def _fast_line(proc: Procedure, line: Any) -> dict[str, Any] | None:
+    """The normalized line if every field is already clean, else None (then the careful path runs)."""
+    spec = _FAST.get(proc.code)
+    if spec is None:
+        spec = _FAST[proc.code] = (frozenset(r.name for r in proc.line),
+                                   tuple((r.name, r.required, r.default, _fast_check(r)) for r in proc.line))
+    known, checks = spec
+    if type(line) is not dict or not line.keys() <= known:
+        return None
+    out = {}
+    for name, required, default, check in checks:
+        v = line.get(name)
+        if v is None:
+            if required:
+                return None
+            out[name] = default
+        elif check(v):
+            out[name] = v
+        else:
+            return None
+    return out
+
+
 def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
     """Check a payload (domain form: plain personal numbers) against the procedure's rules.
 
@@ -274,6 +321,10 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
     known = {r.name for r in proc.line}
     out_lines = []
     for number, line in enumerate(lines, start=1):
+        clean = _fast_line(proc, line)
+        if clean is not None:
+            out_lines.append(clean)
+            continue
         if len(errors) >= MAX_ERRORS:
             break
         if not isinstance(line, dict):

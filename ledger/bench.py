@@ -1,0 +1,286 @@
+"""``kiroku bench``: numbers measured side by side in one run, never asserted in tests.
+
+- ``ingest``: PAYROLL_REPORT lines through the whole path (validate → seal → encode → durable
+  append → notifier and projector caught up), next to the raw ceiling (fastavro encoding plus a
+  bare batched SQLite append of the same lines) and the peer a user would pick instead (the
+  ``eventsourcing`` library on its SQLite persistence, one aggregate per company, procedure and
+  period), with the ratios.
+- ``read``: agency snapshot reads (now and as of a past time), notice-feed pages and access-log
+  pages at two ledger sizes ten times apart, with p50 / p95 / p99.
+- ``memory``: peak resident memory importing CSV files of two sizes (streaming: the bound must not
+  depend on the file size).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ledger.bootstrap import Kiroku, open_kiroku
+from ledger.demo import Company, make_companies, municipalities, payroll
+from ledger.domain.model import Principal, SubmissionRequest
+from ledger.errors import KirokuError
+from ledger.settings import load_settings
+
+VENDOR = "vendor:bench"
+
+
+@dataclass
+class Measure:
+    name: str
+    seconds: float
+    lines: int
+    submissions: int
+
+    @property
+    def lines_per_s(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+    @property
+    def submissions_per_s(self) -> float:
+        return self.submissions / self.seconds if self.seconds else 0.0
+
+
+def _fresh(root: Path, name: str, **settings: Any) -> Kiroku:
+    home = root / name
+    return open_kiroku(load_settings(home=home, **settings))
+
+
+def prepare(k: Kiroku, companies: list[Company], period: str = "2026") -> list[SubmissionRequest]:
+    """Grants, enrollments and standing policies (not timed), and the requests to time."""
+    vendor = Principal.parse(VENDOR)
+    expires = datetime.now(timezone.utc) + timedelta(days=365)
+    for code in municipalities():
+        k.commands.set_policy(Principal.agency(f"municipality:{code}"), "PAYROLL_REPORT", True)
+    for c in companies:
+        k.commands.issue_grant(Principal.company(c.corporate_number), VENDOR, ["PAYROLL_REPORT"], ["submit", "read"], expires)
+        k.commands.request_enrollment(vendor, c.corporate_number, "PAYROLL_REPORT")
+    return [SubmissionRequest(corporate_number=c.corporate_number, procedure="PAYROLL_REPORT", period=period, payload=payroll(c))
+            for c in companies]
+
+
+def run_kiroku(k: Kiroku, requests: list[SubmissionRequest], batch: int, progress: Callable[[int], None] | None = None) -> Measure:
+    vendor = Principal.parse(VENDOR)
+    lines = sum(len(r.payload["lines"]) for r in requests if r.payload)
+    start = time.perf_counter()
+    done = 0
+    for result in k.commands.record_many(vendor, iter(requests), batch_size=batch):
+        if isinstance(result, KirokuError):
+            raise result
+        done += 1
+        if progress and done % batch == 0:
+            progress(done)
+    k.processors.catch_up()
+    return Measure("Kiroku end to end", time.perf_counter() - start, lines, len(requests))
+
+
+def run_raw(root: Path, k: Kiroku, requests: list[SubmissionRequest], batch: int) -> Measure:
+    """The ceiling: fastavro encoding of the same payloads plus a bare batched, fsynced SQLite append."""
+    import fastavro
+
+    schema = k.registry.latest("kiroku.payloads.PayrollReport").parsed
+    db = sqlite3.connect(root / "raw.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE records (partition INTEGER, offset INTEGER, key BLOB, value BLOB, PRIMARY KEY (partition, offset)) WITHOUT ROWID")
+    # Personal numbers as bytes of the same length as sealed ones, so the bytes are comparable.
+    prepared = [{**r.payload, "lines": [{**ln, "personal_number": ln["personal_number"].encode() * 3, "employee_kana": None, "dependents": ln.get("dependents", 0)}
+                                        for ln in r.payload["lines"]]} for r in requests]
+    lines = sum(len(p["lines"]) for p in prepared)
+    start = time.perf_counter()
+    offset = 0
+    for i in range(0, len(prepared), batch):
+        rows = []
+        for r, p in zip(requests[i:i + batch], prepared[i:i + batch]):
+            out = io.BytesIO()
+            fastavro.schemaless_writer(out, schema, p)
+            rows.append((0, offset, r.corporate_number.encode(), out.getvalue()))
+            offset += 1
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
+        db.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    db.close()
+    return Measure("raw ceiling (fastavro + batched SQLite append)", seconds, lines, len(requests))
+
+
+def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int) -> Measure:
+    """The peer: the eventsourcing library, SQLite persistence, one aggregate per filing."""
+    from uuid import NAMESPACE_URL, uuid5
+
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate, event
+
+    class Filing(Aggregate):
+        @staticmethod
+        def create_id(corporate_number: str, procedure: str, period: str) -> Any:
+            return uuid5(NAMESPACE_URL, f"kiroku:{corporate_number}:{procedure}:{period}")
+
+        @event("Submitted")
+        def __init__(self, corporate_number: str, procedure: str, period: str, payload: dict) -> None:
+            self.payload = payload
+
+    class Filings(Application):
+        pass
+
+    app = Filings(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(root / "eventsourcing.db"),
+                       "SQLITE_LOCK_TIMEOUT": "10"})
+    lines = sum(len(r.payload["lines"]) for r in requests if r.payload)
+    start = time.perf_counter()
+    for i in range(0, len(requests), batch):
+        aggregates = [Filing(r.corporate_number, r.procedure, r.period, r.payload) for r in requests[i:i + batch]]
+        app.save(*aggregates)
+    seconds = time.perf_counter() - start
+    app.close()
+    return Measure("eventsourcing (SQLite, one aggregate per filing)", seconds, lines, len(requests))
+
+
+def bench_ingest(companies: int = 2000, lines: int = 100, batch: int = 500, workdir: Path | None = None,
+                 report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the three ingest measurements on the same lines; returns the numbers and ratios."""
+    root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-"))
+    report(f"generating {companies:,} companies × {lines} lines …")
+    data = make_companies(companies, lines)
+    k = _fresh(root, "kiroku")
+    try:
+        requests = prepare(k, data)
+        report("recording through Kiroku …")
+        kiroku = run_kiroku(k, requests, batch)
+        report("raw ceiling …")
+        raw = run_raw(root, k, requests, batch)
+    finally:
+        k.close()
+    report("eventsourcing …")
+    peer = run_eventsourcing(root, requests, batch)
+    return {
+        "measures": [kiroku, raw, peer],
+        "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s,
+        "kiroku_vs_eventsourcing": kiroku.lines_per_s / peer.lines_per_s,
+        "workdir": str(root),
+    }
+
+
+# -- reads -------------------------------------------------------------------------------------------
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return {"p50_ms": pick(0.50), "p95_ms": pick(0.95), "p99_ms": pick(0.99), "per_s": len(ordered) / sum(ordered) if sum(ordered) else 0.0}
+
+
+def bench_read(lines_total: int, per_company: int = 100, samples: int = 2000, workdir: Path | None = None,
+               report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fill a ledger with ``lines_total`` lines, then time agency reads, feed pages and access-log pages."""
+    root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-read-"))
+    companies = max(1, lines_total // per_company)
+    report(f"filling a ledger with {companies:,} companies × {per_company} lines …")
+    data = make_companies(companies, per_company)
+    k = _fresh(root, f"read-{lines_total}")
+    rng = random.Random(7)
+    try:
+        requests = prepare(k, data)
+        fill = run_kiroku(k, requests, 500)
+        report(f"filled at {fill.lines_per_s:,.0f} lines/s; reading …")
+        past = datetime.now(timezone.utc)
+        codes = list(municipalities())
+        agencies = {code: Principal.agency(f"municipality:{code}") for code in codes}
+        results: dict[str, Any] = {"lines": fill.lines, "submissions": fill.submissions}
+
+        def timed(fn: Callable[[], Any]) -> list[float]:
+            out = []
+            for _ in range(samples):
+                t = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t)
+            return out
+
+        def snapshot_now() -> None:
+            c = rng.choice(data)
+            code = c.employees[0]["municipality_code"]
+            k.queries.effective(agencies[code], c.corporate_number, "PAYROLL_REPORT", "2026")
+
+        def snapshot_past() -> None:
+            c = rng.choice(data)
+            code = c.employees[0]["municipality_code"]
+            k.queries.effective(agencies[code], c.corporate_number, "PAYROLL_REPORT", "2026", as_of=past)
+
+        def feed_page() -> None:
+            code = rng.choice(codes)
+            total = len(data) // len(codes)
+            k.queries.notices(agencies[code], after=rng.randrange(0, max(1, total)), limit=100)
+
+        def access_page() -> None:
+            c = rng.choice(data)
+            k.queries.access_log(Principal.company(c.corporate_number), c.corporate_number, 0, 100)
+
+        for name, fn in (("snapshot (now)", snapshot_now), ("snapshot (as of a past time)", snapshot_past),
+                         ("notice feed page of 100", feed_page), ("access-log page", access_page)):
+            results[name] = _percentiles(timed(fn))
+        return results
+    finally:
+        k.close()
+
+
+# -- memory ------------------------------------------------------------------------------------------
+
+def write_csv(path: Path, rows: int, per_company: int = 100) -> None:
+    """A salary-payment-report CSV of ``rows`` employees (streamed to disk, never held in memory)."""
+    from ledger.domain.identifiers import make_corporate_number, make_personal_number
+
+    codes = list(municipalities())
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("corporate_number,period,employer_name,employer_address,municipality_code,employee_name,personal_number,"
+                 "address,payment_amount,income_after_deduction,total_deductions,withholding_tax,social_insurance\n")
+        corp = ""
+        for i in range(rows):
+            if i % per_company == 0:
+                corp = make_corporate_number(f"{2_000_000_000 + i:012d}")
+            pn = make_personal_number(f"{30_000_000_000 + i:011d}")
+            fh.write(f"{corp},2026,株式会社計測{i // per_company},東京都千代田区,{codes[i % len(codes)]},社員 {i},{pn},"
+                     f"東京都,{5_000_000 + i % 1000},{3_560_000},{1_200_000},{120_000},{700_000}\n")
+
+
+def peak_rss_of_import(csv_path: Path, home: Path) -> dict[str, Any]:
+    """Import in a child process and report its peak RSS (ru_maxrss), so runs don't share a heap."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, resource, sys, time\n"
+        "from ledger.bootstrap import open_kiroku\n"
+        "from ledger.domain.model import Principal\n"
+        "from producers.csv_import import import_payroll_csv\n"
+        "from producers.sdk import Producer\n"
+        f"k = open_kiroku(home={str(home)!r})\n"
+        "t = time.perf_counter()\n"
+        f"r = import_payroll_csv(Producer(k, Principal.parse('operator:bench').model_copy()), {str(csv_path)!r})\n"
+        "print(json.dumps({'rows': r.rows, 'recorded': len(r.receipts), 'errors': len(r.errors), 'seconds': time.perf_counter() - t,"
+        " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def env_summary() -> dict[str, Any]:
+    import platform
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+
+
