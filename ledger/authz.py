@@ -36,33 +36,52 @@ class Basis:
 DENY_NO_RELATION = Basis(False, reason="no relation to this company's data")
 
 
-def active_grant(conn: Connection, corporate_number: str, grantee: str, procedure: str | None, action: Action, at: datetime) -> dict | None:
-    """The first active grant from the company to the grantee covering the procedure and action."""
+def grant_rows(conn: Connection, grantee: str, corporate_numbers: list[str], at: datetime) -> dict[str, list[dict]]:
+    """Active grants to ``grantee`` from each of the companies, in one query (for batches)."""
+    g = c.grants
     rows = conn.execute(
-        select(c.grants).where(
-            c.grants.c.corporate_number == corporate_number, c.grants.c.grantee == grantee,
-            c.grants.c.revoked_us.is_(None), c.grants.c.expires_us > to_us(at),
-        ).order_by(c.grants.c.grant_id)
+        select(g).where(g.c.grantee == grantee, g.c.corporate_number.in_(corporate_numbers),
+                        g.c.revoked_us.is_(None), g.c.expires_us > to_us(at)).order_by(g.c.grant_id)
     ).mappings().all()
+    out: dict[str, list[dict]] = {}
     for row in rows:
+        out.setdefault(row["corporate_number"], []).append(dict(row))
+    return out
+
+
+def _covering(grants: list[dict], procedure: str | None, action: Action) -> dict | None:
+    for row in grants:
         if action.value in c.loads(row["actions"]) and (procedure is None or procedure in c.loads(row["procedures"])):
-            return dict(row)
+            return row
     return None
 
 
-def may_act_for(conn: Connection, who: Principal, corporate_number: str, procedure: str | None, action: Action, at: datetime) -> Basis:
-    """Whether ``who`` may perform ``action`` for the company (as itself or under a grant)."""
+def active_grant(conn: Connection, corporate_number: str, grantee: str, procedure: str | None, action: Action, at: datetime) -> dict | None:
+    """The first active grant from the company to the grantee covering the procedure and action."""
+    return _covering(grant_rows(conn, grantee, [corporate_number], at).get(corporate_number, []), procedure, action)
+
+
+def decide_act(who: Principal, corporate_number: str, procedure: str | None, action: Action, grants: list[dict]) -> Basis:
+    """Whether ``who`` may perform ``action`` for the company, given its active grants to ``who``."""
     if who.kind is PrincipalKind.COMPANY:
         if who.name == corporate_number:
             return Basis(True, basis="own data (本人)", reveal=True)
         return DENY_NO_RELATION
     if who.kind in (PrincipalKind.VENDOR, PrincipalKind.FIRM, PrincipalKind.BANK):
-        grant = active_grant(conn, corporate_number, who.id, procedure, action, at)
+        grant = _covering(grants, procedure, action)
         if grant is None:
             return Basis(False, reason=f"no active grant covering {action.value}" + (f" of {procedure}" if procedure else ""))
         reveal = bool(grant["personal_numbers"]) and who.kind is not PrincipalKind.BANK
         return Basis(True, basis=f"grant {grant['grant_id']}", reveal=reveal, grant_id=grant["grant_id"])
     return Basis(False, reason=f"a {who.kind.value} cannot {action.value} for a company")
+
+
+def may_act_for(conn: Connection, who: Principal, corporate_number: str, procedure: str | None, action: Action, at: datetime) -> Basis:
+    """Whether ``who`` may perform ``action`` for the company (as itself or under a grant)."""
+    grants: list[dict] = []
+    if who.kind in (PrincipalKind.VENDOR, PrincipalKind.FIRM, PrincipalKind.BANK):
+        grants = grant_rows(conn, who.id, [corporate_number], at).get(corporate_number, [])
+    return decide_act(who, corporate_number, procedure, action, grants)
 
 
 def may_read_submission(conn: Connection, who: Principal, sub: dict, at: datetime) -> Basis:

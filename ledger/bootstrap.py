@@ -41,8 +41,12 @@ def make_objects(settings: Settings) -> ObjectStore:
         from ledger.adapters.local_objects import LocalObjectStore
 
         return LocalObjectStore.from_url(url)
-    raise ConfigurationError(f"KIROKU_OBJECTS={url}: the S3 adapter is not part of this build yet",
-                             field="KIROKU_OBJECTS", expected="file:///DIR", got=url, code="adapter_unavailable")
+    if url.startswith("s3://"):
+        from ledger.adapters.s3_objects import S3ObjectStore
+
+        return S3ObjectStore.from_url(url)
+    raise ConfigurationError(f"KIROKU_OBJECTS={url}: expected file:///DIR or s3://BUCKET?region=…",
+                             field="KIROKU_OBJECTS", expected="file:///DIR or s3://BUCKET", got=url, code="bad_setting")
 
 
 def make_keys(settings: Settings) -> KeyService:
@@ -51,8 +55,12 @@ def make_keys(settings: Settings) -> KeyService:
         from ledger.adapters.local_keyring import LocalKeyring
 
         return LocalKeyring.from_url(url)
-    raise ConfigurationError(f"KIROKU_KEYS={url}: the KMS adapter is not part of this build yet",
-                             field="KIROKU_KEYS", expected="local:///DIR", got=url, code="adapter_unavailable")
+    if url.startswith("aws-kms://"):
+        from ledger.adapters.kms_keys import KmsKeyService
+
+        return KmsKeyService.from_url(url, objects_url=settings.objects_url)
+    raise ConfigurationError(f"KIROKU_KEYS={url}: expected local:///DIR or aws-kms://KEY-ID?region=…",
+                             field="KIROKU_KEYS", expected="local:///DIR or aws-kms://KEY-ID", got=url, code="bad_setting")
 
 
 @dataclass

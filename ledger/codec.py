@@ -424,7 +424,14 @@ def write_container(parsed_schema: Any, records: Iterable[Mapping[str, Any]], me
     body = io.BytesIO()
     for row in rows:
         _write_body(body, parsed_schema, row)
-    data = body.getvalue()
+    return write_container_body(parsed_schema, body.getvalue(), len(rows), metadata)
+
+
+def write_container_body(parsed_schema: Any, data: bytes, count: int, metadata: Mapping[str, str]) -> bytes:
+    """A container file around ``count`` records already encoded (Avro binary) as ``data``.
+
+    The projector uses this to wrap a recorded payload's exact bytes without decoding them.
+    """
     meta = {"avro.codec": b"null", "avro.schema": _schema_json(parsed_schema).encode()}
     meta.update({k: v.encode() for k, v in sorted(metadata.items())})
     header = io.BytesIO()
@@ -436,7 +443,7 @@ def write_container(parsed_schema: Any, records: Iterable[Mapping[str, Any]], me
     out = io.BytesIO()
     out.write(header.getvalue())
     out.write(marker)
-    out.write(_zigzag(len(rows)))
+    out.write(_zigzag(count))
     out.write(_zigzag(len(data)))
     out.write(data)
     out.write(marker)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
@@ -18,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ledger import catalog as c
-from ledger.authz import Basis, may_act_for
+from ledger.authz import Basis, decide_act, may_act_for
+from ledger.batch_view import BatchView, Head
 from ledger.codec import SchemaRegistry
 from ledger.domain import calendar
 from ledger.domain.identifiers import validate_corporate_number
@@ -50,14 +50,6 @@ def request_fingerprint(req: SubmissionRequest) -> str:
         ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(slots=True)
-class _Head:
-    """The latest recorded submission of a filing (company, procedure, period)."""
-
-    submission_id: str
-    kind: str
 
 
 class Commands:
@@ -211,16 +203,14 @@ class Commands:
     def _record_batch(self, who: Principal, batch: list[SubmissionRequest]) -> list[Receipt | KirokuError]:
         with self._decide:
             now = self.clock()
-            results: list[Receipt | KirokuError | Event] = []
-            heads: dict[tuple[str, str, str], _Head | None] = {}
-            keys_in_batch: dict[tuple[str, str], tuple[str, Event]] = {}
-            routing: dict[tuple[str, str], Any] = {}
+            results: list[Receipt | KirokuError | Event | tuple] = []
             events: list[Event] = []
             denials: list[tuple[str | None, str, str, Basis]] = []
             with self.catalog.connect() as conn:
+                view = BatchView(conn, who, batch, now)
                 for req in batch:
                     try:
-                        outcome = self._decide_submission(conn, who, req, now, heads, keys_in_batch, routing)
+                        outcome = self._decide_submission(conn, view, who, req, now)
                     except KirokuError as err:
                         if isinstance(err, Forbidden) and err.field == "corporate_number":
                             # A refused attempt to act for a company is recorded where the company sees it.
@@ -231,9 +221,9 @@ class Commands:
                         events.append(outcome)
                     results.append(outcome)
             self.queries.record_access(who, denials)
+            where: dict[int, Position] = {}
             if events:
-                positions = self._append(events)
-                where = {id(e): p for e, p in zip(events, positions)}
+                where = {id(e): p for e, p in zip(events, self._append(events))}
             out: list[Receipt | KirokuError] = []
             for item in results:
                 if isinstance(item, Event):
@@ -244,41 +234,34 @@ class Commands:
                     out.append(item)
             return out
 
-    def _decide_submission(self, conn: Connection, who: Principal, req: SubmissionRequest, now: datetime,
-                           heads: dict, keys_in_batch: dict, routing: dict) -> Any:
+    def _decide_submission(self, conn: Connection, view: BatchView, who: Principal, req: SubmissionRequest, now: datetime) -> Any:
         corp = validate_corporate_number(req.corporate_number)
         proc = get_procedure(req.procedure)
         period = calendar.validate_period(req.procedure, req.period)
-        fingerprint = request_fingerprint(req)
         # Authorize before anything is looked up: a caller without rights learns nothing, not even
         # whether an idempotency key was used.
-        basis = may_act_for(conn, who, corp, proc.code, Action.SUBMIT, now)
+        basis = decide_act(who, corp, proc.code, Action.SUBMIT, view.grants.get(corp, []))
         if not basis.allowed:
             raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
                             field="corporate_number", got=corp, code="forbidden")
+        fingerprint = request_fingerprint(req)
         # Then idempotency: a retry of a recorded request gets the original receipt back.
         if req.idempotency_key is not None:
             if not req.idempotency_key.strip() or len(req.idempotency_key) > 200:
                 raise ValidationError("idempotency_key must be 1 to 200 characters", field="idempotency_key",
                                       expected="1 to 200 characters", got=req.idempotency_key, code="invalid_idempotency_key")
-            pending = keys_in_batch.get((corp, req.idempotency_key))
+            pending = view.pending_keys.get((corp, req.idempotency_key))
             if pending is not None:
                 if pending[0] != fingerprint:
                     raise _key_conflict(req.idempotency_key)
                 return ("repeat", pending[1])
-            row = conn.execute(select(c.submissions).where(
-                c.submissions.c.corporate_number == corp, c.submissions.c.idempotency_key == req.idempotency_key)).mappings().first()
+            row = view.keys.get((corp, req.idempotency_key))
             if row is not None:
                 if row["request_fingerprint"] != fingerprint:
                     raise _key_conflict(req.idempotency_key)
                 return receipt_from_row(row)
         filing = (corp, proc.code, period)
-        if filing not in heads:
-            row = conn.execute(select(c.submissions.c.submission_id, c.submissions.c.kind).where(
-                c.submissions.c.corporate_number == corp, c.submissions.c.procedure == proc.code, c.submissions.c.period == period,
-            ).order_by(c.submissions.c.version.desc()).limit(1)).first()
-            heads[filing] = None if row is None else _Head(row[0], row[1])
-        head = heads[filing]
+        head = view.heads.get(filing)
         submission_id = new_id("sub")
         targets: list[dict[str, Any]]
         unreached: list[str] = []
@@ -298,7 +281,7 @@ class Commands:
             targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
         else:
             payload = validate_payload(proc, req.payload)
-            targets, unreached = self._route(conn, corp, proc, payload, routing)
+            targets, unreached = self._route(view, corp, proc, payload)
             stored, key_id = self.sealer.seal(proc, payload, key_scope(corp, proc.code, period), submission_id)
             payload_bytes = self.registry.encode(proc.schema, stored)
             line_count = len(payload["lines"])
@@ -311,12 +294,12 @@ class Commands:
             "targets": targets, "unreached": unreached,
         }
         ev = Event(SUBMISSION_RECORDED, body, actor=who.id, corporate_number=corp, grant_id=basis.grant_id, time=now)
-        heads[filing] = _Head(submission_id, req.kind.value)
+        view.heads[filing] = Head(submission_id, req.kind.value)
         if req.idempotency_key is not None:
-            keys_in_batch[(corp, req.idempotency_key)] = (fingerprint, ev)
+            view.pending_keys[(corp, req.idempotency_key)] = (fingerprint, ev)
         return ev
 
-    def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: _Head | None) -> None:
+    def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: Head | None) -> None:
         what = req.kind.value.lower()
         if not req.replaces:
             raise ValidationError(f"a {what} must name the submission it replaces", field="replaces",
@@ -344,12 +327,9 @@ class Commands:
                             .order_by(c.targets.c.agency_id)).all()
         return [(a, c.loads(lines)) for a, lines in rows]
 
-    def _route(self, conn: Connection, corp: str, proc: Procedure, payload: dict, cache: dict) -> tuple[list[dict], list[str]]:
+    def _route(self, view: BatchView, corp: str, proc: Procedure, payload: dict) -> tuple[list[dict], list[str]]:
         """Which agencies a submission reaches, from accepted enrollments at this moment."""
-        state = cache.get((corp, proc.code))
-        if state is None:
-            state = cache[(corp, proc.code)] = self.queries.routing_state(conn, corp, proc.code)
-        accepted, rejected, enrolled = state
+        accepted, rejected, enrolled = view.routing(corp, proc.code)
         if not proc.line_routed:
             return [{"agency_id": a, "lines": []} for a in sorted(accepted)], []
         by_agency: dict[str, list[int]] = {}
@@ -357,7 +337,7 @@ class Commands:
             by_agency.setdefault(municipality_agency(line["municipality_code"]), []).append(number)
         reached, unreached = [], []
         for agency, lines in sorted(by_agency.items()):
-            ok = agency in accepted or (enrolled and agency not in rejected and self.queries.policy_accepts(conn, agency, proc.code))
+            ok = agency in accepted or (enrolled and agency not in rejected and view.policy_accepts(agency, proc.code))
             (reached.append({"agency_id": agency, "lines": lines}) if ok else unreached.append(agency))
         return reached, unreached
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ledger.codec import SchemaRegistry, read_container, split_single, write_container
+from ledger.codec import SchemaRegistry, read_container, split_single, write_container_body
 from ledger.adapters.local_objects import content_key
 from ledger.errors import IntegrityError
 from ledger.ports import ObjectStore
@@ -21,9 +21,8 @@ def build_snapshot(registry: SchemaRegistry, payload: bytes, meta: dict[str, str
     """The container bytes for a recorded payload (single-object encoded) and its object key."""
     fingerprint, body = split_single(payload)
     writer = registry.by_fingerprint(fingerprint)
-    # Read with the writer's own version, so that re-encoding gives back the exact recorded bytes.
-    record = registry.decode_body(body, writer.name, writer.version, reader_version=writer.version)
-    data = write_container(writer.parsed, [record], {**meta, "kiroku.fingerprint": f"{fingerprint:016x}", "kiroku.schema": f"{writer.name}.v{writer.version}"})
+    # The container's one block is the recorded body itself: no decoding, the exact bytes.
+    data = write_container_body(writer.parsed, bytes(body), 1, {**meta, "kiroku.fingerprint": f"{fingerprint:016x}", "kiroku.schema": f"{writer.name}.v{writer.version}"})
     return content_key("snapshots", data), data
 
 

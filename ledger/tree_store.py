@@ -191,9 +191,15 @@ class Tree:
         """The number of integrated leaves (read from the store)."""
         return self.store.size()
 
-    def append_leaf_hashes(self, hashes: Iterable[bytes]) -> int:
-        """Integrate leaf hashes in one store transaction; returns the new size."""
+    def append_leaf_hashes(self, hashes: Iterable[bytes], expected_size: int | None = None) -> int:
+        """Integrate leaf hashes in one store transaction; returns the new size.
+
+        With ``expected_size``, the leaves are appended only at that size: if another writer
+        moved the tree meanwhile, Conflict is raised instead of appending them after its leaves.
+        """
         size = old_size = self._sync()
+        if expected_size is not None and size != expected_size:
+            raise _size_moved(expected_size, size)
         border = list(self._border)
         nodes: list[Node] = []
         for h in hashes:

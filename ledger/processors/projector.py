@@ -34,11 +34,27 @@ _YEAR_US = 365.25 * 24 * 3600 * 1_000_000
 
 
 class _Batch:
-    """Per-batch counters, so that sequence numbers need one query per key, not per row."""
+    """One batch's pending work: rows to insert (written with one executemany per table),
+    snapshot objects to store, and per-key counters so sequence numbers need one query per key."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.counters: dict[tuple[str, str], int] = {}
+        self.rows: dict[Any, list[dict[str, Any]]] = {}
+        self.objects: list[tuple[str, bytes, int]] = []
+
+    def insert(self, table: Any, **row: Any) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    def execute(self, statement: Any) -> Any:
+        """An update: pending inserts go first, so it sees every earlier event of the batch."""
+        self.flush()
+        return self.conn.execute(statement)
+
+    def flush(self) -> None:
+        for table, rows in self.rows.items():
+            self.conn.execute(table.insert(), rows)
+        self.rows.clear()
 
     def next(self, table: Any, key_col: str, key: str, seq_col: str) -> int:
         k = (table.name, key)
@@ -95,38 +111,46 @@ class Projector:
                 handler = self._handlers.get(ev.type)
                 if handler is not None:  # unknown future event types are skipped, not fatal
                     handler(batch, rec, ev)
+            # Snapshots are durable before the catalog says they exist.
+            store_many = getattr(self.objects, "put_many", None)
+            if store_many is not None:
+                store_many(batch.objects)
+            else:
+                for key, data, retain in batch.objects:
+                    self.objects.put_immutable(key, data, retain_until_us=retain)
+            batch.flush()
             self.catalog.set_position(conn, self.name, topic, partition, records[-1].offset + 1)
         return len(records)
 
     # -- handlers --------------------------------------------------------------------------------
 
     def _enrollment_requested(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
-        b.conn.execute(c.enrollments.insert().values(
+        b.insert(c.enrollments,
             enrollment_id=ev.body["enrollment_id"], corporate_number=ev.corporate_number, procedure=ev.body["procedure"],
-            agency_id=ev.body["agency_id"], requested_by=ev.actor, requested_us=to_us(ev.time), withdrawn_us=None))
+            agency_id=ev.body["agency_id"], requested_by=ev.actor, requested_us=to_us(ev.time), withdrawn_us=None)
 
     def _decision(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         d = c.decisions
         values = dict(decision="accepted" if ev.type == ENROLLMENT_ACCEPTED else "rejected",
                       by_policy=bool(ev.body.get("by_policy", False)), reason=ev.body.get("reason"), decided_us=to_us(ev.time))
         where = (d.c.enrollment_id == ev.body["enrollment_id"], d.c.agency_id == ev.body["agency_id"])
-        if not b.conn.execute(d.update().where(*where).values(**values)).rowcount:
-            b.conn.execute(d.insert().values(enrollment_id=ev.body["enrollment_id"], agency_id=ev.body["agency_id"], **values))
+        if not b.execute(d.update().where(*where).values(**values)).rowcount:
+            b.insert(d, enrollment_id=ev.body["enrollment_id"], agency_id=ev.body["agency_id"], **values)
 
     def _withdrawn(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
-        b.conn.execute(c.enrollments.update().where(c.enrollments.c.enrollment_id == ev.body["enrollment_id"])
+        b.execute(c.enrollments.update().where(c.enrollments.c.enrollment_id == ev.body["enrollment_id"])
                        .values(withdrawn_us=to_us(ev.time)))
 
     def _policy(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         p = c.policies
         where = (p.c.agency_id == ev.body["agency_id"], p.c.procedure == ev.body["procedure"])
         values = dict(accept_all=ev.body["accept_all"], set_us=to_us(ev.time))
-        if not b.conn.execute(p.update().where(*where).values(**values)).rowcount:
-            b.conn.execute(p.insert().values(agency_id=ev.body["agency_id"], procedure=ev.body["procedure"], **values))
+        if not b.execute(p.update().where(*where).values(**values)).rowcount:
+            b.insert(p, agency_id=ev.body["agency_id"], procedure=ev.body["procedure"], **values)
 
-    def _snapshot(self, payload: bytes, meta: dict[str, str], retention_years: int, recorded_us: int) -> str:
+    def _snapshot(self, b: _Batch, payload: bytes, meta: dict[str, str], retention_years: int, recorded_us: int) -> str:
         key, data = build_snapshot(self.registry, payload, meta)
-        self.objects.put_immutable(key, data, retain_until_us=int(recorded_us + retention_years * _YEAR_US))
+        b.objects.append((key, data, int(recorded_us + retention_years * _YEAR_US)))
         return key
 
     def _submission(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
@@ -134,74 +158,73 @@ class Projector:
         recorded_us = to_us(ev.time)
         snapshot_key = None
         if body["payload"]:
-            snapshot_key = self._snapshot(body["payload"], {
+            snapshot_key = self._snapshot(b, body["payload"], {
                 "kiroku.submission_id": body["submission_id"], "kiroku.corporate_number": corp,
                 "kiroku.procedure": body["procedure"], "kiroku.period": body["period"],
                 "kiroku.payload_digest": body["payload_digest"], "kiroku.key_id": body["key_id"] or "",
                 "kiroku.position": str(rec.position),
             }, PROCEDURES[body["procedure"]].retention_years, recorded_us)
-        b.conn.execute(c.submissions.insert().values(
+        b.insert(c.submissions,
             submission_id=body["submission_id"], corporate_number=corp, procedure=body["procedure"], period=body["period"],
             kind=body["kind"], replaces=body["replaces"], version=b.version(corp, body["procedure"], body["period"]),
             recorded_us=recorded_us, recorded_by=ev.actor, grant_id=ev.grant_id, topic=rec.topic, partition=rec.partition,
             offset=rec.offset, payload_digest=body["payload_digest"], key_id=body["key_id"], line_count=body["line_count"],
             deadline_us=None if body["deadline"] is None else to_us(body["deadline"]), on_time=body["on_time"],
             idempotency_key=body["idempotency_key"], request_fingerprint=body["request_fingerprint"],
-            snapshot_key=snapshot_key, targets=c.dumps(body["targets"]), unreached=c.dumps(body["unreached"])))
-        if body["targets"]:
-            b.conn.execute(c.targets.insert(), [dict(
-                submission_id=body["submission_id"], agency_id=t["agency_id"], corporate_number=corp, procedure=body["procedure"],
-                period=body["period"], recorded_us=recorded_us, lines=c.dumps(t["lines"])) for t in body["targets"]])
+            snapshot_key=snapshot_key, targets=c.dumps(body["targets"]), unreached=c.dumps(body["unreached"]))
+        for t in body["targets"]:
+            b.insert(c.targets, submission_id=body["submission_id"], agency_id=t["agency_id"], corporate_number=corp,
+                     procedure=body["procedure"], period=body["period"], recorded_us=recorded_us, lines=c.dumps(t["lines"]))
 
     def _notice(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body = ev.body
-        b.conn.execute(c.notices.insert().values(
+        b.insert(c.notices,
             agency_id=body["agency_id"], seq=b.next(c.notices, "agency_id", body["agency_id"], "seq"),
             notice_id=body["notice_id"], notice_type=body["notice_type"], corporate_number=body["corporate_number"],
             procedure=body["procedure"], period=body["period"], submission_id=body["submission_id"], kind=body["kind"],
             replaces=body["replaces"], recorded_us=to_us(body["recorded_at"]), lines=c.dumps(body["lines"]),
-            position=str(rec.position)))
+            position=str(rec.position))
 
     def _viewed(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         corp = ev.corporate_number or c.NO_COMPANY
         body = ev.body
-        b.conn.execute(c.access_log.insert().values(
+        b.insert(c.access_log,
             corporate_number=corp, seq=b.next(c.access_log, "corporate_number", corp, "seq"), access_id=body["access_id"],
             viewer=body["viewer"], action=body["action"], subject=body["subject"], legal_basis=body["legal_basis"],
-            outcome=body["outcome"], reason=body["reason"], at_us=to_us(ev.time)))
+            outcome=body["outcome"], reason=body["reason"], at_us=to_us(ev.time))
 
     def _disposition(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body, corp = ev.body, ev.corporate_number or ""
         issued_us = to_us(ev.time)
-        key = self._snapshot(body["payload"], {
+        key = self._snapshot(b, body["payload"], {
             "kiroku.disposition_id": body["disposition_id"], "kiroku.corporate_number": corp, "kiroku.kind": body["kind"],
             "kiroku.period": body["period"], "kiroku.payload_digest": body["payload_digest"], "kiroku.position": str(rec.position),
         }, PROCEDURES[body["kind"]].retention_years, issued_us)
-        b.conn.execute(c.dispositions.insert().values(
+        b.insert(c.dispositions,
             disposition_id=body["disposition_id"], corporate_number=corp,
             company_seq=b.next(c.dispositions, "corporate_number", corp, "company_seq"), agency_id=body["agency_id"],
             kind=body["kind"], period=body["period"], title=body["title"], based_on=c.dumps(body["based_on"]),
             issued_us=issued_us, payload_digest=body["payload_digest"], key_id=body["key_id"], snapshot_key=key,
-            partition=rec.partition, offset=rec.offset, delivered_us=None, delivered_to=None))
+            partition=rec.partition, offset=rec.offset, delivered_us=None, delivered_to=None)
 
     def _delivered(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         d = c.dispositions
-        b.conn.execute(d.update().where(d.c.disposition_id == ev.body["disposition_id"], d.c.delivered_us.is_(None))
+        b.execute(d.update().where(d.c.disposition_id == ev.body["disposition_id"], d.c.delivered_us.is_(None))
                        .values(delivered_us=to_us(ev.time), delivered_to=ev.body["delivered_to"]))
 
     def _grant(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body = ev.body
-        b.conn.execute(c.grants.insert().values(
+        b.insert(c.grants,
             grant_id=body["grant_id"], corporate_number=ev.corporate_number, grantee=body["grantee"],
             procedures=c.dumps(body["procedures"]), actions=c.dumps(body["actions"]), personal_numbers=body["personal_numbers"],
-            expires_us=to_us(body["expires_at"]), issued_us=to_us(ev.time), revoked_us=None))
+            expires_us=to_us(body["expires_at"]), issued_us=to_us(ev.time), revoked_us=None)
 
     def _revoked(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         g = c.grants
-        b.conn.execute(g.update().where(g.c.grant_id == ev.body["grant_id"], g.c.revoked_us.is_(None)).values(revoked_us=to_us(ev.time)))
+        b.execute(g.update().where(g.c.grant_id == ev.body["grant_id"], g.c.revoked_us.is_(None)).values(revoked_us=to_us(ev.time)))
 
     def _missing(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body = ev.body
-        b.conn.execute(c.missing.insert().values(
+        b.insert(c.missing,
             agency_id=body["agency_id"], procedure=body["procedure"], period=body["period"], corporate_number=ev.corporate_number,
-            enrollment_id=body["enrollment_id"], deadline_us=to_us(body["deadline"]), reported_us=to_us(ev.time)))
+            enrollment_id=body["enrollment_id"], deadline_us=to_us(body["deadline"]), reported_us=to_us(ev.time))

@@ -1,0 +1,425 @@
+"""KafkaLog: the scale-out ledger log on Apache Kafka, through kafka-python.
+
+``KIROKU_LOG=kafka://host:port[,host:port…][?prefix=…&timeout_ms=…&replication=…]``
+
+- **Writes** go through one idempotent producer (``enable_idempotence``, ``acks=all``): records
+  are keyed (the corporate number for filings) and placed with murmur2 like Kafka's default
+  partitioner (``ledger.partitioning``); ``append`` sends a whole batch, flushes, and returns
+  positions only once every record was acknowledged by all in-sync replicas. A write the brokers
+  do not confirm within ``timeout_ms`` raises :class:`~ledger.errors.Unavailable` (retriable):
+  the caller never gets a receipt for it.
+- **Transactions** (``transact``, used by the notifier) are real Kafka transactions: begin,
+  produce, ``send_offsets_to_transaction``, commit. The transactional id is derived from the
+  consumer group and the input partition(s), so a restarted or competing instance of the same
+  processor fences the old one and aborts its open transaction (KIP-98 zombie fencing).
+  :meth:`KafkaLog.committed` claims that id before reading the position, which makes the position
+  it returns stable: nobody else can commit behind it without fencing this instance first.
+- **Reads** use a ``read_committed`` consumer without a group, assigned to one partition at a time.
+  Aborted records and transaction markers are skipped, so offsets in ``kiroku.notices`` have
+  gaps: resume from ``last record's offset + 1``, never from a count.
+- **Topics** (``kiroku.filings``, ``kiroku.notices``, ``kiroku.access``, each with ``prefix``
+  in front) are created at start-up when missing (:mod:`ledger.adapters.kafka_topics`);
+  existing ones that could lose history are refused.
+
+Options in the URL query: ``prefix`` (a namespace for topics, consumer groups and
+transactional ids — several deployments or tests can share brokers), ``timeout_ms`` (how long a
+write or read may wait for the brokers, default 30000), ``replication`` (replication factor for
+topics Kiroku creates; default min(3, brokers)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+from urllib.parse import parse_qsl
+
+from ledger.errors import ConfigurationError, KirokuError, Unavailable, ValidationError
+from ledger.partitioning import partition_for
+from ledger.ports import TOPICS, LogRecord, Position, StoredRecord
+
+log = logging.getLogger(__name__)
+
+#: Largest record Kiroku writes (a payroll report of a very large employer); topics are created
+#: with ``max.message.bytes`` set to this, the producer's request limit matches it.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+_NAME = re.compile(r"[A-Za-z0-9._-]*")
+_OPTIONS = {"prefix", "timeout_ms", "replication"}
+
+
+@dataclass(frozen=True)
+class KafkaOptions:
+    """What a ``kafka://`` URL says: brokers, namespace, timeouts, replication."""
+
+    bootstrap: tuple[str, ...]
+    prefix: str = ""
+    timeout_ms: int = 30_000
+    replication: int | None = None
+
+    @property
+    def servers(self) -> str:
+        return ",".join(self.bootstrap)
+
+    @classmethod
+    def from_url(cls, url: str) -> "KafkaOptions":
+        """Parse ``kafka://h:p[,h:p][?prefix=…&timeout_ms=…&replication=…]``, naming what is wrong."""
+        def bad(message: str, got: Any, expected: str) -> ConfigurationError:
+            return ConfigurationError(f"KIROKU_LOG={url}: {message}", field="KIROKU_LOG", expected=expected,
+                                      got=got, code="bad_setting")
+
+        if not url.startswith("kafka://"):
+            raise bad("not a kafka:// URL", url, "kafka://HOST:PORT[,HOST:PORT]")
+        rest = url.removeprefix("kafka://")
+        hosts, _, query = rest.partition("?")
+        hosts = hosts.rstrip("/")
+        servers = tuple(h.strip() for h in hosts.split(",") if h.strip())
+        if not servers:
+            raise bad("no broker given", hosts, "kafka://HOST:PORT[,HOST:PORT]")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise bad(f"broker {server!r} is not HOST:PORT", server, "HOST:PORT with a port number")
+        values = dict(parse_qsl(query, keep_blank_values=True))
+        unknown = sorted(set(values) - _OPTIONS)
+        if unknown:
+            raise bad(f"unknown option {unknown[0]!r}", unknown[0], "one of " + ", ".join(sorted(_OPTIONS)))
+        prefix = values.get("prefix", "")
+        if not _NAME.fullmatch(prefix) or len(prefix) > 100:
+            raise bad("prefix may use only letters, digits, '.', '_' and '-'", prefix, "[A-Za-z0-9._-]{0,100}")
+        try:
+            timeout_ms = int(values.get("timeout_ms", 30_000))
+            replication = int(values["replication"]) if "replication" in values else None
+        except ValueError as exc:
+            raise bad(f"a number was expected: {exc}", query, "timeout_ms and replication as integers") from exc
+        if timeout_ms < 1000:
+            raise bad("timeout_ms must be at least 1000", timeout_ms, ">= 1000")
+        if replication is not None and not 1 <= replication <= 7:
+            raise bad("replication must be between 1 and 7", replication, "1..7")
+        return cls(servers, prefix, timeout_ms, replication)
+
+
+def _kafka() -> Any:
+    """kafka-python, imported on first use so that the embedded deployment never needs it."""
+    try:
+        import kafka
+        import kafka.admin
+        import kafka.errors
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ConfigurationError(
+            "KIROKU_LOG=kafka://… needs kafka-python: pip install 'kiroku-ledger[kafka]'",
+            field="KIROKU_LOG", expected="kafka-python installed", got="not installed", code="adapter_unavailable",
+        ) from exc
+    return kafka
+
+
+class KafkaLog:
+    """The scale-out ``Log`` adapter. Build it with :meth:`from_url`; ``close`` it when done."""
+
+    def __init__(self, options: KafkaOptions, partitions: int = 4) -> None:
+        from ledger.adapters.kafka_topics import ensure_topics
+
+        self.options = options
+        self._timeout_s = options.timeout_ms / 1000
+        self._lock = threading.RLock()  # guards the reader and the transactional producers
+        self._producer: Any = None
+        self._reader: Any = None
+        self._reader_at: dict[tuple[str, int], int] = {}  # next offset the reader will return
+        self._stable: dict[tuple[str, int], int] = {}  # last known last-stable offsets (only grow)
+        self._groups: dict[str, Any] = {}  # group -> consumer used to read committed offsets
+        self._txn: dict[str, Any] = {}  # transactional id -> producer
+        self._committed: dict[tuple[str, str, int], int] = {}  # positions this instance committed
+        self._closed = False
+        self._partitions = ensure_topics(options, partitions)
+        self._producer = self._new_producer()
+
+    @classmethod
+    def from_url(cls, url: str, partitions: int) -> "KafkaLog":
+        return cls(KafkaOptions.from_url(url), partitions)
+
+    # -- names ------------------------------------------------------------------------------------
+
+    def physical(self, topic: str) -> str:
+        """The Kafka topic that holds ``topic`` (``prefix`` + name); unknown topics are refused."""
+        if topic not in self._partitions:
+            raise ConfigurationError(f"unknown topic {topic!r}", field="topic", expected=", ".join(TOPICS), got=topic)
+        return self.options.prefix + topic
+
+    def group_id(self, group: str) -> str:
+        return f"{self.options.prefix}kiroku.{group}"
+
+    def transactional_id(self, group: str, consumed: Sequence[tuple[str, int]]) -> str:
+        """One transactional id per (group, input partitions): the unit of zombie fencing."""
+        parts = ",".join(f"{t}/{p}" for t, p in sorted(consumed)) or "-"
+        if len(parts) > 120:
+            parts = hashlib.sha256(parts.encode()).hexdigest()[:32]
+        return f"{self.group_id(group)}.{parts}"
+
+    # -- clients ------------------------------------------------------------------------------------
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": list(self.options.bootstrap),
+            "bootstrap_timeout_ms": self.options.timeout_ms,
+            "request_timeout_ms": max(1000, min(30_000, self.options.timeout_ms // 2)),
+            "reconnect_backoff_max_ms": 1000,
+            "retry_backoff_ms": 20,
+        }
+
+    def _producer_config(self) -> dict[str, Any]:
+        return {
+            **self._common(),
+            "enable_idempotence": True,
+            "acks": "all",
+            "linger_ms": 5,  # append() flushes, so a lone record does not wait for it
+            "batch_size": 1024 * 1024,
+            "max_request_size": MAX_RECORD_BYTES + 64 * 1024,
+            "delivery_timeout_ms": self.options.timeout_ms,
+            "max_block_ms": self.options.timeout_ms,
+            "allow_auto_create_topics": False,
+        }
+
+    def _new_producer(self, **extra: Any) -> Any:
+        kafka = _kafka()
+        try:
+            return kafka.KafkaProducer(**self._producer_config(), **extra)
+        except kafka.errors.KafkaError as exc:
+            raise self._unavailable("connect a producer", exc) from exc
+
+    def _consumer(self, **extra: Any) -> Any:
+        kafka = _kafka()
+        try:
+            return kafka.KafkaConsumer(
+                **self._common(), isolation_level="read_committed", enable_auto_commit=False,
+                auto_offset_reset="earliest", allow_auto_create_topics=False,
+                fetch_max_wait_ms=100, max_poll_records=5000, **extra,
+            )
+        except kafka.errors.KafkaError as exc:
+            raise self._unavailable("connect a consumer", exc) from exc
+
+    def _unavailable(self, what: str, exc: BaseException) -> KirokuError:
+        """Translate a kafka-python error into Kiroku's tree (retriable Unavailable by default)."""
+        kafka = _kafka()
+        if isinstance(exc, kafka.errors.MessageSizeTooLargeError):
+            return ValidationError(
+                f"a record is larger than the ledger accepts ({MAX_RECORD_BYTES} bytes): {exc}",
+                field="payload", expected=f"at most {MAX_RECORD_BYTES} bytes", got=str(exc), code="too_large")
+        if isinstance(exc, KirokuError):
+            return exc
+        return Unavailable(
+            f"the Kafka brokers at {self.options.servers} could not {what} within {self._timeout_s:g}s "
+            f"({type(exc).__name__}: {exc}); nothing was confirmed, so no receipt was given — retry later",
+            field="KIROKU_LOG", expected="brokers that acknowledge with acks=all", got=type(exc).__name__,
+            code="log_unavailable",
+        )
+
+    # -- the Log port ---------------------------------------------------------------------------------
+
+    def partitions(self, topic: str) -> int:
+        self.physical(topic)
+        return self._partitions[topic]
+
+    def partition_for(self, topic: str, key: bytes) -> int:
+        return partition_for(key, self.partitions(topic))
+
+    def append(self, topic: str, records: Sequence[LogRecord]) -> list[Position]:
+        """Send every record, flush, and return positions once all were acknowledged (acks=all)."""
+        if not records:
+            return []
+        physical, n = self.physical(topic), self.partitions(topic)
+        kafka = _kafka()
+        with self._lock:
+            if self._producer is None:
+                self._producer = self._new_producer()
+            producer = self._producer
+        try:
+            futures = [producer.send(physical, key=r.key, value=r.value, partition=partition_for(r.key, n))
+                       for r in records]
+            producer.flush(timeout=self._timeout_s + 5)
+            metadata = [f.get(timeout=0) for f in futures]
+        except kafka.errors.KafkaError as exc:
+            # An idempotent producer whose send failed may hold a stale sequence: start a new session.
+            self._reset_producer(producer)
+            raise self._unavailable("acknowledge the write", exc) from exc
+        return [Position(topic, m.partition, m.offset) for m in metadata]
+
+    def _reset_producer(self, producer: Any) -> None:
+        with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        producer.close(timeout=0)
+
+    def read(self, topic: str, partition: int, offset: int, max_records: int = 1000) -> list[StoredRecord]:
+        """Committed records from ``offset`` on (aborted ones and transaction markers skipped)."""
+        physical = self.physical(topic)
+        kafka = _kafka()
+        tp = kafka.TopicPartition(physical, partition)
+        key = (topic, partition)
+        with self._lock:
+            try:
+                if offset >= self._stable.get(key, 0) and offset >= self._stable_offset(topic, partition):
+                    return []
+                reader = self._reader_for(tp, key, offset)
+                deadline = time.monotonic() + self._timeout_s
+                while True:
+                    batch = reader.poll(timeout_ms=200, max_records=max_records).get(tp, [])
+                    if batch:
+                        self._reader_at[key] = batch[-1].offset + 1
+                        return [StoredRecord(topic, partition, r.offset, r.timestamp * 1000, r.key or b"", r.value or b"")
+                                for r in batch]
+                    at = reader.position(tp)
+                    self._reader_at[key] = at
+                    if at >= self._stable[key]:  # only aborted records or markers were left
+                        return []
+                    if time.monotonic() > deadline:
+                        raise Unavailable(f"no records came back from {physical}/{partition} at offset {at} "
+                                          f"within {self._timeout_s:g}s", field="KIROKU_LOG", code="log_unavailable")
+            except kafka.errors.KafkaError as exc:
+                self._drop_reader()
+                raise self._unavailable("serve a read", exc) from exc
+
+    def _reader_for(self, tp: Any, key: tuple[str, int], offset: int) -> Any:
+        if self._reader is None:
+            self._reader = self._consumer(group_id=None)
+        if set(self._reader.assignment()) != {tp}:
+            self._reader.assign([tp])
+            self._reader_at = {}
+        if self._reader_at.get(key) != offset:
+            self._reader.seek(tp, offset)
+            self._reader_at = {key: offset}
+        return self._reader
+
+    def _drop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close(autocommit=False)
+        self._reader, self._reader_at = None, {}
+
+    def _stable_offset(self, topic: str, partition: int) -> int:
+        """The partition's last stable offset (what a read_committed consumer can reach); cached."""
+        kafka = _kafka()
+        if self._reader is None:
+            self._reader = self._consumer(group_id=None)
+        tp = kafka.TopicPartition(self.physical(topic), partition)
+        value = int(self._reader.end_offsets([tp], timeout_ms=self.options.timeout_ms)[tp])
+        key = (topic, partition)
+        self._stable[key] = max(self._stable.get(key, 0), value)
+        return self._stable[key]
+
+    def end_offset(self, topic: str, partition: int) -> int:
+        """The last stable offset: one past the last committed record (or transaction marker)."""
+        self.physical(topic)
+        kafka = _kafka()
+        with self._lock:
+            try:
+                return self._stable_offset(topic, partition)
+            except kafka.errors.KafkaError as exc:
+                self._drop_reader()
+                raise self._unavailable("report the end of the log", exc) from exc
+
+    def committed(self, group: str, topic: str, partition: int) -> int:
+        """The group's committed position, read after claiming the partition's transactional id.
+
+        Claiming (``init_transactions``) fences any other instance of this processor that still
+        works on the partition and aborts its open transaction, so the offset returned cannot move
+        under us. Positions this instance committed itself are remembered and returned as they are.
+        """
+        physical = self.physical(topic)
+        kafka = _kafka()
+        key = (group, topic, partition)
+        with self._lock:
+            if key in self._committed:
+                return self._committed[key]
+            try:
+                self._transactional(self.transactional_id(group, [(topic, partition)]))
+                consumer = self._groups.get(group)
+                if consumer is None:
+                    consumer = self._groups[group] = self._consumer(group_id=self.group_id(group))
+                value = consumer.committed(kafka.TopicPartition(physical, partition), timeout_ms=self.options.timeout_ms)
+            except kafka.errors.KafkaError as exc:
+                raise self._unavailable("read a consumer group's position", exc) from exc
+            self._committed[key] = 0 if value is None else int(value)
+            return self._committed[key]
+
+    def _transactional(self, transactional_id: str) -> Any:
+        producer = self._txn.get(transactional_id)
+        if producer is None:
+            producer = self._new_producer(transactional_id=transactional_id, transaction_timeout_ms=20_000)
+            try:
+                producer.init_transactions()  # fences older instances, aborts their open transaction
+            except BaseException:
+                producer.close(timeout=0)
+                raise
+            self._txn[transactional_id] = producer
+        return producer
+
+    def transact(
+        self,
+        group: str,
+        consumed: Mapping[tuple[str, int], int],
+        produce: Sequence[tuple[str, LogRecord]],
+    ) -> list[Position]:
+        """One Kafka transaction: produce, ``send_offsets_to_transaction``, commit — or nothing."""
+        targets = [(self.physical(t), self.partitions(t), t, rec) for t, rec in produce]
+        offsets_topics = {(t, p): (self.physical(t), off) for (t, p), off in consumed.items()}
+        kafka = _kafka()
+        transactional_id = self.transactional_id(group, list(consumed))
+        with self._lock:
+            try:
+                producer = self._transactional(transactional_id)
+                producer.begin_transaction()
+                futures = [(t, producer.send(physical, key=rec.key, value=rec.value, partition=partition_for(rec.key, n)))
+                           for physical, n, t, rec in targets]
+                if consumed:
+                    producer.send_offsets_to_transaction(
+                        {kafka.TopicPartition(physical, p): kafka.OffsetAndMetadata(off, "", -1)
+                         for (_, p), (physical, off) in offsets_topics.items()},
+                        self.group_id(group))
+                producer.commit_transaction()
+                metadata = [(t, f.get(timeout=0)) for t, f in futures]
+            except kafka.errors.KafkaError as exc:
+                self._forget(transactional_id, group, consumed)
+                raise self._unavailable("commit a transaction", exc) from exc
+            for (t, p), off in consumed.items():
+                self._committed[(group, t, p)] = off
+        positions = [Position(t, m.partition, m.offset) for t, m in metadata]
+        self._await_visible(positions)
+        return positions
+
+    def _forget(self, transactional_id: str, group: str, consumed: Mapping[tuple[str, int], int]) -> None:
+        """After a failed or fenced transaction: drop the producer and what we thought we owned."""
+        producer = self._txn.pop(transactional_id, None)
+        if producer is not None:
+            producer.close(timeout=0)
+        for t, p in consumed:
+            self._committed.pop((group, t, p), None)
+
+    def _await_visible(self, positions: Sequence[Position]) -> None:
+        """Wait until the commit markers are written, so that read_committed readers see the output.
+
+        The transaction coordinator writes markers after ``commit_transaction`` returns; waiting
+        here keeps the embedded semantics (a processor's output is readable when ``transact``
+        returns). Gives up silently at the deadline: the data is committed either way.
+        """
+        last: dict[tuple[str, int], int] = {}
+        for pos in positions:
+            last[(pos.topic, pos.partition)] = max(last.get((pos.topic, pos.partition), -1), pos.offset)
+        deadline = time.monotonic() + self._timeout_s
+        for (topic, partition), offset in last.items():
+            while self.end_offset(topic, partition) <= offset and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for producer in [self._producer, *self._txn.values()]:
+                if producer is not None:
+                    producer.close(timeout=5)
+            for consumer in [self._reader, *self._groups.values()]:
+                if consumer is not None:
+                    consumer.close(autocommit=False)
+            self._producer, self._reader, self._txn, self._groups = None, None, {}, {}

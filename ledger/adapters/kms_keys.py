@@ -1,0 +1,306 @@
+"""KmsKeyService: envelope encryption with AWS KMS (``KIROKU_KEYS=aws-kms://KEY?…``).
+
+URL: ``aws-kms://KEY?region=ap-northeast-1&endpoint=URL&store=s3://BUCKET/PREFIX/&cache_seconds=300``.
+``KEY`` is a key id, ``alias/NAME`` or key ARN of a symmetric ENCRYPT_DECRYPT KMS key (the master
+key; it never leaves KMS). ``store`` says where wrapped data keys are kept: by default beside the
+snapshots, under ``data-keys/`` in the ``KIROKU_OBJECTS`` bucket (``store_endpoint`` and
+``store_region`` override the S3 endpoint and region when the store is another bucket).
+
+- **Data keys.** One AES-256 key per scope (company | procedure | period) from ``GenerateDataKey``,
+  with encryption context ``{"kiroku:key_id", "kiroku:scope"}`` so a wrapped key unwraps only for
+  its own scope (and CloudTrail shows which one). Its ``key_id`` (stored in events) is derived
+  from the scope, so every process finds the same key without an index.
+- **Where the wrapped key lives, and why S3.** The ``CiphertextBlob`` is written once (``If-None-Match: *``:
+  two processes racing for a new scope agree on one key) as a small JSON object
+  ``<prefix><key_id>.json``. S3 is already the scale-out deployment's durable store, needs no
+  extra service (a DynamoDB table would), and shares the snapshots' region, backups and IAM
+  scoping by prefix. It is deliberately *not* the catalog: the catalog is derived from the log and
+  may be rebuilt, and losing a data key loses the personal data it sealed. These objects carry no
+  Object Lock retention, so they can be destroyed; a bucket whose *default* retention would lock
+  them is refused at start-up.
+- **Crypto-shredding.** ``destroy`` overwrites the record with a tombstone and then deletes every
+  other version of it (on a versioned bucket a plain overwrite would keep the old version, and the
+  wrapped key with it). The plaintext was never stored; the master key stays, since it wraps the
+  keys of every other scope. Copies outside the bucket (replication, backups) are beyond Kiroku's
+  reach: keep ``data-keys/`` out of them or give them a shorter life.
+- **Plaintext keys** are cached in process memory only, for ``cache_seconds`` (default 300), so
+  recording a batch does not call KMS per line; nothing decrypts until a reader with a legal basis
+  asks (the service layer decides; masked reads never call ``Decrypt``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from ledger.adapters.aws_errors import RetryPolicy, call, client
+from ledger.adapters.s3_objects import parse_s3_url
+from ledger.errors import ConfigurationError, IntegrityError, KeyErased, NotFound
+from ledger.ports import DataKey
+
+SETTING = "KIROKU_KEYS"
+DEFAULT_PREFIX = "data-keys/"
+
+
+def key_id_for(scope: str) -> str:
+    """The stable id of a scope's data key (what events store)."""
+    return "kms_" + hashlib.sha256(scope.encode()).hexdigest()[:40]
+
+
+def parse_kms_url(url: str) -> tuple[str, dict[str, str]]:
+    """``aws-kms://KEY?k=v`` → (KEY, params), before any I/O; ConfigurationError naming KIROKU_KEYS."""
+    from urllib.parse import parse_qs
+
+    if not url.startswith("aws-kms://"):
+        raise ConfigurationError(f"{SETTING}={url} is not an aws-kms:// URL", field=SETTING,
+                                 expected="aws-kms://KEY-ID?region=…", got=url, code="bad_setting")
+    key, _, query = url[len("aws-kms://"):].partition("?")
+    if not key:
+        raise ConfigurationError(f"{SETTING} names no KMS key", field=SETTING,
+                                 expected="aws-kms://KEY-ID, aws-kms://alias/NAME or aws-kms://arn:aws:kms:…",
+                                 got=url, code="bad_setting")
+    return key, {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+
+
+class KmsKeyService:
+    """The scale-out ``KeyService`` adapter: AWS KMS master key, wrapped data keys in S3."""
+
+    def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_PREFIX, *,
+                 cache_seconds: float = 300.0, retry: RetryPolicy | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.kms, self.s3, self.master_key = kms, s3, master_key
+        self.bucket, self.prefix = bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        self.cache_seconds, self.retry, self._monotonic = cache_seconds, retry or RetryPolicy(), monotonic
+        self._cache: dict[str, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, objects_url: str | None = None, **kwargs: Any) -> "KmsKeyService":
+        """Parse the URL (before any I/O), connect, and check the master key and the key store."""
+        key, params = parse_kms_url(url)
+        region, endpoint = params.pop("region", None) or None, params.pop("endpoint", None) or None
+        store = params.pop("store", None)
+        store_endpoint, store_region = params.pop("store_endpoint", None), params.pop("store_region", None)
+        cache = params.pop("cache_seconds", "300")
+        if params:
+            raise ConfigurationError(f"{SETTING}: unknown parameter(s) {', '.join(sorted(params))}", field=SETTING,
+                                     expected="region, endpoint, store, store_endpoint, store_region, cache_seconds",
+                                     got=url, code="bad_setting")
+        try:
+            cache_seconds = float(cache)
+        except ValueError:
+            raise ConfigurationError(f"{SETTING}: cache_seconds={cache!r} is not a number", field=SETTING,
+                                     expected="cache_seconds=SECONDS", got=cache, code="bad_setting") from None
+        if store is None:
+            if not (objects_url or "").startswith("s3://"):
+                raise ConfigurationError(
+                    f"{SETTING} needs somewhere to keep wrapped data keys: add store=s3://BUCKET/PREFIX/ to it, or "
+                    f"use an s3:// KIROKU_OBJECTS (keys then live beside the snapshots, under {DEFAULT_PREFIX})",
+                    field=SETTING, expected="store=s3://BUCKET/PREFIX/", got=url, code="bad_setting")
+            bucket, _, objects_params = parse_s3_url(objects_url or "", "KIROKU_OBJECTS")
+            prefix = DEFAULT_PREFIX
+            store_endpoint = store_endpoint or objects_params.get("endpoint") or None
+            store_region = store_region or objects_params.get("region") or None
+        else:
+            bucket, prefix, _ = parse_s3_url(store, SETTING)
+            prefix = prefix or DEFAULT_PREFIX
+        service = cls(client("kms", region, endpoint), client("s3", store_region or region, store_endpoint),
+                      key, bucket, prefix, cache_seconds=cache_seconds, **kwargs)
+        service.ensure_ready()
+        return service
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _kms(self, op: str, action: str, **kwargs: Any) -> Any:
+        return call(getattr(self.kms, op), service="KMS", action=action, resource=f"KMS key {self.master_key}",
+                    setting=SETTING, policy=self.retry, **kwargs)
+
+    def _s3(self, op: str, action: str, key: str | None = None, expect: tuple[str, ...] = (), **kwargs: Any) -> Any:
+        resource = f"arn:aws:s3:::{self.bucket}" + (f"/{key}" if key else "")
+        return call(getattr(self.s3, op), service="S3", action=action, resource=resource, setting=SETTING,
+                    policy=self.retry, expect=expect, Bucket=self.bucket, **({"Key": key} if key else {}), **kwargs)
+
+    def _object_key(self, key_id: str) -> str:
+        return f"{self.prefix}{key_id}.json"
+
+    def ensure_ready(self) -> None:
+        """The master key must be an enabled symmetric encryption key; the store bucket must exist
+        (created, unlocked, if missing) and must not lock new objects by default."""
+        meta = self._kms("describe_key", "kms:DescribeKey", KeyId=self.master_key)["KeyMetadata"]
+        if meta.get("KeyState") != "Enabled" or meta.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT" \
+                or meta.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+            raise ConfigurationError(
+                f"KMS key {self.master_key} ({SETTING}) is {meta.get('KeyState')}, {meta.get('KeySpec')}, "
+                f"{meta.get('KeyUsage')}: Kiroku needs an enabled symmetric ENCRYPT_DECRYPT key",
+                field=SETTING, expected="Enabled SYMMETRIC_DEFAULT ENCRYPT_DECRYPT",
+                got=meta.get("KeyState"), code="kms_key_unusable")
+        self.master_key_arn = meta.get("Arn", self.master_key)
+        try:
+            self._s3("head_bucket", "s3:ListBucket", expect=("404", "NoSuchBucket"))
+        except ClientError:
+            region = self.s3.meta.region_name
+            extra = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region and region != "us-east-1" else {}
+            self._s3("create_bucket", "s3:CreateBucket", expect=("BucketAlreadyOwnedByYou",), **extra)
+        try:
+            conf = self._s3("get_object_lock_configuration", "s3:GetBucketObjectLockConfiguration",
+                            expect=("ObjectLockConfigurationNotFoundError",))
+            default = conf.get("ObjectLockConfiguration", {}).get("Rule", {}).get("DefaultRetention")
+        except ClientError:
+            default = None
+        if default:
+            raise ConfigurationError(
+                f"S3 bucket {self.bucket} locks every new object by default ({default}), so data keys kept there "
+                f"could not be destroyed when retention ends: set store=s3://OTHER-BUCKET/PREFIX/ in {SETTING}, "
+                f"or remove the bucket's default retention (Kiroku locks each snapshot itself)",
+                field=SETTING, expected="a key store without default Object Lock retention", got=str(default),
+                code="key_store_locked")
+
+    def _load(self, key_id: str) -> dict[str, Any] | None:
+        try:
+            resp = self._s3("get_object", "s3:GetObject", self._object_key(key_id), expect=("NoSuchKey", "404"),
+                            ChecksumMode="ENABLED")
+        except ClientError:
+            return None
+        try:
+            record = json.loads(resp["Body"].read())
+        except ValueError:
+            raise IntegrityError(f"the key record of {key_id} is not valid JSON", field=key_id,
+                                 code="key_record") from None
+        if record.get("key_id") != key_id or key_id_for(record.get("scope", "")) != key_id:
+            raise IntegrityError(f"the key record stored for {key_id} names another key or scope", field=key_id,
+                                 got=record.get("key_id"), code="key_record")
+        return record
+
+    def _put_record(self, record: dict[str, Any], *, once: bool) -> Any:
+        body = json.dumps(record, sort_keys=True).encode()
+        extra = {"IfNoneMatch": "*"} if once else {}
+        return self._s3("put_object", "s3:PutObject", self._object_key(record["key_id"]),
+                        expect=("PreconditionFailed",), Body=body, ContentType="application/json",
+                        ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(), **extra)
+
+    @staticmethod
+    def _context(key_id: str, scope: str) -> dict[str, str]:
+        return {"kiroku:key_id": key_id, "kiroku:scope": scope}
+
+    def _unwrap(self, record: dict[str, Any]) -> bytes:
+        resp = self._kms("decrypt", "kms:Decrypt", KeyId=record["kms_key"],
+                         CiphertextBlob=base64.b64decode(record["wrapped"]),
+                         EncryptionContext=self._context(record["key_id"], record["scope"]))
+        return bytes(resp["Plaintext"])
+
+    def _cached(self, key_id: str) -> bytes | None:
+        hit = self._cache.get(key_id)
+        if hit is None:
+            return None
+        if hit[1] <= self._monotonic():
+            self._cache.pop(key_id, None)
+            return None
+        return hit[0]
+
+    def _remember(self, key_id: str, key: bytes) -> bytes:
+        if self.cache_seconds > 0:
+            self._cache[key_id] = (key, self._monotonic() + self.cache_seconds)
+        return key
+
+    @staticmethod
+    def _erased(key_id: str, scope: str | None = None) -> KeyErased:
+        what = f"the data key for {scope}" if scope else f"data key {key_id}"
+        return KeyErased(f"{what} was destroyed at the end of retention", field=scope or "key_id", got=key_id)
+
+    # -- the KeyService port --------------------------------------------------------------------
+
+    def data_key(self, scope: str) -> DataKey:
+        key_id = key_id_for(scope)
+        cached = self._cached(key_id)
+        if cached is not None:
+            return DataKey(key_id, cached)
+        with self._lock:
+            record = self._load(key_id)
+            if record is None:
+                made = self._kms("generate_data_key", "kms:GenerateDataKey", KeyId=self.master_key, KeySpec="AES_256",
+                                 EncryptionContext=self._context(key_id, scope))
+                record = {"key_id": key_id, "scope": scope, "kms_key": made["KeyId"],
+                          "wrapped": base64.b64encode(made["CiphertextBlob"]).decode(),
+                          "created_us": time.time_ns() // 1000, "destroyed_us": None}
+                try:
+                    self._put_record(record, once=True)
+                    return DataKey(key_id, self._remember(key_id, bytes(made["Plaintext"])))
+                except ClientError:  # another process stored this scope's key first: use theirs
+                    record = self._load(key_id)
+                    if record is None:
+                        raise IntegrityError(f"the key record of {scope} was refused as existing but cannot be read",
+                                             field=scope, code="key_record") from None
+            if record["wrapped"] is None:
+                raise self._erased(key_id, scope)
+            return DataKey(key_id, self._remember(key_id, self._unwrap(record)))
+
+    def key_by_id(self, key_id: str) -> bytes:
+        cached = self._cached(key_id)
+        if cached is not None:
+            return cached
+        record = self._load(key_id)
+        if record is None:
+            raise NotFound(f"no data key {key_id} in the key store", field="key_id", got=key_id, code="key_missing")
+        if record["wrapped"] is None:
+            raise self._erased(key_id)
+        return self._remember(key_id, self._unwrap(record))
+
+    def destroy(self, key_id: str) -> None:
+        """Crypto-shred: tombstone the record, then delete every other version of it. Safe to repeat."""
+        with self._lock:
+            self._cache.pop(key_id, None)
+            record = self._load(key_id)
+            if record is None:
+                raise NotFound(f"no data key {key_id} in the key store", field="key_id", got=key_id, code="key_missing")
+            keep = None
+            if record["wrapped"] is not None:
+                tomb = {**record, "wrapped": None, "destroyed_us": time.time_ns() // 1000}
+                keep = self._put_record(tomb, once=False).get("VersionId")
+            else:
+                keep = self._s3("head_object", "s3:GetObject", self._object_key(key_id)).get("VersionId")
+            for version, _ in self.stored_versions(key_id):
+                if version != keep and version not in (None, "null"):
+                    self._s3("delete_object", "s3:DeleteObjectVersion", self._object_key(key_id), VersionId=version)
+
+    def scopes(self) -> list[tuple[str, str, bool]]:
+        ids: list[str] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self._s3("list_objects_v2", "s3:ListBucket", Prefix=self.prefix, **token)
+            ids += [o["Key"][len(self.prefix):-len(".json")] for o in page.get("Contents", []) if o["Key"].endswith(".json")]
+            if not page.get("IsTruncated"):
+                break
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            records = [r for r in pool.map(self._load, ids) if r is not None]
+        return sorted(((r["key_id"], r["scope"], r["wrapped"] is None) for r in records), key=lambda t: (t[1], t[0]))
+
+    # -- beyond the port ------------------------------------------------------------------------
+
+    def stored_versions(self, key_id: str) -> list[tuple[str | None, bool]]:
+        """Every stored version of a key record as (version id, is a delete marker) — what an audit
+        checks after shredding: one tombstone, no version still holding the wrapped key."""
+        name, out = self._object_key(key_id), []
+        token: dict[str, str] = {}
+        while True:
+            page = self._s3("list_object_versions", "s3:ListBucketVersions", Prefix=name, **token)
+            out += [(v.get("VersionId"), False) for v in page.get("Versions", []) if v["Key"] == name]
+            out += [(v.get("VersionId"), True) for v in page.get("DeleteMarkers", []) if v["Key"] == name]
+            if not page.get("IsTruncated"):
+                return out
+            token = {"KeyMarker": page["NextKeyMarker"], "VersionIdMarker": page["NextVersionIdMarker"]}
+
+    def clear_cache(self) -> None:
+        """Forget every plaintext data key held in memory."""
+        self._cache.clear()
+
+    def close(self) -> None:
+        self.clear_cache()

@@ -1,0 +1,172 @@
+"""API tokens: who is calling the HTTP API.
+
+Each token belongs to one principal (``company:<法人番号>``, ``vendor:NAME``, ``firm:NAME``,
+``bank:NAME``, ``agency:<kind>:<code>`` or ``operator:NAME``). A token is 32 random bytes shown
+once, when it is made (``kk_`` + URL-safe base64); only its SHA-256 is stored, in a small SQLite
+file of its own under the data directory (``principals.db``), so a stolen copy of the file lets
+nobody in. Tokens can expire and can be revoked; a revoked token stops working at the next call.
+
+Authentication is all this module does: what a principal may do is decided in the service layer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from ledger.domain.identifiers import validate_corporate_number
+from ledger.domain.model import Principal, PrincipalKind, from_us, new_id, to_us, utcnow
+from ledger.domain.procedures import validate_agency_id
+from ledger.errors import KirokuError, NotFound, ValidationError
+
+TOKEN_PREFIX = "kk_"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    label TEXT,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    created_us INTEGER NOT NULL,
+    expires_us INTEGER,
+    revoked_us INTEGER
+);
+CREATE INDEX IF NOT EXISTS ix_api_tokens_principal ON api_tokens (principal);
+"""
+
+
+class Unauthenticated(KirokuError):
+    """No valid API token: missing, malformed, unknown, expired or revoked (HTTP 401)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What is kept about a token (never the token itself)."""
+
+    token_id: str
+    principal: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def active(self, at: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
+
+
+def digest(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def validate_principal(text: str) -> Principal:
+    """Parse ``kind:name`` and check the name fits the kind (法人番号 for companies, an agency id for agencies)."""
+    who = Principal.parse(text)
+    if who.kind is PrincipalKind.COMPANY:
+        validate_corporate_number(who.name, field="principal")
+    elif who.kind is PrincipalKind.AGENCY:
+        validate_agency_id(who.name, field_name="principal")
+    elif not _NAME.match(who.name):
+        raise ValidationError(
+            f"a {who.kind.value} name is 1 to 64 letters, digits, '.', '_' or '-', got {who.name!r}",
+            field="principal", expected=f"{who.kind.value}:NAME", got=text, code="invalid_principal",
+        )
+    return who
+
+
+class TokenStore:
+    """API tokens of one deployment, in ``<home>/principals.db``."""
+
+    def __init__(self, path: Path, clock: Callable[[], datetime] = utcnow) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def for_home(cls, home: Path, clock: Callable[[], datetime] = utcnow) -> "TokenStore":
+        return cls(Path(home) / "principals.db", clock)
+
+    def add(self, principal: str | Principal, *, label: str | None = None, expires_at: datetime | None = None) -> tuple[TokenInfo, str]:
+        """Make a token for ``principal``; returns its record and the token, which is never shown again."""
+        who = validate_principal(principal.id if isinstance(principal, Principal) else principal)
+        now = self.clock()
+        if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+            raise ValidationError("a token must expire in the future (a timezone-aware time)", field="expires_at",
+                                  expected="a future, timezone-aware time", got=str(expires_at), code="invalid_expiry")
+        token = TOKEN_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        info = TokenInfo(new_id("tok"), who.id, label, now, expires_at, None)
+        with self._lock:
+            self._db.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)", (
+                info.token_id, info.principal, label, digest(token), to_us(now),
+                None if expires_at is None else to_us(expires_at)))
+        return info, token
+
+    def list(self, principal: str | None = None) -> list[TokenInfo]:
+        """Every token (or one principal's), oldest first; revoked and expired ones included."""
+        sql = "SELECT token_id, principal, label, created_us, expires_us, revoked_us FROM api_tokens"
+        args: tuple = ()
+        if principal:
+            sql, args = sql + " WHERE principal = ?", (principal,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_us, token_id", args).fetchall()
+        return [_info(r) for r in rows]
+
+    def revoke(self, token_id: str) -> TokenInfo:
+        """Stop a token from working, from the next call on (idempotent)."""
+        with self._lock:
+            self._db.execute("UPDATE api_tokens SET revoked_us = ? WHERE token_id = ? AND revoked_us IS NULL",
+                             (to_us(self.clock()), token_id))
+            row = self._db.execute("SELECT token_id, principal, label, created_us, expires_us, revoked_us FROM api_tokens "
+                                   "WHERE token_id = ?", (token_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no token {token_id}", field="token_id", got=token_id)
+        return _info(row)
+
+    def authenticate(self, token: str | None) -> Principal:
+        """The principal a bearer token stands for; ``Unauthenticated`` if it does not stand for one now."""
+        if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            raise Unauthenticated("send an API token: Authorization: Bearer kk_…", field="authorization",
+                                  expected="Bearer kk_…", got=None, code="unauthenticated")
+        with self._lock:
+            row = self._db.execute("SELECT token_id, principal, label, created_us, expires_us, revoked_us FROM api_tokens "
+                                   "WHERE token_sha256 = ?", (digest(token),)).fetchone()
+        if row is None:
+            raise Unauthenticated("this API token is not known", field="authorization", code="invalid_token")
+        info = _info(row)
+        if info.revoked_at is not None:
+            raise Unauthenticated("this API token was revoked", field="authorization", code="token_revoked")
+        if info.expires_at is not None and self.clock() >= info.expires_at:
+            raise Unauthenticated("this API token has expired; ask for a new one", field="authorization", code="token_expired")
+        return Principal.parse(info.principal)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "TokenStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _info(row: tuple) -> TokenInfo:
+    token_id, principal, label, created, expires, revoked = row
+    return TokenInfo(token_id, principal, label, from_us(created), None if expires is None else from_us(expires),
+                     None if revoked is None else from_us(revoked))

@@ -1,0 +1,89 @@
+"""What every route needs: the caller (authenticated by the gate), the deployment, the notice bell."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ledger.bootstrap import Kiroku
+from ledger.domain.model import Principal
+from ledger.principals import Unauthenticated
+from viewers.http.problems import document_problems
+
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="An API token made with `kiroku principals add` (shown once, stored only as a hash).")
+
+
+def current_principal(request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
+    """The principal the gate authenticated."""
+    who = getattr(request.state, "principal", None)
+    if who is None:  # only when a route is mounted outside the gate's protection
+        raise Unauthenticated("send an API token: Authorization: Bearer kk_…", field="authorization")
+    return who
+
+
+def kiroku_of(request: Request) -> Kiroku:
+    return request.app.state.kiroku
+
+
+@dataclass
+class Limits:
+    """Server-side bounds (the OpenAPI document states the widest; a server may be configured lower)."""
+
+    max_wait: float = 30.0  # long-poll
+    max_stream_seconds: float = 3600.0  # one SSE connection, then the client resumes with Last-Event-ID
+    poll_interval: float = 0.5  # how often a waiting feed looks at the catalog (other processes may record)
+    keepalive: float = 15.0  # SSE comment lines on an idle stream
+    bulk_batch: int = 200  # items recorded per durable batch in a bulk upload
+
+
+class NoticeBell:
+    """Wakes long-polls and SSE streams as soon as this server records something.
+
+    Recording in another process is seen at the next poll (``Limits.poll_interval``)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> asyncio.Event:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is not loop or self._event is None:
+                self._loop, self._event = loop, asyncio.Event()
+            return self._event
+
+    async def wait(self, timeout: float) -> None:
+        event = self._current()
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
+        except asyncio.TimeoutError:
+            pass
+
+    def ring(self) -> None:
+        """Called from any thread after something was recorded."""
+        with self._lock:
+            loop, event = self._loop, self._event
+            if loop is None or event is None:
+                return
+            self._event = asyncio.Event()
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop has closed
+            pass
+
+
+def problems(*statuses: int) -> dict:
+    """OpenAPI responses for an operation's own problems (401, 413, 422 and 429 are added to every operation)."""
+    return document_problems(statuses)
+
+
+def context(request: Request, *, top_level: frozenset[str] | None = None, headers: frozenset[str] = frozenset()) -> None:
+    """Tell the error handler how to point at fields: which are the body's own, which came as headers."""
+    request.state.top_level = top_level
+    request.state.header_fields = headers

@@ -1,0 +1,206 @@
+"""Errors as RFC 7807 problems (``application/problem+json``).
+
+Every ``KirokuError`` keeps its ``code``, ``retriable`` flag and ``http_status``; its ``field``
+(the service layer's dotted path, e.g. ``lines[3].payment_amount`` with 1-based line numbers)
+becomes a JSON pointer into the request (``/payload/lines/2/payment_amount``), and ``in`` says
+where that is: ``body``, ``path``, ``query`` or ``header``. ``from_pointer`` turns it back, so the
+remote SDKs raise the very errors the in-process SDKs raise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.errors import Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotFound, Unavailable, ValidationError, ValidationErrors
+
+PROBLEM_JSON = "application/problem+json"
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+TITLES = {
+    400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 406: "Not acceptable",
+    409: "Conflict", 410: "Gone", 413: "Request body too large", 415: "Unsupported media type",
+    422: "Invalid input", 429: "Too many requests", 500: "Internal error", 503: "Unavailable",
+}
+
+
+class PayloadTooLarge(KirokuError):
+    """The request body is larger than this server accepts."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class TooManyRequests(KirokuError):
+    """The principal's rate limit is spent; retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    retriable = True
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class NotAcceptable(KirokuError):
+    """The resource cannot be given in the representation asked for."""
+
+    code = "not_acceptable"
+    http_status = 406
+
+
+class UnsupportedMediaType(KirokuError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class ProblemItem(BaseModel):
+    """One of several problems found in one request."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    detail: str
+    field: str | None = Field(None, description="JSON pointer to the offending value")
+    expected: str | None = None
+    got: Any = None
+
+
+class Problem(BaseModel):
+    """An RFC 7807 problem: what went wrong, where (a JSON pointer), what was expected and got."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="urn:kiroku:problem:<code>")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str = Field(description="stable, machine-readable error code")
+    field: str | None = Field(None, description="JSON pointer to the offending value in the request")
+    in_: str | None = Field(None, alias="in", description="body, path, query or header")
+    expected: str | None = None
+    got: Any = None
+    retriable: bool = False
+    errors: list[ProblemItem] | None = None
+
+
+def to_pointer(field: str | None, top_level: frozenset[str] | None = None) -> str | None:
+    """``lines[3].payment_amount`` → ``/payload/lines/2/payment_amount`` (lines are 1-based in the
+    service's messages, as a clerk counts them; pointers index from 0). With ``top_level`` (the
+    request body's own fields), any other field is a path inside ``payload``."""
+    if field is None:
+        return None
+    parts: list[str] = []
+    for name, index in _SEGMENT.findall(field):
+        parts.append(name if name else index)
+    if not parts:
+        return "/" + _escape(field)
+    if top_level is not None and parts[0] not in top_level:
+        parts.insert(0, "payload")
+    if parts[0] == "payload" and len(parts) >= 3 and parts[1] == "lines" and parts[2].isdigit():
+        parts[2] = str(int(parts[2]) - 1)
+    return "/" + "/".join(_escape(p) for p in parts)
+
+
+def from_pointer(pointer: str | None) -> str | None:
+    """The inverse of ``to_pointer``: the service layer's dotted field name."""
+    if pointer is None or not pointer.startswith("/"):
+        return pointer
+    parts = [_unescape(p) for p in pointer[1:].split("/")]
+    if parts and parts[0] == "payload" and len(parts) > 1:
+        parts = parts[1:]
+        if len(parts) >= 2 and parts[0] == "lines" and parts[1].isdigit():
+            parts[1] = str(int(parts[1]) + 1)
+    out = ""
+    for p in parts:
+        if p.isdigit() and out:
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + p
+    return out
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+def _unescape(part: str) -> str:
+    return part.replace("~1", "/").replace("~0", "~")
+
+
+def _got(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def problem_body(err: KirokuError, *, instance: str | None = None, top_level: frozenset[str] | None = None,
+                 location: str | None = None) -> dict[str, Any]:
+    """The problem document for a service error."""
+    status = err.http_status if 400 <= err.http_status < 600 else 500
+    body: dict[str, Any] = {
+        "type": f"urn:kiroku:problem:{err.code}", "title": TITLES.get(status, "Error"), "status": status,
+        "detail": err.message, "code": err.code, "retriable": err.retriable,
+    }
+    if instance:
+        body["instance"] = instance
+    pointer = to_pointer(err.field, top_level)
+    if pointer is not None:
+        body["field"] = pointer
+        if location:
+            body["in"] = location
+    if err.expected is not None:
+        body["expected"] = str(err.expected)
+    if err.got is not None:
+        body["got"] = _got(err.got)
+    if isinstance(err, ValidationErrors):
+        body["errors"] = [
+            {"code": e.code, "detail": e.message, "field": to_pointer(e.field, top_level),
+             **({"expected": str(e.expected)} if e.expected is not None else {}),
+             **({"got": _got(e.got)} if e.got is not None else {})}
+            for e in err.errors
+        ]
+    return body
+
+
+def problem_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_BY_STATUS: dict[int, type[KirokuError]] = {
+    403: Forbidden, 404: NotFound, 406: NotAcceptable, 409: Conflict, 410: KeyErased, 413: PayloadTooLarge,
+    415: UnsupportedMediaType, 422: ValidationError, 500: IntegrityError, 503: Unavailable,
+}
+
+
+def error_from_problem(body: dict[str, Any], status: int, retry_after: int | None = None) -> KirokuError:
+    """Rebuild the service error a problem describes (used by the remote SDKs)."""
+    from ledger.principals import Unauthenticated
+
+    message = str(body.get("detail") or body.get("title") or f"HTTP {status}")
+    kw: dict[str, Any] = dict(field=from_pointer(body.get("field")), expected=body.get("expected"), got=body.get("got"),
+                              code=body.get("code"), retriable=body.get("retriable"))
+    if status == 422 and body.get("errors"):
+        items = [ValidationError(e.get("detail", ""), field=from_pointer(e.get("field")), expected=e.get("expected"),
+                                 got=e.get("got"), code=e.get("code")) for e in body["errors"]]
+        err: KirokuError = ValidationErrors(items)
+        err.message = message
+        err.args = (message,)
+        return err
+    if status == 429:
+        return TooManyRequests(message, retry_after or 1, **kw)
+    if status == 401:
+        return Unauthenticated(message, **kw)
+    cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else KirokuError)
+    return cls(message, **kw)
+
+
+def document_problems(statuses: Iterable[int]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these problem statuses."""
+    return {s: {"description": TITLES.get(s, "Problem"),
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}} for s in statuses}

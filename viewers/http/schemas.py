@@ -1,0 +1,126 @@
+"""Request bodies and response shapes of the HTTP API that the domain models do not already give.
+
+Responses reuse the domain's pydantic models (``Receipt``, ``Enrollment``, ``Grant``, ``Notice``,
+``SubmissionInfo``, ``Disposition``, ``AccessRecord``, ``MissingFiling``) so the wire form and the
+in-process SDK's return values are one and the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ledger.domain.model import Disposition, Notice, SubmissionInfo, SubmissionKind
+
+#: Sequence numbers, offsets and counts are bounded so that no input overflows a 64-bit column.
+MAX_SEQ = 2**62
+
+Text = Field(max_length=200)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubmissionIn(_In):
+    """A submission to record. The ``Idempotency-Key`` header is required with it."""
+
+    corporate_number: str = Field(max_length=40, description="法人番号 of the company the data belongs to", examples=["7000012050002"])
+    procedure: str = Field(max_length=40, examples=["PAYROLL_REPORT"])
+    period: str = Field(max_length=20, examples=["2026"])
+    kind: SubmissionKind = SubmissionKind.ORIGINAL
+    replaces: str | None = Field(None, max_length=64, description="for a CORRECTION or CANCELLATION: the submission it replaces")
+    payload: dict[str, Any] | None = Field(None, description="header and lines, as the procedure's rules say (none for a CANCELLATION)")
+
+
+class BulkItemIn(SubmissionIn):
+    """One line of an NDJSON bulk upload: a submission with its own idempotency key."""
+
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+#: Fields of a submission request; any other field a service error names lies inside ``payload``.
+SUBMISSION_FIELDS = frozenset({"corporate_number", "procedure", "period", "kind", "replaces", "idempotency_key", "payload"})
+
+
+class EnrollmentIn(_In):
+    corporate_number: str = Field(max_length=40, examples=["7000012050002"])
+    procedure: str = Field(max_length=40, examples=["WITHHOLDING_SLIP"])
+    agency_id: str | None = Field(None, max_length=60, description="the agency, except for line-routed procedures", examples=["tax-office:01101"])
+
+
+class ReasonIn(_In):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class RejectIn(_In):
+    reason: str = Field(max_length=2000)
+
+
+class PolicyIn(_In):
+    accept_all: bool = Field(description="accept every enrollment for this line-routed procedure by standing policy")
+
+
+class GrantIn(_In):
+    grantee: str = Field(max_length=100, examples=["firm:tanaka-tax"])
+    procedures: list[str] = Field(max_length=20, examples=[["PAYROLL_REPORT"]])
+    actions: list[str] = Field(max_length=3, examples=[["submit", "read", "receive_notices"]])
+    expires_at: AwareDatetime
+    personal_numbers: bool = False
+
+
+class DispositionIn(_In):
+    corporate_number: str = Field(max_length=40)
+    kind: str = Field(max_length=60, examples=["SPECIAL_COLLECTION_NOTICE"])
+    period: str = Field(max_length=20, examples=["2027"])
+    payload: dict[str, Any]
+    based_on: list[str] = Field(default_factory=list, max_length=100)
+    title: str | None = Field(None, max_length=200)
+
+
+DISPOSITION_FIELDS = frozenset({"corporate_number", "kind", "period", "payload", "based_on", "title"})
+
+
+class SnapshotOut(BaseModel):
+    """A submission as the caller may see it: personal numbers shown or masked, lines filtered."""
+
+    info: SubmissionInfo
+    payload: dict[str, Any] | None
+    visible_lines: list[int] | None = Field(None, description="1-based lines shown; null = all")
+    personal_numbers: str = Field(description="shown | masked | erased | none")
+    legal_basis: str | None = None
+
+
+class NoticePage(BaseModel):
+    """Notices after ``after``; pass ``last_seq`` as ``after`` next time (no gaps, no duplicates)."""
+
+    notices: list[Notice]
+    last_seq: int
+
+
+class InboxPage(BaseModel):
+    """Dispositions for every client since ``cursor``; pass the returned ``cursor`` next time."""
+
+    dispositions: list[Disposition]
+    cursor: str
+
+
+class Reminder(BaseModel):
+    procedure: str
+    period: str
+    deadline: datetime
+
+
+class Me(BaseModel):
+    """Who the token stands for."""
+
+    principal: str
+    kind: str
+    name: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
