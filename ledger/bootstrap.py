@@ -19,10 +19,12 @@ from ledger.ports import KeyService, Log, ObjectStore
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
+from ledger.processors.sequencer import Sequencer
 from ledger.queries import Queries
 from ledger.sealing import Sealer
 from ledger.service import Commands
 from ledger.settings import Settings, load_settings
+from ledger.transparency import Transparency
 
 
 def make_log(settings: Settings) -> Log:
@@ -31,8 +33,12 @@ def make_log(settings: Settings) -> Log:
         from ledger.adapters.sqlite_log import SqliteLog
 
         return SqliteLog.from_url(url, settings.partitions)
-    raise ConfigurationError(f"KIROKU_LOG={url}: the Kafka log adapter is not part of this build yet",
-                             field="KIROKU_LOG", expected="sqlite:///PATH", got=url, code="adapter_unavailable")
+    if url.startswith("kafka://"):
+        from ledger.adapters.kafka_log import KafkaLog
+
+        return KafkaLog.from_url(url, settings.partitions)
+    raise ConfigurationError(f"KIROKU_LOG={url}: no log adapter for this URL", field="KIROKU_LOG",
+                             expected="sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]", got=url, code="adapter_unavailable")
 
 
 def make_objects(settings: Settings) -> ObjectStore:
@@ -42,6 +48,9 @@ def make_objects(settings: Settings) -> ObjectStore:
 
         return LocalObjectStore.from_url(url)
     if url.startswith("s3://"):
+        from ledger.adapters.aws_urls import require_boto3
+
+        require_boto3("KIROKU_OBJECTS", url)
         from ledger.adapters.s3_objects import S3ObjectStore
 
         return S3ObjectStore.from_url(url)
@@ -56,11 +65,28 @@ def make_keys(settings: Settings) -> KeyService:
 
         return LocalKeyring.from_url(url)
     if url.startswith("aws-kms://"):
+        from ledger.adapters.aws_urls import require_boto3
+
+        require_boto3("KIROKU_KEYS", url)
         from ledger.adapters.kms_keys import KmsKeyService
 
         return KmsKeyService.from_url(url, objects_url=settings.objects_url)
     raise ConfigurationError(f"KIROKU_KEYS={url}: expected local:///DIR or aws-kms://KEY-ID?region=…",
                              field="KIROKU_KEYS", expected="local:///DIR or aws-kms://KEY-ID", got=url, code="bad_setting")
+
+
+def make_transparency(settings: Settings, sequencer: Sequencer, **parts: Any) -> Transparency:
+    """Checkpoints signed with the key at ``$KIROKU_HOME/signing.key``, kept in ``checkpoints.db``."""
+    from ledger.adapters.sqlite_checkpoints import SqliteCheckpointStore
+    from ledger.signer import LocalSigner, is_valid_key_name
+
+    if not is_valid_key_name(settings.deployment):
+        raise ConfigurationError(f"KIROKU_DEPLOYMENT={settings.deployment!r} names the checkpoint signing key and must "
+                                 "have no spaces or '+'", field="KIROKU_DEPLOYMENT", expected="e.g. kiroku.example.jp",
+                                 got=settings.deployment, code="bad_setting")
+    signer = LocalSigner.open(settings.home / "signing.key", settings.deployment)
+    store = SqliteCheckpointStore(settings.home / "checkpoints.db")
+    return Transparency(parts.pop("log"), sequencer, signer, store, settings.deployment, every=settings.checkpoint_every, **parts)
 
 
 @dataclass
@@ -77,8 +103,11 @@ class Kiroku:
     processors: Processors
     commands: Commands
     queries: Queries
+    transparency: Transparency | None = None  # checkpoints, proofs, deadline seals
 
     def close(self) -> None:
+        if self.transparency is not None:
+            self.transparency.close()
         self.log.close()
         self.catalog.close()
         close = getattr(self.keys, "close", None)
@@ -103,11 +132,16 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
     objects = make_objects(settings)
     keys = make_keys(settings)
     sealer = Sealer(keys)
-    processors = Processors(Notifier(log, codec), Projector(log, catalog, codec, registry, objects))
+    sequencer = Sequencer(log, settings.home / "trees")
+    processors = Processors(Notifier(log, codec), Projector(log, catalog, codec, registry, objects), sequencer)
     after = processors.catch_up if settings.inline_processing else None
     queries = Queries(log, codec, registry, sealer, catalog, objects, after_append=after, clock=clock)
     commands = Commands(log, codec, registry, sealer, catalog, queries, after_append=after, clock=clock)
-    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries)
+    transparency = make_transparency(settings, sequencer, log=log, codec=codec, registry=registry, catalog=catalog,
+                                     objects=objects, queries=queries, clock=clock)
+    sequencer.listeners.append(transparency.tick)
+    queries.seal_for = transparency.seal_reference
+    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency)
     if settings.inline_processing:
         processors.catch_up()  # finish whatever a crash left unprocessed
     return kiroku

@@ -12,6 +12,7 @@ replay assigns exactly the numbers the live run did.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +22,8 @@ from sqlalchemy import (
     UniqueConstraint, create_engine, event, func, select,
 )
 from sqlalchemy.engine import Connection, Engine
+
+from ledger.errors import Conflict
 
 metadata = MetaData()
 
@@ -142,6 +145,7 @@ missing = Table(
 #: Tables compared by ``kiroku replay`` (all of them), each with its natural order.
 TABLES = [positions, enrollments, decisions, policies, submissions, targets, notices, dispositions, grants, access_log, missing]
 
+_READ_POSITIONS = "kiroku.read_positions"  # Connection.info key: positions read in this transaction
 NO_COMPANY = "-"  # access rows about no known company (a denied read of something that does not exist)
 
 
@@ -163,6 +167,44 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def migrate(engine: Engine) -> None:
+    """Bring the catalog's schema to the newest Alembic revision (``ledger/migrations``).
+
+    The same scripts run on SQLite and PostgreSQL. A catalog created before migrations existed
+    (``metadata.create_all``, no ``alembic_version`` table) is stamped as revision 0001, which is
+    exactly the schema it has, and upgraded from there.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    config = _alembic_config()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == _head():
+            return
+        legacy = not inspect(conn).has_table("alembic_version") and inspect(conn).has_table(positions.name)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        if legacy:
+            command.stamp(config, "0001")
+        command.upgrade(config, "head")
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return config
+
+
+@functools.cache
+def _head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()  # parsed once per process
+
+
 class Catalog:
     """The SQL catalog. ``Catalog(url)`` works for ``sqlite:///…`` and ``postgresql+psycopg://…``."""
 
@@ -176,7 +218,7 @@ class Catalog:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        migrate(self.engine)
 
     def connect(self) -> Connection:
         return self.engine.connect()
@@ -188,21 +230,42 @@ class Catalog:
     # -- positions -------------------------------------------------------------------------------
 
     def position(self, conn: Connection, processor: str, topic: str, partition: int) -> int:
-        row = conn.execute(
-            select(positions.c.next_offset).where(
-                positions.c.processor == processor, positions.c.topic == topic, positions.c.partition == partition
-            )
-        ).first()
-        return 0 if row is None else int(row[0])
+        """A processor's next offset in a partition, as read in ``conn``'s transaction.
+
+        Remembered on the connection, so that :meth:`set_position` can check nobody moved it.
+        """
+        where = (positions.c.processor == processor, positions.c.topic == topic, positions.c.partition == partition)
+        row = conn.execute(select(positions.c.next_offset).where(*where)).first()
+        value = 0 if row is None else int(row[0])
+        conn.info.setdefault(_READ_POSITIONS, {})[(processor, topic, partition)] = (id(conn.get_transaction()), value)
+        return value
 
     def set_position(self, conn: Connection, processor: str, topic: str, partition: int, next_offset: int) -> None:
-        updated = conn.execute(
-            positions.update()
-            .where(positions.c.processor == processor, positions.c.topic == topic, positions.c.partition == partition)
-            .values(next_offset=next_offset)
-        ).rowcount
-        if not updated:
-            conn.execute(positions.insert().values(processor=processor, topic=topic, partition=partition, next_offset=next_offset))
+        """Move a processor's position, in the same transaction as what it derived.
+
+        Compare-and-set against what :meth:`position` read in this transaction: if another
+        instance of the processor committed the same batch first, this raises a retriable
+        :class:`~ledger.errors.Conflict` (or the database reports the duplicate rows first) and
+        the whole transaction rolls back — an event is never applied twice. Waiting on the row
+        lock instead would cost a write, and on PostgreSQL a WAL flush, for every idle poll.
+        """
+        where = (positions.c.processor == processor, positions.c.topic == topic, positions.c.partition == partition)
+        transaction, expected = conn.info.get(_READ_POSITIONS, {}).pop((processor, topic, partition), (None, None))
+        if transaction != id(conn.get_transaction()):
+            expected = None  # not read in this transaction: nothing to compare with
+        update = positions.update().where(*where).values(next_offset=next_offset)
+        if expected is not None:
+            update = update.where(positions.c.next_offset == expected)
+        if conn.execute(update).rowcount:
+            return
+        exists = conn.execute(select(positions.c.next_offset).where(*where)).first()
+        if exists is not None:
+            raise Conflict(
+                f"{processor} position in {topic}/{partition} moved from {expected} to {exists[0]} meanwhile: "
+                "another instance applied this batch first", field=f"{topic}/{partition}", expected=str(expected),
+                got=exists[0], code="position_moved", retriable=True)
+        # First batch of this partition; a concurrent first insert fails on the primary key.
+        conn.execute(positions.insert().values(processor=processor, topic=topic, partition=partition, next_offset=next_offset))
 
     def next_seq(self, conn: Connection, table: Table, key_col: str, key: str, seq_col: str = "seq") -> int:
         value = conn.execute(select(func.max(table.c[seq_col])).where(table.c[key_col] == key)).scalar()
@@ -216,9 +279,11 @@ class Catalog:
             for table in TABLES:
                 if table.name in skip:
                     continue
-                order = list(table.primary_key.columns) or list(table.c)
-                rows = conn.execute(select(table).order_by(*order)).all()
-                yield table.name, [tuple(r) for r in rows]
+                # Sorted here, not by the database: text collation differs between engines and
+                # locales, and replay compares a catalog on one engine with a rebuild on another.
+                key = [table.c.keys().index(col.name) for col in table.primary_key.columns] or list(range(len(table.c)))
+                rows = [tuple(r) for r in conn.execute(select(table)).all()]
+                yield table.name, sorted(rows, key=lambda row: [row[i] for i in key])
 
     def close(self) -> None:
         self.engine.dispose()

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from ledger.cli_retention import retention_app
 from ledger.errors import KirokuError
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ postgres_app = typer.Typer(help="A private PostgreSQL cluster on a loopback port
 infra_app.add_typer(kafka_app, name="kafka")
 infra_app.add_typer(postgres_app, name="postgres")
 app.add_typer(infra_app, name="infra")
+app.add_typer(retention_app, name="retention")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -415,6 +417,9 @@ def version() -> None:
 
     console.print(f"kiroku {__version__} (Python {sys.version.split()[0]})")
 
+
+from ledger import cli_http  # noqa: E402,F401  (kiroku serve, kiroku principals: the HTTP API)
+from ledger import cli_verify  # noqa: E402,F401  (kiroku verify, proof, checkpoint: receipts anyone can check)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

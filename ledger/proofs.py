@@ -21,6 +21,7 @@ from typing import Any
 
 from ledger import merkle
 from ledger.errors import IntegrityError
+from ledger.domain.model import JST
 from ledger.events import SUBMISSION_RECORDED, Event
 from ledger.ports import Position
 
@@ -32,9 +33,35 @@ RECEIPT_KEYS = (
     "submission_id", "corporate_number", "procedure", "period", "kind", "replaces", "position", "recorded_at",
     "payload_digest", "deadline", "on_time", "line_count", "targets", "unreached",
 )
+#: The first word of a deadline seal's checkpoint extension line.
+SEAL_PREFIX = "kiroku-seal"
 _RECEIPT_PROOF_KEYS = ("format", "receipt", "origin", "leaf_index", "tree_size", "leaf_hash", "entry",
                        "inclusion_proof", "checkpoint")
 _CONSISTENCY_KEYS = ("format", "origin", "old_size", "new_size", "proof", "old_checkpoint", "new_checkpoint")
+
+
+def origin_for(deployment: str, topic: str, partition: int) -> str:
+    """The checkpoint origin of one log partition: ``<deployment>/<topic>/<partition>``."""
+    return f"{deployment}/{topic}/{partition}"
+
+
+def seal_line(deadline: datetime, signed: datetime, periods: list[str] | tuple[str, ...]) -> str:
+    """The extension line of a seal, e.g. ``kiroku-seal deadline=2027-02-02T00:00:00+09:00 …``."""
+    return (f"{SEAL_PREFIX} deadline={deadline.astimezone(JST).isoformat()} "
+            f"signed={signed.astimezone(JST).isoformat(timespec='seconds')} sealed={','.join(periods)}")
+
+
+def parse_seal_line(line: str) -> dict[str, Any] | None:
+    """``{"deadline": datetime, "signed": datetime, "sealed": [PROC/period, …]}``, or None if not a seal."""
+    words = line.split(" ")
+    if words[0] != SEAL_PREFIX:
+        return None
+    try:
+        fields = dict(w.split("=", 1) for w in words[1:])
+        return {"deadline": datetime.fromisoformat(fields["deadline"]), "signed": datetime.fromisoformat(fields["signed"]),
+                "sealed": fields["sealed"].split(",")}
+    except (KeyError, ValueError):
+        raise IntegrityError(f"malformed seal line {line!r}", field="extensions", code="seal_line") from None
 
 
 def timestamp(dt: datetime | None) -> str | None:

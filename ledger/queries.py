@@ -74,6 +74,8 @@ class Queries:
         self.log, self.codec, self.registry, self.sealer = log, codec, registry, sealer
         self.catalog, self.objects, self.clock = catalog, objects, clock
         self.after_append = after_append or (lambda: None)
+        #: (procedure, period, corporate number) → the deadline seal's reference; set by bootstrap.
+        self.seal_for: Callable[[str, str, str], str | None] = lambda procedure, period, corp: None
 
     # -- access log ------------------------------------------------------------------------------
 
@@ -270,8 +272,10 @@ class Queries:
         corp = validate_corporate_number(corporate_number)
         with self.catalog.connect() as conn:
             basis = may_act_for(conn, who, corp, None, Action.RECEIVE_NOTICES, self.clock())
-            if not basis.allowed:
-                raise self._deny(who, corp, "dispositions", corp, basis, f"no dispositions of company {corp} are visible to you", "corporate_number")
+        # Recording a denial appends and projects, which needs a connection of its own: not while holding one.
+        if not basis.allowed:
+            raise self._deny(who, corp, "dispositions", corp, basis, f"no dispositions of company {corp} are visible to you", "corporate_number")
+        with self.catalog.connect() as conn:
             rows = conn.execute(select(c.dispositions).where(c.dispositions.c.corporate_number == corp, c.dispositions.c.company_seq > after)
                                 .order_by(c.dispositions.c.company_seq)).mappings().all()
         return [_disposition(r) for r in rows]
@@ -342,6 +346,19 @@ class Queries:
         with self.catalog.connect() as conn:
             return [self._enrollment(conn, r) for r in conn.execute(select(e).where(*conds).order_by(e.c.enrollment_id)).mappings().all()]
 
+    def enrollments(self, who: Principal, corporate_number: str) -> list[Enrollment]:
+        """A company's enrollments, for the company or an agent holding a grant to submit or read;
+        to anyone else, the same answer as for a company that does not exist (and recorded)."""
+        corp = validate_corporate_number(corporate_number)
+        now = self.clock()
+        with self.catalog.connect() as conn:
+            basis = may_act_for(conn, who, corp, None, Action.SUBMIT, now)
+            if not basis.allowed:
+                basis = may_act_for(conn, who, corp, None, Action.READ, now)
+        if not basis.allowed:
+            raise self._deny(who, corp, "enrollments", corp, basis, f"no enrollments of company {corp} are visible to you", "corporate_number")
+        return self.enrollments_of(corp)
+
     def pending_enrollments(self, who: Principal) -> list[Enrollment]:
         """Enrollments addressed to an agency that it has not decided on yet."""
         if who.kind is not PrincipalKind.AGENCY:
@@ -401,17 +418,21 @@ class Queries:
         with self.catalog.connect() as conn:
             rows = conn.execute(select(m).where(*conds).order_by(m.c.procedure, m.c.period, m.c.corporate_number)).mappings().all()
         return [MissingFiling(agency_id=r["agency_id"], corporate_number=r["corporate_number"], procedure=r["procedure"], period=r["period"],
-                              enrollment_id=r["enrollment_id"], deadline=from_us(r["deadline_us"]), reported_at=from_us(r["reported_us"])) for r in rows]
+                              enrollment_id=r["enrollment_id"], deadline=from_us(r["deadline_us"]), reported_at=from_us(r["reported_us"]),
+                              seal=self.seal_for(r["procedure"], r["period"], r["corporate_number"])) for r in rows]
 
     def reminders(self, who: Principal, corporate_number: str, within: timedelta = timedelta(days=30)) -> list[tuple[str, str, datetime]]:
         """(procedure, period, deadline) the company is enrolled for, due within ``within``, not yet filed."""
         corp = validate_corporate_number(corporate_number)
         now = self.clock()
         with self.catalog.connect() as conn:
-            if not may_act_for(conn, who, corp, None, Action.READ, now).allowed and not (who.kind is PrincipalKind.COMPANY and who.name == corp):
-                raise NotFound(f"no company {corp} visible to you", field="corporate_number", got=corp)
+            basis = may_act_for(conn, who, corp, None, Action.READ, now)
+        if not basis.allowed:
+            raise self._deny(who, corp, "reminders", corp, basis, f"no company {corp} visible to you", "corporate_number")
+        enrolled = sorted({e.procedure for e in self.enrollments_of(corp) if e.withdrawn_at is None and e.decisions})
+        with self.catalog.connect() as conn:
             out = []
-            for proc in sorted({e.procedure for e in self.enrollments_of(corp) if e.withdrawn_at is None and e.decisions}):
+            for proc in enrolled:
                 for period, due in calendar.deadlines_between(proc, now, now + within):
                     if not self.has_filed(conn, corp, proc, period):
                         out.append((proc, period, due))
@@ -435,7 +456,8 @@ class Queries:
         """Who read the company's data, when, what, and on which basis (the company itself only)."""
         corp = validate_corporate_number(corporate_number)
         if who.kind is not PrincipalKind.COMPANY or who.name != corp:
-            raise NotFound(f"no access log of company {corp} is visible to you", field="corporate_number", got=corp)
+            raise self._deny(who, corp, "access_log", corp, Basis(False, reason="only the company reads its access log"),
+                             f"no access log of company {corp} is visible to you", "corporate_number")
         a = c.access_log
         with self.catalog.connect() as conn:
             rows = conn.execute(select(a).where(a.c.corporate_number == corp, a.c.seq > after).order_by(a.c.seq).limit(limit)).mappings().all()

@@ -39,18 +39,31 @@ class Sealer:
             aead = self._aead[key_id] = AESGCM(key)
         return aead
 
+    def persist(self, key_ids: set[str]) -> None:
+        """Make the keys reserved for a batch durable before its submissions are appended."""
+        persist = getattr(self.keys, "persist", None)
+        if persist is not None and key_ids:
+            persist(key_ids)
+
     def seal(self, proc: Procedure, payload: dict[str, Any], scope: str, submission_id: str) -> tuple[dict[str, Any], str | None]:
         """The stored form of ``payload`` and the id of the data key used (None if nothing sensitive)."""
         if not proc.sensitive_fields:
             return payload, None
-        dk = self.keys.data_key(scope)
+        # Where the key service can, a new key is only reserved here and made durable (with the
+        # whole batch's keys) just before the submissions are appended: see Commands._record_batch.
+        reserve = getattr(self.keys, "reserve", None)
+        dk = reserve(scope) if reserve is not None else self.keys.data_key(scope)
         aead = self._cipher(dk.key_id, dk.key)
         sid = submission_id.encode()
+        # GCM needs a unique nonce per key: 8 random bytes per submission and a 4-byte counter.
+        prefix = os.urandom(8)
+        counter = 0
         lines = []
         for number, line in enumerate(payload["lines"], start=1):
             sealed = dict(line)
             for name in proc.sensitive_fields:
-                nonce = os.urandom(12)
+                counter += 1
+                nonce = prefix + counter.to_bytes(4, "big")
                 aad = b"%s/lines[%d].%s" % (sid, number, name.encode())
                 sealed[name] = nonce + aead.encrypt(nonce, line[name].encode(), aad)
             lines.append(sealed)

@@ -81,11 +81,14 @@ class Commands:
         self.after_append()
         return positions
 
-    def _require_company(self, who: Principal, corporate_number: str, procedure: str | None, action: Action) -> str | None:
-        """Authorize an action for a company; returns the grant id used, if any."""
+    def _require_company(self, who: Principal, corporate_number: str, procedure: str | None, action: Action,
+                         subject: str | None = None) -> str | None:
+        """Authorize an action for a company; returns the grant id used, if any. A refusal is
+        recorded in the company's access log."""
         with self.catalog.connect() as conn:
             basis = may_act_for(conn, who, corporate_number, procedure, action, self.clock())
         if not basis.allowed:
+            self.queries.record_access(who, [(corporate_number, action.value, subject or procedure or corporate_number, basis)])
             raise Forbidden(
                 f"{who} may not {action.value} for company {corporate_number}"
                 + (f" ({procedure})" if procedure else "") + f": {basis.reason}",
@@ -139,6 +142,8 @@ class Commands:
         proc = PROCEDURES[enr.procedure]
         addressed = enr.agency_id == who.name if enr.agency_id else agency_kind(who.name) == proc.agency_kind
         if not addressed or enr.withdrawn_at is not None:
+            if not addressed:
+                self.queries.record_access(who, [(enr.corporate_number, "decide", enrollment_id, Basis(False, reason="not addressed to this agency"))])
             raise NotFound(f"no enrollment {enrollment_id} awaits a decision from {who.name}", field="enrollment_id", got=enrollment_id)
         return enr
 
@@ -162,7 +167,7 @@ class Commands:
         with self._decide:
             try:
                 enr = self.queries.enrollment(enrollment_id)
-                grant_id = self._require_company(who, enr.corporate_number, enr.procedure, Action.SUBMIT)
+                grant_id = self._require_company(who, enr.corporate_number, enr.procedure, Action.SUBMIT, subject=enrollment_id)
             except (NotFound, Forbidden):
                 raise NotFound(f"no enrollment {enrollment_id} of yours", field="enrollment_id", got=enrollment_id) from None
             if enr.withdrawn_at is not None:
@@ -223,6 +228,7 @@ class Commands:
             self.queries.record_access(who, denials)
             where: dict[int, Position] = {}
             if events:
+                self.sealer.persist({e.body["key_id"] for e in events if e.body.get("key_id")})
                 where = {id(e): p for e, p in zip(events, self._append(events))}
             out: list[Receipt | KirokuError] = []
             for item in results:
@@ -244,7 +250,8 @@ class Commands:
         if not basis.allowed:
             raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
                             field="corporate_number", got=corp, code="forbidden")
-        fingerprint = request_fingerprint(req)
+        # Only a request with an idempotency key needs its fingerprint (to tell a retry from new data).
+        fingerprint = request_fingerprint(req) if req.idempotency_key is not None else ""
         # Then idempotency: a retry of a recorded request gets the original receipt back.
         if req.idempotency_key is not None:
             if not req.idempotency_key.strip() or len(req.idempotency_key) > 200:
@@ -380,6 +387,8 @@ class Commands:
         except NotFound:
             grant = None
         if grant is None or who.kind is not PrincipalKind.COMPANY or grant.corporate_number != who.name:
+            if grant is not None:
+                self.queries.record_access(who, [(grant.corporate_number, "revoke", grant_id, Basis(False, reason="not the granting company"))])
             raise NotFound(f"no grant {grant_id} of yours", field="grant_id", got=grant_id)
         if grant.revoked_at is None:
             self._append([Event(GRANT_REVOKED, {"grant_id": grant_id, "reason": reason}, actor=who.id, corporate_number=who.name)])
@@ -393,20 +402,27 @@ class Commands:
         corp = validate_corporate_number(corporate_number)
         proc = get_procedure(kind, disposition=True, field_name="kind")
         if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
+            self.queries.record_access(who, [(corp, "issue", kind, Basis(False, reason=f"not a {proc.agency_kind}"))])
             raise Forbidden(f"a {proc.name_ja} is issued by a {proc.agency_kind}", field="principal", got=who.id, code="forbidden")
         period = calendar.validate_period(kind, period)
         normalized = validate_payload(proc, payload)
         based_on = list(based_on or [])
+        unknown: tuple[int, str] | None = None
         with self.catalog.connect() as conn:
             for i, sid in enumerate(based_on):
                 row = conn.execute(select(c.targets.c.corporate_number).where(
                     c.targets.c.submission_id == sid, c.targets.c.agency_id == who.name)).first()
                 if row is None or row[0] != corp:
-                    raise NotFound(f"no submission {sid} of company {corp} was filed to you", field=f"based_on[{i}]", got=sid)
+                    unknown = (i, sid)
+                    break
             related = conn.execute(select(c.targets.c.submission_id).where(
                 c.targets.c.corporate_number == corp, c.targets.c.agency_id == who.name).limit(1)).first()
             accepted, _, _ = self.queries.routing_state(conn, corp, None)
+        if unknown is not None:
+            self.queries.record_access(who, [(corp, "issue", unknown[1], Basis(False, reason="not filed to this agency"))])
+            raise NotFound(f"no submission {unknown[1]} of company {corp} was filed to you", field=f"based_on[{unknown[0]}]", got=unknown[1])
         if related is None and who.name not in accepted:
+            self.queries.record_access(who, [(corp, "issue", kind, Basis(False, reason="no filing or accepted enrollment with this agency"))])
             raise NotFound(f"company {corp} has filed nothing to {who.name} and has no accepted enrollment with it",
                            field="corporate_number", got=corp)
         payload_bytes = self.registry.encode(proc.schema, normalized)

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     keys: str | None = Field(None, description="Key service URL: local:///DIR or aws-kms://KEY-ID?region=…")
     partitions: int = Field(4, ge=1, le=256, description="Partitions per ledger topic.")
     deployment: str = Field("kiroku.local", description="Name of this deployment, used in checkpoint origins.")
+    checkpoint_every: int = Field(1000, ge=1, description="Publish a signed checkpoint of a log partition every N new entries.")
     inline_processing: bool = Field(
         True, description="Run the projector and notifier in-process right after each append (embedded default)."
     )
@@ -54,6 +55,19 @@ class Settings(BaseSettings):
         allowed = SCHEMES[info.field_name]
         if not value.startswith(allowed):
             raise ValueError(f"expected a URL starting with one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    @field_validator("objects", "keys")
+    @classmethod
+    def _aws_url(cls, value: str | None) -> str | None:
+        # s3:// and aws-kms:// URLs are parsed in full here (no I/O, no boto3), so a malformed one
+        # fails at start-up with a ConfigurationError naming KIROKU_OBJECTS or KIROKU_KEYS.
+        from ledger.adapters.aws_urls import parse_keys_url, parse_objects_url
+
+        if value and value.startswith("s3://"):
+            parse_objects_url(value)
+        elif value and value.startswith("aws-kms://"):
+            parse_keys_url(value)
         return value
 
     # The resolved URLs: embedded defaults live under ``home``.

@@ -11,12 +11,14 @@ only under the company's grant) and records; the SDK adds nothing but convenienc
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
 from ledger.errors import KirokuError
+from ledger.proofs import ReceiptProof
 
 
 class Producer:
@@ -83,6 +85,24 @@ class Producer:
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""
         return self.kiroku.queries.receipt(self.principal, submission_id)
+
+    def receipt_with_proof(self, submission_id: str, *, wait: bool = True, timeout: float = 10.0,
+                           seal: bool = False) -> ReceiptProof:
+        """The receipt completed with its log entry and an inclusion proof against a signed
+        checkpoint (``seal``: against its deadline's seal) — a file anyone can verify with the log's
+        public key (``proof.to_json()``; ``kiroku verify --receipt``). With ``wait``, polls until the
+        sequencer has integrated the entry or ``timeout`` seconds pass (then the last retriable
+        error is raised)."""
+        transparency = self.kiroku.transparency
+        assert transparency is not None, "this Kiroku was built without its transparency log"
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                return transparency.receipt_with_proof(self.principal, submission_id, seal=seal)
+            except KirokuError as err:
+                if not (wait and err.retriable) or time.monotonic() >= give_up:
+                    raise
+            time.sleep(min(0.05, max(0.0, give_up - time.monotonic())))
 
     # -- what comes back ---------------------------------------------------------------------------
 

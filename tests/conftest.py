@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from ledger.bootstrap import Kiroku, open_kiroku
+
+pytest_plugins = ["tests.service_fixtures"]  # kafka_single, kafka_cluster, postgres_server, scaleout_settings
 
 
 class Clock:
@@ -39,10 +41,21 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def kiroku(home: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kiroku]:
+def deployment(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings overrides choosing the deployment ``kiroku`` opens: the embedded one by default.
+
+    ``@pytest.mark.parametrize("deployment", ["scaleout"], indirect=True)`` runs a test on Kafka and
+    PostgreSQL instead (``scaleout_settings`` in ``tests/service_fixtures.py``).
+    """
+    kind = getattr(request, "param", "embedded")
+    return {} if kind == "embedded" else request.getfixturevalue(f"{kind}_settings")
+
+
+@pytest.fixture
+def kiroku(home: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, deployment: dict[str, Any]) -> Iterator[Kiroku]:
     for key in [k for k in __import__("os").environ if k.startswith("KIROKU_")]:
         monkeypatch.delenv(key)
-    k = open_kiroku(home=home, clock=clock)
+    k = open_kiroku(home=home, clock=clock, **deployment)
     try:
         yield k
     finally:

@@ -16,6 +16,7 @@ are switched off (:func:`client`) so that this module is the one place that deci
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, TypeVar
@@ -66,7 +67,6 @@ def client(service: str, region: str | None, endpoint: str | None) -> Any:
 
     Credentials come from boto3's usual chain (environment, profile, instance or task role) —
     never from Kiroku's settings."""
-    import boto3
     from botocore.config import Config
 
     config = Config(
@@ -74,7 +74,22 @@ def client(service: str, region: str | None, endpoint: str | None) -> Any:
         connect_timeout=5, read_timeout=60, max_pool_connections=32,
         s3={"addressing_style": "path"} if endpoint else None,
     )
-    return boto3.session.Session().client(service, endpoint_url=endpoint, config=config)
+    return _session().client(service, endpoint_url=endpoint, config=config)
+
+
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _session() -> Any:
+    """One boto3 session per process: loading the service models once, not per client."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            import boto3
+
+            _SESSION = boto3.session.Session()
+        return _SESSION
 
 
 def error_code(exc: BaseException) -> str:
@@ -143,8 +158,8 @@ def translate(exc: BaseException, *, service: str, action: str, resource: str, s
         )
     if code in ("InvalidCiphertextException", "IncorrectKeyException"):
         return IntegrityError(
-            f"KMS could not unwrap the data key of {resource} ({code}): the wrapped key was altered or "
-            f"belongs to another key or scope",
+            f"{service} refused to decrypt with {resource} ({code}): the ciphertext was altered or belongs to "
+            f"another key or encryption context",
             field=resource, got=code, code="wrapped_key",
         )
     return KirokuError(

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 _NAME = re.compile(r"[A-Za-z0-9._-]*")
 _OPTIONS = {"prefix", "timeout_ms", "replication"}
+#: How long a topic's last stable offsets are reused by ``read`` before asking the brokers again.
+FRESH_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,18 @@ def _kafka() -> Any:
     return kafka
 
 
+def _quick_metadata(cluster: Any) -> None:
+    """Let a new client fetch metadata for a topic right after bootstrap.
+
+    kafka-python 3.0.12 does not pass ``retry_backoff_ms`` on to its ``ClusterMetadata``, which keeps
+    the default 100 ms between two metadata requests; the first use of each topic by a new client
+    then waits that long. Harmless if the attribute is not there (another version).
+    """
+    config = getattr(cluster, "config", None)
+    if isinstance(config, dict) and "retry_backoff_ms" in config:
+        config["retry_backoff_ms"] = 10
+
+
 class KafkaLog:
     """The scale-out ``Log`` adapter. Build it with :meth:`from_url`; ``close`` it when done."""
 
@@ -129,6 +143,8 @@ class KafkaLog:
         self._reader: Any = None
         self._reader_at: dict[tuple[str, int], int] = {}  # next offset the reader will return
         self._stable: dict[tuple[str, int], int] = {}  # last known last-stable offsets (only grow)
+        self._void: dict[tuple[str, int], tuple[int, int]] = {}  # offsets holding no committed record
+        self._stable_at: dict[str, float] = {}  # when each topic's stable offsets were last asked
         self._groups: dict[str, Any] = {}  # group -> consumer used to read committed offsets
         self._txn: dict[str, Any] = {}  # transactional id -> producer
         self._committed: dict[tuple[str, str, int], int] = {}  # positions this instance committed
@@ -185,20 +201,24 @@ class KafkaLog:
     def _new_producer(self, **extra: Any) -> Any:
         kafka = _kafka()
         try:
-            return kafka.KafkaProducer(**self._producer_config(), **extra)
+            producer = kafka.KafkaProducer(**self._producer_config(), **extra)
         except kafka.errors.KafkaError as exc:
             raise self._unavailable("connect a producer", exc) from exc
+        _quick_metadata(getattr(producer, "_metadata", None))
+        return producer
 
     def _consumer(self, **extra: Any) -> Any:
         kafka = _kafka()
         try:
-            return kafka.KafkaConsumer(
+            consumer = kafka.KafkaConsumer(
                 **self._common(), isolation_level="read_committed", enable_auto_commit=False,
                 auto_offset_reset="earliest", allow_auto_create_topics=False,
-                fetch_max_wait_ms=100, max_poll_records=5000, **extra,
+                fetch_max_wait_ms=5, max_poll_records=5000, **extra,
             )
         except kafka.errors.KafkaError as exc:
             raise self._unavailable("connect a consumer", exc) from exc
+        _quick_metadata(getattr(consumer, "_cluster", None))
+        return consumer
 
     def _unavailable(self, what: str, exc: BaseException) -> KirokuError:
         """Translate a kafka-python error into Kiroku's tree (retriable Unavailable by default)."""
@@ -241,9 +261,11 @@ class KafkaLog:
             producer.flush(timeout=self._timeout_s + 5)
             metadata = [f.get(timeout=0) for f in futures]
         except kafka.errors.KafkaError as exc:
+            self._stable_at.pop(topic, None)
             # An idempotent producer whose send failed may hold a stale sequence: start a new session.
             self._reset_producer(producer)
             raise self._unavailable("acknowledge the write", exc) from exc
+        self._stable_at.pop(topic, None)  # our own records: make read() ask the brokers again
         return [Position(topic, m.partition, m.offset) for m in metadata]
 
     def _reset_producer(self, producer: Any) -> None:
@@ -260,19 +282,25 @@ class KafkaLog:
         key = (topic, partition)
         with self._lock:
             try:
-                if offset >= self._stable.get(key, 0) and offset >= self._stable_offset(topic, partition):
+                void_from, void_to = self._void.get(key, (0, 0))
+                if void_from <= offset < void_to:
+                    offset = void_to  # known to hold only markers or aborted records
+                if offset >= self._stable.get(key, 0) and offset >= self._recent_stable_offset(topic, partition):
                     return []
                 reader = self._reader_for(tp, key, offset)
                 deadline = time.monotonic() + self._timeout_s
                 while True:
-                    batch = reader.poll(timeout_ms=200, max_records=max_records).get(tp, [])
+                    batch = reader.poll(timeout_ms=10, max_records=max_records).get(tp, [])
                     if batch:
                         self._reader_at[key] = batch[-1].offset + 1
                         return [StoredRecord(topic, partition, r.offset, r.timestamp * 1000, r.key or b"", r.value or b"")
                                 for r in batch]
                     at = reader.position(tp)
                     self._reader_at[key] = at
-                    if at >= self._stable[key]:  # only aborted records or markers were left
+                    if at >= self._stable[key]:
+                        # Only markers or aborted records were left: remember, so that a caller that
+                        # asks again from ``offset`` (its position has not moved) costs no fetch.
+                        self._void[key] = (offset, at)
                         return []
                     if time.monotonic() > deadline:
                         raise Unavailable(f"no records came back from {physical}/{partition} at offset {at} "
@@ -298,15 +326,35 @@ class KafkaLog:
         self._reader, self._reader_at = None, {}
 
     def _stable_offset(self, topic: str, partition: int) -> int:
-        """The partition's last stable offset (what a read_committed consumer can reach); cached."""
+        """The partition's last stable offset (what a read_committed consumer can reach), asked now."""
+        return self._fetch_stable_offsets(topic, [partition])[partition]
+
+    def _recent_stable_offset(self, topic: str, partition: int) -> int:
+        """Like :meth:`_stable_offset`, but answered for all of a topic's partitions at once and
+        reused for :data:`FRESH_S`; our own writes to the topic make it stale at once.
+
+        Processors poll every partition of every topic after each command; one ListOffsets
+        request per topic instead of one per partition keeps that cheap. Records another process
+        wrote in the last few milliseconds are seen on the next pass, as with any poll.
+        """
+        fetched = self._stable_at.get(topic)
+        if fetched is None or time.monotonic() - fetched > FRESH_S:
+            self._fetch_stable_offsets(topic, range(self._partitions[topic]))
+            self._stable_at[topic] = time.monotonic()
+        return self._stable[(topic, partition)]
+
+    def _fetch_stable_offsets(self, topic: str, partitions: Any) -> dict[int, int]:
         kafka = _kafka()
         if self._reader is None:
             self._reader = self._consumer(group_id=None)
-        tp = kafka.TopicPartition(self.physical(topic), partition)
-        value = int(self._reader.end_offsets([tp], timeout_ms=self.options.timeout_ms)[tp])
-        key = (topic, partition)
-        self._stable[key] = max(self._stable.get(key, 0), value)
-        return self._stable[key]
+        physical = self.physical(topic)
+        tps = [kafka.TopicPartition(physical, p) for p in partitions]
+        answer = self._reader.end_offsets(tps, timeout_ms=self.options.timeout_ms)
+        out = {}
+        for tp in tps:
+            key = (topic, tp.partition)
+            self._stable[key] = out[tp.partition] = max(self._stable.get(key, 0), int(answer[tp]))
+        return out
 
     def end_offset(self, topic: str, partition: int) -> int:
         """The last stable offset: one past the last committed record (or transaction marker)."""
@@ -333,6 +381,8 @@ class KafkaLog:
             if key in self._committed:
                 return self._committed[key]
             try:
+                if self._recent_stable_offset(topic, partition) == 0:
+                    return 0  # nothing committed to consume yet, so nothing consumed: no claim needed
                 self._transactional(self.transactional_id(group, [(topic, partition)]))
                 consumer = self._groups.get(group)
                 if consumer is None:
@@ -385,6 +435,8 @@ class KafkaLog:
             for (t, p), off in consumed.items():
                 self._committed[(group, t, p)] = off
         positions = [Position(t, m.partition, m.offset) for t, m in metadata]
+        for t, _ in produce:
+            self._stable_at.pop(t, None)
         self._await_visible(positions)
         return positions
 

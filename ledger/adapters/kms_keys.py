@@ -41,12 +41,11 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from ledger.adapters.aws_errors import RetryPolicy, call, client
-from ledger.adapters.s3_objects import parse_s3_url
+from ledger.adapters.aws_urls import DEFAULT_KEY_PREFIX, parse_keys_url, parse_objects_url
 from ledger.errors import ConfigurationError, IntegrityError, KeyErased, NotFound
 from ledger.ports import DataKey
 
 SETTING = "KIROKU_KEYS"
-DEFAULT_PREFIX = "data-keys/"
 
 
 def key_id_for(scope: str) -> str:
@@ -54,25 +53,10 @@ def key_id_for(scope: str) -> str:
     return "kms_" + hashlib.sha256(scope.encode()).hexdigest()[:40]
 
 
-def parse_kms_url(url: str) -> tuple[str, dict[str, str]]:
-    """``aws-kms://KEY?k=v`` → (KEY, params), before any I/O; ConfigurationError naming KIROKU_KEYS."""
-    from urllib.parse import parse_qs
-
-    if not url.startswith("aws-kms://"):
-        raise ConfigurationError(f"{SETTING}={url} is not an aws-kms:// URL", field=SETTING,
-                                 expected="aws-kms://KEY-ID?region=…", got=url, code="bad_setting")
-    key, _, query = url[len("aws-kms://"):].partition("?")
-    if not key:
-        raise ConfigurationError(f"{SETTING} names no KMS key", field=SETTING,
-                                 expected="aws-kms://KEY-ID, aws-kms://alias/NAME or aws-kms://arn:aws:kms:…",
-                                 got=url, code="bad_setting")
-    return key, {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-
-
 class KmsKeyService:
     """The scale-out ``KeyService`` adapter: AWS KMS master key, wrapped data keys in S3."""
 
-    def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_PREFIX, *,
+    def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_KEY_PREFIX, *,
                  cache_seconds: float = 300.0, retry: RetryPolicy | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.kms, self.s3, self.master_key = kms, s3, master_key
@@ -84,35 +68,21 @@ class KmsKeyService:
     @classmethod
     def from_url(cls, url: str, objects_url: str | None = None, **kwargs: Any) -> "KmsKeyService":
         """Parse the URL (before any I/O), connect, and check the master key and the key store."""
-        key, params = parse_kms_url(url)
-        region, endpoint = params.pop("region", None) or None, params.pop("endpoint", None) or None
-        store = params.pop("store", None)
-        store_endpoint, store_region = params.pop("store_endpoint", None), params.pop("store_region", None)
-        cache = params.pop("cache_seconds", "300")
-        if params:
-            raise ConfigurationError(f"{SETTING}: unknown parameter(s) {', '.join(sorted(params))}", field=SETTING,
-                                     expected="region, endpoint, store, store_endpoint, store_region, cache_seconds",
-                                     got=url, code="bad_setting")
-        try:
-            cache_seconds = float(cache)
-        except ValueError:
-            raise ConfigurationError(f"{SETTING}: cache_seconds={cache!r} is not a number", field=SETTING,
-                                     expected="cache_seconds=SECONDS", got=cache, code="bad_setting") from None
-        if store is None:
+        parsed = parse_keys_url(url)
+        bucket, prefix = parsed.store_bucket, parsed.store_prefix
+        store_endpoint, store_region = parsed.store_endpoint, parsed.store_region
+        if bucket is None:
             if not (objects_url or "").startswith("s3://"):
                 raise ConfigurationError(
                     f"{SETTING} needs somewhere to keep wrapped data keys: add store=s3://BUCKET/PREFIX/ to it, or "
-                    f"use an s3:// KIROKU_OBJECTS (keys then live beside the snapshots, under {DEFAULT_PREFIX})",
+                    f"use an s3:// KIROKU_OBJECTS (keys then live beside the snapshots, under {DEFAULT_KEY_PREFIX})",
                     field=SETTING, expected="store=s3://BUCKET/PREFIX/", got=url, code="bad_setting")
-            bucket, _, objects_params = parse_s3_url(objects_url or "", "KIROKU_OBJECTS")
-            prefix = DEFAULT_PREFIX
-            store_endpoint = store_endpoint or objects_params.get("endpoint") or None
-            store_region = store_region or objects_params.get("region") or None
-        else:
-            bucket, prefix, _ = parse_s3_url(store, SETTING)
-            prefix = prefix or DEFAULT_PREFIX
-        service = cls(client("kms", region, endpoint), client("s3", store_region or region, store_endpoint),
-                      key, bucket, prefix, cache_seconds=cache_seconds, **kwargs)
+            objects = parse_objects_url(objects_url or "")
+            bucket = objects.bucket
+            store_endpoint, store_region = store_endpoint or objects.endpoint, store_region or objects.region
+        service = cls(client("kms", parsed.region, parsed.endpoint),
+                      client("s3", store_region or parsed.region, store_endpoint),
+                      parsed.key, bucket, prefix, cache_seconds=parsed.cache_seconds, **kwargs)
         service.ensure_ready()
         return service
 
@@ -191,9 +161,15 @@ class KmsKeyService:
         return {"kiroku:key_id": key_id, "kiroku:scope": scope}
 
     def _unwrap(self, record: dict[str, Any]) -> bytes:
-        resp = self._kms("decrypt", "kms:Decrypt", KeyId=record["kms_key"],
-                         CiphertextBlob=base64.b64decode(record["wrapped"]),
-                         EncryptionContext=self._context(record["key_id"], record["scope"]))
+        try:
+            resp = self._kms("decrypt", "kms:Decrypt", KeyId=record["kms_key"],
+                             CiphertextBlob=base64.b64decode(record["wrapped"]),
+                             EncryptionContext=self._context(record["key_id"], record["scope"]))
+        except IntegrityError as err:
+            raise IntegrityError(
+                f"KMS could not unwrap data key {record['key_id']} of {record['scope']} ({err.got}): its stored "
+                f"wrapped form was altered, or belongs to another master key or scope",
+                field=record["key_id"], got=err.got, code="wrapped_key") from err
         return bytes(resp["Plaintext"])
 
     def _cached(self, key_id: str) -> bytes | None:

@@ -43,9 +43,10 @@ class LocalKeyring:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._by_scope: dict[str, DataKey] = {}
         self._by_id: dict[str, bytes] = {}
+        self._reserved: dict[str, str] = {}  # key id → scope, in memory until persisted
 
     @classmethod
     def from_url(cls, url: str) -> "LocalKeyring":
@@ -89,6 +90,49 @@ class LocalKeyring:
 
     def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
         return self._master.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+
+    def reserve(self, scope: str) -> DataKey:
+        """The scope's data key, created in memory only if new: ``persist`` makes it durable.
+
+        Bulk recording reserves keys while it decides and persists, in one transaction, only the
+        keys of submissions about to be appended — a rejected submission leaves no key behind.
+        """
+        cached = self._by_scope.get(scope)
+        if cached is not None:
+            return cached
+        with self._lock:
+            row = self._db.execute("SELECT key_id, wrapped FROM data_keys WHERE scope = ?", (scope,)).fetchone()
+            if row is not None:
+                return self.data_key(scope)
+            key_id = f"lk_{uuid.uuid4().hex}"
+            dk = DataKey(key_id, AESGCM.generate_key(bit_length=256))
+            self._by_scope[scope] = dk
+            self._by_id[key_id] = dk.key
+            self._reserved[key_id] = scope
+            return dk
+
+    def persist(self, key_ids: set[str]) -> None:
+        """Durably store the reserved keys among ``key_ids`` (one transaction)."""
+        with self._lock:
+            rows = []
+            for key_id in key_ids:
+                scope = self._reserved.get(key_id)
+                if scope is None:
+                    continue
+                nonce = os.urandom(12)
+                wrapped = nonce + self._master.encrypt(nonce, self._by_id[key_id], key_id.encode())
+                rows.append((key_id, scope, wrapped, time.time_ns() // 1000))
+            if not rows:
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT INTO data_keys VALUES (?, ?, ?, ?, NULL)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            for key_id, *_ in rows:
+                del self._reserved[key_id]
 
     def key_by_id(self, key_id: str) -> bytes:
         cached = self._by_id.get(key_id)

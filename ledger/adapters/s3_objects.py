@@ -29,13 +29,14 @@ import base64
 import hashlib
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Iterator
-from urllib.parse import parse_qs
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from ledger.adapters.aws_errors import RetryPolicy, call, client
+from ledger.adapters.aws_urls import parse_objects_url
 from ledger.errors import ConfigurationError, Forbidden, IntegrityError, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -59,30 +60,6 @@ def content_name(key: str) -> str | None:
     return None
 
 
-def parse_s3_url(url: str, setting: str = SETTING) -> tuple[str, str, dict[str, str]]:
-    """``s3://bucket/prefix?k=v`` → (bucket, prefix, params); ConfigurationError naming ``setting``."""
-    if not url.startswith("s3://"):
-        raise ConfigurationError(f"{setting}={url} is not an s3:// URL", field=setting, expected="s3://BUCKET?region=…",
-                                 got=url, code="bad_setting")
-    rest, _, query = url[len("s3://"):].partition("?")
-    bucket, _, prefix = rest.partition("/")
-    if not (3 <= len(bucket) <= 63) or not all(c.islower() or c.isdigit() or c in "-." for c in bucket):
-        raise ConfigurationError(f"{setting}: {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '-', '.')",
-                                 field=setting, expected="s3://BUCKET", got=url, code="bad_setting")
-    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    return bucket, prefix, params
-
-
-def _int_param(params: dict[str, str], name: str, default: int, setting: str, minimum: int) -> int:
-    raw = params.pop(name, None)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise ConfigurationError(f"{setting}: {name}={raw!r} must be a whole number ≥ {minimum}", field=setting,
-                                 expected=f"{name}=N (N ≥ {minimum})", got=raw, code="bad_setting")
-    return int(raw)
-
-
 class S3ObjectStore:
     """The scale-out ``ObjectStore`` adapter: S3 with Object Lock (COMPLIANCE)."""
 
@@ -102,20 +79,10 @@ class S3ObjectStore:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "S3ObjectStore":
         """Parse the URL (before any I/O), connect, and check or create the bucket."""
-        bucket, prefix, params = parse_s3_url(url)
-        if prefix:
-            raise ConfigurationError(f"{SETTING}: give the bucket only (snapshots are stored under snapshots/)",
-                                     field=SETTING, expected="s3://BUCKET?region=…", got=url, code="bad_setting")
-        region, endpoint = params.pop("region", None) or None, params.pop("endpoint", None) or None
-        part = _int_param(params, "part_mb", 16, SETTING, 5)
-        threshold = _int_param(params, "multipart_mb", 64, SETTING, 5)
-        create = params.pop("create", "true").lower() not in ("false", "0", "no")
-        if params:
-            raise ConfigurationError(f"{SETTING}: unknown parameter(s) {', '.join(sorted(params))}", field=SETTING,
-                                     expected="region, endpoint, part_mb, multipart_mb, create", got=url, code="bad_setting")
-        store = cls(client("s3", region, endpoint), bucket, part_size=part * MIB, multipart_threshold=threshold * MIB,
-                    **kwargs)
-        store.ensure_bucket(create=create, region=region)
+        parsed = parse_objects_url(url)
+        store = cls(client("s3", parsed.region, parsed.endpoint), parsed.bucket, part_size=parsed.part_mb * MIB,
+                    multipart_threshold=parsed.multipart_mb * MIB, **kwargs)
+        store.ensure_bucket(create=parsed.create, region=parsed.region)
         return store
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -134,11 +101,15 @@ class S3ObjectStore:
                 raise ConfigurationError(
                     f"S3 bucket {self.bucket} ({SETTING}) does not exist; create it with versioning and Object Lock",
                     field=self.setting, expected="an existing bucket", got=self.bucket, code="bucket_missing") from exc
+            region = region or self.s3.meta.region_name
             extra: dict[str, Any] = {}
             if region and region != "us-east-1":
                 extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            self._call("create_bucket", "s3:CreateBucket", expect=("BucketAlreadyOwnedByYou",),
-                       ObjectLockEnabledForBucket=True, **extra)
+            try:
+                self._call("create_bucket", "s3:CreateBucket", expect=("BucketAlreadyOwnedByYou",),
+                           ObjectLockEnabledForBucket=True, **extra)
+            except ClientError:  # another process created it first; it is checked below like any other
+                pass
         status = self._call("get_bucket_versioning", "s3:GetBucketVersioning").get("Status") or "never enabled"
         if status != "Enabled":
             raise ConfigurationError(
@@ -173,14 +144,16 @@ class S3ObjectStore:
             return {}
         return {"ObjectLockMode": LOCK_MODE, "ObjectLockRetainUntilDate": until}
 
-    def _head(self, key: str, version: str | None = None) -> dict[str, Any] | None:
-        """The current version's headers (or the given version's); None if absent or hidden by a delete marker."""
+    def _head(self, key: str, version: str | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """The current version's headers (or the given version's), or None — and whether a delete
+        marker is what S3 found on top."""
         extra = {"VersionId": version} if version else {}
         try:
             return self._call("head_object", "s3:GetObject", key, expect=("404", "NoSuchKey", "NoSuchVersion"),
-                              Key=key, ChecksumMode="ENABLED", **extra)
-        except ClientError:
-            return None
+                              Key=key, ChecksumMode="ENABLED", **extra), False
+        except ClientError as exc:
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            return None, headers.get("x-amz-delete-marker") == "true"
 
     def _hidden_version(self, key: str) -> str | None:
         """The newest real version of ``key`` under a delete marker (a plain DELETE on a versioned
@@ -192,14 +165,14 @@ class S3ObjectStore:
 
     def _find(self, key: str) -> tuple[dict[str, Any], str | None] | None:
         """Headers of the version to serve and its id (None means "the current one"), or None if absent."""
-        head = self._head(key)
+        head, marked = self._head(key)
         if head is not None:
             return head, None
-        version = self._hidden_version(key)
+        version = self._hidden_version(key) if marked else None
         if version is None:
             return None
         log.warning("snapshot %s is hidden by a delete marker; serving its retained version %s", key, version)
-        head = self._head(key, version)
+        head, _ = self._head(key, version)
         return (head, version) if head is not None else None
 
     @staticmethod
@@ -226,6 +199,17 @@ class S3ObjectStore:
             self._put_multipart(key, parts, digest.hex(), retain_until_us)
         else:
             self._put_single(key, data, digest, retain_until_us)
+
+    def put_many(self, items: list[tuple[str, bytes, int | None]]) -> None:
+        """Store a projector batch's snapshots, several requests in flight at once (S3 latency,
+        not bandwidth, bounds one-at-a-time writes). Returns once every object is stored."""
+        if len(items) <= 1:
+            for key, data, retain in items:
+                self.put_immutable(key, data, retain)
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+            for done in [pool.submit(self.put_immutable, key, data, retain) for key, data, retain in items]:
+                done.result()  # re-raises the first failure
 
     def get(self, key: str) -> bytes:
         out = io.BytesIO()
@@ -360,6 +344,8 @@ class S3ObjectStore:
                                  field=key, code="object_exists")
 
     def _put_single(self, key: str, data: bytes, digest: bytes, retain_until_us: int | None) -> None:
+        # S3 checks x-amz-checksum-sha256 against the bytes it received and refuses a mismatch
+        # (BadDigest); moto stores whatever it is sent, so Kiroku verifies again on every read.
         try:
             self._call("put_object", "s3:PutObject", key, expect=("PreconditionFailed",), Key=key, Body=data,
                        ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest), IfNoneMatch="*",
@@ -401,7 +387,7 @@ class S3ObjectStore:
         if lock:
             # AWS applies the lock given at CreateMultipartUpload; moto ignores it there, so check the
             # written version and set the (same, never shorter) retention when it is missing.
-            head = self._head(key, result.get("VersionId"))
+            head, _ = self._head(key, result.get("VersionId"))
             if head is not None and head.get("ObjectLockRetainUntilDate") is None:
                 self._call("put_object_retention", "s3:PutObjectRetention", key, Key=key, VersionId=head["VersionId"],
                            Retention={"Mode": LOCK_MODE, "RetainUntilDate": lock["ObjectLockRetainUntilDate"]})

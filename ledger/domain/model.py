@@ -263,3 +263,5 @@ class MissingFiling(BaseModel):
     enrollment_id: str
     deadline: datetime
     reported_at: datetime
+    seal: str | None = Field(None, description="the deadline seal of the company's filings partition, as "
+                             "'<origin> <size> <base64 root>' (its signed checkpoint: kiroku checkpoint show --seal)")

@@ -6,6 +6,7 @@ import threading
 
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
+from ledger.processors.sequencer import Sequencer
 
 
 class Processors:
@@ -15,9 +16,10 @@ class Processors:
     are visible when it returns; scaled out, each processor runs as its own consumer instead.
     """
 
-    def __init__(self, notifier: Notifier, projector: Projector) -> None:
+    def __init__(self, notifier: Notifier, projector: Projector, sequencer: Sequencer | None = None) -> None:
         self.notifier = notifier
         self.projector = projector
+        self.sequencer = sequencer  # integrates every record into the Merkle trees (ledger.transparency)
         self._lock = threading.Lock()
 
     def catch_up(self) -> int:
@@ -26,6 +28,7 @@ class Processors:
         with self._lock:
             while True:
                 n = self.notifier.run_once() + self.projector.run_once()
+                n += self.sequencer.run_once() if self.sequencer is not None else 0
                 if n == 0:
                     return total
                 total += n

@@ -58,7 +58,25 @@ class LogContract:
                          [(NOTICES, LogRecord(b"a", b"out")), ("no.such.topic", LogRecord(b"a", b"x"))])
         assert err.value.code == "configuration" and err.value.field == "topic"
         assert log.committed("g", FILINGS, src.partition) == 0
-        assert {p: log.end_offset(NOTICES, p) for p in range(log.partitions(NOTICES))} == before
+        # "No output" means nothing readable past the old end — not an unchanged end offset: an
+        # aborted Kafka transaction leaves invisible records and an abort marker behind it.
+        assert all(log.read(NOTICES, p, end) == [] for p, end in before.items())
+
+    def test_offsets_only_grow_and_a_consumer_resumes_after_the_last_record_it_read(self, log: Log) -> None:
+        # Offsets are positions, not counts: Kafka gives transaction markers an offset of their
+        # own, so transactional output has gaps. Resume from ``last.offset + 1``; never assume
+        # ``offset + 1`` is the next record, nor that ``end_offset`` is one past the last record.
+        src = log.append(FILINGS, [LogRecord(b"k", b"in1"), LogRecord(b"k", b"in2")])
+        p = src[0].partition
+        first = log.transact("g", {(FILINGS, p): src[0].offset + 1}, [(NOTICES, LogRecord(b"a", b"out1"))])[0]
+        second = log.transact("g", {(FILINGS, p): src[1].offset + 1}, [(NOTICES, LogRecord(b"a", b"out2"))])[0]
+        assert first.partition == second.partition and second.offset > first.offset
+        got = log.read(NOTICES, first.partition, first.offset)
+        assert [r.value for r in got] == [b"out1", b"out2"]
+        assert [r.offset for r in got] == [first.offset, second.offset]
+        assert log.read(NOTICES, second.partition, second.offset + 1) == []
+        assert log.end_offset(NOTICES, second.partition) > second.offset
+        assert log.committed("g", FILINGS, p) == src[1].offset + 1
 
     def test_an_unknown_topic_is_refused_naming_the_topic(self, log: Log) -> None:
         with pytest.raises(ConfigurationError) as err:

@@ -44,6 +44,7 @@ def test_a_destroyed_key_shows_the_erased_marker() -> None:
     keys = _keys()
     sealer = Sealer(keys)
     stored, key_id = sealer.seal(PAYROLL, validate_payload(PAYROLL, payroll()), "scope", "sub_1")
+    sealer.persist({key_id})  # what recording does before it appends
     keys.destroy(key_id)
     sealer = Sealer(_reopen(keys))
     out, status = sealer.unseal(PAYROLL, stored, key_id, "sub_1", reveal=True)
@@ -52,3 +53,12 @@ def test_a_destroyed_key_shows_the_erased_marker() -> None:
 
 def _reopen(keys: LocalKeyring) -> LocalKeyring:
     return LocalKeyring(keys.root)
+
+
+def test_a_key_reserved_for_a_rejected_submission_is_never_stored() -> None:
+    keys = _keys()
+    sealer = Sealer(keys)
+    _, key_id = sealer.seal(PAYROLL, validate_payload(PAYROLL, payroll()), "7000012050002|PAYROLL_REPORT|2026", "sub_1")
+    assert _reopen(keys).scopes() == []  # not persisted: the batch never appended it
+    sealer.persist({key_id})
+    assert _reopen(keys).scopes() == [(key_id, "7000012050002|PAYROLL_REPORT|2026", False)]

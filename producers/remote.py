@@ -1,0 +1,166 @@
+"""The remote SDK for publishers: ``Producer``'s interface over Kiroku's HTTP API (httpx).
+
+    from producers.remote import RemoteProducer
+    with RemoteProducer.open("https://kiroku.example", token) as p:
+        receipt = p.record("7000012050002", "PAYROLL_REPORT", "2026", payload, idempotency_key="2027-01-run-7")
+
+Same methods, same return types (``Receipt``, ``Enrollment``, ``Grant``, ``Disposition``) and the
+same errors (``NotFound``, ``Forbidden``, ``Conflict``, ``ValidationError``…) as the in-process
+``Producer``. Every recording carries an idempotency key — the caller's, or one made here — and a
+recording that timed out is sent again with the same key, so it is recorded once whatever happens
+on the way. ``record_many`` streams NDJSON uploads of ``chunk`` items each and yields one receipt
+or error per request, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
+from ledger.errors import KirokuError, Unavailable
+from viewers.http.client import HttpClient
+from viewers.http.problems import error_from_problem
+
+
+def new_key() -> str:
+    """An idempotency key for a recording the caller gave none for."""
+    return f"sdk-{uuid.uuid4()}"
+
+
+class RemoteProducer:
+    """Record submissions and follow what comes back, as the principal the token stands for."""
+
+    def __init__(self, http: HttpClient, *, chunk: int = 200) -> None:
+        self.http = http
+        self.chunk = chunk
+
+    @classmethod
+    def open(cls, base_url: str, token: str, **client: Any) -> "RemoteProducer":
+        """Connect to the Kiroku at ``base_url`` with an API token (``timeout``, ``retries``… go to ``HttpClient``)."""
+        chunk = client.pop("chunk", 200)
+        return cls(HttpClient(base_url, token, **client), chunk=chunk)
+
+    @property
+    def principal(self) -> Principal:
+        return self.http.principal
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "RemoteProducer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- enrollment --------------------------------------------------------------------------------
+
+    def enroll(self, corporate_number: str, procedure: str, agency_id: str | None = None) -> Enrollment:
+        """Declare that ``procedure`` will be filed through Kiroku (クラウド提出の申出); idempotent."""
+        body = {"corporate_number": corporate_number, "procedure": procedure, "agency_id": agency_id}
+        return Enrollment.model_validate(self.http.call("POST", "/v1/enrollments", json=body, safe=True).json())
+
+    def withdraw(self, enrollment_id: str, reason: str | None = None) -> Enrollment:
+        resp = self.http.call("POST", f"/v1/enrollments/{enrollment_id}/withdraw", json={"reason": reason}, safe=True)
+        return Enrollment.model_validate(resp.json())
+
+    def enrollments(self, corporate_number: str) -> list[Enrollment]:
+        resp = self.http.call("GET", "/v1/enrollments", params={"corporate_number": corporate_number})
+        return [Enrollment.model_validate(x) for x in resp.json()]
+
+    # -- recording ---------------------------------------------------------------------------------
+
+    def _submit(self, req: SubmissionRequest) -> Receipt:
+        key = req.idempotency_key or new_key()
+        body = req.model_dump(mode="json", exclude={"idempotency_key"})
+        resp = self.http.call("POST", "/v1/submissions", json=body, headers={"Idempotency-Key": key}, safe=True)
+        return Receipt.model_validate(resp.json())
+
+    def record(self, corporate_number: str, procedure: str, period: str, payload: dict[str, Any],
+               idempotency_key: str | None = None) -> Receipt:
+        """Record an original submission and return its receipt."""
+        return self._submit(SubmissionRequest(corporate_number=corporate_number, procedure=procedure, period=period,
+                                              payload=payload, idempotency_key=idempotency_key))
+
+    def correct(self, replaces: str, payload: dict[str, Any], idempotency_key: str | None = None) -> Receipt:
+        """Record a whole restatement replacing submission ``replaces``."""
+        prior = self.receipt(replaces)
+        return self._submit(SubmissionRequest(corporate_number=prior.corporate_number, procedure=prior.procedure, period=prior.period,
+                                              kind=SubmissionKind.CORRECTION, replaces=replaces, payload=payload,
+                                              idempotency_key=idempotency_key))
+
+    def cancel(self, replaces: str, idempotency_key: str | None = None) -> Receipt:
+        """Record a cancellation: the filing is no longer in force (its history stays)."""
+        prior = self.receipt(replaces)
+        return self._submit(SubmissionRequest(corporate_number=prior.corporate_number, procedure=prior.procedure, period=prior.period,
+                                              kind=SubmissionKind.CANCELLATION, replaces=replaces, idempotency_key=idempotency_key))
+
+    def record_many(self, requests: Iterable[SubmissionRequest], batch_size: int = 500) -> Iterator[Receipt | KirokuError]:
+        """Stream many submissions; yields a receipt or an error for each, in order.
+
+        Requests go up in NDJSON uploads of ``chunk`` items (the server records each upload in
+        durable batches); an upload cut short is sent again with the same keys, and only the items
+        not yet answered are yielded."""
+        pending: list[SubmissionRequest] = []
+        for req in requests:
+            pending.append(req if req.idempotency_key else req.model_copy(update={"idempotency_key": new_key()}))
+            if len(pending) >= min(self.chunk, batch_size):
+                yield from self._upload(pending)
+                pending = []
+        if pending:
+            yield from self._upload(pending)
+
+    def _upload(self, items: list[SubmissionRequest]) -> Iterator[Receipt | KirokuError]:
+        body = "".join(json.dumps(r.model_dump(mode="json"), ensure_ascii=False) + "\n" for r in items).encode()
+        answered = 0
+        for attempt in range(self.http.retries + 1):
+            try:
+                for line in self.http.stream_lines("POST", "/v1/submissions/bulk", content=body,
+                                                   headers={"Content-Type": "application/x-ndjson"}):
+                    if not line.strip():
+                        continue
+                    result = json.loads(line)
+                    if result.get("done"):
+                        return
+                    number = result.get("item")
+                    if number is None:  # the upload as a whole was refused
+                        raise error_from_problem(result["problem"], result["status"])
+                    if number <= answered:
+                        continue
+                    answered = number
+                    yield (Receipt.model_validate(result["receipt"]) if "receipt" in result
+                           else error_from_problem(result["problem"], result["status"]))
+                raise Unavailable("the bulk answer ended before its last line", retriable=True)
+            except Unavailable:
+                if attempt == self.http.retries:
+                    raise
+                self.http._pause(attempt)
+
+    def receipt(self, submission_id: str) -> Receipt:
+        """Fetch a receipt again (e.g. after a timeout)."""
+        return Receipt.model_validate(self.http.call("GET", f"/v1/submissions/{submission_id}/receipt").json())
+
+    # -- what comes back ---------------------------------------------------------------------------
+
+    def dispositions(self, cursor: str | None = None) -> tuple[list[Disposition], str]:
+        """Dispositions for every client company (or for the company itself) after ``cursor``."""
+        page = self.http.call("GET", "/v1/dispositions", params={"cursor": cursor} if cursor else None).json()
+        return [Disposition.model_validate(d) for d in page["dispositions"]], page["cursor"]
+
+    def fetch_disposition(self, disposition_id: str) -> Disposition:
+        """A disposition's content; the first fetch records its arrival (到達)."""
+        return Disposition.model_validate(self.http.call("GET", f"/v1/dispositions/{disposition_id}").json())
+
+    # -- grants (companies only) -------------------------------------------------------------------
+
+    def grant(self, grantee: str, procedures: list[str], actions: list[str], expires_at: datetime,
+              personal_numbers: bool = False) -> Grant:
+        body = {"grantee": grantee, "procedures": procedures, "actions": actions, "expires_at": expires_at.isoformat(),
+                "personal_numbers": personal_numbers}
+        return Grant.model_validate(self.http.call("POST", "/v1/grants", json=body).json())
+
+    def revoke(self, grant_id: str, reason: str | None = None) -> Grant:
+        return Grant.model_validate(self.http.call("POST", f"/v1/grants/{grant_id}/revoke", json={"reason": reason}, safe=True).json())

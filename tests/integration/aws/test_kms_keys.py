@@ -1,0 +1,157 @@
+"""KmsKeyService: the KeyService contract on KMS (moto in-process and over HTTP), envelope
+encryption details, the wrapped-key store, the plaintext cache, and what shredding leaves behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Callable
+
+import pytest
+
+from tests.integration.aws.support import REGION, require
+
+require("moto")
+require("boto3")
+
+from ledger.adapters.kms_keys import KmsKeyService, key_id_for  # noqa: E402
+from ledger.errors import ConfigurationError, KeyErased  # noqa: E402
+from tests.contracts.key_service_contract import KeyServiceContract  # noqa: E402
+from tests.integration.aws.conftest import boto, unique_bucket  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+SCOPE = "7000012050002|PAYROLL_REPORT|2026"
+
+
+def kms_url(key: str, bucket: str, endpoint: str | None, **extra: str) -> str:
+    params = {"region": REGION, "store": f"s3://{bucket}/data-keys/", **extra}
+    if endpoint:
+        params.update(endpoint=endpoint, store_endpoint=endpoint)
+    return f"aws-kms://{key}?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+class TestKmsKeysInProcess(KeyServiceContract):
+    @pytest.fixture
+    def make_keys(self, in_process_aws: None) -> Callable[[], KmsKeyService]:
+        key = boto("kms").create_key()["KeyMetadata"]["KeyId"]
+        url = kms_url(key, unique_bucket(), None)
+        return lambda: KmsKeyService.from_url(url)
+
+
+class TestKmsKeysOverHttp(KeyServiceContract):
+    @pytest.fixture
+    def make_keys(self, moto_endpoint: str) -> Callable[[], KmsKeyService]:
+        kms = boto("kms", moto_endpoint)
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=f"alias/{unique_bucket()}", TargetKeyId=key)
+        url = kms_url(key, unique_bucket(), moto_endpoint)
+        return lambda: KmsKeyService.from_url(url)
+
+    def record(self, keys: KmsKeyService, key_id: str) -> dict[str, Any]:
+        body = keys.s3.get_object(Bucket=keys.bucket, Key=f"{keys.prefix}{key_id}.json")["Body"].read()
+        return json.loads(body)
+
+    def test_the_wrapped_key_is_stored_bound_to_its_scope_and_the_plaintext_is_not(self, keys: KmsKeyService, moto_endpoint: str) -> None:
+        dk = keys.data_key(SCOPE)
+        assert dk.key_id == key_id_for(SCOPE)
+        rec = self.record(keys, dk.key_id)
+        assert rec["scope"] == SCOPE and rec["kms_key"].endswith(keys.master_key) and rec["destroyed_us"] is None
+        wrapped = base64.b64decode(rec["wrapped"])
+        assert dk.key not in wrapped and base64.b64encode(dk.key).decode() not in json.dumps(rec)
+        kms = boto("kms", moto_endpoint)
+        context = {"kiroku:key_id": dk.key_id, "kiroku:scope": SCOPE}
+        assert kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=context)["Plaintext"] == dk.key
+        with pytest.raises(kms.exceptions.InvalidCiphertextException):  # not under another scope's name
+            kms.decrypt(CiphertextBlob=wrapped, EncryptionContext={**context, "kiroku:scope": "1000011000005|PAYROLL_REPORT|2026"})
+
+    def test_shredding_leaves_one_tombstone_and_no_version_holding_the_wrapped_key(self, keys: KmsKeyService) -> None:
+        dk = keys.data_key(SCOPE)
+        keys.destroy(dk.key_id)
+        keys.destroy(dk.key_id)  # again: nothing more to do, no error
+        [(version, is_marker)] = keys.stored_versions(dk.key_id)
+        assert not is_marker
+        tomb = self.record(keys, dk.key_id)
+        assert tomb["wrapped"] is None and tomb["destroyed_us"] is not None and tomb["scope"] == SCOPE
+        raw = keys.s3.list_object_versions(Bucket=keys.bucket, Prefix=keys.prefix)
+        assert [v["VersionId"] for v in raw.get("Versions", [])] == [version] and not raw.get("DeleteMarkers")
+
+    def test_a_second_process_creating_the_same_scope_uses_the_key_stored_first(self, make_keys: Callable[[], KmsKeyService]) -> None:
+        first, second = make_keys(), make_keys()
+        winner = first.data_key(SCOPE)
+        real_load, looks = second._load, []
+
+        def stale_then_real(key_id: str) -> Any:
+            looks.append(key_id)  # the second process's first look happened before the first stored its key…
+            return None if len(looks) == 1 else real_load(key_id)
+
+        second._load = stale_then_real  # type: ignore[method-assign]
+        generated: list[str] = []
+        second.kms.meta.events.register("before-call.kms.GenerateDataKey", lambda **_: generated.append("GenerateDataKey"))
+        assert second.data_key(SCOPE) == winner  # …its conditional write is refused, and it adopts the stored key
+        assert generated == ["GenerateDataKey"] and len(looks) == 2
+
+    def test_plaintext_keys_are_cached_briefly_then_unwrapped_again(self, make_keys: Callable[[], KmsKeyService]) -> None:
+        key_id = make_keys().data_key(SCOPE).key_id
+        now = [0.0]
+        keys = make_keys()
+        keys._monotonic = lambda: now[0]  # type: ignore[method-assign]
+        decrypts: list[str] = []
+        keys.kms.meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append("Decrypt"))
+        keys.key_by_id(key_id)
+        keys.key_by_id(key_id)
+        assert decrypts == ["Decrypt"]
+        now[0] += keys.cache_seconds + 1
+        keys.key_by_id(key_id)
+        assert decrypts == ["Decrypt", "Decrypt"]
+        keys.close()  # closing forgets every plaintext key
+        assert keys._cache == {}
+
+
+def test_a_disabled_master_key_is_refused_at_start(moto_endpoint: str) -> None:
+    kms = boto("kms", moto_endpoint)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.disable_key(KeyId=key)
+    with pytest.raises(ConfigurationError) as err:
+        KmsKeyService.from_url(kms_url(key, unique_bucket(), moto_endpoint))
+    assert (err.value.code, err.value.field) == ("kms_key_unusable", "KIROKU_KEYS")
+
+
+def test_a_missing_master_key_is_refused_at_start_naming_the_setting(moto_endpoint: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        KmsKeyService.from_url(kms_url("alias/no-such-key", unique_bucket(), moto_endpoint))
+    assert (err.value.code, err.value.field, err.value.retriable) == ("kms_key_missing", "KIROKU_KEYS", False)
+
+
+def test_a_key_store_that_locks_objects_by_default_is_refused(moto_endpoint: str) -> None:
+    s3 = boto("s3", moto_endpoint)
+    bucket = unique_bucket()
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Years": 7}}})
+    key = boto("kms", moto_endpoint).create_key()["KeyMetadata"]["KeyId"]
+    with pytest.raises(ConfigurationError) as err:
+        KmsKeyService.from_url(kms_url(key, bucket, moto_endpoint))
+    assert (err.value.code, err.value.field) == ("key_store_locked", "KIROKU_KEYS")
+
+
+def test_without_an_s3_object_store_the_key_store_must_be_named(home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger.bootstrap import make_keys
+    from ledger.settings import load_settings
+
+    for key in [k for k in __import__("os").environ if k.startswith("KIROKU_")]:
+        monkeypatch.delenv(key)
+    settings = load_settings(home=home, keys=f"aws-kms://alias/kiroku?region={REGION}")
+    with pytest.raises(ConfigurationError) as err:
+        make_keys(settings)
+    assert (err.value.code, err.value.field) == ("bad_setting", "KIROKU_KEYS")
+    assert "store=s3://" in err.value.message
+
+
+def test_an_erased_scope_cannot_seal_new_data(in_process_aws: None) -> None:
+    key = boto("kms").create_key()["KeyMetadata"]["KeyId"]
+    keys = KmsKeyService.from_url(kms_url(key, unique_bucket(), None, cache_seconds="0"))
+    keys.destroy(keys.data_key(SCOPE).key_id)
+    with pytest.raises(KeyErased) as err:
+        keys.data_key(SCOPE)
+    assert (err.value.code, err.value.field) == ("erased", SCOPE)

@@ -1,0 +1,179 @@
+"""End of retention (``kiroku retention run``): crypto-shredding on S3 + KMS through the whole
+service, and the retention arithmetic and idempotence on any key service."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.integration.aws.support import require
+
+require("moto")
+require("boto3")
+
+from ledger import catalog as c  # noqa: E402
+from ledger.adapters.local_keyring import LocalKeyring  # noqa: E402
+from ledger.bootstrap import open_kiroku  # noqa: E402
+from ledger.domain.identifiers import make_personal_number  # noqa: E402
+from ledger.domain.model import JST  # noqa: E402
+from ledger.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion  # noqa: E402
+from ledger.ports import Position  # noqa: E402
+from ledger.retention import retention_ends, run_retention  # noqa: E402
+from ledger.sealing import ERASED, key_scope  # noqa: E402
+from tests.factories import CHIYODA, CORP_A, payroll, payroll_line  # noqa: E402
+from tests.integration.aws.conftest import AwsDeployment  # noqa: E402
+from tests.integration.helpers import agency, company, company_view, enroll_payroll, firm_view, grant_until, jst, municipality  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+NUMBERS = ["123456789018", make_personal_number("31415926535")]
+SCOPE_2026 = key_scope(CORP_A, "PAYROLL_REPORT", "2026")
+SCOPE_2027 = key_scope(CORP_A, "PAYROLL_REPORT", "2027")
+_YEAR_US = 365.25 * 24 * 3600 * 1_000_000  # the projector's year (ledger/processors/projector.py)
+
+
+def numbers(snapshot: Any) -> list[str]:
+    return [ln["personal_number"] for ln in snapshot.payload["lines"]]
+
+
+def log_inclusion(k: Any, position: str) -> tuple[bytes, int, int, list[bytes], bytes]:
+    """(leaf hash, index, tree size, inclusion proof, root) of a log record, RFC 6962 over its partition."""
+    pos = Position.parse(position)
+    records = k.log.read(pos.topic, pos.partition, 0, 100_000)
+    leaves = [leaf_hash(r.value) for r in records]
+
+    def node(level: int, index: int) -> bytes:
+        return root_from_leaves(leaves[index << level:(index + 1) << level])
+
+    return leaves[pos.offset], pos.offset, len(leaves), inclusion_proof(pos.offset, len(leaves), node), root_from_leaves(leaves)
+
+
+def snapshot_key(k: Any, submission_id: str) -> str:
+    with k.catalog.begin() as conn:
+        return conn.execute(select(c.submissions.c.snapshot_key).where(c.submissions.c.submission_id == submission_id)).scalar_one()
+
+
+def record_two_years(k: Any, clock: Any) -> tuple[Any, Any]:
+    enroll_payroll(k, CORP_A, CHIYODA)
+    lines = [payroll_line(i, personal_number=pn) for i, pn in enumerate(NUMBERS, start=1)]
+    clock.set(jst(2027, 1, 20, 10, 0))
+    old = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll(lines))
+    clock.set(jst(2028, 1, 20, 10, 0))
+    new = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2027", payroll(lines))
+    return old, new
+
+
+def test_retention_run_erases_expired_personal_numbers_on_kms_while_digests_receipts_and_proofs_verify(
+        kiroku: Any, clock: Any, home: Path, aws_deployment: AwsDeployment) -> None:
+    old, new = record_two_years(kiroku, clock)
+    assert numbers(company_view(kiroku, CORP_A).snapshot(old.submission_id)) == NUMBERS
+
+    # The snapshot is in S3, locked in COMPLIANCE mode until recorded time + 7 years.
+    head = aws_deployment.s3.head_object(Bucket=aws_deployment.bucket, Key=snapshot_key(kiroku, old.submission_id))
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    expected_until = (old.recorded_at.timestamp() * 1_000_000 + 7 * _YEAR_US) / 1_000_000
+    assert abs(head["ObjectLockRetainUntilDate"].timestamp() - expected_until) <= 1
+
+    leaf, index, size, proof, root = log_inclusion(kiroku, old.position)
+    receipt_before = company(kiroku, CORP_A).receipt(old.submission_id)
+
+    # Not yet: retention of payment year 2026 ends 2034-01-01 00:00 JST.
+    clock.set(jst(2033, 12, 31, 23, 59))
+    assert run_retention(kiroku.keys, clock()).destroyed == []
+    clock.set(jst(2034, 1, 1, 0, 0))
+    report = run_retention(kiroku.keys, clock())
+    assert [(s.scope, s.retention_ended) for s in report.destroyed] == [(SCOPE_2026, jst(2034, 1, 1))]
+    assert (report.retained, report.already_destroyed) == (1, 0)
+
+    for view in (company_view(kiroku, CORP_A), agency(kiroku, municipality(CHIYODA))):
+        snap = view.snapshot(old.submission_id)
+        assert (snap.personal_numbers, numbers(snap)) == ("erased", [ERASED, ERASED])
+        assert [ln["employee_name"] for ln in snap.payload["lines"]] == ["山田 太郎1", "山田 太郎2"]
+    raw = company_view(kiroku, CORP_A).snapshot(old.submission_id).raw  # the company reads the exact bytes
+    assert raw is not None and hashlib.sha256(raw).hexdigest() == old.payload_digest  # …and they are intact
+    assert numbers(company_view(kiroku, CORP_A).snapshot(new.submission_id)) == NUMBERS  # 2027 is still retained
+    assert company(kiroku, CORP_A).receipt(old.submission_id) == receipt_before
+    # The log record is untouched: the inclusion proof taken before shredding still verifies.
+    assert log_inclusion(kiroku, old.position)[0] == leaf
+    verify_inclusion(leaf, index, size, proof, root)
+    # The wrapped key is gone from the key store: one tombstone, no older version holding it.
+    [(key_id, scope, destroyed)] = [s for s in kiroku.keys.scopes() if s[1] == SCOPE_2026]
+    assert destroyed and len(kiroku.keys.stored_versions(key_id)) == 1
+
+    again = run_retention(kiroku.keys, clock())
+    assert (again.destroyed, again.already_destroyed, again.retained) == ([], 1, 1)
+
+    with open_kiroku(home=home, clock=clock) as fresh:  # another process: erased there too
+        assert numbers(company_view(fresh, CORP_A).snapshot(old.submission_id)) == [ERASED, ERASED]
+
+
+def test_a_reader_without_a_legal_basis_never_makes_kms_decrypt_anything(kiroku: Any, clock: Any, home: Path) -> None:
+    company(kiroku, CORP_A).grant("bank:mizuho", ["PAYROLL_REPORT"], ["read"], grant_until(kiroku, days=3650))
+    old, _ = record_two_years(kiroku, clock)
+    with open_kiroku(home=home, clock=clock) as fresh:  # a new process: no plaintext key cached
+        decrypts: list[str] = []
+        fresh.keys.kms.meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append("Decrypt"))
+        masked = firm_view(fresh, "bank:mizuho").snapshot(old.submission_id)
+        assert masked.personal_numbers == "masked" and decrypts == []
+        assert numbers(company_view(fresh, CORP_A).snapshot(old.submission_id)) == NUMBERS
+        assert decrypts == ["Decrypt"]
+
+
+def test_kiroku_retention_run_reports_what_it_destroyed_and_destroys_nothing_twice(kiroku: Any, clock: Any, home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.cli import app
+
+    record_two_years(kiroku, clock)
+    runner = CliRunner()
+    args = ["-d", str(home), "retention", "run", "--as-of", "2034-01-02", "--json"]
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert [d["scope"] for d in json.loads(dry.output)["destroyed"]] == [SCOPE_2026]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    done = json.loads(first.output)
+    assert [(d["procedure"], d["period"], d["retention_ended"]) for d in done["destroyed"]] == [
+        ("PAYROLL_REPORT", "2026", "2034-01-01T00:00:00+09:00")]
+    second = json.loads(runner.invoke(app, args).output)
+    assert (second["destroyed"], second["already_destroyed"], second["retained"]) == ([], 1, 1)
+    table = runner.invoke(app, ["-d", str(home), "retention", "run", "--as-of", "2035-01-02"])
+    assert table.exit_code == 0 and "PAYROLL_REPORT" in table.output and "2027" in table.output
+
+
+# -- the arithmetic, on any key service ----------------------------------------------------------------
+
+@pytest.mark.parametrize("procedure, period, ends", [
+    ("PAYROLL_REPORT", "2026", datetime(2034, 1, 1, tzinfo=JST)),  # calendar year + 7 years
+    ("WITHHOLDING_SLIP", "2026", datetime(2034, 1, 1, tzinfo=JST)),
+    ("STANDARD_REMUNERATION", "2027", datetime(2030, 1, 1, tzinfo=JST)),  # + 2 years
+    ("BONUS_PAYMENT", "2027-06-25", datetime(2029, 6, 26, tzinfo=JST)),  # a payment day + 2 years
+    ("BONUS_PAYMENT", "2028-02-28", datetime(2030, 3, 1, tzinfo=JST)),  # 29 Feb 2028 + 2 years → 1 Mar 2030
+    ("WAGE_LEDGER", "2027-02", datetime(2032, 3, 1, tzinfo=JST)),  # a month + 5 years
+])
+def test_retention_ends_at_the_period_end_plus_the_procedures_retention_years(procedure: str, period: str, ends: datetime) -> None:
+    assert retention_ends(procedure, period) == ends
+
+
+def test_a_dry_run_destroys_nothing_and_unreadable_scopes_are_reported_and_kept(tmp_path: Path) -> None:
+    keys = LocalKeyring(tmp_path / "keyring")
+    live = keys.data_key(key_scope(CORP_A, "BONUS_PAYMENT", "2027-06-25"))
+    odd = keys.data_key("not-a-scope")
+    unknown = keys.data_key(key_scope(CORP_A, "NO_SUCH_PROCEDURE", "2027"))
+    when = jst(2030, 1, 1)
+    dry = run_retention(keys, when, dry_run=True)
+    assert [s.key_id for s in dry.destroyed] == [live.key_id] and dry.dry_run
+    assert keys.key_by_id(live.key_id) == live.key
+    done = run_retention(keys, when)
+    assert [s.key_id for s in done.destroyed] == [live.key_id]
+    assert sorted(k for k, _, _ in done.unreadable) == sorted([odd.key_id, unknown.key_id])
+    assert keys.key_by_id(odd.key_id) == odd.key  # left alone
+    assert run_retention(keys, when + timedelta(days=1)).already_destroyed == 1
+    with pytest.raises(ValueError):
+        run_retention(keys, datetime(2030, 1, 1))  # a naive time is ambiguous

@@ -1,0 +1,224 @@
+"""The HTTP API's composition: ``create_app(kiroku)`` gives a FastAPI (ASGI) application.
+
+Every flow of the service layer behind bearer-token authentication; errors as RFC 7807 problems;
+bodies over the configured size refused with 413 before they are read; a per-principal rate limit
+(429 + ``Retry-After``). The routes only translate HTTP to service calls and back: the service
+layer validates, authorizes, records and audits.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.bootstrap import Kiroku
+from ledger.errors import KirokuError, ValidationError, ValidationErrors
+from ledger.principals import TokenStore
+from viewers.http.deps import Limits, NoticeBell
+from viewers.http.gate import Gate, GateConfig, TokenBucket
+from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, problem_body, problem_bytes
+from viewers.http.schemas import SnapshotOut
+from viewers.http.routes import bulk, companies, dispositions, enrollments, grants, notices, submissions
+
+log = logging.getLogger("kiroku.http")
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """\
+Kiroku (記録): record company filings once, notify agencies at the moment of recording, read
+immutable snapshots as of any time, and receive dispositions back — on an event-sourced ledger.
+
+**Authentication**: every call except `/health` carries `Authorization: Bearer kk_…`, a token made
+with `kiroku principals add` for one principal (company, vendor, firm, bank, agency, operator).
+
+**Authorization** is decided by the service layer, not here: a company sees its own data; a vendor,
+firm or bank only what an unexpired grant allows; an agency only submissions it was a target of.
+Every read — and every refused attempt — is recorded in the company's access log, and a refused
+read answers exactly as a missing resource would (404).
+
+**Errors** are RFC 7807 `application/problem+json`: a stable `code`, the offending `field` as a JSON
+pointer into the request (`in` says body, path, query or header), `expected` and `got`, `retriable`.
+
+**Recording** requires an `Idempotency-Key`: the same key with the same body returns the original
+receipt; with a different body, 409.
+"""
+
+#: Problem statuses every operation can answer with (the gate's, and request validation's).
+GATE_PROBLEMS = (401, 413, 422, 429)
+
+
+def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_body: int = 10 * 2**20,
+               max_bulk_body: int = 2 * 2**30, rate: float = 200.0, burst: int = 400, limits: Limits | None = None) -> FastAPI:
+    """The HTTP API over ``kiroku``, authenticating with ``tokens`` (default: ``<home>/principals.db``).
+
+    ``max_body`` bounds ordinary request bodies and ``max_bulk_body`` bulk uploads (bytes);
+    ``rate``/``burst`` are each principal's requests per second and burst (``rate=0`` turns the
+    limit off); ``limits`` bounds long-polls, SSE streams and bulk batches. ``kiroku=None`` gives
+    an app that serves only its OpenAPI document (``openapi_document``)."""
+    app = FastAPI(title="Kiroku HTTP API", version=API_VERSION, description=DESCRIPTION,
+                  openapi_tags=[{"name": n} for n in ("submissions", "notices", "enrollments", "dispositions", "grants",
+                                                       "companies", "deadlines", "principals", "health")])
+    app.state.kiroku = kiroku
+    if tokens is None and kiroku is not None:
+        tokens = TokenStore.for_home(kiroku.settings.home)
+    app.state.tokens = tokens
+    app.state.limits = limits or Limits()
+    app.state.bell = NoticeBell()
+    for module in (submissions, bulk, notices, enrollments, dispositions, grants, companies):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["health"], summary="Liveness (no token needed)", response_model=dict)
+    def health() -> dict:
+        return {"status": "ok", "version": API_VERSION}
+
+    app.add_exception_handler(KirokuError, _kiroku_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UnicodeError, _bad_text)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(Gate, tokens=app.state.tokens, limiter=TokenBucket(rate, burst),
+                       config=GateConfig(max_body, max_bulk_body, frozenset({bulk.BULK_PATH})))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+def _location(request: Request, field: str | None) -> str | None:
+    if field is None:
+        return None
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if head in request.path_params:
+        return "path"
+    if head in request.query_params:
+        return "query"
+    if head in getattr(request.state, "header_fields", ()) or head in ("principal", "authorization", "Last-Event-ID", "content-type"):
+        return "header"
+    return "body"
+
+
+def problem_response(request: Request, err: KirokuError, location: str | None = None) -> Response:
+    body = problem_body(err, instance=request.url.path, top_level=getattr(request.state, "top_level", None),
+                        location=location or _location(request, err.field))
+    headers = {}
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return Response(problem_bytes(body), status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _kiroku_error(request: Request, err: KirokuError) -> Response:
+    if err.http_status >= 500:
+        log.error("service error on %s %s: %s", request.method, request.url.path, err.message)
+    return problem_response(request, err)
+
+
+def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> ValidationError:
+    """FastAPI's / pydantic's validation errors as one service ``ValidationError`` (fields dotted, lines as sent)."""
+    items = []
+    for e in errors:
+        loc = list(e.get("loc", ()))
+        if prefix and loc[: len(prefix)] == list(prefix):
+            loc = loc[len(prefix):]
+        elif loc and loc[0] in ("query", "path", "header", "cookie", "body"):
+            loc = loc[1:]
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if isinstance(part, int) else (("." if field else "") + str(part))
+        if field.startswith("payload.lines[") or field.startswith("lines["):
+            # pydantic counts list items from 0; the service layer (and the pointer conversion) from 1
+            field = re.sub(r"lines\[(\d+)\]", lambda m: f"lines[{int(m[1]) + 1}]", field, count=1)
+        got = e.get("input")
+        items.append(ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
+                                     got=got if isinstance(got, (str, int, float, bool)) else None, code=str(e.get("type", "invalid"))))
+    if not items:
+        return ValidationError("the request is not valid", code="invalid")
+    return items[0] if len(items) == 1 else ValidationErrors(items)
+
+
+def _expected(e: Any) -> str | None:
+    ctx = e.get("ctx") or {}
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    for key in ("max_length", "min_length", "ge", "le", "gt", "lt", "pattern"):
+        if key in ctx:
+            return f"{key} {ctx[key]}"
+    return None
+
+
+async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
+    errors = list(exc.errors())
+    first = errors[0].get("loc", ()) if errors else ()
+    where = first[0] if first and first[0] in ("query", "path", "header", "body") else None
+    return problem_response(request, validation_errors(errors), location=where)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    cause = exc.__cause__
+    if isinstance(cause, KirokuError):  # e.g. the body limit tripped while FastAPI read the body
+        return problem_response(request, cause)
+    status = exc.status_code
+    code = {400: "bad_request", 404: "no_such_route", 405: "method_not_allowed"}.get(status, f"http_{status}")
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(status, "Error")
+    if status == 400 and "parsing the body" in detail:
+        detail, code, status = "the request body is not valid JSON", "invalid_json", 422
+    err = KirokuError(detail, code=code)
+    err.http_status = status
+    return problem_response(request, err)
+
+
+async def _bad_text(request: Request, exc: UnicodeError) -> Response:
+    return problem_response(request, ValidationError("text must be valid Unicode (no lone surrogates)", code="invalid_text"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    err = KirokuError("an unexpected error; it was logged", code="internal")
+    return problem_response(request, err)
+
+
+# -- the OpenAPI document ------------------------------------------------------------------------------
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for model in (Problem, SnapshotOut):  # named only in hand-written response contents
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True, mode="serialization")
+        for name, sub in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas[model.__name__] = schema
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, ops in doc.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            statuses = GATE_PROBLEMS if path != "/health" else ()
+            for status in statuses:
+                responses[str(status)] = {"description": TITLES[status], "content": {PROBLEM_JSON: {"schema": ref}}}
+            if "429" in responses:
+                responses["429"]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+            if "401" in responses:
+                responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+            for status, resp in list(responses.items()):
+                content = resp.get("content", {})
+                if status.startswith(("4", "5")) and "application/json" in content:
+                    content.pop("application/json")
+                    content.setdefault(PROBLEM_JSON, {"schema": ref})
+                if status.startswith("2") and len(content) > 1 and content.get("application/json", {}).get("schema") == {}:
+                    content.pop("application/json")
+    app.openapi_schema = doc
+    return doc
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, as committed in ``docs/openapi.json`` (independent of any deployment)."""
+    return create_app(None).openapi()

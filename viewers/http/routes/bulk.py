@@ -1,0 +1,232 @@
+"""Bulk recording: a streamed NDJSON or CSV upload, answered by a stream of one result per item.
+
+The upload is read as it arrives and recorded in durable batches as soon as items are complete,
+so memory stays bounded whatever the size; each result line is written as soon as its batch is
+recorded. NDJSON items are submissions, each with its own ``idempotency_key`` (sending the same
+upload again returns the original receipts). CSV is a salary-payment-report export, one row per
+employee, each run of rows of one company and year one submission, keyed by its rows (as
+``kiroku import-csv`` does). Result lines:
+
+    {"item": 1, "status": 201, "receipt": {...}}
+    {"item": 2, "status": 422, "problem": {...}}          # RFC 7807, pointers relative to the item
+    {"done": true, "items": 2, "recorded": 1, "failed": 1}   # last: the upload was read to its end
+
+A stream without the ``done`` line was cut short; send the same upload again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from typing import Annotated, Any, Callable, Iterator
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError as PydanticError
+from starlette.requests import ClientDisconnect
+
+from ledger.bootstrap import Kiroku
+from ledger.domain.model import Principal, Receipt, SubmissionRequest
+from ledger.errors import KirokuError, ValidationError
+from producers import csv_import
+from viewers.http.deps import current_principal, kiroku_of, problems
+from viewers.http.problems import UnsupportedMediaType, problem_body
+from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
+
+router = APIRouter(tags=["submissions"])
+
+NDJSON = "application/x-ndjson"
+CSV = "text/csv"
+BULK_PATH = "/v1/submissions/bulk"
+
+Who = Annotated[Principal, Depends(current_principal)]
+
+
+@router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 NDJSON: {"schema": {"type": "string", "description": "one SubmissionIn object with an idempotency_key per line"}},
+                 CSV: {"schema": {"type": "string", "description": "salary payment report rows, English or Japanese headers"}},
+             }}},
+             responses={200: {"description": "one NDJSON result line per item, then a `done` line",
+                              "content": {NDJSON: {"schema": {"type": "string"}}}}, **problems(415)})
+async def bulk(request: Request, who: Who) -> Response:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in (NDJSON, CSV, "application/jsonl", "application/json-seq"):
+        raise UnsupportedMediaType("send the submissions as application/x-ndjson (one JSON object per line) or text/csv",
+                                   field="content-type", expected=f"{NDJSON} or {CSV}", got=media or None)
+    return BulkResponse(request, who, kiroku_of(request), csv_mode=media == CSV)
+
+
+class BulkResponse(Response):
+    """Reads the request body while it writes the results (Starlette's StreamingResponse would
+    compete for the body with its disconnect listener under ASGI spec < 2.4)."""
+
+    media_type = NDJSON
+
+    def __init__(self, request: Request, who: Principal, kiroku: Kiroku, csv_mode: bool) -> None:
+        super().__init__(media_type=NDJSON)
+        self.request, self.who, self.kiroku, self.csv_mode = request, who, kiroku, csv_mode
+        self.batch = request.app.state.limits.bulk_batch
+        self.bell = request.app.state.bell
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", NDJSON.encode()), (b"cache-control", b"no-store")]})
+        chunks = self.request.stream()
+
+        async def next_chunk() -> bytes | None:
+            try:
+                return await chunks.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        async def write(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        def read() -> bytes | None:
+            return anyio.from_thread.run(next_chunk)
+
+        def emit(lines: list[dict]) -> None:
+            if lines:
+                anyio.from_thread.run(write, "".join(json.dumps(x, ensure_ascii=False, default=str) + "\n" for x in lines).encode())
+
+        try:
+            await anyio.to_thread.run_sync(self._work, read, emit)
+        except ClientDisconnect:
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # -- in a worker thread ------------------------------------------------------------------------
+
+    def _work(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None]) -> None:
+        counts = {"items": 0, "recorded": 0, "failed": 0}
+        try:
+            if self.csv_mode:
+                self._csv(_text_lines(read), emit, counts)
+            else:
+                self._ndjson(read, emit, counts)
+        except ClientDisconnect:
+            raise
+        except KirokuError as err:  # the upload itself is unusable (too large, a broken CSV header…)
+            emit([{"item": None, "status": err.http_status, "problem": problem_body(err, instance=BULK_PATH)}])
+            return
+        emit([{"done": True, **counts}])
+
+    def _record(self, items: list[tuple[int, SubmissionRequest | KirokuError]], counts: dict) -> list[dict]:
+        """Record the well-formed items in one durable batch; one result line per item, in order."""
+        requests = [x for _, x in items if isinstance(x, SubmissionRequest)]
+        outcomes = iter(list(self.kiroku.commands.record_many(self.who, requests, batch_size=max(1, len(requests)))) if requests else [])
+        if requests:
+            self.bell.ring()
+        out = []
+        for number, x in items:
+            result: Receipt | KirokuError = next(outcomes) if isinstance(x, SubmissionRequest) else x
+            counts["items"] += 1
+            if isinstance(result, KirokuError):
+                counts["failed"] += 1
+                line = {"item": number, "status": result.http_status,
+                        "problem": problem_body(result, instance=f"{BULK_PATH}#item={number}", top_level=SUBMISSION_FIELDS,
+                                                location="body")}
+            else:
+                counts["recorded"] += 1
+                line = {"item": number, "status": 201, "receipt": result.model_dump(mode="json")}
+            out.append(line)
+        return out
+
+    def _ndjson(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None], counts: dict) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        pending = ""
+        number = 0
+        while True:
+            chunk = read()
+            try:
+                pending += decoder.decode(chunk or b"", final=chunk is None)
+            except UnicodeDecodeError as exc:
+                raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc), code="invalid_encoding") from None
+            *complete, pending = pending.split("\n")
+            if chunk is None and pending.strip():
+                complete.append(pending)
+                pending = ""
+            items: list[tuple[int, SubmissionRequest | KirokuError]] = []
+            for text in complete:
+                if not text.strip():
+                    continue
+                number += 1
+                items.append((number, _parse_item(text)))
+                if len(items) >= self.batch:
+                    emit(self._record(items, counts))
+                    items = []
+            emit(self._record(items, counts))
+            if chunk is None:
+                return
+
+    def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
+        reader = csv.DictReader(lines)
+        mapping = csv_import._header(reader.fieldnames)
+        groups: list[Any] = []
+        for group in csv_import._groups(reader, mapping, lambda _n: None):
+            groups.append(group)
+            if len(groups) >= self.batch:
+                emit(self._record_groups(groups, counts))
+                groups = []
+        emit(self._record_groups(groups, counts))
+
+    def _record_groups(self, groups: list[Any], counts: dict) -> list[dict]:
+        """Record CSV row groups; errors also name the CSV row and column."""
+        if not groups:
+            return []
+        results = list(self.kiroku.commands.record_many(self.who, [csv_import._request(g) for g in groups], batch_size=len(groups)))
+        self.bell.ring()
+        out = []
+        for group, result in zip(groups, results):
+            counts["items"] += 1
+            rows = [group.rows[0][0], group.rows[-1][0]]
+            line: dict[str, Any] = {"item": counts["items"], "rows": rows}
+            if isinstance(result, KirokuError):
+                counts["failed"] += 1
+                problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS, location="body")
+                problem["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
+                                        for d in csv_import._locate(result, group)]
+                line.update(status=result.http_status, problem=problem)
+            else:
+                counts["recorded"] += 1
+                line.update(status=201, receipt=result.model_dump(mode="json"))
+            out.append(line)
+        return out
+
+
+def _parse_item(text: str) -> SubmissionRequest | KirokuError:
+    try:
+        item = BulkItemIn.model_validate_json(text)
+    except PydanticError as exc:
+        return _from_pydantic(exc)
+    return SubmissionRequest(**item.model_dump())
+
+
+def _from_pydantic(exc: PydanticError) -> KirokuError:
+    from viewers.http.app import validation_errors
+
+    return validation_errors(exc.errors(include_url=False), prefix=())
+
+
+def _text_lines(read: Callable[[], bytes | None]) -> Iterator[str]:
+    """Lines of the upload as text (UTF-8, a BOM allowed), line endings kept for the csv module."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    pending = ""
+    while True:
+        chunk = read()
+        try:
+            pending += decoder.decode(chunk or b"", final=chunk is None)
+        except UnicodeDecodeError as exc:
+            raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc), code="invalid_encoding") from None
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
+        if chunk is None:
+            if pending:
+                yield pending
+            return

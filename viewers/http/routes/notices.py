@@ -1,0 +1,98 @@
+"""The agency notice feed (提出通知): by sequence number, long-polled, or as Server-Sent Events.
+
+Notices are numbered per agency from 1 with no gaps; a reader resumes after the last number it
+handled, so nothing is missed and nothing repeats, whichever way it reads. Waiting readers wake
+as soon as this server records something, and look at the catalog every ``poll_interval``
+otherwise (recording may happen in another process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, AsyncIterator
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ledger.domain.model import MissingFiling, Principal
+from ledger.errors import ValidationError
+from viewers.http.deps import current_principal, kiroku_of, problems
+from viewers.http.schemas import MAX_SEQ, NoticePage
+
+router = APIRouter(tags=["notices"])
+
+Who = Annotated[Principal, Depends(current_principal)]
+After = Annotated[int, Query(ge=0, le=MAX_SEQ, description="the last sequence number already handled (0 = from the start)")]
+
+
+@router.get("/v1/notices", response_model=NoticePage, summary="The agency's notice feed (long-poll)", responses=problems(403))
+async def notices(request: Request, who: Who, after: After = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait when nothing is new yet "
+                                                                         "(the server may cap it; 0 = answer at once)")] = 0) -> NoticePage:
+    """Notices after ``after``. With ``wait``, an empty answer is held until a notice arrives or
+    the time is up (long-polling), so a reader needs no polling loop of its own."""
+    k, limits, bell = kiroku_of(request), request.app.state.limits, request.app.state.bell
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(wait, limits.max_wait)
+    while True:
+        items = await run_in_threadpool(k.queries.notices, who, after, limit)
+        left = deadline - loop.time()
+        if items or left <= 0:
+            return NoticePage(notices=items, last_seq=items[-1].seq if items else after)
+        await bell.wait(min(left, limits.poll_interval))
+
+
+@router.get("/v1/notices/stream", summary="The agency's notice feed as Server-Sent Events",
+            responses={200: {"description": "an event stream: `id` is the notice's sequence number, `data` the notice as JSON",
+                             "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **problems(403)})
+async def stream(request: Request, who: Who, after: After = 0,
+                 last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=24,
+                                                              description="resume after this sequence number (wins over `after`)")] = None,
+                 max_seconds: Annotated[float, Query(ge=0, le=3600, description="close the stream after this long "
+                                                                                 "(the server may cap it); reconnect with Last-Event-ID")] = 3600
+                 ) -> StreamingResponse:
+    """Each notice as an event (``id: <seq>``, ``event: notice``, ``data: <json>``), in order, live.
+    A dropped connection resumes exactly where it stopped with the standard ``Last-Event-ID``."""
+    k, limits, bell = kiroku_of(request), request.app.state.limits, request.app.state.bell
+    start = after
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_SEQ:
+            raise ValidationError("Last-Event-ID must be the sequence number of the last notice received",
+                                  field="Last-Event-ID", expected="a whole number ≥ 0", got=last_event_id, code="invalid_cursor")
+        start = int(last_event_id)
+    first = await run_in_threadpool(k.queries.notices, who, start, 100)  # refuses a non-agency before streaming
+    loop = asyncio.get_running_loop()
+    until = loop.time() + min(max_seconds, limits.max_stream_seconds)
+
+    async def events() -> AsyncIterator[str]:
+        cursor, batch = start, first
+        quiet_since = loop.time()
+        yield "retry: 2000\n\n"
+        while True:
+            for n in batch:
+                yield f"id: {n.seq}\nevent: notice\ndata: {n.model_dump_json()}\n\n"
+                cursor = n.seq
+            if batch:
+                quiet_since = loop.time()
+            now = loop.time()
+            if now >= until:
+                return
+            if not batch:
+                if now - quiet_since >= limits.keepalive:
+                    yield ": keep-alive\n\n"
+                    quiet_since = now
+                await bell.wait(min(limits.poll_interval, until - now))
+            batch = await run_in_threadpool(k.queries.notices, who, cursor, 100)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/v1/missing-filings", response_model=list[MissingFiling], summary="Missing-filing reports (agency)",
+            tags=["deadlines"], responses=problems(403))
+def missing(request: Request, who: Who, procedure: Annotated[str | None, Query(max_length=40)] = None,
+            period: Annotated[str | None, Query(max_length=20)] = None) -> list[MissingFiling]:
+    """Enrolled companies that filed nothing to this agency by the deadline."""
+    return kiroku_of(request).queries.missing_report(who, procedure, period)

@@ -1,0 +1,89 @@
+"""Recording (提出データの記録) and reference (参照): submissions, receipts, snapshots, history, filings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import AwareDatetime
+
+from ledger.domain.model import Principal, Receipt, SubmissionInfo, SubmissionRequest
+from viewers.http.deps import context, current_principal, kiroku_of, problems
+from viewers.http.formats import SNAPSHOT_CONTENT, negotiate, render
+from viewers.http.schemas import SUBMISSION_FIELDS, SubmissionIn
+
+router = APIRouter(tags=["submissions"])
+
+Who = Annotated[Principal, Depends(current_principal)]
+SubmissionId = Annotated[str, Path(max_length=64, description="a submission id from a receipt or a notice")]
+Format = Annotated[Literal["json", "csv", "avro", "raw"] | None, Query(
+    description="json (default), csv, avro (an Avro object container file) or raw (the exact recorded bytes); "
+                "an Accept header naming one of their media types works too")]
+
+
+@router.post("/v1/submissions", status_code=201, response_model=Receipt, summary="Record a submission",
+             responses=problems(403, 404, 409))
+def record(request: Request, body: SubmissionIn, who: Who,
+           idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                                                  description="required: the same key with the same body returns the original receipt; "
+                                                              "with another body, 409")]) -> Receipt:
+    """Record an original, a correction (``replaces`` the latest submission of the filing) or a
+    cancellation. The receipt says where in the ledger it lies, its payload digest, the deadline
+    and whether it was met, and which agencies were notified."""
+    context(request, top_level=SUBMISSION_FIELDS, headers=frozenset({"idempotency_key"}))
+    req = SubmissionRequest(**body.model_dump(), idempotency_key=idempotency_key)
+    receipt = kiroku_of(request).commands.record(who, req)
+    request.app.state.bell.ring()
+    return receipt
+
+
+@router.get("/v1/submissions/{submission_id}/receipt", response_model=Receipt, summary="A receipt again",
+            responses=problems(404))
+def receipt(request: Request, submission_id: SubmissionId, who: Who) -> Receipt:
+    """Fetch a receipt again, e.g. after a timeout (the submitter, or anyone who may read it)."""
+    return kiroku_of(request).queries.receipt(who, submission_id)
+
+
+@router.get("/v1/submissions/{submission_id}", summary="Read a snapshot",
+            responses={200: {"description": "the snapshot", "content": SNAPSHOT_CONTENT}, **problems(404, 406)})
+def snapshot(request: Request, submission_id: SubmissionId, who: Who, format: Format = None,
+             accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> Response:
+    """The submission as recorded, as far as the caller may see it. Every read is recorded in the
+    company's access log; a denied read answers exactly like a missing submission."""
+    k = kiroku_of(request)
+    fmt = negotiate(format, accept)
+    return render(k.queries.snapshot(who, submission_id), fmt, k.registry)
+
+
+@router.get("/v1/submissions/{submission_id}/history", response_model=list[SubmissionInfo], summary="Correction history",
+            responses=problems(404))
+def history(request: Request, submission_id: SubmissionId, who: Who) -> list[SubmissionInfo]:
+    """The whole correction chain of the submission's filing, oldest first, as far as the caller may see it."""
+    return kiroku_of(request).queries.history(who, submission_id)
+
+
+@router.get("/v1/filings", response_model=list[SubmissionInfo], summary="Query filings", responses=problems(403))
+def filings(request: Request, who: Who,
+            corporate_number: Annotated[str | None, Query(max_length=40)] = None,
+            procedure: Annotated[str | None, Query(max_length=40)] = None,
+            period_from: Annotated[str | None, Query(max_length=20, description="inclusive")] = None,
+            period_to: Annotated[str | None, Query(max_length=20, description="inclusive")] = None,
+            as_of: Annotated[AwareDatetime | None, Query(description="the filings in force at this time (default: now)")] = None,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> list[SubmissionInfo]:
+    """Filings in force at ``as_of`` that the caller may see, one per (company, procedure, period)."""
+    return kiroku_of(request).queries.filings(who, corporate_number, procedure, period_from, period_to, as_of, limit)
+
+
+@router.get("/v1/filings/{corporate_number}/{procedure}/{period}", summary="The version in force",
+            responses={200: {"description": "the snapshot in force", "content": SNAPSHOT_CONTENT}, **problems(404, 406)})
+def effective(request: Request, who: Who,
+              corporate_number: Annotated[str, Path(max_length=40)],
+              procedure: Annotated[str, Path(max_length=40)],
+              period: Annotated[str, Path(max_length=20)],
+              as_of: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+              format: Format = None,
+              accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> Response:
+    """The version of (company, procedure, period) in force at ``as_of``: the original, or its latest correction."""
+    k = kiroku_of(request)
+    fmt = negotiate(format, accept)
+    return render(k.queries.effective(who, corporate_number, procedure, period, as_of), fmt, k.registry)
