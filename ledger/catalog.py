@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -178,16 +179,20 @@ def migrate(engine: Engine) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import inspect
 
-    config = _alembic_config()
     with engine.connect() as conn:
         if MigrationContext.configure(conn).get_current_revision() == _head():
             return
-        legacy = not inspect(conn).has_table("alembic_version") and inspect(conn).has_table(positions.name)
-    with engine.begin() as conn:
+    # Alembic's ``context`` is process-global: one migration at a time per process. Across
+    # processes, env.py locks the database (advisory lock / BEGIN IMMEDIATE) before it looks.
+    with _MIGRATING, engine.begin() as conn:
+        config = _alembic_config()
         config.attributes["connection"] = conn
-        if legacy:
+        if not inspect(conn).has_table("alembic_version") and inspect(conn).has_table(positions.name):
             command.stamp(config, "0001")
         command.upgrade(config, "head")
+
+
+_MIGRATING = threading.Lock()
 
 
 def _alembic_config() -> Any:

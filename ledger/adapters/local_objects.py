@@ -68,6 +68,7 @@ class LocalObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[Path] = set()  # directories known to exist (a snapshot batch touches hundreds)
 
     @classmethod
     def from_url(cls, url: str) -> "LocalObjectStore":
@@ -98,7 +99,9 @@ class LocalObjectStore:
                         field=key, code="object_exists",
                     )
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._dirs.add(path.parent)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
                 fh.write(data)

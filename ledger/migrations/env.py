@@ -2,7 +2,8 @@
 
 ``Catalog`` passes its connection in ``config.attributes["connection"]``; the alembic command line
 may instead pass ``-x url=…``. On PostgreSQL a transaction-scoped advisory lock serialises processes
-that start at the same moment (two projectors, a CLI and a server), so each revision runs once.
+that start at the same moment (two projectors, a CLI and a server), so each revision runs once;
+on SQLite ``BEGIN IMMEDIATE`` takes the database's write lock for the same purpose.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def run_migrations(connection) -> None:  # type: ignore[no-untyped-def]
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the revision
         context.run_migrations()
 
 

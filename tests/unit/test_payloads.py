@@ -65,3 +65,31 @@ def test_unknown_procedures_and_agencies_are_refused_listing_what_is_known() -> 
     assert err.value.code == "check_digit"
 
 
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from ledger.domain.procedures import _check, _fast_line  # noqa: E402
+
+_values = st.one_of(st.none(), st.integers(min_value=-5, max_value=10**16), st.booleans(), st.floats(allow_nan=False),
+                    st.text(max_size=14), st.sampled_from(["131016", "131017", "123456789018", "123456789019", " 12", "１２３",
+                                                           "5,000", "2026-13", "2026-01", ""]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(PROCEDURES)), st.data())
+def test_the_fast_line_path_accepts_only_what_the_careful_path_returns_unchanged(code: str, data: st.DataObject) -> None:
+    proc = PROCEDURES[code]
+    line = {r.name: data.draw(_values, label=r.name) for r in proc.line if data.draw(st.booleans(), label=f"has {r.name}")}
+    fast = _fast_line(proc, line)
+    careful: dict | None = {}
+    for rule in proc.line:
+        try:
+            value = _check(rule, line.get(rule.name), rule.name, "")
+        except ValidationError:
+            careful = None
+            break
+        careful[rule.name] = value
+    if fast is not None:
+        assert careful == fast
+        assert all(line.get(k) in (None, v) for k, v in fast.items())

@@ -170,7 +170,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         detail, code, status = "the request body is not valid JSON", "invalid_json", 422
     err = KirokuError(detail, code=code)
     err.http_status = status
-    return problem_response(request, err)
+    resp = problem_response(request, err)
+    for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+        resp.headers[name] = value
+    return resp
 
 
 async def _bad_text(request: Request, exc: UnicodeError) -> Response:
