@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
 
 from ledger import catalog as c
@@ -64,6 +64,23 @@ class _Batch:
         self.counters[k] += 1
         return self.counters[k]
 
+    def prefetch_versions(self, filings: list[tuple[str, str, str]]) -> None:
+        """Read the latest version of every filing the batch touches in one query."""
+        wanted = sorted(set(filings))
+        if not wanted:
+            return
+        s = c.submissions
+        found = dict.fromkeys(wanted, 0)
+        for i in range(0, len(wanted), 300):  # stay well inside SQL parameter limits
+            chunk = wanted[i:i + 300]
+            for corp, proc, period, version in self.conn.execute(
+                    select(s.c.corporate_number, s.c.procedure, s.c.period, func.max(s.c.version))
+                    .where(tuple_(s.c.corporate_number, s.c.procedure, s.c.period).in_(chunk))
+                    .group_by(s.c.corporate_number, s.c.procedure, s.c.period)).all():
+                found[(corp, proc, period)] = int(version)
+        for (corp, proc, period), version in found.items():
+            self.counters.setdefault(("submissions", f"{corp}|{proc}|{period}"), version)
+
     def version(self, corp: str, procedure: str, period: str) -> int:
         k = ("submissions", f"{corp}|{procedure}|{period}")
         if k not in self.counters:
@@ -106,8 +123,10 @@ class Projector:
             if not records:
                 return 0
             batch = _Batch(conn)
-            for rec in records:
-                ev = self.codec.decode(rec.value)
+            events = [(rec, self.codec.decode(rec.value)) for rec in records]
+            batch.prefetch_versions([(ev.corporate_number or "", ev.body["procedure"], ev.body["period"])
+                                     for _, ev in events if ev.type == SUBMISSION_RECORDED])
+            for rec, ev in events:
                 handler = self._handlers.get(ev.type)
                 if handler is not None:  # unknown future event types are skipped, not fatal
                     handler(batch, rec, ev)

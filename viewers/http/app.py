@@ -12,11 +12,12 @@ import logging
 import re
 from typing import Any, Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ledger.bootstrap import Kiroku
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
@@ -71,7 +72,7 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
     app.state.limits = limits or Limits()
     app.state.bell = NoticeBell()
     for module in (submissions, bulk, notices, enrollments, dispositions, grants, companies):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(known_query_parameters)])
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)", response_model=dict)
     def health() -> dict:
@@ -86,6 +87,34 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
                        config=GateConfig(max_body, max_bulk_body, frozenset({bulk.BULK_PATH})))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def known_query_parameters(request: Request) -> None:
+    """Refuse query parameters the operation does not have (a misspelt ``?afer=`` would otherwise
+    be ignored silently), as request bodies refuse unknown fields."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    names = getattr(request.app.state, "query_names", None)
+    if names is None:  # from the OpenAPI document: what each operation declares
+        names = request.app.state.query_names = {
+            (path, method.upper()): frozenset(p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+            for path, ops in request.app.openapi()["paths"].items() for method, op in ops.items()}
+    known = names.get((route.path, request.method), frozenset())
+    for name in request.query_params:
+        if name not in known:
+            raise ValidationError(f"unknown query parameter {name!r}", field=name, expected="one of " + (", ".join(sorted(known)) or "none"),
+                                  got=name, code="unknown_parameter")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 # -- errors ------------------------------------------------------------------------------------------
@@ -171,8 +200,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     err = KirokuError(detail, code=code)
     err.http_status = status
     resp = problem_response(request, err)
-    for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+    for name, value in (exc.headers or {}).items():
         resp.headers[name] = value
+    if status == 405:
+        resp.headers["Allow"] = _allowed_methods(request)
     return resp
 
 

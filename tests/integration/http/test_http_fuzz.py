@@ -12,6 +12,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 from ledger.principals import TokenStore  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll  # noqa: E402
@@ -68,4 +69,8 @@ def test_no_generated_request_gets_a_server_error_or_a_response_the_document_doe
     who = "agency" if any(p in case.path for p in AGENCY_PATHS) or (case.path == "/v1/dispositions" and case.method == "POST") else "company"
     token = fuzzed.state.fuzz_tokens[who]
     _CURRENT["app"] = fuzzed
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+    if case.headers and "Authorization" in case.headers:  # a generated one: make it real (negative cases leave it out)
+        case.headers["Authorization"] = f"Bearer {token}"
+    # positive_data_acceptance is left out: the service layer rightly refuses much schema-valid input
+    # (check digits, unknown procedures, ids that do not exist) with 4xx problems the document declares.
+    case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -23,6 +23,10 @@ from viewers.http.schemas import MAX_SEQ, NoticePage
 router = APIRouter(tags=["notices"])
 
 Who = Annotated[Principal, Depends(current_principal)]
+#: One Server-Sent Event of the stream (OpenAPI describes the events of an event stream one by one).
+SSE_EVENT = {"type": "object", "properties": {
+    "id": {"type": "string", "description": "the notice's sequence number"}, "event": {"type": "string", "enum": ["notice"]},
+    "data": {"type": "string", "description": "the Notice as JSON"}, "retry": {"type": "integer"}}}
 After = Annotated[int, Query(ge=0, le=MAX_SEQ, description="the last sequence number already handled (0 = from the start)")]
 
 
@@ -46,7 +50,7 @@ async def notices(request: Request, who: Who, after: After = 0,
 
 @router.get("/v1/notices/stream", summary="The agency's notice feed as Server-Sent Events",
             responses={200: {"description": "an event stream: `id` is the notice's sequence number, `data` the notice as JSON",
-                             "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **problems(403)})
+                             "content": {"text/event-stream": {"schema": SSE_EVENT}}}, **problems(403)})
 async def stream(request: Request, who: Who, after: After = 0,
                  last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=24,
                                                               description="resume after this sequence number (wins over `after`)")] = None,
