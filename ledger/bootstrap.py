@@ -6,7 +6,7 @@ place where files are opened and connections made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
@@ -15,6 +15,7 @@ from ledger.codec import SchemaRegistry
 from ledger.domain.model import utcnow
 from ledger.errors import ConfigurationError
 from ledger.events import EventCodec
+from ledger.integrity import startup_check
 from ledger.ports import KeyService, Log, ObjectStore
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
@@ -104,6 +105,7 @@ class Kiroku:
     commands: Commands
     queries: Queries
     transparency: Transparency | None = None  # checkpoints, proofs, deadline seals
+    findings: list[str] = field(default_factory=list)  # what the start-up integrity check reported
 
     def close(self) -> None:
         if self.transparency is not None:
@@ -141,7 +143,8 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
                                      objects=objects, queries=queries, clock=clock)
     sequencer.listeners.append(transparency.tick)
     queries.seal_for = transparency.seal_reference
-    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency)
+    findings = startup_check(log, objects, catalog)
+    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)
     if settings.inline_processing:
         processors.catch_up()  # finish whatever a crash left unprocessed
     return kiroku

@@ -64,7 +64,10 @@ def _settings() -> Any:
 def _open() -> Any:
     from ledger.bootstrap import open_kiroku
 
-    return open_kiroku(_settings())
+    k = _run(lambda: open_kiroku(_settings()))
+    for finding in k.findings:
+        err_console.print(f"[yellow]integrity: {finding}[/]")
+    return k
 
 
 def _fail(err: KirokuError) -> None:
@@ -411,6 +414,21 @@ def postgres_status(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--d
 
 
 @app.command()
+def check() -> None:
+    """Check every stored byte: SQLite's own integrity check, each log record's checksum and each
+    snapshot's digest. Exits non-zero naming what is damaged."""
+    from ledger.integrity import full_check
+
+    with _open() as k:
+        problems = full_check(k.log, k.objects)
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]{p}[/]")
+        raise typer.Exit(1)
+    console.print("[green]Every log record and snapshot matches its checksum.[/]")
+
+
+@app.command()
 def version() -> None:
     """Print Kiroku's version."""
     from ledger import __version__
@@ -420,6 +438,7 @@ def version() -> None:
 
 from ledger import cli_http  # noqa: E402,F401  (kiroku serve, kiroku principals: the HTTP API)
 from ledger import cli_verify  # noqa: E402,F401  (kiroku verify, proof, checkpoint: receipts anyone can check)
+from ledger import cli_process  # noqa: E402,F401  (kiroku process --role notifier|projector: scale-out processors)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qsl
 
-from ledger.errors import ConfigurationError, KirokuError, Unavailable, ValidationError
+from ledger.errors import ConfigurationError, Conflict, KirokuError, Unavailable, ValidationError
 from ledger.partitioning import partition_for
 from ledger.ports import TOPICS, LogRecord, Position, StoredRecord
 
@@ -411,27 +411,38 @@ class KafkaLog:
         consumed: Mapping[tuple[str, int], int],
         produce: Sequence[tuple[str, LogRecord]],
     ) -> list[Position]:
-        """One Kafka transaction: produce, ``send_offsets_to_transaction``, commit — or nothing."""
+        """One Kafka transaction: produce, ``send_offsets_to_transaction``, commit — or nothing.
+
+        A transaction that fails for a passing reason (a broker or the transaction coordinator
+        moving, too few in-sync replicas for a moment) is aborted and tried again, with the same
+        producer, until ``timeout_ms``: the same producer epoch means that if another instance
+        claimed the partition meanwhile, the retry is fenced instead of committing twice.
+        """
         targets = [(self.physical(t), self.partitions(t), t, rec) for t, rec in produce]
-        offsets_topics = {(t, p): (self.physical(t), off) for (t, p), off in consumed.items()}
+        offsets = {(self.physical(t), p): off for (t, p), off in consumed.items()}
         kafka = _kafka()
         transactional_id = self.transactional_id(group, list(consumed))
+        deadline = time.monotonic() + self._timeout_s
         with self._lock:
-            try:
-                producer = self._transactional(transactional_id)
-                producer.begin_transaction()
-                futures = [(t, producer.send(physical, key=rec.key, value=rec.value, partition=partition_for(rec.key, n)))
-                           for physical, n, t, rec in targets]
-                if consumed:
-                    producer.send_offsets_to_transaction(
-                        {kafka.TopicPartition(physical, p): kafka.OffsetAndMetadata(off, "", -1)
-                         for (_, p), (physical, off) in offsets_topics.items()},
-                        self.group_id(group))
-                producer.commit_transaction()
-                metadata = [(t, f.get(timeout=0)) for t, f in futures]
-            except kafka.errors.KafkaError as exc:
-                self._forget(transactional_id, group, consumed)
-                raise self._unavailable("commit a transaction", exc) from exc
+            while True:
+                producer = None
+                try:
+                    producer = self._transactional(transactional_id)
+                    metadata = self._one_transaction(producer, group, targets, offsets)
+                    break
+                except kafka.errors.KafkaError as exc:
+                    if self._aborted(producer, exc) and time.monotonic() < deadline:
+                        log.warning("transaction %s aborted (%s); trying again", transactional_id, exc)
+                        time.sleep(0.2)
+                        continue
+                    self._forget(transactional_id, group, consumed)
+                    if isinstance(exc, (kafka.errors.ProducerFencedError, kafka.errors.InvalidProducerEpochError)):
+                        raise Conflict(
+                            f"another {group} instance took over {sorted(consumed)} (transactional id "
+                            f"{transactional_id}); this instance's transaction was fenced and nothing of it was committed",
+                            field="group", expected="the only live instance", got=transactional_id,
+                            code="fenced", retriable=True) from exc
+                    raise self._unavailable("commit a transaction", exc) from exc
             for (t, p), off in consumed.items():
                 self._committed[(group, t, p)] = off
         positions = [Position(t, m.partition, m.offset) for t, m in metadata]
@@ -439,6 +450,31 @@ class KafkaLog:
             self._stable_at.pop(t, None)
         self._await_visible(positions)
         return positions
+
+    def _one_transaction(self, producer: Any, group: str, targets: list[tuple[str, int, str, LogRecord]],
+                         offsets: dict[tuple[str, int], int]) -> list[tuple[str, Any]]:
+        kafka = _kafka()
+        producer.begin_transaction()
+        futures = [(t, producer.send(physical, key=rec.key, value=rec.value, partition=partition_for(rec.key, n)))
+                   for physical, n, t, rec in targets]
+        if offsets:
+            producer.send_offsets_to_transaction(
+                {kafka.TopicPartition(physical, p): kafka.OffsetAndMetadata(off, "", -1)
+                 for (physical, p), off in offsets.items()},
+                self.group_id(group))
+        producer.commit_transaction()
+        return [(t, f.get(timeout=0)) for t, f in futures]
+
+    def _aborted(self, producer: Any, exc: BaseException) -> bool:
+        """Abort the open transaction after a passing error; False if the producer cannot go on."""
+        kafka = _kafka()
+        if producer is None or not getattr(exc, "retriable", False):
+            return False
+        try:
+            producer.abort_transaction()
+        except kafka.errors.KafkaError:
+            return False
+        return True
 
     def _forget(self, transactional_id: str, group: str, consumed: Mapping[tuple[str, int], int]) -> None:
         """After a failed or fenced transaction: drop the producer and what we thought we owned."""
@@ -463,6 +499,10 @@ class KafkaLog:
             while self.end_offset(topic, partition) <= offset and time.monotonic() < deadline:
                 time.sleep(0.005)
 
+    def membership(self, group: str, topics: Sequence[str], member: str | None = None) -> "GroupMembership":
+        """Join consumer group ``group`` for ``topics``: Kafka decides which partitions are ours."""
+        return GroupMembership(self, group, topics, member)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -475,3 +515,51 @@ class KafkaLog:
                 if consumer is not None:
                     consumer.close(autocommit=False)
             self._producer, self._reader, self._txn, self._groups = None, None, {}, {}
+
+
+class GroupMembership:
+    """This process's share of a processor's partitions, decided by a Kafka consumer group.
+
+    A consumer subscribes to the processor's input topics under ``<group>.members`` only to take
+    part in the group's partition assignment; its partitions stay paused, so it fetches nothing —
+    the processor reads through the ``Log`` port. Exactly-once does not rest on the assignment:
+    during a rebalance two members may briefly both work on a partition, and then the notifier's
+    transactional id (one per partition) fences the older one, and the projector's position
+    compare-and-set refuses the second batch. ``member`` gives a static membership
+    (``group.instance.id``): a restarted process with the same name takes its partitions back at
+    once instead of after the dead one's session times out.
+    """
+
+    def __init__(self, log: KafkaLog, group: str, topics: Sequence[str], member: str | None = None) -> None:
+        kafka = _kafka()
+        self._log = log
+        self._logical = {log.physical(t): t for t in topics}
+        extra: dict[str, Any] = {"group_id": f"{log.group_id(group)}.members", "session_timeout_ms": 10_000,
+                                 "heartbeat_interval_ms": 1_000, "max_poll_interval_ms": 600_000}
+        if member:
+            extra["group_instance_id"] = member
+        self._consumer = log._consumer(**extra)
+        try:
+            self._consumer.subscribe(list(self._logical))
+        except kafka.errors.KafkaError as exc:
+            self._consumer.close(autocommit=False)
+            raise log._unavailable("join the consumer group", exc) from exc
+
+    def owned(self) -> list[tuple[str, int]] | None:
+        """The (topic, partition) pairs assigned to us now; None until the group has assigned any."""
+        kafka = _kafka()
+        try:
+            self._consumer.poll(timeout_ms=0)  # heartbeats, joins and rebalances happen here
+            assigned = set(self._consumer.assignment())
+            fresh = assigned - set(self._consumer.paused())
+            if fresh:
+                self._consumer.pause(*fresh)
+        except kafka.errors.KafkaError as exc:
+            raise self._log._unavailable("take part in the consumer group", exc) from exc
+        if not assigned and self._consumer.group_metadata().generation_id < 0:
+            return None
+        return sorted((self._logical[tp.topic], tp.partition) for tp in assigned if tp.topic in self._logical)
+
+    def close(self) -> None:
+        """Leave the group (a dynamic member's partitions move to the others at once)."""
+        self._consumer.close(autocommit=False)

@@ -15,6 +15,16 @@ from pathlib import Path
 from ledger.errors import Forbidden, IntegrityError, NotFound
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _syncfs(fd: int) -> bool:
     """Linux syncfs(2): flush one filesystem. False where it is not available."""
     try:
@@ -136,5 +146,13 @@ class LocalObjectStore:
         )
 
     def stray_temporaries(self) -> list[Path]:
-        """Temporary files left by a write that crashed before its rename (never served)."""
-        return sorted(p for p in self.root.rglob(".*.tmp") if p.is_file())
+        """Temporary files left by a write that crashed before its rename (never served).
+
+        A temporary's name carries its writer's pid; one whose writer still runs is in flight.
+        """
+        out = []
+        for path in self.root.rglob(".*.tmp"):
+            pid = path.name.rsplit(".", 2)[-2]
+            if path.is_file() and not (pid.isdigit() and _alive(int(pid))):
+                out.append(path)
+        return sorted(out)

@@ -62,11 +62,17 @@ class SqliteLog:
         except sqlite3.Error as exc:  # pragma: no cover - depends on the filesystem
             raise Unavailable(f"cannot open the ledger log at {self.path}: {exc}") from exc
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
         self._partitions: dict[str, int] = {}
-        self._ensure_topics(partitions)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._ensure_topics(partitions)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise IntegrityError(
+                f"the ledger log at {self.path} is damaged ({exc}); Kiroku will not serve from it — restore it "
+                "from a backup or a replica", field=str(self.path), code="log_damaged") from exc
 
     @classmethod
     def from_url(cls, url: str, partitions: int) -> "SqliteLog":

@@ -7,17 +7,31 @@ in-process SDK's return values are one and the same.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ledger.domain.model import Disposition, Notice, SubmissionInfo, SubmissionKind
 
 #: Sequence numbers, offsets and counts are bounded so that no input overflows a 64-bit column.
 MAX_SEQ = 2**62
 
-Text = Field(max_length=200)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # pydantic would also take a Unix timestamp for a datetime; the document promises RFC 3339 text.
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time with its offset, e.g. 2027-01-31T17:00:00+09:00")
+    if isinstance(value, (int, float)):
+        raise ValueError("expected an RFC 3339 date-time with its offset, not a number")
+    return value
+
+
+#: A point in time as RFC 3339 text with an offset (2027-01-31T17:00:00+09:00).
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 class _In(BaseModel):
@@ -67,7 +81,7 @@ class GrantIn(_In):
     grantee: str = Field(max_length=100, examples=["firm:tanaka-tax"])
     procedures: list[str] = Field(max_length=20, examples=[["PAYROLL_REPORT"]])
     actions: list[str] = Field(max_length=3, examples=[["submit", "read", "receive_notices"]])
-    expires_at: AwareDatetime
+    expires_at: Instant
     personal_numbers: bool = False
 
 

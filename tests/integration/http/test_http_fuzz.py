@@ -12,7 +12,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance  # noqa: E402
 
 from ledger.principals import TokenStore  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll  # noqa: E402
@@ -73,4 +73,9 @@ def test_no_generated_request_gets_a_server_error_or_a_response_the_document_doe
         case.headers["Authorization"] = f"Bearer {token}"
     # positive_data_acceptance is left out: the service layer rightly refuses much schema-valid input
     # (check digits, unknown procedures, ids that do not exist) with 4xx problems the document declares.
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    excluded = [positive_data_acceptance]
+    if case.path == "/v1/submissions/bulk":
+        # A bulk upload is answered 200 with one result per item, bad items included: that is the
+        # design, and a plain "string" schema cannot tell an NDJSON body from another text.
+        excluded.append(negative_data_rejection)
+    case.call_and_validate(excluded_checks=excluded)

@@ -106,7 +106,11 @@ class BulkResponse(Response):
         counts = {"items": 0, "recorded": 0, "failed": 0}
         try:
             if self.csv_mode:
-                self._csv(_text_lines(read), emit, counts)
+                try:
+                    self._csv(_text_lines(read), emit, counts)
+                except csv.Error as exc:
+                    raise ValidationError(f"the CSV is malformed after item {counts['items']}: {exc}", field="body",
+                                          expected="RFC 4180 CSV", got=str(exc), code="invalid_csv") from None
             else:
                 self._ndjson(read, emit, counts)
         except ClientDisconnect:
@@ -223,7 +227,8 @@ def _text_lines(read: Callable[[], bytes | None]) -> Iterator[str]:
             pending += decoder.decode(chunk or b"", final=chunk is None)
         except UnicodeDecodeError as exc:
             raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc), code="invalid_encoding") from None
-        *complete, pending = pending.split("\n")
+        # Universal newlines, as a text-mode file would give the csv module (a lone CR ends a line too).
+        *complete, pending = pending.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for line in complete:
             yield line + "\n"
         if chunk is None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from ledger.domain.model import Principal, Receipt, SubmissionInfo, SubmissionRequest
 from viewers.http.deps import context, current_principal, kiroku_of, problems
 from viewers.http.formats import SNAPSHOT_CONTENT, negotiate, render
-from viewers.http.schemas import SUBMISSION_FIELDS, SubmissionIn
+from viewers.http.schemas import SUBMISSION_FIELDS, Instant, SubmissionIn
 
 router = APIRouter(tags=["submissions"])
 
@@ -68,7 +67,7 @@ def filings(request: Request, who: Who,
             procedure: Annotated[str | None, Query(max_length=40)] = None,
             period_from: Annotated[str | None, Query(max_length=20, description="inclusive")] = None,
             period_to: Annotated[str | None, Query(max_length=20, description="inclusive")] = None,
-            as_of: Annotated[AwareDatetime | None, Query(description="the filings in force at this time (default: now)")] = None,
+            as_of: Annotated[Instant | None, Query(description="the filings in force at this time (default: now)")] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> list[SubmissionInfo]:
     """Filings in force at ``as_of`` that the caller may see, one per (company, procedure, period)."""
     return kiroku_of(request).queries.filings(who, corporate_number, procedure, period_from, period_to, as_of, limit)
@@ -80,7 +79,7 @@ def effective(request: Request, who: Who,
               corporate_number: Annotated[str, Path(max_length=40)],
               procedure: Annotated[str, Path(max_length=40)],
               period: Annotated[str, Path(max_length=20)],
-              as_of: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+              as_of: Annotated[Instant | None, Query(description="default: now")] = None,
               format: Format = None,
               accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> Response:
     """The version of (company, procedure, period) in force at ``as_of``: the original, or its latest correction."""

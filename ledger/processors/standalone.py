@@ -1,0 +1,119 @@
+"""One processor running on its own, as a long-lived process (``kiroku process --role …``).
+
+Scaled out, the service processes record with ``KIROKU_INLINE_PROCESSING=false`` and the notifier
+and projector run as separate processes, each as many times as wanted: on a Kafka log they form a
+consumer group per role and work on the partitions Kafka assigns them (``KafkaLog.membership``);
+on the embedded log one process takes every partition. Exactly-once does not depend on the
+assignment being perfect — the notifier's Kafka transactions fence older instances, the
+projector's position check refuses a batch another instance already applied — so a lost race is
+logged and retried, never applied twice. A crash anywhere loses nothing: the next instance
+resumes from the committed positions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy.exc import DBAPIError
+
+from ledger.bootstrap import Kiroku
+from ledger.errors import KirokuError
+from ledger.ports import FILINGS, TOPICS
+
+log = logging.getLogger(__name__)
+
+#: What each role consumes, as the consumer group sees it.
+ROLES: dict[str, tuple[str, ...]] = {"notifier": (FILINGS,), "projector": TOPICS}
+
+
+@dataclass
+class Progress:
+    """What a loop has done so far (printed by the CLI, checked by tests)."""
+
+    processed: int = 0
+    lost_races: int = 0
+    retries: int = 0
+    partitions: list[tuple[str, int]] = field(default_factory=list)
+
+
+class ProcessorLoop:
+    """Drive one role's processor over the partitions this process owns until told to stop."""
+
+    def __init__(self, kiroku: Kiroku, role: str, *, member: str | None = None, poll_interval: float = 0.2,
+                 report: Callable[[str], None] | None = None) -> None:
+        if role not in ROLES:
+            raise KirokuError(f"unknown processor role {role!r}", field="role", expected=" or ".join(ROLES),
+                              got=role, code="unknown_role")
+        self.kiroku, self.role, self.poll_interval = kiroku, role, poll_interval
+        self.report = report or (lambda message: log.info(message))
+        self.progress = Progress()
+        self.stop = threading.Event()
+        join = getattr(kiroku.log, "membership", None)
+        self.membership = join(role, ROLES[role], member) if join is not None else None
+        processors = kiroku.processors
+        self._step: Callable[[str, int], int] = (
+            (lambda topic, partition: processors.notifier.run_partition(partition)) if role == "notifier"
+            else processors.projector.run_partition
+        )
+
+    def owned(self) -> list[tuple[str, int]] | None:
+        """The partitions to work on now (None while the consumer group has not assigned any yet)."""
+        if self.membership is None:
+            log_ = self.kiroku.log
+            return [(t, p) for t in ROLES[self.role] for p in range(log_.partitions(t))]
+        return self.membership.owned()
+
+    def run_once(self) -> int | None:
+        """One pass over the owned partitions; records processed, or None if none are assigned yet."""
+        owned = self.owned()
+        if owned is None:
+            return None
+        if owned != self.progress.partitions:
+            self.progress.partitions = owned
+            self.report(f"{self.role}: working on {', '.join(f'{t}/{p}' for t, p in owned) or 'no partition'}")
+        done = 0
+        for topic, partition in owned:
+            try:
+                done += self._step(topic, partition)
+            except DBAPIError as exc:  # another projector committed the same batch first
+                self.progress.lost_races += 1
+                self.report(f"{self.role}: {topic}/{partition} was applied by another instance ({type(exc.orig).__name__}); moving on")
+            except KirokuError as exc:
+                if not exc.retriable:
+                    raise
+                self.progress.retries += 1
+                self.report(f"{self.role}: {topic}/{partition}: {exc.message} — will retry")
+                time.sleep(min(1.0, self.poll_interval))
+        self.progress.processed += done
+        return done
+
+    def run(self, until_idle: bool = False) -> Progress:
+        """Loop until :attr:`stop` is set (or, with ``until_idle``, until a pass finds nothing to do)."""
+        while not self.stop.is_set():
+            done = self.run_once()
+            if done:
+                continue
+            if done == 0 and until_idle:
+                break
+            self.stop.wait(self.poll_interval)
+        return self.progress
+
+    def close(self) -> None:
+        if self.membership is not None:
+            self.membership.close()
+
+
+def open_role(role: str, settings: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorLoop]:
+    """Open Kiroku without inline processing and a loop for ``role`` on it (the caller closes both)."""
+    from ledger.bootstrap import open_kiroku
+
+    kiroku = open_kiroku(settings.model_copy(update={"inline_processing": False}))
+    try:
+        return kiroku, ProcessorLoop(kiroku, role, **kwargs)
+    except BaseException:
+        kiroku.close()
+        raise
