@@ -76,7 +76,7 @@ def make_keys(settings: Settings) -> KeyService:
                              field="KIROKU_KEYS", expected="local:///DIR or aws-kms://KEY-ID", got=url, code="bad_setting")
 
 
-def make_transparency(settings: Settings, sequencer: Sequencer, **parts: Any) -> Transparency:
+def make_transparency(settings: Settings, log: Log, sequencer: Sequencer, **parts: Any) -> Transparency:
     """Checkpoints signed with the key at ``$KIROKU_HOME/signing.key``, kept in ``checkpoints.db``."""
     from ledger.adapters.sqlite_checkpoints import SqliteCheckpointStore
     from ledger.signer import LocalSigner, is_valid_key_name
@@ -87,7 +87,7 @@ def make_transparency(settings: Settings, sequencer: Sequencer, **parts: Any) ->
                                  got=settings.deployment, code="bad_setting")
     signer = LocalSigner.open(settings.home / "signing.key", settings.deployment)
     store = SqliteCheckpointStore(settings.home / "checkpoints.db")
-    return Transparency(parts.pop("log"), sequencer, signer, store, settings.deployment, every=settings.checkpoint_every, **parts)
+    return Transparency(log, sequencer, signer, store, settings.deployment, every=settings.checkpoint_every, **parts)
 
 
 @dataclass
@@ -139,7 +139,7 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
     after = processors.catch_up if settings.inline_processing else None
     queries = Queries(log, codec, registry, sealer, catalog, objects, after_append=after, clock=clock)
     commands = Commands(log, codec, registry, sealer, catalog, queries, after_append=after, clock=clock)
-    transparency = make_transparency(settings, sequencer, log=log, codec=codec, registry=registry, catalog=catalog,
+    transparency = make_transparency(settings, log, sequencer, codec=codec, registry=registry, catalog=catalog,
                                      objects=objects, queries=queries, clock=clock)
     sequencer.listeners.append(transparency.tick)
     queries.seal_for = transparency.seal_reference

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -46,6 +46,9 @@ from ledger.ports import FILINGS, Log, ObjectStore
 from ledger.processors.sequencer import Sequencer
 from ledger.proofs import ConsistencyProof, ReceiptProof, b64, origin_for, receipt_fields, seal_line
 from ledger.signer import Signer
+
+if TYPE_CHECKING:
+    from ledger.queries import Queries
 
 #: Wait this long after a deadline before sealing it (batches decided just before it land first).
 SEAL_GRACE = timedelta(seconds=60)
@@ -115,7 +118,7 @@ class Transparency:
     """Publishes checkpoints and seals, and completes receipts with proofs."""
 
     def __init__(self, log: Log, sequencer: Sequencer, signer: Signer, store: CheckpointStore, deployment: str,
-                 codec: EventCodec, registry: SchemaRegistry, catalog: c.Catalog, objects: ObjectStore, queries: Any,
+                 codec: EventCodec, registry: SchemaRegistry, catalog: c.Catalog, objects: ObjectStore, queries: Queries,
                  clock: Callable[[], datetime] = utcnow, every: int = 1000) -> None:
         self.log, self.sequencer, self.signer, self.store = log, sequencer, signer, store
         self.deployment, self.codec, self.registry, self.catalog = deployment, codec, registry, catalog

@@ -73,8 +73,10 @@ def load_keys(values: Iterable[str | Path]) -> list[Verifier]:
     """Verifier keys from strings (``name+id+key``) or files holding one per line."""
     out: list[Verifier] = []
     for value in values:
-        path = Path(value)
-        text = path.read_text(encoding="utf-8") if path.is_file() else str(value)
+        try:
+            text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else str(value)
+        except OSError:  # not a usable path: take it as the key itself
+            text = str(value)
         out.extend(Verifier.parse(line.strip()) for line in text.splitlines() if line.strip())
     return out
 

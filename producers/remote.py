@@ -15,6 +15,7 @@ or error per request, in order.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime
 from typing import Any, Iterable, Iterator
@@ -142,6 +143,22 @@ class RemoteProducer:
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""
         return Receipt.model_validate(self.http.call("GET", f"/v1/submissions/{submission_id}/receipt").json())
+
+    def receipt_with_proof(self, submission_id: str, *, wait: bool = True, timeout: float = 10.0, seal: bool = False) -> Any:
+        """The receipt with its entry and an inclusion proof against a signed checkpoint (a
+        ``ReceiptProof``; ``proof.to_json()`` is the file ``kiroku verify --receipt`` checks). With
+        ``wait``, asks again until the entry is integrated or ``timeout`` seconds pass."""
+        from ledger.proofs import ReceiptProof
+
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                resp = self.http.call("GET", f"/v1/submissions/{submission_id}/proof", params={"seal": "true"} if seal else None)
+                return ReceiptProof.from_json(resp.content)
+            except KirokuError as err:
+                if not (wait and err.retriable) or time.monotonic() >= give_up:
+                    raise
+            time.sleep(min(0.05, max(0.0, give_up - time.monotonic())))
 
     # -- what comes back ---------------------------------------------------------------------------
 

@@ -110,6 +110,7 @@ def _kafka() -> Any:
         import kafka
         import kafka.admin
         import kafka.errors
+        import kafka.structs
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ConfigurationError(
             "KIROKU_LOG=kafka://… needs kafka-python: pip install 'kiroku-ledger[kafka]'",
@@ -549,7 +550,9 @@ class GroupMembership:
         """The (topic, partition) pairs assigned to us now; None until the group has assigned any."""
         kafka = _kafka()
         try:
-            self._consumer.poll(timeout_ms=0)  # heartbeats, joins and rebalances happen here
+            stable = self._consumer.group_metadata().state == kafka.structs.MemberState.STABLE
+            # Joins and rebalances complete inside poll(); once stable, a zero wait keeps heartbeats going.
+            self._consumer.poll(timeout_ms=0 if stable else 200)
             assigned = set(self._consumer.assignment())
             fresh = assigned - set(self._consumer.paused())
             if fresh:

@@ -7,6 +7,8 @@ agency's; the deployment holds a little real data so that some generated ids exi
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -42,6 +44,16 @@ def fuzzed(kiroku, home, clock):
 
 
 _CURRENT: dict = {}
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value):
+    """A generated bulk body: text as it is, anything else as one JSON line."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    return value.encode() if isinstance(value, str) else (json.dumps(value) + "\n").encode()
 
 
 async def _current_app(scope, receive, send):

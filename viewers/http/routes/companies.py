@@ -29,7 +29,7 @@ def access_log(request: Request, corporate_number: Corp, who: Who,
 @router.get("/v1/companies/{corporate_number}/reminders", response_model=list[Reminder],
             summary="Enrolled filings due soon and not yet filed", tags=["deadlines"], responses=problems(404))
 def reminders(request: Request, corporate_number: Corp, who: Who,
-              within_days: Annotated[int, Query(ge=1, le=366)] = 30) -> list[Reminder]:
+              within_days: Annotated[int, Query(ge=1, le=3660)] = 30) -> list[Reminder]:
     rows = kiroku_of(request).queries.reminders(who, corporate_number, timedelta(days=within_days))
     return [Reminder(procedure=p, period=q, deadline=d) for p, q, d in rows]
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from ledger.domain.model import Principal, Receipt, SubmissionInfo, SubmissionRequest
+from ledger.errors import Unavailable
 from viewers.http.deps import context, current_principal, kiroku_of, problems
 from viewers.http.formats import SNAPSHOT_CONTENT, negotiate, render
 from viewers.http.schemas import SUBMISSION_FIELDS, Instant, SubmissionIn
@@ -41,6 +42,21 @@ def record(request: Request, body: SubmissionIn, who: Who,
 def receipt(request: Request, submission_id: SubmissionId, who: Who) -> Receipt:
     """Fetch a receipt again, e.g. after a timeout (the submitter, or anyone who may read it)."""
     return kiroku_of(request).queries.receipt(who, submission_id)
+
+
+@router.get("/v1/submissions/{submission_id}/proof", summary="The receipt with its inclusion proof",
+            responses={200: {"description": "a receipt-with-proof file (`kiroku verify --receipt` checks it offline)",
+                             "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}},
+                       **problems(404, 503)})
+def proof(request: Request, submission_id: SubmissionId, who: Who,
+          seal: Annotated[bool, Query(description="prove against the seal of the filing's deadline (filed on time)")] = False) -> Response:
+    """The receipt with its log entry and a Merkle inclusion proof against a signed checkpoint:
+    anyone holding the log's public key can verify it. 503 (retriable) for the moment between
+    recording and integration into the Merkle tree."""
+    k = kiroku_of(request)
+    if k.transparency is None:
+        raise Unavailable("this deployment keeps no transparency log", code="no_transparency")
+    return Response(k.transparency.receipt_with_proof(who, submission_id, seal=seal).to_json(), media_type="application/json")
 
 
 @router.get("/v1/submissions/{submission_id}", summary="Read a snapshot",

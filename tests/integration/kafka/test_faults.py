@@ -1,0 +1,230 @@
+"""Fault tests of the scale-out deployment (issue 4, item 6) on a real 3-node Kafka cluster + PostgreSQL.
+
+- A broker SIGKILLed during a bulk ingest: every receipt given before, during and after is readable
+  afterwards, no notice is lost or duplicated, and the restarted broker rejoins every ISR.
+- The notifier process SIGKILLed with a transaction open, the projector process SIGKILLed while
+  applying a batch: after a restart, no notice and no catalog row is missing or doubled.
+- A broker unreachable at record time: a clear retriable error, never a receipt.
+
+Kill points are random (a random amount of progress to wait for, observed by polling); nothing
+sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import func, select
+
+from infra import kafka as kafka_infra
+from infra.kafka import KafkaCluster
+from infra.postgres import PostgresServer
+from ledger import catalog as c
+from ledger.errors import Unavailable
+from ledger.events import SUBMISSION_RECORDED
+from ledger.ports import FILINGS, NOTICES
+from ledger.processors.projector import Projector
+from tests.factories import corp, withholding
+from tests.integration.helpers import TAX_OFFICE, agency, company, enroll_to
+from tests.integration.kafka.scaleout import Deployment, expected_notices, kill, notice_counts, stop, wait
+from tests.service_fixtures import postgres_schema_url
+
+pytestmark = pytest.mark.integration
+
+YEARS = [str(y) for y in range(2017, 2027)]
+
+
+def heal(cluster: KafkaCluster) -> None:
+    """Start any node a previous test left dead, and wait until all of them serve."""
+    for node in cluster.nodes:
+        if not node.alive:
+            cluster.restart(node.node_id)
+    cluster.wait_ready()
+
+
+def count(k: Any, table: Any) -> int:
+    with k.catalog.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def ledger_isr(cluster: KafkaCluster, prefix: str) -> dict[tuple[str, int], set[int]]:
+    admin = cluster.admin_client(request_timeout_ms=5000)
+    try:
+        topics = [t for t in admin.list_topics() if t.startswith(prefix)]
+        return {(t["name"], p["partition_index"]): set(p["isr_nodes"])
+                for t in admin.describe_topics(topics) for p in t["partitions"]}
+    finally:
+        admin.close()
+
+
+def leader_of(cluster: KafkaCluster, topic: str, partition: int) -> int:
+    admin = cluster.admin_client(request_timeout_ms=5000)
+    try:
+        (described,) = admin.describe_topics([topic])
+        return next(p["leader_id"] for p in described["partitions"] if p["partition_index"] == partition)
+    finally:
+        admin.close()
+
+
+def ends(cluster: KafkaCluster, topic: str, isolation_level: str) -> dict[int, int]:
+    """End offsets as a read_committed (last stable offset) or read_uncommitted (high watermark) reader sees them."""
+    consumer = KafkaConsumer(bootstrap_servers=cluster.bootstrap, isolation_level=isolation_level, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def prefix_of(d: Deployment) -> str:
+    return d.log_url.split("prefix=")[1].split("&")[0]
+
+
+def record_backlog(d: Deployment, companies: int) -> int:
+    """Enroll ``companies`` (inline), then record a filing per company and year with processing left
+    to the processor processes; returns how many filings were recorded."""
+    with d.open() as k:
+        for n in range(1, companies + 1):
+            enroll_to(k, corp(n), "WITHHOLDING_SLIP", TAX_OFFICE)
+    with d.open(inline_processing=False) as k:
+        for year in YEARS:
+            for n in range(1, companies + 1):
+                company(k, corp(n)).record(corp(n), "WITHHOLDING_SLIP", year, withholding())
+    return companies * len(YEARS)
+
+
+@pytest.fixture
+def cluster(kafka_cluster: KafkaCluster) -> KafkaCluster:
+    heal(kafka_cluster)
+    return kafka_cluster
+
+
+# -- a broker dies during a bulk ingest -------------------------------------------------------------------
+
+
+def test_a_broker_killed_during_bulk_ingest_loses_no_receipt_and_no_notice_and_rejoins(
+    cluster: KafkaCluster, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    d = Deployment.create(cluster, postgres_server, tmp_path / "home", timeout_ms=60000)
+    companies = 12
+    with d.open() as k:
+        for n in range(1, companies + 1):
+            enroll_to(k, corp(n), "WITHHOLDING_SLIP", TAX_OFFICE)
+        victim = leader_of(cluster, f"{prefix_of(d)}{FILINGS}", k.log.partition_for(FILINGS, corp(1).encode()))
+        receipts: list[Any] = []
+        kill_after = random.randint(5, 40)
+        killed = threading.Event()
+
+        def killer() -> None:
+            wait(lambda: len(receipts) >= kill_after, 120, f"{kill_after} receipts before the kill")
+            cluster.kill(victim)
+            killed.set()
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        for year in YEARS:
+            for n in range(1, companies + 1):
+                receipts.append(company(k, corp(n)).record(corp(n), "WITHHOLDING_SLIP", year, withholding()))
+        thread.join(60)
+        assert killed.is_set() and not cluster.node(victim).alive
+        during = len(receipts) - kill_after  # receipts issued with the broker dead
+
+        cluster.restart(victim)
+        wait(lambda: all(isr == {1, 2, 3} for isr in ledger_isr(cluster, prefix_of(d)).values()), 90,
+             "the restarted broker to rejoin the ISR of every ledger partition")
+
+        for receipt in receipts:
+            pos = receipt.position
+            (stored,) = k.log.read(pos.topic, pos.partition, pos.offset, 1)
+            event = k.codec.decode(stored.value)
+            assert event.type == SUBMISSION_RECORDED and event.body["submission_id"] == receipt.submission_id
+        assert during > 0
+        assert set(notice_counts(k).values()) == {1} and notice_counts(k) == expected_notices(k)
+        assert count(k, c.submissions) == len(receipts) == companies * len(YEARS)
+        feed = agency(k, TAX_OFFICE).notices(limit=1000)
+        assert [n.seq for n in feed] == list(range(1, len(receipts) + 1))
+
+
+# -- processors die -------------------------------------------------------------------------------------
+
+
+def test_the_notifier_killed_mid_transaction_and_the_projector_mid_batch_resume_without_loss_or_duplicates(
+    cluster: KafkaCluster, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    d = Deployment.create(cluster, postgres_server, tmp_path / "home")
+    filings = record_backlog(d, companies=30)
+    notices_topic = f"{prefix_of(d)}{NOTICES}"
+
+    # The notifier: SIGKILL as soon as a random number of notices is written but maybe not committed.
+    open_transaction_seen = False
+    for attempt in range(4):
+        threshold = sum(ends(cluster, notices_topic, "read_uncommitted").values()) + random.randint(1, 60)
+        notifier = d.spawn("notifier", "notifier-1")
+        try:
+            wait(lambda: sum(ends(cluster, notices_topic, "read_uncommitted").values()) >= threshold
+                 or notifier.poll() is not None, 60, "the notifier to write notices")
+        finally:
+            kill(notifier)
+        stable, high = ends(cluster, notices_topic, "read_committed"), ends(cluster, notices_topic, "read_uncommitted")
+        open_transaction_seen |= any(stable[p] < high[p] for p in high)
+        if open_transaction_seen:
+            break
+    assert open_transaction_seen, "no kill landed inside an open transaction in 4 attempts"
+
+    # The projector: SIGKILL once it has committed a random part of its work.
+    with d.open(inline_processing=False) as k:
+        projector = d.spawn("projector", "projector-1")
+        at = random.randint(1, filings // 2)
+        try:
+            wait(lambda: count(k, c.submissions) >= at or projector.poll() is not None, 60, "the projector to start")
+        finally:
+            kill(projector)
+
+    # Restarted under the same names, both finish the work: nothing lost, nothing twice.
+    notifier = d.spawn("notifier", "notifier-1", until_idle=True)
+    assert notifier.wait(120) == 0
+    projector = d.spawn("projector", "projector-1", until_idle=True)
+    assert projector.wait(120) == 0
+    with d.open(inline_processing=False) as k:
+        counts = notice_counts(k)
+        assert counts == expected_notices(k) and set(counts.values()) == {1} and len(counts) == filings
+        assert count(k, c.submissions) == filings and count(k, c.notices) == filings
+        # The catalog is exactly what one uninterrupted projector derives from the log.
+        fresh = c.Catalog(postgres_schema_url(postgres_server, f"r{prefix_of(d).rstrip('.')}"))
+        try:
+            rebuilt = Projector(k.log, fresh, k.codec, k.registry, k.objects)
+            while rebuilt.run_once():
+                pass
+            assert dict(fresh.dump()) == dict(k.catalog.dump())
+        finally:
+            fresh.close()
+
+
+# -- a broker is unreachable ------------------------------------------------------------------------------
+
+
+def test_a_broker_unreachable_at_record_time_gives_a_retriable_error_and_never_a_receipt(
+    kafka_jars: Path, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    broker = kafka_infra.start_single(tmp_path / "kafka")
+    try:
+        d = Deployment.create(broker, postgres_server, tmp_path / "home", timeout_ms=3000)
+        with d.open() as k:
+            enroll_to(k, corp(1), "WITHHOLDING_SLIP", TAX_OFFICE)
+            before = count(k, c.submissions)
+            broker.kill(1)
+            with pytest.raises(Unavailable) as err:
+                company(k, corp(1)).record(corp(1), "WITHHOLDING_SLIP", "2026", withholding(), idempotency_key="run-1")
+            assert err.value.retriable and err.value.code == "log_unavailable" and err.value.field == "KIROKU_LOG"
+            assert "no receipt" in err.value.message
+            broker.restart(1)
+            receipt = company(k, corp(1)).record(corp(1), "WITHHOLDING_SLIP", "2026", withholding(), idempotency_key="run-1")
+            assert count(k, c.submissions) == before + 1  # the retry recorded it once; the failed call left nothing
+            assert k.log.read(FILINGS, receipt.position.partition, receipt.position.offset, 1)
+    finally:
+        broker.stop()
