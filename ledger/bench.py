@@ -55,15 +55,26 @@ def _fresh(root: Path, name: str, **settings: Any) -> Kiroku:
     return open_kiroku(load_settings(home=home, **settings))
 
 
-def prepare(k: Kiroku, companies: list[Company], period: str = "2026") -> list[SubmissionRequest]:
-    """Grants, enrollments and standing policies (not timed), and the requests to time."""
+def prepare(root: Path, name: str, companies: list[Company], period: str = "2026") -> list[SubmissionRequest]:
+    """Grants, enrollments and standing policies (not timed), and the requests to time.
+
+    Set-up runs with processing deferred (one catch-up per phase instead of one per command):
+    grants first, so that the vendor's enrollments are authorized against them.
+    """
     vendor = Principal.parse(VENDOR)
     expires = datetime.now(timezone.utc) + timedelta(days=365)
-    for code in municipalities():
-        k.commands.set_policy(Principal.agency(f"municipality:{code}"), "PAYROLL_REPORT", True)
-    for c in companies:
-        k.commands.issue_grant(Principal.company(c.corporate_number), VENDOR, ["PAYROLL_REPORT"], ["submit", "read"], expires)
-        k.commands.request_enrollment(vendor, c.corporate_number, "PAYROLL_REPORT")
+    k = _fresh(root, name, inline_processing=False)
+    try:
+        for code in municipalities():
+            k.commands.set_policy(Principal.agency(f"municipality:{code}"), "PAYROLL_REPORT", True)
+        for c in companies:
+            k.commands.issue_grant(Principal.company(c.corporate_number), VENDOR, ["PAYROLL_REPORT"], ["submit", "read"], expires)
+        k.processors.catch_up()
+        for c in companies:
+            k.commands.request_enrollment(vendor, c.corporate_number, "PAYROLL_REPORT")
+        k.processors.catch_up()
+    finally:
+        k.close()
     return [SubmissionRequest(corporate_number=c.corporate_number, procedure="PAYROLL_REPORT", period=period, payload=payroll(c))
             for c in companies]
 
@@ -150,9 +161,9 @@ def bench_ingest(companies: int = 2000, lines: int = 100, batch: int = 500, work
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-"))
     report(f"generating {companies:,} companies × {lines} lines …")
     data = make_companies(companies, lines)
+    requests = prepare(root, "kiroku", data)
     k = _fresh(root, "kiroku")
     try:
-        requests = prepare(k, data)
         report("recording through Kiroku …")
         kiroku = run_kiroku(k, requests, batch)
         report("raw ceiling …")
@@ -187,10 +198,10 @@ def bench_read(lines_total: int, per_company: int = 100, samples: int = 2000, wo
     companies = max(1, lines_total // per_company)
     report(f"filling a ledger with {companies:,} companies × {per_company} lines …")
     data = make_companies(companies, per_company)
+    requests = prepare(root, f"read-{lines_total}", data)
     k = _fresh(root, f"read-{lines_total}")
     rng = random.Random(7)
     try:
-        requests = prepare(k, data)
         fill = run_kiroku(k, requests, 500)
         report(f"filled at {fill.lines_per_s:,.0f} lines/s; reading …")
         past = datetime.now(timezone.utc)
@@ -252,26 +263,51 @@ def write_csv(path: Path, rows: int, per_company: int = 100) -> None:
                      f"東京都,{5_000_000 + i % 1000},{3_560_000},{1_200_000},{120_000},{700_000}\n")
 
 
-def peak_rss_of_import(csv_path: Path, home: Path) -> dict[str, Any]:
-    """Import in a child process and report its peak RSS (ru_maxrss), so runs don't share a heap."""
+def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str]) -> dict[str, Any]:
+    """Import in a child process (so runs don't share a heap) and report its peak RSS (ru_maxrss)."""
     import json
     import subprocess
     import sys
 
+    k = open_kiroku(load_settings(home=home, inline_processing=False))
+    expires = datetime.now(timezone.utc) + timedelta(days=365)
+    for corp in corporate_numbers:
+        k.commands.issue_grant(Principal.company(corp), VENDOR, ["PAYROLL_REPORT"], ["submit"], expires)
+    k.processors.catch_up()
+    k.close()
     code = (
-        "import json, resource, sys, time\n"
+        "import json, resource, time\n"
         "from ledger.bootstrap import open_kiroku\n"
         "from ledger.domain.model import Principal\n"
         "from producers.csv_import import import_payroll_csv\n"
         "from producers.sdk import Producer\n"
         f"k = open_kiroku(home={str(home)!r})\n"
         "t = time.perf_counter()\n"
-        f"r = import_payroll_csv(Producer(k, Principal.parse('operator:bench').model_copy()), {str(csv_path)!r})\n"
+        f"r = import_payroll_csv(Producer(k, Principal.parse({VENDOR!r})), {str(csv_path)!r})\n"
         "print(json.dumps({'rows': r.rows, 'recorded': len(r.receipts), 'errors': len(r.errors), 'seconds': time.perf_counter() - t,"
         " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_memory(sizes: tuple[int, ...] = (100_000, 1_000_000), per_company: int = 100, workdir: Path | None = None,
+                 report: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Peak RSS importing CSV files of each size: streaming means the peak must not grow with size."""
+    from ledger.domain.identifiers import make_corporate_number
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-memory-"))
+    out = []
+    for rows in sizes:
+        path = root / f"payroll-{rows}.csv"
+        report(f"writing a {rows:,}-row CSV …")
+        write_csv(path, rows, per_company)
+        corps = [make_corporate_number(f"{2_000_000_000 + i:012d}") for i in range(0, rows, per_company)]
+        report(f"importing it in a child process …")
+        result = peak_rss_of_import(path, root / f"home-{rows}", corps)
+        result["file_mb"] = path.stat().st_size / 1e6
+        out.append(result)
+    return out
 
 
 def median(values: list[float]) -> float:

@@ -128,9 +128,12 @@ class Commands:
                 if existing.agency_id == agency_id and existing.withdrawn_at is None:
                     return existing
             enrollment_id = new_id("enr")
-            self._append([Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id},
-                                actor=who.id, corporate_number=corporate_number, grant_id=grant_id)])
-        return self.queries.enrollment(enrollment_id)
+            ev = Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id},
+                       actor=who.id, corporate_number=corporate_number, grant_id=grant_id)
+            self._append([ev])
+        # Answered from the event itself, so it holds even where the catalog catches up later.
+        return Enrollment(enrollment_id=enrollment_id, corporate_number=corporate_number, procedure=procedure,
+                          agency_id=agency_id, requested_at=ev.time)
 
     def _enrollment_for_agency(self, who: Principal, enrollment_id: str) -> Enrollment:
         if who.kind is not PrincipalKind.AGENCY:
@@ -152,7 +155,7 @@ class Commands:
             enr = self._enrollment_for_agency(who, enrollment_id)
             self._append([Event(ENROLLMENT_ACCEPTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "by_policy": False},
                                 actor=who.id, corporate_number=enr.corporate_number)])
-        return self.queries.enrollment(enrollment_id)
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "accepted"}})
 
     def reject_enrollment(self, who: Principal, enrollment_id: str, reason: str) -> Enrollment:
         if not reason or not reason.strip():
@@ -161,7 +164,7 @@ class Commands:
             enr = self._enrollment_for_agency(who, enrollment_id)
             self._append([Event(ENROLLMENT_REJECTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "reason": reason.strip()},
                                 actor=who.id, corporate_number=enr.corporate_number)])
-        return self.queries.enrollment(enrollment_id)
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "rejected"}})
 
     def withdraw_enrollment(self, who: Principal, enrollment_id: str, reason: str | None = None) -> Enrollment:
         with self._decide:
@@ -172,9 +175,10 @@ class Commands:
                 raise NotFound(f"no enrollment {enrollment_id} of yours", field="enrollment_id", got=enrollment_id) from None
             if enr.withdrawn_at is not None:
                 return enr
-            self._append([Event(ENROLLMENT_WITHDRAWN, {"enrollment_id": enrollment_id, "reason": reason},
-                                actor=who.id, corporate_number=enr.corporate_number, grant_id=grant_id)])
-        return self.queries.enrollment(enrollment_id)
+            ev = Event(ENROLLMENT_WITHDRAWN, {"enrollment_id": enrollment_id, "reason": reason},
+                       actor=who.id, corporate_number=enr.corporate_number, grant_id=grant_id)
+            self._append([ev])
+        return enr.model_copy(update={"withdrawn_at": ev.time})
 
     def set_policy(self, who: Principal, procedure: str, accept_all: bool) -> None:
         """A municipality's standing policy: accept every enrollment for a line-routed procedure."""
@@ -376,10 +380,13 @@ class Commands:
             raise ValidationError("a bank has no legal basis to handle personal numbers (番号法第9条)", field="personal_numbers",
                                   expected="false for a bank", got=True, code="no_legal_basis")
         grant_id = new_id("grt")
-        self._append([Event(GRANT_ISSUED, {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
-                                           "actions": sorted(set(actions)), "personal_numbers": personal_numbers, "expires_at": expires_at},
-                            actor=who.id, corporate_number=who.name)])
-        return self.queries.grant(grant_id)
+        body = {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
+                "actions": sorted(set(actions)), "personal_numbers": personal_numbers, "expires_at": expires_at}
+        ev = Event(GRANT_ISSUED, body, actor=who.id, corporate_number=who.name)
+        self._append([ev])
+        return Grant(grant_id=grant_id, corporate_number=who.name, grantee=target.id, procedures=body["procedures"],
+                     actions=[Action(a) for a in body["actions"]], personal_numbers=personal_numbers,
+                     expires_at=expires_at, issued_at=ev.time)
 
     def revoke_grant(self, who: Principal, grant_id: str, reason: str | None = None) -> Grant:
         try:
@@ -391,8 +398,10 @@ class Commands:
                 self.queries.record_access(who, [(grant.corporate_number, "revoke", grant_id, Basis(False, reason="not the granting company"))])
             raise NotFound(f"no grant {grant_id} of yours", field="grant_id", got=grant_id)
         if grant.revoked_at is None:
-            self._append([Event(GRANT_REVOKED, {"grant_id": grant_id, "reason": reason}, actor=who.id, corporate_number=who.name)])
-        return self.queries.grant(grant_id)
+            ev = Event(GRANT_REVOKED, {"grant_id": grant_id, "reason": reason}, actor=who.id, corporate_number=who.name)
+            self._append([ev])
+            grant = grant.model_copy(update={"revoked_at": ev.time})
+        return grant
 
     # -- dispositions (処分通知) ---------------------------------------------------------------------
 

@@ -44,11 +44,11 @@ class KmsUrl:
 
 def require_boto3(setting: str, url: str) -> None:
     """The S3 and KMS adapters need boto3 (the ``aws`` extra); say so, naming the setting."""
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("boto3") is None:
         raise ConfigurationError(f"{setting}={url} needs boto3: pip install 'kiroku-ledger[aws]'", field=setting,
-                                 expected="boto3 installed", got="not installed", code="adapter_unavailable") from None
+                                 expected="boto3 installed", got="not installed", code="adapter_unavailable")
 
 
 def _bad(setting: str, message: str, expected: str, got: str) -> ConfigurationError:

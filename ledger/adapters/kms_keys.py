@@ -25,7 +25,8 @@ snapshots, under ``data-keys/`` in the ``KIROKU_OBJECTS`` bucket (``store_endpoi
   reach: keep ``data-keys/`` out of them or give them a shorter life.
 - **Plaintext keys** are cached in process memory only, for ``cache_seconds`` (default 300), so
   recording a batch does not call KMS per line; nothing decrypts until a reader with a legal basis
-  asks (the service layer decides; masked reads never call ``Decrypt``).
+  asks (the service layer decides; masked reads never call ``Decrypt``). A process that unwrapped
+  a key shortly before another destroyed it may use it for at most ``cache_seconds`` more.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from ledger.adapters.aws_errors import RetryPolicy, call, client
 from ledger.adapters.aws_urls import DEFAULT_KEY_PREFIX, parse_keys_url, parse_objects_url
@@ -111,13 +112,17 @@ class KmsKeyService:
                 f"{meta.get('KeyUsage')}: Kiroku needs an enabled symmetric ENCRYPT_DECRYPT key",
                 field=SETTING, expected="Enabled SYMMETRIC_DEFAULT ENCRYPT_DECRYPT",
                 got=meta.get("KeyState"), code="kms_key_unusable")
-        self.master_key_arn = meta.get("Arn", self.master_key)
         try:
             self._s3("head_bucket", "s3:ListBucket", expect=("404", "NoSuchBucket"))
         except ClientError:
             region = self.s3.meta.region_name
-            extra = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region and region != "us-east-1" else {}
-            self._s3("create_bucket", "s3:CreateBucket", expect=("BucketAlreadyOwnedByYou",), **extra)
+            extra: dict[str, Any] = {}
+            if region and region != "us-east-1":
+                extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            try:
+                self._s3("create_bucket", "s3:CreateBucket", expect=("BucketAlreadyOwnedByYou",), **extra)
+            except ClientError:  # another process created it first
+                pass
         try:
             conf = self._s3("get_object_lock_configuration", "s3:GetBucketObjectLockConfiguration",
                             expect=("ObjectLockConfigurationNotFoundError",))
@@ -139,9 +144,9 @@ class KmsKeyService:
         except ClientError:
             return None
         try:
-            record = json.loads(resp["Body"].read())
-        except ValueError:
-            raise IntegrityError(f"the key record of {key_id} is not valid JSON", field=key_id,
+            record = json.loads(resp["Body"].read())  # botocore checks the body against its SHA-256
+        except (ValueError, FlexibleChecksumError) as exc:
+            raise IntegrityError(f"the key record of {key_id} is damaged: {exc}", field=key_id,
                                  code="key_record") from None
         if record.get("key_id") != key_id or key_id_for(record.get("scope", "")) != key_id:
             raise IntegrityError(f"the key record stored for {key_id} names another key or scope", field=key_id,
@@ -248,7 +253,7 @@ class KmsKeyService:
 
     def scopes(self) -> list[tuple[str, str, bool]]:
         ids: list[str] = []
-        token: dict[str, str] = {}
+        token: dict[str, Any] = {}
         while True:
             page = self._s3("list_objects_v2", "s3:ListBucket", Prefix=self.prefix, **token)
             ids += [o["Key"][len(self.prefix):-len(".json")] for o in page.get("Contents", []) if o["Key"].endswith(".json")]
@@ -265,7 +270,7 @@ class KmsKeyService:
         """Every stored version of a key record as (version id, is a delete marker) — what an audit
         checks after shredding: one tombstone, no version still holding the wrapped key."""
         name, out = self._object_key(key_id), []
-        token: dict[str, str] = {}
+        token: dict[str, Any] = {}
         while True:
             page = self._s3("list_object_versions", "s3:ListBucketVersions", Prefix=name, **token)
             out += [(v.get("VersionId"), False) for v in page.get("Versions", []) if v["Key"] == name]

@@ -35,7 +35,7 @@ from typing import IO, Any, Callable, Iterator
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
-from ledger.adapters.aws_errors import RetryPolicy, call, client
+from ledger.adapters.aws_errors import RetryPolicy, call, client, error_code
 from ledger.adapters.aws_urls import parse_objects_url
 from ledger.errors import ConfigurationError, Forbidden, IntegrityError, NotFound, Unavailable
 
@@ -260,16 +260,26 @@ class S3ObjectStore:
     def get_to(self, key: str, sink: IO[bytes]) -> int:
         """Stream the object into ``sink`` in 1 MiB chunks, verifying as it goes; returns its size.
 
-        On an IntegrityError the bytes already written to ``sink`` must be discarded."""
-        found = self._find(key)
-        if found is None:
-            raise NotFound(f"snapshot object {key} is missing from the object store", field=key, code="object_missing")
-        head, version = found
-        extra = {"VersionId": version} if version else {}
+        One GET in the common case (no HEAD first). On an IntegrityError the bytes already written
+        to ``sink`` must be discarded."""
         start = sink.tell() if sink.seekable() else None
         attempts = 0
 
-        def fetch() -> tuple[int, str]:
+        def open_object() -> dict[str, Any]:
+            try:
+                return self.s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            except ClientError as exc:
+                if error_code(exc) not in ("NoSuchKey", "404"):
+                    raise
+                # Missing, or hidden by a delete marker? (S3 says so on GET too; moto only on HEAD.)
+                found = self._find(key)
+                if found is None:
+                    raise NotFound(f"snapshot object {key} is missing from the object store", field=key,
+                                   code="object_missing") from None
+                version = {"VersionId": found[1]} if found[1] else {}  # none: it was written meanwhile
+                return self.s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **version)
+
+        def fetch() -> tuple[int, str, dict[str, Any]]:
             nonlocal attempts
             attempts += 1
             if attempts > 1:  # a retry after a dropped connection: start the sink over
@@ -278,7 +288,7 @@ class S3ObjectStore:
                                       field=key, code="unavailable")
                 sink.seek(start)
                 sink.truncate()
-            resp = self.s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **extra)
+            resp = open_object()
             h, size = hashlib.sha256(), 0
             try:
                 for chunk in resp["Body"].iter_chunks(CHUNK):
@@ -290,11 +300,11 @@ class S3ObjectStore:
                 raise IntegrityError(
                     f"snapshot object {key} does not match the checksum S3 recorded when it was written: {exc}",
                     field=key, code="object_checksum") from None
-            return size, h.hexdigest()
+            return size, h.hexdigest(), resp
 
-        size, got = call(fetch, service="S3", action="s3:GetObject" + ("Version" if version else ""),
-                         resource=f"arn:aws:s3:::{self.bucket}/{key}", setting=self.setting, policy=self.retry)
-        self._check(key, head, got)
+        size, got, resp = call(fetch, service="S3", action="s3:GetObject", resource=f"arn:aws:s3:::{self.bucket}/{key}",
+                               setting=self.setting, policy=self.retry)
+        self._check(key, resp, got)
         return size
 
     def lock_status(self, key: str) -> tuple[str | None, datetime | None]:

@@ -36,7 +36,7 @@ class Limits:
 
     max_wait: float = 30.0  # long-poll
     max_stream_seconds: float = 3600.0  # one SSE connection, then the client resumes with Last-Event-ID
-    poll_interval: float = 0.5  # how often a waiting feed looks at the catalog (other processes may record)
+    poll_interval: float = 1.0  # how often a waiting feed looks at the catalog (other processes may record)
     keepalive: float = 15.0  # SSE comment lines on an idle stream
     bulk_batch: int = 200  # items recorded per durable batch in a bulk upload
 

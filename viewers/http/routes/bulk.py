@@ -142,35 +142,27 @@ class BulkResponse(Response):
         return out
 
     def _ndjson(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None], counts: dict) -> None:
-        decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
-        pending = ""
+        # Items are recorded as soon as a chunk completes them: a client that sends a few and waits
+        # for their answers gets them without having to send a whole batch first.
         number = 0
-        while True:
-            chunk = read()
-            try:
-                pending += decoder.decode(chunk or b"", final=chunk is None)
-            except UnicodeDecodeError as exc:
-                raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc), code="invalid_encoding") from None
-            *complete, pending = pending.split("\n")
-            if chunk is None and pending.strip():
-                complete.append(pending)
-                pending = ""
+        pending = ""
+        for text in _text_chunks(read):
+            *complete, pending = (pending + text).split("\n")
             items: list[tuple[int, SubmissionRequest | KirokuError]] = []
-            for text in complete:
-                if not text.strip():
-                    continue
-                number += 1
-                items.append((number, _parse_item(text)))
+            for line in complete:
+                if line.strip():
+                    number += 1
+                    items.append((number, _parse_item(line)))
                 if len(items) >= self.batch:
                     emit(self._record(items, counts))
                     items = []
             emit(self._record(items, counts))
-            if chunk is None:
-                return
+        if pending.strip():
+            emit(self._record([(number + 1, _parse_item(pending))], counts))
 
     def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
         reader = csv.DictReader(lines)
-        mapping = csv_import._header(reader.fieldnames)
+        mapping = csv_import._header(list(reader.fieldnames) if reader.fieldnames else None)
         groups: list[Any] = []
         for group in csv_import._groups(reader, mapping, lambda _n: None):
             groups.append(group)
@@ -217,21 +209,29 @@ def _from_pydantic(exc: PydanticError) -> KirokuError:
     return validation_errors(exc.errors(include_url=False), prefix=())
 
 
-def _text_lines(read: Callable[[], bytes | None]) -> Iterator[str]:
-    """Lines of the upload as text (UTF-8, a BOM allowed), line endings kept for the csv module."""
+def _text_chunks(read: Callable[[], bytes | None]) -> Iterator[str]:
+    """The upload decoded as it arrives (UTF-8, a BOM allowed), chunk by chunk."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
-    pending = ""
     while True:
         chunk = read()
         try:
-            pending += decoder.decode(chunk or b"", final=chunk is None)
+            text = decoder.decode(chunk or b"", final=chunk is None)
         except UnicodeDecodeError as exc:
-            raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc), code="invalid_encoding") from None
+            raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc),
+                                  code="invalid_encoding") from None
+        if text:
+            yield text
+        if chunk is None:
+            return
+
+
+def _text_lines(read: Callable[[], bytes | None]) -> Iterator[str]:
+    """Lines of the upload, line endings kept for the csv module (which wants them)."""
+    pending = ""
+    for text in _text_chunks(read):
         # Universal newlines, as a text-mode file would give the csv module (a lone CR ends a line too).
-        *complete, pending = pending.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        *complete, pending = (pending + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for line in complete:
             yield line + "\n"
-        if chunk is None:
-            if pending:
-                yield pending
-            return
+    if pending:
+        yield pending
