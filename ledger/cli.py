@@ -179,8 +179,9 @@ def import_csv(
     with _open() as k, Progress(TextColumn("[bold]Importing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
                                 console=console, transient=True) as bar:
         task = bar.add_task("rows", total=None)
-        result = _run(lambda: import_payroll_csv(Producer(k, who), csv_file, on_row=lambda n: bar.update(task, completed=n - 1)))
-    console.print(f"Read {result.rows:,} rows: recorded {len(result.receipts)} submission(s).")
+        result = _run(lambda: import_payroll_csv(Producer(k, who), csv_file, keep_receipts=False,
+                                                 on_row=lambda n: bar.update(task, completed=n - 1)))
+    console.print(f"Read {result.rows:,} rows: recorded {result.recorded} submission(s).")
     if result.errors:
         t = Table(title=f"{len(result.errors)} problem(s) — these companies were not recorded", title_justify="left", header_style="bold red")
         for col in ("row", "column", "problem", "expected", "got"):
@@ -188,6 +189,9 @@ def import_csv(
         for e in result.errors[:200]:
             t.add_row(str(e.get("row")), str(e.get("column")), e["message"], str(e.get("expected", "")), str(e.get("got", "")))
         console.print(t)
+        hidden = len(result.errors) - 200 + result.more_errors
+        if hidden > 0:
+            console.print(f"… and {hidden} more problem(s).")
         raise typer.Exit(2)
 
 

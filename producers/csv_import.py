@@ -50,9 +50,11 @@ _LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
 class ImportResult:
     """What an import did: receipts for recorded submissions, errors by CSV row and column."""
 
-    receipts: list[Receipt] = field(default_factory=list)
-    errors: list[dict] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)  # empty when keep_receipts=False
+    errors: list[dict] = field(default_factory=list)  # the first MAX_ERRORS problems
     rows: int = 0
+    recorded: int = 0
+    more_errors: int = 0  # problems beyond those listed
 
     @property
     def ok(self) -> bool:
@@ -135,12 +137,19 @@ def _locate(err: KirokuError, group: _Group) -> list[dict]:
     return out
 
 
+MAX_ERRORS = 1000
+
+
 def import_payroll_csv(producer: "object", source: str | Path | IO[str], *, batch_size: int = 200,
-                       on_row: Callable[[int], None] | None = None) -> ImportResult:
+                       on_row: Callable[[int], None] | None = None, keep_receipts: bool = True,
+                       on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
     """Import a salary-payment-report CSV through ``producer`` (a ``Producer``); returns what happened.
 
     Each company-year group is validated and recorded on its own: a bad group is reported (row,
     column, expected, got) and recorded nowhere; the good ones are recorded.
+
+    Memory stays bounded by ``batch_size`` companies whatever the file's size, provided the
+    receipts are not all kept: pass ``keep_receipts=False`` (and ``on_receipt`` to stream them).
     """
     result = ImportResult()
     close = None
@@ -164,9 +173,16 @@ def import_payroll_csv(producer: "object", source: str | Path | IO[str], *, batc
             requests = [_request(g) for g in pending]
             for group, outcome in zip(pending, producer.record_many(requests, batch_size=batch_size)):  # type: ignore[attr-defined]
                 if isinstance(outcome, KirokuError):
-                    result.errors.extend(_locate(outcome, group))
+                    found = _locate(outcome, group)
+                    room = MAX_ERRORS - len(result.errors)
+                    result.errors.extend(found[:room])
+                    result.more_errors += max(0, len(found) - room)
                 else:
-                    result.receipts.append(outcome)
+                    result.recorded += 1
+                    if keep_receipts:
+                        result.receipts.append(outcome)
+                    if on_receipt is not None:
+                        on_receipt(outcome)
             pending.clear()
 
         for group in _groups(reader, mapping, count):
