@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from ledger.cli_bench import bench_app
 from ledger.cli_retention import retention_app
 from ledger.errors import KirokuError
 
@@ -38,6 +39,7 @@ infra_app.add_typer(kafka_app, name="kafka")
 infra_app.add_typer(postgres_app, name="postgres")
 app.add_typer(infra_app, name="infra")
 app.add_typer(retention_app, name="retention")
+app.add_typer(bench_app, name="bench")
 console = Console()
 err_console = Console(stderr=True)
 

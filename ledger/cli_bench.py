@@ -1,0 +1,147 @@
+"""``kiroku bench``: measurements printed side by side, with the ratios, from one run.
+
+Nothing here asserts a timing: a benchmark is a command that prints numbers. The machine is
+noisy, so compare figures measured in the same run rather than trusting one absolute value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+bench_app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log and HTTP — side by side, in one run.",
+                        no_args_is_help=True)
+console = Console()
+
+
+def _say(text: str) -> None:
+    console.print(f"[dim]{text}[/]")
+
+
+def _save(out: Optional[Path], data: Any) -> None:
+    if out is not None:
+        out.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+        console.print(f"[dim]results written to {out}[/]")
+
+
+@bench_app.command("ingest")
+def ingest(
+    companies: int = typer.Option(2000, help="Companies, one PAYROLL_REPORT each."),
+    lines: int = typer.Option(100, help="Employee lines per report."),
+    batch: int = typer.Option(500, help="Submissions per durable batch (the same for every contender)."),
+    log: Optional[str] = typer.Option(None, help="kafka://HOST:PORT to measure the Kafka deployment (needs a running broker)."),
+    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+) -> None:
+    """Lines/s through the whole path — validate, seal personal numbers, encode, durable append,
+    notifier and projector caught up — next to the raw ceiling (fastavro + bare batched SQLite
+    append) and the eventsourcing library on SQLite, on the same lines."""
+    if log is not None:
+        from ledger.kafka_bench import bench_kafka_ingest
+
+        result = bench_kafka_ingest(log.removeprefix("kafka://"), companies, lines)
+        _save(out, result)
+        console.print_json(json.dumps(result, default=str))
+        return
+    from ledger.bench import bench_ingest
+
+    result = bench_ingest(companies, lines, batch, report=_say)
+    t = Table(title=f"Ingest: {companies:,} companies × {lines} lines (PAYROLL_REPORT), batches of {batch}", title_justify="left",
+              header_style="bold cyan")
+    for col in ("contender", "seconds", "lines/s", "submissions/s", "Kiroku ÷ this"):
+        t.add_column(col, justify="right" if col != "contender" else "left")
+    kiroku = result["measures"][0]
+    for m in result["measures"]:
+        t.add_row(m.name, f"{m.seconds:.2f}", f"{m.lines_per_s:,.0f}", f"{m.submissions_per_s:,.0f}",
+                  f"{kiroku.lines_per_s / m.lines_per_s:.2f}" if m.lines_per_s else "-")
+    console.print(t)
+    console.print("Kiroku does strictly more work per line than either: validation with check digits, AES-GCM sealing "
+                  "of personal numbers, envelope events, routing, notices, catalog rows and one snapshot file per submission.")
+    _save(out, {"measures": [vars(m) for m in result["measures"]], "kiroku_vs_raw": result["kiroku_vs_raw"],
+                "kiroku_vs_eventsourcing": result["kiroku_vs_eventsourcing"]})
+
+
+@bench_app.command("read")
+def read(
+    small: int = typer.Option(100_000, help="Lines stored in the smaller ledger."),
+    large: int = typer.Option(1_000_000, help="Lines stored in the larger ledger (10× by default)."),
+    samples: int = typer.Option(2000, help="Reads timed per kind and size."),
+    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+) -> None:
+    """p50 / p95 / p99 of agency snapshot reads (now and as of a past time), notice-feed pages of
+    100 and company access-log pages, at two ledger sizes — the cost must not grow with size."""
+    from ledger.bench import bench_read
+
+    results = {size: bench_read(size, samples=samples, report=_say) for size in (small, large)}
+    t = Table(title="Reads (every read also appends its access record)", title_justify="left", header_style="bold cyan")
+    t.add_column("read")
+    for size in results:
+        for q in ("p50", "p95", "p99"):
+            t.add_column(f"{q} ms @ {size:,}", justify="right")
+        t.add_column(f"reads/s @ {size:,}", justify="right")
+    kinds = [k for k in results[small] if isinstance(results[small][k], dict)]
+    for kind in kinds:
+        row = [kind]
+        for size in results:
+            r = results[size][kind]
+            row += [f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['per_s']:,.0f}"]
+        t.add_row(*row)
+    console.print(t)
+    for kind in kinds:
+        ratio = results[large][kind]["p99_ms"] / max(1e-9, results[small][kind]["p99_ms"])
+        console.print(f"{kind}: p99 at {large:,} lines is {ratio:.2f}× p99 at {small:,} (size grew {large / small:.0f}×)")
+    _save(out, results)
+
+
+@bench_app.command("memory")
+def memory(
+    small: int = typer.Option(100_000, help="Rows of the smaller CSV."),
+    large: int = typer.Option(1_000_000, help="Rows of the larger CSV."),
+    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+) -> None:
+    """Peak resident memory importing two CSV files ten times apart: streaming keeps it flat."""
+    from ledger.bench import bench_memory
+
+    results = bench_memory((small, large), report=_say)
+    t = Table(title="CSV import, each in its own process", title_justify="left", header_style="bold cyan")
+    for col in ("rows", "file MB", "submissions", "seconds", "rows/s", "peak RSS MB"):
+        t.add_column(col, justify="right")
+    for r in results:
+        t.add_row(f"{r['rows']:,}", f"{r['file_mb']:.1f}", f"{r['recorded']:,}", f"{r['seconds']:.1f}",
+                  f"{r['rows'] / r['seconds']:,.0f}", f"{r['peak_rss_mb']:.0f}")
+    console.print(t)
+    console.print(f"Peak RSS grew {results[-1]['peak_rss_mb'] / results[0]['peak_rss_mb']:.2f}× while the file grew "
+                  f"{results[-1]['rows'] / results[0]['rows']:.0f}×.")
+    _save(out, results)
+
+
+@bench_app.command("merkle")
+def merkle(
+    leaves: list[int] = typer.Option([1_000_000, 10_000_000], help="Tree sizes to build (repeat the option)."),
+    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+) -> None:
+    """Merkle integration rate (leaves/s) and inclusion/consistency proof p50/p99 at each size."""
+    from ledger.transparency_bench import bench_merkle
+
+    results = [bench_merkle(n) for n in leaves]
+    for r in results:
+        console.print_json(json.dumps(r, default=str))
+    _save(out, results)
+
+
+@bench_app.command("http")
+def http(
+    clients: int = typer.Option(50, help="Concurrent clients."),
+    seconds: float = typer.Option(60, help="How long the load runs."),
+    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+) -> None:
+    """Requests/s and latency percentiles for record and read against `kiroku serve` (embedded default)."""
+    from viewers.http_bench import run_http_bench
+
+    result = run_http_bench(clients, seconds)
+    console.print_json(json.dumps(result, default=str))
+    _save(out, result)
