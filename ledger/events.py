@@ -57,8 +57,28 @@ class Event:
 class EventCodec:
     """Maps events to log records and back, through the schema registry."""
 
+    CACHE_SIZE = 2500  # about one processing batch: the notifier and the projector read the same records
+
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
+        # Decoded events by log position. In the embedded deployment the notifier, the projector
+        # and the notices the notifier just produced are read moments apart: decode each once.
+        self._decoded: dict[tuple[str, int, int], Event] = {}
+
+    def remember(self, position: Any, ev: Event) -> None:
+        """Keep the event known to be stored at ``position`` (a record this process just wrote)."""
+        if len(self._decoded) >= self.CACHE_SIZE:
+            for key in list(self._decoded)[: self.CACHE_SIZE // 2]:
+                del self._decoded[key]
+        self._decoded[(position.topic, position.partition, position.offset)] = ev
+
+    def decode_record(self, rec: Any) -> Event:
+        """Decode a stored record, once per position while it stays in the small cache."""
+        ev = self._decoded.get((rec.topic, rec.partition, rec.offset))
+        if ev is None:
+            ev = self.decode(rec.value)
+            self.remember(rec, ev)
+        return ev
 
     def encode(self, ev: Event) -> bytes:
         if ev.time is None:

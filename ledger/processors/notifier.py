@@ -26,6 +26,7 @@ class Notifier:
 
     def __init__(self, log: Log, codec: EventCodec, batch: int = 2000) -> None:
         self.log, self.codec, self.batch = log, codec, batch
+        self._produced: list[Event] = []  # the notices of the batch in hand, in produce order
 
     def notices_for(self, rec: StoredRecord, ev: Event) -> list[LogRecord]:
         b = ev.body
@@ -46,6 +47,7 @@ class Notifier:
             "filing_position": str(rec.position), "lines": lines,
         }, actor="kiroku:notifier", corporate_number=ev.corporate_number, correlation_id=ev.event_id,
             event_id=_notice_id(rec, agency_id).replace("ntc_", "evt_"), time=ev.time)
+        self._produced.append(notice)
         return LogRecord(agency_id.encode(), self.codec.encode(notice))
 
     def run_once(self) -> int:
@@ -62,8 +64,11 @@ class Notifier:
         if not records:
             return 0
         produce = []
+        self._produced = []
         for rec in records:
-            ev = self.codec.decode(rec.value)
+            ev = self.codec.decode_record(rec)
             produce.extend((NOTICES, n) for n in self.notices_for(rec, ev))
-        self.log.transact(GROUP, {(FILINGS, partition): records[-1].offset + 1}, produce)
+        positions = self.log.transact(GROUP, {(FILINGS, partition): records[-1].offset + 1}, produce)
+        for pos, notice in zip(positions, self._produced):
+            self.codec.remember(pos, notice)  # the projector reads these next: no need to decode them again
         return len(records)

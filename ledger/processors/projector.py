@@ -123,7 +123,7 @@ class Projector:
             if not records:
                 return 0
             batch = _Batch(conn)
-            events = [(rec, self.codec.decode(rec.value)) for rec in records]
+            events = [(rec, self.codec.decode_record(rec)) for rec in records]
             batch.prefetch_versions([(ev.corporate_number or "", ev.body["procedure"], ev.body["period"])
                                      for _, ev in events if ev.type == SUBMISSION_RECORDED])
             for rec, ev in events:
