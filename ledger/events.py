@@ -57,27 +57,30 @@ class Event:
 class EventCodec:
     """Maps events to log records and back, through the schema registry."""
 
-    CACHE_SIZE = 2500  # about one processing batch: the notifier and the projector read the same records
+    CACHE_BYTES = 48 * 1024 * 1024  # about a processing batch of large submissions, bounded
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
         # Decoded events by log position. In the embedded deployment the notifier, the projector
         # and the notices the notifier just produced are read moments apart: decode each once.
-        self._decoded: dict[tuple[str, int, int], Event] = {}
+        self._decoded: dict[tuple[str, int, int], tuple[Event, int]] = {}
+        self._bytes = 0
 
-    def remember(self, position: Any, ev: Event) -> None:
+    def remember(self, position: Any, ev: Event, size: int = 512) -> None:
         """Keep the event known to be stored at ``position`` (a record this process just wrote)."""
-        if len(self._decoded) >= self.CACHE_SIZE:
-            for key in list(self._decoded)[: self.CACHE_SIZE // 2]:
-                del self._decoded[key]
-        self._decoded[(position.topic, position.partition, position.offset)] = ev
+        while self._bytes + size > self.CACHE_BYTES and self._decoded:
+            oldest = next(iter(self._decoded))  # dicts keep insertion order: evict the oldest first
+            self._bytes -= self._decoded.pop(oldest)[1]
+        self._decoded[(position.topic, position.partition, position.offset)] = (ev, size)
+        self._bytes += size
 
     def decode_record(self, rec: Any) -> Event:
-        """Decode a stored record, once per position while it stays in the small cache."""
-        ev = self._decoded.get((rec.topic, rec.partition, rec.offset))
-        if ev is None:
-            ev = self.decode(rec.value)
-            self.remember(rec, ev)
+        """Decode a stored record, once per position while it stays in the bounded cache."""
+        hit = self._decoded.get((rec.topic, rec.partition, rec.offset))
+        if hit is not None:
+            return hit[0]
+        ev = self.decode(rec.value)
+        self.remember(rec, ev, len(rec.value))
         return ev
 
     def encode(self, ev: Event) -> bytes:

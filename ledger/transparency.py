@@ -157,7 +157,7 @@ class Transparency:
     def _publish(self, topic: str, partition: int, kind: str) -> Published | None:
         size = self.sequencer.size(topic, partition)
         last = self.store.latest(topic, partition)
-        if last is not None and last.size >= size or size == 0:
+        if size == 0 or (last is not None and last.size >= size):
             self._latest[(topic, partition)] = last
             return last
         root = self.sequencer.tree(topic, partition).root(size)
@@ -184,7 +184,7 @@ class Transparency:
     def consistency(self, topic: str, partition: int, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """PROOF(old, D[new]) between two published checkpoints (default new: the latest)."""
         if new_size is None:
-            latest = self.latest(topic, partition)
+            latest = self.store.latest(topic, partition)
             if latest is None:
                 raise NotFound(f"no checkpoint of {self.origin(topic, partition)} was published",
                                field="partition", got=partition, code="no_checkpoint")

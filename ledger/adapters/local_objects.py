@@ -55,9 +55,10 @@ def _sync(root: Path, paths: list[Path]) -> None:
 
 
 def content_key(prefix: str, data: bytes, suffix: str = ".avro") -> str:
-    """The content address of ``data``: ``prefix/ab/cd/<sha256>.avro``."""
+    """The content address of ``data``: ``prefix/ab/<sha256>.avro``."""
     digest = hashlib.sha256(data).hexdigest()
-    return f"{prefix}/{digest[:2]}/{digest[2:4]}/{digest}{suffix}"
+    # One level of 256 folders: few enough to create once, enough to keep folders small.
+    return f"{prefix}/{digest[:2]}/{digest}{suffix}"
 
 
 def check_content(key: str, data: bytes) -> None:
