@@ -147,10 +147,7 @@ class Queries:
             return Snapshot(info=info, payload=None, personal_numbers="none", legal_basis=basis.basis)
         proc = PROCEDURES[row["procedure"]]
         record, raw, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"])
-        payload, status = self.sealer.unseal(proc, record, row["key_id"], row["submission_id"], basis.reveal)
-        if basis.lines is not None:
-            wanted = set(basis.lines)
-            payload = {**payload, "lines": [ln for i, ln in enumerate(payload["lines"], start=1) if i in wanted]}
+        payload, status = self.sealer.unseal(proc, record, row["key_id"], row["submission_id"], basis.reveal, basis.lines)
         return Snapshot(info=info, payload=payload, visible_lines=basis.lines, personal_numbers=status,
                         legal_basis=basis.basis, raw=raw if basis.lines is None else None)
 

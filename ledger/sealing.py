@@ -70,15 +70,22 @@ class Sealer:
         return {**payload, "lines": lines}, dk.key_id
 
     def unseal(
-        self, proc: Procedure, stored: dict[str, Any], key_id: str | None, submission_id: str, reveal: bool
+        self, proc: Procedure, stored: dict[str, Any], key_id: str | None, submission_id: str, reveal: bool,
+        only_lines: list[int] | None = None,
     ) -> tuple[dict[str, Any], str]:
         """The domain form for a reader: personal numbers shown (``reveal``), masked, or erased.
 
-        Returns the payload and one of ``shown``, ``masked``, ``erased`` (``none`` when the
-        procedure has no sensitive fields).
+        Returns the payload — only the 1-based ``only_lines`` when given, so nothing else is even
+        decrypted — and one of ``shown``, ``masked``, ``erased`` (``none`` when the procedure has no
+        sensitive fields).
         """
+        if only_lines is not None:
+            wanted = set(only_lines)
+            numbered = [(n, ln) for n, ln in enumerate(stored["lines"], start=1) if n in wanted]
+        else:
+            numbered = list(enumerate(stored["lines"], start=1))
         if not proc.sensitive_fields or key_id is None:
-            return stored, "none"
+            return {**stored, "lines": [ln for _, ln in numbered]}, "none"
         status = "shown" if reveal else "masked"
         aead = None
         if reveal:
@@ -88,7 +95,7 @@ class Sealer:
                 status = "erased"
         sid = submission_id.encode()
         lines = []
-        for number, line in enumerate(stored["lines"], start=1):
+        for number, line in numbered:
             out = dict(line)
             for name in proc.sensitive_fields:
                 if aead is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ledger.codec import SchemaRegistry, read_container, split_single, write_container_body
+from ledger.codec import SchemaRegistry, read_single_block, split_single, write_container_body
 from ledger.adapters.local_objects import content_key
 from ledger.errors import IntegrityError
 from ledger.ports import ObjectStore
@@ -29,15 +29,16 @@ def build_snapshot(registry: SchemaRegistry, payload: bytes, meta: dict[str, str
 def load_snapshot(registry: SchemaRegistry, objects: ObjectStore, key: str, expected_digest: str) -> tuple[dict[str, Any], bytes, dict[str, str]]:
     """Read a snapshot, verify it against the receipt's digest, and return (record, exact payload bytes, metadata)."""
     data = objects.get(key)  # the store checks the content address
-    _, meta, records = read_container(data)
-    if len(records) != 1 or "kiroku.fingerprint" not in meta:
+    raw_meta, body, count = read_single_block(data)
+    meta = {k: v.decode() for k, v in raw_meta.items() if not k.startswith("avro.")}
+    if count != 1 or "kiroku.fingerprint" not in meta:
         raise IntegrityError(f"snapshot {key} does not hold exactly one recorded payload", field=key, code="snapshot_shape")
     writer = registry.by_fingerprint(int(meta["kiroku.fingerprint"], 16))
-    payload = writer.header + registry.encode_body(writer.name, records[0], version=writer.version)
+    payload = writer.header + body
     got = hashlib.sha256(payload).hexdigest()
     if got != expected_digest:
         raise IntegrityError(
             f"snapshot {key} does not match the recorded payload digest",
             field=key, expected=expected_digest, got=got, code="snapshot_digest",
         )
-    return records[0], payload, meta
+    return registry.decode_body(body, writer.name, writer.version), payload, meta

@@ -99,6 +99,7 @@ class Projector:
                  objects: ObjectStore, batch: int = 2000, name: str = NAME) -> None:
         self.log, self.catalog, self.codec, self.registry, self.objects = log, catalog, codec, registry, objects
         self.batch, self.name = batch, name
+        self._seen: dict[tuple[str, int], int] = {}  # next offset per partition as of our last commit
         self._handlers: dict[str, Callable[[_Batch, StoredRecord, Event], None]] = {
             ENROLLMENT_REQUESTED: self._enrollment_requested, ENROLLMENT_ACCEPTED: self._decision,
             ENROLLMENT_REJECTED: self._decision, ENROLLMENT_WITHDRAWN: self._withdrawn,
@@ -113,6 +114,10 @@ class Projector:
         done = 0
         for topic in TOPICS:
             for partition in range(self.log.partitions(topic)):
+                # A hint only: a partition whose log end is not past the position this projector
+                # last committed has nothing new (another projector can only have gone further).
+                if self.log.end_offset(topic, partition) <= self._seen.get((topic, partition), -1):
+                    continue
                 done += self.run_partition(topic, partition)
         return done
 
@@ -121,6 +126,7 @@ class Projector:
             start = self.catalog.position(conn, self.name, topic, partition)
             records = self.log.read(topic, partition, start, self.batch)
             if not records:
+                self._seen[(topic, partition)] = start
                 return 0
             batch = _Batch(conn)
             events = [(rec, self.codec.decode_record(rec)) for rec in records]
@@ -139,6 +145,7 @@ class Projector:
                     self.objects.put_immutable(key, data, retain_until_us=retain)
             batch.flush()
             self.catalog.set_position(conn, self.name, topic, partition, records[-1].offset + 1)
+        self._seen[(topic, partition)] = records[-1].offset + 1
         return len(records)
 
     # -- handlers --------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""Ingest on Kafka, measured: Kiroku end to end on ``KafkaLog`` next to kafka-python's bare producer.
+
+``bench_kafka_ingest(bootstrap, companies, lines)`` is what ``kiroku bench ingest --log kafka://…``
+calls (issue 4, item 7). Both measurements run in one call against the same broker:
+
+- **Kiroku end to end**: PAYROLL_REPORT submissions of ``lines`` employees each, streamed through
+  ``record_many`` (validate → seal → encode → idempotent ``acks=all`` append to Kafka → notifier
+  transactions → projector into an SQLite catalog + snapshots) until everything is caught up.
+- **raw producer**: the very record bytes Kiroku appended (read back from ``kiroku.filings``),
+  keys and all, sent by one kafka-python ``KafkaProducer`` with the same durability (idempotent,
+  ``acks=all``) and batching, to a fresh topic with the same partitions, then flushed.
+
+Lines per second for both, and their ratio. Each run uses topics of its own (a random prefix), so
+it never touches a deployment's ledger on the same brokers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from ledger.bench import Measure, _fresh, prepare, run_kiroku
+from ledger.demo import make_companies
+from ledger.ports import FILINGS
+
+
+def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int = 500, partitions: int = 4,
+                       workdir: Path | None = None, report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Kiroku's end-to-end ingest on Kafka and the raw producer ceiling for the same bytes.
+
+    ``bootstrap`` is ``host:port[,host:port]``. Returns ``{"measures": [kiroku, raw],
+    "kiroku_vs_raw": ratio, "bytes": …, "workdir": …}`` (the measures are :class:`ledger.bench.Measure`).
+    """
+    root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-kafka-bench-"))
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    log_url = f"kafka://{bootstrap}?prefix={prefix}"
+    report(f"generating {companies:,} companies × {lines} lines …")
+    data = make_companies(companies, lines)
+    requests = prepare(root, "kiroku", data, log=log_url, partitions=partitions)
+    k = _fresh(root, "kiroku", log=log_url, partitions=partitions)
+    try:
+        report(f"recording through Kiroku on Kafka at {bootstrap} …")
+        kiroku = run_kiroku(k, requests, batch)
+        records = _filings(k)
+    finally:
+        k.close()
+    report("raw kafka-python producer, same bytes …")
+    raw = run_raw_producer(bootstrap, f"{prefix}raw", records, partitions, kiroku.lines)
+    size = sum(len(key) + len(value) for key, value in records)
+    return {"measures": [kiroku, raw], "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s if raw.lines_per_s else 0.0,
+            "bytes": size, "records": len(records), "topic_prefix": prefix, "workdir": str(root)}
+
+
+def _filings(k: Any) -> list[tuple[bytes, bytes]]:
+    """The submissions Kiroku appended, as (key, value) bytes, in log order per partition."""
+    out = []
+    for partition in range(k.log.partitions(FILINGS)):
+        offset = 0
+        while batch := k.log.read(FILINGS, partition, offset, 5000):
+            out.extend((r.key, r.value) for r in batch if b"PAYROLL_REPORT" in r.value)
+            offset = batch[-1].offset + 1
+    return out
+
+
+def run_raw_producer(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], partitions: int,
+                     lines: int) -> Measure:
+    """Send ``records`` with one idempotent ``acks=all`` producer and wait for every acknowledgement."""
+    from kafka import KafkaAdminClient, KafkaProducer
+
+    from ledger.adapters.kafka_log import MAX_RECORD_BYTES
+    from ledger.adapters.kafka_topics import topic_configs
+    from ledger.partitioning import partition_for
+
+    servers = bootstrap.split(",")
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="kiroku-bench")
+    try:
+        replication = min(3, len(admin.describe_cluster()["brokers"]))
+        admin.create_topics({topic: {"num_partitions": partitions, "replication_factor": replication,
+                                     "configs": topic_configs(replication)}})
+        admin.wait_for_topics([topic])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=servers, enable_idempotence=True, acks="all", linger_ms=5,
+                             batch_size=1024 * 1024, max_request_size=MAX_RECORD_BYTES + 64 * 1024)
+    try:
+        producer.partitions_for(topic)  # metadata first: not part of the timing
+        start = time.perf_counter()
+        futures = [producer.send(topic, key=key, value=value, partition=partition_for(key, partitions))
+                   for key, value in records]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=0)
+        seconds = time.perf_counter() - start
+    finally:
+        producer.close()
+    return Measure("raw kafka-python producer (same bytes, acks=all)", seconds, lines, len(records))
