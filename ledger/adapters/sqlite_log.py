@@ -63,6 +63,9 @@ class SqliteLog:
             raise Unavailable(f"cannot open the ledger log at {self.path}: {exc}") from exc
         self._lock = threading.RLock()
         self._partitions: dict[str, int] = {}
+        self._ends: dict[tuple[str, int], int] = {}
+        self._pending_ends: dict[tuple[str, int], int] = {}
+        self._data_version = -1
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -116,7 +119,9 @@ class SqliteLog:
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._committed(False)
                 raise
+            self._committed(True)
         return positions
 
     def _insert(self, topic: str, records: Sequence[LogRecord]) -> list[Position]:
@@ -134,13 +139,31 @@ class SqliteLog:
             rows.append((topic, p, off, now, rec.key, rec.value, _crc(rec.key, rec.value)))
             positions.append(Position(topic, p, off))
         self._db.executemany('INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)', rows)
+        self._pending_ends.update({(topic, p): off for p, off in next_offsets.items()})
         return positions
 
+    def _committed(self, ok: bool) -> None:
+        """After COMMIT the new ends are known; after ROLLBACK nothing cached can be trusted."""
+        if ok:
+            self._ends.update(self._pending_ends)
+        else:
+            self._ends.clear()
+        self._pending_ends = {}
+
     def _end_offset_locked(self, topic: str, partition: int) -> int:
-        row = self._db.execute(
-            'SELECT max("offset") FROM records WHERE topic = ? AND partition = ?', (topic, partition)
-        ).fetchone()
-        return 0 if row[0] is None else row[0] + 1
+        # End offsets are cached; SQLite's data_version changes exactly when another connection
+        # (another process) commits, and then the cache is dropped. Our own commits keep it exact.
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._ends.clear()
+            self._data_version = version
+        end = self._ends.get((topic, partition))
+        if end is None:
+            row = self._db.execute(
+                'SELECT max("offset") FROM records WHERE topic = ? AND partition = ?', (topic, partition)
+            ).fetchone()
+            end = self._ends[(topic, partition)] = 0 if row[0] is None else row[0] + 1
+        return end
 
     def read(self, topic: str, partition: int, offset: int, max_records: int = 1000) -> list[StoredRecord]:
         with self._lock:
@@ -195,7 +218,9 @@ class SqliteLog:
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._committed(False)
                 raise
+            self._committed(True)
         return positions
 
     def verify_integrity(self) -> list[str]:

@@ -27,6 +27,7 @@ class Notifier:
     def __init__(self, log: Log, codec: EventCodec, batch: int = 2000) -> None:
         self.log, self.codec, self.batch = log, codec, batch
         self._produced: list[Event] = []  # the notices of the batch in hand, in produce order
+        self._seen: dict[int, int] = {}  # next offset per filings partition as of our last commit
 
     def notices_for(self, rec: StoredRecord, ev: Event) -> list[LogRecord]:
         b = ev.body
@@ -52,7 +53,9 @@ class Notifier:
 
     def run_once(self) -> int:
         """Process what is available in every partition; returns how many filings were consumed."""
-        return sum(self.run_partition(partition) for partition in range(self.log.partitions(FILINGS)))
+        # A partition whose end is not past the position last committed here has nothing new.
+        return sum(self.run_partition(partition) for partition in range(self.log.partitions(FILINGS))
+                   if self.log.end_offset(FILINGS, partition) > self._seen.get(partition, -1))
 
     def run_partition(self, partition: int) -> int:
         """One batch of one filings partition, in one transaction; returns filings consumed.
@@ -62,6 +65,7 @@ class Notifier:
         start = self.log.committed(GROUP, FILINGS, partition)
         records = self.log.read(FILINGS, partition, start, self.batch)
         if not records:
+            self._seen[partition] = start
             return 0
         produce = []
         self._produced = []
@@ -71,4 +75,5 @@ class Notifier:
         positions = self.log.transact(GROUP, {(FILINGS, partition): records[-1].offset + 1}, produce)
         for pos, notice in zip(positions, self._produced):
             self.codec.remember(pos, notice)  # the projector reads these next: no need to decode them again
+        self._seen[partition] = records[-1].offset + 1
         return len(records)

@@ -52,6 +52,18 @@ class TestSqliteLog(LogContract):
         assert err.value.field == str(pos)
         assert log.verify_integrity() == [f"record {pos}: checksum mismatch"]
 
+    def test_appends_by_another_connection_are_seen_at_once(self, log: SqliteLog, tmp_path: Path) -> None:
+        other = SqliteLog(tmp_path / "log.db", partitions=4)  # as another process would open it
+        try:
+            p = log.partition_for(FILINGS, b"k")
+            assert log.end_offset(FILINGS, p) == 0  # cached from here on
+            other.append(FILINGS, [LogRecord(b"k", b"from elsewhere")])
+            assert log.end_offset(FILINGS, p) == 1
+            assert log.append(FILINGS, [LogRecord(b"k", b"mine")])[0].offset == 1
+            assert other.end_offset(FILINGS, p) == 2
+        finally:
+            other.close()
+
     def test_partition_counts_are_fixed_when_the_log_is_created(self, tmp_path: Path) -> None:
         SqliteLog(tmp_path / "log.db", partitions=4).close()
         again = SqliteLog(tmp_path / "log.db", partitions=16)
