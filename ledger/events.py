@@ -57,7 +57,7 @@ class Event:
 class EventCodec:
     """Maps events to log records and back, through the schema registry."""
 
-    CACHE_BYTES = 48 * 1024 * 1024  # about a processing batch of large submissions, bounded
+    CACHE_BYTES = 16 * 1024 * 1024  # about one processing batch of large submissions, bounded
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.domain.procedures import Procedure
 from ledger.errors import IntegrityError, KeyErased
+from ledger.lru import Bounded
 from ledger.ports import KeyService
 
 MASK = "************"
@@ -31,7 +32,7 @@ class Sealer:
 
     def __init__(self, keys: KeyService) -> None:
         self.keys = keys
-        self._aead: dict[str, AESGCM] = {}
+        self._aead: Bounded[str, AESGCM] = Bounded(4096)
 
     def _cipher(self, key_id: str, key: bytes) -> AESGCM:
         aead = self._aead.get(key_id)

@@ -18,7 +18,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.errors import KeyErased, NotFound
+from ledger.lru import Bounded
 from ledger.ports import DataKey
+
+CACHED_KEYS = 4096
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -44,9 +47,12 @@ class LocalKeyring:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
-        self._by_scope: dict[str, DataKey] = {}
-        self._by_id: dict[str, bytes] = {}
-        self._reserved: dict[str, str] = {}  # key id → scope, in memory until persisted
+        # Plaintext data keys are cached briefly (bounded: a national January touches millions of
+        # scopes); reserved keys are held apart until persisted, so they are never forgotten.
+        self._by_scope: Bounded[str, DataKey] = Bounded(CACHED_KEYS)
+        self._by_id: Bounded[str, bytes] = Bounded(CACHED_KEYS)
+        self._reserved: dict[str, tuple[str, DataKey]] = {}  # key id → (scope, key), until persisted
+        self._reserved_scope: dict[str, str] = {}  # scope → key id, for the same keys
 
     @classmethod
     def from_url(cls, url: str) -> "LocalKeyring":
@@ -100,6 +106,9 @@ class LocalKeyring:
         cached = self._by_scope.get(scope)
         if cached is not None:
             return cached
+        reserved = self._reserved_scope.get(scope)
+        if reserved is not None:
+            return self._reserved[reserved][1]
         with self._lock:
             row = self._db.execute("SELECT key_id, wrapped FROM data_keys WHERE scope = ?", (scope,)).fetchone()
             if row is not None:
@@ -108,7 +117,8 @@ class LocalKeyring:
             dk = DataKey(key_id, AESGCM.generate_key(bit_length=256))
             self._by_scope[scope] = dk
             self._by_id[key_id] = dk.key
-            self._reserved[key_id] = scope
+            self._reserved[key_id] = (scope, dk)
+            self._reserved_scope[scope] = key_id
             return dk
 
     def persist(self, key_ids: set[str]) -> None:
@@ -116,11 +126,12 @@ class LocalKeyring:
         with self._lock:
             rows = []
             for key_id in key_ids:
-                scope = self._reserved.get(key_id)
-                if scope is None:
+                held = self._reserved.get(key_id)
+                if held is None:
                     continue
+                scope, dk = held
                 nonce = os.urandom(12)
-                wrapped = nonce + self._master.encrypt(nonce, self._by_id[key_id], key_id.encode())
+                wrapped = nonce + self._master.encrypt(nonce, dk.key, key_id.encode())
                 rows.append((key_id, scope, wrapped, time.time_ns() // 1000))
             if not rows:
                 return
@@ -131,13 +142,16 @@ class LocalKeyring:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            for key_id, *_ in rows:
+            for key_id, scope, *_ in rows:
                 del self._reserved[key_id]
+                del self._reserved_scope[scope]
 
     def key_by_id(self, key_id: str) -> bytes:
         cached = self._by_id.get(key_id)
         if cached is not None:
             return cached
+        if key_id in self._reserved:
+            return self._reserved[key_id][1].key
         with self._lock:
             row = self._db.execute("SELECT wrapped FROM data_keys WHERE key_id = ?", (key_id,)).fetchone()
         if row is None:
@@ -155,7 +169,8 @@ class LocalKeyring:
             )
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._by_id.pop(key_id, None)
-            self._by_scope = {s: k for s, k in self._by_scope.items() if k.key_id != key_id}
+            for scope in [s for s, k in self._by_scope.items() if k.key_id == key_id]:
+                del self._by_scope[scope]
 
     def scopes(self) -> list[tuple[str, str, bool]]:
         with self._lock:

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 import ledger.cli as cli_module
-import ledger.cli_verify as cli_verify_module
 from ledger.cli import app
 
 pytestmark = pytest.mark.e2e
@@ -116,4 +115,3 @@ def test_verify_says_what_it_needs(cli, demo, tmp_path) -> None:
     assert keyless.exit_code == 2 and "--key" in keyless.output
     denied = cli("proof", demo["sid"], "--as", "operator:ops", "--out", tmp_path / "x.json", ok=False)
     assert denied.exit_code == 2 and "is visible to you" in denied.output
-    assert cli_verify_module.checkpoint_app is not None
