@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
 from ledger.errors import KirokuError, Unavailable
 from viewers.http.client import HttpClient
-from viewers.http.problems import error_from_problem
+from viewers.http.problems import TooManyRequests, error_from_problem
 
 
 def new_key() -> str:
@@ -135,6 +135,10 @@ class RemoteProducer:
                     yield (Receipt.model_validate(result["receipt"]) if "receipt" in result
                            else error_from_problem(result["problem"], result["status"]))
                 raise Unavailable("the bulk answer ended before its last line", retriable=True)
+            except TooManyRequests as err:
+                if attempt == self.http.retries:
+                    raise
+                time.sleep(min(self.http.max_retry_after, err.retry_after))
             except Unavailable:
                 if attempt == self.http.retries:
                     raise

@@ -431,7 +431,7 @@ class KafkaLog:
                     producer = self._transactional(transactional_id)
                     metadata = self._one_transaction(producer, group, targets, offsets)
                     break
-                except kafka.errors.KafkaError as exc:
+                except (kafka.errors.KafkaError, _TransactionStuck) as exc:
                     if self._aborted(producer, exc) and time.monotonic() < deadline:
                         log.warning("transaction %s aborted (%s); trying again", transactional_id, exc)
                         time.sleep(0.2)
@@ -458,21 +458,37 @@ class KafkaLog:
         producer.begin_transaction()
         futures = [(t, producer.send(physical, key=rec.key, value=rec.value, partition=partition_for(rec.key, n)))
                    for physical, n, t, rec in targets]
+        manager = producer._transaction_manager
         if offsets:
-            producer.send_offsets_to_transaction(
+            self._finish(producer, manager.send_offsets_to_transaction(
                 {kafka.TopicPartition(physical, p): kafka.OffsetAndMetadata(off, "", -1)
                  for (physical, p), off in offsets.items()},
-                self.group_id(group))
-        producer.commit_transaction()
+                self.group_id(group)), "add the consumed offsets to the transaction")
+        self._finish(producer, manager.begin_commit(), "commit the transaction")
         return [(t, f.get(timeout=0)) for t, f in futures]
 
+    def _finish(self, producer: Any, result: Any, what: str) -> None:
+        """Wait for a transactional request, at most ``timeout_ms``.
+
+        kafka-python 3.0.12's ``send_offsets_to_transaction`` and ``commit_transaction`` wait
+        without a limit — forever when the coordinator died at the wrong moment — so the same
+        steps are taken here through its transaction manager, with a deadline.
+        """
+        producer._sender.wakeup()
+        if not result.wait(timeout_ms=self.options.timeout_ms):
+            raise _TransactionStuck(f"could not {what} within {self._timeout_s:g}s")
+
     def _aborted(self, producer: Any, exc: BaseException) -> bool:
-        """Abort the open transaction after a passing error; False if the producer cannot go on."""
+        """Abort the open transaction after a passing error; False if the producer cannot go on.
+
+        A stuck commit is not retried here: whether it committed is unknown, so the caller must
+        read its position again (``committed`` re-claims the partition and finds out).
+        """
         kafka = _kafka()
-        if producer is None or not getattr(exc, "retriable", False):
+        if producer is None or isinstance(exc, _TransactionStuck) or not getattr(exc, "retriable", False):
             return False
         try:
-            producer.abort_transaction()
+            self._finish(producer, producer._transaction_manager.begin_abort(), "abort the transaction")
         except kafka.errors.KafkaError:
             return False
         return True
@@ -516,6 +532,10 @@ class KafkaLog:
                 if consumer is not None:
                     consumer.close(autocommit=False)
             self._producer, self._reader, self._txn, self._groups = None, None, {}, {}
+
+
+class _TransactionStuck(Exception):
+    """A transactional request got no answer in time: the producer's state is unknown, drop it."""
 
 
 class GroupMembership:

@@ -23,10 +23,10 @@ snapshots, under ``data-keys/`` in the ``KIROKU_OBJECTS`` bucket (``store_endpoi
   wrapped key with it). The plaintext was never stored; the master key stays, since it wraps the
   keys of every other scope. Copies outside the bucket (replication, backups) are beyond Kiroku's
   reach: keep ``data-keys/`` out of them or give them a shorter life.
-- **Plaintext keys** are cached in process memory only, for ``cache_seconds`` (default 300), so
-  recording a batch does not call KMS per line; nothing decrypts until a reader with a legal basis
-  asks (the service layer decides; masked reads never call ``Decrypt``). A process that unwrapped
-  a key shortly before another destroyed it may use it for at most ``cache_seconds`` more.
+- **Plaintext keys** are cached in process memory only — at most 50,000, each for ``cache_seconds``
+  (default 300) — so recording a batch does not call KMS per line; nothing decrypts until a reader
+  with a legal basis asks (the service layer decides; masked reads never call ``Decrypt``). A
+  process that unwrapped a key shortly before another destroyed it may use it ``cache_seconds`` more.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 from ledger.adapters.aws_errors import RetryPolicy, call, client
 from ledger.adapters.aws_urls import DEFAULT_KEY_PREFIX, parse_keys_url, parse_objects_url
 from ledger.errors import ConfigurationError, IntegrityError, KeyErased, NotFound
+from ledger.lru import Bounded
 from ledger.ports import DataKey
 
 SETTING = "KIROKU_KEYS"
@@ -58,12 +59,13 @@ class KmsKeyService:
     """The scale-out ``KeyService`` adapter: AWS KMS master key, wrapped data keys in S3."""
 
     def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_KEY_PREFIX, *,
-                 cache_seconds: float = 300.0, retry: RetryPolicy | None = None,
+                 cache_seconds: float = 300.0, cache_entries: int = 50_000, retry: RetryPolicy | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.kms, self.s3, self.master_key = kms, s3, master_key
         self.bucket, self.prefix = bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self.cache_seconds, self.retry, self._monotonic = cache_seconds, retry or RetryPolicy(), monotonic
-        self._cache: dict[str, tuple[bytes, float]] = {}
+        # Bounded as well as brief: a January of recording touches millions of scopes.
+        self._cache: Bounded[str, tuple[bytes, float]] = Bounded(cache_entries)
         self._lock = threading.Lock()
 
     @classmethod
