@@ -105,7 +105,7 @@ def _print_json(value: Any) -> None:
 
 @app.command()
 def demo(
-    companies: int = typer.Option(40, min=3, help="How many companies file (each with --employees lines)."),
+    companies: int = typer.Option(40, min=4, help="How many companies file (each with --employees lines; at least 4: the story needs a late filer and a non-filer)."),
     employees: int = typer.Option(50, min=1, help="Employees per company (one report line each)."),
 ) -> None:
     """Run the whole phase-2 flow as a story: enroll → record a January → notify → read → correct →

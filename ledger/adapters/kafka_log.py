@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 _NAME = re.compile(r"[A-Za-z0-9._-]*")
 _OPTIONS = {"prefix", "timeout_ms", "replication"}
+#: The longest one transactional request (add offsets, commit, abort) may take before the
+#: producer is given up and the partition claimed afresh.
+TRANSACTION_STEP_MS = 10_000
 #: How long a topic's last stable offsets are reused by ``read`` before asking the brokers again.
 FRESH_S = 0.05
 
@@ -475,8 +478,11 @@ class KafkaLog:
         steps are taken here through its transaction manager, with a deadline.
         """
         producer._sender.wakeup()
-        if not result.wait(timeout_ms=self.options.timeout_ms):
-            raise _TransactionStuck(f"could not {what} within {self._timeout_s:g}s")
+        # Short: when the coordinator dies, this producer keeps asking the dead node; a new producer
+        # (after a re-claim) finds the new coordinator in a few seconds.
+        wait_ms = min(self.options.timeout_ms, TRANSACTION_STEP_MS)
+        if not result.wait(timeout_ms=wait_ms):
+            raise _TransactionStuck(f"could not {what} within {wait_ms / 1000:g}s")
 
     def _aborted(self, producer: Any, exc: BaseException) -> bool:
         """Abort the open transaction after a passing error; False if the producer cannot go on.

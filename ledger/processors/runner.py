@@ -24,7 +24,7 @@ class Processors:
         self.sequencer = sequencer  # integrates every record into the Merkle trees (ledger.transparency)
         self._lock = threading.Lock()
 
-    def catch_up(self, patience: float = 60.0) -> int:
+    def catch_up(self, patience: float = 120.0) -> int:
         """Process until nothing is left (notices produced by the notifier are projected too).
 
         A retriable failure (a Kafka broker failing over mid-transaction) is retried for up to

@@ -134,9 +134,13 @@ class Sequencer:
         # careful check is in run_partition).
         done = sum(self.run_partition(topic, partition) for topic, partition in self.partitions()
                    if (topic, partition) not in self._next or self.log.end_offset(topic, partition) > self._next[(topic, partition)])
+        self.after_pass()
+        return done
+
+    def after_pass(self) -> None:
+        """Tell the listeners a pass is over (a loop driving ``run_partition`` itself calls this)."""
         for listener in self.listeners:
             listener()
-        return done
 
     def _load(self, key: tuple[str, int]) -> tuple[int, int] | None:
         if key not in self._sizes:

@@ -24,10 +24,11 @@ from sqlalchemy import func, select
 from infra import kafka as kafka_infra
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
+from infra.services import wait_until
 from ledger import catalog as c
 from ledger.errors import Unavailable
 from ledger.events import SUBMISSION_RECORDED
-from ledger.ports import FILINGS, NOTICES
+from ledger.ports import FILINGS, NOTICES, Position
 from ledger.processors.projector import Projector
 from tests.factories import corp, withholding
 from tests.integration.helpers import TAX_OFFICE, agency, company, enroll_to
@@ -36,7 +37,7 @@ from tests.service_fixtures import postgres_schema_url
 
 pytestmark = pytest.mark.integration
 
-YEARS = [str(y) for y in range(2017, 2027)]
+YEARS = [str(y) for y in range(2017, 2027)]  # one filing per company and year
 
 
 def heal(cluster: KafkaCluster) -> None:
@@ -85,17 +86,20 @@ def prefix_of(d: Deployment) -> str:
     return d.log_url.split("prefix=")[1].split("&")[0]
 
 
-def record_backlog(d: Deployment, companies: int) -> int:
-    """Enroll ``companies`` (inline), then record a filing per company and year with processing left
-    to the processor processes; returns how many filings were recorded."""
+def enroll(d: Deployment, companies: int) -> None:
+    """Enroll ``companies`` for WITHHOLDING_SLIP to the tax office, accepted (processed inline)."""
     with d.open() as k:
         for n in range(1, companies + 1):
             enroll_to(k, corp(n), "WITHHOLDING_SLIP", TAX_OFFICE)
+
+
+def record_backlog(d: Deployment, companies: int, years: list[str]) -> int:
+    """Record a filing per company and year, leaving the processing to processor processes."""
     with d.open(inline_processing=False) as k:
-        for year in YEARS:
+        for year in years:
             for n in range(1, companies + 1):
                 company(k, corp(n)).record(corp(n), "WITHHOLDING_SLIP", year, withholding())
-    return companies * len(YEARS)
+    return companies * len(years)
 
 
 @pytest.fixture
@@ -111,13 +115,13 @@ def test_a_broker_killed_during_bulk_ingest_loses_no_receipt_and_no_notice_and_r
     cluster: KafkaCluster, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     d = Deployment.create(cluster, postgres_server, tmp_path / "home", timeout_ms=60000)
-    companies = 12
+    companies = 6
     with d.open() as k:
         for n in range(1, companies + 1):
             enroll_to(k, corp(n), "WITHHOLDING_SLIP", TAX_OFFICE)
         victim = leader_of(cluster, f"{prefix_of(d)}{FILINGS}", k.log.partition_for(FILINGS, corp(1).encode()))
         receipts: list[Any] = []
-        kill_after = random.randint(5, 40)
+        kill_after = random.randint(5, 30)
         killed = threading.Event()
 
         def killer() -> None:
@@ -139,7 +143,7 @@ def test_a_broker_killed_during_bulk_ingest_loses_no_receipt_and_no_notice_and_r
              "the restarted broker to rejoin the ISR of every ledger partition")
 
         for receipt in receipts:
-            pos = receipt.position
+            pos = Position.parse(str(receipt.position))
             (stored,) = k.log.read(pos.topic, pos.partition, pos.offset, 1)
             event = k.codec.decode(stored.value)
             assert event.type == SUBMISSION_RECORDED and event.body["submission_id"] == receipt.submission_id
@@ -157,24 +161,35 @@ def test_the_notifier_killed_mid_transaction_and_the_projector_mid_batch_resume_
     cluster: KafkaCluster, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     d = Deployment.create(cluster, postgres_server, tmp_path / "home")
-    filings = record_backlog(d, companies=30)
+    enroll(d, companies=20)
     notices_topic = f"{prefix_of(d)}{NOTICES}"
+    high_watermarks = KafkaConsumer(bootstrap_servers=cluster.bootstrap, isolation_level="read_uncommitted", group_id=None)
+    tps = [TopicPartition(notices_topic, p) for p in range(4)]
 
-    # The notifier: SIGKILL as soon as a random number of notices is written but maybe not committed.
-    open_transaction_seen = False
-    for attempt in range(4):
-        threshold = sum(ends(cluster, notices_topic, "read_uncommitted").values()) + random.randint(1, 60)
-        notifier = d.spawn("notifier", "notifier-1")
-        try:
-            wait(lambda: sum(ends(cluster, notices_topic, "read_uncommitted").values()) >= threshold
-                 or notifier.poll() is not None, 60, "the notifier to write notices")
-        finally:
-            kill(notifier)
-        stable, high = ends(cluster, notices_topic, "read_committed"), ends(cluster, notices_topic, "read_uncommitted")
-        open_transaction_seen |= any(stable[p] < high[p] for p in high)
-        if open_transaction_seen:
-            break
-    assert open_transaction_seen, "no kill landed inside an open transaction in 4 attempts"
+    def written() -> int:  # notices written so far, committed or not
+        return sum(high_watermarks.end_offsets(tps).values())
+
+    # The notifier: SIGKILL as soon as a random number of new notices is written — most likely
+    # before the transaction that wrote them commits. Retried with a fresh backlog until a kill
+    # provably left a transaction open (last stable offset behind the high watermark).
+    filings, open_transaction_seen = 0, False
+    try:
+        for attempt in range(5):
+            filings += record_backlog(d, companies=20, years=YEARS[2 * attempt:2 * attempt + 2])
+            threshold = written() + random.randint(1, 10)
+            notifier = d.spawn("notifier", "notifier-1")
+            try:
+                wait_until(lambda: written() >= threshold or notifier.poll() is not None, timeout=60,
+                           what="the notifier to write notices", interval=0.002)
+            finally:
+                kill(notifier)
+            stable, high = ends(cluster, notices_topic, "read_committed"), ends(cluster, notices_topic, "read_uncommitted")
+            if any(stable[p] < high[p] for p in high):
+                open_transaction_seen = True
+                break
+    finally:
+        high_watermarks.close()
+    assert open_transaction_seen, "no kill landed inside an open transaction in 5 attempts"
 
     # The projector: SIGKILL once it has committed a random part of its work.
     with d.open(inline_processing=False) as k:
@@ -225,6 +240,7 @@ def test_a_broker_unreachable_at_record_time_gives_a_retriable_error_and_never_a
             broker.restart(1)
             receipt = company(k, corp(1)).record(corp(1), "WITHHOLDING_SLIP", "2026", withholding(), idempotency_key="run-1")
             assert count(k, c.submissions) == before + 1  # the retry recorded it once; the failed call left nothing
-            assert k.log.read(FILINGS, receipt.position.partition, receipt.position.offset, 1)
+            pos = Position.parse(str(receipt.position))
+            assert k.codec.decode(k.log.read(FILINGS, pos.partition, pos.offset, 1)[0].value).body["submission_id"] == receipt.submission_id
     finally:
         broker.stop()
