@@ -156,7 +156,7 @@ def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int)
 
 
 def bench_ingest(companies: int = 2000, lines: int = 100, batch: int = 500, workdir: Path | None = None,
-                 report: Callable[[str], None] = print) -> dict[str, Any]:
+                 report: Callable[[str], None] = print, phases: bool = False) -> dict[str, Any]:
     """Run the three ingest measurements on the same lines; returns the numbers and ratios."""
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-"))
     report(f"generating {companies:,} companies × {lines} lines …")
@@ -165,7 +165,12 @@ def bench_ingest(companies: int = 2000, lines: int = 100, batch: int = 500, work
     k = _fresh(root, "kiroku")
     try:
         report("recording through Kiroku …")
-        kiroku = run_kiroku(k, requests, batch)
+        timer = PhaseTimer()
+        if phases:
+            with timer:
+                kiroku = run_kiroku(k, requests, batch)
+        else:
+            kiroku = run_kiroku(k, requests, batch)
         report("raw ceiling …")
         raw = run_raw(root, k, requests, batch)
     finally:
@@ -176,6 +181,7 @@ def bench_ingest(companies: int = 2000, lines: int = 100, batch: int = 500, work
         "measures": [kiroku, raw, peer],
         "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s,
         "kiroku_vs_eventsourcing": kiroku.lines_per_s / peer.lines_per_s,
+        "phases": timer.seconds,
         "workdir": str(root),
     }
 
@@ -320,3 +326,47 @@ def env_summary() -> dict[str, Any]:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
 
 
+
+
+# -- where the time goes ------------------------------------------------------------------------------
+
+class PhaseTimer:
+    """Wall-clock time spent in each stage of ingest, by wrapping the stages' entry points while
+    the timer is active (a profiling aid for ``kiroku bench ingest --phases``; never in production)."""
+
+    STAGES = (
+        ("decide (validate, seal, encode)", "ledger.service", "Commands", "_decide_submission"),
+        ("log append (fsync)", "ledger.adapters.sqlite_log", "SqliteLog", "append"),
+        ("notifier", "ledger.processors.notifier", "Notifier", "run_once"),
+        ("projector (catalog + snapshots)", "ledger.processors.projector", "Projector", "run_once"),
+        ("  of which snapshot writes + fsync", "ledger.adapters.local_objects", "LocalObjectStore", "put_many"),
+        ("sequencer (Merkle trees)", "ledger.processors.sequencer", "Sequencer", "run_once"),
+    )
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def __enter__(self) -> "PhaseTimer":
+        import importlib
+
+        for label, module, cls_name, method in self.STAGES:
+            cls = getattr(importlib.import_module(module), cls_name)
+            original = getattr(cls, method)
+            self._saved.append((cls, method, original))
+            setattr(cls, method, self._timed(label, original))
+        return self
+
+    def _timed(self, label: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+        return timed
+
+    def __exit__(self, *exc: Any) -> None:
+        for cls, method, original in reversed(self._saved):
+            setattr(cls, method, original)
+        self._saved.clear()

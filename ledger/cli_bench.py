@@ -35,6 +35,7 @@ def ingest(
     lines: int = typer.Option(100, help="Employee lines per report."),
     batch: int = typer.Option(500, help="Submissions per durable batch (the same for every contender)."),
     log: Optional[str] = typer.Option(None, help="kafka://HOST:PORT to measure the Kafka deployment (needs a running broker)."),
+    phases: bool = typer.Option(False, help="Also show where Kiroku's time goes, stage by stage."),
     out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """Lines/s through the whole path — validate, seal personal numbers, encode, durable append,
@@ -49,7 +50,7 @@ def ingest(
         return
     from ledger.bench import bench_ingest
 
-    result = bench_ingest(companies, lines, batch, report=_say)
+    result = bench_ingest(companies, lines, batch, report=_say, phases=phases)
     t = Table(title=f"Ingest: {companies:,} companies × {lines} lines (PAYROLL_REPORT), batches of {batch}", title_justify="left",
               header_style="bold cyan")
     for col in ("contender", "seconds", "lines/s", "submissions/s", "Kiroku ÷ this"):
@@ -59,10 +60,21 @@ def ingest(
         t.add_row(m.name, f"{m.seconds:.2f}", f"{m.lines_per_s:,.0f}", f"{m.submissions_per_s:,.0f}",
                   f"{kiroku.lines_per_s / m.lines_per_s:.2f}" if m.lines_per_s else "-")
     console.print(t)
+    if result["phases"]:
+        total = kiroku.seconds
+        p = Table(title="Where Kiroku's time goes", title_justify="left", header_style="bold cyan")
+        for col in ("stage", "seconds", "share of end to end"):
+            p.add_column(col, justify="right" if col != "stage" else "left")
+        from ledger.bench import PhaseTimer
+
+        for stage, *_ in PhaseTimer.STAGES:
+            seconds = result["phases"].get(stage, 0.0)
+            p.add_row(stage, f"{seconds:.2f}", f"{seconds / total:.0%}")
+        console.print(p)
     console.print("Kiroku does strictly more work per line than either: validation with check digits, AES-GCM sealing "
                   "of personal numbers, envelope events, routing, notices, catalog rows and one snapshot file per submission.")
     _save(out, {"measures": [vars(m) for m in result["measures"]], "kiroku_vs_raw": result["kiroku_vs_raw"],
-                "kiroku_vs_eventsourcing": result["kiroku_vs_eventsourcing"]})
+                "kiroku_vs_eventsourcing": result["kiroku_vs_eventsourcing"], "phases": result["phases"]})
 
 
 @bench_app.command("read")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ledger.errors import Forbidden, IntegrityError, NotFound
@@ -25,33 +26,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _syncfs(fd: int) -> bool:
-    """Linux syncfs(2): flush one filesystem. False where it is not available."""
-    try:
-        import ctypes
+_FSYNC_POOL: ThreadPoolExecutor | None = None
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.syncfs(fd) == 0
-    except (OSError, AttributeError):
-        return False
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sync(root: Path, paths: list[Path]) -> None:
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        if _syncfs(fd):
-            return
-    finally:
-        os.close(fd)
-    for path in paths:  # portable fallback: each file, then each directory
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
-    for parent in {p.parent for p in paths}:
-        dfd = os.open(parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    """Make files and their directory entries durable.
+
+    The fsyncs run in parallel threads (fsync releases the GIL), so the filesystem's journal
+    commits them together: about the cost of a few fsyncs for a whole batch, and — unlike
+    syncfs(2) — never paying for other programs' unwritten data on the same disk.
+    """
+    global _FSYNC_POOL
+    if _FSYNC_POOL is None:
+        _FSYNC_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="kiroku-fsync")
+    list(_FSYNC_POOL.map(_fsync_path, paths))
+    list(_FSYNC_POOL.map(_fsync_path, sorted({p.parent for p in paths})))
 
 
 def content_key(prefix: str, data: bytes, suffix: str = ".avro") -> str:

@@ -41,13 +41,14 @@ class Notifier:
 
     def _notice(self, rec: StoredRecord, ev: Event, agency_id: str, notice_type: str, lines: list[int],
                 submission_id: str | None, kind: str | None, replaces: str | None) -> LogRecord:
+        notice_id = _notice_id(rec, agency_id)
         notice = Event(SUBMISSION_NOTICE, {
-            "notice_id": _notice_id(rec, agency_id), "notice_type": notice_type, "agency_id": agency_id,
+            "notice_id": notice_id, "notice_type": notice_type, "agency_id": agency_id,
             "corporate_number": ev.corporate_number, "procedure": ev.body["procedure"], "period": ev.body["period"],
             "submission_id": submission_id, "kind": kind, "replaces": replaces, "recorded_at": ev.time,
             "filing_position": str(rec.position), "lines": lines,
         }, actor="kiroku:notifier", corporate_number=ev.corporate_number, correlation_id=ev.event_id,
-            event_id=_notice_id(rec, agency_id).replace("ntc_", "evt_"), time=ev.time)
+            event_id="evt_" + notice_id[4:], time=ev.time)
         self._produced.append(notice)
         return LogRecord(agency_id.encode(), self.codec.encode(notice))
 
