@@ -1,0 +1,54 @@
+"""`kiroku bench` runs end to end on tiny sizes and prints its tables (numbers are never asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import ledger.cli_bench as cli_bench
+from ledger.cli import app
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_bench.console, "width", 200)
+
+
+def test_bench_ingest_prints_the_three_contenders_their_ratios_and_the_phases(tmp_path: Path) -> None:
+    out = tmp_path / "ingest.json"
+    result = CliRunner().invoke(app, ["bench", "ingest", "--companies", "6", "--lines", "5", "--batch", "4", "--phases",
+                                      "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for name in ("Kiroku end to end", "raw ceiling", "eventsourcing", "Where Kiroku's time goes", "decide (validate"):
+        assert name in result.output
+    data = json.loads(out.read_text())
+    assert [m["lines"] for m in data["measures"]] == [30, 30, 30]
+    assert [m["submissions"] for m in data["measures"]] == [6, 6, 6]
+    assert data["kiroku_vs_raw"] > 0 and data["kiroku_vs_eventsourcing"] > 0
+
+
+def test_bench_read_measures_both_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "read.json"
+    result = CliRunner().invoke(app, ["bench", "read", "--small", "200", "--large", "400", "--samples", "20", "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert sorted(int(k) for k in data) == [200, 400]
+    for size in data.values():
+        assert {"snapshot (now)", "notice feed page of 100", "access-log page"} <= set(size)
+        assert all(size[k]["p99_ms"] >= size[k]["p50_ms"] for k in size if isinstance(size[k], dict))
+
+
+def test_bench_memory_imports_both_files_completely(tmp_path: Path) -> None:
+    out = tmp_path / "memory.json"
+    result = CliRunner().invoke(app, ["bench", "memory", "--small", "300", "--large", "600", "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert [(r["rows"], r["recorded"], r["errors"]) for r in data] == [(300, 3, 0), (600, 6, 0)]
+    assert "Peak RSS grew" in result.output
