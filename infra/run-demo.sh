@@ -4,10 +4,5 @@
 # KIROKU_HOME (default ~/.kiroku) chooses the data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e .
+. infra/venv.sh .
 exec .venv/bin/kiroku demo "$@"

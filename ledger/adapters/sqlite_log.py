@@ -15,8 +15,9 @@ import sqlite3
 import threading
 import time
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from ledger.errors import ConfigurationError, IntegrityError, Unavailable
 from ledger.partitioning import partition_for
@@ -109,20 +110,26 @@ class SqliteLog:
     def partition_for(self, topic: str, key: bytes) -> int:
         return partition_for(key, self.partitions(topic))
 
-    def append(self, topic: str, records: Sequence[LogRecord]) -> list[Position]:
-        if not records:
-            return []
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE`` takes the writer lock across processes);
+        the cached end offsets follow its outcome."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                positions = self._insert(topic, records)
+                yield
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._committed(False)
                 raise
             self._committed(True)
-        return positions
+
+    def append(self, topic: str, records: Sequence[LogRecord]) -> list[Position]:
+        if not records:
+            return []
+        with self._write():
+            return self._insert(topic, records)
 
     def _insert(self, topic: str, records: Sequence[LogRecord]) -> list[Position]:
         n = self.partitions(topic)
@@ -201,26 +208,18 @@ class SqliteLog:
         consumed: Mapping[tuple[str, int], int],
         produce: Sequence[tuple[str, LogRecord]],
     ) -> list[Position]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                positions: list[Position] = []
-                by_topic: dict[str, list[LogRecord]] = {}
-                for topic, rec in produce:
-                    by_topic.setdefault(topic, []).append(rec)
-                for topic, recs in by_topic.items():
-                    positions.extend(self._insert(topic, recs))
-                self._db.executemany(
-                    "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-                    [(group, t, p, off) for (t, p), off in consumed.items()],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._committed(False)
-                raise
-            self._committed(True)
+        positions: list[Position] = []
+        with self._write():
+            by_topic: dict[str, list[LogRecord]] = {}
+            for topic, rec in produce:
+                by_topic.setdefault(topic, []).append(rec)
+            for topic, recs in by_topic.items():
+                positions.extend(self._insert(topic, recs))
+            self._db.executemany(
+                "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                [(group, t, p, off) for (t, p), off in consumed.items()],
+            )
         return positions
 
     def verify_integrity(self) -> list[str]:
