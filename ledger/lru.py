@@ -18,16 +18,24 @@ class Bounded(OrderedDict[K, V], Generic[K, V]):
 
     def __getitem__(self, key: K) -> V:
         value = super().__getitem__(key)
-        self.move_to_end(key)
+        try:
+            self.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile: the value read is still right
+            pass
         return value
 
     def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
-        if key in self:
+        # One lookup, not "in" then "[]": another thread may evict the key in between.
+        try:
             return self[key]
-        return default
+        except KeyError:
+            return default
 
     def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
         while len(self) > self.limit:
-            self.popitem(last=False)
+            try:
+                self.popitem(last=False)
+            except KeyError:  # emptied by another thread
+                break
