@@ -33,7 +33,10 @@ class Bounded(OrderedDict[K, V], Generic[K, V]):
 
     def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
-        self.move_to_end(key)
+        try:
+            self.move_to_end(key)
+        except KeyError:  # evicted by another thread already
+            pass
         while len(self) > self.limit:
             try:
                 self.popitem(last=False)
