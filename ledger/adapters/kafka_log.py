@@ -158,6 +158,7 @@ class KafkaLog:
 
     @classmethod
     def from_url(cls, url: str, partitions: int) -> "KafkaLog":
+        """Connect to the brokers a ``kafka://`` URL names; ``partitions`` is for topics created now."""
         return cls(KafkaOptions.from_url(url), partitions)
 
     # -- names ------------------------------------------------------------------------------------
@@ -169,6 +170,7 @@ class KafkaLog:
         return self.options.prefix + topic
 
     def group_id(self, group: str) -> str:
+        """The Kafka consumer group that holds a processor's committed positions."""
         return f"{self.options.prefix}kiroku.{group}"
 
     def transactional_id(self, group: str, consumed: Sequence[tuple[str, int]]) -> str:

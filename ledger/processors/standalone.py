@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy.exc import DBAPIError
@@ -37,7 +37,7 @@ class Progress:
     processed: int = 0
     lost_races: int = 0
     retries: int = 0
-    partitions: list[tuple[str, int]] = field(default_factory=list)
+    partitions: list[tuple[str, int]] | None = None  # what this process works on (None: not known yet)
 
 
 class ProcessorLoop:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,18 @@ def test_a_broker_unreachable_at_record_time_gives_a_retriable_error_and_never_a
             assert k.codec.decode(k.log.read(FILINGS, pos.partition, pos.offset, 1)[0].value).body["submission_id"] == receipt.submission_id
     finally:
         broker.stop()
+
+
+def test_on_the_cluster_ledger_topics_get_three_replicas_and_two_must_acknowledge(cluster: KafkaCluster) -> None:
+    from ledger.adapters.kafka_log import KafkaLog
+    from tests.integration.kafka.test_topics import describe
+    from tests.service_fixtures import delete_topics, kafka_log_url
+
+    prefix = f"rf{uuid.uuid4().hex[:8]}"
+    KafkaLog.from_url(kafka_log_url(cluster, prefix), partitions=2).close()
+    try:
+        for partitions, replication, configs in describe(cluster, prefix).values():
+            assert (partitions, replication, configs["min.insync.replicas"]) == (2, 3, "2")
+            assert (configs["retention.ms"], configs["cleanup.policy"]) == ("-1", "delete")
+    finally:
+        delete_topics(cluster, prefix)
