@@ -211,6 +211,10 @@ class Commands:
 
     def _record_batch(self, who: Principal, batch: list[SubmissionRequest]) -> list[Receipt | KirokuError]:
         with self._decide:
+            # Derive whatever the log holds beyond the catalog first (inline deployments): an
+            # append whose acknowledgement was lost to a timeout is then found by its idempotency
+            # key, and the caller's retry gets the original receipt instead of a second record.
+            self.after_append()
             now = self.clock()
             results: list[Receipt | KirokuError | Event | tuple] = []
             events: list[Event] = []

@@ -131,3 +131,20 @@ def test_the_receipt_can_be_fetched_again_by_its_submission_id(kiroku):
     receipt = a.record(CORP_A, "PAYROLL_REPORT", "2026", payroll(), idempotency_key="run-1")
     assert a.receipt(receipt.submission_id) == receipt
     assert receipt.kind is SubmissionKind.ORIGINAL
+
+
+def test_a_retry_after_a_lost_acknowledgement_returns_the_original_receipt_not_a_second_record(kiroku):
+    """The append landed but its caller never heard back (a timeout), so nothing was derived from it
+    yet; the caller's retry with the same key must get the original receipt, not a second record."""
+    from ledger.domain.model import Principal, SubmissionRequest
+    from tests.factories import CORP_A, payroll
+
+    req = SubmissionRequest(corporate_number=CORP_A, procedure="PAYROLL_REPORT", period="2026", payload=payroll(),
+                            idempotency_key="jan-run-1")
+    catch_up = kiroku.commands.after_append
+    kiroku.commands.after_append = lambda: None  # the append returns, its processing never ran
+    first = kiroku.commands.record(Principal.company(CORP_A), req)
+    kiroku.commands.after_append = catch_up
+    again = kiroku.commands.record(Principal.company(CORP_A), req)
+    assert again.submission_id == first.submission_id
+    assert sum(kiroku.log.end_offset("kiroku.filings", p) for p in range(kiroku.log.partitions("kiroku.filings"))) == 1

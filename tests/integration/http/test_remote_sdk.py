@@ -248,3 +248,17 @@ def test_a_receipt_with_its_inclusion_proof_comes_over_http_and_verifies_offline
     assert proof.submission_id == receipt.submission_id
     assert proof.to_json() == Producer(kiroku, f"company:{CORP_A}").receipt_with_proof(receipt.submission_id).to_json()
     assert passed(verify_receipt(proof.to_json(), [Verifier.parse(kiroku.transparency.verifier_key())]))
+
+
+def test_the_listening_socket_is_tcp_so_answers_are_not_held_back_by_nagle():
+    import socket
+
+    from viewers.http.server import bind
+
+    # asyncio turns TCP_NODELAY on for connections accepted from a socket whose proto is TCP;
+    # with proto 0 every small answer waited ~40 ms for the client's delayed ACK.
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
