@@ -19,7 +19,7 @@ from ledger.cli import _run, _settings, app, err_console
 
 @app.command("process")
 def process(
-    role: str = typer.Option(..., "--role", help="notifier (filings → agencies' notices) or projector (log → catalog + snapshots)."),
+    role: str = typer.Option(..., "--role", help="notifier (filings → agencies' notices), projector (log → catalog + snapshots) or sequencer (log → Merkle trees, checkpoints, seals; run one)."),
     member: Optional[str] = typer.Option(
         None, "--member", help="A stable name for this instance (Kafka static group membership): restarted "
                                "under the same name it takes its partitions back at once."),

@@ -27,7 +27,8 @@ from ledger.ports import FILINGS, TOPICS
 log = logging.getLogger(__name__)
 
 #: What each role consumes, as the consumer group sees it.
-ROLES: dict[str, tuple[str, ...]] = {"notifier": (FILINGS,), "projector": TOPICS}
+#: The sequencer needs every partition's tree in one trees directory for deadline seals: run one.
+ROLES: dict[str, tuple[str, ...]] = {"notifier": (FILINGS,), "projector": TOPICS, "sequencer": TOPICS}
 
 
 @dataclass
@@ -55,10 +56,15 @@ class ProcessorLoop:
         join = getattr(kiroku.log, "membership", None)
         self.membership = join(role, ROLES[role], member) if join is not None else None
         processors = kiroku.processors
-        self._step: Callable[[str, int], int] = (
-            (lambda topic, partition: processors.notifier.run_partition(partition)) if role == "notifier"
-            else processors.projector.run_partition
-        )
+        steps: dict[str, Callable[[str, int], int]] = {
+            "notifier": lambda topic, partition: processors.notifier.run_partition(partition),
+            "projector": processors.projector.run_partition,
+        }
+        if processors.sequencer is not None:
+            steps["sequencer"] = processors.sequencer.run_partition
+        if role not in steps:
+            raise KirokuError("this deployment has no sequencer to run", field="role", got=role, code="unknown_role")
+        self._step = steps[role]
 
     def owned(self) -> list[tuple[str, int]] | None:
         """The partitions to work on now (None while the consumer group has not assigned any yet)."""
@@ -88,6 +94,8 @@ class ProcessorLoop:
                 self.progress.retries += 1
                 self.report(f"{self.role}: {topic}/{partition}: {exc.message} — will retry")
                 time.sleep(min(1.0, self.poll_interval))
+        if self.role == "sequencer" and self.kiroku.processors.sequencer is not None:
+            self.kiroku.processors.sequencer.after_pass()  # publish checkpoints and seals that are due
         self.progress.processed += done
         return done
 

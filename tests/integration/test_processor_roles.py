@@ -1,0 +1,38 @@
+"""Each processor can run on its own (``kiroku process --role …``) on the embedded deployment too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.bootstrap import open_kiroku
+from ledger.domain.model import Principal
+from ledger.errors import KirokuError
+from ledger.processors.standalone import ProcessorLoop
+from tests.factories import CHIYODA, CORP_A, payroll, payroll_line
+from tests.integration.helpers import company, enroll_payroll
+
+pytestmark = pytest.mark.integration
+
+
+def test_notifier_projector_and_sequencer_roles_together_derive_what_inline_processing_would(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with open_kiroku(home=home) as k:
+        enroll_payroll(k, CORP_A, CHIYODA)
+    with open_kiroku(home=home, inline_processing=False) as k:
+        receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1)]))
+        for role in ("notifier", "projector", "sequencer"):
+            ProcessorLoop(k, role, report=lambda _: None).run(until_idle=True)
+        assert [n.submission_id for n in k.queries.notices(Principal.agency(f"municipality:{CHIYODA}"))] == [receipt.submission_id]
+        integrated = k.processors.sequencer.integrated()
+        for (topic, partition), size in integrated.items():
+            assert size == k.log.end_offset(topic, partition)
+        assert sum(integrated.values()) == sum(k.log.end_offset(t, p) for t, p in integrated)
+
+
+def test_an_unknown_role_is_refused_naming_the_roles(tmp_path: Path) -> None:
+    with open_kiroku(home=tmp_path / "home", inline_processing=False) as k:
+        with pytest.raises(KirokuError) as err:
+            ProcessorLoop(k, "indexer")
+        assert err.value.code == "unknown_role" and "sequencer" in err.value.expected
