@@ -83,7 +83,12 @@ class Log(Protocol):
         group: str,
         consumed: Mapping[tuple[str, int], int],
         produce: Sequence[tuple[str, LogRecord]],
-    ) -> list[Position]: ...
+        expected: Mapping[tuple[str, int], int] | None = None,
+    ) -> list[Position]:
+        """``expected``: the group's positions the output was computed from; if another member
+        committed meanwhile, nothing is written and a retriable Conflict is raised (Kafka fences
+        stale members by transactional id instead)."""
+        ...
 
     def close(self) -> None: ...
 

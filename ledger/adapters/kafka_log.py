@@ -416,6 +416,7 @@ class KafkaLog:
         group: str,
         consumed: Mapping[tuple[str, int], int],
         produce: Sequence[tuple[str, LogRecord]],
+        expected: Mapping[tuple[str, int], int] | None = None,  # fencing is by transactional id here
     ) -> list[Position]:
         """One Kafka transaction: produce, ``send_offsets_to_transaction``, commit — or nothing.
 

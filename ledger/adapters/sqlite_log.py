@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from ledger.errors import ConfigurationError, IntegrityError, Unavailable
+from ledger.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 from ledger.partitioning import partition_for
 from ledger.ports import TOPICS, LogRecord, Position, StoredRecord
 
@@ -207,9 +207,18 @@ class SqliteLog:
         group: str,
         consumed: Mapping[tuple[str, int], int],
         produce: Sequence[tuple[str, LogRecord]],
+        expected: Mapping[tuple[str, int], int] | None = None,
     ) -> list[Position]:
         positions: list[Position] = []
         with self._write():
+            for (t, p), start in (expected or {}).items():
+                now = self._db.execute("SELECT next_offset FROM consumer_offsets WHERE grp = ? AND topic = ? AND partition = ?",
+                                       (group, t, p)).fetchone()
+                if (0 if now is None else now[0]) != start:
+                    # Another process consumed these records first: writing ours would repeat its output.
+                    raise Conflict(f"consumer group {group} moved on in {t}/{p} meanwhile; this batch is dropped",
+                                   field=f"{t}/{p}", expected=str(start), got=str(0 if now is None else now[0]),
+                                   code="group_moved", retriable=True)
             by_topic: dict[str, list[LogRecord]] = {}
             for topic, rec in produce:
                 by_topic.setdefault(topic, []).append(rec)

@@ -73,7 +73,8 @@ class Notifier:
         for rec in records:
             ev = self.codec.decode_record(rec)
             produce.extend((NOTICES, n) for n in self.notices_for(rec, ev))
-        positions = self.log.transact(GROUP, {(FILINGS, partition): records[-1].offset + 1}, produce)
+        positions = self.log.transact(GROUP, {(FILINGS, partition): records[-1].offset + 1}, produce,
+                                      expected={(FILINGS, partition): start})
         for pos, notice in zip(positions, self._produced):
             self.codec.remember(pos, notice)  # the projector reads these next: no need to decode them again
         self._seen[partition] = records[-1].offset + 1

@@ -103,3 +103,27 @@ class TestLocalKeyring(KeyServiceContract):
     def test_the_master_key_is_readable_by_its_owner_only(self, keys: LocalKeyring) -> None:
         assert oct(os.stat(keys.root / "master.key").st_mode & 0o777) == "0o600"
         assert oct(os.stat(keys.root).st_mode & 0o777) == "0o700"
+
+
+def test_two_notifiers_on_one_data_directory_never_notify_twice(tmp_path: Path) -> None:
+    """A server and a CLI command on the same data directory each run the notifier; the one that
+    computed its batch from a stale position must write nothing."""
+    from ledger.errors import Conflict
+    from ledger.ports import NOTICES
+
+    first = SqliteLog(tmp_path / "log.db")
+    second = SqliteLog(tmp_path / "log.db")
+    try:
+        src = first.append(FILINGS, [LogRecord(b"7000012050002", b"filing")])[0]
+        start_seen_by_both = 0
+        first.transact("notifier", {(FILINGS, src.partition): src.offset + 1}, [(NOTICES, LogRecord(b"a", b"notice"))],
+                       expected={(FILINGS, src.partition): start_seen_by_both})
+        ends = {p: second.end_offset(NOTICES, p) for p in range(second.partitions(NOTICES))}
+        with pytest.raises(Conflict) as err:
+            second.transact("notifier", {(FILINGS, src.partition): src.offset + 1}, [(NOTICES, LogRecord(b"a", b"notice"))],
+                            expected={(FILINGS, src.partition): start_seen_by_both})
+        assert err.value.code == "group_moved" and err.value.retriable
+        assert {p: second.end_offset(NOTICES, p) for p in range(second.partitions(NOTICES))} == ends
+    finally:
+        first.close()
+        second.close()
