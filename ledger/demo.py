@@ -312,6 +312,10 @@ class _Story:
                  f"After the deadline the missing-filing job found {len(reported)} new missing filing(s).")
         self.out.print(_table(f"Missing-filing report of {TAX_OFFICE}", ["company", "procedure", "period", "deadline", "reported"],
                               [[m.corporate_number, m.procedure, m.period, jst(m.deadline), jst(m.reported_at)] for m in missing]))
+        seals = sorted({m.seal for m in missing if m.seal})
+        if seals:
+            self.out.print("Everything accepted by the deadline is sealed in a signed checkpoint the report refers to:\n  "
+                           + "\n  ".join(seals) + f"\n(`kiroku --data-dir {self.k.settings.home} checkpoint show --company {missing[0].corporate_number} --seal WITHHOLDING_SLIP/{YEAR}` prints the signed note.)")
 
     def firm_files(self) -> None:
         k, clock = self.k, self.clock
