@@ -506,7 +506,12 @@ class KafkaLog:
         """After a failed or fenced transaction: drop the producer and what we thought we owned."""
         producer = self._txn.pop(transactional_id, None)
         if producer is not None:
-            producer.close(timeout=0)
+            try:
+                producer.close(timeout=0)
+            except _kafka().errors.KafkaError as exc:
+                # kafka-python's close flushes first and can time out on a dead broker; the producer
+                # is being discarded and its open transaction aborts on the broker's side anyway.
+                log.warning("closing the producer of %s after a failed transaction: %s", transactional_id, exc)
         for t, p in consumed:
             self._committed.pop((group, t, p), None)
 
