@@ -44,6 +44,16 @@ from ledger.ports import TOPICS, LogRecord, Position, StoredRecord
 
 log = logging.getLogger(__name__)
 
+
+def _discard(producer: Any, what: str) -> None:
+    """Close a producer being thrown away after a failure, never raising: kafka-python's close
+    flushes first and can time out on a dead broker, which would hide the error that matters
+    (an open transaction of a discarded producer is aborted on the broker's side)."""
+    try:
+        producer.close(timeout=0)
+    except Exception as exc:  # noqa: BLE001 - whatever close says, the producer is gone
+        log.warning("closing %s after a failure: %s", what, exc)
+
 #: Largest record Kiroku writes (a payroll report of a very large employer); topics are created
 #: with ``max.message.bytes`` set to this, the producer's request limit matches it.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -278,7 +288,7 @@ class KafkaLog:
         with self._lock:
             if self._producer is producer:
                 self._producer = None
-        producer.close(timeout=0)
+        _discard(producer, "the idempotent producer")
 
     def read(self, topic: str, partition: int, offset: int, max_records: int = 1000) -> list[StoredRecord]:
         """Committed records from ``offset`` on (aborted ones and transaction markers skipped)."""
@@ -406,7 +416,7 @@ class KafkaLog:
             try:
                 producer.init_transactions()  # fences older instances, aborts their open transaction
             except BaseException:
-                producer.close(timeout=0)
+                _discard(producer, transactional_id)
                 raise
             self._txn[transactional_id] = producer
         return producer
@@ -506,12 +516,7 @@ class KafkaLog:
         """After a failed or fenced transaction: drop the producer and what we thought we owned."""
         producer = self._txn.pop(transactional_id, None)
         if producer is not None:
-            try:
-                producer.close(timeout=0)
-            except _kafka().errors.KafkaError as exc:
-                # kafka-python's close flushes first and can time out on a dead broker; the producer
-                # is being discarded and its open transaction aborts on the broker's side anyway.
-                log.warning("closing the producer of %s after a failed transaction: %s", transactional_id, exc)
+            _discard(producer, transactional_id)
         for t, p in consumed:
             self._committed.pop((group, t, p), None)
 
