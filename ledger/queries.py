@@ -184,7 +184,7 @@ class Queries:
             chain = []
             for r in rows:
                 b = may_read_submission(conn, who, dict(r), now)
-                if b.allowed or (who.kind is PrincipalKind.AGENCY and r["kind"] == SubmissionKind.CANCELLATION.value):
+                if b.allowed:  # a cancellation reaches the agencies its replaced submission reached
                     chain.append((dict(r), b))
         self.record_access(who, [(row["corporate_number"], "history", submission_id, chain[-1][1] if chain else Basis(False))])
         return [info_from_row(r) for r, _ in chain]

@@ -204,3 +204,16 @@ def test_the_version_in_force_follows_a_correction_that_adds_a_municipality(kiro
     with pytest.raises(NotFound):  # Sapporo never received the original
         sapporo.snapshot(v1.submission_id)
     assert [h.submission_id for h in sapporo.history(v2.submission_id)] == [v2.submission_id]
+
+
+def test_an_agency_sees_only_the_versions_of_a_chain_that_were_sent_to_it(kiroku):
+    enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
+    a = company(kiroku, CORP_A)
+    original = a.record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1), payroll_line(2, SAPPORO)]))
+    moved = a.correct(original.submission_id, payroll([payroll_line(1)]))  # the Sapporo resident's line is gone
+    cancelled = a.cancel(moved.submission_id)
+    assert cancelled.targets == [municipality(CHIYODA)]
+    sapporo = [s.submission_id for s in agency(kiroku, municipality(SAPPORO)).history(original.submission_id)]
+    chiyoda = [s.submission_id for s in agency(kiroku, municipality(CHIYODA)).history(original.submission_id)]
+    assert sapporo == [original.submission_id]
+    assert chiyoda == [original.submission_id, moved.submission_id, cancelled.submission_id]
