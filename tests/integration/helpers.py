@@ -127,3 +127,13 @@ def corp_number(n: int) -> str:
     from tests.factories import corp
 
     return corp(1_000_000 + n)
+
+
+def poll_until(condition: Any, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``condition`` until it holds, failing after ``timeout`` seconds (never a blind sleep)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)

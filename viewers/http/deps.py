@@ -50,6 +50,7 @@ class NoticeBell:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._lock = threading.Lock()
+        self.waiting = 0  # long-polls and streams waiting right now (they found nothing new)
 
     def _current(self) -> asyncio.Event:
         loop = asyncio.get_running_loop()
@@ -60,10 +61,13 @@ class NoticeBell:
 
     async def wait(self, timeout: float) -> None:
         event = self._current()
+        self.waiting += 1  # only touched on the event loop's thread
         try:
             await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
         except asyncio.TimeoutError:
             pass
+        finally:
+            self.waiting -= 1
 
     def ring(self) -> None:
         """Called from any thread after something was recorded."""

@@ -15,7 +15,7 @@ import pytest
 
 from ledger.domain.model import Principal
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, payroll, payroll_line
-from tests.integration.helpers import enroll_payroll, grant_until
+from tests.integration.helpers import enroll_payroll, grant_until, poll_until
 from viewers.http.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -241,7 +241,7 @@ def test_filings_are_queried_by_company_procedure_period_range_and_time(api, kir
 
 # -- notices ------------------------------------------------------------------------------------------
 
-def test_the_notice_feed_long_polls_until_a_notice_arrives(api, kiroku):
+def test_the_notice_feed_long_polls_until_a_notice_arrives(api, app, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     chiyoda, a = api.as_(CHIYODA_ID), api.as_(A)
     started = time.monotonic()
@@ -256,7 +256,7 @@ def test_the_notice_feed_long_polls_until_a_notice_arrives(api, kiroku):
 
     waiter = threading.Thread(target=poll)
     waiter.start()
-    time.sleep(0.3)
+    poll_until(lambda: app.state.bell.waiting >= 1, what="the reader to find the feed empty and wait")
     recorded_at = time.monotonic()
     receipt = record(a, submission(), "lp").json()
     waiter.join(timeout=10)

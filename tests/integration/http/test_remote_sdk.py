@@ -17,7 +17,7 @@ from ledger.errors import Conflict, Forbidden, NotFound, Unavailable, Validation
 from producers import Producer
 from producers.remote import RemoteProducer
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, payroll, payroll_line
-from tests.integration.helpers import agency, company, enroll_payroll, grant_until, request, special_collection
+from tests.integration.helpers import agency, company, enroll_payroll, grant_until, poll_until, request, special_collection
 from viewers import AgencyView, CompanyView, FirmView
 from viewers.http.app import create_app
 from viewers.http.client import HttpClient
@@ -31,9 +31,13 @@ CHIYODA_ID = f"municipality:{CHIYODA}"
 
 
 @pytest.fixture
-def live(kiroku, tokens):
-    app = create_app(kiroku, tokens, rate=0, limits=Limits(max_wait=5, max_stream_seconds=5, poll_interval=0.05, keepalive=0.2))
-    with serve_in_thread(app) as url:
+def live_app(kiroku, tokens):
+    return create_app(kiroku, tokens, rate=0, limits=Limits(max_wait=5, max_stream_seconds=5, poll_interval=0.05, keepalive=0.2))
+
+
+@pytest.fixture
+def live(live_app):
+    with serve_in_thread(live_app) as url:
         yield url
 
 
@@ -179,7 +183,7 @@ def test_the_agency_views_read_remotely_what_they_read_in_process(live, tokens, 
         assert tax.snapshot_bytes(receipt.submission_id) == agency(kiroku, "tax-office:01101").snapshot_bytes(receipt.submission_id)
 
 
-def test_an_agency_follows_its_feed_by_long_poll_and_by_server_sent_events(live, tokens, kiroku):
+def test_an_agency_follows_its_feed_by_long_poll_and_by_server_sent_events(live, live_app, tokens, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     a = company(kiroku, CORP_A)
     with connect(RemoteAgencyView, live, tokens, f"agency:{CHIYODA_ID}") as view:
@@ -200,7 +204,7 @@ def test_an_agency_follows_its_feed_by_long_poll_and_by_server_sent_events(live,
         readers = [threading.Thread(target=by_sse), threading.Thread(target=by_poll)]
         for t in readers:
             t.start()
-        time.sleep(0.3)  # both readers are waiting on an empty feed
+        poll_until(lambda: live_app.state.bell.waiting >= 2, what="both readers to find the feed empty and wait")
         first = a.record(CORP_A, "PAYROLL_REPORT", "2025", payroll())
         second = a.record(CORP_A, "PAYROLL_REPORT", "2026", payroll())
         for t in readers:
