@@ -175,6 +175,21 @@ def migrate(engine: Engine) -> None:
     (``metadata.create_all``, no ``alembic_version`` table) is stamped as revision 0001, which is
     exactly the schema it has, and upgraded from there.
     """
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(20):  # SQLite answers "database is locked" while another opener migrates
+        try:
+            _migrate_once(engine)
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _migrate_once(engine: Engine) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import inspect
