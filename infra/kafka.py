@@ -479,6 +479,7 @@ def _start(
     if count < 1:
         raise ServiceError("a Kafka cluster needs at least one node", field="nodes",
                            expected=">= 1", got=count)
+    base_dir = base_dir.resolve()  # the JVMs run with their node directory as cwd
     running = KafkaCluster.load(base_dir)
     if running is not None and any(n.alive for n in running.nodes):
         raise ServiceError(
