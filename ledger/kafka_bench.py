@@ -6,11 +6,14 @@ calls (issue 4, item 7). Both measurements run in one call against the same brok
 - **Kiroku end to end**: PAYROLL_REPORT submissions of ``lines`` employees each, streamed through
   ``record_many`` (validate → seal → encode → idempotent ``acks=all`` append to Kafka → notifier
   transactions → projector into an SQLite catalog + snapshots) until everything is caught up.
-- **raw producer**: the very record bytes Kiroku appended (read back from ``kiroku.filings``),
-  keys and all, sent by one kafka-python ``KafkaProducer`` with the same durability (idempotent,
-  ``acks=all``) and batching, to a fresh topic with the same partitions, then flushed.
+- **raw producer, same bytes**: the very record bytes Kiroku appended (read back from
+  ``kiroku.filings``), keys and all, sent by one kafka-python ``KafkaProducer`` with the same
+  durability (idempotent, ``acks=all``) and batching, to a fresh topic with the same partitions,
+  then flushed. Pure transport: no per-line work at all.
+- **raw ceiling, encode + produce**: the embedded bench's raw ceiling carried over to Kafka —
+  fastavro encoding of the same lines (no validation, no sealing) and the same producer.
 
-Lines per second for both, and their ratio. Each run uses topics of its own (a random prefix), so
+Lines per second for each, and Kiroku's ratio to each. Each run uses topics of its own (a random prefix), so
 it never touches a deployment's ledger on the same brokers.
 """
 
@@ -20,22 +23,24 @@ import os
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ledger.bench import Measure, _fresh, prepare, run_kiroku
+from ledger.bench import Measure, PhaseTimer, _fresh, payload_encoder, plain_payloads, prepare, run_kiroku
 from ledger.demo import make_companies
 from ledger.events import SUBMISSION_RECORDED
 from ledger.ports import FILINGS
 
 
 def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int = 500, partitions: int = 4,
-                       workdir: Path | None = None, report: Callable[[str], None] = print) -> dict[str, Any]:
-    """Kiroku's end-to-end ingest on Kafka and the raw producer ceiling for the same bytes.
+                       phases: bool = False, workdir: Path | None = None,
+                       report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Kiroku's end-to-end ingest on Kafka and the raw producer ceilings for the same lines.
 
-    ``bootstrap`` is ``host:port[,host:port]``. Returns ``{"measures": [kiroku, raw],
-    "kiroku_vs_raw": ratio, "bytes": …, "workdir": …}`` (the measures are :class:`ledger.bench.Measure`).
+    ``bootstrap`` is ``host:port[,host:port]``. Returns ``{"measures": [kiroku, raw bytes, raw
+    encode + produce], "kiroku_vs_raw": …, "kiroku_vs_raw_encoded": …, "phases": …, "bytes": …}``
+    (the measures are :class:`ledger.bench.Measure`).
     """
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-kafka-bench-"))
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -46,17 +51,26 @@ def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int
     with _environment(KIROKU_LOG=log_url, KIROKU_PARTITIONS=str(partitions)):
         requests = prepare(root, "kiroku", data)
         k = _fresh(root, "kiroku")
+    timer = PhaseTimer()
     try:
         report(f"recording through Kiroku on Kafka at {bootstrap} …")
-        kiroku = run_kiroku(k, requests, batch)
+        with timer if phases else nullcontext():
+            kiroku = run_kiroku(k, requests, batch)
         records = _filings(k)
+        encode = payload_encoder(k)
     finally:
         k.close()
     report("raw kafka-python producer, same bytes …")
     raw = run_raw_producer(bootstrap, f"{prefix}raw", records, partitions, kiroku.lines)
+    report("raw ceiling: fastavro encode + the same producer …")
+    keyed = [(r.corporate_number.encode(), p) for r, p in zip(requests, plain_payloads(requests))]
+    encoded = run_raw_producer(bootstrap, f"{prefix}raw-encoded", keyed, partitions, kiroku.lines, encode=encode)
     size = sum(len(key) + len(value) for key, value in records)
-    return {"measures": [kiroku, raw], "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s if raw.lines_per_s else 0.0,
-            "bytes": size, "records": len(records), "topic_prefix": prefix, "workdir": str(root)}
+    return {"measures": [kiroku, raw, encoded],
+            "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s if raw.lines_per_s else 0.0,
+            "kiroku_vs_raw_encoded": kiroku.lines_per_s / encoded.lines_per_s if encoded.lines_per_s else 0.0,
+            "phases": timer.seconds, "bytes": size, "records": len(records), "topic_prefix": prefix,
+            "workdir": str(root)}
 
 
 @contextmanager
@@ -85,9 +99,10 @@ def _filings(k: Any) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def run_raw_producer(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], partitions: int,
-                     lines: int) -> Measure:
-    """Send ``records`` with one idempotent ``acks=all`` producer and wait for every acknowledgement."""
+def run_raw_producer(bootstrap: str, topic: str, records: list[tuple[bytes, Any]], partitions: int,
+                     lines: int, encode: Callable[[Any], bytes] | None = None) -> Measure:
+    """Send ``records`` with one idempotent ``acks=all`` producer and wait for every acknowledgement;
+    with ``encode``, each value is encoded inside the timing first (the raw ceiling)."""
     from kafka import KafkaAdminClient, KafkaProducer
 
     from ledger.adapters.kafka_log import MAX_RECORD_BYTES
@@ -108,7 +123,8 @@ def run_raw_producer(bootstrap: str, topic: str, records: list[tuple[bytes, byte
     try:
         producer.partitions_for(topic)  # metadata first: not part of the timing
         start = time.perf_counter()
-        futures = [producer.send(topic, key=key, value=value, partition=partition_for(key, partitions))
+        futures = [producer.send(topic, key=key, value=encode(value) if encode else value,
+                                 partition=partition_for(key, partitions))
                    for key, value in records]
         producer.flush()
         for future in futures:
@@ -116,4 +132,5 @@ def run_raw_producer(bootstrap: str, topic: str, records: list[tuple[bytes, byte
         seconds = time.perf_counter() - start
     finally:
         producer.close()
-    return Measure("raw kafka-python producer (same bytes, acks=all)", seconds, lines, len(records))
+    name = "raw ceiling: fastavro encode + producer" if encode else "raw kafka-python producer, same bytes"
+    return Measure(f"{name} (acks=all)", seconds, lines, len(records))

@@ -1,17 +1,20 @@
 """The notifier: turns recorded submissions (and missing filings) into per-agency notices.
 
-It consumes ``kiroku.filings`` as consumer group ``notifier`` and produces ``SubmissionNotice``
-records to ``kiroku.notices`` keyed by agency id, committing its consumed positions in the same
-transaction as the notices it produced (``Log.transact``): after a crash it resumes with no notice
-lost and none repeated. Notices are a pure function of the filing events (routing was decided
-when the submission was recorded), so a replay produces the very same notices.
+It consumes ``kiroku.filings`` as consumer group ``notifier`` and produces ``NoticesIssued``
+records to ``kiroku.notices`` keyed by agency id — one record per agency per batch, holding that
+agency's notices in feed order — committing its consumed positions in the same transaction as the
+notices it produced (``Log.transact``): after a crash it resumes with no notice lost and none
+repeated. Notices are a pure function of the filing events (routing was decided when the
+submission was recorded) and each notice's id is derived from its filing's position and its
+agency, so however a replay batches them, the notices are the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from ledger.events import FILING_MISSING, SUBMISSION_NOTICE, SUBMISSION_RECORDED, Event, EventCodec
+from ledger.events import FILING_MISSING, NOTICES_ISSUED, SUBMISSION_RECORDED, Event, EventCodec
 from ledger.ports import FILINGS, NOTICES, Log, LogRecord, StoredRecord
 
 GROUP = "notifier"
@@ -21,36 +24,50 @@ def _notice_id(rec: StoredRecord, agency_id: str) -> str:
     return "ntc_" + hashlib.sha256(f"{rec.position}|{agency_id}".encode()).hexdigest()[:26]
 
 
+#: Notices per ``NoticesIssued`` record: bounds a record to a few hundred kilobytes.
+NOTICES_PER_RECORD = 1000
+
+
 class Notifier:
     """Consume filings, produce notices — exactly once."""
 
     def __init__(self, log: Log, codec: EventCodec, batch: int = 2000) -> None:
         self.log, self.codec, self.batch = log, codec, batch
-        self._produced: list[Event] = []  # the notices of the batch in hand, in produce order
         self._seen: dict[int, int] = {}  # next offset per filings partition as of our last commit
 
-    def notices_for(self, rec: StoredRecord, ev: Event) -> list[LogRecord]:
+    def notices_for(self, rec: StoredRecord, ev: Event) -> list[tuple[str, dict[str, Any]]]:
+        """The (agency id, notice) pairs one filing event gives rise to."""
         b = ev.body
-        out = []
         if ev.type == SUBMISSION_RECORDED:
-            for target in b["targets"]:
-                out.append(self._notice(rec, ev, target["agency_id"], "SUBMITTED", target["lines"], b["submission_id"], b["kind"], b["replaces"]))
-        elif ev.type == FILING_MISSING:
-            out.append(self._notice(rec, ev, b["agency_id"], "MISSING", [], None, None, None))
-        return out
+            return [(t["agency_id"], self._notice(rec, ev, t["agency_id"], "SUBMITTED", t["lines"], b["submission_id"],
+                                                  b["kind"], b["replaces"])) for t in b["targets"]]
+        if ev.type == FILING_MISSING:
+            return [(b["agency_id"], self._notice(rec, ev, b["agency_id"], "MISSING", [], None, None, None))]
+        return []
 
-    def _notice(self, rec: StoredRecord, ev: Event, agency_id: str, notice_type: str, lines: list[int],
-                submission_id: str | None, kind: str | None, replaces: str | None) -> LogRecord:
-        notice_id = _notice_id(rec, agency_id)
-        notice = Event(SUBMISSION_NOTICE, {
-            "notice_id": notice_id, "notice_type": notice_type, "agency_id": agency_id,
+    @staticmethod
+    def _notice(rec: StoredRecord, ev: Event, agency_id: str, notice_type: str, lines: list[int],
+                submission_id: str | None, kind: str | None, replaces: str | None) -> dict[str, Any]:
+        return {
+            "notice_id": _notice_id(rec, agency_id), "notice_type": notice_type,
             "corporate_number": ev.corporate_number, "procedure": ev.body["procedure"], "period": ev.body["period"],
             "submission_id": submission_id, "kind": kind, "replaces": replaces, "recorded_at": ev.time,
             "filing_position": str(rec.position), "lines": lines,
-        }, actor="kiroku:notifier", corporate_number=ev.corporate_number, correlation_id=ev.event_id,
-            event_id="evt_" + notice_id[4:], time=ev.time)
-        self._produced.append(notice)
-        return LogRecord(agency_id.encode(), self.codec.encode(notice))
+        }
+
+    def issue(self, notices: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+        """Group notices by agency (keeping their order) into ``NoticesIssued`` events."""
+        by_agency: dict[str, list[dict[str, Any]]] = {}
+        for agency_id, notice in notices:
+            by_agency.setdefault(agency_id, []).append(notice)
+        events = []
+        for agency_id, items in by_agency.items():
+            for i in range(0, len(items), NOTICES_PER_RECORD):
+                chunk = items[i:i + NOTICES_PER_RECORD]
+                digest = hashlib.sha256(f"{chunk[0]['notice_id']}|{chunk[-1]['notice_id']}|{len(chunk)}".encode())
+                events.append(Event(NOTICES_ISSUED, {"agency_id": agency_id, "notices": chunk}, actor="kiroku:notifier",
+                                    event_id="evt_" + digest.hexdigest()[:26], time=chunk[-1]["recorded_at"]))
+        return events
 
     def run_once(self) -> int:
         """Process what is available in every partition; returns how many filings were consumed."""
@@ -68,14 +85,14 @@ class Notifier:
         if not records:
             self._seen[partition] = start
             return 0
-        produce = []
-        self._produced = []
+        notices = []
         for rec in records:
-            ev = self.codec.decode_record(rec)
-            produce.extend((NOTICES, n) for n in self.notices_for(rec, ev))
+            notices.extend(self.notices_for(rec, self.codec.decode_record(rec)))
+        issued = self.issue(notices)
+        produce = [(NOTICES, LogRecord(ev.key, self.codec.encode(ev))) for ev in issued]
         positions = self.log.transact(GROUP, {(FILINGS, partition): records[-1].offset + 1}, produce,
                                       expected={(FILINGS, partition): start})
-        for pos, notice in zip(positions, self._produced):
-            self.codec.remember(pos, notice)  # the projector reads these next: no need to decode them again
+        for pos, ev, (_, record) in zip(positions, issued, produce):
+            self.codec.remember(pos, ev, len(record.value))  # the projector reads these next: decode them once
         self._seen[partition] = records[-1].offset + 1
         return len(records)

@@ -24,7 +24,7 @@ from ledger.domain.procedures import PROCEDURES
 from ledger.events import (
     DISPOSITION_DELIVERED, DISPOSITION_ISSUED, ENROLLMENT_ACCEPTED, ENROLLMENT_POLICY_SET, ENROLLMENT_REJECTED,
     ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, FILING_VIEWED, GRANT_ISSUED, GRANT_REVOKED,
-    SUBMISSION_NOTICE, SUBMISSION_RECORDED, Event, EventCodec,
+    NOTICES_ISSUED, SUBMISSION_NOTICE, SUBMISSION_RECORDED, Event, EventCodec,
 )
 from ledger.ports import TOPICS, Log, ObjectStore, StoredRecord
 from ledger.snapshots import build_snapshot
@@ -104,7 +104,7 @@ class Projector:
             ENROLLMENT_REQUESTED: self._enrollment_requested, ENROLLMENT_ACCEPTED: self._decision,
             ENROLLMENT_REJECTED: self._decision, ENROLLMENT_WITHDRAWN: self._withdrawn,
             ENROLLMENT_POLICY_SET: self._policy, SUBMISSION_RECORDED: self._submission,
-            SUBMISSION_NOTICE: self._notice, FILING_VIEWED: self._viewed, DISPOSITION_ISSUED: self._disposition,
+            SUBMISSION_NOTICE: self._notice, NOTICES_ISSUED: self._notices, FILING_VIEWED: self._viewed, DISPOSITION_ISSUED: self._disposition,
             DISPOSITION_DELIVERED: self._delivered, GRANT_ISSUED: self._grant, GRANT_REVOKED: self._revoked,
             FILING_MISSING: self._missing,
         }
@@ -203,12 +203,20 @@ class Projector:
                      procedure=body["procedure"], period=body["period"], recorded_us=recorded_us, lines=c.dumps(t["lines"]))
 
     def _notice(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
-        body = ev.body
+        """A ``SubmissionNotice``: one notice per record (logs written before ``NoticesIssued``)."""
+        self._feed(b, rec, ev.body["agency_id"], ev.body)
+
+    def _notices(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
+        for notice in ev.body["notices"]:
+            self._feed(b, rec, ev.body["agency_id"], notice)
+
+    @staticmethod
+    def _feed(b: _Batch, rec: StoredRecord, agency_id: str, n: dict[str, Any]) -> None:
         b.insert(c.notices,
-            agency_id=body["agency_id"], seq=b.next(c.notices, "agency_id", body["agency_id"], "seq"),
-            notice_id=body["notice_id"], notice_type=body["notice_type"], corporate_number=body["corporate_number"],
-            procedure=body["procedure"], period=body["period"], submission_id=body["submission_id"], kind=body["kind"],
-            replaces=body["replaces"], recorded_us=to_us(body["recorded_at"]), lines=c.dumps(body["lines"]),
+            agency_id=agency_id, seq=b.next(c.notices, "agency_id", agency_id, "seq"),
+            notice_id=n["notice_id"], notice_type=n["notice_type"], corporate_number=n["corporate_number"],
+            procedure=n["procedure"], period=n["period"], submission_id=n["submission_id"], kind=n["kind"],
+            replaces=n["replaces"], recorded_us=to_us(n["recorded_at"]), lines=c.dumps(n["lines"]),
             position=str(rec.position))
 
     def _viewed(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:

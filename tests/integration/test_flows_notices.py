@@ -212,3 +212,47 @@ def test_a_projector_stopped_part_way_resumes_where_it_stopped(home, clock):
         assert [(n.seq, n.submission_id, n.period) for n in feed] == [
             (i + 1, r.submission_id, r.period) for i, r in enumerate(receipts)]
         assert [f.period for f in company_view(k, CORP_A).filings()] == ["2023", "2024", "2025"]
+
+
+def test_one_notifier_batch_writes_one_record_per_agency_holding_its_notices_in_order(home, clock, monkeypatch):
+    import ledger.processors.notifier as notifier_module
+    from ledger.events import NOTICES_ISSUED
+
+    corps = [CORP_A, CORP_B, corp_number(3), corp_number(4), corp_number(5)]
+    with open_kiroku(home=home, clock=clock, partitions=1) as k:  # one filings partition: one notifier batch
+        for corp in corps:
+            enroll_payroll(k, corp, CHIYODA, SAPPORO)
+    monkeypatch.setattr(notifier_module, "NOTICES_PER_RECORD", 2)  # Chiyoda's 5 notices take 3 records
+    with open_kiroku(home=home, clock=clock, inline_processing=False, partitions=1) as k:
+        receipts = [company(k, corp).record(corp, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, CHIYODA)] if i % 2 else
+                                                                                   [payroll_line(1, CHIYODA), payroll_line(2, SAPPORO)]))
+                    for i, corp in enumerate(corps)]
+        before = [k.log.end_offset(NOTICES, p) for p in range(k.log.partitions(NOTICES))]
+        assert k.processors.notifier.run_once() == len(corps)
+        written = [rec for p in range(k.log.partitions(NOTICES)) for rec in k.log.read(NOTICES, p, before[p], 100)]
+        events = [k.codec.decode(rec.value) for rec in written]
+        assert {ev.type for ev in events} == {NOTICES_ISSUED}
+        per_agency = {a: [len(ev.body["notices"]) for ev in events if ev.body["agency_id"] == a] for a in (CHIYODA_ID, SAPPORO_ID)}
+        assert per_agency == {CHIYODA_ID: [2, 2, 1], SAPPORO_ID: [2, 1]}
+        k.processors.catch_up()
+        chiyoda = all_notices(agency(k, CHIYODA_ID))
+        assert [(n.seq, n.submission_id) for n in chiyoda] == [(i + 1, r.submission_id) for i, r in enumerate(receipts)]
+        assert [n.submission_id for n in all_notices(agency(k, SAPPORO_ID))] == [receipts[i].submission_id for i in (0, 2, 4)]
+
+
+def test_a_log_holding_notices_written_one_per_record_still_feeds_the_agency(kiroku, clock):
+    """Logs written before NoticesIssued hold one SubmissionNotice per record: still projected, in order."""
+    from ledger.events import SUBMISSION_NOTICE, Event
+
+    enroll_to(kiroku, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
+    legacy = Event(SUBMISSION_NOTICE, {
+        "notice_id": "ntc_legacy0000000000000000000", "notice_type": "SUBMITTED", "agency_id": TAX_OFFICE,
+        "corporate_number": CORP_A, "procedure": "WITHHOLDING_SLIP", "period": "2024", "submission_id": "sub_LEGACY",
+        "kind": "ORIGINAL", "replaces": None, "recorded_at": clock(), "filing_position": "kiroku.filings/0/0", "lines": [],
+    }, actor="kiroku:notifier", corporate_number=CORP_A)
+    kiroku.log.append(NOTICES, [kiroku.codec.record(legacy)])
+    kiroku.processors.catch_up()
+    receipt = company(kiroku, CORP_A).record(CORP_A, "WITHHOLDING_SLIP", "2025", withholding())
+    feed = all_notices(agency(kiroku, TAX_OFFICE))
+    assert [(n.seq, n.notice_id, n.submission_id, n.period) for n in feed] == [
+        (1, "ntc_legacy0000000000000000000", "sub_LEGACY", "2024"), (2, feed[1].notice_id, receipt.submission_id, "2025")]

@@ -16,7 +16,7 @@ from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
 from infra.services import kill_process_group, wait_until
 from ledger.bootstrap import Kiroku, open_kiroku
-from ledger.events import FILING_MISSING, SUBMISSION_NOTICE, SUBMISSION_RECORDED
+from ledger.events import FILING_MISSING, NOTICES_ISSUED, SUBMISSION_RECORDED
 from ledger.ports import FILINGS, NOTICES, Log
 from tests.service_fixtures import kafka_log_url, postgres_schema_url
 
@@ -86,8 +86,9 @@ def notice_counts(k: Kiroku) -> Counter[tuple[str, str]]:
     counts: Counter[tuple[str, str]] = Counter()
     for rec in all_records(k.log, NOTICES):
         ev = k.codec.decode(rec.value)
-        assert ev.type == SUBMISSION_NOTICE
-        counts[(ev.body["filing_position"], ev.body["agency_id"])] += 1
+        assert ev.type == NOTICES_ISSUED
+        for notice in ev.body["notices"]:
+            counts[(notice["filing_position"], ev.body["agency_id"])] += 1
     return counts
 
 
