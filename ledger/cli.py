@@ -447,4 +447,8 @@ from ledger import cli_verify  # noqa: E402,F401  (kiroku verify, proof, checkpo
 from ledger import cli_process  # noqa: E402,F401  (kiroku process --role notifier|projector: scale-out processors)
 
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    # Run as ``python -m ledger.cli`` this file is ``__main__``; the commands above registered
+    # themselves on ``ledger.cli.app`` (the module imported by name), so run that one.
+    from ledger.cli import app as registered
+
+    registered()

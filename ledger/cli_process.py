@@ -39,9 +39,14 @@ def process(
     def stop(signum: int, _frame: Any) -> None:
         loop.stop.set()
 
+    def drain(signum: int, _frame: Any) -> None:
+        loop.drain.set()
+
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, drain)
     try:
-        report(f"{role}: started (pid {os.getpid()}); SIGTERM stops it after the current batch")
+        report(f"{role}: started (pid {os.getpid()}); SIGTERM stops it after the current batch, "
+               "SIGUSR1 once everything the log holds is processed")
         progress = _run(lambda: loop.run(until_idle=until_idle))
         report(f"{role}: stopped after {progress.processed} records"
                + (f", {progress.lost_races} batches another instance applied first" if progress.lost_races else ""))

@@ -6,6 +6,10 @@ calls (issue 4, item 7). Both measurements run in one call against the same brok
 - **Kiroku end to end**: PAYROLL_REPORT submissions of ``lines`` employees each, streamed through
   ``record_many`` (validate → seal → encode → idempotent ``acks=all`` append to Kafka → notifier
   transactions → projector into an SQLite catalog + snapshots) until everything is caught up.
+- **Kiroku scaled out**: the same, deployed as on a cluster: this process records (no inline
+  processing) while the notifier, the projector and the sequencer run as ``kiroku process``
+  processes; the time runs from the first record until each has drained the log (SIGUSR1, the
+  notifier first). On two cores this shows what overlapping the stages buys.
 - **raw producer, same bytes**: the very record bytes Kiroku appended (read back from
   ``kiroku.filings``), keys and all, sent by one kafka-python ``KafkaProducer`` with the same
   durability (idempotent, ``acks=all``) and batching, to a fresh topic with the same partitions,
@@ -20,15 +24,23 @@ it never touches a deployment's ledger on the same brokers.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from sqlalchemy import func, select
+
+from ledger import catalog
 from ledger.bench import Measure, PhaseTimer, _fresh, payload_encoder, plain_payloads, prepare, run_kiroku
 from ledger.demo import make_companies
+from ledger.errors import KirokuError
 from ledger.events import SUBMISSION_RECORDED
 from ledger.ports import FILINGS
 
@@ -36,11 +48,13 @@ from ledger.ports import FILINGS
 def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int = 500, partitions: int = 4,
                        phases: bool = False, workdir: Path | None = None,
                        report: Callable[[str], None] = print) -> dict[str, Any]:
-    """Kiroku's end-to-end ingest on Kafka and the raw producer ceilings for the same lines.
+    """Kiroku's end-to-end ingest on Kafka (inline and scaled out) and the raw producer ceilings
+    for the same lines.
 
-    ``bootstrap`` is ``host:port[,host:port]``. Returns ``{"measures": [kiroku, raw bytes, raw
-    encode + produce], "kiroku_vs_raw": …, "kiroku_vs_raw_encoded": …, "phases": …, "bytes": …}``
-    (the measures are :class:`ledger.bench.Measure`).
+    ``bootstrap`` is ``host:port[,host:port]``. Returns ``{"measures": [kiroku inline, kiroku
+    scaled out, raw bytes, raw encode + produce], "kiroku_vs_raw": …, "kiroku_vs_raw_encoded": …,
+    "phases": …, "bytes": …}`` (the measures are :class:`ledger.bench.Measure`; the ratios are
+    those of the faster Kiroku figure; the phases are the inline run's).
     """
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-kafka-bench-"))
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -60,17 +74,100 @@ def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int
         encode = payload_encoder(k)
     finally:
         k.close()
+    report("Kiroku scaled out: recording here, notifier, projector and sequencer as processes …")
+    scaled = run_scaled_out(root, data, batch, f"kafka://{bootstrap}?prefix={prefix}scaled.", partitions)
     report("raw kafka-python producer, same bytes …")
     raw = run_raw_producer(bootstrap, f"{prefix}raw", records, partitions, kiroku.lines)
     report("raw ceiling: fastavro encode + the same producer …")
     keyed = [(r.corporate_number.encode(), p) for r, p in zip(requests, plain_payloads(requests))]
     encoded = run_raw_producer(bootstrap, f"{prefix}raw-encoded", keyed, partitions, kiroku.lines, encode=encode)
     size = sum(len(key) + len(value) for key, value in records)
-    return {"measures": [kiroku, raw, encoded],
-            "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s if raw.lines_per_s else 0.0,
-            "kiroku_vs_raw_encoded": kiroku.lines_per_s / encoded.lines_per_s if encoded.lines_per_s else 0.0,
+    best = max(kiroku, scaled, key=lambda m: m.lines_per_s)
+    return {"measures": [kiroku, scaled, raw, encoded],
+            "kiroku_vs_raw": best.lines_per_s / raw.lines_per_s if raw.lines_per_s else 0.0,
+            "kiroku_vs_raw_encoded": best.lines_per_s / encoded.lines_per_s if encoded.lines_per_s else 0.0,
             "phases": timer.seconds, "bytes": size, "records": len(records), "topic_prefix": prefix,
             "workdir": str(root)}
+
+
+class _Role:
+    """One ``kiroku process --role …`` child, with its output read line by line as it comes."""
+
+    def __init__(self, role: str, env: dict[str, str], logfile: Path) -> None:
+        self.role, self.logfile = role, logfile
+        self.lines: list[tuple[float, str]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "process", "--role", role, "--member", f"bench-{role}",
+             "--poll-interval", "0.02"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        with self.logfile.open("w") as out:
+            for line in self.process.stdout:
+                self.lines.append((time.perf_counter(), line))
+                out.write(line)
+
+    def wait_for(self, text: str, timeout: float) -> float:
+        """When a line containing ``text`` was printed (waits for it, up to ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, line in list(self.lines):
+                if text in line:
+                    return at
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.01)
+        raise KirokuError(f"the {self.role} process did not report {text!r} (its output: {self.logfile})",
+                          field=self.role, expected=text, got="".join(line for _, line in self.lines[-5:]).strip(),
+                          code="bench_failed")
+
+    def drain(self) -> None:
+        self.process.send_signal(signal.SIGUSR1)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=5)
+
+
+def run_scaled_out(root: Path, data: list[Any], batch: int, log_url: str, partitions: int) -> Measure:
+    """Record here with processing out of line; the processors run as processes until drained."""
+    home = root / "scaled"
+    env = {**os.environ, "KIROKU_HOME": str(home), "KIROKU_LOG": log_url, "KIROKU_PARTITIONS": str(partitions),
+           "KIROKU_INLINE_PROCESSING": "false"}
+    with _environment(KIROKU_LOG=log_url, KIROKU_PARTITIONS=str(partitions)):
+        requests = prepare(root, "scaled", data)  # set-up processed here: the processes start idle
+        k = _fresh(root, "scaled", inline_processing=False)
+    roles = {role: _Role(role, env, root / f"scaled-{role}.log") for role in ("notifier", "projector", "sequencer")}
+    try:
+        for role in roles.values():
+            role.wait_for("working on", timeout=120)  # joined its consumer group: ready before the clock starts
+        start = time.perf_counter()
+        measure = run_kiroku(k, requests, batch, catch_up=False)  # the processes do the processing
+        roles["notifier"].drain()
+        roles["notifier"].wait_for("stopped after", timeout=600)
+        for role in ("projector", "sequencer"):
+            roles[role].drain()
+        finished = max(roles[role].wait_for("stopped after", timeout=600) for role in ("projector", "sequencer"))
+        with k.catalog.connect() as conn:
+            projected = conn.execute(select(func.count()).select_from(catalog.submissions)).scalar()
+        if projected != len(requests):
+            raise KirokuError("the scaled-out run did not project every submission", field="submissions",
+                              expected=len(requests), got=projected, code="bench_failed")
+    finally:
+        for role in roles.values():
+            role.close()
+        k.close()
+    return Measure("Kiroku scaled out (recorder + notifier, projector, sequencer processes)", finished - start,
+                   measure.lines, measure.submissions)
 
 
 @contextmanager

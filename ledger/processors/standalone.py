@@ -53,6 +53,8 @@ class ProcessorLoop:
         self.report = report or (lambda message: log.info(message))
         self.progress = Progress()
         self.stop = threading.Event()
+        #: Set: finish what the log holds, then return (a drain before a planned stop or hand-over).
+        self.drain = threading.Event()
         join = getattr(kiroku.log, "membership", None)
         self.membership = join(role, ROLES[role], member) if join is not None else None
         processors = kiroku.processors
@@ -100,12 +102,13 @@ class ProcessorLoop:
         return done
 
     def run(self, until_idle: bool = False) -> Progress:
-        """Loop until :attr:`stop` is set (or, with ``until_idle``, until a pass finds nothing to do)."""
+        """Loop until :attr:`stop` is set (or, with ``until_idle`` or once :attr:`drain` is set,
+        until a pass finds nothing to do)."""
         while not self.stop.is_set():
             done = self.run_once()
             if done:
                 continue
-            if done == 0 and until_idle:
+            if done == 0 and (until_idle or self.drain.is_set()):
                 break
             self.stop.wait(self.poll_interval)
         return self.progress

@@ -36,3 +36,34 @@ def test_an_unknown_role_is_refused_naming_the_roles(tmp_path: Path) -> None:
         with pytest.raises(KirokuError) as err:
             ProcessorLoop(k, "indexer")
         assert err.value.code == "unknown_role" and "sequencer" in err.value.expected
+
+
+def test_sigusr1_drains_a_processor_process_it_exits_once_the_log_is_processed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.integration.helpers import poll_until
+
+    home = tmp_path / "home"
+    with open_kiroku(home=home) as k:
+        enroll_payroll(k, CORP_A, CHIYODA)
+    with open_kiroku(home=home, inline_processing=False) as k:
+        receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1)]))
+    env = {**os.environ, "KIROKU_HOME": str(home), "KIROKU_INLINE_PROCESSING": "false"}
+    out = tmp_path / "notifier.log"
+    with out.open("w") as sink:
+        notifier = subprocess.Popen([sys.executable, "-m", "ledger.cli", "process", "--role", "notifier", "--poll-interval", "0.05"],
+                                    env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        poll_until(lambda: "working on" in out.read_text(), timeout=60, what="the notifier to start")
+        assert notifier.poll() is None  # idle, but not draining: it keeps waiting for filings
+        notifier.send_signal(signal.SIGUSR1)
+        assert notifier.wait(timeout=60) == 0
+    finally:
+        if notifier.poll() is None:
+            notifier.kill()
+    assert "notifier: stopped after 1 records" in out.read_text()
+    with open_kiroku(home=home) as k:  # inline again: the projector catches up with the notices
+        assert [n.submission_id for n in k.queries.notices(Principal.agency(f"municipality:{CHIYODA}"))] == [receipt.submission_id]
