@@ -150,8 +150,11 @@ _READ_POSITIONS = "kiroku.read_positions"  # Connection.info key: positions read
 NO_COMPANY = "-"  # access rows about no known company (a denied read of something that does not exist)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)  # one encoder, not one per call
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _JSON.encode(value)
 
 
 def loads(text: str) -> Any:

@@ -59,7 +59,21 @@ def ingest(
         title = f"Ingest: {companies:,} companies × {lines} lines (PAYROLL_REPORT), batches of {batch}"
         ratios = {"kiroku_vs_raw": result["kiroku_vs_raw"], "kiroku_vs_eventsourcing": result["kiroku_vs_eventsourcing"]}
     _print_ingest(title, result["measures"], result["phases"])
-    _save(out, {"measures": [vars(m) for m in result["measures"]], **ratios, "phases": result["phases"]})
+    extra = {}
+    if "scaled_out_cpu" in result:
+        cpu = result["scaled_out_cpu"]
+        scaled = result["measures"][1]
+        t = Table(title=f"Scaled out: CPU seconds per process over {scaled.seconds:.2f} s of wall clock "
+                        f"(the broker's own CPU not counted)", title_justify="left", header_style="bold cyan")
+        t.add_column("process")
+        t.add_column("CPU seconds", justify="right")
+        t.add_column("share of one core", justify="right")
+        for name, seconds in cpu.items():
+            t.add_row(name, f"{seconds:.2f}", f"{seconds / scaled.seconds:.0%}")
+        t.add_row("all", f"{sum(cpu.values()):.2f}", f"{sum(cpu.values()) / scaled.seconds:.0%}")
+        console.print(t)
+        extra["scaled_out_cpu"] = cpu
+    _save(out, {"measures": [vars(m) for m in result["measures"]], **ratios, "phases": result["phases"], **extra})
 
 
 def _print_ingest(title: str, measures: list[Any], phases: dict[str, float]) -> None:

@@ -37,10 +37,10 @@ def process(
     kiroku, loop = _run(lambda: open_role(role, _settings(), member=member, poll_interval=poll_interval, report=report))
 
     def stop(signum: int, _frame: Any) -> None:
-        loop.stop.set()
+        loop.request_stop()
 
     def drain(signum: int, _frame: Any) -> None:
-        loop.drain.set()
+        loop.request_drain()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, drain)

@@ -389,10 +389,24 @@ def _qualified_aliases(schema: Mapping[str, Any], full_name: str) -> set[str]:
 _META_SCHEMA = fastavro.parse_schema({"type": "map", "values": "bytes"})
 
 
+_SCHEMA_JSON: dict[int, tuple[Any, str]] = {}  # id(parsed schema) -> (the schema, kept alive; its JSON)
+
+
 def _schema_json(parsed_schema: Any) -> str:
     """The writer schema as stored in a container header: fastavro's parsed form with its private
     keys removed and object keys sorted, so the same schema always gives the same bytes (the parsed
-    dicts' key order varies from one process to the next)."""
+    dicts' key order varies from one process to the next). Computed once per parsed schema."""
+    hit = _SCHEMA_JSON.get(id(parsed_schema))
+    if hit is not None and hit[0] is parsed_schema:
+        return hit[1]
+    if len(_SCHEMA_JSON) >= 1024:  # schemas are few and long-lived; this only bounds misuse
+        _SCHEMA_JSON.clear()
+    text = _schema_json_of(parsed_schema)
+    _SCHEMA_JSON[id(parsed_schema)] = (parsed_schema, text)
+    return text
+
+
+def _schema_json_of(parsed_schema: Any) -> str:
 
     def clean(node: Any) -> Any:
         if isinstance(node, dict):

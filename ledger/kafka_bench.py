@@ -75,7 +75,7 @@ def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int
     finally:
         k.close()
     report("Kiroku scaled out: recording here, notifier, projector and sequencer as processes …")
-    scaled = run_scaled_out(root, data, batch, f"kafka://{bootstrap}?prefix={prefix}scaled.", partitions)
+    scaled, cpu = run_scaled_out(root, data, batch, f"kafka://{bootstrap}?prefix={prefix}scaled.", partitions)
     report("raw kafka-python producer, same bytes …")
     raw = run_raw_producer(bootstrap, f"{prefix}raw", records, partitions, kiroku.lines)
     report("raw ceiling: fastavro encode + the same producer …")
@@ -86,19 +86,32 @@ def bench_kafka_ingest(bootstrap: str, companies: int, lines: int, *, batch: int
     return {"measures": [kiroku, scaled, raw, encoded],
             "kiroku_vs_raw": best.lines_per_s / raw.lines_per_s if raw.lines_per_s else 0.0,
             "kiroku_vs_raw_encoded": best.lines_per_s / encoded.lines_per_s if encoded.lines_per_s else 0.0,
-            "phases": timer.seconds, "bytes": size, "records": len(records), "topic_prefix": prefix,
+            "phases": timer.seconds, "scaled_out_cpu": cpu, "bytes": size, "records": len(records), "topic_prefix": prefix,
             "workdir": str(root)}
+
+
+#: The processors' wait when a pass finds nothing: ``kiroku process``'s default, as deployed.
+POLL_INTERVAL = 0.2
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far, from /proc (0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Role:
     """One ``kiroku process --role …`` child, with its output read line by line as it comes."""
 
-    def __init__(self, role: str, env: dict[str, str], logfile: Path) -> None:
+    def __init__(self, role: str, member: str, env: dict[str, str], logfile: Path) -> None:
         self.role, self.logfile = role, logfile
         self.lines: list[tuple[float, str]] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "process", "--role", role, "--member", f"bench-{role}",
-             "--poll-interval", "0.02"],
+            [sys.executable, "-m", "ledger.cli", "process", "--role", role, "--member", member,
+             "--poll-interval", str(POLL_INTERVAL)],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -117,7 +130,7 @@ class _Role:
             for at, line in list(self.lines):
                 if text in line:
                     return at
-            if self.process.poll() is not None and not self._reader.is_alive():
+            if not self._reader.is_alive():  # its output ended: the process is gone (reaped in close)
                 break
             time.sleep(0.01)
         raise KirokuError(f"the {self.role} process did not report {text!r} (its output: {self.logfile})",
@@ -127,47 +140,75 @@ class _Role:
     def drain(self) -> None:
         self.process.send_signal(signal.SIGUSR1)
 
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def close(self) -> float:
+        """Stop the process (if it still runs), reap it and return the CPU seconds it used.
+
+        Reaped with ``wait4`` for its resource usage, so never through ``Popen`` (whose ``poll``,
+        also called by ``terminate``, would reap it first and lose the usage)."""
+        deadline, signalled = time.monotonic() + 30, signal.SIGTERM
+        while True:
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                break
+            if signalled is not None:
+                os.kill(self.process.pid, signalled)
+                signalled = None
+            elif time.monotonic() > deadline:
+                os.kill(self.process.pid, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.02)
+        self.process.returncode = os.waitstatus_to_exitcode(status)
         self._reader.join(timeout=5)
+        return usage.ru_utime + usage.ru_stime
 
 
-def run_scaled_out(root: Path, data: list[Any], batch: int, log_url: str, partitions: int) -> Measure:
-    """Record here with processing out of line; the processors run as processes until drained."""
+def run_scaled_out(root: Path, data: list[Any], batch: int, log_url: str, partitions: int,
+                   instances: dict[str, int] | None = None) -> tuple[Measure, dict[str, float]]:
+    """Record here with processing out of line; the processors run as processes until drained.
+
+    ``instances`` says how many processes run each role (one each by default; the sequencer is
+    always one). Returns the measure and the CPU seconds each process used while timed (start-up
+    excluded; the recorder's while recording).
+    """
+    counts = {"notifier": 1, "projector": 1, **(instances or {}), "sequencer": 1}
     home = root / "scaled"
     env = {**os.environ, "KIROKU_HOME": str(home), "KIROKU_LOG": log_url, "KIROKU_PARTITIONS": str(partitions),
            "KIROKU_INLINE_PROCESSING": "false"}
     with _environment(KIROKU_LOG=log_url, KIROKU_PARTITIONS=str(partitions)):
         requests = prepare(root, "scaled", data)  # set-up processed here: the processes start idle
         k = _fresh(root, "scaled", inline_processing=False)
-    roles = {role: _Role(role, env, root / f"scaled-{role}.log") for role in ("notifier", "projector", "sequencer")}
+    roles = {f"{role}-{i}" if n > 1 else role: _Role(role, f"bench-{role}-{i}", env, root / f"scaled-{role}-{i}.log")
+             for role, n in counts.items() for i in range(1, n + 1)}
+    before: dict[str, float] = {}
     try:
         for role in roles.values():
             role.wait_for("working on", timeout=120)  # joined its consumer group: ready before the clock starts
-        start = time.perf_counter()
+        before = {name: _cpu_seconds(role.process.pid) for name, role in roles.items()}  # start-up not counted
+        start, cpu_start = time.perf_counter(), time.process_time()
         measure = run_kiroku(k, requests, batch, catch_up=False)  # the processes do the processing
-        roles["notifier"].drain()
-        roles["notifier"].wait_for("stopped after", timeout=600)
-        for role in ("projector", "sequencer"):
-            roles[role].drain()
-        finished = max(roles[role].wait_for("stopped after", timeout=600) for role in ("projector", "sequencer"))
+        recorder_cpu = time.process_time() - cpu_start
+        # Notifiers first: the projectors and the sequencer must see every notice before they stop.
+        notifiers = [r for r in roles.values() if r.role == "notifier"]
+        for role in notifiers:
+            role.drain()
+        for role in notifiers:
+            role.wait_for("stopped after", timeout=600)
+        others = [r for r in roles.values() if r.role != "notifier"]
+        for role in others:
+            role.drain()
+        finished = max(role.wait_for("stopped after", timeout=600) for role in others)
         with k.catalog.connect() as conn:
             projected = conn.execute(select(func.count()).select_from(catalog.submissions)).scalar()
         if projected != len(requests):
             raise KirokuError("the scaled-out run did not project every submission", field="submissions",
                               expected=len(requests), got=projected, code="bench_failed")
     finally:
-        for role in roles.values():
-            role.close()
+        cpu = {name: role.close() - before.get(name, 0.0) for name, role in roles.items()}
         k.close()
-    return Measure("Kiroku scaled out (recorder + notifier, projector, sequencer processes)", finished - start,
-                   measure.lines, measure.submissions)
+    cpu["recorder"] = recorder_cpu
+    shape = ", ".join(f"{n} {role}{'s' if n > 1 else ''}" for role, n in counts.items())
+    return Measure(f"Kiroku scaled out (recorder + {shape} as processes)", finished - start,
+                   measure.lines, measure.submissions), cpu
 
 
 @contextmanager

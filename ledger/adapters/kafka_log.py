@@ -14,8 +14,8 @@
   processor fences the old one and aborts its open transaction (KIP-98 zombie fencing).
   :meth:`KafkaLog.committed` claims that id before reading the position, which makes the position
   it returns stable: nobody else can commit behind it without fencing this instance first.
-- **Reads** use a ``read_committed`` consumer without a group, assigned to one partition at a time.
-  Aborted records and transaction markers are skipped, so offsets in ``kiroku.notices`` have
+- **Reads** use one ``read_committed`` consumer without a group, assigned every partition read so
+  far, whose fetches are buffered per partition. Aborted records and transaction markers are skipped, so offsets in ``kiroku.notices`` have
   gaps: resume from ``last record's offset + 1``, never from a count.
 - **Topics** (``kiroku.filings``, ``kiroku.notices``, ``kiroku.access``, each with ``prefix``
   in front) are created at start-up when missing (:mod:`ledger.adapters.kafka_topics`);
@@ -64,6 +64,10 @@ _OPTIONS = {"prefix", "timeout_ms", "replication"}
 TRANSACTION_STEP_MS = 10_000
 #: How long a topic's last stable offsets are reused by ``read`` before asking the brokers again.
 FRESH_S = 0.05
+#: Records (or bytes) fetched ahead per partition before the reader stops fetching it until
+#: they are read: bounds the memory a partition nobody reads at the moment can take.
+READ_AHEAD = 2000
+READ_AHEAD_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class KafkaLog:
         self._producer: Any = None
         self._reader: Any = None
         self._reader_at: dict[tuple[str, int], int] = {}  # next offset the reader will return
+        self._buffered: dict[Any, list[Any]] = {}  # fetched, not yet returned, per TopicPartition
         self._stable: dict[tuple[str, int], int] = {}  # last known last-stable offsets (only grow)
         self._void: dict[tuple[str, int], tuple[int, int]] = {}  # offsets holding no committed record
         self._stable_at: dict[str, float] = {}  # when each topic's stable offsets were last asked
@@ -306,9 +311,8 @@ class KafkaLog:
                 reader = self._reader_for(tp, key, offset)
                 deadline = time.monotonic() + self._timeout_s
                 while True:
-                    batch = reader.poll(timeout_ms=10, max_records=max_records).get(tp, [])
+                    batch = self._take(tp, key, max_records)
                     if batch:
-                        self._reader_at[key] = batch[-1].offset + 1
                         return [StoredRecord(topic, partition, r.offset, r.timestamp * 1000, r.key or b"", r.value or b"")
                                 for r in batch]
                     at = reader.position(tp)
@@ -321,25 +325,57 @@ class KafkaLog:
                     if time.monotonic() > deadline:
                         raise Unavailable(f"no records came back from {physical}/{partition} at offset {at} "
                                           f"within {self._timeout_s:g}s", field="KIROKU_LOG", code="log_unavailable")
+                    self._fetch(reader)
             except kafka.errors.KafkaError as exc:
                 self._drop_reader()
                 raise self._unavailable("serve a read", exc) from exc
 
+    # The reader is one consumer assigned every partition this log has been asked to read: a
+    # processor passing over all its partitions then costs one fetch for all of them, not a
+    # reassignment and a round trip per partition. What a fetch returns for a partition nobody
+    # asked for yet waits in that partition's buffer (paused past READ_AHEAD records).
+
     def _reader_for(self, tp: Any, key: tuple[str, int], offset: int) -> Any:
         if self._reader is None:
             self._reader = self._consumer(group_id=None)
-        if set(self._reader.assignment()) != {tp}:
-            self._reader.assign([tp])
-            self._reader_at = {}
-        if self._reader_at.get(key) != offset:
+            self._reader_at, self._buffered = {}, {}
+        if tp not in self._reader.assignment():
+            self._reader.assign([*self._reader.assignment(), tp])
+            self._reader_at.pop(key, None)
+        if self._reader_at.get(key) != offset:  # not where the last read left off: start over there
             self._reader.seek(tp, offset)
-            self._reader_at = {key: offset}
+            self._buffered.pop(tp, None)
+            self._resume(tp)
+            self._reader_at[key] = offset
         return self._reader
+
+    def _take(self, tp: Any, key: tuple[str, int], max_records: int) -> list[Any]:
+        """Up to ``max_records`` buffered records of one partition, in order."""
+        buffered = self._buffered.get(tp)
+        if not buffered:
+            return []
+        batch, self._buffered[tp] = buffered[:max_records], buffered[max_records:]
+        self._reader_at[key] = batch[-1].offset + 1
+        if not self._buffered[tp]:
+            self._resume(tp)
+        return batch
+
+    def _fetch(self, reader: Any) -> None:
+        """One poll of every assigned partition; what comes back is buffered per partition."""
+        for tp, records in reader.poll(timeout_ms=10, max_records=5000).items():
+            buffered = self._buffered.setdefault(tp, [])
+            buffered.extend(records)
+            if len(buffered) >= READ_AHEAD or sum(len(r.value or b"") for r in buffered) >= READ_AHEAD_BYTES:
+                reader.pause(tp)  # enough waiting for a reader that has not come back for them
+
+    def _resume(self, tp: Any) -> None:
+        if self._reader is not None and tp in self._reader.paused():
+            self._reader.resume(tp)
 
     def _drop_reader(self) -> None:
         if self._reader is not None:
             self._reader.close(autocommit=False)
-        self._reader, self._reader_at = None, {}
+        self._reader, self._reader_at, self._buffered = None, {}, {}
 
     def _stable_offset(self, topic: str, partition: int) -> int:
         """The partition's last stable offset (what a read_committed consumer can reach), asked now."""

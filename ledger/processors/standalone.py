@@ -55,6 +55,7 @@ class ProcessorLoop:
         self.stop = threading.Event()
         #: Set: finish what the log holds, then return (a drain before a planned stop or hand-over).
         self.drain = threading.Event()
+        self._nudge = threading.Event()  # cuts an idle wait short (request_stop, request_drain)
         join = getattr(kiroku.log, "membership", None)
         self.membership = join(role, ROLES[role], member) if join is not None else None
         processors = kiroku.processors
@@ -110,8 +111,19 @@ class ProcessorLoop:
                 continue
             if done == 0 and (until_idle or self.drain.is_set()):
                 break
-            self.stop.wait(self.poll_interval)
+            self._nudge.wait(self.poll_interval)
+            self._nudge.clear()
         return self.progress
+
+    def request_stop(self) -> None:
+        """Stop after the current batch (safe from a signal handler: sets two events)."""
+        self.stop.set()
+        self._nudge.set()
+
+    def request_drain(self) -> None:
+        """Finish what the log holds, then stop (safe from a signal handler: sets two events)."""
+        self.drain.set()
+        self._nudge.set()
 
     def close(self) -> None:
         if self.membership is not None:

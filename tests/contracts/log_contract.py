@@ -43,6 +43,47 @@ class LogContract:
         assert all(r.key == b"agency" and r.topic == NOTICES and r.partition == p and r.timestamp_us > 0 for r in got)
         assert log.read(NOTICES, p, first + 10) == []
 
+    def test_reads_interleaved_across_partitions_and_topics_each_continue_where_they_left_off(self, log: Log) -> None:
+        """A processor's pass reads every partition of every topic in turn, in small steps, while
+        new records arrive; each read returns exactly the records from its offset, in order."""
+        import random
+
+        rng = random.Random(7)
+        keys = [f"{1000000000000 + i}".encode() for i in range(12)]
+        expected: dict[tuple[str, int], list[bytes]] = {}
+        starts: dict[tuple[str, int], int] = {}
+        for topic in (FILINGS, ACCESS):
+            for p in range(log.partitions(topic)):
+                starts[(topic, p)] = log.end_offset(topic, p)
+                expected[(topic, p)] = []
+
+        def append(n: int) -> None:
+            for topic in (FILINGS, ACCESS):
+                records = [LogRecord(rng.choice(keys), f"{topic}-{rng.random()}".encode()) for _ in range(n)]
+                for pos, rec in zip(log.append(topic, records), records):
+                    expected[(topic, pos.partition)].append(rec.value)
+
+        append(40)
+        seen = {key: [] for key in expected}
+        at = dict(starts)
+        for round_ in range(30):
+            if round_ % 7 == 3:
+                append(rng.randint(1, 15))  # records arrive between the reads
+            for key in rng.sample(sorted(expected), len(expected)):
+                got = log.read(key[0], key[1], at[key], max_records=rng.randint(1, 5))
+                assert [r.offset for r in got] == list(range(at[key], at[key] + len(got)))
+                seen[key] += [r.value for r in got]
+                at[key] += len(got)
+        for key in expected:  # drain what is left, then the reads agree with what was appended
+            while got := log.read(key[0], key[1], at[key], max_records=100):
+                seen[key] += [r.value for r in got]
+                at[key] = got[-1].offset + 1
+        assert seen == expected
+        # Going back is a fresh start from that offset, whatever was read ahead.
+        key = max(expected, key=lambda k: len(expected[k]))
+        assert [r.value for r in log.read(key[0], key[1], starts[key] + 1, max_records=3)] == expected[key][1:4]
+        assert [r.value for r in log.read(key[0], key[1], starts[key], max_records=2)] == expected[key][:2]
+
     def test_a_consumer_group_starts_at_zero_and_transact_moves_it_with_its_output(self, log: Log) -> None:
         src = log.append(FILINGS, [LogRecord(b"k", b"in")])[0]
         assert log.committed("g", FILINGS, src.partition) == 0

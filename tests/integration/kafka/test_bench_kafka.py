@@ -31,3 +31,5 @@ def test_bench_ingest_on_kafka_prints_inline_scaled_out_and_both_raw_ceilings(
     assert [(m["lines"], m["submissions"]) for m in data["measures"]] == [(40, 8)] * 4
     assert data["kiroku_vs_raw"] > 0 and data["kiroku_vs_raw_encoded"] > 0
     assert data["phases"]["log append (durable)"] > 0 and data["phases"]["notifier"] > 0
+    assert set(data["scaled_out_cpu"]) == {"recorder", "notifier", "projector", "sequencer"}
+    assert all(seconds > 0 for seconds in data["scaled_out_cpu"].values())
