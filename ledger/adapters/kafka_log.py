@@ -14,8 +14,9 @@
   processor fences the old one and aborts its open transaction (KIP-98 zombie fencing).
   :meth:`KafkaLog.committed` claims that id before reading the position, which makes the position
   it returns stable: nobody else can commit behind it without fencing this instance first.
-- **Reads** use one ``read_committed`` consumer without a group, assigned every partition read so
-  far, whose fetches are buffered per partition. Aborted records and transaction markers are skipped, so offsets in ``kiroku.notices`` have
+- **Reads** use ``read_committed`` consumers without a group (up to three read streams, one per
+  processor reading in the process), each assigned every partition it was asked for, with its
+  fetches buffered per partition. Aborted records and transaction markers are skipped, so offsets in ``kiroku.notices`` have
   gaps: resume from ``last record's offset + 1``, never from a count.
 - **Topics** (``kiroku.filings``, ``kiroku.notices``, ``kiroku.access``, each with ``prefix``
   in front) are created at start-up when missing (:mod:`ledger.adapters.kafka_topics`);
@@ -68,6 +69,8 @@ FRESH_S = 0.05
 #: they are read: bounds the memory a partition nobody reads at the moment can take.
 READ_AHEAD = 2000
 READ_AHEAD_BYTES = 8 * 1024 * 1024
+#: Read streams (consumers) one log keeps: one per processor reading in the same process.
+READ_STREAMS = 3
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,55 @@ def _quick_metadata(cluster: Any) -> None:
         config["retry_backoff_ms"] = 10
 
 
+class _ReadStream:
+    """One ``read_committed`` consumer, assigned every partition it has been asked for, with what
+    its polls fetched ahead kept per partition until read.
+
+    A caller reading the partitions in turn then costs one fetch for all of them, not a
+    reassignment and a round trip per read. A partition's read-ahead is paused past
+    :data:`READ_AHEAD` records or :data:`READ_AHEAD_BYTES`, so one nobody reads stays bounded.
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.at: dict[tuple[str, int], int] = {}  # the offset the next read of a partition continues from
+        self.buffered: dict[Any, list[Any]] = {}  # fetched, not yet returned, per TopicPartition
+        self.used = 0.0
+
+    def start_at(self, tp: Any, key: tuple[str, int], offset: int) -> None:
+        if tp not in self.consumer.assignment():
+            self.consumer.assign([*self.consumer.assignment(), tp])
+            self.at.pop(key, None)
+        if self.at.get(key) != offset:  # not where the last read left off: start over there
+            self.consumer.seek(tp, offset)
+            self.buffered.pop(tp, None)
+            self._resume(tp)
+            self.at[key] = offset
+
+    def take(self, tp: Any, key: tuple[str, int], max_records: int) -> list[Any]:
+        """Up to ``max_records`` buffered records of one partition, in order."""
+        buffered = self.buffered.get(tp)
+        if not buffered:
+            return []
+        batch, self.buffered[tp] = buffered[:max_records], buffered[max_records:]
+        self.at[key] = batch[-1].offset + 1
+        if not self.buffered[tp]:
+            self._resume(tp)
+        return batch
+
+    def fetch(self) -> None:
+        """One poll of every assigned partition; what comes back is buffered per partition."""
+        for tp, records in self.consumer.poll(timeout_ms=10, max_records=5000).items():
+            buffered = self.buffered.setdefault(tp, [])
+            buffered.extend(records)
+            if len(buffered) >= READ_AHEAD or sum(len(r.value or b"") for r in buffered) >= READ_AHEAD_BYTES:
+                self.consumer.pause(tp)  # enough waiting for a reader that has not come back for them
+
+    def _resume(self, tp: Any) -> None:
+        if tp in self.consumer.paused():
+            self.consumer.resume(tp)
+
+
 class KafkaLog:
     """The scale-out ``Log`` adapter. Build it with :meth:`from_url`; ``close`` it when done."""
 
@@ -158,9 +210,8 @@ class KafkaLog:
         self._timeout_s = options.timeout_ms / 1000
         self._lock = threading.RLock()  # guards the reader and the transactional producers
         self._producer: Any = None
-        self._reader: Any = None
-        self._reader_at: dict[tuple[str, int], int] = {}  # next offset the reader will return
-        self._buffered: dict[Any, list[Any]] = {}  # fetched, not yet returned, per TopicPartition
+        self._reader: Any = None  # asks the brokers for partitions' ends
+        self._streams: list[_ReadStream] = []  # serve reads (at most READ_STREAMS)
         self._stable: dict[tuple[str, int], int] = {}  # last known last-stable offsets (only grow)
         self._void: dict[tuple[str, int], tuple[int, int]] = {}  # offsets holding no committed record
         self._stable_at: dict[str, float] = {}  # when each topic's stable offsets were last asked
@@ -308,15 +359,15 @@ class KafkaLog:
                     offset = void_to  # known to hold only markers or aborted records
                 if offset >= self._stable.get(key, 0) and offset >= self._recent_stable_offset(topic, partition):
                     return []
-                reader = self._reader_for(tp, key, offset)
+                stream = self._stream_for(tp, key, offset)
                 deadline = time.monotonic() + self._timeout_s
                 while True:
-                    batch = self._take(tp, key, max_records)
+                    batch = stream.take(tp, key, max_records)
                     if batch:
                         return [StoredRecord(topic, partition, r.offset, r.timestamp * 1000, r.key or b"", r.value or b"")
                                 for r in batch]
-                    at = reader.position(tp)
-                    self._reader_at[key] = at
+                    at = stream.consumer.position(tp)
+                    stream.at[key] = at
                     if at >= self._stable[key]:
                         # Only markers or aborted records were left: remember, so that a caller that
                         # asks again from ``offset`` (its position has not moved) costs no fetch.
@@ -325,57 +376,32 @@ class KafkaLog:
                     if time.monotonic() > deadline:
                         raise Unavailable(f"no records came back from {physical}/{partition} at offset {at} "
                                           f"within {self._timeout_s:g}s", field="KIROKU_LOG", code="log_unavailable")
-                    self._fetch(reader)
+                    stream.fetch()
             except kafka.errors.KafkaError as exc:
                 self._drop_reader()
                 raise self._unavailable("serve a read", exc) from exc
 
-    # The reader is one consumer assigned every partition this log has been asked to read: a
-    # processor passing over all its partitions then costs one fetch for all of them, not a
-    # reassignment and a round trip per partition. What a fetch returns for a partition nobody
-    # asked for yet waits in that partition's buffer (paused past READ_AHEAD records).
-
-    def _reader_for(self, tp: Any, key: tuple[str, int], offset: int) -> Any:
-        if self._reader is None:
-            self._reader = self._consumer(group_id=None)
-            self._reader_at, self._buffered = {}, {}
-        if tp not in self._reader.assignment():
-            self._reader.assign([*self._reader.assignment(), tp])
-            self._reader_at.pop(key, None)
-        if self._reader_at.get(key) != offset:  # not where the last read left off: start over there
-            self._reader.seek(tp, offset)
-            self._buffered.pop(tp, None)
-            self._resume(tp)
-            self._reader_at[key] = offset
-        return self._reader
-
-    def _take(self, tp: Any, key: tuple[str, int], max_records: int) -> list[Any]:
-        """Up to ``max_records`` buffered records of one partition, in order."""
-        buffered = self._buffered.get(tp)
-        if not buffered:
-            return []
-        batch, self._buffered[tp] = buffered[:max_records], buffered[max_records:]
-        self._reader_at[key] = batch[-1].offset + 1
-        if not self._buffered[tp]:
-            self._resume(tp)
-        return batch
-
-    def _fetch(self, reader: Any) -> None:
-        """One poll of every assigned partition; what comes back is buffered per partition."""
-        for tp, records in reader.poll(timeout_ms=10, max_records=5000).items():
-            buffered = self._buffered.setdefault(tp, [])
-            buffered.extend(records)
-            if len(buffered) >= READ_AHEAD or sum(len(r.value or b"") for r in buffered) >= READ_AHEAD_BYTES:
-                reader.pause(tp)  # enough waiting for a reader that has not come back for them
-
-    def _resume(self, tp: Any) -> None:
-        if self._reader is not None and tp in self._reader.paused():
-            self._reader.resume(tp)
+    def _stream_for(self, tp: Any, key: tuple[str, int], offset: int) -> "_ReadStream":
+        """The read stream that left off at ``offset`` in this partition, else a new or the least
+        recently used one (which then seeks). In one process the notifier, the projector and the
+        sequencer each read every partition at their own pace: each keeps to a stream of its own."""
+        matching = [s for s in self._streams if s.at.get(key) == offset]
+        if matching:
+            stream = max(matching, key=lambda s: s.used)
+        elif len(self._streams) < READ_STREAMS:
+            stream = _ReadStream(self._consumer(group_id=None))
+            self._streams.append(stream)
+        else:
+            stream = min(self._streams, key=lambda s: s.used)
+        stream.used = time.monotonic()
+        stream.start_at(tp, key, offset)
+        return stream
 
     def _drop_reader(self) -> None:
-        if self._reader is not None:
-            self._reader.close(autocommit=False)
-        self._reader, self._reader_at, self._buffered = None, {}, {}
+        for consumer in [self._reader, *(s.consumer for s in self._streams)]:
+            if consumer is not None:
+                consumer.close(autocommit=False)
+        self._reader, self._streams = None, []
 
     def _stable_offset(self, topic: str, partition: int) -> int:
         """The partition's last stable offset (what a read_committed consumer can reach), asked now."""
@@ -583,10 +609,10 @@ class KafkaLog:
             for producer in [self._producer, *self._txn.values()]:
                 if producer is not None:
                     producer.close(timeout=5)
-            for consumer in [self._reader, *self._groups.values()]:
+            for consumer in [self._reader, *(s.consumer for s in self._streams), *self._groups.values()]:
                 if consumer is not None:
                     consumer.close(autocommit=False)
-            self._producer, self._reader, self._txn, self._groups = None, None, {}, {}
+            self._producer, self._reader, self._streams, self._txn, self._groups = None, None, [], {}, {}
 
 
 class _TransactionStuck(Exception):
