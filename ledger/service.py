@@ -36,6 +36,7 @@ from ledger.events import (
     ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, GRANT_ISSUED, GRANT_REVOKED,
     SUBMISSION_RECORDED, Event, EventCodec,
 )
+from ledger.overlay import Appended, RecentAppends
 from ledger.ports import FILINGS, Log, Position
 from ledger.queries import Queries, receipt_from_row
 from ledger.sealing import Sealer, key_scope
@@ -69,6 +70,8 @@ class Commands:
         self.clock = clock
         # One writer decides at a time: decisions read the catalog, then append (embedded deployment).
         self._decide = threading.RLock()
+        # What this writer appended that the catalog may not show yet (processing out of line).
+        self.recent = RecentAppends()
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -220,7 +223,11 @@ class Commands:
             events: list[Event] = []
             denials: list[tuple[str | None, str, str, Basis]] = []
             with self.catalog.connect() as conn:
+                self.recent.prune(conn)
                 view = BatchView(conn, who, batch, now)
+                for mine in self.recent.heads_of({r.corporate_number for r in batch}):
+                    # This writer's own latest appends the catalog does not show yet.
+                    view.heads[mine.filing] = Head(mine.event.body["submission_id"], mine.event.body["kind"])
                 for req in batch:
                     try:
                         outcome = self._decide_submission(conn, view, who, req, now)
@@ -238,6 +245,7 @@ class Commands:
             if events:
                 self.sealer.persist({e.body["key_id"] for e in events if e.body.get("key_id")})
                 where = {id(e): p for e, p in zip(events, self._append(events))}
+                self.recent.add([Appended(e, where[id(e)]) for e in events])
             out: list[Receipt | KirokuError] = []
             for item in results:
                 if isinstance(item, Event):
@@ -270,6 +278,11 @@ class Commands:
                 if pending[0] != fingerprint:
                     raise _key_conflict(req.idempotency_key)
                 return ("repeat", pending[1])
+            mine = self.recent.by_key(corp, req.idempotency_key)
+            if mine is not None:  # appended by this writer, perhaps not projected yet
+                if mine.event.body["request_fingerprint"] != fingerprint:
+                    raise _key_conflict(req.idempotency_key)
+                return _receipt_from_event(mine.event, mine.position)
             row = view.keys.get((corp, req.idempotency_key))
             if row is not None:
                 if row["request_fingerprint"] != fingerprint:
@@ -321,6 +334,9 @@ class Commands:
                                   expected="a submission id", got=req.replaces, code="required")
         row = conn.execute(select(c.submissions.c.corporate_number, c.submissions.c.procedure, c.submissions.c.period).where(
             c.submissions.c.submission_id == req.replaces)).first()
+        mine = self.recent.submission(req.replaces) if row is None else None
+        if mine is not None:  # appended by this writer, not projected yet
+            row = mine.filing
         pending_same = head is not None and head.submission_id == req.replaces
         if (row is None or row[0] != corp) and not pending_same:
             # Another company's submission is indistinguishable from a missing one.
@@ -338,6 +354,9 @@ class Commands:
             raise Conflict(f"{req.replaces} is a cancellation; file a new original instead", field="replaces", got=req.replaces, code="cancelled")
 
     def _targets_of(self, conn: Connection, submission_id: str | None) -> list[tuple[str, list[int]]]:
+        mine = self.recent.submission(submission_id) if submission_id else None
+        if mine is not None:  # appended by this writer, perhaps not projected yet: the event says
+            return sorted((t["agency_id"], list(t["lines"])) for t in mine.event.body["targets"])
         rows = conn.execute(select(c.targets.c.agency_id, c.targets.c.lines).where(c.targets.c.submission_id == submission_id)
                             .order_by(c.targets.c.agency_id)).all()
         return [(a, c.loads(lines)) for a, lines in rows]
