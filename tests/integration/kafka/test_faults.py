@@ -12,7 +12,9 @@ sleeps for a fixed time.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import uuid
 from pathlib import Path
@@ -25,7 +27,7 @@ from sqlalchemy import func, select
 from infra import kafka as kafka_infra
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
-from infra.services import wait_until
+from infra.services import ServiceError, wait_until
 from ledger import catalog as c
 from ledger.errors import Unavailable
 from ledger.events import SUBMISSION_RECORDED
@@ -167,28 +169,40 @@ def test_the_notifier_killed_mid_transaction_and_the_projector_mid_batch_resume_
     high_watermarks = KafkaConsumer(bootstrap_servers=cluster.bootstrap, isolation_level="read_uncommitted", group_id=None)
     tps = [TopicPartition(notices_topic, p) for p in range(4)]
 
-    def written() -> int:  # notices written so far, committed or not
+    def written() -> int:  # notice records written so far, committed or not (markers count too)
         return sum(high_watermarks.end_offsets(tps).values())
 
-    # The notifier: SIGKILL as soon as a random number of new notice records is written — most likely
-    # before the transaction that wrote them commits. Retried with a fresh backlog until a kill
-    # provably left a transaction open (last stable offset behind the high watermark).
+    def transaction_open() -> bool:  # last stable offset behind the high watermark somewhere
+        stable, high = ends(cluster, notices_topic, "read_committed"), ends(cluster, notices_topic, "read_uncommitted")
+        return any(stable[p] < high[p] for p in high)
+
+    # The notifier: frozen (SIGSTOP) the moment a new notice record appears — usually before the
+    # transaction that wrote it commits (one NoticesIssued record per agency, then the commit) —
+    # and SIGKILLed if a transaction is provably open; otherwise let go on (SIGCONT) until its
+    # next record. Retried with a fresh backlog until a kill lands inside a transaction.
     filings, open_transaction_seen = 0, False
     try:
         for attempt in range(5):
             filings += record_backlog(d, companies=20, years=YEARS[2 * attempt:2 * attempt + 2])
-            # One NoticesIssued record per agency and transaction: a backlog for one agency over
-            # 4 filings partitions writes 4 records (and 4 commit markers).
-            threshold = written() + random.randint(1, 3)
+            seen = written()
             notifier = d.spawn("notifier", "notifier-1")
+            patience = 60.0  # joining the group comes first
             try:
-                wait_until(lambda: written() >= threshold or notifier.poll() is not None, timeout=60,
-                           what="the notifier to write notices", interval=0.002)
+                while notifier.poll() is None:
+                    try:
+                        wait_until(lambda: written() > seen or notifier.poll() is not None, timeout=patience,
+                                   what="the notifier's next notice record", interval=0.001)
+                    except ServiceError:
+                        break  # nothing more to write: this backlog is done
+                    os.kill(notifier.pid, signal.SIGSTOP)
+                    if transaction_open():
+                        open_transaction_seen = True
+                        break
+                    seen, patience = written(), 5.0
+                    os.kill(notifier.pid, signal.SIGCONT)
             finally:
                 kill(notifier)
-            stable, high = ends(cluster, notices_topic, "read_committed"), ends(cluster, notices_topic, "read_uncommitted")
-            if any(stable[p] < high[p] for p in high):
-                open_transaction_seen = True
+            if open_transaction_seen:
                 break
     finally:
         high_watermarks.close()
