@@ -155,7 +155,7 @@ def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int)
             return uuid5(NAMESPACE_URL, f"kiroku:{corporate_number}:{procedure}:{period}")
 
         @event("Submitted")
-        def __init__(self, corporate_number: str, procedure: str, period: str, payload: dict) -> None:
+        def __init__(self, corporate_number: str, procedure: str, period: str, payload: dict | None) -> None:
             self.payload = payload
 
     class Filings(Application):

@@ -114,6 +114,7 @@ def open_note(note_text: str | bytes, verifier_keys: Iterable[Verifier | str]) -
     """
     note = _decode(note_text, "malformed_note")
     known: dict[tuple[str, bytes], Verifier] = {}
+    v: Verifier | str | None  # a key as given, then parsed; below, the known key of a signature line (if any)
     for v in verifier_keys:
         v = Verifier.parse(v) if isinstance(v, str) else v
         other = known.setdefault((v.key_name, v.key_id), v)

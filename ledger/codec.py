@@ -16,7 +16,7 @@ from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.read import SchemaResolutionError
@@ -238,7 +238,8 @@ class SchemaVersion:
                 raise ValueError("the top level is not a record schema")
             # A fresh name table per file: files are self-contained, and the same type names
             # recur across versions of one schema.
-            parsed = fastavro.parse_schema(schema, named_schemas={})
+            # cast: the schema was just checked to be a record, so its parsed form is a dict.
+            parsed = cast(dict[str, Any], fastavro.parse_schema(schema, named_schemas={}))
         except (ValueError, TypeError, KeyError, SchemaParseException) as exc:
             raise ConfigurationError(f"schema file {source} is not a valid Avro record schema: {exc}", field=source) from exc
         if parsed["name"] != match["name"]:
@@ -489,10 +490,11 @@ def read_single_block(data: bytes) -> tuple[dict[str, bytes], bytes, int]:
         view = io.BytesIO(data)
         if view.read(4) != b"Obj\x01":
             raise ValueError("not an Avro object container file")
-        meta = fastavro.schemaless_reader(view, _META_SCHEMA, None)
+        # casts: schemaless_reader answers any Avro value; the schema read with fixes which.
+        meta = cast(dict[str, bytes], fastavro.schemaless_reader(view, _META_SCHEMA, None))
         marker = view.read(16)
-        count = fastavro.schemaless_reader(view, "long", None)
-        size = fastavro.schemaless_reader(view, "long", None)
+        count = cast(int, fastavro.schemaless_reader(view, "long", None))
+        size = cast(int, fastavro.schemaless_reader(view, "long", None))
         body = view.read(size)
         if len(body) != size or view.read(16) != marker or view.read(1):
             raise ValueError("the block is truncated or followed by more data")

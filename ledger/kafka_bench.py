@@ -145,6 +145,7 @@ class _Role:
 
         Reaped with ``wait4`` for its resource usage, so never through ``Popen`` (whose ``poll``,
         also called by ``terminate``, would reap it first and lose the usage)."""
+        signalled: signal.Signals | None
         deadline, signalled = time.monotonic() + 30, signal.SIGTERM
         while True:
             pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
@@ -201,7 +202,7 @@ def run_scaled_out(root: Path, data: list[Any], batch: int, log_url: str, partit
             projected = conn.execute(select(func.count()).select_from(catalog.submissions)).scalar()
         if projected != len(requests):
             raise KirokuError("the scaled-out run did not project every submission", field="submissions",
-                              expected=len(requests), got=projected, code="bench_failed")
+                              expected=f"{len(requests)} submissions", got=projected, code="bench_failed")
     finally:
         cpu = {name: role.close() - before.get(name, 0.0) for name, role in roles.items()}
         k.close()
@@ -228,7 +229,7 @@ def _environment(**values: str) -> Iterator[None]:
 
 def _filings(k: Any) -> list[tuple[bytes, bytes]]:
     """The submissions Kiroku appended, as (key, value) bytes, in log order per partition."""
-    out = []
+    out: list[tuple[bytes, bytes]] = []
     for partition in range(k.log.partitions(FILINGS)):
         offset = 0
         while batch := k.log.read(FILINGS, partition, offset, 5000):

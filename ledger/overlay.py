@@ -18,6 +18,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -78,15 +79,18 @@ class RecentAppends:
         if not self._entries:
             return
         p = c.positions
-        projected = dict(conn.execute(select(p.c.partition, p.c.next_offset).where(
+        projected: dict[int, int] = dict(conn.execute(select(p.c.partition, p.c.next_offset).where(
             p.c.processor == PROJECTOR, p.c.topic == FILINGS)).all())
         with self._lock:
             for key in [k for k in self._entries if k[1] < projected.get(k[0], 0)]:
                 self._forget(self._entries.pop(key))
 
     def _forget(self, a: Appended) -> None:
-        for index, key in ((self._heads, a.filing), (self._ids, a.event.body["submission_id"]),
-                           (self._keys, (a.filing[0], a.event.body["idempotency_key"]))):
+        # The three indexes, each keyed its own way, with this entry's key in each.
+        indexes: tuple[tuple[dict[Any, Appended], object], ...] = (
+            (self._heads, a.filing), (self._ids, a.event.body["submission_id"]),
+            (self._keys, (a.filing[0], a.event.body["idempotency_key"])))
+        for index, key in indexes:
             if index.get(key) is a:  # a later append of the same filing or key stays
                 del index[key]
 

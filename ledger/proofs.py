@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from ledger import merkle
 from ledger.errors import IntegrityError
@@ -133,8 +134,9 @@ def _exact_keys(data: dict[str, Any], keys: tuple[str, ...], what: str, code: st
     missing = [k for k in keys if k not in data]
     extra = sorted(k for k in data if k not in keys)
     if missing or extra:
+        # cast: the only items that are not text are empty lists, and filter(None, …) drops those.
         raise IntegrityError(
-            f"{what} has " + "; ".join(filter(None, [missing and f"missing keys {missing}", extra and f"unknown keys {extra}"])),
+            f"{what} has " + "; ".join(cast("Iterable[str]", filter(None, [missing and f"missing keys {missing}", extra and f"unknown keys {extra}"]))),
             field=(missing or extra)[0], expected=", ".join(keys), got=", ".join(data), code=code,
         )
 

@@ -8,7 +8,7 @@ exactly as a read of something that does not exist would.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
@@ -69,7 +69,7 @@ class Queries:
     """Reads for every kind of principal."""
 
     def __init__(self, log: Log, codec: EventCodec, registry: SchemaRegistry, sealer: Sealer, catalog: c.Catalog,
-                 objects: ObjectStore, after_append: Callable[[], None] | None = None,
+                 objects: ObjectStore, after_append: Callable[[], object] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.log, self.codec, self.registry, self.sealer = log, codec, registry, sealer
         self.catalog, self.objects, self.clock = catalog, objects, clock
@@ -159,7 +159,7 @@ class Queries:
         at = as_of or self.clock()
         subject = f"{procedure} {period} as of {at.isoformat()}"
         with self.catalog.connect() as conn:
-            row = conn.execute(select(c.submissions).where(
+            row: Mapping[Any, Any] | None = conn.execute(select(c.submissions).where(
                 c.submissions.c.corporate_number == corp, c.submissions.c.procedure == procedure,
                 c.submissions.c.period == period, c.submissions.c.recorded_us <= to_us(at),
             ).order_by(c.submissions.c.version.desc()).limit(1)).mappings().first()
@@ -222,6 +222,7 @@ class Queries:
         with self.catalog.connect() as conn:
             rows = conn.execute(select(s).where(and_(*conds)).order_by(s.c.corporate_number, s.c.procedure, s.c.period, s.c.version)).mappings().all()
             latest: dict[tuple[str, str, str], dict] = {}
+            r: Mapping[Any, Any]  # a row as read, then the dict kept in ``latest``
             for r in rows:
                 latest[(r["corporate_number"], r["procedure"], r["period"])] = dict(r)
             if who.kind is PrincipalKind.AGENCY:
@@ -229,6 +230,7 @@ class Queries:
                 for key in list(latest):
                     newest = conn.execute(select(s).where(s.c.corporate_number == key[0], s.c.procedure == key[1], s.c.period == key[2],
                                                          s.c.recorded_us <= at).order_by(s.c.version.desc()).limit(1)).mappings().first()
+                    assert newest is not None  # at least the row found above for this key matches
                     latest[key] = dict(newest)
             for key, r in latest.items():
                 if r["kind"] == SubmissionKind.CANCELLATION.value:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import threading
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -58,7 +58,7 @@ class Commands:
 
     def __init__(
         self, log: Log, codec: EventCodec, registry: SchemaRegistry, sealer: Sealer, catalog: c.Catalog,
-        queries: Queries, after_append: Callable[[], None] | None = None, clock: Clock = utcnow,
+        queries: Queries, after_append: Callable[[], object] | None = None, clock: Clock = utcnow,
     ) -> None:
         self.log = log
         self.codec = codec
@@ -134,6 +134,7 @@ class Commands:
             ev = Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id},
                        actor=who.id, corporate_number=corporate_number, grant_id=grant_id)
             self._append([ev])
+        assert ev.time is not None  # _append gives every event its time
         # Answered from the event itself, so it holds even where the catalog catches up later.
         return Enrollment(enrollment_id=enrollment_id, corporate_number=corporate_number, procedure=procedure,
                           agency_id=agency_id, requested_at=ev.time)
@@ -332,7 +333,8 @@ class Commands:
         if not req.replaces:
             raise ValidationError(f"a {what} must name the submission it replaces", field="replaces",
                                   expected="a submission id", got=req.replaces, code="required")
-        row = conn.execute(select(c.submissions.c.corporate_number, c.submissions.c.procedure, c.submissions.c.period).where(
+        # (corporate number, procedure, period): a catalog row, or the filing of this writer's own append
+        row: Sequence[Any] | None = conn.execute(select(c.submissions.c.corporate_number, c.submissions.c.procedure, c.submissions.c.period).where(
             c.submissions.c.submission_id == req.replaces)).first()
         mine = self.recent.submission(req.replaces) if row is None else None
         if mine is not None:  # appended by this writer, not projected yet
@@ -403,10 +405,11 @@ class Commands:
             raise ValidationError("a bank has no legal basis to handle personal numbers (番号法第9条)", field="personal_numbers",
                                   expected="false for a bank", got=True, code="no_legal_basis")
         grant_id = new_id("grt")
-        body = {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
+        body: dict[str, Any] = {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
                 "actions": sorted(set(actions)), "personal_numbers": personal_numbers, "expires_at": expires_at}
         ev = Event(GRANT_ISSUED, body, actor=who.id, corporate_number=who.name)
         self._append([ev])
+        assert ev.time is not None  # _append gives every event its time
         return Grant(grant_id=grant_id, corporate_number=who.name, grantee=target.id, procedures=body["procedures"],
                      actions=[Action(a) for a in body["actions"]], personal_numbers=personal_numbers,
                      expires_at=expires_at, issued_at=ev.time)
@@ -501,6 +504,7 @@ def _key_conflict(key: str) -> Conflict:
 
 def _receipt_from_event(ev: Event, pos: Position) -> Receipt:
     b = ev.body
+    assert ev.time is not None  # only appended events (which _append gave a time) have a position
     return Receipt(
         submission_id=b["submission_id"], corporate_number=ev.corporate_number or "", procedure=b["procedure"], period=b["period"],
         kind=SubmissionKind(b["kind"]), replaces=b["replaces"], position=str(pos), recorded_at=ev.time,

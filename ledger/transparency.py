@@ -370,7 +370,7 @@ class Transparency:
             raise NotFound(f"{submission_id} is a cancellation: it has no snapshot", field="submission_id",
                            got=submission_id, code="no_snapshot")
         with self.catalog.connect() as conn:
-            key = conn.execute(select(c.submissions.c.snapshot_key).where(
+            key: str = conn.execute(select(c.submissions.c.snapshot_key).where(
                 c.submissions.c.submission_id == submission_id)).scalar_one()
         return self.objects.get(key)
 

@@ -322,13 +322,16 @@ def verify_consistency(proof: str | bytes | Path, keys: list[Verifier], old: str
         text = _read_text(given) if given is not None else embedded
         head, check = _open(label, text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, cp.origin)
         if head is not None and head.size != size:
-            head, check = None, _fail(label, f"the {label} has {head.size} leaves, the proof is for {size}", size, head.size,
-                                      "tree_size")
+            # Two statements in the order the tuple assignment ran them (mypy saw head as None in head.size).
+            check = _fail(label, f"the {label} has {head.size} leaves, the proof is for {size}", size, head.size,
+                          "tree_size")
+            head = None
         checks.append(check)
         heads.append(head)
     if None in heads:
         checks.append(Check("consistency", None, "not checked: a checkpoint is not trusted"))
         return checks
+    assert heads[0] is not None and heads[1] is not None  # None is not in heads
     try:
         merkle.verify_consistency(cp.old_size, cp.new_size, cp.proof, heads[0].root_hash, heads[1].root_hash)
         checks.append(Check("consistency", True, f"the tree of {cp.new_size} leaves extends the tree of {cp.old_size} "

@@ -17,7 +17,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Iterator, Sequence
 
 from ledger.domain.model import Receipt, SubmissionRequest
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
@@ -69,7 +69,7 @@ class _Group:
     rows: list[tuple[int, dict[str, str]]]
 
 
-def _header(fieldnames: list[str] | None) -> dict[str, str]:
+def _header(fieldnames: Sequence[str] | None) -> dict[str, str]:
     if not fieldnames:
         raise ValidationError("the CSV file is empty: expected a header row", field="header",
                               expected="a header row naming the columns", got="nothing", code="empty_file")

@@ -154,7 +154,8 @@ class SqliteCheckpointStore:
 
 
 def _filter(topic: str | None, partition: int | None) -> tuple[str, tuple]:
-    conds, args = [], []
+    conds: list[str] = []
+    args: list[str | int] = []
     if topic is not None:
         conds.append("topic = ?")
         args.append(topic)

@@ -306,7 +306,7 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
     """
     errors: list[ValidationError] = []
 
-    def guard(fn: Callable[[], Any]) -> Any:
+    def guard(fn: Callable[..., Any]) -> Any:  # called with no arguments (the lambdas bind r as a default)
         try:
             return fn()
         except ValidationErrors as many:

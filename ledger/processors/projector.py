@@ -33,6 +33,12 @@ NAME = "projector"
 _YEAR_US = 365.25 * 24 * 3600 * 1_000_000
 
 
+def _time_us(ev: Event) -> int:
+    """The event's time in µs. Every event read from the log has one (the Envelope's ``time`` is required)."""
+    assert ev.time is not None
+    return to_us(ev.time)
+
+
 class _Batch:
     """One batch's pending work: rows to insert (written with one executemany per table),
     snapshot objects to store, and per-key counters so sequence numbers need one query per key."""
@@ -153,24 +159,24 @@ class Projector:
     def _enrollment_requested(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         b.insert(c.enrollments,
             enrollment_id=ev.body["enrollment_id"], corporate_number=ev.corporate_number, procedure=ev.body["procedure"],
-            agency_id=ev.body["agency_id"], requested_by=ev.actor, requested_us=to_us(ev.time), withdrawn_us=None)
+            agency_id=ev.body["agency_id"], requested_by=ev.actor, requested_us=_time_us(ev), withdrawn_us=None)
 
     def _decision(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         d = c.decisions
         values = dict(decision="accepted" if ev.type == ENROLLMENT_ACCEPTED else "rejected",
-                      by_policy=bool(ev.body.get("by_policy", False)), reason=ev.body.get("reason"), decided_us=to_us(ev.time))
+                      by_policy=bool(ev.body.get("by_policy", False)), reason=ev.body.get("reason"), decided_us=_time_us(ev))
         where = (d.c.enrollment_id == ev.body["enrollment_id"], d.c.agency_id == ev.body["agency_id"])
         if not b.execute(d.update().where(*where).values(**values)).rowcount:
             b.insert(d, enrollment_id=ev.body["enrollment_id"], agency_id=ev.body["agency_id"], **values)
 
     def _withdrawn(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         b.execute(c.enrollments.update().where(c.enrollments.c.enrollment_id == ev.body["enrollment_id"])
-                       .values(withdrawn_us=to_us(ev.time)))
+                       .values(withdrawn_us=_time_us(ev)))
 
     def _policy(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         p = c.policies
         where = (p.c.agency_id == ev.body["agency_id"], p.c.procedure == ev.body["procedure"])
-        values = dict(accept_all=ev.body["accept_all"], set_us=to_us(ev.time))
+        values = dict(accept_all=ev.body["accept_all"], set_us=_time_us(ev))
         if not b.execute(p.update().where(*where).values(**values)).rowcount:
             b.insert(p, agency_id=ev.body["agency_id"], procedure=ev.body["procedure"], **values)
 
@@ -181,7 +187,7 @@ class Projector:
 
     def _submission(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body, corp = ev.body, ev.corporate_number or ""
-        recorded_us = to_us(ev.time)
+        recorded_us = _time_us(ev)
         snapshot_key = None
         if body["payload"]:
             snapshot_key = self._snapshot(b, body["payload"], {
@@ -225,11 +231,11 @@ class Projector:
         b.insert(c.access_log,
             corporate_number=corp, seq=b.next(c.access_log, "corporate_number", corp, "seq"), access_id=body["access_id"],
             viewer=body["viewer"], action=body["action"], subject=body["subject"], legal_basis=body["legal_basis"],
-            outcome=body["outcome"], reason=body["reason"], at_us=to_us(ev.time))
+            outcome=body["outcome"], reason=body["reason"], at_us=_time_us(ev))
 
     def _disposition(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body, corp = ev.body, ev.corporate_number or ""
-        issued_us = to_us(ev.time)
+        issued_us = _time_us(ev)
         key = self._snapshot(b, body["payload"], {
             "kiroku.disposition_id": body["disposition_id"], "kiroku.corporate_number": corp, "kiroku.kind": body["kind"],
             "kiroku.period": body["period"], "kiroku.payload_digest": body["payload_digest"], "kiroku.position": str(rec.position),
@@ -244,21 +250,21 @@ class Projector:
     def _delivered(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         d = c.dispositions
         b.execute(d.update().where(d.c.disposition_id == ev.body["disposition_id"], d.c.delivered_us.is_(None))
-                       .values(delivered_us=to_us(ev.time), delivered_to=ev.body["delivered_to"]))
+                       .values(delivered_us=_time_us(ev), delivered_to=ev.body["delivered_to"]))
 
     def _grant(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body = ev.body
         b.insert(c.grants,
             grant_id=body["grant_id"], corporate_number=ev.corporate_number, grantee=body["grantee"],
             procedures=c.dumps(body["procedures"]), actions=c.dumps(body["actions"]), personal_numbers=body["personal_numbers"],
-            expires_us=to_us(body["expires_at"]), issued_us=to_us(ev.time), revoked_us=None)
+            expires_us=to_us(body["expires_at"]), issued_us=_time_us(ev), revoked_us=None)
 
     def _revoked(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         g = c.grants
-        b.execute(g.update().where(g.c.grant_id == ev.body["grant_id"], g.c.revoked_us.is_(None)).values(revoked_us=to_us(ev.time)))
+        b.execute(g.update().where(g.c.grant_id == ev.body["grant_id"], g.c.revoked_us.is_(None)).values(revoked_us=_time_us(ev)))
 
     def _missing(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body = ev.body
         b.insert(c.missing,
             agency_id=body["agency_id"], procedure=body["procedure"], period=body["period"], corporate_number=ev.corporate_number,
-            enrollment_id=body["enrollment_id"], deadline_us=to_us(body["deadline"]), reported_us=to_us(ev.time))
+            enrollment_id=body["enrollment_id"], deadline_us=to_us(body["deadline"]), reported_us=_time_us(ev))
