@@ -37,8 +37,8 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _sync(root: Path, paths: list[Path]) -> None:
-    """Make files and their directory entries durable.
+def _sync(paths: list[Path]) -> None:
+    """Make files (or directories' entries) durable.
 
     The fsyncs run in parallel threads (fsync releases the GIL), so the filesystem's journal
     commits them together: about the cost of a few fsyncs for a whole batch, and — unlike
@@ -48,7 +48,6 @@ def _sync(root: Path, paths: list[Path]) -> None:
     if _FSYNC_POOL is None:
         _FSYNC_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="kiroku-fsync")
     list(_FSYNC_POOL.map(_fsync_path, paths))
-    list(_FSYNC_POOL.map(_fsync_path, sorted({p.parent for p in paths})))
 
 
 def content_key(prefix: str, data: bytes, suffix: str = ".avro") -> str:
@@ -93,11 +92,12 @@ class LocalObjectStore:
     def put_many(self, items: list[tuple[str, bytes, int | None]]) -> None:
         """Store several objects, then make them all durable at once.
 
-        Each is written to a temporary file and renamed into place (a reader never sees half an
-        object); one filesystem sync then covers every file and directory entry, instead of two
-        fsyncs per object.
+        Each is written to a temporary file, made durable, and only then renamed into place: a
+        reader never sees half an object, and after a power cut an object under its final name
+        is whole (never a torn file a re-projection would find "already there with other
+        bytes"). The batch's files are synced together, then their directories.
         """
-        written: list[Path] = []
+        pending: list[tuple[Path, Path]] = []
         for key, data, _retain in items:
             path = self._path(key)
             if path.exists():
@@ -114,10 +114,12 @@ class LocalObjectStore:
             with open(tmp, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
-            os.replace(tmp, path)
-            written.append(path)
-        if written:
-            _sync(self.root, written)
+            pending.append((tmp, path))
+        if pending:
+            _sync([tmp for tmp, _ in pending])
+            for tmp, path in pending:
+                os.replace(tmp, path)
+            _sync(sorted({path.parent for _, path in pending}))
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
