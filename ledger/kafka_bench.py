@@ -244,7 +244,7 @@ def run_raw_producer(bootstrap: str, topic: str, records: list[tuple[bytes, Any]
     with ``encode``, each value is encoded inside the timing first (the raw ceiling)."""
     from kafka import KafkaAdminClient, KafkaProducer
 
-    from ledger.adapters.kafka_log import MAX_RECORD_BYTES
+    from ledger.adapters.kafka_client import MAX_RECORD_BYTES
     from ledger.adapters.kafka_topics import topic_configs
     from ledger.partitioning import partition_for
 

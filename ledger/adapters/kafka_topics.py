@@ -10,13 +10,11 @@ unlimited retention and no compaction; otherwise Kiroku refuses to start, naming
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ledger.adapters.kafka_client import MAX_RECORD_BYTES, KafkaOptions, _kafka
 from ledger.errors import ConfigurationError, KirokuError
 from ledger.ports import TOPICS
-
-if TYPE_CHECKING:
-    from ledger.adapters.kafka_log import KafkaOptions
 
 #: What each setting must be on a ledger topic, and why (for the refusal message).
 REQUIRED = {
@@ -28,8 +26,6 @@ REQUIRED = {
 
 def topic_configs(replication: int) -> dict[str, str]:
     """The configs Kiroku creates its topics with."""
-    from ledger.adapters.kafka_log import MAX_RECORD_BYTES
-
     return {
         "cleanup.policy": "delete",
         "retention.ms": "-1",
@@ -42,8 +38,6 @@ def topic_configs(replication: int) -> dict[str, str]:
 
 def ensure_topics(options: KafkaOptions, partitions: int) -> dict[str, int]:
     """Create missing ledger topics, check existing ones; returns each logical topic's partitions."""
-    from ledger.adapters.kafka_log import _kafka
-
     kafka = _kafka()
     try:
         admin = kafka.KafkaAdminClient(
