@@ -24,8 +24,25 @@ def _notice_id(rec: StoredRecord, agency_id: str) -> str:
     return "ntc_" + hashlib.sha256(f"{rec.position}|{agency_id}".encode()).hexdigest()[:26]
 
 
-#: Notices per ``NoticesIssued`` record: bounds a record to a few hundred kilobytes.
+#: Notices per ``NoticesIssued`` record, and a bound on its encoded size (each notice counted as
+#: its fields plus five bytes per line number, Avro's longest int): a batch of big employers'
+#: reports, each naming thousands of lines for one municipality, still fits a log record.
 NOTICES_PER_RECORD = 1000
+NOTICE_RECORD_BYTES = 1024 * 1024
+
+
+def _chunks(notices: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive runs of at most NOTICES_PER_RECORD notices and about NOTICE_RECORD_BYTES each."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for notice in notices:
+        weight = 256 + 5 * len(notice["lines"])
+        if chunks[-1] and (len(chunks[-1]) >= NOTICES_PER_RECORD or size + weight > NOTICE_RECORD_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(notice)
+        size += weight
+    return chunks if chunks[0] else []
 
 
 class Notifier:
@@ -62,8 +79,7 @@ class Notifier:
             by_agency.setdefault(agency_id, []).append(notice)
         events = []
         for agency_id, items in by_agency.items():
-            for i in range(0, len(items), NOTICES_PER_RECORD):
-                chunk = items[i:i + NOTICES_PER_RECORD]
+            for chunk in _chunks(items):
                 digest = hashlib.sha256(f"{chunk[0]['notice_id']}|{chunk[-1]['notice_id']}|{len(chunk)}".encode())
                 events.append(Event(NOTICES_ISSUED, {"agency_id": agency_id, "notices": chunk}, actor="kiroku:notifier",
                                     event_id="evt_" + digest.hexdigest()[:26], time=chunk[-1]["recorded_at"]))

@@ -256,3 +256,26 @@ def test_a_log_holding_notices_written_one_per_record_still_feeds_the_agency(kir
     feed = all_notices(agency(kiroku, TAX_OFFICE))
     assert [(n.seq, n.notice_id, n.submission_id, n.period) for n in feed] == [
         (1, "ntc_legacy0000000000000000000", "sub_LEGACY", "2024"), (2, feed[1].notice_id, receipt.submission_id, "2025")]
+
+
+def test_notices_naming_many_lines_are_split_so_that_no_record_outgrows_the_log(home, clock, monkeypatch):
+    import ledger.processors.notifier as notifier_module
+    from ledger.domain.model import Principal
+
+    with open_kiroku(home=home, clock=clock, partitions=1) as k:
+        for corp in (CORP_A, CORP_B):
+            enroll_payroll(k, corp, CHIYODA)
+    # Each report names 40 Chiyoda lines (~456 bytes by the notifier's count): two per record at most.
+    monkeypatch.setattr(notifier_module, "NOTICE_RECORD_BYTES", 1000)
+    with open_kiroku(home=home, clock=clock, inline_processing=False, partitions=1) as k:
+        corps = [CORP_A, CORP_B]
+        receipts = [company(k, corp).record(corp, "PAYROLL_REPORT", year, payroll([payroll_line(n, CHIYODA) for n in range(1, 41)]))
+                    for year in ("2024", "2025", "2026") for corp in corps]
+        before = k.log.end_offset(NOTICES, k.log.partition_for(NOTICES, CHIYODA_ID.encode()))
+        k.processors.notifier.run_once()
+        written = k.log.read(NOTICES, k.log.partition_for(NOTICES, CHIYODA_ID.encode()), before, 100)
+        assert [len(k.codec.decode(r.value).body["notices"]) for r in written] == [2, 2, 2]
+        k.processors.catch_up()
+        feed = k.queries.notices(Principal.agency(CHIYODA_ID), 0, 100)
+        assert [n.submission_id for n in feed] == [r.submission_id for r in receipts]
+        assert all(n.lines == list(range(1, 41)) for n in feed)
