@@ -8,6 +8,7 @@ crash leaves either the whole object or none. Keys are content addresses (``…/
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,8 @@ def _alive(pid: int) -> bool:
         return True
     return True
 
+
+log = logging.getLogger(__name__)
 
 _FSYNC_POOL: ThreadPoolExecutor | None = None
 
@@ -69,6 +72,17 @@ def check_content(key: str, data: bytes) -> None:
             )
 
 
+def _torn(key: str, existing: bytes, data: bytes) -> bool:
+    """Whether a content-addressed object's stored bytes are a torn write of ``data``: they do
+    not hash to the object's name, and ``data`` does (anything else is a real conflict)."""
+    try:
+        check_content(key, data)
+    except IntegrityError:
+        return False
+    name = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    return len(name) == 64 and hashlib.sha256(existing).hexdigest() != name
+
+
 class LocalObjectStore:
     """The embedded ``ObjectStore`` adapter."""
 
@@ -92,21 +106,26 @@ class LocalObjectStore:
     def put_many(self, items: list[tuple[str, bytes, int | None]]) -> None:
         """Store several objects, then make them all durable at once.
 
-        Each is written to a temporary file, made durable, and only then renamed into place: a
-        reader never sees half an object, and after a power cut an object under its final name
-        is whole (never a torn file a re-projection would find "already there with other
-        bytes"). The batch's files are synced together, then their directories.
+        Each is written to a temporary file and renamed into place (a reader never sees half an
+        object); one parallel sync then covers every file, and another their directories — two
+        journal commits for the whole batch. A power cut between a rename and the sync can leave
+        a torn file under its final name; no catalog row points at it yet (rows are committed
+        after this returns), and as the name is the content's digest the next projection of the
+        same snapshot recognises the damage and writes it again.
         """
-        pending: list[tuple[Path, Path]] = []
+        written: list[Path] = []
         for key, data, _retain in items:
             path = self._path(key)
             if path.exists():
-                if path.read_bytes() != data:
+                existing = path.read_bytes()
+                if existing == data:
+                    continue
+                if not _torn(key, existing, data):
                     raise IntegrityError(
                         f"snapshot object {key} already exists with other bytes; snapshots are written once",
                         field=key, code="object_exists",
                     )
-                continue
+                log.warning("snapshot object %s was torn by a crash before it was synced; writing it again", key)
             if path.parent not in self._dirs:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._dirs.add(path.parent)
@@ -114,12 +133,11 @@ class LocalObjectStore:
             with open(tmp, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
-            pending.append((tmp, path))
-        if pending:
-            _sync([tmp for tmp, _ in pending])
-            for tmp, path in pending:
-                os.replace(tmp, path)
-            _sync(sorted({path.parent for _, path in pending}))
+            os.replace(tmp, path)
+            written.append(path)
+        if written:
+            _sync(written)
+            _sync(sorted({p.parent for p in written}))
 
     def get(self, key: str) -> bytes:
         path = self._path(key)

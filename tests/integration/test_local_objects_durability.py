@@ -1,46 +1,46 @@
-"""The order of a snapshot batch's durable writes: no object appears under its final name before
-its bytes are synced, and the directory entries are synced after the renames."""
+"""A snapshot torn by a power cut before its sync is written again by the next projection; any
+other clash under an existing name is refused."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-import ledger.adapters.local_objects as local_objects
 from ledger.adapters.local_objects import LocalObjectStore, content_key
+from ledger.errors import IntegrityError
 
 pytestmark = pytest.mark.integration
 
+DATA = b"Obj\x01 a snapshot container"
 
-def test_each_object_is_synced_before_it_is_renamed_into_place_and_directories_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+
+@pytest.mark.parametrize("torn", [b"", DATA[:7], DATA[:-1] + b"\x00"], ids=["empty", "truncated", "garbled"])
+def test_a_torn_content_addressed_object_is_written_again(tmp_path: Path, torn: bytes) -> None:
     store = LocalObjectStore(tmp_path / "objects")
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace = local_objects._fsync_path, os.replace
-
-    def fsync(path: Path) -> None:
-        events.append(("fsync", str(path)))
-        real_fsync(path)
-
-    def replace(src: str | Path, dst: str | Path) -> None:
-        events.append(("rename", str(src)))
-        events.append(("named", str(dst)))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(local_objects, "_fsync_path", fsync)
-    monkeypatch.setattr(local_objects.os, "replace", replace)
-    items = [(content_key("snapshots", data), data, None) for data in (b"one", b"two", b"three")]
-    store.put_many(items)
-
-    order = {event: i for i, event in enumerate(events)}
-    for key, data, _ in items:
-        final = tmp_path / "objects" / key
-        assert final.read_bytes() == data
-        renamed = [src for kind, src in events if kind == "rename" and Path(src).name.startswith(f".{final.name}.")]
-        assert len(renamed) == 1
-        assert order[("fsync", renamed[0])] < order[("rename", renamed[0])]  # bytes durable before the name
-        assert order[("named", str(final))] < order[("fsync", str(final.parent))]  # the entry synced after
+    key = content_key("snapshots", DATA)
+    path = tmp_path / "objects" / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(torn)  # what a power cut between rename and sync can leave behind
+    store.put_many([(key, DATA, None)])
+    assert store.get(key) == DATA
     assert not list((tmp_path / "objects").rglob("*.tmp"))
+
+
+def test_bytes_that_do_not_match_their_name_never_replace_a_stored_object(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    key = content_key("snapshots", DATA)
+    store.put_many([(key, DATA, None)])
+    with pytest.raises(IntegrityError) as err:
+        store.put_many([(key, b"other bytes", None)])
+    assert err.value.code == "object_exists" and err.value.field == key
+    assert store.get(key) == DATA
+
+
+def test_an_object_not_named_by_its_digest_is_never_rewritten(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    store.put_many([("checkpoints/latest.txt", b"one", None)])
+    with pytest.raises(IntegrityError) as err:
+        store.put_many([("checkpoints/latest.txt", b"two", None)])
+    assert err.value.code == "object_exists"
+    assert (tmp_path / "objects" / "checkpoints/latest.txt").read_bytes() == b"one"
