@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ledger.codec import SchemaRegistry, read_single_block, split_single, write_container_body
+from ledger.codec import SchemaRegistry, split_single
+from ledger.containers import read_single_block, write_container_body
 from ledger.adapters.local_objects import content_key
 from ledger.errors import IntegrityError
 from ledger.ports import ObjectStore

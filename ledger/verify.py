@@ -24,7 +24,8 @@ from typing import Any
 
 from ledger import merkle
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.codec import SchemaRegistry, read_container
+from ledger.codec import SchemaRegistry
+from ledger.containers import read_container
 from ledger.errors import IntegrityError, KirokuError
 from ledger.events import DISPOSITION_ISSUED, ENVELOPE, SUBMISSION_RECORDED, EventCodec
 from ledger.ports import FILINGS, Position

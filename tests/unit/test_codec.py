@@ -23,11 +23,10 @@ from ledger.codec import (
     SchemaRegistry,
     crc64_avro,
     encode_single,
-    read_container,
     schema_fingerprint,
     split_single,
-    write_container,
 )
+from ledger.containers import read_container, write_container
 from ledger.errors import ConfigurationError, IntegrityError, ValidationError
 
 pytestmark = pytest.mark.unit

@@ -135,7 +135,8 @@ def test_a_flipped_byte_in_a_snapshot_object_is_detected(filed, audit) -> None:
 
 def test_a_snapshot_whose_payload_changed_under_a_recomputed_marker_fails_on_its_digest(filed) -> None:
     """A forger who rebuilds the container around altered payload bytes still meets the digest."""
-    from ledger.codec import SchemaRegistry, read_container, write_container_body
+    from ledger.codec import SchemaRegistry
+    from ledger.containers import read_container, write_container_body
     from ledger.verify import _container_block
 
     block = _container_block(filed.snapshot)
