@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ledger.bootstrap import open_kiroku
-from ledger.domain.model import Principal
+from ledger.domain.model import Principal, Receipt
 from ledger.errors import KirokuError
 from ledger.processors.standalone import ProcessorLoop
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line
-from tests.integration.helpers import company, enroll_payroll
+from tests.integration.helpers import company, enroll_payroll, poll_until
 
 pytestmark = pytest.mark.integration
 
 
-def test_notifier_projector_and_sequencer_roles_together_derive_what_inline_processing_would(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def recorded_not_processed(home: Path) -> Receipt:
+    """A deployment at ``home`` holding one payroll report for Chiyoda that no processor has seen."""
     with open_kiroku(home=home) as k:
         enroll_payroll(k, CORP_A, CHIYODA)
     with open_kiroku(home=home, inline_processing=False) as k:
-        receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1)]))
+        return company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1)]))
+
+
+def test_notifier_projector_and_sequencer_roles_together_derive_what_inline_processing_would(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    receipt = recorded_not_processed(home)
+    with open_kiroku(home=home, inline_processing=False) as k:
         for role in ("notifier", "projector", "sequencer"):
             ProcessorLoop(k, role, report=lambda _: None).run(until_idle=True)
         assert [n.submission_id for n in k.queries.notices(Principal.agency(f"municipality:{CHIYODA}"))] == [receipt.submission_id]
@@ -39,18 +49,8 @@ def test_an_unknown_role_is_refused_naming_the_roles(tmp_path: Path) -> None:
 
 
 def test_sigusr1_drains_a_processor_process_it_exits_once_the_log_is_processed(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from tests.integration.helpers import poll_until
-
     home = tmp_path / "home"
-    with open_kiroku(home=home) as k:
-        enroll_payroll(k, CORP_A, CHIYODA)
-    with open_kiroku(home=home, inline_processing=False) as k:
-        receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1)]))
+    receipt = recorded_not_processed(home)
     env = {**os.environ, "KIROKU_HOME": str(home), "KIROKU_INLINE_PROCESSING": "false"}
     out = tmp_path / "notifier.log"
     with out.open("w") as sink:
