@@ -59,7 +59,7 @@ class _Batch:
 
     def flush(self) -> None:
         for table, rows in self.rows.items():
-            self.conn.execute(table.insert(), rows)
+            c.insert_many(self.conn, table, rows)
         self.rows.clear()
 
     def next(self, table: Any, key_col: str, key: str, seq_col: str) -> int:

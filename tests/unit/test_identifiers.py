@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ledger.domain.identifiers import (
     PERSONAL_NUMBER_WITHHELD,
     corporate_check_digit,
+    is_valid_personal_number,
     make_corporate_number,
     make_municipality_code,
     make_personal_number,
@@ -116,6 +117,15 @@ def test_personal_check_digit_matches_the_formula(base: str) -> None:
 @given(digits(5))
 def test_municipality_check_digit_matches_the_formula(base: str) -> None:
     assert municipality_check_digit(base) == expected_municipality(base)
+
+
+@given(st.one_of(digits(12), st.text(max_size=14), st.text(alphabet="0123456789０１２３４５６７８９ -", min_size=11, max_size=14)))
+def test_the_hot_path_personal_number_check_accepts_exactly_the_clean_valid_numbers(value: str) -> None:
+    # Clean: 12 ASCII digits whose last is the formula's check digit (what validation returns unchanged).
+    clean = len(value) == 12 and value.isascii() and value.isdigit() and int(value[11]) == expected_personal(value[:11])
+    assert is_valid_personal_number(value) is clean
+    if clean:
+        assert validate_personal_number(value) == value
 
 
 # --- generated numbers validate; a wrong check digit never does -----------------------------
