@@ -7,6 +7,7 @@ Errors are printed for a person — what was wrong, where, what was expected —
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import tempfile
@@ -45,6 +46,12 @@ err_console = Console(stderr=True)
 
 _state: dict[str, Any] = {}
 
+#: Bulk recording and processing allocate millions of short-lived objects (a batch's lines,
+#: rows, notices) while a large heap stays alive; with CPython's default thresholds (700, 10, 10)
+#: the notifier spent ~20 % and the projector ~14 % of their CPU in collections that freed
+#: little. Kiroku builds few reference cycles, so it collects less often, in larger steps.
+GC_THRESHOLDS = (50_000, 20, 100)
+
 
 @app.callback()
 def main(
@@ -55,6 +62,7 @@ def main(
 ) -> None:
     """Global options."""
     _state["home"] = data_dir
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _settings() -> Any:

@@ -132,6 +132,18 @@ def test_schemas_check_passes_on_the_shipped_schemas(cli) -> None:
     assert "problem" not in result.output
 
 
+def test_every_command_runs_with_kirokus_garbage_collection_thresholds(cli) -> None:
+    import gc
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's default
+        cli("schemas", "check")
+        assert gc.get_threshold() == cli_module.GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*saved)
+
+
 def test_help_teaches_each_command(cli) -> None:
     for command in ("demo", "record", "import-csv", "notices", "show", "replay", "access-log"):
         out = cli(command, "--help").output
