@@ -162,7 +162,7 @@ def dumps(value: Any) -> str:
 def _insert_statement(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
     """The driver's INSERT for these columns, and the order of its parameters (None: by name)."""
     compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
-    return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
+    return str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
 
 
 def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

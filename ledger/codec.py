@@ -22,6 +22,7 @@ import fastavro
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import SchemaParseException, to_parsing_canonical_form
 
+from ledger.avro_plan import Misfit, Plan, avro_plan, avro_write
 from ledger.errors import ConfigurationError, IntegrityError, ValidationError
 
 # -- Fingerprints ("Schema Fingerprints") --------------------------------------------------------
@@ -224,6 +225,8 @@ class SchemaVersion:
     fingerprint: int
     source: str
     header: bytes = field(repr=False, compare=False)
+    #: How the compiled writer encodes it (None: fastavro does); see ledger.avro_plan.
+    plan: Plan | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_text(cls, source: str, text: str) -> SchemaVersion:
@@ -246,7 +249,7 @@ class SchemaVersion:
             raise ConfigurationError(f"schema file {source} defines {parsed['name']}, not the {match['name']} its name says",
                                      field=source, expected=match["name"], got=parsed["name"])
         fp = schema_fingerprint(schema)
-        return cls(parsed["name"], int(match["version"]), schema, parsed, fp, source, single_object_header(fp))
+        return cls(parsed["name"], int(match["version"]), schema, parsed, fp, source, single_object_header(fp), avro_plan(parsed))
 
 
 def _walk(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
@@ -327,6 +330,11 @@ class SchemaRegistry:
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Single-object encode ``record`` with the latest version of ``name``."""
         sv = self.latest(name)
+        if sv.plan is not None:
+            try:
+                return sv.header + avro_write(sv.plan, record)
+            except Misfit:
+                pass  # not the canonical types throughout: fastavro encodes it, or says what does not fit
         out = io.BytesIO()
         out.write(sv.header)
         _write_body(out, sv.parsed, record)

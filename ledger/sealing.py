@@ -14,6 +14,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger._hotpath import seal_lines
 from ledger.domain.procedures import Procedure
 from ledger.errors import IntegrityError, KeyErased
 from ledger.lru import Bounded
@@ -55,19 +56,9 @@ class Sealer:
         reserve = getattr(self.keys, "reserve", None)
         dk = reserve(scope) if reserve is not None else self.keys.data_key(scope)
         aead = self._cipher(dk.key_id, dk.key)
-        sid = submission_id.encode()
-        # GCM needs a unique nonce per key: 8 random bytes per submission and a 4-byte counter.
-        prefix = os.urandom(8)
-        counter = 0
-        lines = []
-        for number, line in enumerate(payload["lines"], start=1):
-            sealed = dict(line)
-            for name in proc.sensitive_fields:
-                counter += 1
-                nonce = prefix + counter.to_bytes(4, "big")
-                aad = b"%s/lines[%d].%s" % (sid, number, name.encode())
-                sealed[name] = nonce + aead.encrypt(nonce, line[name].encode(), aad)
-            lines.append(sealed)
+        # GCM needs a unique nonce per key: 8 random bytes per submission and a 4-byte counter
+        # (compiled: a national January seals tens of millions of personal numbers).
+        lines = seal_lines(payload["lines"], proc.sensitive_fields, aead.encrypt, os.urandom(8), submission_id.encode())
         return {**payload, "lines": lines}, dk.key_id
 
     def unseal(

@@ -14,9 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ledger.domain.identifiers import (
-    is_valid_municipality_code, is_valid_personal_number, validate_municipality_code, validate_personal_number,
-)
+from ledger._hotpath import clean_lines
+from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
 # Agency kinds (the part of an agency id before the colon).
@@ -240,61 +239,29 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
 _MAX_AMOUNT = 10**15
 
 
-def _fast_condition(rule: FieldRule, v: str) -> str:
-    """A Python expression true exactly for the values ``_check`` would return unchanged."""
-    if rule.kind in ("yen", "count"):
-        return f"type({v}) is int and 0 <= {v} <= {_MAX_AMOUNT}"
-    if rule.kind == "text":
-        return f"type({v}) is str and 0 < len({v}) <= {rule.max_length} and {v} == {v}.strip()"
-    if rule.kind == "personal_number":
-        return f"is_valid_personal_number({v})"
-    if rule.kind == "municipality_code":
-        return f"is_valid_municipality_code({v})"
-    if rule.kind == "month":
-        return f"type({v}) is str and _MONTH_RE.match({v}) is not None"
-    raise AssertionError(f"unknown field kind {rule.kind}")
+#: Field kinds as ``ledger._hotpath.clean_lines`` numbers them.
+_KIND_CODES = {"text": 0, "yen": 1, "count": 1, "personal_number": 2, "municipality_code": 3, "month": 4}
+_RULES: dict[str, tuple[tuple[str, int, bool, int, Any], ...]] = {}
 
 
-def _compile_fast_line(proc: Procedure) -> Callable[[Any], dict[str, Any] | None]:
-    """Compile the procedure's line rules into one straight-line function.
+def _line_rules(proc: Procedure) -> tuple[tuple[str, int, bool, int, Any], ...]:
+    """The procedure's line rules in the compiled checker's form (made once per procedure)."""
+    rules = _RULES.get(proc.code)
+    if rules is None:
+        rules = _RULES[proc.code] = tuple((r.name, _KIND_CODES[r.kind], r.required, r.max_length, r.default) for r in proc.line)
+    return rules
+
+
+def _fast_lines(proc: Procedure, lines: list[Any]) -> list[dict[str, Any] | None]:
+    """Each line's normalized form if every field is already clean, else None (then the careful
+    path runs and names the problem).
 
     Bulk recording checks every field of every line (a national January is tens of millions of
-    lines), so the common case — every value already clean — runs as generated code with no
-    per-field calls. It returns the normalized line, or None to send the line through
-    ``_check`` for the precise error. A property test keeps the two paths in agreement.
+    lines), so the common case — every value already clean — is checked in compiled code
+    (``ledger/_hotpath.c``): a line is clean exactly when ``_check`` would return each of its
+    values unchanged. A property test keeps the two paths in agreement.
     """
-    names = [r.name for r in proc.line]
-    src = ["def fast_line(line):", "    if type(line) is not dict or not line.keys() <= KNOWN:", "        return None",
-           "    g = line.get"]
-    for i, r in enumerate(proc.line):
-        v = f"v{i}"
-        src.append(f"    {v} = g({r.name!r})")
-        if r.required:
-            src.append(f"    if {v} is None or not ({_fast_condition(r, v)}):")
-            src.append("        return None")
-        else:
-            src.append(f"    if {v} is None:")
-            src.append(f"        {v} = DEFAULTS[{i}]")
-            src.append(f"    elif not ({_fast_condition(r, v)}):")
-            src.append("        return None")
-    src.append("    return {" + ", ".join(f"{n!r}: v{i}" for i, n in enumerate(names)) + "}")
-    scope: dict[str, Any] = {
-        "KNOWN": frozenset(names), "DEFAULTS": [r.default for r in proc.line], "_MONTH_RE": _MONTH_RE,
-        "is_valid_personal_number": is_valid_personal_number, "is_valid_municipality_code": is_valid_municipality_code,
-    }
-    exec(compile("\n".join(src), f"<fast line rules of {proc.code}>", "exec"), scope)  # noqa: S102 - our own rules
-    return scope["fast_line"]  # type: ignore[no-any-return]
-
-
-_FAST: dict[str, Callable[[Any], dict[str, Any] | None]] = {}
-
-
-def _fast_line(proc: Procedure, line: Any) -> dict[str, Any] | None:
-    """The normalized line if every field is already clean, else None (then the careful path runs)."""
-    fast = _FAST.get(proc.code)
-    if fast is None:
-        fast = _FAST[proc.code] = _compile_fast_line(proc)
-    return fast(line)
+    return clean_lines(_line_rules(proc), lines)
 
 
 def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
@@ -334,24 +301,25 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
         errors.append(ValidationError("payload.lines must list at least one line", field="lines", expected="a non-empty list", got=lines if not isinstance(lines, list) else "[]", code="required"))
         lines = []
     known = {r.name for r in proc.line}
-    out_lines = []
-    for number, line in enumerate(lines, start=1):
-        clean = _fast_line(proc, line)
-        if clean is not None:
-            out_lines.append(clean)
-            continue
-        if len(errors) >= MAX_ERRORS:
-            break
-        if not isinstance(line, dict):
-            errors.append(ValidationError(f"line {number} must be an object", field=f"lines[{number}]", expected="an object", got=type(line).__name__, code="invalid_type"))
-            continue
-        unknown = sorted(set(line) - known)
-        if unknown:
-            errors.append(ValidationError(
-                f"line {number}: unknown field(s) {', '.join(unknown)}", field=f"lines[{number}].{unknown[0]}",
-                expected="one of " + ", ".join(r.name for r in proc.line), got=unknown[0], code="unknown_field",
-            ))
-        out_lines.append({r.name: guard(lambda r=r: _check(r, line.get(r.name), f"lines[{number}].{r.name}", f"line {number}: ")) for r in proc.line})
+    out_lines = cleaned = _fast_lines(proc, lines)
+    if None in cleaned:  # some line is not clean: the careful path names every problem
+        out_lines = []
+        for number, (line, clean) in enumerate(zip(lines, cleaned), start=1):
+            if clean is not None:
+                out_lines.append(clean)
+                continue
+            if len(errors) >= MAX_ERRORS:
+                break
+            if not isinstance(line, dict):
+                errors.append(ValidationError(f"line {number} must be an object", field=f"lines[{number}]", expected="an object", got=type(line).__name__, code="invalid_type"))
+                continue
+            unknown = sorted(set(line) - known)
+            if unknown:
+                errors.append(ValidationError(
+                    f"line {number}: unknown field(s) {', '.join(unknown)}", field=f"lines[{number}].{unknown[0]}",
+                    expected="one of " + ", ".join(r.name for r in proc.line), got=unknown[0], code="unknown_field",
+                ))
+            out_lines.append({r.name: guard(lambda r=r: _check(r, line.get(r.name), f"lines[{number}].{r.name}", f"line {number}: ")) for r in proc.line})
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     out["lines"] = out_lines

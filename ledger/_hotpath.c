@@ -1,0 +1,518 @@
+/* ledger._hotpath: the per-line work of bulk recording, compiled.
+ *
+ * A national January is tens of millions of lines; in Python, checking every field of a line and
+ * Avro-encoding it cost ~6 us a line, more than everything else the recorder does. Each function
+ * here is the exact twin of a Python path that stays for everything it declines:
+ *
+ *   clean_lines(rules, lines) -> [dict | None, ...]
+ *       For each line, its normalized form when every field is already clean, else None; the
+ *       caller's careful path (ledger.domain.procedures._check) then names the problem. A line is
+ *       clean when _check would return every value unchanged.
+ *
+ *   seal_lines(lines, fields, encrypt, prefix, submission_id) -> [dict, ...]
+ *       Each line with its sensitive fields sealed by ``encrypt`` (AESGCM.encrypt of the data key):
+ *       nonce(12) ‖ ciphertext ‖ tag, the nonce being the submission's 8 random bytes and a 4-byte
+ *       counter, the associated data ``<submission id>/lines[<n>].<field>`` — ledger.sealing.
+ *
+ *   avro_write(plan, datum) -> bytes
+ *       Avro binary encoding of ``datum`` for a plan built from a parsed schema by
+ *       ledger.codec.avro_plan. Accepts only the canonical Python type of each Avro type (str,
+ *       bytes, int, float, bool, None, dict, list) and raises Misfit for anything else, so that
+ *       fastavro encodes it or explains what does not fit: the bytes are always fastavro's.
+ *
+ * Avro binary encoding: https://avro.apache.org/docs/1.11.1/specification/#binary-encoding
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static PyObject *Misfit; /* ledger._hotpath.Misfit (a ValueError) */
+
+/* ---- clean_lines -------------------------------------------------------------------------- */
+
+enum { K_TEXT = 0, K_AMOUNT = 1, K_PERSONAL_NUMBER = 2, K_MUNICIPALITY_CODE = 3, K_MONTH = 4 };
+
+#define MAX_AMOUNT 1000000000000000LL /* 10**15, as ledger.domain.procedures._MAX_AMOUNT */
+
+/* Exactly ``n`` ASCII digits (what ``s.isascii() and s.isdigit()`` accepts at length n). */
+static const Py_UCS1 *ascii_digits(PyObject *v, Py_ssize_t n) {
+    if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != n || !PyUnicode_IS_ASCII(v)) return NULL;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (d[i] < '0' || d[i] > '9') return NULL;
+    return d;
+}
+
+/* 個人番号: 12 digits, the last = 11 - (sum of digit * Q_n mod 11), 0 when that remainder is 0 or 1. */
+static int is_personal_number(PyObject *v) {
+    static const int w[11] = {6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2};
+    const Py_UCS1 *d = ascii_digits(v, 12);
+    if (d == NULL) return 0;
+    int total = 0;
+    for (int i = 0; i < 11; i++) total += (d[i] - '0') * w[i];
+    int r = total % 11;
+    return d[11] - '0' == (r <= 1 ? 0 : 11 - r);
+}
+
+/* 地方公共団体コード: 6 digits, the last = the last digit of 11 - (sum with weights 6..2 mod 11). */
+static int is_municipality_code(PyObject *v) {
+    static const int w[5] = {6, 5, 4, 3, 2};
+    const Py_UCS1 *d = ascii_digits(v, 6);
+    if (d == NULL) return 0;
+    int total = 0;
+    for (int i = 0; i < 5; i++) total += (d[i] - '0') * w[i];
+    return d[5] - '0' == (11 - total % 11) % 10;
+}
+
+/* Non-empty text of at most max_length characters that str.strip() would leave as it is. */
+static int is_text(PyObject *v, Py_ssize_t max_length) {
+    if (!PyUnicode_CheckExact(v)) return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    if (n == 0 || n > max_length) return 0;
+    return !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, 0)) && !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
+}
+
+/* A whole number 0 <= v <= 10**15 (bool is not one: PyLong_CheckExact refuses it). */
+static int is_amount(PyObject *v) {
+    if (!PyLong_CheckExact(v)) return 0;
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
+    return 0 <= x && x <= MAX_AMOUNT;
+}
+
+/* YYYY-MM in ASCII, years 1900-2099. Anything else (other digits, a trailing newline the
+ * regular expression would also take) is left to the careful path, which decides the same way. */
+static int is_month(PyObject *v) {
+    if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != 7 || !PyUnicode_IS_ASCII(v)) return 0;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
+    for (int i = 0; i < 7; i++)
+        if (i != 4 && (d[i] < '0' || d[i] > '9')) return 0;
+    if (d[4] != '-') return 0;
+    if (!((d[0] == '1' && d[1] == '9') || (d[0] == '2' && d[1] == '0'))) return 0;
+    int month = (d[5] - '0') * 10 + (d[6] - '0');
+    return 1 <= month && month <= 12;
+}
+
+typedef struct {
+    PyObject *name;     /* borrowed from the rules tuple */
+    int kind;
+    int required;
+    Py_ssize_t max_length;
+    PyObject *fallback; /* borrowed: stored when an optional field is empty */
+} Rule;
+
+static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
+    if (!PyTuple_CheckExact(rules)) {
+        PyErr_SetString(PyExc_TypeError, "rules must be a tuple of (name, kind, required, max_length, default)");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(rules);
+    Rule *r = PyMem_New(Rule, n > 0 ? n : 1);
+    if (r == NULL) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(rules, i);
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 5 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 0))) {
+            PyMem_Free(r);
+            PyErr_SetString(PyExc_TypeError, "each rule is (name: str, kind: int, required: bool, max_length: int, default)");
+            return -1;
+        }
+        r[i].name = PyTuple_GET_ITEM(t, 0);
+        r[i].kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(t, 1));
+        r[i].required = PyObject_IsTrue(PyTuple_GET_ITEM(t, 2));
+        r[i].max_length = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 3));
+        r[i].fallback = PyTuple_GET_ITEM(t, 4);
+        if (PyErr_Occurred() || r[i].required < 0) { PyMem_Free(r); return -1; }
+        if (r[i].kind < K_TEXT || r[i].kind > K_MONTH) {
+            PyMem_Free(r);
+            PyErr_Format(PyExc_ValueError, "unknown field kind %d", r[i].kind);
+            return -1;
+        }
+    }
+    *out = r;
+    *count = n;
+    return 0;
+}
+
+static int value_is_clean(const Rule *r, PyObject *v) {
+    switch (r->kind) {
+    case K_TEXT: return is_text(v, r->max_length);
+    case K_AMOUNT: return is_amount(v);
+    case K_PERSONAL_NUMBER: return is_personal_number(v);
+    case K_MUNICIPALITY_CODE: return is_municipality_code(v);
+    default: return is_month(v);
+    }
+}
+
+/* The normalized line (a new reference), Py_None (new reference) when not clean, NULL on error. */
+static PyObject *clean_line(const Rule *rules, Py_ssize_t n, PyObject *line) {
+    if (!PyDict_CheckExact(line)) Py_RETURN_NONE;
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    Py_ssize_t present = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyDict_GetItemWithError(line, rules[i].name);
+        if (v == NULL && PyErr_Occurred()) goto error;
+        if (v != NULL) present++;
+        if (v == NULL || v == Py_None) {
+            if (rules[i].required) goto unclean;
+            v = rules[i].fallback;
+        } else if (!value_is_clean(&rules[i], v)) {
+            goto unclean;
+        }
+        /* held while stored: a key's __eq__ (run by a later lookup) could replace it in the line */
+        Py_INCREF(v);
+        int stored = PyDict_SetItem(out, rules[i].name, v);
+        Py_DECREF(v);
+        if (stored < 0) goto error;
+    }
+    if (present != PyDict_GET_SIZE(line)) goto unclean; /* a field no rule knows */
+    return out;
+unclean:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *clean_lines(PyObject *self, PyObject *args) {
+    PyObject *rules_obj, *lines;
+    if (!PyArg_ParseTuple(args, "OO!:clean_lines", &rules_obj, &PyList_Type, &lines)) return NULL;
+    Rule *rules;
+    Py_ssize_t n;
+    if (read_rules(rules_obj, &rules, &n) < 0) return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(lines);
+    PyObject *out = PyList_New(count);
+    if (out == NULL) { PyMem_Free(rules); return NULL; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *clean = clean_line(rules, n, PyList_GET_ITEM(lines, i));
+        if (clean == NULL) { Py_DECREF(out); PyMem_Free(rules); return NULL; }
+        PyList_SET_ITEM(out, i, clean);
+    }
+    PyMem_Free(rules);
+    return out;
+}
+
+/* ---- seal_lines --------------------------------------------------------------------------- */
+
+static PyObject *seal_lines(PyObject *self, PyObject *args) {
+    PyObject *lines, *fields, *encrypt;
+    const char *prefix, *sid;
+    Py_ssize_t prefix_len, sid_len;
+    if (!PyArg_ParseTuple(args, "O!O!Oy#y#:seal_lines", &PyList_Type, &lines, &PyTuple_Type, &fields, &encrypt,
+                          &prefix, &prefix_len, &sid, &sid_len))
+        return NULL;
+    if (prefix_len != 8) {
+        PyErr_SetString(PyExc_ValueError, "the nonce prefix is 8 bytes");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(lines), nfields = PyTuple_GET_SIZE(fields);
+    PyObject *out = PyList_New(count);
+    if (out == NULL) return NULL;
+    unsigned long long counter = 0;
+    char nonce_raw[12];
+    memcpy(nonce_raw, prefix, 8);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        if (!PyDict_CheckExact(line)) {
+            PyErr_Format(PyExc_TypeError, "line %zd is a %.80s, not a dict", i + 1, Py_TYPE(line)->tp_name);
+            goto error;
+        }
+        PyObject *sealed = PyDict_Copy(line);
+        if (sealed == NULL) goto error;
+        PyList_SET_ITEM(out, i, sealed);
+        for (Py_ssize_t f = 0; f < nfields; f++) {
+            PyObject *name = PyTuple_GET_ITEM(fields, f);
+            PyObject *value = PyDict_GetItemWithError(sealed, name);
+            if (value == NULL) {
+                if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "line %zd has no %R", i + 1, name);
+                goto error;
+            }
+            if (!PyUnicode_CheckExact(value)) {
+                PyErr_Format(PyExc_TypeError, "line %zd: %R is a %.80s, not text", i + 1, name, Py_TYPE(value)->tp_name);
+                goto error;
+            }
+            if (++counter > 0xFFFFFFFFULL) {
+                PyErr_SetString(PyExc_OverflowError, "more than 2**32 - 1 sealed fields in one submission");
+                goto error;
+            }
+            for (int k = 0; k < 4; k++) nonce_raw[8 + k] = (char)((counter >> (8 * (3 - k))) & 0xFF);
+            PyObject *nonce = PyBytes_FromStringAndSize(nonce_raw, 12);
+            PyObject *plain = PyUnicode_AsUTF8String(value);
+            Py_ssize_t name_len;
+            const char *name_utf8 = PyUnicode_AsUTF8AndSize(name, &name_len);
+            PyObject *aad = NULL;
+            char middle[40];
+            int n = snprintf(middle, sizeof middle, "/lines[%zd].", i + 1);
+            if (name_utf8 != NULL && (aad = PyBytes_FromStringAndSize(NULL, sid_len + n + name_len)) != NULL) {
+                /* <submission id>/lines[<n>].<field>, as b"%s/lines[%d].%s" writes it */
+                char *at = PyBytes_AS_STRING(aad);
+                memcpy(at, sid, (size_t)sid_len);
+                memcpy(at + sid_len, middle, (size_t)n);
+                memcpy(at + sid_len + n, name_utf8, (size_t)name_len);
+            }
+            PyObject *ciphertext = NULL;
+            if (nonce != NULL && plain != NULL && aad != NULL) {
+                PyObject *call[3] = {nonce, plain, aad};
+                ciphertext = PyObject_Vectorcall(encrypt, call, 3, NULL);
+            }
+            Py_XDECREF(plain);
+            Py_XDECREF(aad);
+            if (ciphertext == NULL || !PyBytes_Check(ciphertext)) {
+                if (ciphertext != NULL) PyErr_SetString(PyExc_TypeError, "encrypt must return bytes");
+                Py_XDECREF(nonce);
+                Py_XDECREF(ciphertext);
+                goto error;
+            }
+            PyObject *blob = PyBytes_FromStringAndSize(NULL, 12 + PyBytes_GET_SIZE(ciphertext));
+            if (blob != NULL) {
+                memcpy(PyBytes_AS_STRING(blob), nonce_raw, 12);
+                memcpy(PyBytes_AS_STRING(blob) + 12, PyBytes_AS_STRING(ciphertext), (size_t)PyBytes_GET_SIZE(ciphertext));
+            }
+            Py_DECREF(nonce);
+            Py_DECREF(ciphertext);
+            if (blob == NULL) goto error;
+            int stored = PyDict_SetItem(sealed, name, blob);
+            Py_DECREF(blob);
+            if (stored < 0) goto error;
+        }
+    }
+    return out;
+error:
+    Py_DECREF(out); /* items not yet set are NULL, which list deallocation skips */
+    return NULL;
+}
+
+/* ---- avro_write --------------------------------------------------------------------------- */
+
+/* Plan tags: the first item of every plan tuple (ledger.codec.avro_plan builds them). */
+enum {
+    P_NULL = 0, P_BOOLEAN = 1, P_INT = 2, P_LONG = 3, P_FLOAT = 4, P_DOUBLE = 5, P_BYTES = 6, P_STRING = 7,
+    P_RECORD = 8,  /* (8, ((name, plan, has_default, default), ...)) */
+    P_ARRAY = 9,   /* (9, item plan) */
+    P_MAP = 10,    /* (10, value plan) */
+    P_UNION = 11,  /* (11, (branch plan, ...)): branches accept pairwise different Python types */
+    P_ENUM = 12,   /* (12, {symbol: index}) */
+    P_FIXED = 13,  /* (13, size) */
+};
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Buffer;
+
+static int grow(Buffer *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra) cap *= 2;
+    char *data = PyMem_Realloc(b->data, cap);
+    if (data == NULL) { PyErr_NoMemory(); return -1; }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int put(Buffer *b, const char *src, size_t n) {
+    if (grow(b, n) < 0) return -1;
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+/* A long: zig-zag, then 7 bits at a time, low first. */
+static int put_long(Buffer *b, long long value) {
+    if (grow(b, 10) < 0) return -1;
+    unsigned long long z = ((unsigned long long)value << 1) ^ (unsigned long long)(value >> 63);
+    while (z & ~0x7FULL) {
+        b->data[b->len++] = (char)((z & 0x7F) | 0x80);
+        z >>= 7;
+    }
+    b->data[b->len++] = (char)z;
+    return 0;
+}
+
+static int misfit(const char *expected, PyObject *datum) {
+    PyErr_Format(Misfit, "expected %s, got %.80s", expected, Py_TYPE(datum)->tp_name);
+    return -1;
+}
+
+static int write_datum(Buffer *b, PyObject *plan, PyObject *datum);
+
+static int write_string(Buffer *b, PyObject *datum) {
+    if (!PyUnicode_CheckExact(datum)) return misfit("str", datum);
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(datum, &n);
+    if (utf8 == NULL) { /* lone surrogates: fastavro's error is the one to show */
+        PyErr_Clear();
+        return misfit("text encodable as UTF-8", datum);
+    }
+    return put_long(b, n) < 0 ? -1 : put(b, utf8, (size_t)n);
+}
+
+static int write_record(Buffer *b, PyObject *fields, PyObject *datum) {
+    if (!PyDict_CheckExact(datum)) return misfit("dict", datum);
+    Py_ssize_t n = PyTuple_GET_SIZE(fields), present = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        PyObject *v = PyDict_GetItemWithError(datum, PyTuple_GET_ITEM(field, 0));
+        if (v == NULL) {
+            if (PyErr_Occurred()) return -1;
+            if (!PyObject_IsTrue(PyTuple_GET_ITEM(field, 2))) /* required, and missing */
+                return misfit("every field without a default", datum);
+            v = PyTuple_GET_ITEM(field, 3);
+        } else {
+            present++;
+        }
+        Py_INCREF(v); /* held while written: borrowed values must outlive any code a lookup runs */
+        int written = write_datum(b, PyTuple_GET_ITEM(field, 1), v);
+        Py_DECREF(v);
+        if (written < 0) return -1;
+    }
+    if (present != PyDict_GET_SIZE(datum)) return misfit("no field the schema does not name", datum);
+    return 0;
+}
+
+/* Does a plan take this Python type? (unions pick their branch by it, as fastavro does for
+ * the canonical types; avro_plan refuses unions where two branches take the same type.) */
+static int takes(PyObject *plan, PyObject *datum) {
+    switch (PyLong_AsLong(PyTuple_GET_ITEM(plan, 0))) {
+    case P_NULL: return datum == Py_None;
+    case P_BOOLEAN: return PyBool_Check(datum);
+    case P_INT: case P_LONG: return PyLong_CheckExact(datum);
+    case P_FLOAT: case P_DOUBLE: return PyFloat_CheckExact(datum);
+    case P_BYTES: case P_FIXED: return PyBytes_CheckExact(datum);
+    case P_STRING: case P_ENUM: return PyUnicode_CheckExact(datum);
+    case P_RECORD: case P_MAP: return PyDict_CheckExact(datum);
+    case P_ARRAY: return PyList_CheckExact(datum);
+    default: return 0;
+    }
+}
+
+static int write_datum(Buffer *b, PyObject *plan, PyObject *datum) {
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(plan, 0));
+    switch (tag) {
+    case P_NULL:
+        return datum == Py_None ? 0 : misfit("None", datum);
+    case P_BOOLEAN:
+        if (!PyBool_Check(datum)) return misfit("bool", datum);
+        return put(b, datum == Py_True ? "\x01" : "\x00", 1);
+    case P_INT:
+    case P_LONG: {
+        if (!PyLong_CheckExact(datum)) return misfit("int", datum);
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(datum, &overflow);
+        if (x == -1 && PyErr_Occurred()) return -1;
+        if (overflow || (tag == P_INT && (x < INT32_MIN || x > INT32_MAX)))
+            return misfit(tag == P_INT ? "an int of 32 bits" : "an int of 64 bits", datum);
+        return put_long(b, x);
+    }
+    case P_FLOAT:
+    case P_DOUBLE: {
+        if (!PyFloat_CheckExact(datum)) return misfit("float", datum);
+        char raw[8];
+        int size = tag == P_FLOAT ? 4 : 8;
+        int failed = size == 4 ? PyFloat_Pack4(PyFloat_AS_DOUBLE(datum), raw, 1) : PyFloat_Pack8(PyFloat_AS_DOUBLE(datum), raw, 1);
+        if (failed) { PyErr_Clear(); return misfit("a float that fits", datum); }
+        return put(b, raw, (size_t)size);
+    }
+    case P_BYTES:
+        if (!PyBytes_CheckExact(datum)) return misfit("bytes", datum);
+        return put_long(b, PyBytes_GET_SIZE(datum)) < 0 ? -1 : put(b, PyBytes_AS_STRING(datum), (size_t)PyBytes_GET_SIZE(datum));
+    case P_STRING:
+        return write_string(b, datum);
+    case P_RECORD:
+        return write_record(b, PyTuple_GET_ITEM(plan, 1), datum);
+    case P_ARRAY: {
+        if (!PyList_CheckExact(datum)) return misfit("list", datum);
+        Py_ssize_t n = PyList_GET_SIZE(datum);
+        if (n > 0) {
+            if (put_long(b, n) < 0) return -1;
+            PyObject *items = PyTuple_GET_ITEM(plan, 1);
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(datum); i++) {
+                PyObject *item = PyList_GET_ITEM(datum, i);
+                Py_INCREF(item);
+                int written = write_datum(b, items, item);
+                Py_DECREF(item);
+                if (written < 0) return -1;
+            }
+            if (PyList_GET_SIZE(datum) != n) return misfit("a list that does not change while encoded", datum);
+        }
+        return put_long(b, 0);
+    }
+    case P_MAP: {
+        if (!PyDict_CheckExact(datum)) return misfit("dict", datum);
+        Py_ssize_t n = PyDict_GET_SIZE(datum), pos = 0;
+        if (n > 0) {
+            if (put_long(b, n) < 0) return -1;
+            PyObject *key, *value, *values = PyTuple_GET_ITEM(plan, 1);
+            while (PyDict_Next(datum, &pos, &key, &value)) {
+                Py_INCREF(value);
+                int written = write_string(b, key) < 0 ? -1 : write_datum(b, values, value);
+                Py_DECREF(value);
+                if (written < 0) return -1;
+            }
+            if (PyDict_GET_SIZE(datum) != n) return misfit("a dict that does not change while encoded", datum);
+        }
+        return put_long(b, 0);
+    }
+    case P_UNION: {
+        PyObject *branches = PyTuple_GET_ITEM(plan, 1);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(branches); i++) {
+            PyObject *branch = PyTuple_GET_ITEM(branches, i);
+            if (takes(branch, datum)) return put_long(b, i) < 0 ? -1 : write_datum(b, branch, datum);
+        }
+        return misfit("a type one of the union's branches takes", datum);
+    }
+    case P_ENUM: {
+        if (!PyUnicode_CheckExact(datum)) return misfit("str", datum);
+        PyObject *index = PyDict_GetItemWithError(PyTuple_GET_ITEM(plan, 1), datum);
+        if (index == NULL) return PyErr_Occurred() ? -1 : misfit("one of the enum's symbols", datum);
+        return put_long(b, PyLong_AsLongLong(index));
+    }
+    case P_FIXED:
+        if (!PyBytes_CheckExact(datum) || PyBytes_GET_SIZE(datum) != PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 1)))
+            return misfit("bytes of the fixed size", datum);
+        return put(b, PyBytes_AS_STRING(datum), (size_t)PyBytes_GET_SIZE(datum));
+    default:
+        PyErr_Format(PyExc_ValueError, "unknown plan tag %ld", tag);
+        return -1;
+    }
+}
+
+static PyObject *avro_write(PyObject *self, PyObject *args) {
+    PyObject *plan, *datum;
+    if (!PyArg_ParseTuple(args, "O!O:avro_write", &PyTuple_Type, &plan, &datum)) return NULL;
+    Buffer b = {NULL, 0, 0};
+    if (write_datum(&b, plan, datum) < 0) { PyMem_Free(b.data); return NULL; }
+    PyObject *out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    PyMem_Free(b.data);
+    return out;
+}
+
+/* ---- module ------------------------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"clean_lines", clean_lines, METH_VARARGS,
+     "clean_lines(rules, lines) -> list: each line's normalized form if every field is clean, else None."},
+    {"seal_lines", seal_lines, METH_VARARGS,
+     "seal_lines(lines, fields, encrypt, prefix, submission_id) -> list: the lines with their sensitive fields sealed."},
+    {"avro_write", avro_write, METH_VARARGS,
+     "avro_write(plan, datum) -> bytes: Avro binary encoding; raises Misfit unless every value has its canonical type."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ledger._hotpath", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__hotpath(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Misfit = PyErr_NewExceptionWithDoc("ledger._hotpath.Misfit",
+                                       "A value without the canonical Python type of its Avro type: fastavro decides.",
+                                       PyExc_ValueError, NULL);
+    if (Misfit == NULL || PyModule_AddObjectRef(m, "Misfit", Misfit) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
