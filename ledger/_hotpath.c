@@ -17,13 +17,15 @@
  *   avro_write(plan, datum) -> bytes
  *       Avro binary encoding of ``datum`` for a plan built from a parsed schema by
  *       ledger.codec.avro_plan. Accepts only the canonical Python type of each Avro type (str,
- *       bytes, int, float, bool, None, dict, list) and raises Misfit for anything else, so that
+ *       bytes, int, float, bool, None, dict, list; an aware datetime for a timestamp-micros) and
+ *       raises Misfit for anything else, so that
  *       fastavro encodes it or explains what does not fit: the bytes are always fastavro's.
  *
  * Avro binary encoding: https://avro.apache.org/docs/1.11.1/specification/#binary-encoding
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <string.h>
 
 static PyObject *Misfit; /* ledger._hotpath.Misfit (a ValueError) */
@@ -295,6 +297,7 @@ enum {
     P_UNION = 11,  /* (11, (branch plan, ...)): branches accept pairwise different Python types */
     P_ENUM = 12,   /* (12, {symbol: index}) */
     P_FIXED = 13,  /* (13, size) */
+    P_TIMESTAMP_MICROS = 14, /* (14, the epoch as an aware datetime): a long, from an int or an aware datetime */
 };
 
 typedef struct {
@@ -384,6 +387,7 @@ static int takes(PyObject *plan, PyObject *datum) {
     case P_BYTES: case P_FIXED: return PyBytes_CheckExact(datum);
     case P_STRING: case P_ENUM: return PyUnicode_CheckExact(datum);
     case P_RECORD: case P_MAP: return PyDict_CheckExact(datum);
+    case P_TIMESTAMP_MICROS: return PyLong_CheckExact(datum) || PyDateTime_CheckExact(datum);
     case P_ARRAY: return PyList_CheckExact(datum);
     default: return 0;
     }
@@ -470,6 +474,26 @@ static int write_datum(Buffer *b, PyObject *plan, PyObject *datum) {
         if (index == NULL) return PyErr_Occurred() ? -1 : misfit("one of the enum's symbols", datum);
         return put_long(b, PyLong_AsLongLong(index));
     }
+    case P_TIMESTAMP_MICROS: {
+        if (PyLong_CheckExact(datum)) {
+            int overflow = 0;
+            long long x = PyLong_AsLongLongAndOverflow(datum, &overflow);
+            if (x == -1 && PyErr_Occurred()) return -1;
+            return overflow ? misfit("an int of 64 bits", datum) : put_long(b, x);
+        }
+        /* An aware datetime: whole microseconds since the epoch, as fastavro counts them
+         * ((delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds); a naive one is
+         * fastavro's to interpret. */
+        if (!PyDateTime_CheckExact(datum)) return misfit("datetime or int", datum);
+        if (PyDateTime_DATE_GET_TZINFO(datum) == Py_None) return misfit("an aware datetime", datum);
+        PyObject *delta = PyNumber_Subtract(datum, PyTuple_GET_ITEM(plan, 1));
+        if (delta == NULL) return -1;
+        if (!PyDelta_Check(delta)) { Py_DECREF(delta); return misfit("a datetime minus the epoch to be a timedelta", datum); }
+        long long micros = ((long long)PyDateTime_DELTA_GET_DAYS(delta) * 86400 + PyDateTime_DELTA_GET_SECONDS(delta)) * 1000000LL
+                           + PyDateTime_DELTA_GET_MICROSECONDS(delta);
+        Py_DECREF(delta);
+        return put_long(b, micros);
+    }
     case P_FIXED:
         if (!PyBytes_CheckExact(datum) || PyBytes_GET_SIZE(datum) != PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 1)))
             return misfit("bytes of the fixed size", datum);
@@ -505,6 +529,8 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ledger._hotpath", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__hotpath(void) {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Misfit = PyErr_NewExceptionWithDoc("ledger._hotpath.Misfit",
