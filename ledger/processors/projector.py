@@ -210,20 +210,21 @@ class Projector:
 
     def _notice(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         """A ``SubmissionNotice``: one notice per record (logs written before ``NoticesIssued``)."""
-        self._feed(b, rec, ev.body["agency_id"], ev.body)
+        self._feed(b, str(rec.position), ev.body["agency_id"], ev.body)
 
     def _notices(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
+        position, agency_id = str(rec.position), ev.body["agency_id"]  # the record's, shared by its notices
         for notice in ev.body["notices"]:
-            self._feed(b, rec, ev.body["agency_id"], notice)
+            self._feed(b, position, agency_id, notice)
 
     @staticmethod
-    def _feed(b: _Batch, rec: StoredRecord, agency_id: str, n: dict[str, Any]) -> None:
+    def _feed(b: _Batch, position: str, agency_id: str, n: dict[str, Any]) -> None:
         b.insert(c.notices,
             agency_id=agency_id, seq=b.next(c.notices, "agency_id", agency_id, "seq"),
             notice_id=n["notice_id"], notice_type=n["notice_type"], corporate_number=n["corporate_number"],
             procedure=n["procedure"], period=n["period"], submission_id=n["submission_id"], kind=n["kind"],
             replaces=n["replaces"], recorded_us=to_us(n["recorded_at"]), lines=c.dumps(n["lines"]),
-            position=str(rec.position))
+            position=position)
 
     def _viewed(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         corp = ev.corporate_number or c.NO_COMPANY
