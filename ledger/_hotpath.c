@@ -14,6 +14,11 @@
  *       nonce(12) ‖ ciphertext ‖ tag, the nonce being the submission's 8 random bytes and a 4-byte
  *       counter, the associated data ``<submission id>/lines[<n>].<field>`` — ledger.sealing.
  *
+ *   avro_read(plan, data) -> datum
+ *       The datum Avro bytes hold, read with the plan of the schema that wrote them (no schema
+ *       resolution), as fastavro reads it; raises Misfit when the bytes do not decode exactly
+ *       (fastavro then reads them and says what is wrong).
+ *
  *   avro_write(plan, datum) -> bytes
  *       Avro binary encoding of ``datum`` for a plan built from a parsed schema by
  *       ledger.codec.avro_plan. Accepts only the canonical Python type of each Avro type (str,
@@ -295,7 +300,7 @@ enum {
     P_ARRAY = 9,   /* (9, item plan) */
     P_MAP = 10,    /* (10, value plan) */
     P_UNION = 11,  /* (11, (branch plan, ...)): branches accept pairwise different Python types */
-    P_ENUM = 12,   /* (12, {symbol: index}) */
+    P_ENUM = 12,   /* (12, {symbol: index}, (symbol, ...)) */
     P_FIXED = 13,  /* (13, size) */
     P_TIMESTAMP_MICROS = 14, /* (14, the epoch as an aware datetime): a long, from an int or an aware datetime */
 };
@@ -514,6 +519,179 @@ static PyObject *avro_write(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---- avro_read ---------------------------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *at, *end;
+} Reader;
+
+static int corrupt(const char *what) {
+    PyErr_Format(Misfit, "the bytes do not decode: %s", what);
+    return -1;
+}
+
+static int get_long(Reader *r, long long *out) {
+    unsigned long long z = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->at >= r->end) return corrupt("truncated");
+        unsigned char byte = *r->at++;
+        z |= (unsigned long long)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) {
+            *out = (long long)(z >> 1) ^ -(long long)(z & 1);
+            return 0;
+        }
+    }
+    return corrupt("a long longer than 10 bytes");
+}
+
+static const unsigned char *take(Reader *r, long long n) {
+    if (n < 0 || n > r->end - r->at) { corrupt("truncated"); return NULL; }
+    const unsigned char *start = r->at;
+    r->at += n;
+    return start;
+}
+
+static PyObject *read_datum(Reader *r, PyObject *plan);
+
+static PyObject *read_string(Reader *r) {
+    long long n;
+    const unsigned char *p;
+    if (get_long(r, &n) < 0 || (p = take(r, n)) == NULL) return NULL;
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, NULL);
+    if (text == NULL) { PyErr_Clear(); corrupt("text that is not UTF-8"); }
+    return text;
+}
+
+/* Arrays and maps come in blocks: a count (negative: followed by the block's size in bytes),
+ * the items, and a zero count at the end. */
+static int next_block(Reader *r, long long *count) {
+    if (get_long(r, count) < 0) return -1;
+    if (*count < 0) {
+        long long size;
+        if (*count == LLONG_MIN) return corrupt("a block count out of range");
+        *count = -*count;
+        if (get_long(r, &size) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *read_datum(Reader *r, PyObject *plan) {
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(plan, 0));
+    long long n;
+    const unsigned char *p;
+    switch (tag) {
+    case P_NULL:
+        Py_RETURN_NONE;
+    case P_BOOLEAN:
+        if ((p = take(r, 1)) == NULL) return NULL;
+        if (*p > 1) { corrupt("a boolean other than 0 or 1"); return NULL; }
+        return PyBool_FromLong(*p);
+    case P_INT:
+    case P_LONG:
+        return get_long(r, &n) < 0 ? NULL : PyLong_FromLongLong(n);
+    case P_FLOAT:
+        if ((p = take(r, 4)) == NULL) return NULL;
+        return PyFloat_FromDouble(PyFloat_Unpack4((const char *)p, 1));
+    case P_DOUBLE:
+        if ((p = take(r, 8)) == NULL) return NULL;
+        return PyFloat_FromDouble(PyFloat_Unpack8((const char *)p, 1));
+    case P_BYTES:
+        if (get_long(r, &n) < 0 || (p = take(r, n)) == NULL) return NULL;
+        return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    case P_STRING:
+        return read_string(r);
+    case P_RECORD: {
+        PyObject *fields = PyTuple_GET_ITEM(plan, 1), *out = PyDict_New();
+        if (out == NULL) return NULL;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
+            PyObject *field = PyTuple_GET_ITEM(fields, i);
+            PyObject *value = read_datum(r, PyTuple_GET_ITEM(field, 1));
+            if (value == NULL || PyDict_SetItem(out, PyTuple_GET_ITEM(field, 0), value) < 0) {
+                Py_XDECREF(value);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(value);
+        }
+        return out;
+    }
+    case P_ARRAY:
+    case P_MAP: {
+        PyObject *inner = PyTuple_GET_ITEM(plan, 1);
+        PyObject *out = tag == P_ARRAY ? PyList_New(0) : PyDict_New();
+        if (out == NULL) return NULL;
+        long long count;
+        while (1) {
+            if (next_block(r, &count) < 0) goto failed;
+            if (count == 0) return out;
+            /* every item takes a byte or more, but for nulls and empty records: those many
+             * items in that few bytes are fastavro's to read */
+            if (count > r->end - r->at) { corrupt("more items than bytes left"); goto failed; }
+            for (long long i = 0; i < count; i++) {
+                PyObject *key = NULL;
+                if (tag == P_MAP && (key = read_string(r)) == NULL) goto failed;
+                PyObject *value = read_datum(r, inner);
+                int stored = value == NULL ? -1 : tag == P_ARRAY ? PyList_Append(out, value) : PyDict_SetItem(out, key, value);
+                Py_XDECREF(key);
+                Py_XDECREF(value);
+                if (stored < 0) goto failed;
+            }
+        }
+    failed:
+        Py_DECREF(out);
+        return NULL;
+    }
+    case P_UNION: {
+        PyObject *branches = PyTuple_GET_ITEM(plan, 1);
+        if (get_long(r, &n) < 0) return NULL;
+        if (n < 0 || n >= PyTuple_GET_SIZE(branches)) { corrupt("a union branch out of range"); return NULL; }
+        return read_datum(r, PyTuple_GET_ITEM(branches, (Py_ssize_t)n));
+    }
+    case P_ENUM: {
+        PyObject *symbols = PyTuple_GET_ITEM(plan, 2);
+        if (get_long(r, &n) < 0) return NULL;
+        if (n < 0 || n >= PyTuple_GET_SIZE(symbols)) { corrupt("an enum index out of range"); return NULL; }
+        return Py_NewRef(PyTuple_GET_ITEM(symbols, (Py_ssize_t)n));
+    }
+    case P_FIXED: {
+        Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 1));
+        if ((p = take(r, size)) == NULL) return NULL;
+        return PyBytes_FromStringAndSize((const char *)p, size);
+    }
+    case P_TIMESTAMP_MICROS: {
+        /* the epoch + timedelta(microseconds=n), as fastavro reads it: an aware UTC datetime */
+        if (get_long(r, &n) < 0) return NULL;
+        long long days = n / 86400000000LL, rest = n % 86400000000LL;
+        if (rest < 0) { rest += 86400000000LL; days -= 1; }
+        if (days > 999999999LL || days < -999999999LL) { corrupt("a time out of range"); return NULL; }
+        PyObject *delta = PyDelta_FromDSU((int)days, (int)(rest / 1000000), (int)(rest % 1000000));
+        if (delta == NULL) return NULL;
+        PyObject *at = PyNumber_Add(PyTuple_GET_ITEM(plan, 1), delta);
+        Py_DECREF(delta);
+        if (at == NULL) { PyErr_Clear(); corrupt("a time out of range"); }
+        return at;
+    }
+    default:
+        PyErr_Format(PyExc_ValueError, "unknown plan tag %ld", tag);
+        return NULL;
+    }
+}
+
+static PyObject *avro_read(PyObject *self, PyObject *args) {
+    PyObject *plan;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "O!y*:avro_read", &PyTuple_Type, &plan, &data)) return NULL;
+    Reader r = {(const unsigned char *)data.buf, (const unsigned char *)data.buf + data.len};
+    PyObject *out = read_datum(&r, plan);
+    if (out != NULL && r.at != r.end) {
+        Py_DECREF(out);
+        out = NULL;
+        corrupt("bytes left after the datum");
+    }
+    PyBuffer_Release(&data);
+    return out;
+}
+
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -523,6 +701,8 @@ static PyMethodDef methods[] = {
      "seal_lines(lines, fields, encrypt, prefix, submission_id) -> list: the lines with their sensitive fields sealed."},
     {"avro_write", avro_write, METH_VARARGS,
      "avro_write(plan, datum) -> bytes: Avro binary encoding; raises Misfit unless every value has its canonical type."},
+    {"avro_read", avro_read, METH_VARARGS,
+     "avro_read(plan, data) -> datum: the one datum the bytes hold; raises Misfit when they do not decode exactly."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger._hotpath import Misfit, avro_write
+from ledger._hotpath import Misfit, avro_read, avro_write
 
-__all__ = ["Misfit", "Plan", "avro_plan", "avro_write"]
+__all__ = ["Misfit", "Plan", "avro_plan", "avro_read", "avro_write"]
 
 Plan = tuple[Any, ...]
 
@@ -82,7 +82,7 @@ def _plan(schema: Any, named: dict[str, Plan]) -> Plan:
     if kind == "map":
         return (MAP, _plan(schema["values"], named))
     if kind == "enum":
-        named[schema["name"]] = (ENUM, {symbol: i for i, symbol in enumerate(schema["symbols"])})
+        named[schema["name"]] = (ENUM, {symbol: i for i, symbol in enumerate(schema["symbols"])}, tuple(schema["symbols"]))
         return named[schema["name"]]
     if kind == "fixed":
         named[schema["name"]] = (FIXED, schema["size"])

@@ -22,7 +22,7 @@ import fastavro
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import SchemaParseException, to_parsing_canonical_form
 
-from ledger.avro_plan import Misfit, Plan, avro_plan, avro_write
+from ledger.avro_plan import Misfit, Plan, avro_plan, avro_read, avro_write
 from ledger.errors import ConfigurationError, IntegrityError, ValidationError
 
 # -- Fingerprints ("Schema Fingerprints") --------------------------------------------------------
@@ -375,6 +375,11 @@ class SchemaRegistry:
         return self._read(body, writer, target)
 
     def _read(self, body: bytes | memoryview, writer: SchemaVersion, reader: SchemaVersion) -> dict[str, Any]:
+        if reader is writer and writer.plan is not None:
+            try:
+                return cast(dict[str, Any], avro_read(writer.plan, body))
+            except Misfit:
+                pass  # damaged bytes: fastavro reads them and says what is wrong
         # Same object: skip resolution, and fastavro's per-call deep comparison of the schemas.
         reader_schema = None if reader is writer else reader.parsed
         return _read_body(body, writer.parsed, reader_schema, f"{writer.name} v{writer.version}")
