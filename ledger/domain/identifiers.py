@@ -13,7 +13,6 @@ about one ever repeats its digits — not in the message, not in ``expected``, n
 from __future__ import annotations
 
 import unicodedata
-from operator import mul as _mul
 from collections.abc import Callable
 from typing import Final
 
@@ -228,42 +227,3 @@ def make_personal_number(base11: str) -> str:
 def make_municipality_code(base5: str) -> str:
     """The valid 6-digit municipality code (地方公共団体コード) for a 5-digit base."""
     return f"{base5}{municipality_check_digit(base5)}"
-
-
-# --- fast checks for the ingest hot path ------------------------------------------------------
-
-
-_PERSONAL_WEIGHTS: Final = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_PERSONAL_OFFSET: Final = 48 * sum(_PERSONAL_WEIGHTS)
-
-
-def is_valid_personal_number(value: object) -> bool:
-    """True when ``value`` is exactly 12 ASCII digits with a matching check digit.
-
-    The hot path of bulk recording calls this first; anything it does not accept goes through
-    ``validate_personal_number`` for the precise error. Same rule, summed in C: the weights
-    6,5,4,3,2,7,6,5,4,3,2 (Q_n for the base digits read from the left) times the digits' ASCII
-    codes, less 48 times the weights' sum.
-    """
-    if type(value) is not str or len(value) != 12 or not value.isascii() or not value.isdigit():
-        return False
-    codes = value.encode()
-    r = (sum(map(_mul, codes, _PERSONAL_WEIGHTS)) - _PERSONAL_OFFSET) % 11
-    return codes[11] - 48 == (0 if r <= 1 else 11 - r)
-
-
-_VALID_MUNICIPALITIES: set[str] = set()
-
-
-def is_valid_municipality_code(value: object) -> bool:
-    """True when ``value`` is a 6-digit municipality code with a matching check digit (cached:
-    Japan has fewer than 2,000 of them, and they recur on every line)."""
-    if value in _VALID_MUNICIPALITIES:
-        return True
-    if type(value) is not str or len(value) != 6 or not value.isascii() or not value.isdigit():
-        return False
-    if municipality_check_digit(value[:5]) != int(value[5]):
-        return False
-    if len(_VALID_MUNICIPALITIES) < 100_000:
-        _VALID_MUNICIPALITIES.add(value)
-    return True

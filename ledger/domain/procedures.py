@@ -192,6 +192,7 @@ def municipality_agency(code: str) -> str:
 # -- payload validation --------------------------------------------------------------------------
 
 _MONTH_RE = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
+_MAX_AMOUNT = 10**15  # as MAX_AMOUNT in ledger/_hotpath.c
 
 
 def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
@@ -222,7 +223,7 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
             raise ValidationError(f"{where}{rule.name} must be {unit}, got {value!r}", field=path, expected=unit, got=value, code="invalid_amount")
         if value < 0:
             raise ValidationError(f"{where}{rule.name} must not be negative, got {value}", field=path, expected=f"{unit} ≥ 0", got=value, code="negative_amount")
-        if value > 10**15:
+        if value > _MAX_AMOUNT:
             raise ValidationError(f"{where}{rule.name} is implausibly large: {value}", field=path, expected="at most 10^15", got=value, code="amount_too_large")
         return value
     if kind == "personal_number":
@@ -234,9 +235,6 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
             raise ValidationError(f"{where}{rule.name} must be a month YYYY-MM, got {value!r}", field=path, expected="YYYY-MM", got=value, code="invalid_month")
         return value
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
-
-
-_MAX_AMOUNT = 10**15
 
 
 #: Field kinds as ``ledger._hotpath.clean_lines`` numbers them.
