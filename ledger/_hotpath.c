@@ -193,7 +193,16 @@ static PyObject *clean_lines(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(count);
     if (out == NULL) { PyMem_Free(rules); return NULL; }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *clean = clean_line(rules, n, PyList_GET_ITEM(lines, i));
+        /* a key's __eq__, run by a lookup, could change the list: hold the line, check the size */
+        if (PyList_GET_SIZE(lines) != count) {
+            PyErr_SetString(PyExc_RuntimeError, "the lines changed while they were checked");
+            Py_DECREF(out);
+            PyMem_Free(rules);
+            return NULL;
+        }
+        PyObject *line = Py_NewRef(PyList_GET_ITEM(lines, i));
+        PyObject *clean = clean_line(rules, n, line);
+        Py_DECREF(line);
         if (clean == NULL) { Py_DECREF(out); PyMem_Free(rules); return NULL; }
         PyList_SET_ITEM(out, i, clean);
     }
@@ -221,6 +230,10 @@ static PyObject *seal_lines(PyObject *self, PyObject *args) {
     char nonce_raw[12];
     memcpy(nonce_raw, prefix, 8);
     for (Py_ssize_t i = 0; i < count; i++) {
+        if (PyList_GET_SIZE(lines) != count) { /* ``encrypt`` is Python code: it could change the list */
+            PyErr_SetString(PyExc_RuntimeError, "the lines changed while they were sealed");
+            goto error;
+        }
         PyObject *line = PyList_GET_ITEM(lines, i);
         if (!PyDict_CheckExact(line)) {
             PyErr_Format(PyExc_TypeError, "line %zd is a %.80s, not a dict", i + 1, Py_TYPE(line)->tp_name);
