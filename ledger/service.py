@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import defaultdict
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -368,11 +369,11 @@ class Commands:
         accepted, rejected, enrolled = view.routing(corp, proc.code)
         if not proc.line_routed:
             return [{"agency_id": a, "lines": []} for a in sorted(accepted)], []
-        by_agency: dict[str, list[int]] = {}
+        by_code: defaultdict[str, list[int]] = defaultdict(list)  # (setdefault would make a list per line)
         for number, line in enumerate(payload["lines"], start=1):
-            by_agency.setdefault(municipality_agency(line["municipality_code"]), []).append(number)
+            by_code[line["municipality_code"]].append(number)
         reached, unreached = [], []
-        for agency, lines in sorted(by_agency.items()):
+        for agency, lines in sorted((municipality_agency(code), lines) for code, lines in by_code.items()):
             ok = agency in accepted or (enrolled and agency not in rejected and view.policy_accepts(agency, proc.code))
             (reached.append({"agency_id": agency, "lines": lines}) if ok else unreached.append(agency))
         return reached, unreached
