@@ -25,7 +25,7 @@ def test_bench_ingest_on_kafka_prints_inline_scaled_out_and_both_raw_ceilings(
                                       "--lines", "5", "--batch", "3", "--phases", "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     for name in ("Kiroku end to end", "Kiroku scaled out", "raw kafka-python producer, same bytes",
-                 "same bytes, one record per line", "raw ceiling: fastavro encode + producer", "Where Kiroku's time goes", "log append (durable)"):
+                 "same bytes, one record per line", "Ratios of the better Kiroku figure", "raw ceiling: fastavro encode + producer", "Where Kiroku's time goes", "log append (durable)"):
         assert name in result.output
     data = json.loads(out.read_text())
     assert [(m["lines"], m["submissions"]) for m in data["measures"]] == [(40, 8)] * 5
