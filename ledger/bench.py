@@ -358,7 +358,7 @@ class PhaseTimer:
         ("log append (durable)", "ledger.adapters.kafka_log", "KafkaLog", "append"),
         ("notifier", "ledger.processors.notifier", "Notifier", "run_once"),
         ("projector (catalog + snapshots)", "ledger.processors.projector", "Projector", "run_once"),
-        ("  of which snapshot writes + fsync", "ledger.adapters.local_objects", "LocalObjectStore", "put_many"),
+        ("  of which snapshot writes + their sync", "ledger.adapters.local_objects", "LocalObjectStore", "put_many"),
         ("sequencer (Merkle trees)", "ledger.processors.sequencer", "Sequencer", "run_once"),
     )
 
