@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from sqlalchemy import (
     BigInteger, Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
     UniqueConstraint, create_engine, event, func, select,
@@ -155,7 +157,18 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=Tr
 
 
 def dumps(value: Any) -> str:
-    return _JSON.encode(value)
+    """The catalog's JSON text for a value: compact, keys sorted, non-ASCII as is.
+
+    orjson writes it (bulk projection writes ~50,000 such columns per 200,000 lines; the standard
+    library spent ~0.15 s on them); the text is the standard library's, character for character,
+    for every value the catalog stores (strings, integers, booleans, null, lists, objects — no
+    floats). What orjson declines (integers beyond 64 bits, non-string keys, lone surrogates) the
+    standard library writes.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return _JSON.encode(value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -180,6 +193,8 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
 
 def loads(text: str) -> Any:
+    """The value of a JSON column. The standard library reads it: orjson would turn an integer
+    beyond 64 bits into a float."""
     return json.loads(text)
 
 
