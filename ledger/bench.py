@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import random
@@ -20,6 +21,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -142,8 +144,10 @@ def run_raw(root: Path, k: Kiroku, requests: list[SubmissionRequest], batch: int
     return Measure("raw ceiling (fastavro + batched SQLite append)", seconds, lines, len(requests))
 
 
-def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int) -> Measure:
-    """The peer: the eventsourcing library, SQLite persistence, one aggregate per filing."""
+@functools.cache
+def _eventsourcing_classes() -> tuple[Any, Any]:
+    """The peer's aggregate and application, defined once: eventsourcing registers each class by
+    its topic and refuses a second class under the same one (a second round would define it again)."""
     from uuid import NAMESPACE_URL, uuid5
 
     from eventsourcing.application import Application
@@ -161,6 +165,12 @@ def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int)
     class Filings(Application):
         pass
 
+    return Filing, Filings
+
+
+def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int) -> Measure:
+    """The peer: the eventsourcing library, SQLite persistence, one aggregate per filing."""
+    Filing, Filings = _eventsourcing_classes()
     app = Filings(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(root / "eventsourcing.db"),
                        "SQLITE_LOCK_TIMEOUT": "10"})
     lines = sum(len(r.payload["lines"]) for r in requests if r.payload)
@@ -173,35 +183,65 @@ def run_eventsourcing(root: Path, requests: list[SubmissionRequest], batch: int)
     return Measure("eventsourcing (SQLite, one aggregate per filing)", seconds, lines, len(requests))
 
 
+def median_round(rounds: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The round whose ``key`` is the median (the lower middle one of an even count)."""
+    ordered = sorted(rounds, key=lambda r: r[key])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def summarize_rounds(rounds: list[dict[str, Any]], ratio_keys: tuple[str, ...]) -> dict[str, Any]:
+    """Several rounds of the same contenders as one result.
+
+    Each contender's figure is its median round; each ratio is the median of the ratios measured
+    *within* a round (contenders run back to back, so they share that moment's machine), with its
+    range across rounds. A single round is returned as it is.
+    """
+    measures = [sorted(column, key=lambda m: m.seconds)[(len(column) - 1) // 2]
+                for column in zip(*(r["measures"] for r in rounds))]
+    out: dict[str, Any] = {"measures": measures, "rounds": len(rounds)}
+    for key in ratio_keys:
+        values = sorted(r[key] for r in rounds)
+        out[key] = values[(len(values) - 1) // 2]
+        out[f"{key}_range"] = (values[0], values[-1])
+    return out
+
+
 def bench_ingest(companies: int = 2000, lines: int = 100, batch: int = 500, workdir: Path | None = None,
-                 report: Callable[[str], None] = print, phases: bool = False) -> dict[str, Any]:
-    """Run the three ingest measurements on the same lines; returns the numbers and ratios."""
+                 report: Callable[[str], None] = print, phases: bool = False, rounds: int = 1) -> dict[str, Any]:
+    """Run the three ingest measurements on the same lines, ``rounds`` times over (each round all
+    three, back to back, in fresh stores); returns the numbers and ratios (medians over rounds)."""
+    if rounds < 1:
+        raise KirokuError("a benchmark needs at least one round", field="rounds", expected="1 or more", got=rounds,
+                          code="bad_rounds")
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-"))
     report(f"generating {companies:,} companies × {lines} lines …")
     data = make_companies(companies, lines)
-    requests = prepare(root, "kiroku", data)
-    k = _fresh(root, "kiroku")
-    try:
-        report("recording through Kiroku …")
-        timer = PhaseTimer()
-        if phases:
-            with timer:
+    results = []
+    for n in range(1, rounds + 1):
+        here = root / f"round-{n}" if rounds > 1 else root
+        here.mkdir(parents=True, exist_ok=True)
+        of = f" (round {n} of {rounds})" if rounds > 1 else ""
+        requests = prepare(here, "kiroku", data)
+        k = _fresh(here, "kiroku")
+        try:
+            report(f"recording through Kiroku{of} …")
+            timer = PhaseTimer()
+            with timer if phases else nullcontext():
                 kiroku = run_kiroku(k, requests, batch)
-        else:
-            kiroku = run_kiroku(k, requests, batch)
-        report("raw ceiling …")
-        raw = run_raw(root, k, requests, batch)
-    finally:
-        k.close()
-    report("eventsourcing …")
-    peer = run_eventsourcing(root, requests, batch)
-    return {
-        "measures": [kiroku, raw, peer],
-        "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s,
-        "kiroku_vs_eventsourcing": kiroku.lines_per_s / peer.lines_per_s,
-        "phases": timer.seconds,
-        "workdir": str(root),
-    }
+            report(f"raw ceiling{of} …")
+            raw = run_raw(here, k, requests, batch)
+        finally:
+            k.close()
+        report(f"eventsourcing{of} …")
+        peer = run_eventsourcing(here, requests, batch)
+        results.append({
+            "measures": [kiroku, raw, peer], "kiroku_seconds": kiroku.seconds,
+            "kiroku_vs_raw": kiroku.lines_per_s / raw.lines_per_s,
+            "kiroku_vs_eventsourcing": kiroku.lines_per_s / peer.lines_per_s,
+            "phases": timer.seconds,
+        })
+    return {**summarize_rounds(results, ("kiroku_vs_raw", "kiroku_vs_eventsourcing")),
+            "phases": median_round(results, "kiroku_seconds")["phases"], "workdir": str(root)}
 
 
 # -- reads -------------------------------------------------------------------------------------------

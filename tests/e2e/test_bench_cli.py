@@ -32,6 +32,26 @@ def test_bench_ingest_prints_the_three_contenders_their_ratios_and_the_phases(tm
     assert data["kiroku_vs_raw"] > 0 and data["kiroku_vs_eventsourcing"] > 0
 
 
+def test_bench_ingest_in_rounds_reports_medians_and_the_range_of_the_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "ingest.json"
+    result = CliRunner().invoke(app, ["bench", "ingest", "--companies", "4", "--lines", "3", "--batch", "2", "--rounds", "2",
+                                      "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long sentences
+    assert "round 2 of 2" in said and "median of 2 rounds" in said
+    assert "Kiroku ÷ raw ceiling within each round: median" in said
+    data = json.loads(out.read_text())
+    assert data["rounds"] == 2 and [m["lines"] for m in data["measures"]] == [12, 12, 12]
+    low, high = data["kiroku_vs_raw_range"]
+    assert 0 < low <= data["kiroku_vs_raw"] <= high
+
+
+def test_bench_ingest_refuses_zero_rounds() -> None:
+    result = CliRunner().invoke(app, ["bench", "ingest", "--rounds", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--rounds': Input should be greater than or equal to 1" in result.output
+
+
 def test_bench_read_measures_both_sizes(tmp_path: Path) -> None:
     out = tmp_path / "read.json"
     result = CliRunner().invoke(app, ["bench", "read", "--small", "200", "--large", "400", "--samples", "20", "--out", str(out)],
