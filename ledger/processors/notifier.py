@@ -20,8 +20,9 @@ from ledger.ports import FILINGS, NOTICES, Log, LogRecord, StoredRecord
 GROUP = "notifier"
 
 
-def _notice_id(rec: StoredRecord, agency_id: str) -> str:
-    return "ntc_" + hashlib.sha256(f"{rec.position}|{agency_id}".encode()).hexdigest()[:26]
+def _notice_id(position: str, agency_id: str) -> str:
+    """A notice's id: from its filing's log position (``topic/partition/offset``) and its agency."""
+    return "ntc_" + hashlib.sha256(f"{position}|{agency_id}".encode()).hexdigest()[:26]
 
 
 #: Notices per ``NoticesIssued`` record, and a bound on its encoded size (each notice counted as
@@ -55,21 +56,22 @@ class Notifier:
     def notices_for(self, rec: StoredRecord, ev: Event) -> list[tuple[str, dict[str, Any]]]:
         """The (agency id, notice) pairs one filing event gives rise to."""
         b = ev.body
+        position = str(rec.position)  # shared by the filing's notices
         if ev.type == SUBMISSION_RECORDED:
-            return [(t["agency_id"], self._notice(rec, ev, t["agency_id"], "SUBMITTED", t["lines"], b["submission_id"],
-                                                  b["kind"], b["replaces"])) for t in b["targets"]]
+            return [(t["agency_id"], self._notice(position, ev, t["agency_id"], "SUBMITTED", t["lines"],
+                                                  b["submission_id"], b["kind"], b["replaces"])) for t in b["targets"]]
         if ev.type == FILING_MISSING:
-            return [(b["agency_id"], self._notice(rec, ev, b["agency_id"], "MISSING", [], None, None, None))]
+            return [(b["agency_id"], self._notice(position, ev, b["agency_id"], "MISSING", [], None, None, None))]
         return []
 
     @staticmethod
-    def _notice(rec: StoredRecord, ev: Event, agency_id: str, notice_type: str, lines: list[int],
+    def _notice(position: str, ev: Event, agency_id: str, notice_type: str, lines: list[int],
                 submission_id: str | None, kind: str | None, replaces: str | None) -> dict[str, Any]:
         return {
-            "notice_id": _notice_id(rec, agency_id), "notice_type": notice_type,
+            "notice_id": _notice_id(position, agency_id), "notice_type": notice_type,
             "corporate_number": ev.corporate_number, "procedure": ev.body["procedure"], "period": ev.body["period"],
             "submission_id": submission_id, "kind": kind, "replaces": replaces, "recorded_at": ev.time,
-            "filing_position": str(rec.position), "lines": lines,
+            "filing_position": position, "lines": lines,
         }
 
     def issue(self, notices: list[tuple[str, dict[str, Any]]]) -> list[Event]:
