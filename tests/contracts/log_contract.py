@@ -43,6 +43,17 @@ class LogContract:
         assert all(r.key == b"agency" and r.topic == NOTICES and r.partition == p and r.timestamp_us > 0 for r in got)
         assert log.read(NOTICES, p, first + 10) == []
 
+    def test_a_read_returns_its_limit_even_when_the_records_span_several_fetches(self, log: Log) -> None:
+        """A processor that is behind works in whole batches: 300 records of 10 KB (3 MB, more
+        than one Kafka fetch brings per partition) come back in one read of up to 1,000."""
+        key = b"7000012050002"
+        positions = log.append(FILINGS, [LogRecord(key, bytes([i % 251]) * 10_000) for i in range(300)])
+        p, first = positions[0].partition, positions[0].offset
+        got = log.read(FILINGS, p, first, max_records=1000)
+        assert [r.offset for r in got] == [pos.offset for pos in positions]
+        assert [r.value[0] for r in got] == [i % 251 for i in range(300)]
+        assert [r.offset for r in log.read(FILINGS, p, first + 100, max_records=150)] == list(range(first + 100, first + 250))
+
     def test_reads_interleaved_across_partitions_and_topics_each_continue_where_they_left_off(self, log: Log) -> None:
         """A processor's pass reads every partition of every topic in turn, in small steps, while
         new records arrive; each read returns exactly the records from its offset, in order."""
