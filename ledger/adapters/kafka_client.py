@@ -151,6 +151,26 @@ class _ReadStream:
             self._resume(tp)
         return batch
 
+    def top_up(self, tp: Any, key: tuple[str, int], batch: list[Any], max_records: int, stable_end: int) -> list[Any]:
+        """Add further fetches to a read while the partition is known to hold more records.
+
+        One fetch brings at most ~1 MB per partition (the consumer's ``max_partition_fetch_bytes``),
+        i.e. ~90 submissions of 100 lines; a processor that is behind then works in batches of
+        ``max_records`` (one catalog transaction, one notifier transaction each) instead of one
+        fetch's worth — up to :data:`READ_AHEAD_BYTES` a read. It stops where the last known stable
+        offset ``stable_end`` is at most one record ahead (a transaction's commit marker, which no
+        fetch returns).
+        """
+        size = sum(len(r.value or b"") for r in batch)
+        while len(batch) < max_records and size < READ_AHEAD_BYTES and stable_end - self.at[key] > 1:
+            self.fetch()
+            more = self.take(tp, key, max_records - len(batch))
+            if not more:
+                break
+            batch += more
+            size += sum(len(r.value or b"") for r in more)
+        return batch
+
     def fetch(self) -> None:
         """One poll of every assigned partition; what comes back is buffered per partition."""
         for tp, records in self.consumer.poll(timeout_ms=10, max_records=5000).items():

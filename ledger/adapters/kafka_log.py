@@ -37,7 +37,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from ledger.adapters.kafka_client import (
-    MAX_RECORD_BYTES, READ_AHEAD_BYTES, READ_STREAMS, KafkaOptions, _discard, _kafka, _quick_metadata, _ReadStream,
+    MAX_RECORD_BYTES, READ_STREAMS, KafkaOptions, _discard, _kafka, _quick_metadata, _ReadStream,
 )
 from ledger.adapters.kafka_topics import ensure_topics
 from ledger.errors import ConfigurationError, Conflict, KirokuError, Unavailable, ValidationError
@@ -218,7 +218,7 @@ class KafkaLog:
                 while True:
                     batch = stream.take(tp, key, max_records)
                     if batch:
-                        batch = self._top_up(stream, tp, key, batch, max_records)
+                        batch = stream.top_up(tp, key, batch, max_records, self._stable.get(key, 0))
                         return [StoredRecord(topic, partition, r.offset, r.timestamp * 1000, r.key or b"", r.value or b"")
                                 for r in batch]
                     at = stream.consumer.position(tp)
@@ -235,25 +235,6 @@ class KafkaLog:
             except kafka.errors.KafkaError as exc:
                 self._drop_reader()
                 raise self._unavailable("serve a read", exc) from exc
-
-    def _top_up(self, stream: "_ReadStream", tp: Any, key: tuple[str, int], batch: list[Any], max_records: int) -> list[Any]:
-        """Add further fetches to a read while the partition is known to hold more records.
-
-        One fetch brings at most ~1 MB per partition (the consumer's ``max_partition_fetch_bytes``),
-        i.e. ~90 submissions of 100 lines; a processor that is behind then works in batches of
-        ``max_records`` (one catalog transaction, one notifier transaction each) instead of one
-        fetch's worth — up to :data:`READ_AHEAD_BYTES` a read. It stops where the last known stable
-        offset is at most one record ahead (a transaction's commit marker, which no fetch returns).
-        """
-        size = sum(len(r.value or b"") for r in batch)
-        while len(batch) < max_records and size < READ_AHEAD_BYTES and self._stable.get(key, 0) - stream.at[key] > 1:
-            stream.fetch()
-            more = stream.take(tp, key, max_records - len(batch))
-            if not more:
-                break
-            batch += more
-            size += sum(len(r.value or b"") for r in more)
-        return batch
 
     def _stream_for(self, tp: Any, key: tuple[str, int], offset: int) -> "_ReadStream":
         """The read stream that left off at ``offset`` in this partition, else a new or the least
