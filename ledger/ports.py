@@ -76,6 +76,11 @@ class Log(Protocol):
 
     def end_offset(self, topic: str, partition: int) -> int: ...
 
+    def refresh(self) -> None:
+        """Forget any cached view of where partitions end: the next reads see every record
+        committed before this call. (A read may otherwise miss what another process committed in
+        the last few milliseconds, until the next pass; a drain's last pass must not.)"""
+
     def committed(self, group: str, topic: str, partition: int) -> int: ...
 
     def transact(

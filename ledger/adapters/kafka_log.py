@@ -289,6 +289,11 @@ class KafkaLog:
             self._stable[key] = out[tp.partition] = max(self._stable.get(key, 0), int(answer[tp]))
         return out
 
+    def refresh(self) -> None:
+        """The next read of each topic asks the brokers for its stable offsets again."""
+        with self._lock:
+            self._stable_at.clear()
+
     def end_offset(self, topic: str, partition: int) -> int:
         """The last stable offset: one past the last committed record (or transaction marker)."""
         self.physical(topic)

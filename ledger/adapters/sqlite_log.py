@@ -190,6 +190,9 @@ class SqliteLog:
             out.append(StoredRecord(topic, partition, off, ts, key, value))
         return out
 
+    def refresh(self) -> None:
+        """Nothing to forget: every read checks the database file for other writers' commits."""
+
     def end_offset(self, topic: str, partition: int) -> int:
         with self._lock:
             return self._end_offset_locked(topic, partition)

@@ -105,12 +105,20 @@ class ProcessorLoop:
     def run(self, until_idle: bool = False) -> Progress:
         """Loop until :attr:`stop` is set (or, with ``until_idle`` or once :attr:`drain` is set,
         until a pass finds nothing to do)."""
+        confirmed = False  # the last pass came right after Log.refresh and found nothing
         while not self.stop.is_set():
             done = self.run_once()
             if done:
+                confirmed = False
                 continue
             if done == 0 and (until_idle or self.drain.is_set()):
-                break
+                if confirmed:
+                    break
+                # Reads may lag other processes' commits by a few ms; a drain stops only after a
+                # pass that saw everything committed before it began.
+                self.kiroku.log.refresh()
+                confirmed = True
+                continue
             self._nudge.wait(self.poll_interval)
             self._nudge.clear()
         return self.progress
