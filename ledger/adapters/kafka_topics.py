@@ -10,10 +10,11 @@ unlimited retention and no compaction; otherwise Kiroku refuses to start, naming
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ledger.adapters.kafka_client import MAX_RECORD_BYTES, KafkaOptions, _kafka
-from ledger.errors import ConfigurationError, KirokuError
+from ledger.errors import ConfigurationError, KirokuError, Unavailable
 from ledger.ports import TOPICS
 
 #: What each setting must be on a ledger topic, and why (for the refusal message).
@@ -77,9 +78,31 @@ def _ensure(admin: Any, kafka: Any, options: KafkaOptions, partitions: int) -> d
                     f"Kafka refused to create topic {topic['name']}: {error.__name__} {topic.get('error_message') or ''}",
                     field="KIROKU_LOG", expected="a topic Kiroku may create", got=error.__name__, code="topic_refused")
         admin.wait_for_topics(list(names), timeout_ms=options.timeout_ms)
-        found = {t["name"]: t for t in admin.describe_topics(list(names))}
+        found = described_with_partitions(admin, list(names), options.timeout_ms)
     check_topics(admin, kafka, list(names))
     return {names[name]: len(found[name]["partitions"]) for name in names}
+
+
+def described_with_partitions(admin: Any, topics: list[str], timeout_ms: int) -> dict[str, Any]:
+    """``describe_topics`` until every topic is described with its partitions.
+
+    Right after creation, a broker that has not applied the new topics' metadata yet can describe
+    one with no partitions (seen on the 3-node cluster); taken at its word, the log would have had
+    zero partitions to route keys to.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        found = {t["name"]: t for t in admin.describe_topics(topics)}
+        pending = [name for name in topics
+                   if name not in found or found[name].get("error_code", 0) != 0 or not found[name]["partitions"]]
+        if not pending:
+            return found
+        if time.monotonic() > deadline:
+            raise Unavailable(
+                f"Kafka created topics {', '.join(pending)} but did not describe their partitions within "
+                f"{timeout_ms / 1000:g}s; nothing was recorded — retry later",
+                field="KIROKU_LOG", expected="topics with partitions", got=", ".join(pending), code="log_unavailable")
+        time.sleep(0.05)
 
 
 def check_topics(admin: Any, kafka: Any, topics: list[str]) -> None:
