@@ -13,8 +13,8 @@ import functools
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import datetime, timezone
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -211,17 +211,23 @@ class _Story:
                       TimeRemainingColumn(), console=self.out, transient=False) as bar:
             task = bar.add_task("record", total=total_lines - sum(len(c.employees) for c in self.companies[-2:]))
 
-            def requests() -> Iterator[SubmissionRequest]:
-                for i, c in enumerate(on_time):
-                    clock.at(2026, 1, 5 + (i * 25) // max(1, len(on_time)), 9 + i % 8, i % 60)
-                    yield SubmissionRequest(corporate_number=c.corporate_number, procedure="PAYROLL_REPORT", period=YEAR,
-                                            payload=payroll(c), idempotency_key=f"demo:{c.corporate_number}:PAYROLL_REPORT:{YEAR}")
-
-            for c, result in zip(on_time, k.commands.record_many(self.vendor, requests(), batch_size=50)):
-                if isinstance(result, KirokuError):
-                    raise result
-                receipts[c.corporate_number] = result
-                bar.advance(task, len(c.employees))
+            # The vendor files through January, one durable batch per filing day: a batch is
+            # recorded at one time (the service's clock when it is decided), so the day's clock is
+            # set before its batch — the correction on 28 January must find its original in force.
+            days: dict[int, list[tuple[int, Company]]] = {}
+            for i, c in enumerate(on_time):
+                days.setdefault(5 + (i * 25) // max(1, len(on_time)), []).append((i, c))
+            for day, filers in days.items():
+                opener = filers[0][0]  # the day's first filer sets the hour, as before
+                clock.at(2026, 1, day, 9 + opener % 8, opener % 60)
+                requests = [SubmissionRequest(corporate_number=c.corporate_number, procedure="PAYROLL_REPORT", period=YEAR,
+                                              payload=payroll(c), idempotency_key=f"demo:{c.corporate_number}:PAYROLL_REPORT:{YEAR}")
+                            for _, c in filers]
+                for (_, c), result in zip(filers, k.commands.record_many(self.vendor, requests, batch_size=50)):
+                    if isinstance(result, KirokuError):
+                        raise result
+                    receipts[c.corporate_number] = result
+                    bar.advance(task, len(c.employees))
         elapsed = time.perf_counter() - start
         fresh = [r for r in receipts.values() if r.submission_id not in existing]
         lines = sum(r.line_count for r in fresh)

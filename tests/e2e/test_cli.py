@@ -53,6 +53,19 @@ def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -
     assert "NO" not in replay.output
 
 
+def test_the_demo_at_its_default_size_tells_january_in_order(cli) -> None:
+    """`kiroku demo` as the README runs it (40 companies): each filing day is its own batch, so the
+    correction on 28 January finds the original it replaces already in force (with one batch for
+    the whole month, every report was recorded on the last filing day and the demo crashed)."""
+    out = cli("demo").output
+    receipt = out.split("A receipt", 1)[1]
+    assert "2026-01-05 09:00:00 JST" in receipt.split("payload SHA-256", 1)[0]
+    history = out.split("Correction history", 1)[1].split("As of", 1)[0]
+    assert "ORIGINAL" in history and "CORRECTION" in history
+    assert "2026-01-05" in history and "2026-01-28" in history
+    assert "Summary" in out
+
+
 def test_notices_and_show_explore_the_demo_ledger(cli) -> None:
     cli("demo", "--companies", "4", "--employees", "10")
     feed = cli("notices", "municipality:131016", "--json")
