@@ -144,8 +144,11 @@ class Sequencer:
 
     def _load(self, key: tuple[str, int]) -> tuple[int, int] | None:
         if key not in self._sizes:
-            if key not in self._trees and not self.path(*key).exists() and self.log.end_offset(*key) == 0:
-                return None  # nothing to integrate, and no file to create yet
+            # Nothing to integrate, and no file to create yet? A read says so as cheaply as the log
+            # can (on Kafka, from end offsets refreshed at most every few ms, where end_offset
+            # would ask the broker on every pass over an empty partition).
+            if key not in self._trees and not self.path(*key).exists() and not self.log.read(*key, 0, 1):
+                return None
             size = self.tree(*key).size
             self._sizes[key], self._next[key] = size, self.segments.offset_of(*key, size)
         return self._sizes[key], self._next[key]
@@ -153,12 +156,6 @@ class Sequencer:
     def run_partition(self, topic: str, partition: int) -> int:
         """Integrate up to ``batch`` new records of one partition; returns how many."""
         key = (topic, partition)
-        if key not in self._sizes and key not in self._trees and not self.path(*key).exists() \
-                and not self.log.read(topic, partition, 0, 1):
-            # Nothing integrated and nothing to integrate: a read says so as cheaply as the log can
-            # (on Kafka, from an end offset it refreshes at most every few ms, where end_offset
-            # would ask the broker on every pass), and no tree file is created for it.
-            return 0
         for _ in range(3):
             loaded = self._load(key)
             if loaded is None:
