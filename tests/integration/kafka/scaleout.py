@@ -21,6 +21,7 @@ from ledger.ports import FILINGS, NOTICES, Log
 from tests.service_fixtures import kafka_log_url, postgres_schema_url
 
 KIROKU = str(Path(sys.executable).with_name("kiroku"))
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -46,15 +47,25 @@ class Deployment:
                    KIROKU_INLINE_PROCESSING="false")
         return env
 
-    def spawn(self, role: str, member: str | None = None, *, until_idle: bool = False) -> subprocess.Popen[str]:
-        """``kiroku process --role ROLE`` as a child process in its own process group."""
-        argv = [KIROKU, "process", "--role", role, "--poll-interval", "0.05"]
+    def spawn(self, role: str, member: str | None = None, *, until_idle: bool = False,
+              freeze_before_commit: tuple[int, Path] | None = None) -> subprocess.Popen[str]:
+        """``kiroku process --role ROLE`` as a child process in its own process group.
+
+        ``freeze_before_commit=(n, flag)`` runs it through ``tests.integration.kafka.freeze``: its
+        nth transaction stops just before the commit, and ``flag`` appears when it has.
+        """
+        argv = [KIROKU] if freeze_before_commit is None else [sys.executable, "-m", "tests.integration.kafka.freeze"]
+        argv += ["process", "--role", role, "--poll-interval", "0.05"]
         argv += ["--member", member] if member else []
         argv += ["--until-idle"] if until_idle else []
+        env = self.env()
+        if freeze_before_commit is not None:
+            n, flag = freeze_before_commit
+            env.update(FREEZE_AT_COMMIT=str(n), FREEZE_FLAG=str(flag), PYTHONPATH=str(REPO))
         log = (self.home / f"{role}-{member or 'x'}-{uuid.uuid4().hex[:4]}.log")
         self.home.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
-            return subprocess.Popen(argv, env=self.env(), stdout=out, stderr=subprocess.STDOUT, text=True,
+            return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
                                     start_new_session=True)
 
 

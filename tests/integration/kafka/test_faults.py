@@ -7,14 +7,15 @@
 - A broker unreachable at record time: a clear retriable error, never a receipt.
 
 Kill points are random (a random amount of progress to wait for, observed by polling); nothing
-sleeps for a fixed time.
+sleeps for a fixed time. The notifier's kill is made certain to land inside a transaction by a
+fault-injection point (``tests/integration/kafka/freeze.py``: it stops just before its first or
+second commit) and the broker is asked whether that transaction is open before the SIGKILL —
+waiting for a notice record to appear and freezing the process then often came after the commit.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import threading
 import uuid
 from pathlib import Path
@@ -27,7 +28,6 @@ from sqlalchemy import func, select
 from infra import kafka as kafka_infra
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
-from infra.services import ServiceError, wait_until
 from ledger import catalog as c
 from ledger.errors import Unavailable
 from ledger.events import SUBMISSION_RECORDED
@@ -165,48 +165,24 @@ def test_the_notifier_killed_mid_transaction_and_the_projector_mid_batch_resume_
 ) -> None:
     d = Deployment.create(cluster, postgres_server, tmp_path / "home")
     enroll(d, companies=20)
+    filings = record_backlog(d, companies=20, years=YEARS[:2])
     notices_topic = f"{prefix_of(d)}{NOTICES}"
-    high_watermarks = KafkaConsumer(bootstrap_servers=cluster.bootstrap, isolation_level="read_uncommitted", group_id=None)
-    tps = [TopicPartition(notices_topic, p) for p in range(4)]
-
-    def written() -> int:  # notice records written so far, committed or not (markers count too)
-        return sum(high_watermarks.end_offsets(tps).values())
 
     def transaction_open() -> bool:  # last stable offset behind the high watermark somewhere
         stable, high = ends(cluster, notices_topic, "read_committed"), ends(cluster, notices_topic, "read_uncommitted")
         return any(stable[p] < high[p] for p in high)
 
-    # The notifier: frozen (SIGSTOP) the moment a new notice record appears — usually before the
-    # transaction that wrote it commits (one NoticesIssued record per agency, then the commit) —
-    # and SIGKILLed if a transaction is provably open; otherwise let go on (SIGCONT) until its
-    # next record. Retried with a fresh backlog until a kill lands inside a transaction.
-    filings, open_transaction_seen = 0, False
+    # The notifier, frozen just before its first or second commit (its notices produced, its
+    # offsets added to the transaction), is SIGKILLed once the broker shows the transaction open.
+    flag = tmp_path / "frozen"
+    notifier = d.spawn("notifier", "notifier-1", freeze_before_commit=(random.randint(1, 2), flag))
     try:
-        for attempt in range(5):
-            filings += record_backlog(d, companies=20, years=YEARS[2 * attempt:2 * attempt + 2])
-            seen = written()
-            notifier = d.spawn("notifier", "notifier-1")
-            patience = 60.0  # joining the group comes first
-            try:
-                while notifier.poll() is None:
-                    try:
-                        wait_until(lambda: written() > seen or notifier.poll() is not None, timeout=patience,
-                                   what="the notifier's next notice record", interval=0.001)
-                    except ServiceError:
-                        break  # nothing more to write: this backlog is done
-                    os.kill(notifier.pid, signal.SIGSTOP)
-                    if transaction_open():
-                        open_transaction_seen = True
-                        break
-                    seen, patience = written(), 5.0
-                    os.kill(notifier.pid, signal.SIGCONT)
-            finally:
-                kill(notifier)
-            if open_transaction_seen:
-                break
+        wait(lambda: flag.exists() or notifier.poll() is not None, 60, "the notifier to reach its commit")
+        assert notifier.poll() is None, f"the notifier exited ({notifier.returncode}) before its commit"
+        wait(transaction_open, 30, "the frozen transaction's notices on the broker, uncommitted")
     finally:
-        high_watermarks.close()
-    assert open_transaction_seen, "no kill landed inside an open transaction in 5 attempts"
+        kill(notifier)
+    assert transaction_open()  # the kill left it open: the restarted notifier must fence and abort it
 
     # The projector: SIGKILL once it has committed a random part of its work.
     with d.open(inline_processing=False) as k:
