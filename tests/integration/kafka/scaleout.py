@@ -48,20 +48,21 @@ class Deployment:
         return env
 
     def spawn(self, role: str, member: str | None = None, *, until_idle: bool = False,
-              freeze_before_commit: tuple[int, Path] | None = None) -> subprocess.Popen[str]:
+              freeze: tuple[str, int, Path] | None = None) -> subprocess.Popen[str]:
         """``kiroku process --role ROLE`` as a child process in its own process group.
 
-        ``freeze_before_commit=(n, flag)`` runs it through ``tests.integration.kafka.freeze``: its
-        nth transaction stops just before the commit, and ``flag`` appears when it has.
+        ``freeze=(point, n, flag)`` runs it through ``tests.integration.kafka.freeze``: it stops at
+        its nth pass through ``point`` (``kafka-commit``, ``catalog-commit``), and ``flag``
+        appears when it has.
         """
-        argv = [KIROKU] if freeze_before_commit is None else [sys.executable, "-m", "tests.integration.kafka.freeze"]
+        argv = [KIROKU] if freeze is None else [sys.executable, "-m", "tests.integration.kafka.freeze"]
         argv += ["process", "--role", role, "--poll-interval", "0.05"]
         argv += ["--member", member] if member else []
         argv += ["--until-idle"] if until_idle else []
         env = self.env()
-        if freeze_before_commit is not None:
-            n, flag = freeze_before_commit
-            env.update(FREEZE_AT_COMMIT=str(n), FREEZE_FLAG=str(flag), PYTHONPATH=str(REPO))
+        if freeze is not None:
+            point, n, flag = freeze
+            env.update(FREEZE_AT=f"{point}:{n}", FREEZE_FLAG=str(flag), PYTHONPATH=str(REPO))
         log = (self.home / f"{role}-{member or 'x'}-{uuid.uuid4().hex[:4]}.log")
         self.home.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:

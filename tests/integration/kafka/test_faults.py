@@ -11,6 +11,7 @@ sleeps for a fixed time. The notifier's kill is made certain to land inside a tr
 fault-injection point (``tests/integration/kafka/freeze.py``: it stops just before its first or
 second commit) and the broker is asked whether that transaction is open before the SIGKILL —
 waiting for a notice record to appear and freezing the process then often came after the commit.
+The projector is frozen the same way inside a catalog transaction that has written its batch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from infra import kafka as kafka_infra
 from infra.kafka import KafkaCluster
@@ -83,6 +84,14 @@ def ends(cluster: KafkaCluster, topic: str, isolation_level: str) -> dict[int, i
         return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
     finally:
         consumer.close()
+
+
+def open_transactions_with_writes(k: Any) -> int:
+    """Other sessions of the catalog's database inside a transaction that has written something."""
+    with k.catalog.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state = 'idle in transaction' AND backend_xid IS NOT NULL")).scalar_one())
 
 
 def prefix_of(d: Deployment) -> str:
@@ -175,7 +184,7 @@ def test_the_notifier_killed_mid_transaction_and_the_projector_mid_batch_resume_
     # The notifier, frozen just before its first or second commit (its notices produced, its
     # offsets added to the transaction), is SIGKILLed once the broker shows the transaction open.
     flag = tmp_path / "frozen"
-    notifier = d.spawn("notifier", "notifier-1", freeze_before_commit=(random.randint(1, 2), flag))
+    notifier = d.spawn("notifier", "notifier-1", freeze=("kafka-commit", random.randint(1, 2), flag))
     try:
         wait(lambda: flag.exists() or notifier.poll() is not None, 60, "the notifier to reach its commit")
         assert notifier.poll() is None, f"the notifier exited ({notifier.returncode}) before its commit"
@@ -184,14 +193,20 @@ def test_the_notifier_killed_mid_transaction_and_the_projector_mid_batch_resume_
         kill(notifier)
     assert transaction_open()  # the kill left it open: the restarted notifier must fence and abort it
 
-    # The projector: SIGKILL once it has committed a random part of its work.
+    # The projector, frozen just before it moves its position in kiroku.filings (its first or
+    # second batch there: rows written, snapshots stored, nothing committed), is SIGKILLed while
+    # PostgreSQL shows its transaction open with writes.
+    flag = tmp_path / "projector-frozen"
+    projector = d.spawn("projector", "projector-1", freeze=("catalog-commit", random.randint(1, 2), flag))
     with d.open(inline_processing=False) as k:
-        projector = d.spawn("projector", "projector-1")
-        at = random.randint(1, filings // 2)
         try:
-            wait(lambda: count(k, c.submissions) >= at or projector.poll() is not None, 60, "the projector to start")
+            wait(lambda: flag.exists() or projector.poll() is not None, 60, "the projector to reach its commit")
+            assert projector.poll() is None, f"the projector exited ({projector.returncode}) before its commit"
+            assert open_transactions_with_writes(k) == 1
         finally:
             kill(projector)
+        wait(lambda: open_transactions_with_writes(k) == 0, 30, "PostgreSQL to roll the killed batch back")
+        assert count(k, c.submissions) < filings  # the frozen batch's rows are not there
 
     # Restarted under the same names, both finish the work: nothing lost, nothing twice.
     notifier = d.spawn("notifier", "notifier-1", until_idle=True)
