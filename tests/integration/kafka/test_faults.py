@@ -29,6 +29,7 @@ from sqlalchemy import func, select, text
 from infra import kafka as kafka_infra
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
+from infra.services import wait_until
 from ledger import catalog as c
 from ledger.errors import Unavailable
 from ledger.events import SUBMISSION_RECORDED
@@ -135,10 +136,13 @@ def test_a_broker_killed_during_bulk_ingest_loses_no_receipt_and_no_notice_and_r
         receipts: list[Any] = []
         kill_after = random.randint(5, 30)
         killed = threading.Event()
+        at_kill: list[int] = []  # how many receipts had been given when the broker was gone
 
-        def killer() -> None:
-            wait(lambda: len(receipts) >= kill_after, 120, f"{kill_after} receipts before the kill")
+        def killer() -> None:  # concurrent with the ingest, so a write can be in flight when it dies
+            wait_until(lambda: len(receipts) >= kill_after, timeout=120, what=f"{kill_after} receipts before the kill",
+                       interval=0.002)
             cluster.kill(victim)
+            at_kill.append(len(receipts))
             killed.set()
 
         thread = threading.Thread(target=killer, daemon=True)
@@ -148,7 +152,7 @@ def test_a_broker_killed_during_bulk_ingest_loses_no_receipt_and_no_notice_and_r
                 receipts.append(company(k, corp(n)).record(corp(n), "WITHHOLDING_SLIP", year, withholding()))
         thread.join(60)
         assert killed.is_set() and not cluster.node(victim).alive
-        during = len(receipts) - kill_after  # receipts issued with the broker dead
+        during = len(receipts) - at_kill[0]  # receipts issued after the broker was dead
 
         cluster.restart(victim)
         wait(lambda: all(isr == {1, 2, 3} for isr in ledger_isr(cluster, prefix_of(d)).values()), 90,
