@@ -1,7 +1,7 @@
 """Real Apache Kafka (KRaft) nodes on loopback, run from Maven Central jars.
 
 No tarball and no Docker: ``infra/kafka/pom.xml`` names ``org.apache.kafka:kafka_2.13`` and a
-Log4j2 binding; :func:`ensure_jars` has Maven copy the runtime jars into the cache once, and
+Log4j2 binding; :func:`~infra.kafka_jars.ensure_jars` has Maven copy the runtime jars into the cache once, and
 each node is ``java -cp '<lib>/*' kafka.Kafka server.properties`` in its own process group.
 Where the class names and the format step come from: the project's tech notes, §7
 ("Running Apache Kafka 4.x (KRaft) from Maven Central jars").
@@ -14,6 +14,8 @@ Layout under ``base_dir``::
     node-<id>/logs/server.log
     node-<id>/stdout.log    JVM stdout/stderr (crashes before Log4j2 is up land here)
 
+The jars and the Java runtime come from :mod:`infra.kafka_jars`; one node is :mod:`infra.kafka_node`.
+
 CLI: ``python -m infra.kafka up [--nodes 1|3] [--dir D]`` / ``down`` / ``status``.
 """
 
@@ -21,147 +23,33 @@ from __future__ import annotations
 
 import argparse
 import base64
-import fcntl
-import functools
 import json
-import os
-import re
 import shutil
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from infra.kafka_jars import KAFKA_VERSION, ensure_jars
+from infra.kafka_node import DEFAULT_HEAP, KafkaNode, answers_requests
 from infra.services import (
     LOOPBACK,
     ServiceError,
     ToolMissing,
-    cache_dir,
     free_ports,
-    kill_process_group,
-    process_runs,
     progress,
     read_state,
-    require_tool,
-    run,
-    signal_group,
-    tail,
     wait_until,
     write_state,
 )
 
-KAFKA_VERSION = "4.1.2"
-"""Pinned Apache Kafka release; must equal ``<kafka.version>`` in ``infra/kafka/pom.xml``."""
-
-HERE = Path(__file__).resolve().parent / "kafka"
-POM = HERE / "pom.xml"
-LOG4J2_CONFIG = HERE / "log4j2.properties"
-SERVER_TEMPLATE = HERE / "server.properties"
+SERVER_TEMPLATE = Path(__file__).resolve().parent / "kafka" / "server.properties"
 STATE_FILE = "cluster.json"
-COMPLETE_MARKER = ".complete"
-
-DEFAULT_HEAP = "512m"
-# Serial GC and C1-only JIT: on 2 cores three nodes format and start in ~5-6 s instead of
-# ~11 s with the default G1 + C2 (measured); steady-state throughput matters little here.
-JVM_FLAGS = (
-    "-XX:+UseSerialGC",
-    "-XX:TieredStopAtLevel=1",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true",
-)
-
-
-# --------------------------------------------------------------------------- provisioning
-
-
-@functools.lru_cache(maxsize=1)
-def java_executable() -> str:
-    """``$JAVA_HOME/bin/java`` if set, else ``java`` on PATH, checked to be Java 17 or newer.
-
-    Kafka 4.x servers need Java 17+ (kafka.apache.org/40 compatibility notes); an older JVM
-    would only fail later with UnsupportedClassVersionError, so it counts as missing.
-    """
-    hint = "Kafka 4.x needs a Java 17+ runtime (apt-get install openjdk-17-jre-headless)"
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").is_file():
-        java = str(Path(java_home) / "bin" / "java")
-    else:
-        java = require_tool("java", hint)
-    probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    found = re.search(r'version "(\d+)(?:\.(\d+))?', probe.stderr + probe.stdout)
-    major = int(found.group(1)) if found else 0
-    if major == 1 and found and found.group(2):  # "1.8.0_392" style
-        major = int(found.group(2))
-    if major < 17:
-        raise ToolMissing(f"{java} is Java {major or 'of unknown version'}; {hint}",
-                          field="java", expected="Java 17 or newer",
-                          got=(probe.stderr or probe.stdout).strip().splitlines()[:1])
-    return java
-
-
-def kafka_home(version: str = KAFKA_VERSION) -> Path:
-    """The cache directory for one Kafka version: ``<cache>/kafka-<version>``."""
-    return cache_dir() / f"kafka-{version}"
-
-
-def ensure_jars(version: str = KAFKA_VERSION) -> Path:
-    """The directory holding Kafka's runtime jars, fetching them with Maven on first use.
-
-    Reuses ``<cache>/kafka-<version>/lib`` when its completion marker is present; otherwise
-    runs ``mvn dependency:copy-dependencies`` into a scratch directory, swaps it into place and
-    writes the marker, so an interrupted download is never mistaken for a complete one.
-    A file lock keeps two processes (e.g. pytest workers) from downloading at once.
-    """
-    home = kafka_home(version)
-    lib = home / "lib"
-    marker = home / COMPLETE_MARKER
-    if _complete(lib, marker):
-        return lib
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _complete(lib, marker):  # another process finished while we waited
-            return lib
-        java_executable()
-        mvn = require_tool("mvn", "Kafka's jars are fetched with Maven 3.6+ (apt-get install maven)")
-        scratch = home / "lib.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
-        progress(f"fetching Apache Kafka {version} jars from Maven Central into {lib} (first run only)")
-        started = time.monotonic()
-        run(
-            [
-                mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-                f"-Dkafka.version={version}", "-DincludeScope=runtime",
-                f"-DoutputDirectory={scratch}",
-            ],
-            what=f"Maven download of Apache Kafka {version}",
-            timeout=900,
-        )
-        jars = sorted(p.name for p in scratch.glob("*.jar"))
-        if not any(name.startswith(f"kafka_2.13-{version}") for name in jars):
-            raise ServiceError(
-                f"Maven finished but kafka_2.13-{version}.jar is not in {scratch}",
-                expected=f"kafka_2.13-{version}.jar", got=jars,
-            )
-        shutil.rmtree(lib, ignore_errors=True)
-        scratch.rename(lib)
-        marker.write_text("\n".join(jars) + "\n")
-        progress(f"fetched {len(jars)} jars in {time.monotonic() - started:.1f}s")
-    return lib
-
-
-def _complete(lib: Path, marker: Path) -> bool:
-    if not marker.is_file():
-        return False
-    return all((lib / name).is_file() for name in marker.read_text().split())
 
 
 def new_cluster_id() -> str:
@@ -173,134 +61,6 @@ def new_cluster_id() -> str:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cid.startswith("-"):
             return cid
-
-
-def answers_requests(port: int, host: str = LOOPBACK, timeout: float = 1.0) -> bool:
-    """Whether a Kafka broker on ``host:port`` answers an ApiVersions request.
-
-    A raw v0 request (Kafka protocol guide: size, api_key 18, api_version 0, correlation id,
-    client id) so that probing a node that is still starting costs one socket, not a client.
-    Brokers answer ApiVersions at any version, with an error body if it is unsupported.
-    """
-    correlation_id = 0x4B49524F  # "KIRO"
-    client_id = b"kiroku-probe"
-    body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            header = _recv_exactly(sock, 8)
-    except OSError:
-        return False
-    if header is None:
-        return False
-    size, got_id = struct.unpack(">ii", header)
-    return bool(size >= 4 and got_id == correlation_id)
-
-
-def _recv_exactly(sock: socket.socket, count: int) -> bytes | None:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-# --------------------------------------------------------------------------- nodes
-
-
-@dataclass
-class KafkaNode:
-    """One combined broker+controller JVM with its own directory and two loopback ports."""
-
-    node_id: int
-    directory: Path
-    broker_port: int
-    controller_port: int
-    pid: int | None = None
-    heap: str = DEFAULT_HEAP
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def properties_path(self) -> Path:
-        return self.directory / "server.properties"
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "logs" / "server.log"
-
-    @property
-    def stdout_path(self) -> Path:
-        return self.directory / "stdout.log"
-
-    @property
-    def alive(self) -> bool:
-        """Whether the node's JVM is running."""
-        if self._process is not None:
-            return self._process.poll() is None
-        return process_runs(self.pid, str(self.properties_path))  # pid from a state file
-
-    def _java_command(self, lib: Path, main_class: str, *args: str, heap: str) -> list[str]:
-        return [
-            java_executable(), f"-Xmx{heap}", *JVM_FLAGS,
-            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-            f"-Dkafka.logs.dir={self.directory / 'logs'}",
-            "-cp", f"{lib}/*", main_class, *args,
-        ]
-
-    def format_command(self, lib: Path, cluster_id: str) -> list[str]:
-        """``StorageTool format`` for a static quorum (no ``--standalone``)."""
-        return self._java_command(
-            lib, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-            "-c", str(self.properties_path), "--ignore-formatted", heap="256m",
-        )
-
-    def start(self, lib: Path) -> None:
-        """Launch the JVM in its own process group; output goes to ``stdout.log``."""
-        if self.alive:
-            return
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = self._java_command(lib, "kafka.Kafka", str(self.properties_path), heap=self.heap)
-        with self.stdout_path.open("ab") as out:
-            self._process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.directory, start_new_session=True,
-            )
-        self.pid = self._process.pid
-
-    def signal_stop(self) -> None:
-        """Ask the node to shut down (SIGTERM to its group) without waiting."""
-        if self.pid is not None and self.alive:
-            signal_group(self.pid, signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL the node (a crash, for fault tests) and wait until it is gone."""
-        if self.pid is not None and self.alive:
-            kill_process_group(self.pid, is_alive=lambda: self.alive)
-
-    def log_tail(self, lines: int = 50) -> str:
-        """The end of ``server.log`` and of the JVM's own output."""
-        return (
-            f"--- node {self.node_id} {self.log_path} ---\n{tail(self.log_path, lines)}\n"
-            f"--- node {self.node_id} {self.stdout_path} ---\n{tail(self.stdout_path, 10)}"
-        )
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id, "dir": str(self.directory), "pid": self.pid,
-            "broker_port": self.broker_port, "controller_port": self.controller_port,
-            "heap": self.heap, "log": str(self.log_path),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> KafkaNode:
-        return cls(
-            node_id=int(state["node_id"]), directory=Path(state["dir"]),
-            broker_port=int(state["broker_port"]), controller_port=int(state["controller_port"]),
-            pid=state.get("pid"), heap=state.get("heap", DEFAULT_HEAP),
-        )
 
 
 # --------------------------------------------------------------------------- clusters

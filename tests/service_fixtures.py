@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import pytest
 
 from infra import kafka as kafka_infra
+from infra import kafka_jars as provisioning
 from infra import postgres as postgres_infra
 from infra.services import ToolMissing
 
@@ -58,8 +59,8 @@ def provide(what: str, action: Callable[[], Any]) -> Any:
 @pytest.fixture(scope="session")
 def kafka_jars() -> Path:
     """Kafka's jar directory (fetched with Maven on the first run ever), with Java 17+ checked."""
-    provide("kafka: check java", kafka_infra.java_executable)
-    return provide("kafka: ensure_jars (Maven on first run, then cached)", kafka_infra.ensure_jars)
+    provide("kafka: check java", provisioning.java_executable)
+    return provide("kafka: ensure_jars (Maven on first run, then cached)", provisioning.ensure_jars)
 
 
 @pytest.fixture(scope="session")

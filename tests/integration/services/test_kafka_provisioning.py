@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import kafka as kafka_infra
+from infra import kafka_jars as provisioning
 from infra.services import pid_alive
 
 pytestmark = pytest.mark.integration
@@ -21,15 +21,15 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_pom_pins_the_kafka_version_the_module_runs() -> None:
-    pinned = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", kafka_infra.POM.read_text())
-    assert pinned is not None and pinned.group(1) == kafka_infra.KAFKA_VERSION
+    pinned = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", provisioning.POM.read_text())
+    assert pinned is not None and pinned.group(1) == provisioning.KAFKA_VERSION
 
 
 def test_jar_cache_is_complete_and_holds_the_broker_and_a_log4j2_binding(kafka_jars: Path) -> None:
     names = {p.name for p in kafka_jars.glob("*.jar")}
-    assert f"kafka_2.13-{kafka_infra.KAFKA_VERSION}.jar" in names
+    assert f"kafka_2.13-{provisioning.KAFKA_VERSION}.jar" in names
     assert any(n.startswith("log4j-slf4j-impl-") for n in names)
-    assert kafka_infra.ensure_jars() == kafka_jars  # second call: the marker short-circuits Maven
+    assert provisioning.ensure_jars() == kafka_jars  # second call: the marker short-circuits Maven
 
 
 def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
