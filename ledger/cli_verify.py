@@ -92,9 +92,8 @@ def verify(
       kiroku verify --receipt receipt.json --snapshot snapshot.avro --key kiroku.pub
       kiroku verify --consistency proof.json --key kiroku.pub
       kiroku verify --ledger"""
-    from ledger.verify import (
-        load_keys, verify_checkpoint, verify_consistency, verify_ledger, verify_receipt, verify_snapshot,
-    )
+    from ledger.audit import verify_ledger
+    from ledger.verify import load_keys, verify_checkpoint, verify_consistency, verify_receipt, verify_snapshot
 
     if not (receipt or checkpoint or snapshot or consistency or ledger):
         _fail(ValidationError("say what to verify: --receipt, --snapshot, --checkpoint, --consistency or --ledger",

@@ -1,22 +1,21 @@
-"""Offline verification: receipts with proofs, snapshot files, checkpoints, consistency proofs —
-and, with ``verify_ledger``, a whole deployment's log, trees, checkpoints, seals and snapshots.
+"""Offline verification: receipts with proofs, snapshot files, checkpoints, consistency proofs.
 
-Everything but ``verify_ledger`` needs only files and the log's public key (a verifier-key
-string, as ``kiroku checkpoint key`` prints it): a checkpoint is trusted when its C2SP signed
+Each needs only files and the log's public key (a verifier-key string, as ``kiroku checkpoint
+key`` prints it): a checkpoint is trusted when its C2SP signed
 note verifies under that key and its origin names the right log (C2SP tlog-checkpoint); an entry
 is in the log when its RFC 9162 §2.1.3.2 inclusion proof leads to the signed root; two
 checkpoints are one growing log when the §2.1.4.2 consistency proof holds.
 
 Each check yields a :class:`Check` — what was checked, whether it held, and on failure the
 expected and the actual value — so a verdict reads as a list and a failure names its cause.
+:mod:`ledger.audit` checks a whole deployment the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,8 +26,8 @@ from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import SchemaRegistry
 from ledger.containers import read_container
 from ledger.errors import IntegrityError, KirokuError
-from ledger.events import DISPOSITION_ISSUED, ENVELOPE, SUBMISSION_RECORDED, EventCodec
-from ledger.ports import FILINGS, Position
+from ledger.events import SUBMISSION_RECORDED, EventCodec
+from ledger.ports import Position
 from ledger.proofs import (
     RECEIPT_KEYS, ConsistencyProof, ReceiptProof, b64, origin_for, parse_seal_line, receipt_fields,
 )
@@ -61,7 +60,8 @@ def passed(checks: Iterable[Check]) -> bool:
     return all(c.ok is not False for c in checks) and any(c.ok for c in checks)
 
 
-def _fail(name: str, message: str, expected: object = None, got: object = None, code: str = "verify") -> Check:
+def fail(name: str, message: str, expected: object = None, got: object = None, code: str = "verify") -> Check:
+    """A failed check: what was expected and what was got, as text, with a machine-readable code."""
     return Check(name, False, message, None if expected is None else str(expected), None if got is None else str(got), code)
 
 
@@ -96,12 +96,13 @@ def _open_signed(name: str, note: str, keys: list[Verifier], origin: str | None
     except KirokuError as err:
         return None, None, Check.failed(name, err)
     if origin is not None and cp.origin != origin:
-        return None, verifier, _fail(name, f"the checkpoint is for log {cp.origin!r}, expected {origin!r}", origin, cp.origin,
+        return None, verifier, fail(name, f"the checkpoint is for log {cp.origin!r}, expected {origin!r}", origin, cp.origin,
                                      "checkpoint_origin")
     return cp, verifier, Check(name, True, f"{cp.origin} at {cp.size} leaves, signed by {verifier.key_name}+{verifier.key_id.hex()}")
 
 
-def _open(name: str, note: str, keys: list[Verifier], origin: str | None) -> tuple[Checkpoint | None, Check]:
+def open_note(name: str, note: str, keys: list[Verifier], origin: str | None) -> tuple[Checkpoint | None, Check]:
+    """A checkpoint's signed note opened under ``keys`` (and ``origin``): the checkpoint, or None, and the check."""
     cp, _, check = _open_signed(name, note, keys, origin)
     return cp, check
 
@@ -109,7 +110,7 @@ def _open(name: str, note: str, keys: list[Verifier], origin: str | None) -> tup
 def verify_checkpoint(note: str | bytes | Path, keys: list[Verifier], origin: str | None = None) -> list[Check]:
     """A checkpoint note's signature (and origin, if given)."""
     text = _read_text(note)
-    return [_open("checkpoint", text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, origin)[1]]
+    return [open_note("checkpoint", text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, origin)[1]]
 
 
 # -- receipts ------------------------------------------------------------------------------------
@@ -124,22 +125,22 @@ def _check_entry(rp: ReceiptProof, position: Position) -> Check:
     name = "entry"
     leaf = merkle.leaf_hash(rp.entry)
     if leaf != rp.leaf_hash:
-        return _fail(name, "the entry bytes do not hash to the receipt's leaf hash", b64(rp.leaf_hash), b64(leaf), "leaf_hash")
+        return fail(name, "the entry bytes do not hash to the receipt's leaf hash", b64(rp.leaf_hash), b64(leaf), "leaf_hash")
     try:
         ev = _codec().decode(rp.entry)
         expected = receipt_fields(ev, position)
     except KirokuError as err:
         return Check.failed(name, err)
     except Exception as exc:  # untrusted bytes: any decoding failure is a verdict, not a crash
-        return _fail(name, f"the entry is not a readable Kiroku event: {exc}", "an Avro Envelope", type(exc).__name__, "entry_decode")
+        return fail(name, f"the entry is not a readable Kiroku event: {exc}", "an Avro Envelope", type(exc).__name__, "entry_decode")
     for key in RECEIPT_KEYS:
         if not _same(rp.receipt[key], expected[key]):
-            return _fail(name, f"receipt field {key} says {rp.receipt[key]!r}, but the recorded entry says {expected[key]!r}",
+            return fail(name, f"receipt field {key} says {rp.receipt[key]!r}, but the recorded entry says {expected[key]!r}",
                          json.dumps(expected[key], ensure_ascii=False), json.dumps(rp.receipt[key], ensure_ascii=False),
                          "receipt_field")
     digest = hashlib.sha256(ev.body["payload"]).hexdigest()
     if digest != ev.body["payload_digest"]:
-        return _fail(name, "the recorded payload does not hash to the digest recorded with it",
+        return fail(name, "the recorded payload does not hash to the digest recorded with it",
                      ev.body["payload_digest"], digest, "payload_digest")
     return Check(name, True, f"{SUBMISSION_RECORDED} {expected['submission_id']} ({expected['procedure']} {expected['period']} of "
                              f"{expected['corporate_number']}, recorded {expected['recorded_at']}): every receipt field and the "
@@ -159,7 +160,7 @@ def verify_receipt(receipt: str | bytes | Path, keys: list[Verifier], checkpoint
     except KirokuError as err:
         return [Check.failed("receipt file", err)]
     except ValueError:
-        return [_fail("receipt file", "the receipt's position is not topic/partition/offset", "kiroku.filings/0/17",
+        return [fail("receipt file", "the receipt's position is not topic/partition/offset", "kiroku.filings/0/17",
                       rp.receipt["position"], "receipt_format")]
     checks = [Check("receipt file", True, f"receipt of {rp.submission_id} at {position}: leaf {rp.leaf_index} "
                                           f"of a tree of {rp.tree_size}, {len(rp.inclusion_proof)} proof hashes")]
@@ -170,10 +171,10 @@ def verify_receipt(receipt: str | bytes | Path, keys: list[Verifier], checkpoint
     if cp is not None and verifier is not None:
         want = origin or origin_for(verifier.key_name, position.topic, position.partition)
         if cp.origin != want:
-            checks.append(_fail("checkpoint origin", f"the checkpoint is for log {cp.origin!r}, but the receipt is in {want!r}",
+            checks.append(fail("checkpoint origin", f"the checkpoint is for log {cp.origin!r}, but the receipt is in {want!r}",
                                 want, cp.origin, "checkpoint_origin"))
         elif rp.origin != cp.origin:
-            checks.append(_fail("checkpoint origin", f"the receipt names log {rp.origin!r}, its checkpoint {cp.origin!r}",
+            checks.append(fail("checkpoint origin", f"the receipt names log {rp.origin!r}, its checkpoint {cp.origin!r}",
                                 cp.origin, rp.origin, "checkpoint_origin"))
         else:
             checks.append(Check("checkpoint origin", True, f"{cp.origin} is the log the receipt's position names"))
@@ -182,7 +183,7 @@ def verify_receipt(receipt: str | bytes | Path, keys: list[Verifier], checkpoint
         checks.append(Check("inclusion", None, "not checked: the checkpoint is not trusted"))
         return checks
     if rp.tree_size != cp.size:
-        checks.append(_fail("inclusion", f"the proof is for a tree of {rp.tree_size} leaves, the checkpoint has {cp.size}",
+        checks.append(fail("inclusion", f"the proof is for a tree of {rp.tree_size} leaves, the checkpoint has {cp.size}",
                             cp.size, rp.tree_size, "tree_size"))
         return checks
     try:
@@ -207,7 +208,7 @@ def _seal_check(cp: Checkpoint, rp: ReceiptProof) -> list[Check]:
         filing = f"{rp.receipt['procedure']}/{rp.receipt['period']}"
         when = seal["deadline"].isoformat()
         if filing in seal["sealed"] and rp.receipt["on_time"] is False:
-            return [_fail("deadline seal", f"the seal of the {filing} deadline {when} covers the entry's position, but the "
+            return [fail("deadline seal", f"the seal of the {filing} deadline {when} covers the entry's position, but the "
                                            "entry itself was recorded after the deadline", "on_time true", "on_time false",
                           "late_entry")]
         if filing in seal["sealed"]:
@@ -278,14 +279,14 @@ def verify_snapshot(snapshot: bytes | Path, receipt: str | bytes | Path | Receip
     except KirokuError as err:
         return [Check.failed("snapshot file", err)]
     except Exception as exc:
-        return [_fail("snapshot file", f"the snapshot cannot be read: {exc}", "an Avro container", type(exc).__name__,
+        return [fail("snapshot file", f"the snapshot cannot be read: {exc}", "an Avro container", type(exc).__name__,
                       "snapshot_format")]
     checks.append(Check("snapshot file", True, f"one {writer.name} v{writer.version} record; the sync marker matches the content"))
     got = hashlib.sha256(writer.header + block).hexdigest()
     if digest is None:
         checks.append(Check("snapshot payload", None, f"SHA-256 {got}; no receipt or digest given to compare with"))
     elif got != digest:
-        checks.append(_fail("snapshot payload", "the snapshot's payload does not hash to the receipt's payload digest",
+        checks.append(fail("snapshot payload", "the snapshot's payload does not hash to the receipt's payload digest",
                             digest, got, "snapshot_digest"))
     else:
         checks.append(Check("snapshot payload", True, f"payload SHA-256 {got} is the receipt's digest"))
@@ -298,7 +299,7 @@ def verify_snapshot(snapshot: bytes | Path, receipt: str | bytes | Path | Receip
                      "kiroku.procedure": r["procedure"], "kiroku.period": r["period"], "kiroku.position": r["position"]})
     for key, value in want.items():
         if meta.get(key) != value:
-            checks.append(_fail("snapshot metadata", f"the snapshot's {key} is {meta.get(key)!r}, expected {value!r}",
+            checks.append(fail("snapshot metadata", f"the snapshot's {key} is {meta.get(key)!r}, expected {value!r}",
                                 value, meta.get(key), "snapshot_metadata"))
             break
     else:
@@ -321,10 +322,10 @@ def verify_consistency(proof: str | bytes | Path, keys: list[Verifier], old: str
     for label, given, embedded, size in (("old checkpoint", old, cp.old_checkpoint, cp.old_size),
                                           ("new checkpoint", new, cp.new_checkpoint, cp.new_size)):
         text = _read_text(given) if given is not None else embedded
-        head, check = _open(label, text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, cp.origin)
+        head, check = open_note(label, text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, cp.origin)
         if head is not None and head.size != size:
             # Two statements in the order the tuple assignment ran them (mypy saw head as None in head.size).
-            check = _fail(label, f"the {label} has {head.size} leaves, the proof is for {size}", size, head.size,
+            check = fail(label, f"the {label} has {head.size} leaves, the proof is for {size}", size, head.size,
                           "tree_size")
             head = None
         checks.append(check)
@@ -339,217 +340,4 @@ def verify_consistency(proof: str | bytes | Path, keys: list[Verifier], old: str
                                                  "(RFC 9162 §2.1.4.2)"))
     except KirokuError as err:
         checks.append(Check.failed("consistency", err))
-    return checks
-
-
-# -- the whole ledger ----------------------------------------------------------------------------
-
-
-def _stored_nodes(path: Path, level: int) -> Iterator[tuple[int, bytes]]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        yield from ((i, bytes(h)) for i, h in db.execute("SELECT idx, hash FROM nodes WHERE level = ? ORDER BY idx", (level,)))
-    finally:
-        db.close()
-
-
-def _stored_size(path: Path) -> int:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return int(db.execute("SELECT size FROM tree_size WHERE id = 0").fetchone()[0])
-    finally:
-        db.close()
-
-
-def _partition_checks(k: Any, topic: str, partition: int, keys: list[Verifier]) -> list[Check]:
-    t = k.transparency
-    name = f"tree {topic}/{partition}"
-    origin = t.origin(topic, partition)
-    published = [(cp.size, cp.note, f"checkpoint {cp.size}") for cp in t.store.checkpoints(topic, partition)]
-    published += [(s.size, s.note, f"seal {s.deadline.isoformat()}") for s in t.store.seals(topic, partition)]
-    checks, heads = [], []
-    for size, note, label in published:
-        head, check = _open(f"{origin} {label}", note, keys, origin)
-        if head is None:
-            checks.append(check)
-        elif head.size != size:
-            checks.append(_fail(check.name, f"the stored note of {label} claims {head.size} leaves", size, head.size, "checkpoint_size"))
-        else:
-            heads.append((size, head.root_hash, label))
-    heads.sort()
-    path = t.sequencer.path(topic, partition)
-    stored_size = _stored_size(path) if path.exists() else 0
-    stored = _stored_nodes(path, 0) if path.exists() else iter(())
-    stack: list[tuple[int, bytes]] = []
-    n, pending, nodes_ok = 0, list(heads), True
-    try:
-        offset = 0
-        while records := k.log.read(topic, partition, offset, 5000):
-            for rec in records:
-                leaf = merkle.leaf_hash(rec.value)
-                if nodes_ok and n < stored_size:
-                    index, node = next(stored, (None, None))
-                    if index != n or node != leaf:
-                        checks.append(_node_mismatch(topic, partition, 0, n, node, leaf))
-                        nodes_ok = False  # report the first; go on comparing the checkpoints with the log
-                height, cur = 0, leaf
-                while stack and stack[-1][0] == height:
-                    cur = merkle.node_hash(stack.pop()[1], cur)
-                    height += 1
-                stack.append((height, cur))
-                n += 1
-                while pending and pending[0][0] == n:
-                    checks.extend(_compare_root(origin, pending.pop(0), _fold(stack)))
-            offset = records[-1].offset + 1
-    except KirokuError as err:
-        checks.append(Check.failed(name, err))
-        return checks
-    finally:
-        close = getattr(stored, "close", None)
-        if close:
-            close()
-    while pending and pending[0][0] == 0:
-        checks.extend(_compare_root(origin, pending.pop(0), merkle.EMPTY_ROOT))
-    for size, _, label in pending:
-        checks.append(_fail(f"{origin} {label}", f"the {label} of {origin} claims {size} leaves, the log holds {n} entries",
-                            f"<= {n}", size, "checkpoint_size"))
-    if stored_size > n:
-        checks.append(_fail(name, f"the stored tree claims {stored_size} leaves, the log holds {n} entries", n, stored_size,
-                            "tree_size"))
-    elif path.exists() and nodes_ok:
-        checks.extend(_check_upper_levels(path, topic, partition, stored_size))
-    if not any(c.ok is False for c in checks):
-        checks.append(Check(name, True, f"{n} entries; the stored tree ({stored_size} leaves) and {len(heads)} signed "
-                                        "checkpoint(s) and seal(s) match the log"))
-    return checks
-
-
-def _fold(stack: list[tuple[int, bytes]]) -> bytes:
-    acc = stack[-1][1]
-    for _, h in reversed(stack[:-1]):
-        acc = merkle.node_hash(h, acc)
-    return acc
-
-
-def _compare_root(origin: str, head: tuple[int, bytes, str], root: bytes) -> list[Check]:
-    size, signed, label = head
-    if signed != root:
-        return [_fail(f"{origin} {label}", f"the signed {label} of {origin} has root {b64(signed)}, but the log's first "
-                                           f"{size} entries give {b64(root)}", b64(root), b64(signed), "checkpoint_root")]
-    return []
-
-
-def _node_mismatch(topic: str, partition: int, level: int, index: int, stored: bytes | None, derived: bytes) -> Check:
-    got = "missing" if stored is None else stored.hex()
-    return _fail(f"tree {topic}/{partition}", f"stored Merkle node (level {level}, index {index}) of {topic}/{partition} is "
-                                              f"{got[:16]}…, but the log's entries give {derived.hex()[:16]}…",
-                 derived.hex(), got, "tree_node")
-
-
-def _check_upper_levels(path: Path, topic: str, partition: int, size: int) -> list[Check]:
-    """Each stored node above the leaves is the hash of its two stored children (which, by
-    induction from the leaves checked against the log, are right)."""
-    level = 1
-    while size >> level:
-        children = _stored_nodes(path, level - 1)
-        count = 0
-        for expected_index, (index, node) in enumerate(_stored_nodes(path, level)):
-            (_, left), (_, right) = next(children), next(children)
-            derived = merkle.node_hash(left, right)
-            if index != expected_index or node != derived:
-                return [_node_mismatch(topic, partition, level, expected_index, node, derived)]
-            count += 1
-        if count < size >> level:
-            return [_fail(f"tree {topic}/{partition}", f"stored Merkle node (level {level}, index {count}) of "
-                                                       f"{topic}/{partition} is missing", f"{size >> level} nodes", count,
-                          "tree_node")]
-        level += 1
-    return []
-
-
-def _seal_checks(k: Any) -> list[Check]:
-    t, out = k.transparency, []
-    for seal in t.store.seals():
-        label = f"seal {seal.deadline.isoformat()} of {seal.topic}/{seal.partition}"
-        try:
-            want = t.size_at(seal.topic, seal.partition, seal.deadline)
-        except Exception as exc:  # an unreadable entry on the way: the trees' checks name it
-            out.append(_fail(label, f"the entries around the deadline cannot be read: {exc}", None, type(exc).__name__,
-                             "seal_unreadable"))
-            continue
-        if want is None:
-            out.append(Check(label, None, "not checked: the tree is not integrated that far"))
-        elif want != seal.size:
-            out.append(_fail(label, f"the {label} holds {seal.size} entries, but {want} were recorded before the deadline",
-                             want, seal.size, "seal_size"))
-    return out
-
-
-def _snapshot_checks(k: Any) -> list[Check]:
-    """Every submission's and disposition's snapshot object matches the digest in its log entry."""
-    from sqlalchemy import select
-
-    from ledger import catalog as c
-    from ledger.snapshots import load_snapshot
-
-    registry, out, seen = k.registry, [], 0
-    for partition in range(k.log.partitions(FILINGS)):
-        offset = 0
-        while True:
-            try:
-                records = k.log.read(FILINGS, partition, offset, 2000)
-            except KirokuError as err:  # a damaged record: the tree's check names it; skip the partition
-                out.append(Check.failed(f"snapshots of {FILINGS}/{partition}", err))
-                break
-            if not records:
-                break
-            wanted: dict[str, str] = {}
-            for rec in records:
-                try:
-                    env = registry.decode_as(rec.value, ENVELOPE)
-                    kind = env["type"].rsplit(".", 1)[-1]
-                    body = registry.decode(env["body"])[1] if kind in (SUBMISSION_RECORDED, DISPOSITION_ISSUED) else {}
-                except Exception as exc:  # an altered entry: say which, and go on with the others
-                    out.append(_fail(f"entry {rec.position}", f"log entry {rec.position} is not a readable event: {exc}",
-                                     "an Avro Envelope", type(exc).__name__, "entry_decode"))
-                    continue
-                if body.get("payload"):
-                    wanted[body.get("submission_id") or body["disposition_id"]] = body["payload_digest"]
-            offset = records[-1].offset + 1
-            if not wanted:
-                continue
-            with k.catalog.connect() as conn:
-                keys = dict(conn.execute(select(c.submissions.c.submission_id, c.submissions.c.snapshot_key)
-                                         .where(c.submissions.c.submission_id.in_(list(wanted)))).all())
-                keys.update(conn.execute(select(c.dispositions.c.disposition_id, c.dispositions.c.snapshot_key)
-                                         .where(c.dispositions.c.disposition_id.in_(list(wanted)))).all())
-            for ident, digest in wanted.items():
-                seen += 1
-                if ident not in keys:
-                    out.append(_fail(f"snapshot of {ident}", f"the catalog knows no snapshot of {ident}", "a snapshot key", None,
-                                     "snapshot_missing"))
-                    continue
-                try:
-                    load_snapshot(registry, k.objects, keys[ident], digest)
-                except KirokuError as err:
-                    out.append(Check.failed(f"snapshot of {ident}", err))
-    bad = sum(1 for c in out if c.ok is False)
-    out.append(Check("snapshots", bad == 0, f"{seen - bad} of {seen} snapshot objects match the digests recorded in the log"))
-    return out
-
-
-def verify_ledger(k: Any, keys: list[Verifier] | None = None, *, snapshots: bool = True) -> list[Check]:
-    """Re-derive every partition's tree from the log and compare it with the stored nodes, every
-    published checkpoint and seal; check each seal holds exactly what was recorded before its
-    deadline, and (``snapshots``) every snapshot object against its entry's digest.
-
-    ``k`` is a Kiroku opened without inline processing, so that verifying changes nothing.
-    """
-    keys = keys or [Verifier.parse(k.transparency.verifier_key())]
-    checks: list[Check] = []
-    for topic, partition in k.transparency.sequencer.partitions():
-        checks.extend(_partition_checks(k, topic, partition, keys))
-    checks.extend(_seal_checks(k))
-    if snapshots:
-        checks.extend(_snapshot_checks(k))
     return checks

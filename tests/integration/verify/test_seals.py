@@ -11,7 +11,8 @@ from ledger.domain.model import Principal
 from ledger.errors import Conflict, NotFound
 from ledger.ports import FILINGS
 from ledger.proofs import b64, parse_seal_line
-from ledger.verify import passed, verify_ledger, verify_receipt
+from ledger.audit import verify_ledger
+from ledger.verify import passed, verify_receipt
 from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, withholding
 from tests.integration.helpers import agency, company, enroll_payroll, jst, municipality
 

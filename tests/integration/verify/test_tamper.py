@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from ledger.ports import FILINGS
 from ledger.signer import Verifier
-from ledger.verify import Check, passed, verify_ledger, verify_receipt, verify_snapshot
+from ledger.audit import verify_ledger
+from ledger.verify import Check, passed, verify_receipt, verify_snapshot
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line, withholding
 from tests.integration.helpers import company, enroll_payroll
 
