@@ -2,8 +2,9 @@
 
 Each object is written to a read-only temporary file and renamed into place; a batch is then made
 durable by one sync of the filesystem (``put_many``). A crash leaves either the whole object or
-none, or a torn file that its name exposes and the next write repairs. Keys are content addresses (``…/<sha256>.avro``):
-``get`` re-hashes what it reads and refuses to serve bytes that do not match their name.
+none, or a torn file that its name exposes and the next write repairs. Keys are content
+addresses (``…/<sha256>.avro``): ``get`` re-hashes what it reads and refuses to serve bytes that
+do not match their name.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from ledger import _hotpath
-
 from ledger.errors import Forbidden, IntegrityError, NotFound
 
 
