@@ -12,7 +12,7 @@
  *   seal_lines(lines, fields, encrypt, prefix, submission_id) -> [dict, ...]
  *       Each line with its sensitive fields sealed by ``encrypt`` (AESGCM.encrypt of the data key):
  *       nonce(12) ‖ ciphertext ‖ tag, the nonce being the submission's 8 random bytes and a 4-byte
- *       counter, the associated data ``<submission id>/lines[<n>].<field>`` — ledger.sealing.
+ *       counter, the associated data ``<submission id>/lines[<n>].<field>`` — ledger.service.sealing.
  *
  *   avro_read(plan, data) -> datum
  *       The datum Avro bytes hold, read with the plan of the schema that wrote them (no schema
@@ -21,7 +21,7 @@
  *
  *   avro_write(plan, datum) -> bytes
  *       Avro binary encoding of ``datum`` for a plan built from a parsed schema by
- *       ledger.codec.avro_plan. Accepts only the canonical Python type of each Avro type (str,
+ *       ledger.encoding.avro_plan. Accepts only the canonical Python type of each Avro type (str,
  *       bytes, int, float, bool, None, dict, list; an aware datetime for a timestamp-micros) and
  *       raises Misfit for anything else, so that
  *       fastavro encodes it or explains what does not fit: the bytes are always fastavro's.
@@ -310,7 +310,7 @@ error:
 
 /* ---- avro_write --------------------------------------------------------------------------- */
 
-/* Plan tags: the first item of every plan tuple (ledger.codec.avro_plan builds them). */
+/* Plan tags: the first item of every plan tuple (ledger.encoding.avro_plan builds them). */
 enum {
     P_NULL = 0, P_BOOLEAN = 1, P_INT = 2, P_LONG = 3, P_FLOAT = 4, P_DOUBLE = 5, P_BYTES = 6, P_STRING = 7,
     P_RECORD = 8,  /* (8, ((name, plan, has_default, default), ...)) */

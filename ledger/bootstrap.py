@@ -10,22 +10,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from ledger.catalog import Catalog
-from ledger.codec import SchemaRegistry
+from ledger.catalog.tables import Catalog
+from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import utcnow
 from ledger.errors import ConfigurationError
-from ledger.events import EventCodec
+from ledger.encoding.events import EventCodec
 from ledger.integrity import startup_check
 from ledger.ports import KeyService, Log, ObjectStore
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
-from ledger.processors.sequencer import Sequencer
-from ledger.queries import Queries
-from ledger.sealing import Sealer
-from ledger.service import Commands
+from ledger.transparency.sequencer import Sequencer
+from ledger.service.queries import Queries
+from ledger.service.sealing import Sealer
+from ledger.service.commands import Commands
 from ledger.settings import Settings, load_settings
-from ledger.transparency import Transparency
+from ledger.transparency.notary import Transparency
 
 
 def make_log(settings: Settings) -> Log:
@@ -79,7 +79,7 @@ def make_keys(settings: Settings) -> KeyService:
 def make_transparency(settings: Settings, log: Log, sequencer: Sequencer, **parts: Any) -> Transparency:
     """Checkpoints signed with the key at ``$KIROKU_HOME/signing.key``, kept in ``checkpoints.db``."""
     from ledger.adapters.sqlite_checkpoints import SqliteCheckpointStore
-    from ledger.signer import LocalSigner, is_valid_key_name
+    from ledger.transparency.signer import LocalSigner, is_valid_key_name
 
     if not is_valid_key_name(settings.deployment):
         raise ConfigurationError(f"KIROKU_DEPLOYMENT={settings.deployment!r} names the checkpoint signing key and must "

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.errors import IntegrityError, KirokuError
 from ledger.ports import TOPICS, Log, ObjectStore
 

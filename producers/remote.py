@@ -152,7 +152,7 @@ class RemoteProducer:
         """The receipt with its entry and an inclusion proof against a signed checkpoint (a
         ``ReceiptProof``; ``proof.to_json()`` is the file ``kiroku verify --receipt`` checks). With
         ``wait``, asks again until the entry is integrated or ``timeout`` seconds pass."""
-        from ledger.proofs import ReceiptProof
+        from ledger.transparency.proofs import ReceiptProof
 
         give_up = time.monotonic() + timeout
         while True:

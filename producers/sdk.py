@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
 from ledger.errors import KirokuError
-from ledger.proofs import ReceiptProof
+from ledger.transparency.proofs import ReceiptProof
 
 
 class Producer:

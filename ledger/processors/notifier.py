@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ledger.events import FILING_MISSING, NOTICES_ISSUED, SUBMISSION_RECORDED, Event, EventCodec
+from ledger.encoding.events import FILING_MISSING, NOTICES_ISSUED, SUBMISSION_RECORDED, Event, EventCodec
 from ledger.ports import FILINGS, NOTICES, Log, LogRecord, StoredRecord
 
 GROUP = "notifier"

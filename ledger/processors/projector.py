@@ -17,17 +17,17 @@ from typing import Any, Callable
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from ledger import catalog as c
-from ledger.codec import SchemaRegistry
+from ledger.catalog import tables as c
+from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import to_us
 from ledger.domain.procedures import PROCEDURES
-from ledger.events import (
+from ledger.encoding.events import (
     DISPOSITION_DELIVERED, DISPOSITION_ISSUED, ENROLLMENT_ACCEPTED, ENROLLMENT_POLICY_SET, ENROLLMENT_REJECTED,
     ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, FILING_VIEWED, GRANT_ISSUED, GRANT_REVOKED,
     NOTICES_ISSUED, SUBMISSION_NOTICE, SUBMISSION_RECORDED, Event, EventCodec,
 )
 from ledger.ports import TOPICS, Log, ObjectStore, StoredRecord
-from ledger.snapshots import build_snapshot
+from ledger.encoding.snapshots import build_snapshot
 
 NAME = "projector"
 _YEAR_US = 365.25 * 24 * 3600 * 1_000_000

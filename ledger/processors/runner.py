@@ -8,7 +8,7 @@ import time
 from ledger.errors import KirokuError
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
-from ledger.processors.sequencer import Sequencer
+from ledger.transparency.sequencer import Sequencer
 
 
 class Processors:
@@ -21,7 +21,7 @@ class Processors:
     def __init__(self, notifier: Notifier, projector: Projector, sequencer: Sequencer | None = None) -> None:
         self.notifier = notifier
         self.projector = projector
-        self.sequencer = sequencer  # integrates every record into the Merkle trees (ledger.transparency)
+        self.sequencer = sequencer  # integrates every record into the Merkle trees (ledger.transparency.notary)
         self._lock = threading.Lock()
 
     def catch_up(self, patience: float = 120.0) -> int:

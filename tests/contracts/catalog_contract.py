@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.bootstrap import open_kiroku
 from ledger.errors import Conflict
 from ledger.processors.projector import Projector

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli_bench as cli_bench
-from ledger.cli import app
+import ledger.cli.bench as cli_bench
+from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli as cli_module
-from ledger.cli import app
+import ledger.cli.main as cli_module
+from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,7 +171,7 @@ def test_a_non_editable_install_finds_the_schemas_inside_the_wheel(tmp_path: Pat
     wheel = next(wheel_dir.glob("kiroku_ledger-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
-    code = ("import schemas, ledger.codec as c; r = c.SchemaRegistry.load(); "
+    code = ("import schemas, ledger.encoding.codec as c; r = c.SchemaRegistry.load(); "
             "print(schemas.__file__); print(len(r.names()))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(target)

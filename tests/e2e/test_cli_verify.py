@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli as cli_module
-from ledger.cli import app
+import ledger.cli.main as cli_module
+from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
 

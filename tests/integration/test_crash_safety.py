@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sql_select
 
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.bootstrap import open_kiroku
-from ledger.catalog import Catalog
+from ledger.catalog.tables import Catalog
 from ledger.processors.projector import Projector
-from ledger.snapshots import load_snapshot
+from ledger.encoding.snapshots import load_snapshot
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ CHILD = r"""
 import json, random, sys
 from datetime import datetime, timedelta, timezone
 from ledger.bootstrap import open_kiroku
-from ledger.demo import make_companies, municipalities, payroll
+from ledger.cli.demo import make_companies, municipalities, payroll
 from ledger.domain.model import Principal, SubmissionRequest
 
 home, seed, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.domain.model import Principal
 from ledger.errors import Forbidden, NotFound, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line, withholding

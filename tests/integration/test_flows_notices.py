@@ -216,7 +216,7 @@ def test_a_projector_stopped_part_way_resumes_where_it_stopped(home, clock):
 
 def test_one_notifier_batch_writes_one_record_per_agency_holding_its_notices_in_order(home, clock, monkeypatch):
     import ledger.processors.notifier as notifier_module
-    from ledger.events import NOTICES_ISSUED
+    from ledger.encoding.events import NOTICES_ISSUED
 
     corps = [CORP_A, CORP_B, corp_number(3), corp_number(4), corp_number(5)]
     with open_kiroku(home=home, clock=clock, partitions=1) as k:  # one filings partition: one notifier batch
@@ -242,7 +242,7 @@ def test_one_notifier_batch_writes_one_record_per_agency_holding_its_notices_in_
 
 def test_a_log_holding_notices_written_one_per_record_still_feeds_the_agency(kiroku, clock):
     """Logs written before NoticesIssued hold one SubmissionNotice per record: still projected, in order."""
-    from ledger.events import SUBMISSION_NOTICE, Event
+    from ledger.encoding.events import SUBMISSION_NOTICE, Event
 
     enroll_to(kiroku, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
     legacy = Event(SUBMISSION_NOTICE, {

@@ -10,7 +10,7 @@ import pytest
 from ledger.bootstrap import open_kiroku
 from ledger.domain.identifiers import make_personal_number
 from ledger.errors import KeyErased, NotFound, ValidationError
-from ledger.sealing import ERASED, MASK, key_scope
+from ledger.service.sealing import ERASED, MASK, key_scope
 from tests.factories import CHIYODA, CORP_A, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
     TAX_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, firm_view, grant_until, municipality,

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.domain.model import SubmissionKind
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
-from ledger.events import SUBMISSION_RECORDED
+from ledger.encoding.events import SUBMISSION_RECORDED
 from ledger.ports import Position
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, personal, withholding
 from tests.integration.helpers import (

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import events as ev
-from ledger.catalog import Catalog
+from ledger.encoding import events as ev
+from ledger.catalog.tables import Catalog
 from ledger.domain.model import Principal
 from ledger.errors import NotFound
 from ledger.ports import ACCESS, TOPICS

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from ledger.adapters.local_keyring import LocalKeyring
 from ledger.domain.procedures import PROCEDURES, validate_payload
 from ledger.errors import IntegrityError
-from ledger.sealing import ERASED, MASK, Sealer
+from ledger.service.sealing import ERASED, MASK, Sealer
 from tests.factories import payroll, payroll_line, personal
 
 pytestmark = pytest.mark.integration

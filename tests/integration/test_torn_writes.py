@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.bootstrap import open_kiroku
 from ledger.errors import IntegrityError
 from ledger.integrity import full_check

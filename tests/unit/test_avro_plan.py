@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.avro_plan import Misfit, avro_plan, avro_read, avro_write
-from ledger.codec import SchemaRegistry
+from ledger.encoding.avro_plan import Misfit, avro_plan, avro_read, avro_write
+from ledger.encoding.codec import SchemaRegistry
 
 pytestmark = pytest.mark.unit
 

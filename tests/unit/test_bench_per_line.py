@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.kafka_bench import one_record_per_line
+from ledger.bench.kafka_ingest import one_record_per_line
 
 filings = st.lists(st.tuples(st.binary(min_size=1, max_size=13), st.binary(min_size=1, max_size=4000),
                              st.integers(min_value=0, max_value=300)), max_size=20)

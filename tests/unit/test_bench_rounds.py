@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.bench import Measure, bench_ingest, median_round, summarize_rounds
+from ledger.bench.ingest import Measure, bench_ingest, median_round, summarize_rounds
 from ledger.errors import KirokuError
 
 

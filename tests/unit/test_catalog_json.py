@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.catalog import dumps, loads
+from ledger.catalog.tables import dumps, loads
 
 _INT64 = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 _SCALARS = st.none() | st.booleans() | _INT64 | st.text()

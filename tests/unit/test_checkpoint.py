@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.checkpoint import Checkpoint, open_checkpoint, open_note, parse_checkpoint, sign_note
+from ledger.transparency.checkpoint import Checkpoint, open_checkpoint, open_note, parse_checkpoint, sign_note
 from ledger.errors import ConfigurationError, IntegrityError, ValidationError
-from ledger.signer import LocalSigner, Verifier, key_id
+from ledger.transparency.signer import LocalSigner, Verifier, key_id
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ from fastavro.schema import to_parsing_canonical_form
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.codec import (
+from ledger.encoding.codec import (
     HEADER_SIZE,
     SchemaRegistry,
     crc64_avro,
@@ -26,7 +26,7 @@ from ledger.codec import (
     schema_fingerprint,
     split_single,
 )
-from ledger.containers import read_container, write_container
+from ledger.encoding.containers import read_container, write_container
 from ledger.errors import ConfigurationError, IntegrityError, ValidationError
 
 pytestmark = pytest.mark.unit

@@ -10,8 +10,8 @@ import fastavro
 import pytest
 from fastavro.read import SchemaResolutionError
 
-from ledger.codec import SchemaRegistry
-from ledger.compat import (
+from ledger.encoding.codec import SchemaRegistry
+from ledger.encoding.compat import (
     FIXED_SIZE_MISMATCH,
     INVALID_DEFAULT,
     MISSING_DEFAULT,

@@ -3,7 +3,7 @@
 Reference vectors are the Certificate Transparency test tree (transparency-dev/merkle
 testonly: eight leaves, all roots and complete-subtree hashes, inclusion and consistency
 proofs). Everything else is checked against a naive, literal transcription of RFC 6962 §2.1
-written here (MTH, PATH, PROOF/SUBPROOF), independent of ledger.merkle.
+written here (MTH, PATH, PROOF/SUBPROOF), independent of ledger.transparency.merkle.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle
+from ledger.transparency import merkle
 from ledger.errors import Conflict, IntegrityError, ValidationError
-from ledger.merkle import (
+from ledger.transparency.merkle import (
     EMPTY_ROOT,
     consistency_proof,
     inclusion_proof,
@@ -29,7 +29,7 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.tree_store import MemoryTreeStore, SqliteTreeStore, Tree
+from ledger.transparency.tree_store import MemoryTreeStore, SqliteTreeStore, Tree
 
 pytestmark = pytest.mark.unit
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.events import SUBMISSION_RECORDED, Event
-from ledger.overlay import Appended, RecentAppends
+from ledger.encoding.events import SUBMISSION_RECORDED, Event
+from ledger.service.overlay import Appended, RecentAppends
 from ledger.ports import FILINGS, Position
 
 

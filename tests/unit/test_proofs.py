@@ -1,4 +1,4 @@
-"""The verifier's file formats (ledger.proofs): strict, canonical, and derived from the entry."""
+"""The verifier's file formats (ledger.transparency.proofs): strict, canonical, and derived from the entry."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import merkle
-from ledger.codec import SchemaRegistry
+from ledger.transparency import merkle
+from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import JST
 from ledger.errors import IntegrityError
-from ledger.events import FILING_VIEWED, Event, EventCodec
+from ledger.encoding.events import FILING_VIEWED, Event, EventCodec
 from ledger.ports import Position
-from ledger.proofs import (
+from ledger.transparency.proofs import (
     RECEIPT_KEYS, ConsistencyProof, ReceiptProof, origin_for, parse_seal_line, receipt_fields, seal_line, timestamp, unb64,
 )
 

@@ -21,7 +21,7 @@ from starlette.routing import Match
 
 from ledger.bootstrap import Kiroku
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
-from ledger.principals import TokenStore
+from ledger.service.principals import TokenStore
 from viewers.http.deps import Limits, NoticeBell
 from viewers.http.gate import Gate, GateConfig, TokenBucket
 from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, problem_body, problem_bytes

@@ -21,9 +21,9 @@ from typing import Any
 
 from fastapi import Response
 
-from ledger.codec import SchemaRegistry
+from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import Snapshot
-from ledger.snapshots import build_snapshot
+from ledger.encoding.snapshots import build_snapshot
 from viewers.http.problems import NotAcceptable
 from viewers.http.schemas import SnapshotOut
 

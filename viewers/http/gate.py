@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from ledger.errors import KirokuError
-from ledger.principals import TokenStore, Unauthenticated
+from ledger.service.principals import TokenStore, Unauthenticated
 from viewers.http.problems import PROBLEM_JSON, PayloadTooLarge, TooManyRequests, problem_body, problem_bytes
 
 Scope = dict[str, Any]

@@ -180,7 +180,7 @@ _BY_STATUS: dict[int, type[KirokuError]] = {
 
 def error_from_problem(body: dict[str, Any], status: int, retry_after: int | None = None) -> KirokuError:
     """Rebuild the service error a problem describes (used by the remote SDKs)."""
-    from ledger.principals import Unauthenticated
+    from ledger.service.principals import Unauthenticated
 
     message = str(body.get("detail") or body.get("title") or f"HTTP {status}")
     kw: dict[str, Any] = dict(field=from_pointer(body.get("field")), expected=body.get("expected"), got=body.get("got"),

@@ -10,7 +10,7 @@ pytest.importorskip("fastapi", reason="the HTTP API needs the 'http' extra: pip 
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from ledger.principals import TokenStore  # noqa: E402
+from ledger.service.principals import TokenStore  # noqa: E402
 from viewers.http.app import create_app  # noqa: E402
 from viewers.http.deps import Limits  # noqa: E402
 

@@ -20,7 +20,7 @@ import pytest
 
 from ledger.bootstrap import open_kiroku
 from ledger.domain.model import Principal
-from ledger.principals import TokenStore
+from ledger.service.principals import TokenStore
 from tests.conftest import Clock
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, corp, payroll
 from tests.integration.helpers import company, enroll_payroll, jst, special_collection, wage_ledger
@@ -66,7 +66,7 @@ class World:
     def access_seq(self) -> int:
         from sqlalchemy import func, select
 
-        from ledger import catalog as c
+        from ledger.catalog import tables as c
 
         with self.kiroku.catalog.connect() as conn:
             return conn.execute(select(func.max(c.access_log.c.seq)).where(c.access_log.c.corporate_number == CORP_A)).scalar() or 0

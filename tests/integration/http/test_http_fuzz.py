@@ -16,7 +16,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance  # noqa: E402
 
-from ledger.principals import TokenStore  # noqa: E402
+from ledger.service.principals import TokenStore  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll  # noqa: E402
 from tests.integration.helpers import company, enroll_payroll  # noqa: E402
 from viewers.http.app import create_app  # noqa: E402

@@ -241,8 +241,8 @@ def test_a_company_and_its_firm_read_remotely(live, tokens, kiroku):
 
 
 def test_a_receipt_with_its_inclusion_proof_comes_over_http_and_verifies_offline(live, tokens, kiroku):
-    from ledger.signer import Verifier
-    from ledger.verify import passed, verify_receipt
+    from ledger.transparency.signer import Verifier
+    from ledger.transparency.verify import passed, verify_receipt
 
     with connect(RemoteProducer, live, tokens, f"company:{CORP_A}") as p:
         receipt = p.record(CORP_A, "PAYROLL_REPORT", "2026", payroll())

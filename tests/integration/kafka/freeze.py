@@ -25,7 +25,7 @@ from typing import Any
 
 from kafka.producer.transaction_manager import TransactionManager
 
-from ledger.catalog import Catalog
+from ledger.catalog.tables import Catalog
 from ledger.ports import FILINGS
 
 
@@ -59,6 +59,6 @@ def _freeze(cls: type, name: str, n: int, flag: Path, counts: Callable[..., bool
 if __name__ == "__main__":
     point, _, nth = os.environ["FREEZE_AT"].partition(":")
     freeze_at(point, int(nth), Path(os.environ["FREEZE_FLAG"]))
-    from ledger.cli import app
+    from ledger.cli.main import app
 
     app(prog_name="kiroku")

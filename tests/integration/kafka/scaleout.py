@@ -16,7 +16,7 @@ from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
 from infra.services import kill_process_group, wait_until
 from ledger.bootstrap import Kiroku, open_kiroku
-from ledger.events import FILING_MISSING, NOTICES_ISSUED, SUBMISSION_RECORDED
+from ledger.encoding.events import FILING_MISSING, NOTICES_ISSUED, SUBMISSION_RECORDED
 from ledger.ports import FILINGS, NOTICES, Log
 from tests.service_fixtures import kafka_log_url, postgres_schema_url
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli_bench as cli_bench
+import ledger.cli.bench as cli_bench
 from infra.kafka import KafkaCluster
-from ledger.cli import app
+from ledger.cli.main import app
 
 pytestmark = pytest.mark.integration
 

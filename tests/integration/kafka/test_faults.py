@@ -30,9 +30,9 @@ from infra import kafka as kafka_infra
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
 from infra.services import wait_until
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.errors import Unavailable
-from ledger.events import SUBMISSION_RECORDED
+from ledger.encoding.events import SUBMISSION_RECORDED
 from ledger.ports import FILINGS, NOTICES, Position
 from ledger.processors.projector import Projector
 from tests.factories import corp, withholding

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
-from ledger import catalog as c
+from ledger.catalog import tables as c
 from ledger.adapters import kafka_log
 from ledger.processors.standalone import ProcessorLoop
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding

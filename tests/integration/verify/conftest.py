@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.bootstrap import Kiroku, open_kiroku
-from ledger.signer import Verifier
+from ledger.transparency.signer import Verifier
 
 
 @pytest.fixture

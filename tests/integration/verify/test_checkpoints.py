@@ -10,13 +10,13 @@ import stat
 
 import pytest
 
-from ledger import merkle
+from ledger.transparency import merkle
 from ledger.bootstrap import open_kiroku
-from ledger.checkpoint import open_checkpoint
+from ledger.transparency.checkpoint import open_checkpoint
 from ledger.errors import ConfigurationError, IntegrityError, NotFound
 from ledger.ports import ACCESS, FILINGS
-from ledger.signer import Verifier
-from ledger.verify import passed, verify_consistency
+from ledger.transparency.signer import Verifier
+from ledger.transparency.verify import passed, verify_consistency
 from tests.factories import CORP_A, corp, payroll, withholding
 from tests.integration.helpers import company
 
@@ -107,7 +107,7 @@ def test_a_consistency_proof_needs_published_checkpoints_at_both_sizes(kiroku) -
 
 def test_a_consistency_proof_against_a_forked_log_is_rejected(kiroku, key, tmp_path) -> None:
     """Two checkpoints signed by the same key but from diverging histories fail the proof."""
-    from ledger.checkpoint import Checkpoint, sign_note
+    from ledger.transparency.checkpoint import Checkpoint, sign_note
 
     company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll())
     p = _partition(kiroku, CORP_A)

@@ -12,9 +12,9 @@ from ledger.bootstrap import open_kiroku
 from ledger.domain.model import Principal
 from ledger.errors import Forbidden, NotFound, Unavailable
 from ledger.ports import FILINGS
-from ledger.proofs import ReceiptProof, timestamp
-from ledger.signer import LocalSigner, Verifier
-from ledger.verify import load_keys, passed, verify_receipt, verify_snapshot
+from ledger.transparency.proofs import ReceiptProof, timestamp
+from ledger.transparency.signer import LocalSigner, Verifier
+from ledger.transparency.verify import load_keys, passed, verify_receipt, verify_snapshot
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import (
     TAX_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, municipality, producer,

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.ports import FILINGS
-from ledger.signer import Verifier
-from ledger.audit import verify_ledger
-from ledger.verify import Check, passed, verify_receipt, verify_snapshot
+from ledger.transparency.signer import Verifier
+from ledger.transparency.audit import verify_ledger
+from ledger.transparency.verify import Check, passed, verify_receipt, verify_snapshot
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line, withholding
 from tests.integration.helpers import company, enroll_payroll
 
@@ -136,9 +136,9 @@ def test_a_flipped_byte_in_a_snapshot_object_is_detected(filed, audit) -> None:
 
 def test_a_snapshot_whose_payload_changed_under_a_recomputed_marker_fails_on_its_digest(filed) -> None:
     """A forger who rebuilds the container around altered payload bytes still meets the digest."""
-    from ledger.codec import SchemaRegistry
-    from ledger.containers import read_container, write_container_body
-    from ledger.verify import _container_block
+    from ledger.encoding.codec import SchemaRegistry
+    from ledger.encoding.containers import read_container, write_container_body
+    from ledger.transparency.verify import _container_block
 
     block = _container_block(filed.snapshot)
     schema, meta, _ = read_container(filed.snapshot)
@@ -252,7 +252,7 @@ def test_a_receipt_whose_leaf_index_was_changed_fails_inclusion(filed) -> None:
 def test_a_receipt_with_an_entry_and_leaf_hash_swapped_consistently_is_still_caught(filed) -> None:
     """Replace the entry by another one and recompute its leaf hash: the receipt fields (or the
     proof) no longer match."""
-    from ledger import merkle
+    from ledger.transparency import merkle
 
     data = json.loads(filed.receipt)
     entry = _flip(base64.b64decode(data["entry"]), 60)

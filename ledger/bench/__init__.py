@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print numbers measured side by side in one run (``kiroku bench``)."""

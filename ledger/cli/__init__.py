@@ -1,0 +1,1 @@
+"""The ``kiroku`` command line: one module per command group."""

@@ -1,0 +1,58 @@
+"""``kiroku process --role notifier|projector``: run one processor as its own long-lived process.
+
+Registered on the ``kiroku`` app by one import at the end of ``ledger.cli.main``. Scaled out, record
+with ``KIROKU_INLINE_PROCESSING=false`` and run as many of these per role as wanted (on Kafka they
+share the partitions through a consumer group); SIGTERM or Ctrl-C stops one after its current batch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any, Optional
+
+import typer
+
+from ledger.cli.main import _run, _settings, app, err_console
+
+
+@app.command("process")
+def process(
+    role: str = typer.Option(..., "--role", help="notifier (filings → agencies' notices), projector (log → catalog + snapshots) or sequencer (log → Merkle trees, checkpoints, seals; run one)."),
+    member: Optional[str] = typer.Option(
+        None, "--member", help="A stable name for this instance (Kafka static group membership): restarted "
+                               "under the same name it takes its partitions back at once."),
+    until_idle: bool = typer.Option(False, "--until-idle", help="Exit once everything available is processed."),
+    poll_interval: float = typer.Option(0.2, min=0.01, help="Seconds to wait when there is nothing to do."),
+) -> None:
+    """Run the notifier or the projector as its own process (the scale-out deployment).
+
+    Example: [bold]KIROKU_LOG=kafka://127.0.0.1:9092 KIROKU_CATALOG=postgresql+psycopg://… kiroku process --role projector[/]"""
+    from ledger.processors.standalone import open_role
+
+    def report(message: str) -> None:
+        err_console.print(f"[dim]{message}[/]")
+
+    kiroku, loop = _run(lambda: open_role(role, _settings(), member=member, poll_interval=poll_interval, report=report))
+
+    def stop(signum: int, _frame: Any) -> None:
+        loop.request_stop()
+
+    def drain(signum: int, _frame: Any) -> None:
+        loop.request_drain()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, drain)
+    try:
+        report(f"{role}: started (pid {os.getpid()}); SIGTERM stops it after the current batch, "
+               "SIGUSR1 once everything the log holds is processed")
+        progress = _run(lambda: loop.run(until_idle=until_idle))
+        report(f"{role}: stopped after {progress.processed} records"
+               + (f", {progress.lost_races} batches another instance applied first" if progress.lost_races else ""))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        loop.close()
+        kiroku.close()
+        sys.stderr.flush()

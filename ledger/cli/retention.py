@@ -1,0 +1,66 @@
+"""``kiroku retention run``: destroy the data keys of periods whose legal retention is over.
+
+Registered in ``ledger.cli.main`` as the ``retention`` sub-command; the logic is ``ledger.service.retention``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+retention_app = typer.Typer(
+    help="End of retention: crypto-shred personal data whose legal retention period is over.", no_args_is_help=True,
+)
+console = Console()
+
+
+def _as_of(text: str | None) -> datetime | None:
+    """ISO date or date-time; Japan time when no zone is given."""
+    from ledger.domain.model import JST
+    from ledger.errors import ValidationError
+
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"--as-of {text!r} is not an ISO date or date-time", field="--as-of",
+                              expected="YYYY-MM-DD or YYYY-MM-DDTHH:MM[+09:00]", got=text, code="invalid_time") from None
+    return when if when.tzinfo else when.replace(tzinfo=JST)
+
+
+@retention_app.command("run")
+def run(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Act as of this date or time (JST unless a zone is given). Default: now."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be destroyed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Destroy the data keys of periods whose retention has ended (crypto-shredding).
+
+    A (company, procedure, period)'s retention ends at the period's end plus the procedure's
+    retention years. Its personal numbers then read "\\[erased at end of retention]"; recorded bytes,
+    digests, receipts and proofs stay valid. Running it again destroys nothing twice."""
+    from ledger.cli import main as cli
+    from ledger.domain.model import jst
+    from ledger.service.retention import run_retention
+
+    when = cli._run(lambda: _as_of(as_of))
+    with cli._open() as k:
+        report = cli._run(lambda: run_retention(k.keys, when or k.queries.clock(), dry_run=dry_run))
+    if as_json:
+        cli._print_json(report.to_dict())
+        return
+    verb = "Would destroy" if dry_run else "Destroyed"
+    table = Table(title=f"{verb} {len(report.destroyed)} data key(s) as of {jst(report.as_of)}", title_justify="left")
+    for col in ("company", "procedure", "period", "retention ended", "key"):
+        table.add_column(col)
+    for s in report.destroyed:
+        table.add_row(s.corporate_number, s.procedure, s.period, jst(s.retention_ended), s.key_id)
+    console.print(table)
+    console.print(f"{report.retained} key(s) still within retention; {report.already_destroyed} destroyed earlier.")
+    for key_id, scope, why in report.unreadable:
+        console.print(f"[yellow]left alone[/] {key_id} ({scope}): {why}")

@@ -1,0 +1,1 @@
+"""The stored forms: Avro codec and registry, compatibility, containers, events, snapshots, payroll CSV."""

@@ -1,5 +1,0 @@
-"""Alembic migrations of the catalog (SQLite and PostgreSQL alike); ``Catalog`` runs them at start-up.
-
-New revision: ``alembic -c ledger/migrations/alembic.ini revision -m "what changes"`` then write
-``upgrade()`` by hand with ``op.*`` and generic SQLAlchemy types, so one script serves both engines.
-"""

@@ -1,0 +1,1 @@
+"""The service layer: commands, queries, authorization, the access log, sealing, retention, principals."""

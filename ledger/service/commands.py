@@ -1,0 +1,517 @@
+"""The service layer's commands: the one place where the rules of recording live.
+
+Every command validates, authorizes, decides, and appends events to the log; nothing else writes.
+The catalog is derived from the log by the processors (run inline right after each append in the
+embedded deployment), so after a command returns, its effects are visible to queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ledger.catalog import tables as c
+from ledger.service.authz import Basis, decide_act, may_act_for
+from ledger.catalog.batch_view import BatchView, Head
+from ledger.encoding.codec import SchemaRegistry
+from ledger.domain import calendar
+from ledger.domain.identifiers import validate_corporate_number
+from ledger.domain.model import (
+    Action, Disposition, Enrollment, Grant, Principal, PrincipalKind, Receipt, SubmissionKind,
+    SubmissionRequest, new_id, utcnow,
+)
+from ledger.domain.procedures import (
+    MUNICIPALITY, PROCEDURES, Procedure, agency_kind, get_procedure, municipality_agency,
+    validate_agency_id, validate_payload,
+)
+from ledger.errors import Conflict, Forbidden, KirokuError, NotFound, ValidationError
+from ledger.encoding.events import (
+    DISPOSITION_ISSUED, ENROLLMENT_ACCEPTED, ENROLLMENT_POLICY_SET, ENROLLMENT_REJECTED,
+    ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, GRANT_ISSUED, GRANT_REVOKED,
+    SUBMISSION_RECORDED, Event, EventCodec,
+)
+from ledger.service.overlay import Appended, RecentAppends
+from ledger.ports import FILINGS, Log, Position
+from ledger.service.queries import Queries, receipt_from_row
+from ledger.service.sealing import Sealer, key_scope
+
+Clock = Callable[[], datetime]
+
+
+def request_fingerprint(req: SubmissionRequest) -> str:
+    """SHA-256 of the canonical request: tells a retry from a different body under one key."""
+    canonical = json.dumps(
+        {"procedure": req.procedure, "period": req.period, "kind": req.kind.value, "replaces": req.replaces, "payload": req.payload},
+        ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Commands:
+    """Commands of every flow: enrollment, recording, grants, dispositions, deadline reports."""
+
+    def __init__(
+        self, log: Log, codec: EventCodec, registry: SchemaRegistry, sealer: Sealer, catalog: c.Catalog,
+        queries: Queries, after_append: Callable[[], object] | None = None, clock: Clock = utcnow,
+    ) -> None:
+        self.log = log
+        self.codec = codec
+        self.registry = registry
+        self.sealer = sealer
+        self.catalog = catalog
+        self.queries = queries
+        self.after_append = after_append or (lambda: None)
+        self.clock = clock
+        # One writer decides at a time: decisions read the catalog, then append (embedded deployment).
+        self._decide = threading.RLock()
+        # What this writer appended that the catalog may not show yet (processing out of line).
+        self.recent = RecentAppends()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _append(self, events: list[Event]) -> list[Position]:
+        now = self.clock()
+        for e in events:
+            if e.time is None:
+                e.time = now
+        positions = self.log.append(FILINGS, [self.codec.record(e) for e in events])
+        self.after_append()
+        return positions
+
+    def _require_company(self, who: Principal, corporate_number: str, procedure: str | None, action: Action,
+                         subject: str | None = None) -> str | None:
+        """Authorize an action for a company; returns the grant id used, if any. A refusal is
+        recorded in the company's access log."""
+        with self.catalog.connect() as conn:
+            basis = may_act_for(conn, who, corporate_number, procedure, action, self.clock())
+        if not basis.allowed:
+            self.queries.record_access(who, [(corporate_number, action.value, subject or procedure or corporate_number, basis)])
+            raise Forbidden(
+                f"{who} may not {action.value} for company {corporate_number}"
+                + (f" ({procedure})" if procedure else "") + f": {basis.reason}",
+                field="corporate_number", got=corporate_number, code="forbidden",
+            )
+        return basis.grant_id
+
+    # -- enrollment (クラウド提出の申出) ---------------------------------------------------------------
+
+    def request_enrollment(self, who: Principal, corporate_number: str, procedure: str, agency_id: str | None = None) -> Enrollment:
+        """Declare that ``procedure`` will be filed through Kiroku (to ``agency_id``, or to every
+        municipality its lines name, for line-routed procedures). Idempotent: an active enrollment
+        for the same target is returned as it is."""
+        corporate_number = validate_corporate_number(corporate_number)
+        proc = get_procedure(procedure)
+        if proc.line_routed:
+            if agency_id is not None:
+                raise ValidationError(
+                    f"{procedure} is routed line by line to each employee's municipality; enroll it once, without an agency",
+                    field="agency_id", expected="no agency", got=agency_id, code="line_routed",
+                )
+        else:
+            if agency_id is None:
+                raise ValidationError(
+                    f"{procedure} is filed to one {proc.agency_kind}; name it (e.g. {proc.agency_kind}:01101)",
+                    field="agency_id", expected=f"a {proc.agency_kind} id", got=None, code="required",
+                )
+            validate_agency_id(agency_id)
+            if agency_kind(agency_id) != proc.agency_kind:
+                raise ValidationError(
+                    f"{procedure} goes to a {proc.agency_kind}, not to {agency_id}",
+                    field="agency_id", expected=f"{proc.agency_kind}:<code>", got=agency_id, code="wrong_agency",
+                )
+        with self._decide:
+            grant_id = self._require_company(who, corporate_number, procedure, Action.SUBMIT)
+            for existing in self.queries.enrollments_of(corporate_number, procedure):
+                if existing.agency_id == agency_id and existing.withdrawn_at is None:
+                    return existing
+            enrollment_id = new_id("enr")
+            ev = Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id},
+                       actor=who.id, corporate_number=corporate_number, grant_id=grant_id)
+            self._append([ev])
+        assert ev.time is not None  # _append gives every event its time
+        # Answered from the event itself, so it holds even where the catalog catches up later.
+        return Enrollment(enrollment_id=enrollment_id, corporate_number=corporate_number, procedure=procedure,
+                          agency_id=agency_id, requested_at=ev.time)
+
+    def _enrollment_for_agency(self, who: Principal, enrollment_id: str) -> Enrollment:
+        if who.kind is not PrincipalKind.AGENCY:
+            raise Forbidden(f"only an agency decides on enrollments, not a {who.kind.value}", field="principal", got=who.id)
+        try:
+            enr = self.queries.enrollment(enrollment_id)
+        except NotFound:
+            raise NotFound(f"no enrollment {enrollment_id} awaits a decision from {who.name}", field="enrollment_id", got=enrollment_id) from None
+        proc = PROCEDURES[enr.procedure]
+        addressed = enr.agency_id == who.name if enr.agency_id else agency_kind(who.name) == proc.agency_kind
+        if not addressed or enr.withdrawn_at is not None:
+            if not addressed:
+                self.queries.record_access(who, [(enr.corporate_number, "decide", enrollment_id, Basis(False, reason="not addressed to this agency"))])
+            raise NotFound(f"no enrollment {enrollment_id} awaits a decision from {who.name}", field="enrollment_id", got=enrollment_id)
+        return enr
+
+    def accept_enrollment(self, who: Principal, enrollment_id: str) -> Enrollment:
+        with self._decide:
+            enr = self._enrollment_for_agency(who, enrollment_id)
+            self._append([Event(ENROLLMENT_ACCEPTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "by_policy": False},
+                                actor=who.id, corporate_number=enr.corporate_number)])
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "accepted"}})
+
+    def reject_enrollment(self, who: Principal, enrollment_id: str, reason: str) -> Enrollment:
+        if not reason or not reason.strip():
+            raise ValidationError("say why the enrollment is rejected", field="reason", expected="a reason", got=reason, code="required")
+        with self._decide:
+            enr = self._enrollment_for_agency(who, enrollment_id)
+            self._append([Event(ENROLLMENT_REJECTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "reason": reason.strip()},
+                                actor=who.id, corporate_number=enr.corporate_number)])
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "rejected"}})
+
+    def withdraw_enrollment(self, who: Principal, enrollment_id: str, reason: str | None = None) -> Enrollment:
+        with self._decide:
+            try:
+                enr = self.queries.enrollment(enrollment_id)
+                grant_id = self._require_company(who, enr.corporate_number, enr.procedure, Action.SUBMIT, subject=enrollment_id)
+            except (NotFound, Forbidden):
+                raise NotFound(f"no enrollment {enrollment_id} of yours", field="enrollment_id", got=enrollment_id) from None
+            if enr.withdrawn_at is not None:
+                return enr
+            ev = Event(ENROLLMENT_WITHDRAWN, {"enrollment_id": enrollment_id, "reason": reason},
+                       actor=who.id, corporate_number=enr.corporate_number, grant_id=grant_id)
+            self._append([ev])
+        return enr.model_copy(update={"withdrawn_at": ev.time})
+
+    def set_policy(self, who: Principal, procedure: str, accept_all: bool) -> None:
+        """A municipality's standing policy: accept every enrollment for a line-routed procedure."""
+        proc = get_procedure(procedure)
+        if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
+            raise Forbidden(f"only a {proc.agency_kind} sets a policy for {procedure}", field="principal", got=who.id)
+        with self._decide:
+            self._append([Event(ENROLLMENT_POLICY_SET, {"agency_id": who.name, "procedure": procedure, "accept_all": accept_all}, actor=who.id)])
+
+    # -- recording (提出データの記録) -------------------------------------------------------------------
+
+    def record(self, who: Principal, req: SubmissionRequest) -> Receipt:
+        """Validate, authorize, seal and durably record one submission; return its receipt."""
+        result = next(iter(self.record_many(who, [req])))
+        if isinstance(result, KirokuError):
+            raise result
+        return result
+
+    def record_many(self, who: Principal, requests: Iterable[SubmissionRequest], batch_size: int = 500) -> Iterator[Receipt | KirokuError]:
+        """Record a stream of submissions in durable batches, yielding a receipt or an error for
+        each, in order. Memory stays bounded by ``batch_size``; a rejected item leaves no trace."""
+        batch: list[SubmissionRequest] = []
+        for req in requests:
+            batch.append(req)
+            if len(batch) >= batch_size:
+                yield from self._record_batch(who, batch)
+                batch = []
+        if batch:
+            yield from self._record_batch(who, batch)
+
+    def _record_batch(self, who: Principal, batch: list[SubmissionRequest]) -> list[Receipt | KirokuError]:
+        with self._decide:
+            # Derive whatever the log holds beyond the catalog first (inline deployments): an
+            # append whose acknowledgement was lost to a timeout is then found by its idempotency
+            # key, and the caller's retry gets the original receipt instead of a second record.
+            self.after_append()
+            now = self.clock()
+            results: list[Receipt | KirokuError | Event | tuple] = []
+            events: list[Event] = []
+            denials: list[tuple[str | None, str, str, Basis]] = []
+            with self.catalog.connect() as conn:
+                self.recent.prune(conn)
+                view = BatchView(conn, who, batch, now)
+                for mine in self.recent.heads_of({r.corporate_number for r in batch}):
+                    # This writer's own latest appends the catalog does not show yet.
+                    view.heads[mine.filing] = Head(mine.event.body["submission_id"], mine.event.body["kind"])
+                for req in batch:
+                    try:
+                        outcome = self._decide_submission(conn, view, who, req, now)
+                    except KirokuError as err:
+                        if isinstance(err, Forbidden) and err.field == "corporate_number":
+                            # A refused attempt to act for a company is recorded where the company sees it.
+                            denials.append((str(err.got), "submit", f"{req.procedure} {req.period}", Basis(False, reason=err.message)))
+                        results.append(err)
+                        continue
+                    if isinstance(outcome, Event):
+                        events.append(outcome)
+                    results.append(outcome)
+            self.queries.record_access(who, denials)
+            where: dict[int, Position] = {}
+            if events:
+                self.sealer.persist({e.body["key_id"] for e in events if e.body.get("key_id")})
+                where = {id(e): p for e, p in zip(events, self._append(events))}
+                self.recent.add([Appended(e, where[id(e)]) for e in events])
+            out: list[Receipt | KirokuError] = []
+            for item in results:
+                if isinstance(item, Event):
+                    out.append(_receipt_from_event(item, where[id(item)]))
+                elif isinstance(item, tuple):  # a repeat within this batch: same receipt as the first
+                    out.append(_receipt_from_event(item[1], where[id(item[1])]))
+                else:
+                    out.append(item)
+            return out
+
+    def _decide_submission(self, conn: Connection, view: BatchView, who: Principal, req: SubmissionRequest, now: datetime) -> Any:
+        corp = validate_corporate_number(req.corporate_number)
+        proc = get_procedure(req.procedure)
+        period = calendar.validate_period(req.procedure, req.period)
+        # Authorize before anything is looked up: a caller without rights learns nothing, not even
+        # whether an idempotency key was used.
+        basis = decide_act(who, corp, proc.code, Action.SUBMIT, view.grants.get(corp, []))
+        if not basis.allowed:
+            raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
+                            field="corporate_number", got=corp, code="forbidden")
+        # Only a request with an idempotency key needs its fingerprint (to tell a retry from new data).
+        fingerprint = request_fingerprint(req) if req.idempotency_key is not None else ""
+        # Then idempotency: a retry of a recorded request gets the original receipt back.
+        if req.idempotency_key is not None:
+            if not req.idempotency_key.strip() or len(req.idempotency_key) > 200:
+                raise ValidationError("idempotency_key must be 1 to 200 characters", field="idempotency_key",
+                                      expected="1 to 200 characters", got=req.idempotency_key, code="invalid_idempotency_key")
+            pending = view.pending_keys.get((corp, req.idempotency_key))
+            if pending is not None:
+                if pending[0] != fingerprint:
+                    raise _key_conflict(req.idempotency_key)
+                return ("repeat", pending[1])
+            mine = self.recent.by_key(corp, req.idempotency_key)
+            if mine is not None:  # appended by this writer, perhaps not projected yet
+                if mine.event.body["request_fingerprint"] != fingerprint:
+                    raise _key_conflict(req.idempotency_key)
+                return _receipt_from_event(mine.event, mine.position)
+            row = view.keys.get((corp, req.idempotency_key))
+            if row is not None:
+                if row["request_fingerprint"] != fingerprint:
+                    raise _key_conflict(req.idempotency_key)
+                return receipt_from_row(row)
+        filing = (corp, proc.code, period)
+        head = view.heads.get(filing)
+        submission_id = new_id("sub")
+        targets: list[dict[str, Any]]
+        unreached: list[str] = []
+        if req.kind is SubmissionKind.ORIGINAL:
+            if req.replaces is not None:
+                raise ValidationError("an original replaces nothing; send a correction to replace a submission",
+                                      field="replaces", expected="null for an original", got=req.replaces, code="unexpected_replaces")
+            if head is not None and head.kind != SubmissionKind.CANCELLATION.value:
+                raise Conflict(f"{proc.code} {period} is already filed as {head.submission_id}; send a correction replacing it",
+                               field="kind", expected="CORRECTION replacing " + head.submission_id, got="ORIGINAL", code="already_filed")
+        else:
+            self._check_replaces(conn, req, corp, proc, period, head)
+        if req.kind is SubmissionKind.CANCELLATION:
+            if req.payload is not None:
+                raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload", code="unexpected_payload")
+            payload_bytes, key_id, line_count = b"", None, 0
+            targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
+        else:
+            payload = validate_payload(proc, req.payload)
+            targets, unreached = self._route(view, corp, proc, payload)
+            stored, key_id = self.sealer.seal(proc, payload, key_scope(corp, proc.code, period), submission_id)
+            payload_bytes = self.registry.encode(proc.schema, stored)
+            line_count = len(payload["lines"])
+        due = calendar.deadline(proc.code, period)
+        body = {
+            "submission_id": submission_id, "kind": req.kind.value, "procedure": proc.code, "period": period,
+            "replaces": req.replaces, "idempotency_key": req.idempotency_key, "request_fingerprint": fingerprint,
+            "payload": payload_bytes, "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": key_id,
+            "line_count": line_count, "deadline": due, "on_time": None if due is None else now < due,
+            "targets": targets, "unreached": unreached,
+        }
+        ev = Event(SUBMISSION_RECORDED, body, actor=who.id, corporate_number=corp, grant_id=basis.grant_id, time=now)
+        view.heads[filing] = Head(submission_id, req.kind.value)
+        if req.idempotency_key is not None:
+            view.pending_keys[(corp, req.idempotency_key)] = (fingerprint, ev)
+        return ev
+
+    def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: Head | None) -> None:
+        what = req.kind.value.lower()
+        if not req.replaces:
+            raise ValidationError(f"a {what} must name the submission it replaces", field="replaces",
+                                  expected="a submission id", got=req.replaces, code="required")
+        # (corporate number, procedure, period): a catalog row, or the filing of this writer's own append
+        row: Sequence[Any] | None = conn.execute(select(c.submissions.c.corporate_number, c.submissions.c.procedure, c.submissions.c.period).where(
+            c.submissions.c.submission_id == req.replaces)).first()
+        mine = self.recent.submission(req.replaces) if row is None else None
+        if mine is not None:  # appended by this writer, not projected yet
+            row = mine.filing
+        pending_same = head is not None and head.submission_id == req.replaces
+        if (row is None or row[0] != corp) and not pending_same:
+            # Another company's submission is indistinguishable from a missing one.
+            raise NotFound(f"no submission {req.replaces} of company {corp} to replace", field="replaces", got=req.replaces)
+        if row is not None and (row[1], row[2]) != (proc.code, period):
+            raise ValidationError(
+                f"a {what} stays within its filing: {req.replaces} is {row[1]} {row[2]}, not {proc.code} {period}",
+                field="replaces", expected=f"a submission of {proc.code} {period}", got=f"{row[1]} {row[2]}", code="other_filing",
+            )
+        if head is None or head.submission_id != req.replaces:
+            raise Conflict(f"{req.replaces} was already replaced by {head.submission_id if head else '?'}; "
+                           f"send the {what} against {head.submission_id if head else 'the latest submission'}",
+                           field="replaces", expected=head.submission_id if head else None, got=req.replaces, code="stale_replaces")
+        if head.kind == SubmissionKind.CANCELLATION.value:
+            raise Conflict(f"{req.replaces} is a cancellation; file a new original instead", field="replaces", got=req.replaces, code="cancelled")
+
+    def _targets_of(self, conn: Connection, submission_id: str | None) -> list[tuple[str, list[int]]]:
+        mine = self.recent.submission(submission_id) if submission_id else None
+        if mine is not None:  # appended by this writer, perhaps not projected yet: the event says
+            return sorted((t["agency_id"], list(t["lines"])) for t in mine.event.body["targets"])
+        rows = conn.execute(select(c.targets.c.agency_id, c.targets.c.lines).where(c.targets.c.submission_id == submission_id)
+                            .order_by(c.targets.c.agency_id)).all()
+        return [(a, c.loads(lines)) for a, lines in rows]
+
+    def _route(self, view: BatchView, corp: str, proc: Procedure, payload: dict) -> tuple[list[dict], list[str]]:
+        """Which agencies a submission reaches, from accepted enrollments at this moment."""
+        accepted, rejected, enrolled = view.routing(corp, proc.code)
+        if not proc.line_routed:
+            return [{"agency_id": a, "lines": []} for a in sorted(accepted)], []
+        by_code: defaultdict[str, list[int]] = defaultdict(list)  # (setdefault would make a list per line)
+        for number, line in enumerate(payload["lines"], start=1):
+            by_code[line["municipality_code"]].append(number)
+        reached, unreached = [], []
+        for agency, lines in sorted((municipality_agency(code), lines) for code, lines in by_code.items()):
+            ok = agency in accepted or (enrolled and agency not in rejected and view.policy_accepts(agency, proc.code))
+            (reached.append({"agency_id": agency, "lines": lines}) if ok else unreached.append(agency))
+        return reached, unreached
+
+    # -- grants (共有・委任) ---------------------------------------------------------------------------
+
+    def issue_grant(self, who: Principal, grantee: str, procedures: list[str], actions: list[str],
+                    expires_at: datetime, personal_numbers: bool = False) -> Grant:
+        """A company grants a firm, vendor or bank scoped rights until ``expires_at``."""
+        if who.kind is not PrincipalKind.COMPANY:
+            raise Forbidden("only a company grants rights over its own data", field="principal", got=who.id, code="forbidden")
+        target = Principal.parse(grantee)
+        if target.kind not in (PrincipalKind.FIRM, PrincipalKind.VENDOR, PrincipalKind.BANK):
+            raise ValidationError("a grant goes to a firm, vendor or bank", field="grantee",
+                                  expected="firm:NAME, vendor:NAME or bank:NAME", got=grantee, code="invalid_grantee")
+        if not procedures:
+            raise ValidationError("name at least one procedure", field="procedures", expected="procedure codes", got=[], code="required")
+        for i, p in enumerate(procedures):
+            get_procedure(p, field_name=f"procedures[{i}]")
+        valid_actions = [a.value for a in Action]
+        if not actions:
+            raise ValidationError("name at least one action", field="actions", expected=", ".join(valid_actions), got=[], code="required")
+        for i, a in enumerate(actions):
+            if a not in valid_actions:
+                raise ValidationError(f"unknown action {a!r}", field=f"actions[{i}]", expected="one of " + ", ".join(valid_actions), got=a, code="invalid_action")
+        if expires_at.tzinfo is None or expires_at <= self.clock():
+            raise ValidationError("a grant must expire in the future (a timezone-aware time)", field="expires_at",
+                                  expected="a future, timezone-aware time", got=str(expires_at), code="invalid_expiry")
+        if personal_numbers and target.kind is PrincipalKind.BANK:
+            raise ValidationError("a bank has no legal basis to handle personal numbers (番号法第9条)", field="personal_numbers",
+                                  expected="false for a bank", got=True, code="no_legal_basis")
+        grant_id = new_id("grt")
+        body: dict[str, Any] = {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
+                "actions": sorted(set(actions)), "personal_numbers": personal_numbers, "expires_at": expires_at}
+        ev = Event(GRANT_ISSUED, body, actor=who.id, corporate_number=who.name)
+        self._append([ev])
+        assert ev.time is not None  # _append gives every event its time
+        return Grant(grant_id=grant_id, corporate_number=who.name, grantee=target.id, procedures=body["procedures"],
+                     actions=[Action(a) for a in body["actions"]], personal_numbers=personal_numbers,
+                     expires_at=expires_at, issued_at=ev.time)
+
+    def revoke_grant(self, who: Principal, grant_id: str, reason: str | None = None) -> Grant:
+        try:
+            grant = self.queries.grant(grant_id)
+        except NotFound:
+            grant = None
+        if grant is None or who.kind is not PrincipalKind.COMPANY or grant.corporate_number != who.name:
+            if grant is not None:
+                self.queries.record_access(who, [(grant.corporate_number, "revoke", grant_id, Basis(False, reason="not the granting company"))])
+            raise NotFound(f"no grant {grant_id} of yours", field="grant_id", got=grant_id)
+        if grant.revoked_at is None:
+            ev = Event(GRANT_REVOKED, {"grant_id": grant_id, "reason": reason}, actor=who.id, corporate_number=who.name)
+            self._append([ev])
+            grant = grant.model_copy(update={"revoked_at": ev.time})
+        return grant
+
+    # -- dispositions (処分通知) ---------------------------------------------------------------------
+
+    def issue_disposition(self, who: Principal, corporate_number: str, kind: str, period: str, payload: dict,
+                          based_on: list[str] | None = None, title: str | None = None) -> Disposition:
+        """An agency sends a decision to a company through the ledger."""
+        corp = validate_corporate_number(corporate_number)
+        proc = get_procedure(kind, disposition=True, field_name="kind")
+        if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
+            self.queries.record_access(who, [(corp, "issue", kind, Basis(False, reason=f"not a {proc.agency_kind}"))])
+            raise Forbidden(f"a {proc.name_ja} is issued by a {proc.agency_kind}", field="principal", got=who.id, code="forbidden")
+        period = calendar.validate_period(kind, period)
+        normalized = validate_payload(proc, payload)
+        based_on = list(based_on or [])
+        unknown: tuple[int, str] | None = None
+        with self.catalog.connect() as conn:
+            for i, sid in enumerate(based_on):
+                row = conn.execute(select(c.targets.c.corporate_number).where(
+                    c.targets.c.submission_id == sid, c.targets.c.agency_id == who.name)).first()
+                if row is None or row[0] != corp:
+                    unknown = (i, sid)
+                    break
+            related = conn.execute(select(c.targets.c.submission_id).where(
+                c.targets.c.corporate_number == corp, c.targets.c.agency_id == who.name).limit(1)).first()
+            accepted, _, _ = self.queries.routing_state(conn, corp, None)
+        if unknown is not None:
+            self.queries.record_access(who, [(corp, "issue", unknown[1], Basis(False, reason="not filed to this agency"))])
+            raise NotFound(f"no submission {unknown[1]} of company {corp} was filed to you", field=f"based_on[{unknown[0]}]", got=unknown[1])
+        if related is None and who.name not in accepted:
+            self.queries.record_access(who, [(corp, "issue", kind, Basis(False, reason="no filing or accepted enrollment with this agency"))])
+            raise NotFound(f"company {corp} has filed nothing to {who.name} and has no accepted enrollment with it",
+                           field="corporate_number", got=corp)
+        payload_bytes = self.registry.encode(proc.schema, normalized)
+        disposition_id = new_id("dsp")
+        self._append([Event(DISPOSITION_ISSUED, {
+            "disposition_id": disposition_id, "kind": kind, "agency_id": who.name, "period": period,
+            "title": title or f"{proc.name_ja} {period}", "based_on": based_on, "payload": payload_bytes,
+            "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": None,
+        }, actor=who.id, corporate_number=corp)])
+        return self.queries.disposition_row(disposition_id)
+
+    # -- deadlines --------------------------------------------------------------------------------
+
+    def report_missing(self, now: datetime | None = None) -> list[tuple[str, str, str, str]]:
+        """After each deadline, report enrolled companies that filed nothing for the period.
+
+        Returns (agency, company, procedure, period) for each new report; each is made once.
+        """
+        now = now or self.clock()
+        events: list[Event] = []
+        with self._decide, self.catalog.connect() as conn:
+            for enr, agency, since in self.queries.accepted_enrollments(conn):
+                proc = PROCEDURES[enr["procedure"]]
+                for period, passed in calendar.deadlines_between(proc.code, since, now):
+                    if self.queries.has_filed(conn, enr["corporate_number"], proc.code, period):
+                        continue
+                    if self.queries.missing_reported(conn, agency, proc.code, period, enr["corporate_number"]):
+                        continue
+                    events.append(Event(FILING_MISSING, {"agency_id": agency, "procedure": proc.code, "period": period,
+                                                         "enrollment_id": enr["enrollment_id"], "deadline": passed},
+                                        actor="operator:deadlines", corporate_number=enr["corporate_number"], time=now))
+            if events:
+                self._append(events)
+        return [(e.body["agency_id"], e.corporate_number or "", e.body["procedure"], e.body["period"]) for e in events]
+
+
+def _key_conflict(key: str) -> Conflict:
+    return Conflict(
+        f"idempotency key {key!r} was already used for a different submission; use a new key for new data",
+        field="idempotency_key", expected="the same body as the first use of this key", got="a different body",
+        code="idempotency_conflict",
+    )
+
+
+def _receipt_from_event(ev: Event, pos: Position) -> Receipt:
+    b = ev.body
+    assert ev.time is not None  # only appended events (which _append gave a time) have a position
+    return Receipt(
+        submission_id=b["submission_id"], corporate_number=ev.corporate_number or "", procedure=b["procedure"], period=b["period"],
+        kind=SubmissionKind(b["kind"]), replaces=b["replaces"], position=str(pos), recorded_at=ev.time,
+        payload_digest=b["payload_digest"], deadline=b["deadline"], on_time=b["on_time"], line_count=b["line_count"],
+        targets=[t["agency_id"] for t in b["targets"]], unreached=list(b["unreached"]),
+    )
+
+
+__all__ = ["Commands", "request_fingerprint", "MUNICIPALITY"]

@@ -1,0 +1,1 @@
+"""The transparency log: Merkle trees, their store, signed checkpoints, proofs, sequencer, notary, verifier, audit."""
