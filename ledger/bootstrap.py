@@ -21,6 +21,7 @@ from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
 from ledger.transparency.sequencer import Sequencer
+from ledger.service.access import AccessLog
 from ledger.service.queries import Queries
 from ledger.service.sealing import Sealer
 from ledger.service.commands import Commands
@@ -76,7 +77,8 @@ def make_keys(settings: Settings) -> KeyService:
                              field="KIROKU_KEYS", expected="local:///DIR or aws-kms://KEY-ID", got=url, code="bad_setting")
 
 
-def make_transparency(settings: Settings, log: Log, sequencer: Sequencer, **parts: Any) -> Transparency:
+def make_transparency(settings: Settings, log: Log, sequencer: Sequencer, codec: EventCodec, registry: SchemaRegistry,
+                      catalog: Catalog, access: AccessLog, clock: Callable[[], datetime]) -> Transparency:
     """Checkpoints signed with the key at ``$KIROKU_HOME/signing.key``, kept in ``checkpoints.db``."""
     from ledger.adapters.sqlite_checkpoints import SqliteCheckpointStore
     from ledger.transparency.signer import LocalSigner, is_valid_key_name
@@ -87,7 +89,8 @@ def make_transparency(settings: Settings, log: Log, sequencer: Sequencer, **part
                                  got=settings.deployment, code="bad_setting")
     signer = LocalSigner.open(settings.home / "signing.key", settings.deployment)
     store = SqliteCheckpointStore(settings.home / "checkpoints.db")
-    return Transparency(log, sequencer, signer, store, settings.deployment, every=settings.checkpoint_every, **parts)
+    return Transparency(log, sequencer, signer, store, settings.deployment, codec, registry, catalog, access,
+                        clock=clock, every=settings.checkpoint_every)
 
 
 @dataclass
@@ -104,17 +107,14 @@ class Kiroku:
     processors: Processors
     commands: Commands
     queries: Queries
-    transparency: Transparency | None = None  # checkpoints, proofs, deadline seals
+    transparency: Transparency  # checkpoints, proofs, deadline seals
     findings: list[str] = field(default_factory=list)  # what the start-up integrity check reported
 
     def close(self) -> None:
-        if self.transparency is not None:
-            self.transparency.close()
+        self.transparency.close()
         self.log.close()
         self.catalog.close()
-        close = getattr(self.keys, "close", None)
-        if close:
-            close()
+        self.keys.close()
 
     def __enter__(self) -> "Kiroku":
         return self
@@ -123,26 +123,32 @@ class Kiroku:
         self.close()
 
 
-def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, catalog_url: str | None = None, **overrides: Any) -> Kiroku:
-    """Open (creating if needed) the deployment the settings describe."""
+def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, **overrides: Any) -> Kiroku:
+    """Open (creating if needed) the deployment the settings describe, built in plain order."""
     settings = settings or load_settings(**overrides)
     settings.home.mkdir(parents=True, exist_ok=True)
     registry = SchemaRegistry.load()
     codec = EventCodec(registry)
     log = make_log(settings)
-    catalog = Catalog(catalog_url or settings.catalog_url)
+    catalog = Catalog(settings.catalog_url)
     objects = make_objects(settings)
     keys = make_keys(settings)
     sealer = Sealer(keys)
-    sequencer = Sequencer(log, settings.home / "trees")
+
+    def sequenced() -> None:
+        # After each sequencer pass the notary publishes checkpoints and seals. The notary reads
+        # the sequencer's trees and records proofs through the access log, which runs the
+        # processors: the one loop in the graph, closed here by name (``transparency`` is bound
+        # below, before anything can append).
+        transparency.tick()
+
+    sequencer = Sequencer(log, settings.home / "trees", listeners=[sequenced])
     processors = Processors(Notifier(log, codec), Projector(log, catalog, codec, registry, objects), sequencer)
     after = processors.catch_up if settings.inline_processing else None
-    queries = Queries(log, codec, registry, sealer, catalog, objects, after_append=after, clock=clock)
-    commands = Commands(log, codec, registry, sealer, catalog, queries, after_append=after, clock=clock)
-    transparency = make_transparency(settings, log, sequencer, codec=codec, registry=registry, catalog=catalog,
-                                     objects=objects, queries=queries, clock=clock)
-    sequencer.listeners.append(transparency.tick)
-    queries.seal_for = transparency.seal_reference
+    access = AccessLog(log, codec, after_append=after, clock=clock)
+    transparency = make_transparency(settings, log, sequencer, codec, registry, catalog, access, clock)
+    queries = Queries(registry, sealer, catalog, objects, access, seal_for=transparency.seal_reference, clock=clock)
+    commands = Commands(log, codec, registry, sealer, catalog, access, after_append=after, clock=clock)
     findings = startup_check(log, objects, catalog)
     kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)
     if settings.inline_processing:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ledger.catalog import tables as c
 from ledger.errors import IntegrityError, KirokuError
-from ledger.ports import TOPICS, Log, ObjectStore
+from ledger.ports import TOPICS, Log, ObjectStore, ScannableObjectStore, VerifiableLog
 
 RECENT_SNAPSHOTS = 50  # snapshots re-verified at start: the ones a crash could have touched
 
@@ -24,9 +24,8 @@ def startup_check(log: Log, objects: ObjectStore, catalog: c.Catalog) -> list[st
     """Quick checks run when a deployment opens; returns findings (raises if the log is damaged)."""
     findings: list[str] = []
     _check_log_tails(log)
-    strays = getattr(objects, "stray_temporaries", None)
-    if strays is not None:
-        found = strays()
+    if isinstance(objects, ScannableObjectStore):
+        found = objects.stray_temporaries()
         for path in found:
             path.unlink(missing_ok=True)
         if found:
@@ -57,18 +56,16 @@ def _check_log_tails(log: Log) -> None:
                              "or a replica", code="log_damaged") from exc
 
 
-def full_check(log: Any, objects: Any) -> list[str]:
+def full_check(log: Log, objects: ObjectStore) -> list[str]:
     """Everything: SQLite's own integrity check, every record's checksum, every snapshot's digest."""
     problems: list[str] = []
-    verify = getattr(log, "verify_integrity", None)
-    if verify is not None:
+    if isinstance(log, VerifiableLog):
         try:
-            problems.extend(verify())
+            problems.extend(log.verify_integrity())
         except sqlite3.DatabaseError as exc:
             problems.append(f"log: {exc}")
-    keys = getattr(objects, "keys", None)
-    if keys is not None:
-        for key in keys():
+    if isinstance(objects, ScannableObjectStore):
+        for key in objects.keys():
             try:
                 objects.get(key)
             except KirokuError as err:

@@ -1,16 +1,27 @@
-"""Ports: the small interfaces the service layer and processors depend on.
+"""Ports: the small interfaces the service layer, the processors and the notary depend on.
 
-Each port has adapters named after their technology in ``ledger.adapters`` (``sqlite_log``,
-``kafka_log``, ``local_objects``, ``s3_objects``, ``local_keyring``, ``kms_keys``); the composition
-root (``ledger.bootstrap``) picks them from settings. The domain never imports an adapter.
+Log, ObjectStore, KeyService, CheckpointStore, TreeStore and Signer. Each has adapters named
+after their technology (``ledger.adapters``: ``sqlite_log``, ``kafka_log``, ``local_objects``,
+``s3_objects``, ``local_keyring``, ``kms_keys``, ``sqlite_checkpoints``; the tree stores and the
+local signer sit beside the Merkle code in ``ledger.transparency``); the composition root
+(``ledger.bootstrap``) picks them from settings. The domain never imports an adapter.
+
+What only some adapters can do is declared as a narrow capability protocol below its port
+(``ReservingKeyService``, ``ScannableObjectStore``, ``GroupLog``, ``VerifiableLog``), checked with
+``isinstance`` where it is used, and covered by the contract suites against every adapter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-#: The ledger's topics (DESIGN.md). Keys give per-company (or per-agency) order.
+from ledger.domain.model import from_us
+
+#: The ledger's topics. Keys give per-company (or per-agency) order.
 FILINGS = "kiroku.filings"  # enrollments, submissions, grants, dispositions; key = corporate number
 NOTICES = "kiroku.notices"  # submission notices; key = agency id
 ACCESS = "kiroku.access"  # read records; key = corporate number
@@ -98,6 +109,25 @@ class Log(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class GroupLog(Log, Protocol):
+    """A log whose consumer groups share out partitions among members (Kafka)."""
+
+    def membership(self, group: str, topics: Sequence[str], member: str | None = None) -> Any:
+        """Join ``group`` for ``topics`` (as static member ``member``); the returned membership
+        says which partitions this member owns, and is closed to leave."""
+        ...
+
+
+@runtime_checkable
+class VerifiableLog(Log, Protocol):
+    """A log that can check every stored record against its checksum (the embedded SQLite log)."""
+
+    def verify_integrity(self) -> list[str]:
+        """Every problem found, as a sentence; empty when every byte checks out."""
+        ...
+
+
 class ObjectStore(Protocol):
     """Write-once storage for immutable snapshot objects, addressed by key."""
 
@@ -110,8 +140,26 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def put_many(self, items: list[tuple[str, bytes, int | None]]) -> None:
+        """``put_immutable`` for each (key, data, retain-until µs), durable together when this
+        returns (one filesystem sync, or concurrent uploads): a projector batch's snapshots."""
+        ...
+
     def delete(self, key: str) -> None:
         """Always refused for locked snapshots; present so that the refusal is tested."""
+        ...
+
+
+@runtime_checkable
+class ScannableObjectStore(ObjectStore, Protocol):
+    """An object store that can list what it holds and what a crash left half-written (local)."""
+
+    def keys(self) -> list[str]:
+        """Every stored key."""
+        ...
+
+    def stray_temporaries(self) -> list[Path]:
+        """Unfinished writes a crash left behind (never served; safe to remove)."""
         ...
 
 
@@ -138,4 +186,131 @@ class KeyService(Protocol):
 
     def scopes(self) -> list[tuple[str, str, bool]]:
         """Every (key_id, scope, destroyed) the service holds."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReservingKeyService(KeyService, Protocol):
+    """A key service that can hand out a new data key before making it durable, so that a
+    batch's new keys are persisted together, once, before its submissions are appended."""
+
+    def reserve(self, scope: str) -> DataKey:
+        """The scope's data key; a new one is usable at once but not yet durable."""
+        ...
+
+    def persist(self, key_ids: set[str]) -> None:
+        """Make the reserved keys among ``key_ids`` durable (before anything sealed with them is appended)."""
+        ...
+
+
+# -- the transparency log's ports -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Published:
+    """A published checkpoint of one partition: its size, root and signed note."""
+
+    topic: str
+    partition: int
+    size: int
+    root: bytes
+    note: str
+    published_us: int
+    kind: str  # periodic | on-demand
+
+    @property
+    def published_at(self) -> datetime:
+        return from_us(self.published_us)
+
+
+@dataclass(frozen=True)
+class Seal:
+    """The checkpoint of one partition at a deadline: everything recorded before it."""
+
+    deadline_us: int
+    topic: str
+    partition: int
+    size: int
+    root: bytes
+    note: str
+    sealed_us: int
+    periods: tuple[str, ...]
+
+    @property
+    def deadline(self) -> datetime:
+        return from_us(self.deadline_us)
+
+    @property
+    def sealed_at(self) -> datetime:
+        return from_us(self.sealed_us)
+
+
+class CheckpointStore(Protocol):
+    """Where published checkpoints and seals are kept forever (insert-only)."""
+
+    def add(self, cp: Published) -> Published: ...
+    def latest(self, topic: str, partition: int) -> Published | None: ...
+    def at_size(self, topic: str, partition: int, size: int) -> Published | None: ...
+    def checkpoints(self, topic: str | None = None, partition: int | None = None) -> list[Published]: ...
+    def add_seals(self, seals: list[Seal], sealed_until_us: int) -> None: ...
+    def set_sealed_until(self, us: int) -> None: ...
+    def sealed_until(self) -> int | None: ...
+    def seal(self, procedure: str, period: str, topic: str, partition: int) -> Seal | None: ...
+    def seals(self, topic: str | None = None, partition: int | None = None) -> list[Seal]: ...
+    def close(self) -> None: ...
+
+
+
+Node = tuple[int, int, bytes]
+"""(level, index, hash) of a complete Merkle subtree."""
+
+
+class TreeStore(Protocol):
+    """Where a Merkle tree's complete-subtree hashes and its integrated size live."""
+
+    def get_node(self, level: int, index: int) -> bytes:
+        """The hash of complete subtree (level, index); IntegrityError if it is missing."""
+        ...
+
+    def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The hashes of several complete subtrees in one read (those present)."""
+        ...
+
+    def put_nodes(self, nodes: Sequence[Node], old_size: int, new_size: int) -> None:
+        """Atomically store ``nodes`` and move the size from ``old_size`` to ``new_size``.
+
+        Raises Conflict if the stored size is no longer ``old_size`` (another writer won).
+        """
+        ...
+
+    def size(self) -> int:
+        """The number of integrated leaves."""
+        ...
+
+
+class Signer(Protocol):
+    """Something that signs notes under a C2SP key name (a local key file; an HSM or KMS key could be another)."""
+
+    @property
+    def key_name(self) -> str:
+        """The signed-note key name."""
+        ...
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        ...
+
+    @property
+    def key_id(self) -> bytes:
+        """The 4-byte signed-note key ID."""
+        ...
+
+    def sign(self, msg: bytes) -> bytes:
+        """A 64-byte Ed25519 signature of ``msg``."""
+        ...
+
+    def verifier_key(self) -> str:
+        """The public verifier-key string to publish."""
         ...

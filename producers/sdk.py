@@ -54,7 +54,8 @@ class Producer:
         return self.kiroku.commands.withdraw_enrollment(self.principal, enrollment_id, reason)
 
     def enrollments(self, corporate_number: str) -> list[Enrollment]:
-        return self.kiroku.queries.enrollments_of(corporate_number)
+        """The company's enrollments (for the company, or an agent holding a grant to submit or read)."""
+        return self.kiroku.queries.enrollments(self.principal, corporate_number)
 
     # -- recording ---------------------------------------------------------------------------------
 
@@ -94,7 +95,6 @@ class Producer:
         sequencer has integrated the entry or ``timeout`` seconds pass (then the last retriable
         error is raised)."""
         transparency = self.kiroku.transparency
-        assert transparency is not None, "this Kiroku was built without its transparency log"
         give_up = time.monotonic() + timeout
         while True:
             try:

@@ -28,7 +28,7 @@ class CompanyView:
         return self.kiroku.queries.history(self.principal, submission_id)
 
     def enrollments(self) -> list[Enrollment]:
-        return self.kiroku.queries.enrollments_of(self.corporate_number)
+        return self.kiroku.queries.enrollments(self.principal, self.corporate_number)
 
     def access_log(self, after: int = 0) -> list[AccessRecord]:
         """Who read this company's data, when, what, and on which basis (denials included)."""

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from ledger.errors import Unavailable
-from ledger.transparency.notary import Published, Seal
+from ledger.ports import Published, Seal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (

@@ -15,11 +15,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from ledger.catalog import tables as c
-from ledger.service.authz import grant_rows
-from ledger.domain.model import Principal, PrincipalKind, SubmissionRequest
-
-AGENTS = (PrincipalKind.VENDOR, PrincipalKind.FIRM, PrincipalKind.BANK)
-
+from ledger.catalog.reads import active_grants
+from ledger.domain.model import Principal, SubmissionRequest
 
 @dataclass(slots=True)
 class Head:
@@ -36,7 +33,7 @@ class BatchView:
         corps = sorted({r.corporate_number for r in batch if isinstance(r.corporate_number, str)})
         procs = sorted({r.procedure for r in batch if isinstance(r.procedure, str)})
         keys = sorted({r.idempotency_key for r in batch if isinstance(r.idempotency_key, str)})
-        self.grants = grant_rows(conn, who.id, corps, now) if who.kind in AGENTS else {}
+        self.grants = active_grants(conn, who.id, corps, now)  # none for a principal that is no grantee
         s = c.submissions
         self.heads: dict[tuple[str, str, str], Head | None] = {}
         rows = conn.execute(select(s.c.corporate_number, s.c.procedure, s.c.period, s.c.submission_id, s.c.kind)

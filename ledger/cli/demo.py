@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger.bootstrap import Kiroku, open_kiroku
+from ledger.catalog import reads
 from ledger.domain.identifiers import make_corporate_number, make_municipality_code, make_personal_number
 from ledger.domain.model import JST, Principal, Receipt, SubmissionRequest, jst
 from ledger.errors import KirokuError, NotFound
@@ -171,7 +172,7 @@ class _Story:
             if code != make_municipality_code("27100"):  # Osaka decides one by one
                 agency = AgencyView(k, f"municipality:{code}")
                 with k.catalog.connect() as conn:
-                    decided = k.queries.policy_accepts(conn, agency.agency_id, "PAYROLL_REPORT")
+                    decided = reads.policy_accepts(conn, agency.agency_id, "PAYROLL_REPORT")
                 if not decided:
                     agency.accept_all("PAYROLL_REPORT")
         expires = datetime(2027, 3, 31, tzinfo=JST)
@@ -412,18 +413,10 @@ class _Story:
 
 
 def _submission_ids(k: Kiroku) -> set[str]:
-    from sqlalchemy import select
-
-    from ledger.catalog.tables import submissions
-
     with k.catalog.connect() as conn:
-        return {r[0] for r in conn.execute(select(submissions.c.submission_id))}
+        return reads.all_submission_ids(conn)
 
 
 def _count_submissions(k: Kiroku) -> int:
-    from sqlalchemy import func, select
-
-    from ledger.catalog.tables import submissions
-
     with k.catalog.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(submissions)).scalar() or 0)
+        return reads.count_submissions(conn)

@@ -134,7 +134,7 @@ def proof(
     who = _principal(as_)
     with _open() as k:
         rp = _run(lambda: k.transparency.receipt_with_proof(who, submission_id, seal=seal))
-        snap = _run(lambda: k.transparency.snapshot_file(who, submission_id)) if snapshot_out else None
+        snap = _run(lambda: k.queries.snapshot_file(who, submission_id)) if snapshot_out else None
     _write(rp.to_json(), out, f"the receipt of {submission_id} with its proof (leaf {rp.leaf_index} of {rp.tree_size})")
     if snap is not None and snapshot_out is not None:
         snapshot_out.write_bytes(snap)

@@ -59,6 +59,8 @@ class Procedure:
     disposition: bool = False
     header_required: bool = True
     sensitive_fields: tuple[str, ...] = field(default=())
+    #: For a disposition: the filing procedure it answers (a grant of that procedure covers it).
+    answers: str | None = None
 
     @property
     def title(self) -> str:
@@ -132,7 +134,7 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("employee_name", "text"), FieldRule("line_ref", "count", required=False),
                 FieldRule("annual_tax", "yen"), FieldRule("june_amount", "yen"), FieldRule("monthly_amount", "yen"),
             ),
-            "地方税法第321条の4 (特別徴収税額の通知)", disposition=True,
+            "地方税法第321条の4 (特別徴収税額の通知)", disposition=True, answers="PAYROLL_REPORT",
         ),
         Procedure(
             "STANDARD_REMUNERATION_DECISION", "標準報酬決定通知", "standard remuneration decision", PENSION_OFFICE,
@@ -142,7 +144,7 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("insured_number", "count"), FieldRule("employee_name", "text"),
                 FieldRule("standard_monthly_remuneration", "yen"), FieldRule("grade", "count"),
             ),
-            "厚生年金保険法第21条 (標準報酬月額の決定の通知)", disposition=True,
+            "厚生年金保険法第21条 (標準報酬月額の決定の通知)", disposition=True, answers="STANDARD_REMUNERATION",
         ),
     )
 }

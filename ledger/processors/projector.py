@@ -47,7 +47,7 @@ class _Batch:
         self.conn = conn
         self.counters: dict[tuple[str, str], int] = {}
         self.rows: dict[Any, list[dict[str, Any]]] = {}
-        self.objects: list[tuple[str, bytes, int]] = []
+        self.objects: list[tuple[str, bytes, int | None]] = []
 
     def insert(self, table: Any, **row: Any) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -143,12 +143,7 @@ class Projector:
                 if handler is not None:  # unknown future event types are skipped, not fatal
                     handler(batch, rec, ev)
             # Snapshots are durable before the catalog says they exist.
-            store_many = getattr(self.objects, "put_many", None)
-            if store_many is not None:
-                store_many(batch.objects)
-            else:
-                for key, data, retain in batch.objects:
-                    self.objects.put_immutable(key, data, retain_until_us=retain)
+            self.objects.put_many(batch.objects)
             batch.flush()
             self.catalog.set_position(conn, self.name, topic, partition, records[-1].offset + 1)
         self._seen[(topic, partition)] = records[-1].offset + 1

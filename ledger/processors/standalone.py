@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.bootstrap import Kiroku
 from ledger.errors import KirokuError
-from ledger.ports import FILINGS, TOPICS
+from ledger.ports import FILINGS, TOPICS, GroupLog
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class ProcessorLoop:
         #: Set: finish what the log holds, then return (a drain before a planned stop or hand-over).
         self.drain = threading.Event()
         self._nudge = threading.Event()  # cuts an idle wait short (request_stop, request_drain)
-        join = getattr(kiroku.log, "membership", None)
-        self.membership = join(role, ROLES[role], member) if join is not None else None
+        self.membership = kiroku.log.membership(role, ROLES[role], member) if isinstance(kiroku.log, GroupLog) else None
         processors = kiroku.processors
         steps: dict[str, Callable[[str, int], int]] = {
             "notifier": lambda topic, partition: processors.notifier.run_partition(partition),

@@ -14,12 +14,10 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
-from ledger.catalog import tables as c
-from ledger.service.authz import Basis, decide_act, may_act_for
+from ledger.catalog import reads
 from ledger.catalog.batch_view import BatchView, Head
+from ledger.catalog.reads import Connection
+from ledger.catalog.tables import Catalog
 from ledger.encoding.codec import SchemaRegistry
 from ledger.domain import calendar
 from ledger.domain.identifiers import validate_corporate_number
@@ -37,9 +35,11 @@ from ledger.encoding.events import (
     ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, GRANT_ISSUED, GRANT_REVOKED,
     SUBMISSION_RECORDED, Event, EventCodec,
 )
-from ledger.service.overlay import Appended, RecentAppends
 from ledger.ports import FILINGS, Log, Position
-from ledger.service.queries import Queries, receipt_from_row
+from ledger.service import authz
+from ledger.service.access import AccessLog
+from ledger.service.authz import Basis
+from ledger.service.overlay import Appended, RecentAppends
 from ledger.service.sealing import Sealer, key_scope
 
 Clock = Callable[[], datetime]
@@ -58,15 +58,15 @@ class Commands:
     """Commands of every flow: enrollment, recording, grants, dispositions, deadline reports."""
 
     def __init__(
-        self, log: Log, codec: EventCodec, registry: SchemaRegistry, sealer: Sealer, catalog: c.Catalog,
-        queries: Queries, after_append: Callable[[], object] | None = None, clock: Clock = utcnow,
+        self, log: Log, codec: EventCodec, registry: SchemaRegistry, sealer: Sealer, catalog: Catalog,
+        access: AccessLog, after_append: Callable[[], object] | None = None, clock: Clock = utcnow,
     ) -> None:
         self.log = log
         self.codec = codec
         self.registry = registry
         self.sealer = sealer
         self.catalog = catalog
-        self.queries = queries
+        self.access = access
         self.after_append = after_append or (lambda: None)
         self.clock = clock
         # One writer decides at a time: decisions read the catalog, then append (embedded deployment).
@@ -90,9 +90,9 @@ class Commands:
         """Authorize an action for a company; returns the grant id used, if any. A refusal is
         recorded in the company's access log."""
         with self.catalog.connect() as conn:
-            basis = may_act_for(conn, who, corporate_number, procedure, action, self.clock())
+            basis = authz.may_act_for(conn, who, corporate_number, procedure, action, self.clock())
         if not basis.allowed:
-            self.queries.record_access(who, [(corporate_number, action.value, subject or procedure or corporate_number, basis)])
+            self.access.record(who, [(corporate_number, action.value, subject or procedure or corporate_number, basis)])
             raise Forbidden(
                 f"{who} may not {action.value} for company {corporate_number}"
                 + (f" ({procedure})" if procedure else "") + f": {basis.reason}",
@@ -128,7 +128,9 @@ class Commands:
                 )
         with self._decide:
             grant_id = self._require_company(who, corporate_number, procedure, Action.SUBMIT)
-            for existing in self.queries.enrollments_of(corporate_number, procedure):
+            with self.catalog.connect() as conn:
+                existing_enrollments = reads.enrollments_of(conn, corporate_number, procedure)
+            for existing in existing_enrollments:
                 if existing.agency_id == agency_id and existing.withdrawn_at is None:
                     return existing
             enrollment_id = new_id("enr")
@@ -140,18 +142,16 @@ class Commands:
         return Enrollment(enrollment_id=enrollment_id, corporate_number=corporate_number, procedure=procedure,
                           agency_id=agency_id, requested_at=ev.time)
 
+    def _enrollment(self, enrollment_id: str) -> Enrollment | None:
+        with self.catalog.connect() as conn:
+            return reads.enrollment(conn, enrollment_id)
+
     def _enrollment_for_agency(self, who: Principal, enrollment_id: str) -> Enrollment:
-        if who.kind is not PrincipalKind.AGENCY:
-            raise Forbidden(f"only an agency decides on enrollments, not a {who.kind.value}", field="principal", got=who.id)
-        try:
-            enr = self.queries.enrollment(enrollment_id)
-        except NotFound:
-            raise NotFound(f"no enrollment {enrollment_id} awaits a decision from {who.name}", field="enrollment_id", got=enrollment_id) from None
-        proc = PROCEDURES[enr.procedure]
-        addressed = enr.agency_id == who.name if enr.agency_id else agency_kind(who.name) == proc.agency_kind
-        if not addressed or enr.withdrawn_at is not None:
-            if not addressed:
-                self.queries.record_access(who, [(enr.corporate_number, "decide", enrollment_id, Basis(False, reason="not addressed to this agency"))])
+        enr = self._enrollment(enrollment_id)
+        basis = authz.may_decide_enrollment(who, enr) if enr is not None else authz.NO_SUCH
+        if enr is None or not basis.allowed or enr.withdrawn_at is not None:
+            if enr is not None and not basis.allowed:
+                self.access.record(who, [(enr.corporate_number, "decide", enrollment_id, basis)])
             raise NotFound(f"no enrollment {enrollment_id} awaits a decision from {who.name}", field="enrollment_id", got=enrollment_id)
         return enr
 
@@ -173,8 +173,10 @@ class Commands:
 
     def withdraw_enrollment(self, who: Principal, enrollment_id: str, reason: str | None = None) -> Enrollment:
         with self._decide:
+            enr = self._enrollment(enrollment_id)
             try:
-                enr = self.queries.enrollment(enrollment_id)
+                if enr is None:
+                    raise NotFound(f"no enrollment {enrollment_id}", field="enrollment_id", got=enrollment_id)
                 grant_id = self._require_company(who, enr.corporate_number, enr.procedure, Action.SUBMIT, subject=enrollment_id)
             except (NotFound, Forbidden):
                 raise NotFound(f"no enrollment {enrollment_id} of yours", field="enrollment_id", got=enrollment_id) from None
@@ -188,8 +190,7 @@ class Commands:
     def set_policy(self, who: Principal, procedure: str, accept_all: bool) -> None:
         """A municipality's standing policy: accept every enrollment for a line-routed procedure."""
         proc = get_procedure(procedure)
-        if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
-            raise Forbidden(f"only a {proc.agency_kind} sets a policy for {procedure}", field="principal", got=who.id)
+        authz.require_policy_setter(who, proc)
         with self._decide:
             self._append([Event(ENROLLMENT_POLICY_SET, {"agency_id": who.name, "procedure": procedure, "accept_all": accept_all}, actor=who.id)])
 
@@ -242,7 +243,7 @@ class Commands:
                     if isinstance(outcome, Event):
                         events.append(outcome)
                     results.append(outcome)
-            self.queries.record_access(who, denials)
+            self.access.record(who, denials)
             where: dict[int, Position] = {}
             if events:
                 self.sealer.persist({e.body["key_id"] for e in events if e.body.get("key_id")})
@@ -264,7 +265,7 @@ class Commands:
         period = calendar.validate_period(req.procedure, req.period)
         # Authorize before anything is looked up: a caller without rights learns nothing, not even
         # whether an idempotency key was used.
-        basis = decide_act(who, corp, proc.code, Action.SUBMIT, view.grants.get(corp, []))
+        basis = authz.decide_act(who, corp, proc.code, Action.SUBMIT, view.grants.get(corp, []))
         if not basis.allowed:
             raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
                             field="corporate_number", got=corp, code="forbidden")
@@ -289,7 +290,7 @@ class Commands:
             if row is not None:
                 if row["request_fingerprint"] != fingerprint:
                     raise _key_conflict(req.idempotency_key)
-                return receipt_from_row(row)
+                return reads.receipt_from_row(row)
         filing = (corp, proc.code, period)
         head = view.heads.get(filing)
         submission_id = new_id("sub")
@@ -335,8 +336,7 @@ class Commands:
             raise ValidationError(f"a {what} must name the submission it replaces", field="replaces",
                                   expected="a submission id", got=req.replaces, code="required")
         # (corporate number, procedure, period): a catalog row, or the filing of this writer's own append
-        row: Sequence[Any] | None = conn.execute(select(c.submissions.c.corporate_number, c.submissions.c.procedure, c.submissions.c.period).where(
-            c.submissions.c.submission_id == req.replaces)).first()
+        row: tuple[str, str, str] | None = reads.submission_filing(conn, req.replaces)
         mine = self.recent.submission(req.replaces) if row is None else None
         if mine is not None:  # appended by this writer, not projected yet
             row = mine.filing
@@ -360,9 +360,7 @@ class Commands:
         mine = self.recent.submission(submission_id) if submission_id else None
         if mine is not None:  # appended by this writer, perhaps not projected yet: the event says
             return sorted((t["agency_id"], list(t["lines"])) for t in mine.event.body["targets"])
-        rows = conn.execute(select(c.targets.c.agency_id, c.targets.c.lines).where(c.targets.c.submission_id == submission_id)
-                            .order_by(c.targets.c.agency_id)).all()
-        return [(a, c.loads(lines)) for a, lines in rows]
+        return reads.targets_of(conn, submission_id) if submission_id else []
 
     def _route(self, view: BatchView, corp: str, proc: Procedure, payload: dict) -> tuple[list[dict], list[str]]:
         """Which agencies a submission reaches, from accepted enrollments at this moment."""
@@ -383,10 +381,9 @@ class Commands:
     def issue_grant(self, who: Principal, grantee: str, procedures: list[str], actions: list[str],
                     expires_at: datetime, personal_numbers: bool = False) -> Grant:
         """A company grants a firm, vendor or bank scoped rights until ``expires_at``."""
-        if who.kind is not PrincipalKind.COMPANY:
-            raise Forbidden("only a company grants rights over its own data", field="principal", got=who.id, code="forbidden")
+        company = authz.require_grantor(who)
         target = Principal.parse(grantee)
-        if target.kind not in (PrincipalKind.FIRM, PrincipalKind.VENDOR, PrincipalKind.BANK):
+        if not authz.is_agent(target):
             raise ValidationError("a grant goes to a firm, vendor or bank", field="grantee",
                                   expected="firm:NAME, vendor:NAME or bank:NAME", got=grantee, code="invalid_grantee")
         if not procedures:
@@ -408,24 +405,23 @@ class Commands:
         grant_id = new_id("grt")
         body: dict[str, Any] = {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
                 "actions": sorted(set(actions)), "personal_numbers": personal_numbers, "expires_at": expires_at}
-        ev = Event(GRANT_ISSUED, body, actor=who.id, corporate_number=who.name)
+        ev = Event(GRANT_ISSUED, body, actor=who.id, corporate_number=company)
         self._append([ev])
         assert ev.time is not None  # _append gives every event its time
-        return Grant(grant_id=grant_id, corporate_number=who.name, grantee=target.id, procedures=body["procedures"],
+        return Grant(grant_id=grant_id, corporate_number=company, grantee=target.id, procedures=body["procedures"],
                      actions=[Action(a) for a in body["actions"]], personal_numbers=personal_numbers,
                      expires_at=expires_at, issued_at=ev.time)
 
     def revoke_grant(self, who: Principal, grant_id: str, reason: str | None = None) -> Grant:
-        try:
-            grant = self.queries.grant(grant_id)
-        except NotFound:
-            grant = None
-        if grant is None or who.kind is not PrincipalKind.COMPANY or grant.corporate_number != who.name:
+        with self.catalog.connect() as conn:
+            grant = reads.grant(conn, grant_id)
+        basis = authz.may_revoke(who, grant) if grant is not None else authz.NO_SUCH
+        if grant is None or not basis.allowed:
             if grant is not None:
-                self.queries.record_access(who, [(grant.corporate_number, "revoke", grant_id, Basis(False, reason="not the granting company"))])
+                self.access.record(who, [(grant.corporate_number, "revoke", grant_id, basis)])
             raise NotFound(f"no grant {grant_id} of yours", field="grant_id", got=grant_id)
         if grant.revoked_at is None:
-            ev = Event(GRANT_REVOKED, {"grant_id": grant_id, "reason": reason}, actor=who.id, corporate_number=who.name)
+            ev = Event(GRANT_REVOKED, {"grant_id": grant_id, "reason": reason}, actor=who.id, corporate_number=grant.corporate_number)
             self._append([ev])
             grant = grant.model_copy(update={"revoked_at": ev.time})
         return grant
@@ -434,11 +430,12 @@ class Commands:
 
     def issue_disposition(self, who: Principal, corporate_number: str, kind: str, period: str, payload: dict,
                           based_on: list[str] | None = None, title: str | None = None) -> Disposition:
-        """An agency sends a decision to a company through the ledger."""
+        """An agency sends a decision to a company through the ledger, in its own name."""
         corp = validate_corporate_number(corporate_number)
         proc = get_procedure(kind, disposition=True, field_name="kind")
-        if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
-            self.queries.record_access(who, [(corp, "issue", kind, Basis(False, reason=f"not a {proc.agency_kind}"))])
+        basis = authz.may_issue_disposition(who, proc, None)
+        if not basis.allowed:
+            self.access.record(who, [(corp, "issue", kind, basis)])
             raise Forbidden(f"a {proc.name_ja} is issued by a {proc.agency_kind}", field="principal", got=who.id, code="forbidden")
         period = calendar.validate_period(kind, period)
         normalized = validate_payload(proc, payload)
@@ -446,21 +443,25 @@ class Commands:
         unknown: tuple[int, str] | None = None
         with self.catalog.connect() as conn:
             for i, sid in enumerate(based_on):
-                row = conn.execute(select(c.targets.c.corporate_number).where(
-                    c.targets.c.submission_id == sid, c.targets.c.agency_id == who.name)).first()
-                if row is None or row[0] != corp:
+                if reads.filed_to(conn, sid, who.name) != corp:
                     unknown = (i, sid)
                     break
-            related = conn.execute(select(c.targets.c.submission_id).where(
-                c.targets.c.corporate_number == corp, c.targets.c.agency_id == who.name).limit(1)).first()
-            accepted, _, _ = self.queries.routing_state(conn, corp, None)
+            related = reads.has_filed_to(conn, corp, who.name)
+            accepted, _, _ = reads.routing_state(conn, corp, None)
         if unknown is not None:
-            self.queries.record_access(who, [(corp, "issue", unknown[1], Basis(False, reason="not filed to this agency"))])
+            self.access.record(who, [(corp, "issue", unknown[1], Basis(False, reason="not filed to this agency"))])
             raise NotFound(f"no submission {unknown[1]} of company {corp} was filed to you", field=f"based_on[{unknown[0]}]", got=unknown[1])
-        if related is None and who.name not in accepted:
-            self.queries.record_access(who, [(corp, "issue", kind, Basis(False, reason="no filing or accepted enrollment with this agency"))])
+        if not related and who.name not in accepted:
+            self.access.record(who, [(corp, "issue", kind, Basis(False, reason="no filing or accepted enrollment with this agency"))])
             raise NotFound(f"company {corp} has filed nothing to {who.name} and has no accepted enrollment with it",
                            field="corporate_number", got=corp)
+        basis = authz.may_issue_disposition(who, proc, normalized)
+        if not basis.allowed:
+            self.access.record(who, [(corp, "issue", kind, basis)])
+            own = who.name.split(":", 1)[1]
+            raise Forbidden(f"a municipality issues a {proc.name_ja} only in its own name: municipality_code must be {own}, "
+                            f"not {normalized.get('municipality_code')}", field="municipality_code", expected=own,
+                            got=normalized.get("municipality_code"), code="not_your_municipality")
         payload_bytes = self.registry.encode(proc.schema, normalized)
         disposition_id = new_id("dsp")
         self._append([Event(DISPOSITION_ISSUED, {
@@ -468,7 +469,11 @@ class Commands:
             "title": title or f"{proc.name_ja} {period}", "based_on": based_on, "payload": payload_bytes,
             "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": None,
         }, actor=who.id, corporate_number=corp)])
-        return self.queries.disposition_row(disposition_id)
+        with self.catalog.connect() as conn:
+            row = reads.disposition(conn, disposition_id)
+        if row is None:
+            raise NotFound(f"no disposition {disposition_id}", field="disposition_id", got=disposition_id)
+        return reads.disposition_from_row(row)
 
     # -- deadlines --------------------------------------------------------------------------------
 
@@ -480,12 +485,12 @@ class Commands:
         now = now or self.clock()
         events: list[Event] = []
         with self._decide, self.catalog.connect() as conn:
-            for enr, agency, since in self.queries.accepted_enrollments(conn):
+            for enr, agency, since in reads.accepted_enrollments(conn):
                 proc = PROCEDURES[enr["procedure"]]
                 for period, passed in calendar.deadlines_between(proc.code, since, now):
-                    if self.queries.has_filed(conn, enr["corporate_number"], proc.code, period):
+                    if reads.has_filed(conn, enr["corporate_number"], proc.code, period):
                         continue
-                    if self.queries.missing_reported(conn, agency, proc.code, period, enr["corporate_number"]):
+                    if reads.missing_reported(conn, agency, proc.code, period, enr["corporate_number"]):
                         continue
                     events.append(Event(FILING_MISSING, {"agency_id": agency, "procedure": proc.code, "period": period,
                                                          "enrollment_id": enr["enrollment_id"], "deadline": passed},
@@ -514,4 +519,4 @@ def _receipt_from_event(ev: Event, pos: Position) -> Receipt:
     )
 
 
-__all__ = ["Commands", "request_fingerprint", "MUNICIPALITY"]
+__all__ = ["Commands", "request_fingerprint"]

@@ -20,10 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
-from ledger.catalog import tables as c
+from ledger.catalog import reads
+from ledger.catalog.reads import Connection
 from ledger.encoding.events import Event
 from ledger.ports import FILINGS, Position
 
@@ -78,9 +76,7 @@ class RecentAppends:
         """Forget what the projector has applied (its positions, read in ``conn``)."""
         if not self._entries:
             return
-        p = c.positions
-        projected: dict[int, int] = dict(conn.execute(select(p.c.partition, p.c.next_offset).where(
-            p.c.processor == PROJECTOR, p.c.topic == FILINGS)).all())
+        projected = reads.positions_of(conn, PROJECTOR, FILINGS)
         with self._lock:
             for key in [k for k in self._entries if k[1] < projected.get(k[0], 0)]:
                 self._forget(self._entries.pop(key))

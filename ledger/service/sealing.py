@@ -18,7 +18,7 @@ from ledger._hotpath import seal_lines
 from ledger.domain.procedures import Procedure
 from ledger.errors import IntegrityError, KeyErased
 from ledger.lru import Bounded
-from ledger.ports import KeyService
+from ledger.ports import KeyService, ReservingKeyService
 
 MASK = "************"
 ERASED = "[erased at end of retention]"
@@ -43,9 +43,8 @@ class Sealer:
 
     def persist(self, key_ids: set[str]) -> None:
         """Make the keys reserved for a batch durable before its submissions are appended."""
-        persist = getattr(self.keys, "persist", None)
-        if persist is not None and key_ids:
-            persist(key_ids)
+        if isinstance(self.keys, ReservingKeyService) and key_ids:
+            self.keys.persist(key_ids)
 
     def seal(self, proc: Procedure, payload: dict[str, Any], scope: str, submission_id: str) -> tuple[dict[str, Any], str | None]:
         """The stored form of ``payload`` and the id of the data key used (None if nothing sensitive)."""
@@ -53,8 +52,7 @@ class Sealer:
             return payload, None
         # Where the key service can, a new key is only reserved here and made durable (with the
         # whole batch's keys) just before the submissions are appended: see Commands._record_batch.
-        reserve = getattr(self.keys, "reserve", None)
-        dk = reserve(scope) if reserve is not None else self.keys.data_key(scope)
+        dk = self.keys.reserve(scope) if isinstance(self.keys, ReservingKeyService) else self.keys.data_key(scope)
         aead = self._cipher(dk.key_id, dk.key)
         # GCM needs a unique nonce per key: 8 random bytes per submission and a 4-byte counter
         # (compiled: a national January seals tens of millions of personal numbers).

@@ -26,29 +26,24 @@ stepped back a little.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
-
-from ledger.catalog import tables as c
-from ledger.transparency import merkle
-from ledger.service.authz import Basis, may_act_for, may_read_submission
-from ledger.transparency.checkpoint import Checkpoint, sign_note
-from ledger.encoding.codec import SchemaRegistry
+from ledger.catalog import reads
+from ledger.catalog.tables import Catalog
 from ledger.domain import calendar
-from ledger.domain.model import Action, Principal, SubmissionKind, from_us, to_us, utcnow
+from ledger.domain.model import Principal, from_us, to_us, utcnow
 from ledger.domain.procedures import PROCEDURES
-from ledger.errors import Conflict, Forbidden, IntegrityError, NotFound, Unavailable
+from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.events import ENVELOPE, EventCodec
-from ledger.ports import FILINGS, Log, ObjectStore
-from ledger.transparency.sequencer import Sequencer
+from ledger.errors import Conflict, IntegrityError, NotFound, Unavailable
+from ledger.ports import FILINGS, CheckpointStore, Log, Published, Seal, Signer
+from ledger.service import authz
+from ledger.service.access import AccessLog
+from ledger.service.authz import Basis
+from ledger.transparency import merkle
+from ledger.transparency.checkpoint import Checkpoint, sign_note
 from ledger.transparency.proofs import ConsistencyProof, ReceiptProof, b64, origin_for, receipt_fields, seal_line
-from ledger.transparency.signer import Signer
-
-if TYPE_CHECKING:
-    from ledger.service.queries import Queries
+from ledger.transparency.sequencer import Sequencer
 
 #: Wait this long after a deadline before sealing it (batches decided just before it land first).
 SEAL_GRACE = timedelta(seconds=60)
@@ -60,69 +55,15 @@ SEAL_SKEW = timedelta(minutes=5)
 SEALED_PROCEDURES = tuple(code for code, p in PROCEDURES.items() if not p.disposition)
 
 
-@dataclass(frozen=True)
-class Published:
-    """A published checkpoint of one partition: its size, root and signed note."""
-
-    topic: str
-    partition: int
-    size: int
-    root: bytes
-    note: str
-    published_us: int
-    kind: str  # periodic | on-demand
-
-    @property
-    def published_at(self) -> datetime:
-        return from_us(self.published_us)
-
-
-@dataclass(frozen=True)
-class Seal:
-    """The checkpoint of one partition at a deadline: everything recorded before it."""
-
-    deadline_us: int
-    topic: str
-    partition: int
-    size: int
-    root: bytes
-    note: str
-    sealed_us: int
-    periods: tuple[str, ...]
-
-    @property
-    def deadline(self) -> datetime:
-        return from_us(self.deadline_us)
-
-    @property
-    def sealed_at(self) -> datetime:
-        return from_us(self.sealed_us)
-
-
-class CheckpointStore(Protocol):
-    """Where published checkpoints and seals are kept forever (insert-only)."""
-
-    def add(self, cp: Published) -> Published: ...
-    def latest(self, topic: str, partition: int) -> Published | None: ...
-    def at_size(self, topic: str, partition: int, size: int) -> Published | None: ...
-    def checkpoints(self, topic: str | None = None, partition: int | None = None) -> list[Published]: ...
-    def add_seals(self, seals: list[Seal], sealed_until_us: int) -> None: ...
-    def set_sealed_until(self, us: int) -> None: ...
-    def sealed_until(self) -> int | None: ...
-    def seal(self, procedure: str, period: str, topic: str, partition: int) -> Seal | None: ...
-    def seals(self, topic: str | None = None, partition: int | None = None) -> list[Seal]: ...
-    def close(self) -> None: ...
-
-
 class Transparency:
     """Publishes checkpoints and seals, and completes receipts with proofs."""
 
     def __init__(self, log: Log, sequencer: Sequencer, signer: Signer, store: CheckpointStore, deployment: str,
-                 codec: EventCodec, registry: SchemaRegistry, catalog: c.Catalog, objects: ObjectStore, queries: Queries,
+                 codec: EventCodec, registry: SchemaRegistry, catalog: Catalog, access: AccessLog,
                  clock: Callable[[], datetime] = utcnow, every: int = 1000) -> None:
         self.log, self.sequencer, self.signer, self.store = log, sequencer, signer, store
         self.deployment, self.codec, self.registry, self.catalog = deployment, codec, registry, catalog
-        self.objects, self.queries, self.clock, self.every = objects, queries, clock, every
+        self.access, self.clock, self.every = access, clock, every
         self._latest: dict[tuple[str, int], Published | None] = {}
         self._next_due: datetime | None = None
 
@@ -301,22 +242,13 @@ class Transparency:
     # -- receipts --------------------------------------------------------------------------------
 
     def _authorize(self, who: Principal, submission_id: str) -> tuple[dict, Basis]:
-        """The company, its submitters and full readers may have a proof — it carries every line."""
-        now = self.clock()
+        """A proof carries the whole entry: see ``authz.may_have_proof`` for who may have one."""
         with self.catalog.connect() as conn:
-            found = conn.execute(select(c.submissions).where(c.submissions.c.submission_id == submission_id)).mappings().first()
-            row = None if found is None else dict(found)
-            basis = Basis(False, reason="no such submission")
-            if row is not None:
-                basis = may_read_submission(conn, who, row, now)
-                if basis.allowed and basis.lines is not None:
-                    basis = Basis(False, reason="a proof carries every line of the entry; this reader may see only some")
-                if not basis.allowed:
-                    submitter = may_act_for(conn, who, row["corporate_number"], row["procedure"], Action.SUBMIT, now)
-                    basis = submitter if submitter.allowed else basis
+            row = reads.submission(conn, submission_id)
+            basis = authz.may_have_proof(conn, who, row, self.clock())
         if row is None or not basis.allowed:
-            self.queries.record_access(who, [(row["corporate_number"] if row else None, "proof", submission_id, basis)])
-            raise NotFound(f"no submission {submission_id} is visible to you", field="submission_id", got=submission_id)
+            raise self.access.deny(who, row["corporate_number"] if row else None, "proof", submission_id, basis,
+                                   f"no submission {submission_id} is visible to you", "submission_id")
         return row, basis
 
     def receipt_with_proof(self, who: Principal, submission_id: str, *, seal: bool = False) -> ReceiptProof:
@@ -357,22 +289,8 @@ class Transparency:
         if receipt["submission_id"] != submission_id:
             raise IntegrityError(f"the catalog places {submission_id} at {rec.position}, which holds {receipt['submission_id']}",
                                  field="position", expected=submission_id, got=receipt["submission_id"], code="catalog_position")
-        self.queries.record_access(who, [(row["corporate_number"], "proof", submission_id, basis)])
+        self.access.record(who, [(row["corporate_number"], "proof", submission_id, basis)])
         return ReceiptProof(receipt, origin, leaf, size, rec.value, proof, note)
-
-    def snapshot_file(self, who: Principal, submission_id: str) -> bytes:
-        """The snapshot object (Avro container) of a submission, for a reader who may see all of it."""
-        snap = self.queries.snapshot(who, submission_id)  # authorizes and records the read
-        if snap.visible_lines is not None:
-            raise Forbidden("the snapshot file holds every line; you may see only the lines routed to you",
-                            field="submission_id", got=submission_id, code="partial_reader")
-        if snap.info.kind is SubmissionKind.CANCELLATION:
-            raise NotFound(f"{submission_id} is a cancellation: it has no snapshot", field="submission_id",
-                           got=submission_id, code="no_snapshot")
-        with self.catalog.connect() as conn:
-            key: str = conn.execute(select(c.submissions.c.snapshot_key).where(
-                c.submissions.c.submission_id == submission_id)).scalar_one()
-        return self.objects.get(key)
 
     def close(self) -> None:
         """Close the checkpoint store and the trees."""

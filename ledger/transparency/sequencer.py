@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ledger.transparency import merkle
@@ -94,7 +94,8 @@ class OffsetSegments:
 class Sequencer:
     """Keeps a Merkle tree per (topic, partition) up to date with the log."""
 
-    def __init__(self, log: Log, directory: Path, batch: int = BATCH, synchronous: str = "NORMAL") -> None:
+    def __init__(self, log: Log, directory: Path, batch: int = BATCH, synchronous: str = "NORMAL",
+                 listeners: Sequence[Callable[[], None]] = ()) -> None:
         self.log, self.directory, self.batch, self.synchronous = log, Path(directory), batch, synchronous
         self.segments = OffsetSegments(self.directory / "offsets.db")
         self._trees: dict[tuple[str, int], Tree] = {}
@@ -103,7 +104,7 @@ class Sequencer:
         self._next: dict[tuple[str, int], int] = {}  # the next log offset to read
         self._opening = threading.Lock()
         #: Called after every run (checkpoint publication and deadline seals hook in here).
-        self.listeners: list[Callable[[], None]] = []
+        self.listeners: tuple[Callable[[], None], ...] = tuple(listeners)
 
     def path(self, topic: str, partition: int) -> Path:
         """Where the tree of one partition is stored."""

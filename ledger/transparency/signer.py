@@ -1,4 +1,4 @@
-"""Ed25519 signing keys for checkpoints: the ``Signer`` port, ``LocalSigner`` and ``Verifier``.
+"""Ed25519 signing keys for checkpoints: ``LocalSigner`` (the ``Signer`` port's adapter) and ``Verifier``.
 
 Key names and key IDs follow C2SP signed-note: a key name is non-empty with no whitespace and
 no ``+``; the key ID is SHA-256(key name ‖ 0x0A ‖ 0x01 ‖ 32-byte public key)[:4] (0x01 is the
@@ -14,7 +14,6 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -50,33 +49,6 @@ def verifier_key_string(name: str, public_key: bytes) -> str:
     """``<name>+<hex key ID>+<base64(0x01 ‖ public key)>``, as Go's note.NewEd25519VerifierKey."""
     material = base64.b64encode(bytes([ED25519]) + public_key).decode()
     return f"{name}+{key_id(name, public_key).hex()}+{material}"
-
-
-class Signer(Protocol):
-    """Something that signs notes under a C2SP key name (a local key file, later a KMS)."""
-
-    @property
-    def key_name(self) -> str:
-        """The signed-note key name."""
-        ...
-
-    @property
-    def public_key_bytes(self) -> bytes:
-        """The raw 32-byte Ed25519 public key."""
-        ...
-
-    @property
-    def key_id(self) -> bytes:
-        """The 4-byte signed-note key ID."""
-        ...
-
-    def sign(self, msg: bytes) -> bytes:
-        """A 64-byte Ed25519 signature of ``msg``."""
-        ...
-
-    def verifier_key(self) -> str:
-        """The public verifier-key string to publish."""
-        ...
 
 
 class LocalSigner:

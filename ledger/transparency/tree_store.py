@@ -1,4 +1,4 @@
-"""Stored Merkle trees: the ``TreeStore`` port, its SQLite and in-memory adapters, and ``Tree``.
+"""Stored Merkle trees: the SQLite and in-memory adapters of the ``TreeStore`` port, and ``Tree``.
 
 A store holds complete-subtree hashes keyed by ``(level, index)`` (see :mod:`ledger.transparency.merkle`)
 plus the integrated tree size. Appending n leaves writes fewer than 2n nodes (each leaf, and
@@ -13,33 +13,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from ledger.transparency import merkle
 from ledger.errors import Conflict, IntegrityError, Unavailable, ValidationError
+from ledger.ports import Node, TreeStore
 
-Node = tuple[int, int, bytes]
 _PLACEHOLDER = bytes(merkle.HASH_SIZE)
-"""(level, index, hash) of a complete subtree."""
-
-
-class TreeStore(Protocol):
-    """Where a Merkle tree's complete-subtree hashes and its integrated size live."""
-
-    def get_node(self, level: int, index: int) -> bytes:
-        """The hash of complete subtree (level, index); IntegrityError if it is missing."""
-        ...
-
-    def put_nodes(self, nodes: Sequence[Node], old_size: int, new_size: int) -> None:
-        """Atomically store ``nodes`` and move the size from ``old_size`` to ``new_size``.
-
-        Raises Conflict if the stored size is no longer ``old_size`` (another writer won).
-        """
-        ...
-
-    def size(self) -> int:
-        """The number of integrated leaves."""
-        ...
 
 
 def _missing(level: int, index: int) -> IntegrityError:
@@ -273,14 +252,11 @@ class Tree:
         return merkle.tree_root(size, self.store.get_node)
 
     def _prefetched(self, proof: Callable[..., list[bytes]], *args: int) -> list[bytes]:
-        """Run a proof function reading its O(log n) nodes in one store call when the store can.
+        """Run a proof function reading its O(log n) nodes in one store call.
 
         Which nodes a proof reads depends only on the index and sizes, never on the hashes, so a
         dry run with placeholder hashes lists them; missing ones still raise from ``get_node``.
         """
-        get_nodes = getattr(self.store, "get_nodes", None)
-        if get_nodes is None:
-            return proof(*args, self.store.get_node)
         wanted: list[tuple[int, int]] = []
 
         def note(level: int, index: int) -> bytes:
@@ -288,7 +264,7 @@ class Tree:
             return _PLACEHOLDER
 
         proof(*args, note)
-        found = get_nodes(wanted)
+        found = self.store.get_nodes(wanted)
         return proof(*args, lambda level, index: found.get((level, index)) or self.store.get_node(level, index))
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:

@@ -34,6 +34,7 @@ CHILD = r"""
 import json, random, sys
 from datetime import datetime, timedelta, timezone
 from ledger.bootstrap import open_kiroku
+from ledger.catalog import reads
 from ledger.cli.demo import make_companies, municipalities, payroll
 from ledger.domain.model import Principal, SubmissionRequest
 
@@ -48,7 +49,7 @@ vendor = Principal.parse("vendor:crash")
 for code in municipalities():
     agency = Principal.agency("municipality:" + code)
     with k.catalog.connect() as conn:
-        if not k.queries.policy_accepts(conn, agency.name, "PAYROLL_REPORT"):
+        if not reads.policy_accepts(conn, agency.name, "PAYROLL_REPORT"):
             k.commands.set_policy(agency, "PAYROLL_REPORT", True)
 for co in companies:
     if not k.queries.grants(Principal.company(co.corporate_number)):

@@ -17,12 +17,14 @@ import base64
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Response
 
 from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import Snapshot
+from ledger.errors import Forbidden
 from ledger.encoding.snapshots import build_snapshot
 from viewers.http.problems import NotAcceptable
 from viewers.http.schemas import SnapshotOut
@@ -41,6 +43,21 @@ SNAPSHOT_CONTENT: dict[str, Any] = {
     AVRO: {"schema": {"type": "string", "format": "binary"}},
     RAW: {"schema": {"type": "string", "format": "binary"}},
 }
+
+
+#: Formats that carry the recorded bytes, hence every line: refused (406) to a reader of some.
+WHOLE = frozenset({"avro", "raw"})
+
+
+def read_as(fmt: str, read: Callable[[], Snapshot]) -> Snapshot:
+    """Run a snapshot read for format ``fmt``; the service's ``partial_view`` refusal (already
+    recorded in the access log as denied) answers 406 here, naming the format."""
+    try:
+        return read()
+    except Forbidden as err:
+        if err.code != "partial_view":
+            raise
+        raise NotAcceptable(err.message, field="format", expected="json or csv", got=fmt, code="partial_view") from None
 
 
 def negotiate(fmt: str | None, accept: str | None) -> str:

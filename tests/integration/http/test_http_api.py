@@ -219,7 +219,10 @@ def test_a_municipality_gets_only_its_residents_lines_and_never_the_whole_record
     assert len(chiyoda.get(f"/v1/submissions/{sid}", params={"format": "csv"}).text.splitlines()) == 2
     for fmt in ("raw", "avro"):
         refused = chiyoda.get(f"/v1/submissions/{sid}", params={"format": fmt})
-        assert (refused.status_code, refused.json()["code"]) == (406, "partial_view")
+        assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (406, "partial_view", "/format")
+        # The refusal is what the company's access log records, not an allowed read.
+        last = kiroku.queries.access_log(Principal.company(CORP_A), CORP_A)[-1]
+        assert (last.viewer, last.action, last.outcome) == (CHIYODA_ID, "snapshot", "DENIED")
 
 
 def test_filings_are_queried_by_company_procedure_period_range_and_time(api, kiroku, clock):

@@ -111,7 +111,7 @@ def test_proofs_go_to_the_company_its_submitters_and_full_readers_and_each_is_in
 def test_a_snapshot_file_checks_against_its_receipt(kiroku, tmp_path) -> None:
     receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(i) for i in range(3)]))
     proof = company(kiroku, CORP_A).receipt_with_proof(receipt.submission_id)
-    data = kiroku.transparency.snapshot_file(Principal.company(CORP_A), receipt.submission_id)
+    data = kiroku.queries.snapshot_file(Principal.company(CORP_A), receipt.submission_id)
     (tmp_path / "snapshot.avro").write_bytes(data)
     checks = verify_snapshot(tmp_path / "snapshot.avro", proof)
     assert passed(checks), checks
@@ -119,7 +119,7 @@ def test_a_snapshot_file_checks_against_its_receipt(kiroku, tmp_path) -> None:
     assert passed(verify_snapshot(data, digest=receipt.payload_digest))
     # A snapshot of another submission does not pass for this one.
     other = company(kiroku, CORP_A).record(CORP_A, "WITHHOLDING_SLIP", "2026", withholding(1))
-    other_data = kiroku.transparency.snapshot_file(Principal.company(CORP_A), other.submission_id)
+    other_data = kiroku.queries.snapshot_file(Principal.company(CORP_A), other.submission_id)
     [*_, payload, meta] = verify_snapshot(other_data, proof)
     assert (payload.ok, payload.code, payload.expected) == (False, "snapshot_digest", receipt.payload_digest)
 
@@ -128,8 +128,10 @@ def test_a_municipality_that_sees_some_lines_cannot_export_the_whole_snapshot_fi
     enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
     r = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, CHIYODA), payroll_line(2, SAPPORO)]))
     with pytest.raises(Forbidden) as err:
-        kiroku.transparency.snapshot_file(Principal.agency(municipality(CHIYODA)), r.submission_id)
-    assert err.value.code == "partial_reader"
+        kiroku.queries.snapshot_file(Principal.agency(municipality(CHIYODA)), r.submission_id)
+    assert err.value.code == "partial_view"
+    refused = company(kiroku, CORP_A).kiroku.queries.access_log(Principal.company(CORP_A), CORP_A)[-1]
+    assert (refused.viewer, refused.action, refused.outcome) == (Principal.agency(municipality(CHIYODA)).id, "snapshot_file", "DENIED")
     assert agency(kiroku, municipality(CHIYODA)).snapshot(r.submission_id).visible_lines == [1]
 
 

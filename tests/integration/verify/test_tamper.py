@@ -51,7 +51,7 @@ def filed(kiroku, clock, home) -> Filed:
     target = receipts[2]
     proof = a.receipt_with_proof(target.submission_id)
     kiroku.transparency.publish()
-    snapshot = kiroku.transparency.snapshot_file(a.principal, target.submission_id)
+    snapshot = kiroku.queries.snapshot_file(a.principal, target.submission_id)
     with kiroku.catalog.connect() as conn:
         key = conn.exec_driver_sql("SELECT snapshot_key FROM submissions WHERE submission_id = ?",
                                    (target.submission_id,)).scalar_one()

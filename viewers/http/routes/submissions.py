@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from ledger.domain.model import Principal, Receipt, SubmissionInfo, SubmissionRequest
-from ledger.errors import Unavailable
 from viewers.http.deps import context, current_principal, kiroku_of, problems
-from viewers.http.formats import SNAPSHOT_CONTENT, negotiate, render
+from viewers.http.formats import SNAPSHOT_CONTENT, WHOLE, negotiate, read_as, render
 from viewers.http.schemas import SUBMISSION_FIELDS, Instant, SubmissionIn
 
 router = APIRouter(tags=["submissions"])
@@ -54,8 +53,6 @@ def proof(request: Request, submission_id: SubmissionId, who: Who,
     anyone holding the log's public key can verify it. 503 (retriable) for the moment between
     recording and integration into the Merkle tree."""
     k = kiroku_of(request)
-    if k.transparency is None:
-        raise Unavailable("this deployment keeps no transparency log", code="no_transparency")
     return Response(k.transparency.receipt_with_proof(who, submission_id, seal=seal).to_json(), media_type="application/json")
 
 
@@ -67,7 +64,7 @@ def snapshot(request: Request, submission_id: SubmissionId, who: Who, format: Fo
     company's access log; a denied read answers exactly like a missing submission."""
     k = kiroku_of(request)
     fmt = negotiate(format, accept)
-    return render(k.queries.snapshot(who, submission_id), fmt, k.registry)
+    return render(read_as(fmt, lambda: k.queries.snapshot(who, submission_id, whole=fmt in WHOLE)), fmt, k.registry)
 
 
 @router.get("/v1/submissions/{submission_id}/history", response_model=list[SubmissionInfo], summary="Correction history",
@@ -101,4 +98,5 @@ def effective(request: Request, who: Who,
     """The version of (company, procedure, period) in force at ``as_of``: the original, or its latest correction."""
     k = kiroku_of(request)
     fmt = negotiate(format, accept)
-    return render(k.queries.effective(who, corporate_number, procedure, period, as_of), fmt, k.registry)
+    return render(read_as(fmt, lambda: k.queries.effective(who, corporate_number, procedure, period, as_of, whole=fmt in WHOLE)),
+                  fmt, k.registry)
