@@ -44,7 +44,7 @@ from ledger.catalog import tables as catalog
 from ledger.bench.ingest import (
     Measure, PhaseTimer, _fresh, median_round, payload_encoder, plain_payloads, prepare, run_kiroku, summarize_rounds,
 )
-from ledger.cli.demo import make_companies
+from ledger.bench.population import make_companies
 from ledger.errors import KirokuError
 from ledger.encoding.events import SUBMISSION_RECORDED
 from ledger.ports import FILINGS
