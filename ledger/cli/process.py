@@ -10,11 +10,29 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from ledger.cli.main import _run, _settings, app, err_console
+
+if TYPE_CHECKING:
+    from ledger.bootstrap import Kiroku
+    from ledger.processors.standalone import ProcessorLoop
+
+
+def open_role(role: str, config: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorLoop]:
+    """Open Kiroku on ``config`` (the settings) without inline processing, and a loop for ``role``
+    on it (the caller closes both)."""
+    from ledger.bootstrap import open_kiroku
+    from ledger.processors.standalone import ProcessorLoop
+
+    kiroku = open_kiroku(config.model_copy(update={"inline_processing": False}))
+    try:
+        return kiroku, ProcessorLoop(kiroku, role, **kwargs)
+    except BaseException:
+        kiroku.close()
+        raise
 
 
 @app.command("process")
@@ -29,8 +47,6 @@ def process(
     """Run the notifier or the projector as its own process (the scale-out deployment).
 
     Example: [bold]KIROKU_LOG=kafka://127.0.0.1:9092 KIROKU_CATALOG=postgresql+psycopg://… kiroku process --role projector[/]"""
-    from ledger.processors.standalone import open_role
-
     def report(message: str) -> None:
         err_console.print(f"[dim]{message}[/]")
 
