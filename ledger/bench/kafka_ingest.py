@@ -149,7 +149,7 @@ class _Role:
         self.role, self.logfile = role, logfile
         self.lines: list[tuple[float, str]] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli.main", "process", "--role", role, "--member", member,
+            [sys.executable, "-m", "ledger.cli", "process", "--role", role, "--member", member,
              "--poll-interval", str(POLL_INTERVAL)],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
