@@ -1,8 +1,10 @@
 """``kiroku process --role notifier|projector``: run one processor as its own long-lived process.
 
-Registered on the ``kiroku`` app by one import at the end of ``ledger.cli.main``. Scaled out, record
-with ``KIROKU_INLINE_PROCESSING=false`` and run as many of these per role as wanted (on Kafka they
+``ledger.cli.main`` adds :data:`app` at the top level. Scaled out, record with
+``KIROKU_INLINE_PROCESSING=false`` and run as many of these per role as wanted (on Kafka they
 share the partitions through a consumer group); SIGTERM or Ctrl-C stops one after its current batch.
+The loop itself is :class:`ledger.processors.standalone.ProcessorLoop`; opening the deployment for
+it (the composition root) is done here, so the processors never import ``ledger.bootstrap``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from ledger.cli.main import _run, _settings, app, err_console
+from ledger.cli.common import err_console, run, settings
 
 if TYPE_CHECKING:
     from ledger.bootstrap import Kiroku
     from ledger.processors.standalone import ProcessorLoop
+
+app = typer.Typer()
 
 
 def open_role(role: str, config: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorLoop]:
@@ -50,7 +54,7 @@ def process(
     def report(message: str) -> None:
         err_console.print(f"[dim]{message}[/]")
 
-    kiroku, loop = _run(lambda: open_role(role, _settings(), member=member, poll_interval=poll_interval, report=report))
+    kiroku, loop = run(lambda: open_role(role, settings(), member=member, poll_interval=poll_interval, report=report))
 
     def stop(signum: int, _frame: Any) -> None:
         loop.request_stop()
@@ -63,7 +67,7 @@ def process(
     try:
         report(f"{role}: started (pid {os.getpid()}); SIGTERM stops it after the current batch, "
                "SIGUSR1 once everything the log holds is processed")
-        progress = _run(lambda: loop.run(until_idle=until_idle))
+        progress = run(lambda: loop.run(until_idle=until_idle))
         report(f"{role}: stopped after {progress.processed} records"
                + (f", {progress.lost_races} batches another instance applied first" if progress.lost_races else ""))
     finally:
