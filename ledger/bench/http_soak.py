@@ -232,8 +232,7 @@ def bench_http(base_url: str, clients: int, seconds: float, *, tokens: BenchToke
 def kiroku_serve(home: Path | str, *extra: str, timeout: float = 60) -> Iterator[str]:
     """``kiroku serve`` in a subprocess on a free loopback port; yields its base URL, stops it on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIROKU_")}
-    cmd = [sys.executable, "-c", "import sys; from ledger.cli.main import app; sys.argv[0] = 'kiroku'; app()",
-           "--data-dir", str(home), "serve", "--host", "127.0.0.1", "--port", "0", *extra]
+    cmd = [sys.executable, "-m", "ledger.cli", "--data-dir", str(home), "serve", "--host", "127.0.0.1", "--port", "0", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         assert proc.stdout is not None

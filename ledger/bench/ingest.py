@@ -27,8 +27,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ledger.bench.population import Company, make_companies, municipalities, payroll
 from ledger.bootstrap import Kiroku, open_kiroku
-from ledger.cli.demo import Company, make_companies, municipalities, payroll
 from ledger.domain.model import Principal, SubmissionRequest
 from ledger.errors import KirokuError
 from ledger.settings import load_settings

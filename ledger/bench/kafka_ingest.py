@@ -44,7 +44,7 @@ from ledger.catalog import tables as catalog
 from ledger.bench.ingest import (
     Measure, PhaseTimer, _fresh, median_round, payload_encoder, plain_payloads, prepare, run_kiroku, summarize_rounds,
 )
-from ledger.cli.demo import make_companies
+from ledger.bench.population import make_companies
 from ledger.errors import KirokuError
 from ledger.encoding.events import SUBMISSION_RECORDED
 from ledger.ports import FILINGS
@@ -149,7 +149,7 @@ class _Role:
         self.role, self.logfile = role, logfile
         self.lines: list[tuple[float, str]] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli.main", "process", "--role", role, "--member", member,
+            [sys.executable, "-m", "ledger.cli", "process", "--role", role, "--member", member,
              "--poll-interval", str(POLL_INTERVAL)],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)

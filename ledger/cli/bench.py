@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-bench_app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log and HTTP — side by side, in one run.",
-                        no_args_is_help=True)
-console = Console()
+from ledger.cli.common import console
+
+app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log and HTTP — side by side, in one run.",
+                  no_args_is_help=True)
 
 
 def _say(text: str) -> None:
@@ -29,7 +29,7 @@ def _save(out: Optional[Path], data: Any) -> None:
         console.print(f"[dim]results written to {out}[/]")
 
 
-@bench_app.command("ingest")
+@app.command("ingest")
 def ingest(
     companies: int = typer.Option(2000, help="Companies, one PAYROLL_REPORT each."),
     lines: int = typer.Option(100, help="Employee lines per report."),
@@ -123,7 +123,7 @@ def _print_ingest(title: str, measures: list[Any], phases: dict[str, float]) -> 
                   "submission and the Merkle trees.")
 
 
-@bench_app.command("read")
+@app.command("read")
 def read(
     small: int = typer.Option(100_000, help="Lines stored in the smaller ledger."),
     large: int = typer.Option(1_000_000, help="Lines stored in the larger ledger (10× by default)."),
@@ -155,7 +155,7 @@ def read(
     _save(out, results)
 
 
-@bench_app.command("memory")
+@app.command("memory")
 def memory(
     small: int = typer.Option(100_000, help="Rows of the smaller CSV."),
     large: int = typer.Option(1_000_000, help="Rows of the larger CSV."),
@@ -177,7 +177,7 @@ def memory(
     _save(out, results)
 
 
-@bench_app.command("merkle")
+@app.command("merkle")
 def merkle(
     leaves: list[int] = typer.Option([1_000_000, 10_000_000], help="Tree sizes to build (repeat the option)."),
     out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
@@ -191,7 +191,7 @@ def merkle(
     _save(out, results)
 
 
-@bench_app.command("http")
+@app.command("http")
 def http(
     clients: int = typer.Option(50, help="Concurrent clients."),
     seconds: float = typer.Option(60, help="How long the load runs."),

@@ -9,10 +9,7 @@ records nothing twice and says what it found.
 
 from __future__ import annotations
 
-import functools
-import random
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,26 +18,16 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ledger.bench.population import YEAR, Company, make_companies, municipalities, payroll
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.catalog import reads
-from ledger.domain.identifiers import make_corporate_number, make_municipality_code, make_personal_number
+from ledger.domain.identifiers import make_municipality_code
 from ledger.domain.model import JST, Principal, Receipt, SubmissionRequest, jst
 from ledger.errors import KirokuError, NotFound
 from ledger.settings import Settings
 from viewers.agency import AgencyView
 from viewers.company import CompanyView
 from viewers.firm import FirmView
-
-YEAR = "2025"  # payments made in 2025, reported in January 2026
-MUNICIPALITIES = {  # 地方公共団体コード (base 5 digits → with check digit) and names
-    "13101": "千代田区", "13103": "港区", "13104": "新宿区", "13112": "世田谷区", "01100": "札幌市",
-    "04100": "仙台市", "14100": "横浜市", "23100": "名古屋市", "26100": "京都市", "27100": "大阪市",
-    "28100": "神戸市", "40130": "福岡市",
-}
-SURNAMES = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木", "松本", "井上"]
-GIVEN = ["翔太", "陽菜", "大翔", "結衣", "蓮", "美咲", "悠真", "さくら", "湊", "葵", "健一", "由美", "誠", "恵子", "隆"]
-COMPANY_WORDS = ["記録", "未来", "青空", "桜", "富士", "光", "大和", "若葉", "東西", "みなと"]
-KINDS = ["商事", "工業", "システムズ", "食品", "建設", "物流", "製作所", "ホールディングス"]
 
 VENDOR = "vendor:kyuyo-cloud"  # a payroll SaaS filing for its customers
 FIRM = "firm:yamada-zeirishi"  # a tax accountant's office
@@ -59,55 +46,6 @@ class DemoClock:
 
     def at(self, y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> None:
         self.now = datetime(y, m, d, hh, mm, tzinfo=JST).astimezone(timezone.utc)
-
-
-@dataclass
-class Company:
-    corporate_number: str
-    name: str
-    address: str
-    employees: list[dict[str, Any]] = field(default_factory=list)
-
-
-@functools.cache
-def municipalities() -> dict[str, str]:
-    return {make_municipality_code(base): name for base, name in MUNICIPALITIES.items()}
-
-
-def make_companies(count: int, employees: int, seed: int = 2025) -> list[Company]:
-    """Deterministic, realistic companies with valid 法人番号 and employees with valid 個人番号."""
-    rng = random.Random(seed)
-    codes = list(municipalities())
-    out = []
-    for i in range(count):
-        corp = make_corporate_number(f"{1_000_000_000 + i * 7919:012d}")
-        name = f"株式会社{COMPANY_WORDS[i % len(COMPANY_WORDS)]}{KINDS[(i // len(COMPANY_WORDS)) % len(KINDS)]}{i + 1}"
-        home = codes[i % len(codes)]
-        c = Company(corp, name, f"{MUNICIPALITIES_BY_CODE(home)}一丁目{i + 1}番")
-        for j in range(employees):
-            # Most staff live where the office is; some commute from elsewhere.
-            m = home if rng.random() < 0.7 else rng.choice(codes)
-            pay = rng.randrange(2_400_000, 12_000_000, 1000)
-            after = int(pay * 0.72)
-            deductions = 480_000 + rng.randrange(0, 1_500_000, 1000)
-            c.employees.append({
-                "municipality_code": m, "employee_name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}",
-                "personal_number": make_personal_number(f"{(i * 10_000 + j) * 37 + 11:011d}"[-11:]),
-                "address": f"{MUNICIPALITIES_BY_CODE(m)}{rng.randint(1, 9)}-{rng.randint(1, 30)}-{rng.randint(1, 20)}",
-                "payment_amount": pay, "income_after_deduction": after, "total_deductions": deductions,
-                "withholding_tax": max(0, (after - deductions) // 20), "social_insurance": int(pay * 0.15),
-                "dependents": rng.randint(0, 3),
-            })
-        out.append(c)
-    return out
-
-
-def MUNICIPALITIES_BY_CODE(code: str) -> str:  # noqa: N802 - reads like the table it looks up
-    return municipalities()[code]
-
-
-def payroll(c: Company) -> dict[str, Any]:
-    return {"employer": {"name": c.name, "address": c.address}, "lines": c.employees}
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -1,8 +1,10 @@
 """``kiroku process --role notifier|projector``: run one processor as its own long-lived process.
 
-Registered on the ``kiroku`` app by one import at the end of ``ledger.cli.main``. Scaled out, record
-with ``KIROKU_INLINE_PROCESSING=false`` and run as many of these per role as wanted (on Kafka they
+``ledger.cli.main`` adds :data:`app` at the top level. Scaled out, record with
+``KIROKU_INLINE_PROCESSING=false`` and run as many of these per role as wanted (on Kafka they
 share the partitions through a consumer group); SIGTERM or Ctrl-C stops one after its current batch.
+The loop itself is :class:`ledger.processors.standalone.ProcessorLoop`; opening the deployment for
+it (the composition root) is done here, so the processors never import ``ledger.bootstrap``.
 """
 
 from __future__ import annotations
@@ -10,11 +12,31 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from ledger.cli.main import _run, _settings, app, err_console
+from ledger.cli.common import err_console, run, settings
+
+if TYPE_CHECKING:
+    from ledger.bootstrap import Kiroku
+    from ledger.processors.standalone import ProcessorLoop
+
+app = typer.Typer()
+
+
+def open_role(role: str, config: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorLoop]:
+    """Open Kiroku on ``config`` (the settings) without inline processing, and a loop for ``role``
+    on it (the caller closes both)."""
+    from ledger.bootstrap import open_kiroku
+    from ledger.processors.standalone import ProcessorLoop
+
+    kiroku = open_kiroku(config.model_copy(update={"inline_processing": False}))
+    try:
+        return kiroku, ProcessorLoop(kiroku, role, **kwargs)
+    except BaseException:
+        kiroku.close()
+        raise
 
 
 @app.command("process")
@@ -29,12 +51,10 @@ def process(
     """Run the notifier or the projector as its own process (the scale-out deployment).
 
     Example: [bold]KIROKU_LOG=kafka://127.0.0.1:9092 KIROKU_CATALOG=postgresql+psycopg://… kiroku process --role projector[/]"""
-    from ledger.processors.standalone import open_role
-
     def report(message: str) -> None:
         err_console.print(f"[dim]{message}[/]")
 
-    kiroku, loop = _run(lambda: open_role(role, _settings(), member=member, poll_interval=poll_interval, report=report))
+    kiroku, loop = run(lambda: open_role(role, settings(), member=member, poll_interval=poll_interval, report=report))
 
     def stop(signum: int, _frame: Any) -> None:
         loop.request_stop()
@@ -47,7 +67,7 @@ def process(
     try:
         report(f"{role}: started (pid {os.getpid()}); SIGTERM stops it after the current batch, "
                "SIGUSR1 once everything the log holds is processed")
-        progress = _run(lambda: loop.run(until_idle=until_idle))
+        progress = run(lambda: loop.run(until_idle=until_idle))
         report(f"{role}: stopped after {progress.processed} records"
                + (f", {progress.lost_races} batches another instance applied first" if progress.lost_races else ""))
     finally:

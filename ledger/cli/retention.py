@@ -1,6 +1,6 @@
 """``kiroku retention run``: destroy the data keys of periods whose legal retention is over.
 
-Registered in ``ledger.cli.main`` as the ``retention`` sub-command; the logic is ``ledger.service.retention``.
+``ledger.cli.main`` adds :data:`app` as ``retention``; the logic is ``ledger.service.retention``.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-retention_app = typer.Typer(
+from ledger.cli.common import console, open_kiroku, print_json, run
+
+app = typer.Typer(
     help="End of retention: crypto-shred personal data whose legal retention period is over.", no_args_is_help=True,
 )
-console = Console()
 
 
 def _as_of(text: str | None) -> datetime | None:
@@ -33,8 +33,8 @@ def _as_of(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=JST)
 
 
-@retention_app.command("run")
-def run(
+@app.command("run")
+def retention_run(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Act as of this date or time (JST unless a zone is given). Default: now."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be destroyed."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -44,15 +44,14 @@ def run(
     A (company, procedure, period)'s retention ends at the period's end plus the procedure's
     retention years. Its personal numbers then read "\\[erased at end of retention]"; recorded bytes,
     digests, receipts and proofs stay valid. Running it again destroys nothing twice."""
-    from ledger.cli import main as cli
     from ledger.domain.model import jst
     from ledger.service.retention import run_retention
 
-    when = cli._run(lambda: _as_of(as_of))
-    with cli._open() as k:
-        report = cli._run(lambda: run_retention(k.keys, when or k.queries.clock(), dry_run=dry_run))
+    when = run(lambda: _as_of(as_of))
+    with open_kiroku() as k:
+        report = run(lambda: run_retention(k.keys, when or k.queries.clock(), dry_run=dry_run))
     if as_json:
-        cli._print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     verb = "Would destroy" if dry_run else "Destroyed"
     table = Table(title=f"{verb} {len(report.destroyed)} data key(s) as of {jst(report.as_of)}", title_justify="left")

@@ -1,6 +1,6 @@
 """``kiroku serve`` (the HTTP API on uvicorn) and ``kiroku principals add|list|revoke`` (API tokens).
 
-Registered on the main command line by one line at the end of ``ledger/cli/main.py``.
+``ledger.cli.main`` adds :data:`app` (``serve``) at the top level and :data:`principals_app` as ``principals``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ledger.cli.main import _fail, _run, _settings, app, console, err_console
+from ledger.cli.common import console, err_console, fail, run, settings
 from ledger.errors import KirokuError
 
+app = typer.Typer()
 principals_app = typer.Typer(help="API tokens for the HTTP API: one per principal, shown once, stored only as a hash.",
                              no_args_is_help=True)
-app.add_typer(principals_app, name="principals")
 
 
 @app.command()
@@ -36,25 +36,25 @@ def serve(
     The OpenAPI document is at /openapi.json and browsable at /docs."""
     try:
         from viewers.http.app import create_app
-        from viewers.http.server import base_url, bind, serve as run
+        from viewers.http.server import base_url, bind, serve as serve_http
     except ImportError as exc:
-        _fail(KirokuError(f"the HTTP API needs its extra: pip install 'kiroku-ledger[http]' ({exc.name} is missing)",
+        fail(KirokuError(f"the HTTP API needs its extra: pip install 'kiroku-ledger[http]' ({exc.name} is missing)",
                           code="missing_extra"))
         return
-    from ledger.bootstrap import open_kiroku
+    from ledger import bootstrap
 
-    settings = _run(_settings)
-    with open_kiroku(settings) as k:
+    config = run(settings)
+    with bootstrap.open_kiroku(config) as k:
         application = create_app(k, max_body=int(max_body_mb * 2**20), max_bulk_body=int(max_bulk_mb * 2**20), rate=rate, burst=burst)
         try:
             sock = bind(host, port)
         except OSError as exc:
-            _fail(KirokuError(f"cannot listen on {host}:{port}: {exc.strerror}", field="port", got=port, code="address_in_use"))
+            fail(KirokuError(f"cannot listen on {host}:{port}: {exc.strerror}", field="port", got=port, code="address_in_use"))
             return
         url = base_url(sock)
-        console.print(f"Kiroku HTTP API on {url}  (data: {settings.home}; OpenAPI: {url}/docs)", soft_wrap=True, highlight=False)
+        console.print(f"Kiroku HTTP API on {url}  (data: {config.home}; OpenAPI: {url}/docs)", soft_wrap=True, highlight=False)
         console.file.flush()
-        run(application, sock, log_level=log_level)
+        serve_http(application, sock, log_level=log_level)
 
 
 @principals_app.command("add")
@@ -67,10 +67,10 @@ def principals_add(
     """Make an API token for a principal. The token is shown once, now; only its hash is kept."""
     from ledger.service.principals import TokenStore
 
-    settings = _run(_settings)
-    with TokenStore.for_home(settings.home) as store:
+    home = run(settings).home
+    with TokenStore.for_home(home) as store:
         expires = None if expires_in_days is None else store.clock() + timedelta(days=expires_in_days)
-        info, token = _run(lambda: store.add(principal, label=label, expires_at=expires))
+        info, token = run(lambda: store.add(principal, label=label, expires_at=expires))
     if as_json:
         print(json.dumps({"token_id": info.token_id, "principal": info.principal, "token": token,
                           "expires_at": _iso(info.expires_at)}, ensure_ascii=False))
@@ -89,8 +89,8 @@ def principals_list(
     """Tokens made so far (never the tokens themselves): who, when, until when, revoked or not."""
     from ledger.service.principals import TokenStore
 
-    settings = _run(_settings)
-    with TokenStore.for_home(settings.home) as store:
+    home = run(settings).home
+    with TokenStore.for_home(home) as store:
         rows = store.list(principal)
         now = store.clock()
     if as_json:
@@ -112,9 +112,9 @@ def principals_revoke(token_id: str = typer.Argument(..., help="The token id (to
     """Revoke a token: the next call with it gets 401."""
     from ledger.service.principals import TokenStore
 
-    settings = _run(_settings)
-    with TokenStore.for_home(settings.home) as store:
-        info = _run(lambda: store.revoke(token_id))
+    home = run(settings).home
+    with TokenStore.for_home(home) as store:
+        info = run(lambda: store.revoke(token_id))
     console.print(f"Revoked {info.token_id} of {info.principal}.", highlight=False)
 
 

@@ -1,6 +1,7 @@
 """``kiroku verify``, ``kiroku proof`` and ``kiroku checkpoint …``: proofs a verifier can check offline.
 
-Registered on the main command line by one line at the end of ``ledger/cli/main.py``.
+``ledger.cli.main`` adds :data:`app` (``verify``, ``proof``) at the top level and
+:data:`checkpoint_app` as ``checkpoint``.
 
     kiroku checkpoint key --out kiroku.pub              # the log's public key, for verifiers
     kiroku proof sub_01J… --as company:7000012050002 --out receipt.json --snapshot-out snapshot.avro
@@ -16,12 +17,12 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from ledger.cli.main import _fail, _open, _principal, _run, _settings, app, console, err_console
+from ledger.cli.common import console, err_console, fail, open_kiroku, principal, run, settings
 from ledger.errors import ValidationError
 
+app = typer.Typer()
 checkpoint_app = typer.Typer(help="Signed checkpoints (C2SP tlog-checkpoint) of the ledger's Merkle trees, and deadline seals.",
                              no_args_is_help=True)
-app.add_typer(checkpoint_app, name="checkpoint")
 
 _FILINGS = "kiroku.filings"
 
@@ -96,11 +97,11 @@ def verify(
     from ledger.transparency.verify import load_keys, verify_checkpoint, verify_consistency, verify_receipt, verify_snapshot
 
     if not (receipt or checkpoint or snapshot or consistency or ledger):
-        _fail(ValidationError("say what to verify: --receipt, --snapshot, --checkpoint, --consistency or --ledger",
+        fail(ValidationError("say what to verify: --receipt, --snapshot, --checkpoint, --consistency or --ledger",
                               field="verify", code="nothing_to_verify"))
-    keys = _run(lambda: load_keys(key))
+    keys = run(lambda: load_keys(key))
     if (receipt or checkpoint or consistency) and not keys:
-        _fail(ValidationError("give the log's public key with --key (a file, or the string kiroku checkpoint key prints)",
+        fail(ValidationError("give the log's public key with --key (a file, or the string kiroku checkpoint key prints)",
                               field="--key", expected="NAME+ID+KEY", code="required"))
     checks: list[Any] = []
     if receipt is not None:
@@ -112,10 +113,10 @@ def verify(
     if consistency is not None:
         checks += verify_consistency(consistency, keys, old, new)
     if ledger:
-        from ledger.bootstrap import open_kiroku
+        from ledger import bootstrap
 
-        settings = _settings().model_copy(update={"inline_processing": False})  # verifying changes nothing
-        with _run(lambda: open_kiroku(settings)) as k:
+        config = settings().model_copy(update={"inline_processing": False})  # verifying changes nothing
+        with run(lambda: bootstrap.open_kiroku(config)) as k:
             checks += verify_ledger(k, keys or None, snapshots=not no_snapshots)
     _verdict(checks, as_json)
 
@@ -131,10 +132,10 @@ def proof(
     """A receipt completed with its log entry and an inclusion proof against a signed checkpoint.
 
     Anyone with the file and the log's public key can check it: kiroku verify --receipt FILE --key KEY."""
-    who = _principal(as_)
-    with _open() as k:
-        rp = _run(lambda: k.transparency.receipt_with_proof(who, submission_id, seal=seal))
-        snap = _run(lambda: k.queries.snapshot_file(who, submission_id)) if snapshot_out else None
+    who = principal(as_)
+    with open_kiroku() as k:
+        rp = run(lambda: k.transparency.receipt_with_proof(who, submission_id, seal=seal))
+        snap = run(lambda: k.queries.snapshot_file(who, submission_id)) if snapshot_out else None
     _write(rp.to_json(), out, f"the receipt of {submission_id} with its proof (leaf {rp.leaf_index} of {rp.tree_size})")
     if snap is not None and snapshot_out is not None:
         snapshot_out.write_bytes(snap)
@@ -147,8 +148,8 @@ def checkpoint_publish(
     partition: Optional[int] = typer.Option(None, help="Only this partition."),
 ) -> None:
     """Sign and keep a checkpoint of every partition that grew since its last one; show the latest."""
-    with _open() as k:
-        cps = _run(lambda: k.transparency.publish(topic, partition))
+    with open_kiroku() as k:
+        cps = run(lambda: k.transparency.publish(topic, partition))
         _checkpoint_table("Latest checkpoints", [(k.transparency.origin(c.topic, c.partition), c) for c in cps])
 
 
@@ -173,7 +174,7 @@ def checkpoint_list(
     from ledger.domain.model import jst
     from ledger.transparency.proofs import b64
 
-    with _open() as k:
+    with open_kiroku() as k:
         tr = k.transparency
         _checkpoint_table("Checkpoints", [(tr.origin(c.topic, c.partition), c) for c in tr.checkpoints(topic, partition)])
         t = Table(title="Deadline seals", title_justify="left", header_style="bold cyan")
@@ -198,12 +199,12 @@ def checkpoint_show(
     """Print a signed checkpoint note (C2SP signed note): the latest, one of a given size, or a seal."""
     from ledger.errors import NotFound
 
-    with _open() as k:
+    with open_kiroku() as k:
         tr = k.transparency
         if company is not None:
             from ledger.domain.identifiers import validate_corporate_number
 
-            partition = k.log.partition_for(topic, _run(lambda: validate_corporate_number(company)).encode())
+            partition = k.log.partition_for(topic, run(lambda: validate_corporate_number(company)).encode())
         p = partition or 0
 
         def find() -> str:
@@ -221,14 +222,14 @@ def checkpoint_show(
                                field="partition", got=p, code="no_checkpoint")
             return latest.note
 
-        note = _run(find)
+        note = run(find)
     _write(note, out, "the signed checkpoint")
 
 
 @checkpoint_app.command("key")
 def checkpoint_key(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the key here (default: print it).")) -> None:
     """The log's public verifier key (NAME+ID+KEY): what verifiers need besides the files."""
-    with _open() as k:
+    with open_kiroku() as k:
         vkey = k.transparency.verifier_key()
     _write(vkey + "\n", out, "the public key")
 
@@ -242,8 +243,8 @@ def checkpoint_consistency(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the proof file here (default: print it)."),
 ) -> None:
     """A consistency proof between two published checkpoints (both notes included in the file)."""
-    with _open() as k:
-        proof_ = _run(lambda: k.transparency.consistency(topic, partition, old_size, new_size))
+    with open_kiroku() as k:
+        proof_ = run(lambda: k.transparency.consistency(topic, partition, old_size, new_size))
     _write(proof_.to_json(), out, f"the consistency proof from {proof_.old_size} to {proof_.new_size} leaves")
 
 
@@ -252,8 +253,8 @@ def checkpoint_seal() -> None:
     """Seal every procedure deadline that has passed and is not sealed yet (normally done as the ledger runs)."""
     from ledger.domain.model import jst
 
-    with _open() as k:
-        made = _run(lambda: k.transparency.seal_due())
+    with open_kiroku() as k:
+        made = run(lambda: k.transparency.seal_due())
     console.print(f"{len(made)} new seal checkpoint(s).")
     for s in made:
         console.print(f"  {jst(s.deadline)}  {k.transparency.origin(s.topic, s.partition)}  {s.size} entries  {' '.join(s.periods)}")

@@ -16,19 +16,29 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from ledger.bootstrap import Kiroku
 from ledger.errors import KirokuError
-from ledger.ports import FILINGS, TOPICS, GroupLog
+from ledger.ports import FILINGS, TOPICS, GroupLog, Log
+from ledger.processors.runner import Processors
 
 log = logging.getLogger(__name__)
 
 #: What each role consumes, as the consumer group sees it.
 #: The sequencer needs every partition's tree in one trees directory for deadline seals: run one.
 ROLES: dict[str, tuple[str, ...]] = {"notifier": (FILINGS,), "projector": TOPICS, "sequencer": TOPICS}
+
+
+class Deployment(Protocol):
+    """What a loop drives: the log and the processors over it (``ledger.bootstrap.Kiroku`` is one).
+
+    Opening one is the composition root's job (``kiroku process`` does it): the processors never
+    import ``ledger.bootstrap``."""
+
+    log: Log
+    processors: Processors
 
 
 @dataclass
@@ -44,7 +54,7 @@ class Progress:
 class ProcessorLoop:
     """Drive one role's processor over the partitions this process owns until told to stop."""
 
-    def __init__(self, kiroku: Kiroku, role: str, *, member: str | None = None, poll_interval: float = 0.2,
+    def __init__(self, kiroku: Deployment, role: str, *, member: str | None = None, poll_interval: float = 0.2,
                  report: Callable[[str], None] | None = None) -> None:
         if role not in ROLES:
             raise KirokuError(f"unknown processor role {role!r}", field="role", expected=" or ".join(ROLES),
@@ -136,14 +146,3 @@ class ProcessorLoop:
         if self.membership is not None:
             self.membership.close()
 
-
-def open_role(role: str, settings: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorLoop]:
-    """Open Kiroku without inline processing and a loop for ``role`` on it (the caller closes both)."""
-    from ledger.bootstrap import open_kiroku
-
-    kiroku = open_kiroku(settings.model_copy(update={"inline_processing": False}))
-    try:
-        return kiroku, ProcessorLoop(kiroku, role, **kwargs)
-    except BaseException:
-        kiroku.close()
-        raise

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli.bench as cli_bench
+import ledger.cli.common as cli_common
 from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(autouse=True)
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_bench.console, "width", 200)
+    monkeypatch.setattr(cli_common.console, "width", 200)
 
 
 def test_bench_ingest_prints_the_three_contenders_their_ratios_and_the_phases(tmp_path: Path) -> None:

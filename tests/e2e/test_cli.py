@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import ledger.cli.common as cli_common
 import ledger.cli.main as cli_module
 from ledger.cli.main import app
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for key in [k for k in os.environ if k.startswith("KIROKU_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_module.console, "width", 200)
+    monkeypatch.setattr(cli_common.console, "width", 200)
     runner = CliRunner()
     home = tmp_path / "home"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli.main as cli_module
+import ledger.cli.common as cli_common
 from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for key in [k for k in os.environ if k.startswith("KIROKU_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_module.console, "width", 200)
-    monkeypatch.setattr(cli_module.err_console, "width", 200)
+    monkeypatch.setattr(cli_common.console, "width", 200)
+    monkeypatch.setattr(cli_common.err_console, "width", 200)
     runner = CliRunner()
     home = tmp_path / "home"
 

@@ -19,7 +19,7 @@ pytest.importorskip("uvicorn")
 
 from typer.testing import CliRunner  # noqa: E402
 
-import ledger.cli.main as cli_module  # noqa: E402
+import ledger.cli.common as cli_common  # noqa: E402
 from ledger.cli.main import app  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll  # noqa: E402
 from ledger.bench.http_soak import bench_http, kiroku_serve, prepare  # noqa: E402
@@ -34,7 +34,7 @@ SOAK_CLIENTS = 50
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for key in [k for k in os.environ if k.startswith("KIROKU_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_module.console, "width", 200)
+    monkeypatch.setattr(cli_common.console, "width", 200)
     runner = CliRunner()
     home = tmp_path / "home"
 

@@ -35,7 +35,7 @@ import json, random, sys
 from datetime import datetime, timedelta, timezone
 from ledger.bootstrap import open_kiroku
 from ledger.catalog import reads
-from ledger.cli.demo import make_companies, municipalities, payroll
+from ledger.bench.population import make_companies, municipalities, payroll
 from ledger.domain.model import Principal, SubmissionRequest
 
 home, seed, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -54,7 +54,7 @@ def test_sigusr1_drains_a_processor_process_it_exits_once_the_log_is_processed(t
     env = {**os.environ, "KIROKU_HOME": str(home), "KIROKU_INLINE_PROCESSING": "false"}
     out = tmp_path / "notifier.log"
     with out.open("w") as sink:
-        notifier = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "process", "--role", "notifier", "--poll-interval", "0.05"],
+        notifier = subprocess.Popen([sys.executable, "-m", "ledger.cli", "process", "--role", "notifier", "--poll-interval", "0.05"],
                                     env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         poll_until(lambda: "working on" in out.read_text(), timeout=60, what="the notifier to start")

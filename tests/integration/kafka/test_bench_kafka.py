@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ledger.cli.bench as cli_bench
+import ledger.cli.common as cli_common
 from infra.kafka import KafkaCluster
 from ledger.cli.main import app
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_bench_ingest_on_kafka_in_rounds_prints_inline_scaled_out_and_the_raw_ceilings(
     kafka_single: KafkaCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli_bench.console, "width", 200)
+    monkeypatch.setattr(cli_common.console, "width", 200)
     out = tmp_path / "kafka-ingest.json"
     result = CliRunner().invoke(app, ["bench", "ingest", "--log", f"kafka://{kafka_single.bootstrap}", "--companies", "8",
                                       "--lines", "5", "--batch", "3", "--phases", "--rounds", "2", "--out", str(out)],

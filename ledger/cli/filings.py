@@ -1,0 +1,199 @@
+"""``kiroku record``, ``import-csv``, ``notices``, ``show``, ``access-log`` and ``report-missing``:
+recording filings and reading them back as a principal would.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from ledger.cli.common import console, fail, open_kiroku, principal, print_json, run
+from ledger.errors import KirokuError
+
+app = typer.Typer()
+
+
+# -- recording ---------------------------------------------------------------------------------------
+
+@app.command()
+def record(
+    payload_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON file with the payload (header and lines)."),
+    as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
+    company: str = typer.Option(..., "--company", help="法人番号 of the company the data belongs to."),
+    procedure: str = typer.Option(..., help="PAYROLL_REPORT, WITHHOLDING_SLIP, STANDARD_REMUNERATION, BONUS_PAYMENT or WAGE_LEDGER."),
+    period: str = typer.Option(..., help="YYYY (reports by year), YYYY-MM (wage ledger) or YYYY-MM-DD (bonus payment date)."),
+    idempotency_key: Optional[str] = typer.Option(None, help="Retry-safe key: the same key and body returns the first receipt."),
+    correction_of: Optional[str] = typer.Option(None, help="Record a correction replacing this submission id."),
+) -> None:
+    """Record one submission from a JSON file and print its receipt."""
+    from ledger.domain.model import SubmissionKind, SubmissionRequest
+
+    try:
+        payload = json.loads(payload_file.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        fail(KirokuError(f"{payload_file} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                          field=str(payload_file), expected="a JSON object", code="invalid_json"))
+        return
+    who = principal(as_)
+    with open_kiroku() as k:
+        req = SubmissionRequest(corporate_number=company, procedure=procedure, period=period, payload=payload,
+                                idempotency_key=idempotency_key,
+                                kind=SubmissionKind.CORRECTION if correction_of else SubmissionKind.ORIGINAL, replaces=correction_of)
+        receipt = run(lambda: k.commands.record(who, req))
+        _receipt_table(receipt)
+
+
+def _receipt_table(r: Any) -> None:
+    from ledger.domain.model import jst
+
+    t = Table(title="Receipt", show_header=False, title_justify="left")
+    for label, value in [("submission", r.submission_id), ("company", r.corporate_number), ("procedure", f"{r.procedure} {r.period}"),
+                         ("kind", r.kind.value + (f" of {r.replaces}" if r.replaces else "")), ("ledger position", r.position),
+                         ("recorded", jst(r.recorded_at)), ("payload SHA-256", r.payload_digest), ("deadline", jst(r.deadline) or "none"),
+                         ("on time", {True: "yes", False: "[red]no — late[/]", None: "no deadline"}[r.on_time]),
+                         ("lines", r.line_count), ("notified", ", ".join(r.targets) or "no agency (not enrolled)"),
+                         ("not reached", ", ".join(r.unreached) or "-")]:
+        t.add_row(label, str(value))
+    console.print(t)
+
+
+@app.command("import-csv")
+def import_csv(
+    csv_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, one row per employee, UTF-8 with or without BOM."),
+    as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
+) -> None:
+    """Import salary payment reports (PAYROLL_REPORT) from a CSV file, streaming.
+
+    Columns (English or Japanese headers): corporate_number/法人番号, period/年分, employer_name/事業者名,
+    employer_address/事業者所在地, municipality_code/市区町村コード, employee_name/氏名, employee_kana/フリガナ,
+    personal_number/個人番号, address/住所, payment_amount/支払金額, income_after_deduction/給与所得控除後の金額,
+    total_deductions/所得控除の額の合計額, withholding_tax/源泉徴収税額, social_insurance/社会保険料等の金額,
+    dependents/扶養親族の数. Rows of one company and year must be consecutive. Importing the same file again
+    records nothing twice."""
+    from producers.csv_import import import_payroll_csv
+    from producers.sdk import Producer
+
+    who = principal(as_)
+    with open_kiroku() as k, Progress(TextColumn("[bold]Importing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
+                                console=console, transient=True) as bar:
+        task = bar.add_task("rows", total=None)
+        result = run(lambda: import_payroll_csv(Producer(k, who), csv_file, keep_receipts=False,
+                                                 on_row=lambda n: bar.update(task, completed=n - 1)))
+    console.print(f"Read {result.rows:,} rows: recorded {result.recorded} submission(s).")
+    if result.errors:
+        t = Table(title=f"{len(result.errors)} problem(s) — these companies were not recorded", title_justify="left", header_style="bold red")
+        for col in ("row", "column", "problem", "expected", "got"):
+            t.add_column(col)
+        for e in result.errors[:200]:
+            t.add_row(str(e.get("row")), str(e.get("column")), e["message"], str(e.get("expected", "")), str(e.get("got", "")))
+        console.print(t)
+        hidden = len(result.errors) - 200 + result.more_errors
+        if hidden > 0:
+            console.print(f"… and {hidden} more problem(s).")
+        raise typer.Exit(2)
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+@app.command()
+def notices(
+    agency: str = typer.Argument(..., help="Agency id, e.g. municipality:131016 or tax-office:01101."),
+    after: int = typer.Option(0, help="Show notices after this sequence number (0 = from the start)."),
+    limit: int = typer.Option(50, min=1, max=1000, help="How many notices to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """An agency's notice feed (提出通知): numbered from 1, no gaps, no duplicates — resume with --after."""
+    from ledger.domain.model import jst
+    from viewers.agency import AgencyView
+
+    with open_kiroku() as k:
+        view = run(lambda: AgencyView(k, agency))
+        items = run(lambda: view.notices(after, limit))
+    if as_json:
+        print_json([n.model_dump() for n in items])
+        return
+    t = Table(title=f"Notices for {agency} after #{after}", title_justify="left", header_style="bold cyan")
+    for col in ("#", "type", "company", "procedure", "period", "submission", "kind", "recorded", "lines"):
+        t.add_column(col)
+    for n in items:
+        t.add_row(str(n.seq), n.notice_type, n.corporate_number, n.procedure, n.period, n.submission_id or "-", n.kind or "-",
+                  jst(n.recorded_at), "all" if not n.lines else str(len(n.lines)))
+    console.print(t)
+    if items:
+        console.print(f"Next: kiroku notices {agency} --after {items[-1].seq}")
+
+
+@app.command()
+def show(
+    submission_id: str = typer.Argument(..., help="Submission id from a receipt or a notice."),
+    as_: str = typer.Option(..., "--as", help="Who reads: company:…, firm:…, vendor:…, bank:… or agency:…"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    history: bool = typer.Option(False, help="Also show the correction history."),
+) -> None:
+    """Read a submission's snapshot as a principal would (recorded in the company's access log)."""
+    from ledger.domain.model import jst
+
+    who = principal(as_)
+    with open_kiroku() as k:
+        snap = run(lambda: k.queries.snapshot(who, submission_id))
+        chain = run(lambda: k.queries.history(who, submission_id)) if history else []
+    if as_json:
+        print_json({**snap.model_dump(exclude={"raw"}), "history": [h.model_dump() for h in chain]})
+        return
+    i = snap.info
+    console.print(Panel.fit(f"{i.procedure} {i.period} of {i.corporate_number} — {i.kind.value} v{i.version}\n"
+                            f"recorded {jst(i.recorded_at)} by {i.recorded_by} at {i.position}\n"
+                            f"digest {i.payload_digest}\nbasis: {snap.legal_basis}; personal numbers {snap.personal_numbers}",
+                            title=submission_id))
+    if snap.payload:
+        lines = snap.payload["lines"]
+        numbers = snap.visible_lines or list(range(1, len(lines) + 1))
+        t = Table(header_style="bold cyan")
+        cols = list(lines[0]) if lines else []
+        t.add_column("line")
+        for col in cols:
+            t.add_column(col)
+        for n, line in zip(numbers, lines[:100]):
+            t.add_row(str(n), *[str(line[col]) for col in cols])
+        console.print(t)
+    for h in chain:
+        console.print(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}" + (f" replaces {h.replaces}" if h.replaces else ""))
+
+
+@app.command("access-log")
+def access_log(
+    company: str = typer.Argument(..., help="法人番号 of your company."),
+    after: int = typer.Option(0, help="Entries after this sequence number."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Who read your company's data, when, what, and on which legal basis (denials included)."""
+    from ledger.domain.model import Principal, jst
+
+    with open_kiroku() as k:
+        rows = run(lambda: k.queries.access_log(Principal.company(company), company, after))
+    if as_json:
+        print_json([a.model_dump() for a in rows])
+        return
+    t = Table(title=f"Access log of {company}", title_justify="left", header_style="bold cyan")
+    for col in ("#", "when", "who", "action", "subject", "basis", "outcome"):
+        t.add_column(col)
+    for a in rows:
+        t.add_row(str(a.seq), jst(a.at), a.viewer, a.action, a.subject, a.legal_basis or a.reason or "",
+                  a.outcome if a.outcome == "ALLOWED" else f"[red]{a.outcome}[/]")
+    console.print(t)
+
+
+@app.command("report-missing")
+def report_missing() -> None:
+    """After deadlines: report enrolled companies that filed nothing to their agencies (each once)."""
+    with open_kiroku() as k:
+        made = run(lambda: k.commands.report_missing())
+    console.print(f"{len(made)} new missing-filing report(s).")
+    for agency, corp, proc, period in made:
+        console.print(f"  {agency}: {corp} {proc} {period}")

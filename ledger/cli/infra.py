@@ -1,0 +1,81 @@
+"""``kiroku infra kafka|postgres up|down|status``: start and stop the real services of the
+scale-out deployment on this machine.
+
+Of ``ledger/``, only this module and the benchmarks may import the top-level ``infra`` package: a
+documented product command, confined here. Each command prints what ``infra`` reports, as JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import typer
+
+from ledger.cli.common import fail, print_json
+from ledger.errors import KirokuError
+
+app = typer.Typer(help="Start and stop the real services of the scale-out deployment on this machine.", no_args_is_help=True)
+kafka_app = typer.Typer(help="Apache Kafka 4.x in KRaft mode, from Maven Central jars (needs Java 17+ and Maven).", no_args_is_help=True)
+postgres_app = typer.Typer(help="A private PostgreSQL cluster on a loopback port (Debian's packages).", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(postgres_app, name="postgres")
+
+
+def _service(action: Callable[[], dict]) -> None:
+    """Print what an ``infra`` action reports, as JSON; a refusal is printed as a panel instead."""
+    try:
+        print_json(action())
+    except KirokuError as err:
+        fail(err)
+
+
+@kafka_app.command("up")
+def kafka_up(
+    nodes: int = typer.Option(1, help="1 (a combined broker+controller) or 3 (a cluster: replication 3, min.insync 2)."),
+    base_dir: Path = typer.Option(Path(".kiroku/kafka"), "--dir", help="Where the nodes keep their data, logs and state."),
+) -> None:
+    """Fetch Kafka's jars (once), format storage and start the nodes; prints the bootstrap servers."""
+    from infra import kafka
+
+    _service(lambda: kafka.up(nodes=nodes, base_dir=base_dir))
+
+
+@kafka_app.command("down")
+def kafka_down(base_dir: Path = typer.Option(Path(".kiroku/kafka"), "--dir")) -> None:
+    """Stop the nodes started by ``up`` (their data and logs stay)."""
+    from infra import kafka
+
+    _service(lambda: kafka.down(base_dir))
+
+
+@kafka_app.command("status")
+def kafka_status(base_dir: Path = typer.Option(Path(".kiroku/kafka"), "--dir")) -> None:
+    """Show whether the nodes run, their ports and the bootstrap servers."""
+    from infra import kafka
+
+    _service(lambda: kafka.status(base_dir))
+
+
+@postgres_app.command("up")
+def postgres_up(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--dir")) -> None:
+    """Install PostgreSQL if needed, start a private cluster and print its SQLAlchemy URL."""
+    from infra import postgres
+
+    _service(lambda: postgres.up(base_dir))
+
+
+@postgres_app.command("down")
+def postgres_down(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--dir")) -> None:
+    """Stop the private PostgreSQL cluster."""
+    from infra import postgres
+
+    _service(lambda: postgres.down(base_dir))
+
+
+@postgres_app.command("status")
+def postgres_status(base_dir: Path = typer.Option(Path(".kiroku/postgres"), "--dir")) -> None:
+    """Show whether the private PostgreSQL cluster runs, and its URL."""
+    from infra import postgres
+
+    _service(lambda: postgres.status(base_dir))
