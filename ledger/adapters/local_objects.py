@@ -58,13 +58,6 @@ def _sync_each(paths: list[Path]) -> None:
     list(_FSYNC_POOL.map(_fsync_path, paths))
 
 
-def content_key(prefix: str, data: bytes, suffix: str = ".avro") -> str:
-    """The content address of ``data``: ``prefix/ab/<sha256>.avro``."""
-    digest = hashlib.sha256(data).hexdigest()
-    # One level of 256 folders: few enough to create once, enough to keep folders small.
-    return f"{prefix}/{digest[:2]}/{digest}{suffix}"
-
-
 def check_content(key: str, data: bytes) -> None:
     """Raise IntegrityError when a content-addressed object's bytes do not hash to its name."""
     name = key.rsplit("/", 1)[-1].split(".", 1)[0]

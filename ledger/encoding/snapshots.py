@@ -13,9 +13,15 @@ from typing import Any
 
 from ledger.encoding.codec import SchemaRegistry, split_single
 from ledger.encoding.containers import read_single_block, write_container_body
-from ledger.adapters.local_objects import content_key
 from ledger.errors import IntegrityError
 from ledger.ports import ObjectStore
+
+
+def content_key(prefix: str, data: bytes, suffix: str = ".avro") -> str:
+    """The content address of ``data``: ``prefix/ab/<sha256>.avro`` (the key is the bytes' SHA-256)."""
+    digest = hashlib.sha256(data).hexdigest()
+    # One level of 256 folders: few enough to create once, enough to keep folders small.
+    return f"{prefix}/{digest[:2]}/{digest}{suffix}"
 
 
 def build_snapshot(registry: SchemaRegistry, payload: bytes, meta: dict[str, str]) -> tuple[str, bytes]:

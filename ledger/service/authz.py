@@ -252,6 +252,11 @@ def require_grantor(who: Principal) -> str:
     return who.name
 
 
+def may_hold_personal_numbers(grantee: Principal) -> bool:
+    """A bank has no legal basis to handle personal numbers (番号法第9条); firms and vendors may, under a grant."""
+    return grantee.kind is not PrincipalKind.BANK
+
+
 def may_revoke(who: Principal, grant: Grant) -> Basis:
     if who.kind is PrincipalKind.COMPANY and grant.corporate_number == who.name:
         return Basis(True, legal_basis="own grant")

@@ -399,7 +399,7 @@ class Commands:
         if expires_at.tzinfo is None or expires_at <= self.clock():
             raise ValidationError("a grant must expire in the future (a timezone-aware time)", field="expires_at",
                                   expected="a future, timezone-aware time", got=str(expires_at), code="invalid_expiry")
-        if personal_numbers and target.kind is PrincipalKind.BANK:
+        if personal_numbers and not authz.may_hold_personal_numbers(target):
             raise ValidationError("a bank has no legal basis to handle personal numbers (番号法第9条)", field="personal_numbers",
                                   expected="false for a bank", got=True, code="no_legal_basis")
         grant_id = new_id("grt")

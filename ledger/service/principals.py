@@ -73,17 +73,17 @@ def digest(token: str) -> str:
 
 def validate_principal(text: str) -> Principal:
     """Parse ``kind:name`` and check the name fits the kind (法人番号 for companies, an agency id for agencies)."""
-    who = Principal.parse(text)
-    if who.kind is PrincipalKind.COMPANY:
-        validate_corporate_number(who.name, field="principal")
-    elif who.kind is PrincipalKind.AGENCY:
-        validate_agency_id(who.name, field_name="principal")
-    elif not _NAME.match(who.name):
+    principal = Principal.parse(text)
+    if principal.kind is PrincipalKind.COMPANY:
+        validate_corporate_number(principal.name, field="principal")
+    elif principal.kind is PrincipalKind.AGENCY:
+        validate_agency_id(principal.name, field_name="principal")
+    elif not _NAME.match(principal.name):
         raise ValidationError(
-            f"a {who.kind.value} name is 1 to 64 letters, digits, '.', '_' or '-', got {who.name!r}",
-            field="principal", expected=f"{who.kind.value}:NAME", got=text, code="invalid_principal",
+            f"a {principal.kind.value} name is 1 to 64 letters, digits, '.', '_' or '-', got {principal.name!r}",
+            field="principal", expected=f"{principal.kind.value}:NAME", got=text, code="invalid_principal",
         )
-    return who
+    return principal
 
 
 class TokenStore:

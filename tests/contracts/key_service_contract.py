@@ -7,11 +7,36 @@ from typing import Callable
 import pytest
 
 from ledger.errors import KeyErased, NotFound
-from ledger.ports import KeyService
+from ledger.ports import KeyService, ReservingKeyService
 
 
 class KeyServiceContract:
-    """Subclass and provide ``make_keys`` (opens the same key service again on each call)."""
+    """Subclass and provide ``make_keys`` (opens the same key service again on each call), and say
+    which capabilities the adapter has."""
+
+    #: The optional capability protocols (``ledger.ports``) this adapter implements.
+    CAPABILITIES: frozenset[type] = frozenset()
+
+    def test_the_adapter_has_exactly_the_capabilities_it_declares(self, keys: KeyService) -> None:
+        assert {cap for cap in (ReservingKeyService,) if isinstance(keys, cap)} == set(self.CAPABILITIES)
+
+    def test_a_reserved_key_is_usable_at_once_and_survives_reopening_once_persisted(
+            self, keys: KeyService, make_keys: Callable[[], KeyService]) -> None:
+        if not isinstance(keys, ReservingKeyService):
+            assert ReservingKeyService not in self.CAPABILITIES
+            return
+        reserved = keys.reserve("7000012050002|PAYROLL_REPORT|2030")
+        assert keys.reserve("7000012050002|PAYROLL_REPORT|2030") == reserved  # one key per scope, reserved or not
+        assert keys.key_by_id(reserved.key_id) == reserved.key
+        keys.persist({reserved.key_id})
+        again = make_keys()
+        assert again.key_by_id(reserved.key_id) == reserved.key
+        assert again.data_key("7000012050002|PAYROLL_REPORT|2030") == reserved
+
+    def test_closing_twice_is_harmless(self, make_keys: Callable[[], KeyService]) -> None:
+        opened = make_keys()
+        opened.close()
+        opened.close()
 
     @pytest.fixture
     def make_keys(self) -> Callable[[], KeyService]:  # pragma: no cover - provided by subclasses

@@ -1,4 +1,4 @@
-"""The Log port's contract: every adapter (SQLite today, Kafka next) must pass these."""
+"""The Log port's contract: every adapter (SQLite, Kafka) must pass these."""
 
 from __future__ import annotations
 
@@ -8,11 +8,37 @@ import pytest
 
 from ledger.errors import ConfigurationError
 from ledger.partitioning import partition_for
-from ledger.ports import ACCESS, FILINGS, NOTICES, Log, LogRecord
+from tests.integration.helpers import poll_until
+from ledger.ports import ACCESS, FILINGS, NOTICES, GroupLog, Log, LogRecord, VerifiableLog
 
 
 class LogContract:
-    """Subclass and provide ``make_log`` (a factory that opens the same log again on each call)."""
+    """Subclass and provide ``make_log`` (a factory that opens the same log again on each call),
+    and say which capabilities the adapter has."""
+
+    #: The optional capability protocols (``ledger.ports``) this adapter implements.
+    CAPABILITIES: frozenset[type] = frozenset()
+
+    def test_the_adapter_has_exactly_the_capabilities_it_declares(self, log: Log) -> None:
+        assert {cap for cap in (GroupLog, VerifiableLog) if isinstance(log, cap)} == set(self.CAPABILITIES)
+
+    def test_a_verifiable_log_finds_nothing_wrong_with_what_it_wrote(self, log: Log) -> None:
+        if not isinstance(log, VerifiableLog):
+            assert VerifiableLog not in self.CAPABILITIES
+            return
+        log.append(FILINGS, [LogRecord(b"7000012050002", f"v{i}".encode()) for i in range(20)])
+        assert log.verify_integrity() == []
+
+    def test_a_group_member_is_assigned_partitions_and_leaves(self, log: Log) -> None:
+        if not isinstance(log, GroupLog):
+            assert GroupLog not in self.CAPABILITIES
+            return
+        member = log.membership("contract-members", (FILINGS,), member="contract-a")
+        try:
+            poll_until(lambda: member.owned() is not None, timeout=30, what="the group's first assignment")
+            assert sorted(member.owned() or []) == [(FILINGS, p) for p in range(log.partitions(FILINGS))]  # the only member owns all
+        finally:
+            member.close()
 
     @pytest.fixture
     def make_log(self) -> Callable[[], Log]:  # pragma: no cover - provided by subclasses

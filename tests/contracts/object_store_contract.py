@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.adapters.local_objects import content_key
 from ledger.errors import Forbidden, IntegrityError, NotFound
-from ledger.ports import ObjectStore
+from ledger.encoding.snapshots import content_key
+from ledger.ports import ObjectStore, ScannableObjectStore
 
 
 class ObjectStoreContract:
-    """Subclass and provide an ``objects`` fixture."""
+    """Subclass and provide an ``objects`` fixture, and say which capabilities the adapter has."""
+
+    #: The optional capability protocols (``ledger.ports``) this adapter implements.
+    CAPABILITIES: frozenset[type] = frozenset()
+
+    def test_the_adapter_has_exactly_the_capabilities_it_declares(self, objects: ObjectStore) -> None:
+        assert {cap for cap in (ScannableObjectStore,) if isinstance(objects, cap)} == set(self.CAPABILITIES)
+
+    def test_a_batch_put_stores_every_object_once_and_refuses_other_bytes(self, objects: ObjectStore) -> None:
+        items: list[tuple[str, bytes, int | None]] = [(content_key("snapshots", d), d, 4_102_444_800_000_000)
+                                                      for d in (b"batch one", b"batch two", b"batch three")]
+        objects.put_many(items)
+        objects.put_many(items[:1])  # the same bytes again: a no-op
+        assert [objects.get(key) for key, _, _ in items] == [d for _, d, _ in items]
+        with pytest.raises(IntegrityError) as err:
+            objects.put_many([(items[0][0], b"other bytes", None)])
+        assert (err.value.code, err.value.field) == ("object_exists", items[0][0])
+        assert objects.get(items[0][0]) == b"batch one"
+
+    def test_a_scannable_store_lists_what_it_holds_and_no_unfinished_writes(self, objects: ObjectStore) -> None:
+        if not isinstance(objects, ScannableObjectStore):
+            assert ScannableObjectStore not in self.CAPABILITIES
+            return
+        key = content_key("snapshots", b"listed")
+        objects.put_immutable(key, b"listed")
+        assert key in objects.keys()
+        assert objects.stray_temporaries() == []
 
     @pytest.fixture
     def objects(self) -> ObjectStore:  # pragma: no cover - provided by subclasses

@@ -10,10 +10,11 @@ from typing import Callable, Iterator
 import pytest
 
 from ledger.adapters.local_keyring import LocalKeyring
-from ledger.adapters.local_objects import LocalObjectStore, content_key
+from ledger.adapters.local_objects import LocalObjectStore
+from ledger.encoding.snapshots import content_key
 from ledger.adapters.sqlite_log import SqliteLog
 from ledger.errors import IntegrityError
-from ledger.ports import FILINGS, LogRecord
+from ledger.ports import FILINGS, LogRecord, ReservingKeyService, ScannableObjectStore, VerifiableLog
 from tests.contracts.key_service_contract import KeyServiceContract
 from tests.contracts.log_contract import LogContract
 from tests.contracts.object_store_contract import ObjectStoreContract
@@ -22,6 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 class TestSqliteLog(LogContract):
+    CAPABILITIES = frozenset({VerifiableLog})
+
     @pytest.fixture
     def make_log(self, tmp_path: Path) -> Iterator[Callable[[], SqliteLog]]:
         opened: list[SqliteLog] = []
@@ -74,6 +77,8 @@ class TestSqliteLog(LogContract):
 
 
 class TestLocalObjectStore(ObjectStoreContract):
+    CAPABILITIES = frozenset({ScannableObjectStore})
+
     @pytest.fixture
     def objects(self, tmp_path: Path) -> LocalObjectStore:
         return LocalObjectStore(tmp_path / "objects")
@@ -96,6 +101,8 @@ class TestLocalObjectStore(ObjectStoreContract):
 
 
 class TestLocalKeyring(KeyServiceContract):
+    CAPABILITIES = frozenset({ReservingKeyService})
+
     @pytest.fixture
     def make_keys(self, tmp_path: Path) -> Callable[[], LocalKeyring]:
         return lambda: LocalKeyring(tmp_path / "keyring")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ledger.adapters import local_objects
-from ledger.adapters.local_objects import LocalObjectStore, content_key
+from ledger.adapters.local_objects import LocalObjectStore
+from ledger.encoding.snapshots import content_key
 from ledger.errors import IntegrityError
 
 pytestmark = pytest.mark.integration

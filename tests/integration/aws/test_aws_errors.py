@@ -17,7 +17,7 @@ from botocore.stub import Stubber  # noqa: E402
 
 from ledger.adapters.aws_errors import RetryPolicy, call, client  # noqa: E402
 from ledger.adapters.kms_keys import KmsKeyService  # noqa: E402
-from ledger.adapters.local_objects import content_key  # noqa: E402
+from ledger.encoding.snapshots import content_key  # noqa: E402
 from ledger.adapters.s3_objects import S3ObjectStore  # noqa: E402
 from ledger.errors import ConfigurationError, IntegrityError, Unavailable  # noqa: E402
 

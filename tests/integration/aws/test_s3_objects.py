@@ -18,7 +18,7 @@ require("boto3")
 
 from botocore.exceptions import ClientError  # noqa: E402
 
-from ledger.adapters.local_objects import content_key  # noqa: E402
+from ledger.encoding.snapshots import content_key  # noqa: E402
 from ledger.adapters.s3_objects import MIB, S3ObjectStore  # noqa: E402
 from ledger.bootstrap import open_kiroku  # noqa: E402
 from ledger.errors import ConfigurationError, Forbidden, IntegrityError, NotFound  # noqa: E402

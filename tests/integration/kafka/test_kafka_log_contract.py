@@ -9,7 +9,7 @@ import pytest
 
 from infra.kafka import KafkaCluster
 from ledger.adapters.kafka_log import KafkaLog
-from ledger.ports import Log
+from ledger.ports import GroupLog, Log
 from tests.contracts.log_contract import LogContract
 from tests.service_fixtures import delete_topics, kafka_log_url
 
@@ -17,6 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 class TestKafkaLog(LogContract):
+    CAPABILITIES = frozenset({GroupLog})
+
     @pytest.fixture
     def make_log(self, kafka_single: KafkaCluster) -> Iterator[Callable[[], Log]]:
         prefix = f"contract{uuid.uuid4().hex[:8]}"
