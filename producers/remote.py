@@ -142,7 +142,7 @@ class RemoteProducer:
             except Unavailable:
                 if attempt == self.http.retries:
                     raise
-                self.http._pause(attempt)
+                self.http.pause(attempt)
 
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""
