@@ -31,8 +31,8 @@ from starlette.requests import ClientDisconnect
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
+from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
 from ledger.errors import KirokuError, ValidationError
-from producers import csv_import
 from viewers.http.deps import current_principal, kiroku_of, problems
 from viewers.http.problems import UnsupportedMediaType, problem_body
 from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
@@ -162,20 +162,20 @@ class BulkResponse(Response):
 
     def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
         reader = csv.DictReader(lines)
-        mapping = csv_import._header(list(reader.fieldnames) if reader.fieldnames else None)
-        groups: list[Any] = []
-        for group in csv_import._groups(reader, mapping, lambda _n: None):
+        mapping = header_mapping(list(reader.fieldnames) if reader.fieldnames else None)
+        groups: list[RowGroup] = []
+        for group in group_rows(reader, mapping):
             groups.append(group)
             if len(groups) >= self.batch:
                 emit(self._record_groups(groups, counts))
                 groups = []
         emit(self._record_groups(groups, counts))
 
-    def _record_groups(self, groups: list[Any], counts: dict) -> list[dict]:
+    def _record_groups(self, groups: list[RowGroup], counts: dict) -> list[dict]:
         """Record CSV row groups; errors also name the CSV row and column."""
         if not groups:
             return []
-        results = list(self.kiroku.commands.record_many(self.who, [csv_import._request(g) for g in groups], batch_size=len(groups)))
+        results = list(self.kiroku.commands.record_many(self.who, [submission_request(g) for g in groups], batch_size=len(groups)))
         self.bell.ring()
         out = []
         for group, result in zip(groups, results):
@@ -186,7 +186,7 @@ class BulkResponse(Response):
                 counts["failed"] += 1
                 problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS, location="body")
                 problem["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
-                                        for d in csv_import._locate(result, group)]
+                                        for d in locate_errors(result, group)]
                 line.update(status=result.http_status, problem=problem)
             else:
                 counts["recorded"] += 1
