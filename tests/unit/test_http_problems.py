@@ -62,3 +62,17 @@ def test_a_token_bucket_allows_a_burst_then_the_rate_and_says_how_long_to_wait()
     now[0] += 0.5
     assert bucket.take("a") == 0.0
     assert TokenBucket(rate=0, burst=1).take("a") == 0.0  # rate 0: no limit
+
+
+def test_no_route_module_imports_the_app_module_so_app_and_routes_form_no_cycle():
+    import ast
+    from pathlib import Path
+
+    import viewers.http.routes as routes
+
+    here = Path(routes.__file__).parent
+    for path in [*here.glob("*.py"), here.parent / "problems.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert "viewers.http.app" not in imported, path.name

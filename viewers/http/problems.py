@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
 
 from ledger.errors import Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotFound, Unavailable, ValidationError, ValidationErrors
 
@@ -170,6 +172,67 @@ def problem_body(err: KirokuError, *, instance: str | None = None, top_level: fr
 
 def problem_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- in the app: responses, and FastAPI's own validation errors -----------------------------------
+
+def _location(request: Request, field: str | None) -> str | None:
+    """Where in ``request`` a service field was sent: ``path``, ``query``, ``header`` or ``body``."""
+    if field is None:
+        return None
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if head in request.path_params:
+        return "path"
+    if head in request.query_params:
+        return "query"
+    if head in getattr(request.state, "header_fields", ()) or head in ("principal", "authorization", "Last-Event-ID", "content-type"):
+        return "header"
+    return "body"
+
+
+def problem_response(request: Request, err: KirokuError, location: str | None = None) -> Response:
+    """The problem response for a service error raised while serving ``request`` (with ``Retry-After``
+    when the error says when to retry). ``location`` overrides where the field is guessed to be."""
+    body = problem_body(err, instance=request.url.path, top_level=getattr(request.state, "top_level", None),
+                        location=location or _location(request, err.field))
+    headers = {}
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return Response(problem_bytes(body), status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> ValidationError:
+    """FastAPI's / pydantic's validation errors as one service ``ValidationError`` (fields dotted, lines as sent)."""
+    items = []
+    for e in errors:
+        loc = list(e.get("loc", ()))
+        if prefix and loc[: len(prefix)] == list(prefix):
+            loc = loc[len(prefix):]
+        elif loc and loc[0] in ("query", "path", "header", "cookie", "body"):
+            loc = loc[1:]
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if isinstance(part, int) else (("." if field else "") + str(part))
+        if field.startswith("payload.lines[") or field.startswith("lines["):
+            # pydantic counts list items from 0; the service layer (and the pointer conversion) from 1
+            field = re.sub(r"lines\[(\d+)\]", lambda m: f"lines[{int(m[1]) + 1}]", field, count=1)
+        got = e.get("input")
+        items.append(ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
+                                     got=got if isinstance(got, (str, int, float, bool)) else None, code=str(e.get("type", "invalid"))))
+    if not items:
+        return ValidationError("the request is not valid", code="invalid")
+    return items[0] if len(items) == 1 else ValidationErrors(items)
+
+
+def _expected(e: Any) -> str | None:
+    ctx = e.get("ctx") or {}
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    for key in ("max_length", "min_length", "ge", "le", "gt", "lt", "pattern"):
+        if key in ctx:
+            return f"{key} {ctx[key]}"
+    return None
 
 
 _BY_STATUS: dict[int, type[KirokuError]] = {

@@ -34,7 +34,7 @@ from ledger.domain.model import Principal, Receipt, SubmissionRequest
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
 from ledger.errors import KirokuError, ValidationError
 from viewers.http.deps import current_principal, kiroku_of, problems
-from viewers.http.problems import UnsupportedMediaType, problem_body
+from viewers.http.problems import UnsupportedMediaType, problem_body, validation_errors
 from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
 
 router = APIRouter(tags=["submissions"])
@@ -204,8 +204,6 @@ def _parse_item(text: str) -> SubmissionRequest | KirokuError:
 
 
 def _from_pydantic(exc: PydanticError) -> KirokuError:
-    from viewers.http.app import validation_errors
-
     return validation_errors(exc.errors(include_url=False), prefix=())
 
 
