@@ -1,8 +1,8 @@
 """The HTTP API's composition: ``create_app(kiroku)`` gives a FastAPI (ASGI) application.
 
-Every flow of the service layer behind bearer-token authentication; errors as RFC 7807 problems;
-bodies over the configured size refused with 413 before they are read; a per-principal rate limit
-(429 + ``Retry-After``). The routes only translate HTTP to service calls and back: the service
+Every flow of the service layer behind bearer-token authentication; errors as RFC 9457 problem
+details; bodies over the configured size refused with 413 before they are read; a per-principal
+rate limit (429 + ``Retry-After``). The routes only translate HTTP to service calls and back: the service
 layer validates, authorizes, records and audits.
 """
 
@@ -42,7 +42,7 @@ firm or bank only what an unexpired grant allows; an agency only submissions it 
 Every read — and every refused attempt — is recorded in the company's access log, and a refused
 read answers exactly as a missing resource would (404).
 
-**Errors** are RFC 7807 `application/problem+json`: a stable `code`, the offending `field` as a JSON
+**Errors** are RFC 9457 `application/problem+json`: a stable `code`, the offending `field` as a JSON
 pointer into the request (`in` says body, path, query or header), `expected` and `got`, `retriable`.
 
 **Recording** requires an `Idempotency-Key`: the same key with the same body returns the original

@@ -1,4 +1,8 @@
-"""Errors as RFC 7807 problems (``application/problem+json``).
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+RFC 9457 (July 2023) obsoletes RFC 7807 with the same media type and members (``type``, ``title``,
+``status``, ``detail``, ``instance``) and lets a problem carry extension members — here ``code``,
+``field``, ``in``, ``expected``, ``got``, ``retriable`` and ``errors`` (RFC 9457 §3.2).
 
 Every ``KirokuError`` keeps its ``code``, ``retriable`` flag and ``http_status``; its ``field``
 (the service layer's dotted path, e.g. ``lines[3].payment_amount`` with 1-based line numbers)
@@ -73,7 +77,7 @@ class ProblemItem(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 7807 problem: what went wrong, where (a JSON pointer), what was expected and got."""
+    """An RFC 9457 problem: what went wrong, where (a JSON pointer), what was expected and got."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -8,7 +8,7 @@ employee, each run of rows of one company and year one submission, keyed by its 
 ``kiroku import-csv`` does). Result lines:
 
     {"item": 1, "status": 201, "receipt": {...}}
-    {"item": 2, "status": 422, "problem": {...}}          # RFC 7807, pointers relative to the item
+    {"item": 2, "status": 422, "problem": {...}}          # RFC 9457, pointers relative to the item
     {"done": true, "items": 2, "recorded": 1, "failed": 1}   # last: the upload was read to its end
 
 A stream without the ``done`` line was cut short; send the same upload again.
