@@ -42,7 +42,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError, FlexibleChecksumError
 from cachetools import TTLCache
 
-from ledger.adapters.aws_errors import RetryPolicy, call, client
+from ledger.adapters.aws_errors import call, client
 from ledger.adapters.aws_urls import DEFAULT_KEY_PREFIX, parse_keys_url, parse_objects_url
 from ledger.errors import ConfigurationError, IntegrityError, KeyErased, NotFound
 from ledger.ports import DataKey
@@ -59,11 +59,11 @@ class KmsKeyService:
     """The scale-out ``KeyService`` adapter: AWS KMS master key, wrapped data keys in S3."""
 
     def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_KEY_PREFIX, *,
-                 cache_seconds: float = 300.0, cache_entries: int = 50_000, retry: RetryPolicy | None = None,
+                 cache_seconds: float = 300.0, cache_entries: int = 50_000,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.kms, self.s3, self.master_key = kms, s3, master_key
         self.bucket, self.prefix = bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/"
-        self.cache_seconds, self.retry = cache_seconds, retry or RetryPolicy()
+        self.cache_seconds = cache_seconds
         # Bounded as well as brief: a January of recording touches millions of scopes. Each plaintext
         # key is forgotten cache_seconds after it was unwrapped (by ``monotonic``), the least recently
         # used first when the cache is full.
@@ -98,12 +98,12 @@ class KmsKeyService:
 
     def _kms(self, op: str, action: str, **kwargs: Any) -> Any:
         return call(getattr(self.kms, op), service="KMS", action=action, resource=f"KMS key {self.master_key}",
-                    setting=SETTING, policy=self.retry, **kwargs)
+                    setting=SETTING, **kwargs)
 
     def _s3(self, op: str, action: str, key: str | None = None, expect: tuple[str, ...] = (), **kwargs: Any) -> Any:
         resource = f"arn:aws:s3:::{self.bucket}" + (f"/{key}" if key else "")
         return call(getattr(self.s3, op), service="S3", action=action, resource=resource, setting=SETTING,
-                    policy=self.retry, expect=expect, Bucket=self.bucket, **({"Key": key} if key else {}), **kwargs)
+                    expect=expect, Bucket=self.bucket, **({"Key": key} if key else {}), **kwargs)
 
     def _object_key(self, key_id: str) -> str:
         return f"{self.prefix}{key_id}.json"
