@@ -23,7 +23,7 @@ from ledger.errors import KirokuError, ValidationError
 from ledger.service.principals import TokenStore
 from viewers.http.deps import Limits, NoticeBell
 from viewers.http.gate import Gate, GateConfig, TokenBucket
-from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, problem_response, validation_errors
+from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, http_status, problem_response, validation_errors
 from viewers.http.schemas import SnapshotOut
 from viewers.http.routes import bulk, companies, dispositions, enrollments, grants, notices, submissions
 
@@ -119,7 +119,7 @@ def _allowed_methods(request: Request) -> str:
 # -- errors ------------------------------------------------------------------------------------------
 
 async def _kiroku_error(request: Request, err: KirokuError) -> Response:
-    if err.http_status >= 500:
+    if http_status(err) >= 500:
         log.error("service error on %s %s: %s", request.method, request.url.path, err.message)
     return problem_response(request, err)
 
@@ -140,9 +140,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(status, "Error")
     if status == 400 and "parsing the body" in detail:
         detail, code, status = "the request body is not valid JSON", "invalid_json", 422
-    err = KirokuError(detail, code=code)
-    err.http_status = status
-    resp = problem_response(request, err)
+    resp = problem_response(request, KirokuError(detail, code=code), status=status)
     for name, value in (exc.headers or {}).items():
         resp.headers[name] = value
     if status == 405:

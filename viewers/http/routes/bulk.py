@@ -32,9 +32,9 @@ from starlette.requests import ClientDisconnect
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
-from ledger.errors import KirokuError, ValidationError
+from ledger.errors import KirokuError, UnsupportedMediaType, ValidationError
 from viewers.http.deps import current_principal, kiroku_of, problems
-from viewers.http.problems import UnsupportedMediaType, problem_body, validation_errors
+from viewers.http.problems import http_status, problem_body, validation_errors
 from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
 
 router = APIRouter(tags=["submissions"])
@@ -116,7 +116,7 @@ class BulkResponse(Response):
         except ClientDisconnect:
             raise
         except KirokuError as err:  # the upload itself is unusable (too large, a broken CSV header…)
-            emit([{"item": None, "status": err.http_status, "problem": problem_body(err, instance=BULK_PATH)}])
+            emit([{"item": None, "status": http_status(err), "problem": problem_body(err, instance=BULK_PATH)}])
             return
         emit([{"done": True, **counts}])
 
@@ -132,7 +132,7 @@ class BulkResponse(Response):
             counts["items"] += 1
             if isinstance(result, KirokuError):
                 counts["failed"] += 1
-                line = {"item": number, "status": result.http_status,
+                line = {"item": number, "status": http_status(result),
                         "problem": problem_body(result, instance=f"{BULK_PATH}#item={number}", top_level=SUBMISSION_FIELDS,
                                                 location="body")}
             else:
@@ -187,7 +187,7 @@ class BulkResponse(Response):
                 problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS, location="body")
                 problem["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
                                         for d in locate_errors(result, group)]
-                line.update(status=result.http_status, problem=problem)
+                line.update(status=http_status(result), problem=problem)
             else:
                 counts["recorded"] += 1
                 line.update(status=201, receipt=result.model_dump(mode="json"))
