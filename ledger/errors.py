@@ -4,6 +4,10 @@ Every error carries a machine-readable ``code``, the offending ``field`` (a dott
 ``lines[3].personal_number``, or ``None``), what was ``expected`` and what was ``got``, and whether
 retrying the same call may succeed (``retriable``, as kafka-python marks its errors). Messages are
 written for the person who has to fix the input: a payroll clerk, not a developer.
+
+The whole tree is here, including the errors only the HTTP API raises (a body too large, a rate
+limit, a missing token): the remote SDKs raise them too. What HTTP status each one answers with is
+the HTTP API's decision (``viewers/http/problems.py``), not the core's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ class KirokuError(Exception):
 
     code: str = "kiroku_error"
     retriable: bool = False
-    http_status: int = 500
 
     def __init__(
         self,
@@ -39,7 +42,7 @@ class KirokuError(Exception):
             self.retriable = retriable
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description (used by the CLI, the SDKs and later the HTTP API)."""
+        """A JSON-ready description (used by the CLI, the SDKs and the HTTP API)."""
         out: dict[str, Any] = {"code": self.code, "message": self.message, "retriable": self.retriable}
         if self.field is not None:
             out["field"] = self.field
@@ -57,7 +60,6 @@ class ValidationError(KirokuError):
     """The input does not fit: a field is missing, malformed, or fails a check digit."""
 
     code = "invalid"
-    http_status = 422
 
 
 class ValidationErrors(ValidationError):
@@ -91,21 +93,18 @@ class NotFound(KirokuError):
     """
 
     code = "not_found"
-    http_status = 404
 
 
 class Forbidden(KirokuError):
     """The caller may not perform this action (raised only where existence is not secret)."""
 
     code = "forbidden"
-    http_status = 403
 
 
 class Conflict(KirokuError):
     """The request contradicts what is already recorded (e.g. an idempotency key reused)."""
 
     code = "conflict"
-    http_status = 409
 
 
 class Unavailable(KirokuError):
@@ -113,24 +112,56 @@ class Unavailable(KirokuError):
 
     code = "unavailable"
     retriable = True
-    http_status = 503
 
 
 class IntegrityError(KirokuError):
     """Stored bytes do not match what was recorded: a torn write, tampering, or corruption."""
 
     code = "integrity"
-    http_status = 500
 
 
 class KeyErased(KirokuError):
     """A data key was destroyed at the end of retention; the personal data it sealed is gone."""
 
     code = "erased"
-    http_status = 410
 
 
 class ConfigurationError(KirokuError):
     """A setting is unknown, malformed, or names something that cannot be used."""
 
     code = "configuration"
+
+
+class Unauthenticated(KirokuError):
+    """No valid API token: missing, malformed, unknown, expired or revoked."""
+
+    code = "unauthenticated"
+
+
+class PayloadTooLarge(KirokuError):
+    """The request body is larger than this server accepts."""
+
+    code = "too_large"
+
+
+class TooManyRequests(KirokuError):
+    """The principal's rate limit is spent; retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    retriable = True
+
+    def __init__(self, message: str, retry_after: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class NotAcceptable(KirokuError):
+    """The resource cannot be given in the representation asked for."""
+
+    code = "not_acceptable"
+
+
+class UnsupportedMediaType(KirokuError):
+    """The request body is in a format the operation does not read."""
+
+    code = "unsupported_media_type"

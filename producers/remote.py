@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
-from ledger.errors import KirokuError, Unavailable
+from ledger.errors import KirokuError, TooManyRequests, Unavailable
 from viewers.http.client import HttpClient
-from viewers.http.problems import TooManyRequests, error_from_problem
+from viewers.http.problems import error_from_problem
 
 
 def new_key() -> str:
@@ -142,7 +142,7 @@ class RemoteProducer:
             except Unavailable:
                 if attempt == self.http.retries:
                     raise
-                self.http._pause(attempt)
+                self.http.pause(attempt)
 
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""

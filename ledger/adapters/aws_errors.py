@@ -1,29 +1,42 @@
-"""AWS calls for the S3 and KMS adapters: one retry policy, and AWS errors turned into Kiroku's.
+"""AWS calls for the S3 and KMS adapters: botocore's standard retries, and AWS errors turned into Kiroku's.
 
-Every boto3 call of ``s3_objects`` and ``kms_keys`` goes through :func:`call`. botocore's own retries
-are switched off (:func:`client`) so that this module is the one place that decides:
+**Retries are botocore's**, in its standard retry mode (:func:`client`; boto/botocore
+``botocore/retries/standard.py``): throttling (``SlowDown``, ``ThrottlingException``, …), transient
+errors (``RequestTimeout``, HTTP 500/502/503/504, the service model's retryable errors) and dropped
+connections are tried up to :data:`DEFAULT_MAX_ATTEMPTS` times in all, each retry after a delay
+drawn uniformly from ``[0, min(scale·2^i, 20 s)]`` (full jitter; ``scale`` is 1 s for throttling,
+50 ms otherwise; an ``x-amz-retry-after`` header is honoured), and only while the client's retry
+quota lasts, so that a failing service is not flooded with retries.
 
-- throttling (``SlowDown``, ``ThrottlingException``, …), 5xx answers and dropped connections are
-  retried with exponential backoff and full jitter (delay drawn uniformly from
-  ``[0, min(cap, base·2^attempt)]``), then raised as :class:`~ledger.errors.Unavailable`
-  (retriable: the caller may try again later);
-- access denied, a missing bucket or KMS key, a disabled key are raised at once, not retriable, as
-  :class:`~ledger.errors.ConfigurationError` naming the setting and the IAM action to grant;
+Every boto3 call of ``s3_objects`` and ``kms_keys`` goes through :func:`call`, which translates what
+still fails (:func:`translate`):
+
+- throttling, 5xx answers and dropped connections, once botocore has given up, are raised as
+  :class:`~ledger.errors.Unavailable` (retriable: the caller may try again later), saying how many
+  attempts were made;
+- access denied, a missing bucket or KMS key, a disabled key are raised at once (botocore does not
+  retry them), not retriable, as :class:`~ledger.errors.ConfigurationError` naming the setting and
+  the IAM action to grant;
 - codes the adapter handles itself (``NoSuchKey``, ``PreconditionFailed``, …) are passed through
   as the original ``ClientError`` when listed in ``expect``.
 """
 
 from __future__ import annotations
 
-import random
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, TypeVar
 
 from ledger.errors import ConfigurationError, IntegrityError, KirokuError, Unavailable
 
 T = TypeVar("T")
+
+#: Attempts in all (the first and its retries) for one AWS call. botocore's standard mode defaults
+#: to 3; Kiroku is more patient, since S3 answers SlowDown while it scales up a prefix's request
+#: rate, and a snapshot or data-key write that gives up fails the whole batch it belongs to.
+#: 5 attempts wait at most 1 + 2 + 4 + 8 = 15 s for throttling (about half that on average; more
+#: only if the service asks with ``x-amz-retry-after``) and 0.75 s for a 5xx before the caller
+#: gets ``unavailable``.
+DEFAULT_MAX_ATTEMPTS = 5
 
 #: Codes AWS uses for "slow down": retrying later succeeds.
 THROTTLING = frozenset({
@@ -45,32 +58,17 @@ ACCESS_DENIED = frozenset({
 })
 
 
-@dataclass
-class RetryPolicy:
-    """How often and how patiently a retriable AWS call is repeated. ``sleep`` and ``random`` are
-    injectable so tests observe the delays instead of waiting for them."""
+def client(service: str, region: str | None, endpoint: str | None, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Any:
+    """A boto3 client retrying in botocore's standard mode, ``max_attempts`` attempts in all, with
+    modest timeouts.
 
-    attempts: int = 6
-    base: float = 0.05
-    cap: float = 5.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-    random: Callable[[], float] = field(default=random.random, repr=False)
-
-    def delay(self, attempt: int) -> float:
-        """Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in
-        ``[0, min(cap, base·2^attempt)]`` for the ``attempt``-th retry (0-based)."""
-        return self.random() * min(self.cap, self.base * (2 ** attempt))
-
-
-def client(service: str, region: str | None, endpoint: str | None) -> Any:
-    """A boto3 client with botocore's retries off (this module retries) and modest timeouts.
-
-    Credentials come from boto3's usual chain (environment, profile, instance or task role) —
-    never from Kiroku's settings."""
+    ``total_max_attempts`` rather than botocore's ``max_attempts``: in a client ``Config`` the latter
+    counts retries, not attempts (``max_attempts=N`` tries N + 1 times). Credentials come from
+    boto3's usual chain (environment, profile, instance or task role) — never from Kiroku's settings."""
     from botocore.config import Config
 
     config = Config(
-        region_name=region, retries={"total_max_attempts": 1, "mode": "standard"},
+        region_name=region, retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=5, read_timeout=60, max_pool_connections=32,
         s3={"addressing_style": "path"} if endpoint else None,
     )
@@ -101,14 +99,26 @@ def error_code(exc: BaseException) -> str:
 
 
 def http_status(exc: BaseException) -> int:
+    """The HTTP status of a botocore ``ClientError`` (0 for other exceptions)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     return 0
 
 
+def attempts_made(exc: BaseException) -> int | None:
+    """How many times botocore sent the request that ended in ``exc`` (None when it does not say:
+    a failure without an answer, such as a dropped connection)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        retries = response.get("ResponseMetadata", {}).get("RetryAttempts")
+        if retries is not None:
+            return int(retries) + 1
+    return None
+
+
 def is_retriable(exc: BaseException) -> bool:
-    """Throttling, 5xx and connection-level failures may succeed when tried again; nothing else."""
+    """Throttling, 5xx and connection-level failures may succeed when tried again later; nothing else."""
     from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
     if isinstance(exc, ClientError):
@@ -118,13 +128,15 @@ def is_retriable(exc: BaseException) -> bool:
 
 
 def translate(exc: BaseException, *, service: str, action: str, resource: str, setting: str,
-              attempts: int = 1) -> KirokuError:
-    """The Kiroku error for an AWS failure: what happened, to what, and what to do about it."""
+              attempts: int | None = 1) -> KirokuError:
+    """The Kiroku error for an AWS failure: what happened, to what, and what to do about it.
+
+    ``attempts``: how often the call was tried (None: unknown, botocore retried it as configured)."""
     code = error_code(exc) or type(exc).__name__
     detail = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")) if error_code(exc) else str(exc)
     where = f"{action} on {resource}"
     if is_retriable(exc):
-        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        tried = " after retrying" if attempts is None else f" after {attempts} attempts" if attempts > 1 else ""
         return Unavailable(
             f"{service} did not complete {where}{tried} ({code}{': ' + detail if detail else ''}); "
             f"it is throttling or unavailable — retrying later may succeed",
@@ -169,23 +181,17 @@ def translate(exc: BaseException, *, service: str, action: str, resource: str, s
 
 
 def call(fn: Callable[..., T], *, service: str, action: str, resource: str, setting: str,
-         policy: RetryPolicy, expect: Collection[str] = (), **kwargs: Any) -> T:
-    """Call ``fn(**kwargs)``; retry what is retriable under ``policy``; translate what fails.
+         expect: Collection[str] = (), **kwargs: Any) -> T:
+    """Call ``fn(**kwargs)`` — botocore retries what is retriable — and translate what still fails.
 
     A ``ClientError`` whose code (or HTTP status, as text) is in ``expect`` is re-raised unchanged
     for the adapter to handle (``NoSuchKey``, ``404``, ``PreconditionFailed``, …)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    attempt = 0
-    while True:
-        try:
-            return fn(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            if isinstance(exc, ClientError) and (error_code(exc) in expect or str(http_status(exc)) in expect):
-                raise
-            if is_retriable(exc) and attempt + 1 < policy.attempts:
-                policy.sleep(policy.delay(attempt))
-                attempt += 1
-                continue
-            raise translate(exc, service=service, action=action, resource=resource, setting=setting,
-                            attempts=attempt + 1) from exc
+    try:
+        return fn(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and (error_code(exc) in expect or str(http_status(exc)) in expect):
+            raise
+        raise translate(exc, service=service, action=action, resource=resource, setting=setting,
+                        attempts=attempts_made(exc)) from exc

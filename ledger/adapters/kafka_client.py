@@ -1,5 +1,9 @@
 """kafka-python as Kiroku configures it: the ``kafka://`` URL's options, the lazy import, and the
-read stream ``KafkaLog`` serves reads from (:mod:`ledger.adapters.kafka_log` is the adapter)."""
+read stream ``KafkaLog`` serves reads from (:mod:`ledger.adapters.kafka_log` is the adapter).
+
+Its names are public because they are the Kafka adapter family's shared internals:
+:mod:`~ledger.adapters.kafka_log` and :mod:`~ledger.adapters.kafka_topics` use them. Nothing
+outside ``ledger.adapters.kafka_*`` should."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from ledger.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 
-def _discard(producer: Any, what: str) -> None:
+def discard_producer(producer: Any, what: str) -> None:
     """Close a producer being thrown away after a failure, never raising: kafka-python's close
     flushes first and can time out on a dead broker, which would hide the error that matters
     (an open transaction of a discarded producer is aborted on the broker's side)."""
@@ -88,7 +92,7 @@ class KafkaOptions:
         return cls(servers, prefix, timeout_ms, replication)
 
 
-def _kafka() -> Any:
+def import_kafka() -> Any:
     """kafka-python, imported on first use so that the embedded deployment never needs it."""
     try:
         import kafka
@@ -103,7 +107,7 @@ def _kafka() -> Any:
     return kafka
 
 
-def _quick_metadata(cluster: Any) -> None:
+def quick_metadata(cluster: Any) -> None:
     """Let a new client fetch metadata for a topic right after bootstrap.
 
     kafka-python 3.0.12 does not pass ``retry_backoff_ms`` on to its ``ClusterMetadata``, which keeps
@@ -115,7 +119,7 @@ def _quick_metadata(cluster: Any) -> None:
         config["retry_backoff_ms"] = 10
 
 
-class _ReadStream:
+class ReadStream:
     """One ``read_committed`` consumer, assigned every partition it has been asked for, with what
     its polls fetched ahead kept per partition until read.
 

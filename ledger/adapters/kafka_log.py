@@ -37,7 +37,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from ledger.adapters.kafka_client import (
-    MAX_RECORD_BYTES, READ_STREAMS, KafkaOptions, _discard, _kafka, _quick_metadata, _ReadStream,
+    MAX_RECORD_BYTES, READ_STREAMS, KafkaOptions, ReadStream, discard_producer, import_kafka, quick_metadata,
 )
 from ledger.adapters.kafka_topics import ensure_topics
 from ledger.errors import ConfigurationError, Conflict, KirokuError, Unavailable, ValidationError
@@ -65,7 +65,7 @@ class KafkaLog:
         self._lock = threading.RLock()  # guards the reader and the transactional producers
         self._producer: Any = None
         self._reader: Any = None  # asks the brokers for partitions' ends
-        self._streams: list[_ReadStream] = []  # serve reads (at most READ_STREAMS)
+        self._streams: list[ReadStream] = []  # serve reads (at most READ_STREAMS)
         self._stable: dict[tuple[str, int], int] = {}  # last known last-stable offsets (only grow)
         self._void: dict[tuple[str, int], tuple[int, int]] = {}  # offsets holding no committed record
         self._stable_at: dict[str, float] = {}  # when each topic's stable offsets were last asked
@@ -125,16 +125,16 @@ class KafkaLog:
         }
 
     def _new_producer(self, **extra: Any) -> Any:
-        kafka = _kafka()
+        kafka = import_kafka()
         try:
             producer = kafka.KafkaProducer(**self._producer_config(), **extra)
         except kafka.errors.KafkaError as exc:
             raise self._unavailable("connect a producer", exc) from exc
-        _quick_metadata(getattr(producer, "_metadata", None))
+        quick_metadata(getattr(producer, "_metadata", None))
         return producer
 
     def _consumer(self, **extra: Any) -> Any:
-        kafka = _kafka()
+        kafka = import_kafka()
         try:
             consumer = kafka.KafkaConsumer(
                 **self._common(), isolation_level="read_committed", enable_auto_commit=False,
@@ -143,12 +143,12 @@ class KafkaLog:
             )
         except kafka.errors.KafkaError as exc:
             raise self._unavailable("connect a consumer", exc) from exc
-        _quick_metadata(getattr(consumer, "_cluster", None))
+        quick_metadata(getattr(consumer, "_cluster", None))
         return consumer
 
     def _unavailable(self, what: str, exc: BaseException) -> KirokuError:
         """Translate a kafka-python error into Kiroku's tree (retriable Unavailable by default)."""
-        kafka = _kafka()
+        kafka = import_kafka()
         if isinstance(exc, kafka.errors.MessageSizeTooLargeError):
             return ValidationError(
                 f"a record is larger than the ledger accepts ({MAX_RECORD_BYTES} bytes): {exc}",
@@ -176,7 +176,7 @@ class KafkaLog:
         if not records:
             return []
         physical, n = self.physical(topic), self.partitions(topic)
-        kafka = _kafka()
+        kafka = import_kafka()
         with self._lock:
             if self._producer is None:
                 self._producer = self._new_producer()
@@ -198,12 +198,12 @@ class KafkaLog:
         with self._lock:
             if self._producer is producer:
                 self._producer = None
-        _discard(producer, "the idempotent producer")
+        discard_producer(producer, "the idempotent producer")
 
     def read(self, topic: str, partition: int, offset: int, max_records: int = 1000) -> list[StoredRecord]:
         """Committed records from ``offset`` on (aborted ones and transaction markers skipped)."""
         physical = self.physical(topic)
-        kafka = _kafka()
+        kafka = import_kafka()
         tp = kafka.TopicPartition(physical, partition)
         key = (topic, partition)
         with self._lock:
@@ -236,7 +236,7 @@ class KafkaLog:
                 self._drop_reader()
                 raise self._unavailable("serve a read", exc) from exc
 
-    def _stream_for(self, tp: Any, key: tuple[str, int], offset: int) -> "_ReadStream":
+    def _stream_for(self, tp: Any, key: tuple[str, int], offset: int) -> "ReadStream":
         """The read stream that left off at ``offset`` in this partition, else a new or the least
         recently used one (which then seeks). In one process the notifier, the projector and the
         sequencer each read every partition at their own pace: each keeps to a stream of its own."""
@@ -244,7 +244,7 @@ class KafkaLog:
         if matching:
             stream = max(matching, key=lambda s: s.used)
         elif len(self._streams) < READ_STREAMS:
-            stream = _ReadStream(self._consumer(group_id=None))
+            stream = ReadStream(self._consumer(group_id=None))
             self._streams.append(stream)
         else:
             stream = min(self._streams, key=lambda s: s.used)
@@ -277,7 +277,7 @@ class KafkaLog:
         return self._stable[(topic, partition)]
 
     def _fetch_stable_offsets(self, topic: str, partitions: Any) -> dict[int, int]:
-        kafka = _kafka()
+        kafka = import_kafka()
         if self._reader is None:
             self._reader = self._consumer(group_id=None)
         physical = self.physical(topic)
@@ -297,7 +297,7 @@ class KafkaLog:
     def end_offset(self, topic: str, partition: int) -> int:
         """The last stable offset: one past the last committed record (or transaction marker)."""
         self.physical(topic)
-        kafka = _kafka()
+        kafka = import_kafka()
         with self._lock:
             try:
                 return self._stable_offset(topic, partition)
@@ -313,7 +313,7 @@ class KafkaLog:
         under us. Positions this instance committed itself are remembered and returned as they are.
         """
         physical = self.physical(topic)
-        kafka = _kafka()
+        kafka = import_kafka()
         key = (group, topic, partition)
         with self._lock:
             if key in self._committed:
@@ -338,7 +338,7 @@ class KafkaLog:
             try:
                 producer.init_transactions()  # fences older instances, aborts their open transaction
             except BaseException:
-                _discard(producer, transactional_id)
+                discard_producer(producer, transactional_id)
                 raise
             self._txn[transactional_id] = producer
         return producer
@@ -359,7 +359,7 @@ class KafkaLog:
         """
         targets = [(self.physical(t), self.partitions(t), t, rec) for t, rec in produce]
         offsets = {(self.physical(t), p): off for (t, p), off in consumed.items()}
-        kafka = _kafka()
+        kafka = import_kafka()
         transactional_id = self.transactional_id(group, list(consumed))
         deadline = time.monotonic() + self._timeout_s
         with self._lock:
@@ -392,7 +392,7 @@ class KafkaLog:
 
     def _one_transaction(self, producer: Any, group: str, targets: list[tuple[str, int, str, LogRecord]],
                          offsets: dict[tuple[str, int], int]) -> list[tuple[str, Any]]:
-        kafka = _kafka()
+        kafka = import_kafka()
         producer.begin_transaction()
         futures = [(t, producer.send(physical, key=rec.key, value=rec.value, partition=partition_for(rec.key, n)))
                    for physical, n, t, rec in targets]
@@ -425,7 +425,7 @@ class KafkaLog:
         A stuck commit is not retried here: whether it committed is unknown, so the caller must
         read its position again (``committed`` re-claims the partition and finds out).
         """
-        kafka = _kafka()
+        kafka = import_kafka()
         if producer is None or isinstance(exc, _TransactionStuck) or not getattr(exc, "retriable", False):
             return False
         try:
@@ -438,7 +438,7 @@ class KafkaLog:
         """After a failed or fenced transaction: drop the producer and what we thought we owned."""
         producer = self._txn.pop(transactional_id, None)
         if producer is not None:
-            _discard(producer, transactional_id)
+            discard_producer(producer, transactional_id)
         for t, p in consumed:
             self._committed.pop((group, t, p), None)
 
@@ -493,7 +493,7 @@ class GroupMembership:
     """
 
     def __init__(self, log: KafkaLog, group: str, topics: Sequence[str], member: str | None = None) -> None:
-        kafka = _kafka()
+        kafka = import_kafka()
         self._log = log
         self._logical = {log.physical(t): t for t in topics}
         extra: dict[str, Any] = {"group_id": f"{log.group_id(group)}.members", "session_timeout_ms": 10_000,
@@ -509,7 +509,7 @@ class GroupMembership:
 
     def owned(self) -> list[tuple[str, int]] | None:
         """The (topic, partition) pairs assigned to us now; None until the group has assigned any."""
-        kafka = _kafka()
+        kafka = import_kafka()
         try:
             stable = self._consumer.group_metadata().state == kafka.structs.MemberState.STABLE
             # Joins and rebalances complete inside poll(); once stable, a zero wait keeps heartbeats going.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ledger.adapters.kafka_client import MAX_RECORD_BYTES, KafkaOptions, _kafka
+from ledger.adapters.kafka_client import MAX_RECORD_BYTES, KafkaOptions, import_kafka
 from ledger.errors import ConfigurationError, KirokuError, Unavailable
 from ledger.ports import TOPICS
 
@@ -39,7 +39,7 @@ def topic_configs(replication: int) -> dict[str, str]:
 
 def ensure_topics(options: KafkaOptions, partitions: int) -> dict[str, int]:
     """Create missing ledger topics, check existing ones; returns each logical topic's partitions."""
-    kafka = _kafka()
+    kafka = import_kafka()
     try:
         admin = kafka.KafkaAdminClient(
             bootstrap_servers=list(options.bootstrap), client_id="kiroku-topics",

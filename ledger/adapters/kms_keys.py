@@ -40,11 +40,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
+from cachetools import TTLCache
 
-from ledger.adapters.aws_errors import RetryPolicy, call, client
+from ledger.adapters.aws_errors import call, client
 from ledger.adapters.aws_urls import DEFAULT_KEY_PREFIX, parse_keys_url, parse_objects_url
 from ledger.errors import ConfigurationError, IntegrityError, KeyErased, NotFound
-from ledger.lru import Bounded
 from ledger.ports import DataKey
 
 SETTING = "KIROKU_KEYS"
@@ -59,13 +59,18 @@ class KmsKeyService:
     """The scale-out ``KeyService`` adapter: AWS KMS master key, wrapped data keys in S3."""
 
     def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_KEY_PREFIX, *,
-                 cache_seconds: float = 300.0, cache_entries: int = 50_000, retry: RetryPolicy | None = None,
+                 cache_seconds: float = 300.0, cache_entries: int = 50_000,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.kms, self.s3, self.master_key = kms, s3, master_key
         self.bucket, self.prefix = bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/"
-        self.cache_seconds, self.retry, self._monotonic = cache_seconds, retry or RetryPolicy(), monotonic
-        # Bounded as well as brief: a January of recording touches millions of scopes.
-        self._cache: Bounded[str, tuple[bytes, float]] = Bounded(cache_entries)
+        self.cache_seconds = cache_seconds
+        # Bounded as well as brief: a January of recording touches millions of scopes. Each plaintext
+        # key is forgotten cache_seconds after it was unwrapped (by ``monotonic``), the least recently
+        # used first when the cache is full.
+        self._cache: TTLCache[str, bytes] = TTLCache(maxsize=cache_entries, ttl=max(cache_seconds, 0.0), timer=monotonic)
+        # cachetools' caches are not thread-safe; _lock is held across KMS and S3 calls, so cache hits
+        # take a lock of their own instead of waiting behind them.
+        self._cache_lock = threading.Lock()
         self._lock = threading.Lock()
 
     @classmethod
@@ -93,12 +98,12 @@ class KmsKeyService:
 
     def _kms(self, op: str, action: str, **kwargs: Any) -> Any:
         return call(getattr(self.kms, op), service="KMS", action=action, resource=f"KMS key {self.master_key}",
-                    setting=SETTING, policy=self.retry, **kwargs)
+                    setting=SETTING, **kwargs)
 
     def _s3(self, op: str, action: str, key: str | None = None, expect: tuple[str, ...] = (), **kwargs: Any) -> Any:
         resource = f"arn:aws:s3:::{self.bucket}" + (f"/{key}" if key else "")
         return call(getattr(self.s3, op), service="S3", action=action, resource=resource, setting=SETTING,
-                    policy=self.retry, expect=expect, Bucket=self.bucket, **({"Key": key} if key else {}), **kwargs)
+                    expect=expect, Bucket=self.bucket, **({"Key": key} if key else {}), **kwargs)
 
     def _object_key(self, key_id: str) -> str:
         return f"{self.prefix}{key_id}.json"
@@ -180,18 +185,18 @@ class KmsKeyService:
         return bytes(resp["Plaintext"])
 
     def _cached(self, key_id: str) -> bytes | None:
-        hit = self._cache.get(key_id)
-        if hit is None:
-            return None
-        if hit[1] <= self._monotonic():
-            self._cache.pop(key_id, None)
-            return None
-        return hit[0]
+        with self._cache_lock:
+            return self._cache.get(key_id)  # None once its time is up
 
     def _remember(self, key_id: str, key: bytes) -> bytes:
         if self.cache_seconds > 0:
-            self._cache[key_id] = (key, self._monotonic() + self.cache_seconds)
+            with self._cache_lock:
+                self._cache[key_id] = key
         return key
+
+    def _forget(self, key_id: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(key_id, None)
 
     @staticmethod
     def _erased(key_id: str, scope: str | None = None) -> KeyErased:
@@ -239,7 +244,7 @@ class KmsKeyService:
     def destroy(self, key_id: str) -> None:
         """Crypto-shred: tombstone the record, then delete every other version of it. Safe to repeat."""
         with self._lock:
-            self._cache.pop(key_id, None)
+            self._forget(key_id)
             record = self._load(key_id)
             if record is None:
                 raise NotFound(f"no data key {key_id} in the key store", field="key_id", got=key_id, code="key_missing")
@@ -283,7 +288,8 @@ class KmsKeyService:
 
     def clear_cache(self) -> None:
         """Forget every plaintext data key held in memory."""
-        self._cache.clear()
+        with self._cache_lock:
+            self._cache.clear()
 
     def close(self) -> None:
         self.clear_cache()

@@ -15,10 +15,10 @@ import time
 import uuid
 from pathlib import Path
 
+from cachetools import LRUCache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.errors import KeyErased, NotFound
-from ledger.lru import Bounded
 from ledger.ports import DataKey
 
 CACHED_KEYS = 4096
@@ -49,8 +49,11 @@ class LocalKeyring:
         self._lock = threading.RLock()
         # Plaintext data keys are cached briefly (bounded: a national January touches millions of
         # scopes); reserved keys are held apart until persisted, so they are never forgotten.
-        self._by_scope: Bounded[str, DataKey] = Bounded(CACHED_KEYS)
-        self._by_id: Bounded[str, bytes] = Bounded(CACHED_KEYS)
+        # cachetools' caches are not thread-safe: every access holds _cache_lock, which is never
+        # held across a database call (so a cache hit never waits for one).
+        self._by_scope: LRUCache[str, DataKey] = LRUCache(CACHED_KEYS)
+        self._by_id: LRUCache[str, bytes] = LRUCache(CACHED_KEYS)
+        self._cache_lock = threading.Lock()
         self._reserved: dict[str, tuple[str, DataKey]] = {}  # key id → (scope, key), until persisted
         self._reserved_scope: dict[str, str] = {}  # scope → key id, for the same keys
 
@@ -70,8 +73,14 @@ class LocalKeyring:
             os.replace(tmp, path)
         return path.read_bytes()
 
+    def _remember(self, scope: str, dk: DataKey) -> None:
+        with self._cache_lock:
+            self._by_scope[scope] = dk
+            self._by_id[dk.key_id] = dk.key
+
     def data_key(self, scope: str) -> DataKey:
-        cached = self._by_scope.get(scope)
+        with self._cache_lock:
+            cached = self._by_scope.get(scope)
         if cached is not None:
             return cached
         with self._lock:
@@ -90,8 +99,7 @@ class LocalKeyring:
                     raise KeyErased(f"the data key for {scope} was destroyed at the end of retention", field=scope)
                 key = self._unwrap(key_id, wrapped)
             dk = DataKey(key_id, key)
-            self._by_scope[scope] = dk
-            self._by_id[key_id] = key
+            self._remember(scope, dk)
             return dk
 
     def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
@@ -103,7 +111,8 @@ class LocalKeyring:
         Bulk recording reserves keys while it decides and persists, in one transaction, only the
         keys of submissions about to be appended — a rejected submission leaves no key behind.
         """
-        cached = self._by_scope.get(scope)
+        with self._cache_lock:
+            cached = self._by_scope.get(scope)
         if cached is not None:
             return cached
         reserved = self._reserved_scope.get(scope)
@@ -115,8 +124,7 @@ class LocalKeyring:
                 return self.data_key(scope)
             key_id = f"lk_{uuid.uuid4().hex}"
             dk = DataKey(key_id, AESGCM.generate_key(bit_length=256))
-            self._by_scope[scope] = dk
-            self._by_id[key_id] = dk.key
+            self._remember(scope, dk)
             self._reserved[key_id] = (scope, dk)
             self._reserved_scope[scope] = key_id
             return dk
@@ -147,7 +155,8 @@ class LocalKeyring:
                 del self._reserved_scope[scope]
 
     def key_by_id(self, key_id: str) -> bytes:
-        cached = self._by_id.get(key_id)
+        with self._cache_lock:
+            cached = self._by_id.get(key_id)
         if cached is not None:
             return cached
         if key_id in self._reserved:
@@ -159,7 +168,8 @@ class LocalKeyring:
         if row[0] is None:
             raise KeyErased(f"data key {key_id} was destroyed at the end of retention", field="key_id", got=key_id)
         key = self._unwrap(key_id, row[0])
-        self._by_id[key_id] = key
+        with self._cache_lock:
+            self._by_id[key_id] = key
         return key
 
     def destroy(self, key_id: str) -> None:
@@ -168,9 +178,10 @@ class LocalKeyring:
                 "UPDATE data_keys SET wrapped = NULL, destroyed_us = ? WHERE key_id = ?", (time.time_ns() // 1000, key_id)
             )
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._by_id.pop(key_id, None)
-            for scope in [s for s, k in self._by_scope.items() if k.key_id == key_id]:
-                del self._by_scope[scope]
+            with self._cache_lock:
+                self._by_id.pop(key_id, None)
+                for scope in [s for s, k in self._by_scope.items() if k.key_id == key_id]:
+                    del self._by_scope[scope]
 
     def scopes(self) -> list[tuple[str, str, bool]]:
         with self._lock:

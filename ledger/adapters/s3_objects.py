@@ -33,9 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Callable, Iterator
 
-from botocore.exceptions import ClientError, FlexibleChecksumError
+from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
-from ledger.adapters.aws_errors import RetryPolicy, call, client, error_code
+from ledger.adapters.aws_errors import DEFAULT_MAX_ATTEMPTS, call, client, is_retriable, translate
 from ledger.adapters.aws_urls import parse_objects_url
 from ledger.errors import ConfigurationError, Forbidden, IntegrityError, NotFound, Unavailable
 
@@ -64,14 +64,12 @@ class S3ObjectStore:
     """The scale-out ``ObjectStore`` adapter: S3 with Object Lock (COMPLIANCE)."""
 
     def __init__(self, s3: Any, bucket: str, *, part_size: int = 16 * MIB, multipart_threshold: int = 64 * MIB,
-                 retry: RetryPolicy | None = None, now: Callable[[], datetime] | None = None,
-                 setting: str = SETTING) -> None:
+                 now: Callable[[], datetime] | None = None, setting: str = SETTING) -> None:
         if part_size < MIN_PART:
             raise ConfigurationError(f"{setting}: parts must be at least 5 MiB (S3's minimum)", field=setting,
                                      expected="part_mb ≥ 5", got=part_size // MIB, code="bad_setting")
         self.s3, self.bucket = s3, bucket
         self.part_size, self.multipart_threshold = part_size, max(multipart_threshold, part_size)
-        self.retry = retry or RetryPolicy()
         self.setting = setting
         # S3's clock, not the service's: Object Lock compares retain-until with real time.
         self._now = now or (lambda: datetime.now(timezone.utc))
@@ -90,7 +88,7 @@ class S3ObjectStore:
     def _call(self, op: str, action: str, key: str | None = None, expect: tuple[str, ...] = (), **kwargs: Any) -> Any:
         resource = f"arn:aws:s3:::{self.bucket}" + (f"/{key}" if key is not None else "")
         return call(getattr(self.s3, op), service="S3", action=action, resource=resource, setting=self.setting,
-                    policy=self.retry, expect=expect, Bucket=self.bucket, **kwargs)
+                    expect=expect, Bucket=self.bucket, **kwargs)
 
     def ensure_bucket(self, *, create: bool = True, region: str | None = None) -> None:
         """Create the bucket (Object Lock on) if missing; refuse one without versioning or Object Lock."""
@@ -260,52 +258,61 @@ class S3ObjectStore:
     def get_to(self, key: str, sink: IO[bytes]) -> int:
         """Stream the object into ``sink`` in 1 MiB chunks, verifying as it goes; returns its size.
 
-        One GET in the common case (no HEAD first). On an IntegrityError the bytes already written
-        to ``sink`` must be discarded."""
+        One GET in the common case (no HEAD first). botocore retries the GET itself; a body that
+        breaks off while it is read (which botocore does not retry) is fetched again from the start,
+        the sink rewound, up to as many times as a request is tried. On an IntegrityError the bytes
+        already written to ``sink`` must be discarded."""
         start = sink.tell() if sink.seekable() else None
-        attempts = 0
-
-        def open_object() -> dict[str, Any]:
-            try:
-                return self.s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-            except ClientError as exc:
-                if error_code(exc) not in ("NoSuchKey", "404"):
-                    raise
-                # Missing, or hidden by a delete marker? (S3 says so on GET too; moto only on HEAD.)
-                found = self._find(key)
-                if found is None:
-                    raise NotFound(f"snapshot object {key} is missing from the object store", field=key,
-                                   code="object_missing") from None
-                version = {"VersionId": found[1]} if found[1] else {}  # none: it was written meanwhile
-                return self.s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED", **version)
-
-        def fetch() -> tuple[int, str, dict[str, Any]]:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:  # a retry after a dropped connection: start the sink over
+        attempts = self.s3.meta.config.retries.get("total_max_attempts") or DEFAULT_MAX_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
                 if start is None:
                     raise Unavailable(f"the download of {key} was interrupted and its sink cannot be rewound",
                                       field=key, code="unavailable")
                 sink.seek(start)
                 sink.truncate()
-            resp = open_object()
-            h, size = hashlib.sha256(), 0
+            resp = self._open(key)
             try:
-                for chunk in resp["Body"].iter_chunks(CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
-                    sink.write(chunk)
-            except FlexibleChecksumError as exc:
-                # botocore compared the body with the x-amz-checksum-sha256 S3 stored at write time.
-                raise IntegrityError(
-                    f"snapshot object {key} does not match the checksum S3 recorded when it was written: {exc}",
-                    field=key, code="object_checksum") from None
-            return size, h.hexdigest(), resp
+                size, got = self._copy(key, resp, sink)
+            except BotoCoreError as exc:
+                if not is_retriable(exc) or attempt == attempts:
+                    raise translate(exc, service="S3", action="s3:GetObject", resource=f"arn:aws:s3:::{self.bucket}/{key}",
+                                    setting=self.setting, attempts=attempt) from exc
+                log.warning("the download of %s broke off (%s); fetching it again", key, type(exc).__name__)
+                continue
+            self._check(key, resp, got)
+            return size
+        raise AssertionError("unreachable")  # pragma: no cover
 
-        size, got, resp = call(fetch, service="S3", action="s3:GetObject", resource=f"arn:aws:s3:::{self.bucket}/{key}",
-                               setting=self.setting, policy=self.retry)
-        self._check(key, resp, got)
-        return size
+    def _open(self, key: str) -> dict[str, Any]:
+        """GET the version Kiroku serves for ``key``; NotFound if there is none."""
+        try:
+            return self._call("get_object", "s3:GetObject", key, expect=("NoSuchKey", "404"), Key=key,
+                              ChecksumMode="ENABLED")
+        except ClientError:
+            # Missing, or hidden by a delete marker? (S3 says so on GET too; moto only on HEAD.)
+            found = self._find(key)
+            if found is None:
+                raise NotFound(f"snapshot object {key} is missing from the object store", field=key,
+                               code="object_missing") from None
+            version: dict[str, Any] = {"VersionId": found[1]} if found[1] else {}  # none: written meanwhile
+            return self._call("get_object", "s3:GetObject", key, Key=key, ChecksumMode="ENABLED", **version)
+
+    @staticmethod
+    def _copy(key: str, resp: dict[str, Any], sink: IO[bytes]) -> tuple[int, str]:
+        """Copy a GET's body into ``sink``; its size and SHA-256 (hex)."""
+        h, size = hashlib.sha256(), 0
+        try:
+            for chunk in resp["Body"].iter_chunks(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+                sink.write(chunk)
+        except FlexibleChecksumError as exc:
+            # botocore compared the body with the x-amz-checksum-sha256 S3 stored at write time.
+            raise IntegrityError(
+                f"snapshot object {key} does not match the checksum S3 recorded when it was written: {exc}",
+                field=key, code="object_checksum") from None
+        return size, h.hexdigest()
 
     def lock_status(self, key: str) -> tuple[str | None, datetime | None]:
         """(Object Lock mode, retain-until) of the version Kiroku serves for ``key``."""

@@ -14,13 +14,20 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from ledger.errors import KirokuError
+from ledger.errors import (
+    Conflict, Forbidden, KeyErased, KirokuError, NotAcceptable, NotFound, PayloadTooLarge, TooManyRequests, Unauthenticated,
+    UnsupportedMediaType, ValidationError,
+)
 
 console = Console()
 err_console = Console(stderr=True)
 
 #: The global options of this invocation (``home``: the ``--data-dir``, or None for the default).
 state: dict[str, Any] = {}
+
+#: Errors the caller can fix (exit status 2); any other KirokuError is Kiroku's or its services' (1).
+CALLER_ERRORS = (ValidationError, NotFound, Forbidden, Conflict, KeyErased, Unauthenticated, PayloadTooLarge,
+                 TooManyRequests, NotAcceptable, UnsupportedMediaType)
 
 
 def settings() -> Any:
@@ -52,7 +59,7 @@ def fail(err: KirokuError) -> None:
     for sub in getattr(err, "errors", [])[1:10]:
         lines.append(f"  • {sub.message}")
     err_console.print(Panel("\n".join(lines), title="kiroku: refused", border_style="red"))
-    raise typer.Exit(2 if err.http_status < 500 else 1)
+    raise typer.Exit(2 if isinstance(err, CALLER_ERRORS) else 1)
 
 
 def run(fn: Callable[[], Any]) -> Any:

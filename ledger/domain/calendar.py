@@ -5,7 +5,14 @@ holidays 振替休日 and 国民の休日) or the year-end closure 29 Dec–3 Ja
 day. A deadline *passes* at 00:00 JST of the day after the due date, so a filing recorded at
 23:59:59 JST on the due date is on time.
 
-Each procedure code has one period format (all strings, years 2000..2100):
+Holidays come from the ``holidays`` package through its public API only, so the calendar ends
+where that package's table for Japan ends (``holidays.Japan.end_year``, 2099 as of holidays 0.109).
+A period's deadline can fall in the year after it, so periods run from 2000 to one year before
+that (:data:`LAST_YEAR`, 2098 with holidays 0.109); later periods, and dates past the table, are
+refused with a ``ValidationError`` saying so.
+
+Each procedure code has one period format (all strings, years :data:`FIRST_YEAR` to
+:data:`LAST_YEAR`):
 
 ==================================  ====================  =====================================
 code                                period                due date (before rolling forward)
@@ -31,11 +38,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Final
 
-from holidays.countries.japan import Japan
+import holidays
 
 from ledger.errors import ValidationError
 
 __all__ = [
+    "CALENDAR_FIRST_YEAR",
+    "CALENDAR_LAST_YEAR",
     "FIRST_YEAR",
     "JST",
     "KNOWN_PROCEDURES",
@@ -55,54 +64,36 @@ __all__ = [
 
 JST: Final = zoneinfo.ZoneInfo("Asia/Tokyo")
 
-#: Periods name years in this range only.
+#: The years whose holidays the calendar knows: those the ``holidays`` package publishes for Japan.
+CALENDAR_FIRST_YEAR: Final[int] = holidays.Japan.start_year
+CALENDAR_LAST_YEAR: Final[int] = holidays.Japan.end_year
+
+#: Periods name years in this range only. The last is a year before the holiday table ends, since
+#: a period's due date can fall in the following year (31 Jan for a payment year, 5 days after a
+#: bonus paid in late December).
 FIRST_YEAR: Final = 2000
-LAST_YEAR: Final = 2100
+LAST_YEAR: Final = CALENDAR_LAST_YEAR - 1
 
 
 # --- business days ---------------------------------------------------------------------------
 
 
-class _JapanThrough2101(Japan):
-    """Japan's holidays, extended two years past the ``holidays`` library's table (2099).
-
-    Periods run to 2100, so due dates reach early 2101. Beyond 2099 the library's equinox
-    rule is wrong (it assumes 2100 is a leap year), so for 2100 on we use the National
-    Astronomical Observatory's approximation for 2100–2150 (春分日 ≈ 21.8510, 秋分日 ≈ 24.2488
-    + 0.242194·(Y−1980) − ⌊(Y−1980)/4⌋). Equinox days are only fixed a year ahead anyway.
-    """
-
-    end_year = 2101
-
-    @property
-    def _vernal_equinox_date(self) -> tuple[int, int]:
-        if self._year < 2100:
-            return super()._vernal_equinox_date
-        return 3, _equinox_day(self._year, 21.8510)
-
-    @property
-    def _autumnal_equinox_date(self) -> tuple[int, int]:
-        if self._year < 2100:
-            return super()._autumnal_equinox_date
-        return 9, _equinox_day(self._year, 24.2488)
-
-
-def _equinox_day(year: int, base: float) -> int:
-    return int(base + 0.242194 * (year - 1980) - (year - 1980) // 4)
-
-
-_CALENDAR_FIRST_YEAR: Final = Japan.start_year
-_CALENDAR_LAST_YEAR: Final = _JapanThrough2101.end_year
-
-
 @lru_cache(maxsize=None)
 def _holidays(year: int) -> frozenset[date]:
-    if not _CALENDAR_FIRST_YEAR <= year <= _CALENDAR_LAST_YEAR:
-        raise ValueError(
-            f"no Japanese holiday table for {year}: "
-            f"supported years are {_CALENDAR_FIRST_YEAR}..{_CALENDAR_LAST_YEAR}"
+    return frozenset(holidays.country_holidays("JP", years=year).keys())
+
+
+def _require_in_calendar(d: date) -> None:
+    if not CALENDAR_FIRST_YEAR <= d.year <= CALENDAR_LAST_YEAR:
+        raise ValidationError(
+            f"{d.isoformat()} is outside Kiroku's holiday calendar: the holidays package "
+            f"(version {holidays.__version__}) publishes Japan's holidays for "
+            f"{CALENDAR_FIRST_YEAR} to {CALENDAR_LAST_YEAR} only",
+            field="date",
+            expected=f"a date from {CALENDAR_FIRST_YEAR}-01-01 to {CALENDAR_LAST_YEAR}-12-31",
+            got=d.isoformat(),
+            code="outside_calendar",
         )
-    return frozenset(_JapanThrough2101(years=year).keys())
 
 
 def _is_year_end_closure(d: date) -> bool:
@@ -111,9 +102,13 @@ def _is_year_end_closure(d: date) -> bool:
 
 
 def is_business_day(d: date) -> bool:
-    """True unless ``d`` is a weekend, a national holiday (祝日) or within 29 Dec–3 Jan."""
+    """True unless ``d`` is a weekend, a national holiday (祝日) or within 29 Dec–3 Jan.
+
+    ValidationError (``outside_calendar``) for a date outside :data:`CALENDAR_FIRST_YEAR` to
+    :data:`CALENDAR_LAST_YEAR`."""
     if isinstance(d, datetime):
         raise TypeError("is_business_day takes a date, not a datetime (convert to JST first)")
+    _require_in_calendar(d)
     return d.weekday() < 5 and not _is_year_end_closure(d) and d not in _holidays(d.year)
 
 
@@ -142,26 +137,22 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
-def _in_range(year: int) -> bool:
-    return FIRST_YEAR <= year <= LAST_YEAR
-
-
 def _calendar_year(period: str) -> tuple[date, date] | None:
-    if not _YEAR.fullmatch(period) or not _in_range(int(period)):
+    if not _YEAR.fullmatch(period) or int(period) < 1:
         return None
     return date(int(period), 1, 1), date(int(period), 12, 31)
 
 
 def _fiscal_year(period: str) -> tuple[date, date] | None:
     # 年度: April to the following March, the year named by the April it starts in.
-    if not _YEAR.fullmatch(period) or not _in_range(int(period)):
+    if not _YEAR.fullmatch(period) or not 1 <= int(period) < 9999:
         return None
     return date(int(period), 4, 1), date(int(period) + 1, 3, 31)
 
 
 def _month(period: str) -> tuple[date, date] | None:
     m = _MONTH.fullmatch(period)
-    if not m or not _in_range(int(m[1])) or not 1 <= int(m[2]) <= 12:
+    if not m or int(m[1]) < 1 or not 1 <= int(m[2]) <= 12:
         return None
     year, month = int(m[1]), int(m[2])
     return date(year, month, 1), date(year, month, _gregorian.monthrange(year, month)[1])
@@ -169,11 +160,11 @@ def _month(period: str) -> tuple[date, date] | None:
 
 def _day(period: str) -> tuple[date, date] | None:
     m = _DAY.fullmatch(period)
-    if not m or not _in_range(int(m[1])):
+    if not m:
         return None
     try:
         d = date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:  # 2027-02-30 and the like
+    except ValueError:  # 2027-02-30, year 0000 and the like
         return None
     return d, d
 
@@ -261,6 +252,22 @@ def _bounds(procedure: str, period: str, field: str = "period") -> tuple[date, d
             shown += f" ({type(period).__name__}, not text)"
         raise ValidationError(
             f"{field} {shown} is not a valid period for {procedure}: expected {rule.expected}",
+            field=field,
+            expected=rule.expected,
+            got=period,
+            code="invalid_period",
+        )
+    year = bounds[0].year  # the year the period is named by
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        why = (
+            f"Kiroku's holiday calendar ends with {CALENDAR_LAST_YEAR} (the last year the holidays "
+            f"package, version {holidays.__version__}, publishes Japan's holidays for), and a "
+            f"period's deadline can fall in the year after it"
+            if year > LAST_YEAR
+            else f"Kiroku takes periods from {FIRST_YEAR} on"
+        )
+        raise ValidationError(
+            f"{field} {period!r} for {procedure} is outside the years {FIRST_YEAR} to {LAST_YEAR}: {why}",
             field=field,
             expected=rule.expected,
             got=period,

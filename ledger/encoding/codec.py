@@ -70,7 +70,8 @@ MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
 # fastavro's writer raises these for a datum that does not fit; anything else is a real bug.
 _WRITE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError)
-_READ_ERRORS = (EOFError, ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeDecodeError)
+#: What fastavro's readers raise for truncated or corrupt bytes (containers.py reads with them too).
+READ_ERRORS = (EOFError, ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeDecodeError)
 
 
 def single_object_header(fingerprint: int) -> bytes:
@@ -82,7 +83,7 @@ def encode_single(parsed_schema: Any, fingerprint: int, record: Any) -> bytes:
     """Single-object encode ``record``; ``parsed_schema`` comes from ``fastavro.parse_schema``."""
     out = io.BytesIO()  # a fresh buffer: measured no slower than reusing one, and thread-safe
     out.write(single_object_header(fingerprint))
-    _write_body(out, parsed_schema, record)
+    write_body(out, parsed_schema, record)
     return out.getvalue()
 
 
@@ -98,7 +99,8 @@ def split_single(data: bytes | bytearray | memoryview) -> tuple[int, memoryview]
     return int.from_bytes(view[2:HEADER_SIZE], "little"), view[HEADER_SIZE:]
 
 
-def _write_body(out: io.BytesIO, parsed_schema: Any, record: Any) -> None:
+def write_body(out: io.BytesIO, parsed_schema: Any, record: Any) -> None:
+    """Append ``record``'s schemaless Avro body to ``out``; ValidationError if it does not fit."""
     try:
         # strict_allow_default: a misspelt or unknown field is an error rather than silently
         # dropped, and a missing field is one unless the schema gives it a default. Costs ~nothing.
@@ -113,7 +115,7 @@ def _read_body(body: bytes | memoryview, writer: Any, reader: Any, what: str) ->
         record = fastavro.schemaless_reader(stream, writer, reader)
     except SchemaResolutionError as exc:
         raise IntegrityError(f"{what} cannot be read with the reader schema: {exc}", code="incompatible_schema") from exc
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise IntegrityError(f"{what} body is truncated or corrupt: {exc}") from exc
     if stream.tell() != len(body):
         raise IntegrityError(f"{what} body has {len(body) - stream.tell()} trailing byte(s) after the record",
@@ -337,7 +339,7 @@ class SchemaRegistry:
                 pass  # not the canonical types throughout: fastavro encodes it, or says what does not fit
         out = io.BytesIO()
         out.write(sv.header)
-        _write_body(out, sv.parsed, record)
+        write_body(out, sv.parsed, record)
         return out.getvalue()
 
     def decode(self, data: bytes | memoryview, reader: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -363,7 +365,7 @@ class SchemaRegistry:
         """Schemaless Avro binary (no header) with ``version`` of ``name`` (default: latest)."""
         sv = self.latest(name) if version is None else self.version(name, version)
         out = io.BytesIO()
-        _write_body(out, sv.parsed, record)
+        write_body(out, sv.parsed, record)
         return out.getvalue()
 
     def decode_body(

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import fastavro
 
-from ledger.encoding.codec import _READ_ERRORS, _write_body
+from ledger.encoding.codec import READ_ERRORS, write_body
 from ledger.errors import IntegrityError, ValidationError
 
 
@@ -69,7 +69,7 @@ def write_container(parsed_schema: Any, records: Iterable[Mapping[str, Any]], me
     rows = list(records)
     body = io.BytesIO()
     for row in rows:
-        _write_body(body, parsed_schema, row)
+        write_body(body, parsed_schema, row)
     return write_container_body(parsed_schema, body.getvalue(), len(rows), metadata)
 
 
@@ -129,7 +129,7 @@ def read_single_block(data: bytes) -> tuple[dict[str, bytes], bytes, int]:
         body = view.read(size)
         if len(body) != size or view.read(16) != marker or view.read(1):
             raise ValueError("the block is truncated or followed by more data")
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise IntegrityError(f"container file is truncated or corrupt: {exc}", code="snapshot_shape") from exc
     if meta.get("avro.codec", b"null") != b"null":
         raise IntegrityError("snapshot containers are written with the null codec", code="snapshot_shape")
@@ -141,7 +141,7 @@ def read_container(data: bytes | memoryview) -> tuple[dict[str, Any], dict[str, 
     try:
         reader = fastavro.reader(io.BytesIO(data))
         records = list(reader)
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise IntegrityError(f"container file is truncated or corrupt: {exc}") from exc
     metadata = {k: v for k, v in reader.metadata.items() if not k.startswith("avro.")}
     return reader.writer_schema, metadata, records  # type: ignore[return-value]

@@ -25,7 +25,7 @@ from typing import Callable
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import Principal, PrincipalKind, from_us, new_id, to_us, utcnow
 from ledger.domain.procedures import validate_agency_id
-from ledger.errors import KirokuError, NotFound, ValidationError
+from ledger.errors import NotFound, Unauthenticated, ValidationError
 
 TOKEN_PREFIX = "kk_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -42,13 +42,6 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 );
 CREATE INDEX IF NOT EXISTS ix_api_tokens_principal ON api_tokens (principal);
 """
-
-
-class Unauthenticated(KirokuError):
-    """No valid API token: missing, malformed, unknown, expired or revoked (HTTP 401)."""
-
-    code = "unauthenticated"
-    http_status = 401
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,16 @@ destroying it at the end of that period's retention erases exactly that personal
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
+from cachetools import LRUCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger._hotpath import seal_lines
 from ledger.domain.procedures import Procedure
 from ledger.errors import IntegrityError, KeyErased
-from ledger.lru import Bounded
 from ledger.ports import KeyService, ReservingKeyService
 
 MASK = "************"
@@ -33,13 +34,17 @@ class Sealer:
 
     def __init__(self, keys: KeyService) -> None:
         self.keys = keys
-        self._aead: Bounded[str, AESGCM] = Bounded(4096)
+        # One AESGCM per recently used data key (bounded: a January touches millions of scopes). The
+        # cache is not thread-safe and the service records and reads from several threads.
+        self._aead: LRUCache[str, AESGCM] = LRUCache(4096)
+        self._lock = threading.Lock()
 
     def _cipher(self, key_id: str, key: bytes) -> AESGCM:
-        aead = self._aead.get(key_id)
-        if aead is None:
-            aead = self._aead[key_id] = AESGCM(key)
-        return aead
+        with self._lock:
+            aead = self._aead.get(key_id)
+            if aead is None:
+                aead = self._aead[key_id] = AESGCM(key)
+            return aead
 
     def persist(self, key_ids: set[str]) -> None:
         """Make the keys reserved for a batch durable before its submissions are appended."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import pytest
@@ -79,3 +80,26 @@ class KeyServiceContract:
         with pytest.raises(NotFound) as err:
             keys.key_by_id("lk_nope")
         assert err.value.code == "key_missing"
+
+    def test_threads_asking_for_the_same_scopes_each_get_that_scopes_one_key(self, keys: KeyService) -> None:
+        scopes = [f"7000012050002|PAYROLL_REPORT|{year}" for year in range(2020, 2024)]
+        seen: list[tuple[str, str, bytes]] = []
+        errors: list[BaseException] = []
+
+        def work(offset: int) -> None:
+            try:
+                for i in range(20):
+                    scope = scopes[(i + offset) % len(scopes)]
+                    dk = keys.data_key(scope)
+                    assert keys.key_by_id(dk.key_id) == dk.key
+                    seen.append((scope, dk.key_id, dk.key))
+            except BaseException as exc:  # noqa: BLE001 - the test is that nothing is raised
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(set(seen)) == len(scopes)  # one key per scope, whoever asked first

@@ -111,6 +111,17 @@ class TestLocalKeyring(KeyServiceContract):
         assert oct(os.stat(keys.root / "master.key").st_mode & 0o777) == "0o600"
         assert oct(os.stat(keys.root).st_mode & 0o777) == "0o700"
 
+    def test_plaintext_keys_held_in_memory_are_bounded_and_forgotten_ones_are_read_again(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        import ledger.adapters.local_keyring as local_keyring
+
+        monkeypatch.setattr(local_keyring, "CACHED_KEYS", 3)
+        keys = LocalKeyring(tmp_path / "small")
+        made = [keys.data_key(f"7000012050002|BONUS_PAYMENT|2026-0{month}-25") for month in range(1, 10)]
+        assert len(keys._by_scope) == len(keys._by_id) == 3  # the three most recently used
+        assert [keys.key_by_id(dk.key_id) for dk in made] == [dk.key for dk in made]  # the rest from keyring.db
+        assert keys.data_key("7000012050002|BONUS_PAYMENT|2026-01-25") == made[0]
+
 
 def test_two_notifiers_on_one_data_directory_never_notify_twice(tmp_path: Path) -> None:
     """A server and a CLI command on the same data directory each run the notifier; the one that

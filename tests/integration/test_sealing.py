@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,27 @@ def test_a_key_reserved_for_a_rejected_submission_is_never_stored() -> None:
     assert _reopen(keys).scopes() == []  # not persisted: the batch never appended it
     sealer.persist({key_id})
     assert _reopen(keys).scopes() == [(key_id, "7000012050002|PAYROLL_REPORT|2026", False)]
+
+
+def test_threads_sealing_and_unsealing_under_many_scopes_share_one_sealer() -> None:
+    keys = _keys()
+    sealer = Sealer(keys)
+    payload = validate_payload(PAYROLL, payroll([payroll_line(1, personal_number=personal(7))]))
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for i in range(50):
+                scope, sid = f"7000012050002|PAYROLL_REPORT|{2000 + (i + offset) % 8}", f"sub_{offset}_{i}"
+                stored, key_id = sealer.seal(PAYROLL, payload, scope, sid)
+                shown, status = sealer.unseal(PAYROLL, stored, key_id, sid, reveal=True)
+                assert status == "shown" and shown["lines"][0]["personal_number"] == personal(7)
+        except BaseException as exc:  # noqa: BLE001 - the test is that nothing is raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import holidays
+
 from ledger.domain.calendar import (
+    CALENDAR_FIRST_YEAR,
+    CALENDAR_LAST_YEAR,
     FIRST_YEAR,
     JST,
     KNOWN_PROCEDURES,
@@ -30,8 +34,8 @@ from ledger.errors import ValidationError
 
 pytestmark = pytest.mark.unit
 
-# Dates whose roll-forward stays inside the holiday table (which ends with 2101).
-supported_dates = st.dates(min_value=date(2000, 1, 1), max_value=date(2101, 12, 24))
+# Dates whose roll-forward stays inside the holiday table (holidays' Japan table: 2099 as of 0.109).
+supported_dates = st.dates(min_value=date(2000, 1, 1), max_value=date(CALENDAR_LAST_YEAR, 12, 24))
 
 
 def jst(*args: int) -> datetime:
@@ -72,7 +76,7 @@ def test_national_holidays_are_not_business_days(day: date) -> None:
 YEAR_END_CLOSURE = [(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)]
 
 
-@given(st.integers(2000, 2100), st.sampled_from(YEAR_END_CLOSURE))
+@given(st.integers(FIRST_YEAR, CALENDAR_LAST_YEAR), st.sampled_from(YEAR_END_CLOSURE))
 def test_year_end_closure_is_never_a_business_day(year: int, month_day: tuple[int, int]) -> None:
     assert not is_business_day(date(year, *month_day))
 
@@ -82,18 +86,20 @@ def test_the_days_around_the_year_end_closure_can_be_business_days() -> None:
     assert is_business_day(date(2027, 1, 4))  # Monday
 
 
-def test_holiday_table_runs_through_2101_with_the_right_equinoxes() -> None:
-    # The holidays library stops at 2099 and would put the 2100 equinoxes on 19 Mar and 22 Sep.
-    assert is_business_day(date(2100, 3, 19))  # Friday
-    assert is_business_day(date(2100, 3, 22))  # Monday: a Saturday holiday gets no substitute
-    assert is_business_day(date(2100, 9, 22))  # Wednesday
-    assert not is_business_day(date(2100, 9, 23))  # Thursday, 秋分の日
-    assert not is_business_day(date(2101, 3, 21))  # Monday, 春分の日
+def test_the_holiday_calendar_is_the_holidays_packages_japan_table() -> None:
+    assert (CALENDAR_FIRST_YEAR, CALENDAR_LAST_YEAR) == (holidays.Japan.start_year, holidays.Japan.end_year)
+    assert LAST_YEAR == CALENDAR_LAST_YEAR - 1  # a period's deadline can fall in the year after it
+    assert not is_business_day(date(2099, 3, 20))  # Friday, 春分の日 in the package's table
 
 
-def test_dates_outside_the_holiday_table_are_refused() -> None:
-    with pytest.raises(ValueError, match="2102"):
-        is_business_day(date(2102, 1, 5))
+@pytest.mark.parametrize("day", [date(CALENDAR_LAST_YEAR + 1, 1, 5), date(CALENDAR_FIRST_YEAR - 1, 6, 1)])
+def test_dates_outside_the_holiday_table_are_refused_not_taken_for_holiday_free(day: date) -> None:
+    err = error_of(is_business_day, day)
+    assert (err.code, err.field, err.got) == ("outside_calendar", "date", day.isoformat())
+    assert err.expected == f"a date from {CALENDAR_FIRST_YEAR}-01-01 to {CALENDAR_LAST_YEAR}-12-31"
+    assert "holidays package" in err.message
+    with pytest.raises(ValidationError):
+        roll_forward(day)
 
 
 def test_a_datetime_is_not_taken_for_a_date() -> None:
@@ -142,7 +148,8 @@ def test_roll_forward_over_closures(day: date, rolled: date) -> None:
         ("STANDARD_REMUNERATION", "2027", (date(2027, 1, 1), date(2027, 12, 31))),
         ("BONUS_PAYMENT", "2027-06-25", (date(2027, 6, 25), date(2027, 6, 25))),
         ("WAGE_LEDGER", "2028-02", (date(2028, 2, 1), date(2028, 2, 29))),
-        ("WAGE_LEDGER", "2100-02", (date(2100, 2, 1), date(2100, 2, 28))),  # not a leap year
+        ("WAGE_LEDGER", "2096-02", (date(2096, 2, 1), date(2096, 2, 29))),  # a leap year
+        ("WAGE_LEDGER", f"{LAST_YEAR}-12", (date(LAST_YEAR, 12, 1), date(LAST_YEAR, 12, 31))),  # the last month
         ("SPECIAL_COLLECTION_NOTICE", "2027", (date(2027, 4, 1), date(2028, 3, 31))),
         ("STANDARD_REMUNERATION_DECISION", "2027", (date(2027, 1, 1), date(2027, 12, 31))),
     ],
@@ -169,31 +176,31 @@ def test_known_procedures_are_the_designs_first_set_and_dispositions() -> None:
 @pytest.mark.parametrize(
     ("procedure", "period", "expected"),
     [
-        ("PAYROLL_REPORT", "26", "a payment year YYYY, e.g. 2026 (years 2000 to 2100)"),
-        ("PAYROLL_REPORT", "2026-01", "a payment year YYYY, e.g. 2026 (years 2000 to 2100)"),
-        ("PAYROLL_REPORT", "1999", "a payment year YYYY, e.g. 2026 (years 2000 to 2100)"),
-        ("WITHHOLDING_SLIP", "2101", "a payment year YYYY, e.g. 2026 (years 2000 to 2100)"),
-        ("PAYROLL_REPORT", " 2026", "a payment year YYYY, e.g. 2026 (years 2000 to 2100)"),
-        ("PAYROLL_REPORT", "２０２６", "a payment year YYYY, e.g. 2026 (years 2000 to 2100)"),
-        ("STANDARD_REMUNERATION", "R9", "a year YYYY, e.g. 2027 (years 2000 to 2100)"),
+        ("PAYROLL_REPORT", "26", f"a payment year YYYY, e.g. 2026 (years 2000 to {LAST_YEAR})"),
+        ("PAYROLL_REPORT", "2026-01", f"a payment year YYYY, e.g. 2026 (years 2000 to {LAST_YEAR})"),
+        ("PAYROLL_REPORT", "1999", f"a payment year YYYY, e.g. 2026 (years 2000 to {LAST_YEAR})"),
+        ("WITHHOLDING_SLIP", str(LAST_YEAR + 1), f"a payment year YYYY, e.g. 2026 (years 2000 to {LAST_YEAR})"),
+        ("PAYROLL_REPORT", " 2026", f"a payment year YYYY, e.g. 2026 (years 2000 to {LAST_YEAR})"),
+        ("PAYROLL_REPORT", "２０２６", f"a payment year YYYY, e.g. 2026 (years 2000 to {LAST_YEAR})"),
+        ("STANDARD_REMUNERATION", "R9", f"a year YYYY, e.g. 2027 (years 2000 to {LAST_YEAR})"),
         (
             "BONUS_PAYMENT",
             "2027-02-30",
-            "the bonus payment date YYYY-MM-DD, e.g. 2027-06-25 (years 2000 to 2100)",
+            f"the bonus payment date YYYY-MM-DD, e.g. 2027-06-25 (years 2000 to {LAST_YEAR})",
         ),
         (
             "BONUS_PAYMENT",
             "2027/06/25",
-            "the bonus payment date YYYY-MM-DD, e.g. 2027-06-25 (years 2000 to 2100)",
+            f"the bonus payment date YYYY-MM-DD, e.g. 2027-06-25 (years 2000 to {LAST_YEAR})",
         ),
-        ("WAGE_LEDGER", "2027-13", "a month YYYY-MM, e.g. 2027-04 (years 2000 to 2100)"),
-        ("WAGE_LEDGER", "2027-4", "a month YYYY-MM, e.g. 2027-04 (years 2000 to 2100)"),
+        ("WAGE_LEDGER", "2027-13", f"a month YYYY-MM, e.g. 2027-04 (years 2000 to {LAST_YEAR})"),
+        ("WAGE_LEDGER", "2027-4", f"a month YYYY-MM, e.g. 2027-04 (years 2000 to {LAST_YEAR})"),
         (
             "SPECIAL_COLLECTION_NOTICE",
             "2027-04",
-            "a fiscal year YYYY (年度, April to March), e.g. 2027 (years 2000 to 2100)",
+            f"a fiscal year YYYY (年度, April to March), e.g. 2027 (years 2000 to {LAST_YEAR})",
         ),
-        ("STANDARD_REMUNERATION_DECISION", "", "a year YYYY, e.g. 2027 (years 2000 to 2100)"),
+        ("STANDARD_REMUNERATION_DECISION", "", f"a year YYYY, e.g. 2027 (years 2000 to {LAST_YEAR})"),
     ],
 )
 def test_malformed_periods_are_refused_with_the_format_expected(
@@ -207,6 +214,24 @@ def test_malformed_periods_are_refused_with_the_format_expected(
         period,
     )
     assert procedure in err.message
+
+
+@pytest.mark.parametrize(
+    ("procedure", "period"),
+    [("PAYROLL_REPORT", str(LAST_YEAR + 1)), ("BONUS_PAYMENT", f"{CALENDAR_LAST_YEAR}-01-10"),
+     ("WAGE_LEDGER", "2100-02"), ("SPECIAL_COLLECTION_NOTICE", "2101")],
+)
+def test_periods_past_the_holiday_table_are_refused_saying_where_the_calendar_ends(procedure: str, period: str) -> None:
+    err = error_of(validate_period, procedure, period)
+    assert (err.code, err.field, err.got) == ("invalid_period", "period", period)
+    assert err.expected is not None and err.expected.endswith(f"(years 2000 to {LAST_YEAR})")
+    assert f"holiday calendar ends with {CALENDAR_LAST_YEAR}" in err.message and holidays.__version__ in err.message
+
+
+def test_periods_before_2000_are_refused_saying_where_periods_start() -> None:
+    err = error_of(validate_period, "STANDARD_REMUNERATION", "1999")
+    assert (err.code, err.field, err.got) == ("invalid_period", "period", "1999")
+    assert "from 2000 on" in err.message
 
 
 def test_a_period_that_is_not_text_is_refused() -> None:
@@ -236,7 +261,7 @@ def test_unknown_procedures_are_refused_listing_the_known_ones(call: Callable[[]
     assert err.expected == "one of " + ", ".join(KNOWN_PROCEDURES)
 
 
-@given(st.lists(st.dates(date(2000, 1, 1), date(2100, 12, 31)), min_size=2, max_size=10))
+@given(st.lists(st.dates(date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)), min_size=2, max_size=10))
 def test_period_sort_key_orders_periods_chronologically(days: list[date]) -> None:
     periods = [d.isoformat() for d in days]
     assert sorted(periods, key=lambda p: period_sort_key("BONUS_PAYMENT", p)) == sorted(periods)
@@ -261,7 +286,7 @@ def test_period_sort_key_orders_periods_chronologically(days: list[date]) -> Non
         ("BONUS_PAYMENT", "2026-12-28", date(2027, 1, 4)),  # 2 Jan, then a weekend
         ("BONUS_PAYMENT", "2025-12-29", date(2026, 1, 5)),  # 3 Jan 2026 is a Saturday
         ("BONUS_PAYMENT", "2026-04-29", date(2026, 5, 7)),  # 4 May is Golden Week
-        ("BONUS_PAYMENT", "2100-12-31", date(2101, 1, 5)),  # the very last period
+        ("BONUS_PAYMENT", "2098-12-31", date(2099, 1, 5)),  # the last period with holidays 0.109
         ("SPECIAL_COLLECTION_NOTICE", "2026", date(2026, 6, 1)),  # 31 May 2026 is a Sunday
         ("SPECIAL_COLLECTION_NOTICE", "2027", date(2027, 5, 31)),
     ],
@@ -387,7 +412,7 @@ def test_next_deadline_is_the_first_not_yet_passed() -> None:
         "2027",
         datetime(2028, 1, 31, 15, tzinfo=UTC),
     )
-    assert next_deadline("PAYROLL_REPORT", jst(2101, 6, 1)) is None
+    assert next_deadline("PAYROLL_REPORT", jst(CALENDAR_LAST_YEAR, 6, 1)) is None
 
 
 def test_listings_need_aware_times() -> None:

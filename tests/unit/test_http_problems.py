@@ -9,9 +9,13 @@ pytest.importorskip("fastapi")
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from ledger.errors import Conflict, NotFound, ValidationError, ValidationErrors  # noqa: E402
+from ledger.errors import (  # noqa: E402
+    ConfigurationError, Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotAcceptable, NotFound,
+    PayloadTooLarge, TooManyRequests, Unauthenticated, Unavailable, UnsupportedMediaType, ValidationError,
+    ValidationErrors,
+)
 from viewers.http.gate import TokenBucket  # noqa: E402
-from viewers.http.problems import error_from_problem, from_pointer, problem_body, to_pointer  # noqa: E402
+from viewers.http.problems import error_from_problem, from_pointer, http_status, problem_body, to_pointer  # noqa: E402
 from viewers.http.schemas import SUBMISSION_FIELDS  # noqa: E402
 
 pytestmark = pytest.mark.unit
@@ -53,6 +57,32 @@ def test_a_problem_carries_code_pointer_expected_got_and_comes_back_as_the_same_
     assert isinstance(error_from_problem(problem_body(NotFound("no")), 404), NotFound)
 
 
+class _Outage(Unavailable):
+    """A subclass the table does not list (as infra's ServiceError is)."""
+
+
+@pytest.mark.parametrize(
+    ("err", "status"),
+    [
+        (ValidationError("x"), 422), (ValidationErrors([ValidationError("x")]), 422), (Unauthenticated("x"), 401),
+        (Forbidden("x"), 403), (NotFound("x"), 404), (NotAcceptable("x"), 406), (Conflict("x"), 409),
+        (KeyErased("x"), 410), (PayloadTooLarge("x"), 413), (UnsupportedMediaType("x"), 415),
+        (TooManyRequests("x", retry_after=3), 429), (IntegrityError("x"), 500), (ConfigurationError("x"), 500),
+        (KirokuError("x"), 500), (Unavailable("x"), 503), (_Outage("x"), 503),
+    ],
+)
+def test_the_http_api_decides_each_error_classes_status_and_subclasses_take_their_parents(err, status):
+    assert http_status(err) == status
+    body = problem_body(err)
+    assert (body["status"], body["code"]) == (status, err.code)
+    assert not hasattr(err, "http_status")  # the core says what went wrong, not how HTTP answers
+
+
+def test_the_http_layers_own_errors_give_their_status_explicitly():
+    body = problem_body(KirokuError("no such route", code="no_such_route"), status=404)
+    assert (body["status"], body["title"], body["code"]) == (404, "Not found", "no_such_route")
+
+
 def test_a_token_bucket_allows_a_burst_then_the_rate_and_says_how_long_to_wait():
     now = [0.0]
     bucket = TokenBucket(rate=2.0, burst=3, clock=lambda: now[0])
@@ -62,3 +92,17 @@ def test_a_token_bucket_allows_a_burst_then_the_rate_and_says_how_long_to_wait()
     now[0] += 0.5
     assert bucket.take("a") == 0.0
     assert TokenBucket(rate=0, burst=1).take("a") == 0.0  # rate 0: no limit
+
+
+def test_no_route_module_imports_the_app_module_so_app_and_routes_form_no_cycle():
+    import ast
+    from pathlib import Path
+
+    import viewers.http.routes as routes
+
+    here = Path(routes.__file__).parent
+    for path in [*here.glob("*.py"), here.parent / "problems.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert "viewers.http.app" not in imported, path.name

@@ -1,16 +1,15 @@
 """The HTTP API's composition: ``create_app(kiroku)`` gives a FastAPI (ASGI) application.
 
-Every flow of the service layer behind bearer-token authentication; errors as RFC 7807 problems;
-bodies over the configured size refused with 413 before they are read; a per-principal rate limit
-(429 + ``Retry-After``). The routes only translate HTTP to service calls and back: the service
+Every flow of the service layer behind bearer-token authentication; errors as RFC 9457 problem
+details; bodies over the configured size refused with 413 before they are read; a per-principal
+rate limit (429 + ``Retry-After``). The routes only translate HTTP to service calls and back: the service
 layer validates, authorizes, records and audits.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any, Sequence
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,11 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ledger.bootstrap import Kiroku
-from ledger.errors import KirokuError, ValidationError, ValidationErrors
+from ledger.errors import KirokuError, ValidationError
 from ledger.service.principals import TokenStore
 from viewers.http.deps import Limits, NoticeBell
 from viewers.http.gate import Gate, GateConfig, TokenBucket
-from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, problem_body, problem_bytes
+from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, http_status, problem_response, validation_errors
 from viewers.http.schemas import SnapshotOut
 from viewers.http.routes import bulk, companies, dispositions, enrollments, grants, notices, submissions
 
@@ -43,7 +42,7 @@ firm or bank only what an unexpired grant allows; an agency only submissions it 
 Every read — and every refused attempt — is recorded in the company's access log, and a refused
 read answers exactly as a missing resource would (404).
 
-**Errors** are RFC 7807 `application/problem+json`: a stable `code`, the offending `field` as a JSON
+**Errors** are RFC 9457 `application/problem+json`: a stable `code`, the offending `field` as a JSON
 pointer into the request (`in` says body, path, query or header), `expected` and `got`, `retriable`.
 
 **Recording** requires an `Idempotency-Key`: the same key with the same body returns the original
@@ -119,66 +118,10 @@ def _allowed_methods(request: Request) -> str:
 
 # -- errors ------------------------------------------------------------------------------------------
 
-def _location(request: Request, field: str | None) -> str | None:
-    if field is None:
-        return None
-    head = re.split(r"[.\[]", field, maxsplit=1)[0]
-    if head in request.path_params:
-        return "path"
-    if head in request.query_params:
-        return "query"
-    if head in getattr(request.state, "header_fields", ()) or head in ("principal", "authorization", "Last-Event-ID", "content-type"):
-        return "header"
-    return "body"
-
-
-def problem_response(request: Request, err: KirokuError, location: str | None = None) -> Response:
-    body = problem_body(err, instance=request.url.path, top_level=getattr(request.state, "top_level", None),
-                        location=location or _location(request, err.field))
-    headers = {}
-    retry_after = getattr(err, "retry_after", None)
-    if retry_after:
-        headers["Retry-After"] = str(retry_after)
-    return Response(problem_bytes(body), status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
-
-
 async def _kiroku_error(request: Request, err: KirokuError) -> Response:
-    if err.http_status >= 500:
+    if http_status(err) >= 500:
         log.error("service error on %s %s: %s", request.method, request.url.path, err.message)
     return problem_response(request, err)
-
-
-def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> ValidationError:
-    """FastAPI's / pydantic's validation errors as one service ``ValidationError`` (fields dotted, lines as sent)."""
-    items = []
-    for e in errors:
-        loc = list(e.get("loc", ()))
-        if prefix and loc[: len(prefix)] == list(prefix):
-            loc = loc[len(prefix):]
-        elif loc and loc[0] in ("query", "path", "header", "cookie", "body"):
-            loc = loc[1:]
-        field = ""
-        for part in loc:
-            field += f"[{part}]" if isinstance(part, int) else (("." if field else "") + str(part))
-        if field.startswith("payload.lines[") or field.startswith("lines["):
-            # pydantic counts list items from 0; the service layer (and the pointer conversion) from 1
-            field = re.sub(r"lines\[(\d+)\]", lambda m: f"lines[{int(m[1]) + 1}]", field, count=1)
-        got = e.get("input")
-        items.append(ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
-                                     got=got if isinstance(got, (str, int, float, bool)) else None, code=str(e.get("type", "invalid"))))
-    if not items:
-        return ValidationError("the request is not valid", code="invalid")
-    return items[0] if len(items) == 1 else ValidationErrors(items)
-
-
-def _expected(e: Any) -> str | None:
-    ctx = e.get("ctx") or {}
-    if "expected" in ctx:
-        return str(ctx["expected"])
-    for key in ("max_length", "min_length", "ge", "le", "gt", "lt", "pattern"):
-        if key in ctx:
-            return f"{key} {ctx[key]}"
-    return None
 
 
 async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -197,9 +140,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(status, "Error")
     if status == 400 and "parsing the body" in detail:
         detail, code, status = "the request body is not valid JSON", "invalid_json", 422
-    err = KirokuError(detail, code=code)
-    err.http_status = status
-    resp = problem_response(request, err)
+    resp = problem_response(request, KirokuError(detail, code=code), status=status)
     for name, value in (exc.headers or {}).items():
         resp.headers[name] = value
     if status == 405:

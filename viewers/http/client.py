@@ -47,7 +47,10 @@ class HttpClient:
     def close(self) -> None:
         self._http.close()
 
-    def _pause(self, attempt: int) -> None:
+    def pause(self, attempt: int) -> None:
+        """Wait before the ``attempt``-th retry (0-based): ``backoff · 2^attempt`` seconds. Public so
+        that callers retrying a whole exchange themselves (``producers.remote``'s bulk upload)
+        keep the same schedule."""
         time.sleep(self.backoff * (2**attempt))
 
     def call(self, method: str, path: str, *, safe: bool | None = None, **kw: Any) -> httpx.Response:
@@ -62,20 +65,20 @@ class HttpClient:
             except _NOT_SENT as exc:
                 if last:
                     raise Unavailable(f"cannot reach Kiroku at {self.base_url}: {exc}", retriable=True) from exc
-                self._pause(attempt)
+                self.pause(attempt)
                 continue
             except _MAYBE_SENT as exc:
                 if last or not safe:
                     raise Unavailable(f"no answer from Kiroku at {self.base_url} ({type(exc).__name__}); "
                                       + ("retry with the same idempotency key" if safe else "check before retrying"),
                                       retriable=True) from exc
-                self._pause(attempt)
+                self.pause(attempt)
                 continue
             if resp.status_code == 429 and not last:
                 time.sleep(min(self.max_retry_after, float(resp.headers.get("Retry-After", "1") or 1)))
                 continue
             if resp.status_code in (502, 503, 504) and safe and not last:
-                self._pause(attempt)
+                self.pause(attempt)
                 continue
             if resp.status_code >= 400:
                 raise problem_error(resp)

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal
-from ledger.service.principals import Unauthenticated
+from ledger.errors import Unauthenticated
 from viewers.http.problems import document_problems
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",

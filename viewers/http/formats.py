@@ -26,7 +26,7 @@ from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import Snapshot
 from ledger.errors import Forbidden
 from ledger.encoding.snapshots import build_snapshot
-from viewers.http.problems import NotAcceptable
+from ledger.errors import NotAcceptable
 from viewers.http.schemas import SnapshotOut
 
 JSON = "application/json"

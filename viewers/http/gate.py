@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from ledger.errors import KirokuError
-from ledger.service.principals import TokenStore, Unauthenticated
-from viewers.http.problems import PROBLEM_JSON, PayloadTooLarge, TooManyRequests, problem_body, problem_bytes
+from ledger.errors import KirokuError, PayloadTooLarge, TooManyRequests, Unauthenticated
+from ledger.service.principals import TokenStore
+from viewers.http.problems import PROBLEM_JSON, http_status, problem_body, problem_bytes
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -131,7 +131,8 @@ class Gate:
 
 
 async def _refuse(scope: Scope, send: Send, err: KirokuError) -> None:
-    body = problem_bytes(problem_body(err, instance=scope.get("path"), location="header" if err.http_status in (401, 429) else "body"))
+    status = http_status(err)
+    body = problem_bytes(problem_body(err, instance=scope.get("path"), location="header" if status in (401, 429) else "body"))
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     if isinstance(err, Unauthenticated):
         headers.append((b"www-authenticate", f'Bearer error="{"invalid_token" if err.code != "unauthenticated" else "invalid_request"}"'.encode()))
@@ -139,5 +140,5 @@ async def _refuse(scope: Scope, send: Send, err: KirokuError) -> None:
         headers.append((b"retry-after", str(err.retry_after).encode()))
     if isinstance(err, PayloadTooLarge):
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": err.http_status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,21 +1,32 @@
-"""Errors as RFC 7807 problems (``application/problem+json``).
+"""Errors as RFC 9457 problem details (``application/problem+json``).
 
-Every ``KirokuError`` keeps its ``code``, ``retriable`` flag and ``http_status``; its ``field``
-(the service layer's dotted path, e.g. ``lines[3].payment_amount`` with 1-based line numbers)
-becomes a JSON pointer into the request (``/payload/lines/2/payment_amount``), and ``in`` says
-where that is: ``body``, ``path``, ``query`` or ``header``. ``from_pointer`` turns it back, so the
-remote SDKs raise the very errors the in-process SDKs raise.
+RFC 9457 (July 2023) obsoletes RFC 7807 with the same media type and members (``type``, ``title``,
+``status``, ``detail``, ``instance``) and lets a problem carry extension members — here ``code``,
+``field``, ``in``, ``expected``, ``got``, ``retriable`` and ``errors`` (RFC 9457 §3.2).
+
+Every ``KirokuError`` keeps its ``code`` and ``retriable`` flag and answers with the status
+:data:`STATUS` gives its class; its ``field`` (the service layer's dotted path, e.g.
+``lines[3].payment_amount`` with 1-based line numbers) becomes a JSON pointer into the request
+(``/payload/lines/2/payment_amount``), and ``in`` says where that is: ``body``, ``path``,
+``query`` or ``header``. ``from_pointer`` turns it back, so the remote SDKs raise the very
+errors the in-process SDKs raise.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
 
-from ledger.errors import Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotFound, Unavailable, ValidationError, ValidationErrors
+from ledger.errors import (
+    ConfigurationError, Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotAcceptable, NotFound,
+    PayloadTooLarge, TooManyRequests, Unauthenticated, Unavailable, UnsupportedMediaType, ValidationError,
+    ValidationErrors,
+)
 
 PROBLEM_JSON = "application/problem+json"
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -26,36 +37,18 @@ TITLES = {
     422: "Invalid input", 429: "Too many requests", 500: "Internal error", 503: "Unavailable",
 }
 
-
-class PayloadTooLarge(KirokuError):
-    """The request body is larger than this server accepts."""
-
-    code = "too_large"
-    http_status = 413
-
-
-class TooManyRequests(KirokuError):
-    """The principal's rate limit is spent; retry after ``retry_after`` seconds."""
-
-    code = "rate_limited"
-    retriable = True
-    http_status = 429
-
-    def __init__(self, message: str, retry_after: int, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
+#: The HTTP status each error class answers with (the nearest class in an error's MRO decides).
+#: The HTTP API decides statuses, not the core: ``ledger/errors.py`` says only what went wrong.
+STATUS: dict[type[KirokuError], int] = {
+    KirokuError: 500, ConfigurationError: 500, IntegrityError: 500, Unavailable: 503,
+    ValidationError: 422, Unauthenticated: 401, Forbidden: 403, NotFound: 404, NotAcceptable: 406,
+    Conflict: 409, KeyErased: 410, PayloadTooLarge: 413, UnsupportedMediaType: 415, TooManyRequests: 429,
+}
 
 
-class NotAcceptable(KirokuError):
-    """The resource cannot be given in the representation asked for."""
-
-    code = "not_acceptable"
-    http_status = 406
-
-
-class UnsupportedMediaType(KirokuError):
-    code = "unsupported_media_type"
-    http_status = 415
+def http_status(err: KirokuError) -> int:
+    """The status a service error answers with: :data:`STATUS` of the nearest class it is an instance of."""
+    return next(STATUS[cls] for cls in type(err).__mro__ if cls in STATUS)
 
 
 class ProblemItem(BaseModel):
@@ -71,7 +64,7 @@ class ProblemItem(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 7807 problem: what went wrong, where (a JSON pointer), what was expected and got."""
+    """An RFC 9457 problem: what went wrong, where (a JSON pointer), what was expected and got."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -140,9 +133,10 @@ def _got(value: Any) -> Any:
 
 
 def problem_body(err: KirokuError, *, instance: str | None = None, top_level: frozenset[str] | None = None,
-                 location: str | None = None) -> dict[str, Any]:
-    """The problem document for a service error."""
-    status = err.http_status if 400 <= err.http_status < 600 else 500
+                 location: str | None = None, status: int | None = None) -> dict[str, Any]:
+    """The problem document for a service error; ``status`` overrides :func:`http_status` (for the
+    HTTP layer's own errors: no such route, method not allowed, …)."""
+    status = status if status is not None and 400 <= status < 600 else http_status(err)
     body: dict[str, Any] = {
         "type": f"urn:kiroku:problem:{err.code}", "title": TITLES.get(status, "Error"), "status": status,
         "detail": err.message, "code": err.code, "retriable": err.retriable,
@@ -172,6 +166,69 @@ def problem_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+# -- in the app: responses, and FastAPI's own validation errors -----------------------------------
+
+def _location(request: Request, field: str | None) -> str | None:
+    """Where in ``request`` a service field was sent: ``path``, ``query``, ``header`` or ``body``."""
+    if field is None:
+        return None
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if head in request.path_params:
+        return "path"
+    if head in request.query_params:
+        return "query"
+    if head in getattr(request.state, "header_fields", ()) or head in ("principal", "authorization", "Last-Event-ID", "content-type"):
+        return "header"
+    return "body"
+
+
+def problem_response(request: Request, err: KirokuError, location: str | None = None,
+                     status: int | None = None) -> Response:
+    """The problem response for a service error raised while serving ``request`` (with ``Retry-After``
+    when the error says when to retry). ``location`` overrides where the field is guessed to be,
+    ``status`` the error's own status (:func:`problem_body`)."""
+    body = problem_body(err, instance=request.url.path, top_level=getattr(request.state, "top_level", None),
+                        location=location or _location(request, err.field), status=status)
+    headers = {}
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return Response(problem_bytes(body), status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> ValidationError:
+    """FastAPI's / pydantic's validation errors as one service ``ValidationError`` (fields dotted, lines as sent)."""
+    items = []
+    for e in errors:
+        loc = list(e.get("loc", ()))
+        if prefix and loc[: len(prefix)] == list(prefix):
+            loc = loc[len(prefix):]
+        elif loc and loc[0] in ("query", "path", "header", "cookie", "body"):
+            loc = loc[1:]
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if isinstance(part, int) else (("." if field else "") + str(part))
+        if field.startswith("payload.lines[") or field.startswith("lines["):
+            # pydantic counts list items from 0; the service layer (and the pointer conversion) from 1
+            field = re.sub(r"lines\[(\d+)\]", lambda m: f"lines[{int(m[1]) + 1}]", field, count=1)
+        got = e.get("input")
+        items.append(ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
+                                     got=got if isinstance(got, (str, int, float, bool)) else None, code=str(e.get("type", "invalid"))))
+    if not items:
+        return ValidationError("the request is not valid", code="invalid")
+    return items[0] if len(items) == 1 else ValidationErrors(items)
+
+
+def _expected(e: Any) -> str | None:
+    ctx = e.get("ctx") or {}
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    for key in ("max_length", "min_length", "ge", "le", "gt", "lt", "pattern"):
+        if key in ctx:
+            return f"{key} {ctx[key]}"
+    return None
+
+
 _BY_STATUS: dict[int, type[KirokuError]] = {
     403: Forbidden, 404: NotFound, 406: NotAcceptable, 409: Conflict, 410: KeyErased, 413: PayloadTooLarge,
     415: UnsupportedMediaType, 422: ValidationError, 500: IntegrityError, 503: Unavailable,
@@ -180,8 +237,6 @@ _BY_STATUS: dict[int, type[KirokuError]] = {
 
 def error_from_problem(body: dict[str, Any], status: int, retry_after: int | None = None) -> KirokuError:
     """Rebuild the service error a problem describes (used by the remote SDKs)."""
-    from ledger.service.principals import Unauthenticated
-
     message = str(body.get("detail") or body.get("title") or f"HTTP {status}")
     kw: dict[str, Any] = dict(field=from_pointer(body.get("field")), expected=body.get("expected"), got=body.get("got"),
                               code=body.get("code"), retriable=body.get("retriable"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from typing import Any, Callable
 
 import pytest
@@ -33,20 +34,20 @@ def kms_url(key: str, bucket: str, endpoint: str | None, **extra: str) -> str:
 
 class TestKmsKeysInProcess(KeyServiceContract):
     @pytest.fixture
-    def make_keys(self, in_process_aws: None) -> Callable[[], KmsKeyService]:
+    def make_keys(self, in_process_aws: None) -> Callable[..., KmsKeyService]:
         key = boto("kms").create_key()["KeyMetadata"]["KeyId"]
         url = kms_url(key, unique_bucket(), None)
-        return lambda: KmsKeyService.from_url(url)
+        return lambda **kwargs: KmsKeyService.from_url(url, **kwargs)
 
 
 class TestKmsKeysOverHttp(KeyServiceContract):
     @pytest.fixture
-    def make_keys(self, moto_endpoint: str) -> Callable[[], KmsKeyService]:
+    def make_keys(self, moto_endpoint: str) -> Callable[..., KmsKeyService]:
         kms = boto("kms", moto_endpoint)
         key = kms.create_key()["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=f"alias/{unique_bucket()}", TargetKeyId=key)
         url = kms_url(key, unique_bucket(), moto_endpoint)
-        return lambda: KmsKeyService.from_url(url)
+        return lambda **kwargs: KmsKeyService.from_url(url, **kwargs)
 
     def record(self, keys: KmsKeyService, key_id: str) -> dict[str, Any]:
         body = keys.s3.get_object(Bucket=keys.bucket, Key=f"{keys.prefix}{key_id}.json")["Body"].read()
@@ -91,21 +92,69 @@ class TestKmsKeysOverHttp(KeyServiceContract):
         assert second.data_key(SCOPE) == winner  # …its conditional write is refused, and it adopts the stored key
         assert generated == ["GenerateDataKey"] and len(looks) == 2
 
-    def test_plaintext_keys_are_cached_briefly_then_unwrapped_again(self, make_keys: Callable[[], KmsKeyService]) -> None:
+    def test_plaintext_keys_are_cached_briefly_then_unwrapped_again(self, make_keys: Callable[..., KmsKeyService]) -> None:
         key_id = make_keys().data_key(SCOPE).key_id
         now = [0.0]
-        keys = make_keys()
-        keys._monotonic = lambda: now[0]  # type: ignore[method-assign]
-        decrypts: list[str] = []
-        keys.kms.meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append("Decrypt"))
+        keys = make_keys(monotonic=lambda: now[0])
+        decrypts = decrypt_calls(keys)
         keys.key_by_id(key_id)
         keys.key_by_id(key_id)
-        assert decrypts == ["Decrypt"]
-        now[0] += keys.cache_seconds + 1
+        assert len(decrypts) == 1
+        now[0] += keys.cache_seconds - 0.5  # reading does not extend its time
         keys.key_by_id(key_id)
-        assert decrypts == ["Decrypt", "Decrypt"]
+        assert len(decrypts) == 1
+        now[0] += 0.5  # cache_seconds after it was unwrapped
+        keys.key_by_id(key_id)
+        assert len(decrypts) == 2
         keys.close()  # closing forgets every plaintext key
-        assert keys._cache == {}
+        keys.key_by_id(key_id)
+        assert len(decrypts) == 3
+
+    def test_the_plaintext_cache_is_bounded_forgetting_the_least_recently_used_key(
+            self, make_keys: Callable[..., KmsKeyService]) -> None:
+        scopes = [f"7000012050002|PAYROLL_REPORT|{year}" for year in (2024, 2025, 2026)]
+        ids = [make_keys().data_key(scope).key_id for scope in scopes]
+        keys = make_keys(cache_entries=2)
+        decrypts = decrypt_calls(keys)
+        keys.key_by_id(ids[0])
+        keys.key_by_id(ids[1])
+        keys.key_by_id(ids[0])  # the first is now the more recently used
+        keys.key_by_id(ids[2])  # … so the second is forgotten
+        assert len(decrypts) == 3
+        keys.key_by_id(ids[0])
+        assert len(decrypts) == 3
+        keys.key_by_id(ids[1])
+        assert len(decrypts) == 4
+
+    def test_threads_sharing_a_small_cache_get_the_right_keys_without_errors(
+            self, make_keys: Callable[..., KmsKeyService]) -> None:
+        scopes = [f"7000012050002|BONUS_PAYMENT|2026-0{month}-25" for month in range(1, 5)]
+        expected = {scope: make_keys().data_key(scope) for scope in scopes}
+        keys = make_keys(cache_entries=2)  # fewer entries than scopes: evictions race with reads
+        errors: list[BaseException] = []
+
+        def work(offset: int) -> None:
+            try:
+                for i in range(25):
+                    scope = scopes[(i + offset) % len(scopes)]
+                    assert keys.data_key(scope) == expected[scope]
+                    assert keys.key_by_id(expected[scope].key_id) == expected[scope].key
+            except BaseException as exc:  # noqa: BLE001 - the test is that nothing is raised
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+
+
+def decrypt_calls(keys: KmsKeyService) -> list[str]:
+    """The KMS Decrypt calls ``keys`` makes from now on (each unwrap of a key not in its cache)."""
+    calls: list[str] = []
+    keys.kms.meta.events.register("before-call.kms.Decrypt", lambda **_: calls.append("Decrypt"))
+    return calls
 
 
 def test_a_disabled_master_key_is_refused_at_start(moto_endpoint: str) -> None:

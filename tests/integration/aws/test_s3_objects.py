@@ -255,9 +255,9 @@ def stubbed() -> Iterator[tuple[S3ObjectStore, Any]]:
     """A store whose client answers from a botocore Stubber (no network), and the stubber."""
     from botocore.stub import Stubber
 
-    from ledger.adapters.aws_errors import RetryPolicy, client
+    from ledger.adapters.aws_errors import client
 
-    store = S3ObjectStore(client("s3", REGION, None), "kiroku-stubbed", retry=RetryPolicy(sleep=lambda _s: None))
+    store = S3ObjectStore(client("s3", REGION, None), "kiroku-stubbed")
     with Stubber(store.s3) as stub:
         yield store, stub
 

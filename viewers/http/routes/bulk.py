@@ -8,7 +8,7 @@ employee, each run of rows of one company and year one submission, keyed by its 
 ``kiroku import-csv`` does). Result lines:
 
     {"item": 1, "status": 201, "receipt": {...}}
-    {"item": 2, "status": 422, "problem": {...}}          # RFC 7807, pointers relative to the item
+    {"item": 2, "status": 422, "problem": {...}}          # RFC 9457, pointers relative to the item
     {"done": true, "items": 2, "recorded": 1, "failed": 1}   # last: the upload was read to its end
 
 A stream without the ``done`` line was cut short; send the same upload again.
@@ -31,10 +31,10 @@ from starlette.requests import ClientDisconnect
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
-from ledger.errors import KirokuError, ValidationError
-from producers import csv_import
+from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
+from ledger.errors import KirokuError, UnsupportedMediaType, ValidationError
 from viewers.http.deps import current_principal, kiroku_of, problems
-from viewers.http.problems import UnsupportedMediaType, problem_body
+from viewers.http.problems import http_status, problem_body, validation_errors
 from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
 
 router = APIRouter(tags=["submissions"])
@@ -116,7 +116,7 @@ class BulkResponse(Response):
         except ClientDisconnect:
             raise
         except KirokuError as err:  # the upload itself is unusable (too large, a broken CSV header…)
-            emit([{"item": None, "status": err.http_status, "problem": problem_body(err, instance=BULK_PATH)}])
+            emit([{"item": None, "status": http_status(err), "problem": problem_body(err, instance=BULK_PATH)}])
             return
         emit([{"done": True, **counts}])
 
@@ -132,7 +132,7 @@ class BulkResponse(Response):
             counts["items"] += 1
             if isinstance(result, KirokuError):
                 counts["failed"] += 1
-                line = {"item": number, "status": result.http_status,
+                line = {"item": number, "status": http_status(result),
                         "problem": problem_body(result, instance=f"{BULK_PATH}#item={number}", top_level=SUBMISSION_FIELDS,
                                                 location="body")}
             else:
@@ -162,20 +162,20 @@ class BulkResponse(Response):
 
     def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
         reader = csv.DictReader(lines)
-        mapping = csv_import._header(list(reader.fieldnames) if reader.fieldnames else None)
-        groups: list[Any] = []
-        for group in csv_import._groups(reader, mapping, lambda _n: None):
+        mapping = header_mapping(list(reader.fieldnames) if reader.fieldnames else None)
+        groups: list[RowGroup] = []
+        for group in group_rows(reader, mapping):
             groups.append(group)
             if len(groups) >= self.batch:
                 emit(self._record_groups(groups, counts))
                 groups = []
         emit(self._record_groups(groups, counts))
 
-    def _record_groups(self, groups: list[Any], counts: dict) -> list[dict]:
+    def _record_groups(self, groups: list[RowGroup], counts: dict) -> list[dict]:
         """Record CSV row groups; errors also name the CSV row and column."""
         if not groups:
             return []
-        results = list(self.kiroku.commands.record_many(self.who, [csv_import._request(g) for g in groups], batch_size=len(groups)))
+        results = list(self.kiroku.commands.record_many(self.who, [submission_request(g) for g in groups], batch_size=len(groups)))
         self.bell.ring()
         out = []
         for group, result in zip(groups, results):
@@ -186,8 +186,8 @@ class BulkResponse(Response):
                 counts["failed"] += 1
                 problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS, location="body")
                 problem["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
-                                        for d in csv_import._locate(result, group)]
-                line.update(status=result.http_status, problem=problem)
+                                        for d in locate_errors(result, group)]
+                line.update(status=http_status(result), problem=problem)
             else:
                 counts["recorded"] += 1
                 line.update(status=201, receipt=result.model_dump(mode="json"))
@@ -204,8 +204,6 @@ def _parse_item(text: str) -> SubmissionRequest | KirokuError:
 
 
 def _from_pydantic(exc: PydanticError) -> KirokuError:
-    from viewers.http.app import validation_errors
-
     return validation_errors(exc.errors(include_url=False), prefix=())
 
 

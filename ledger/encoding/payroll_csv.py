@@ -1,0 +1,140 @@
+"""The payroll CSV format: salary payment reports (給与支払報告書), one row per employee.
+
+Shared by ``kiroku import-csv`` (:mod:`producers.csv_import`) and the HTTP bulk upload
+(``viewers/http/routes/bulk.py``), so both read the same headers, group rows the same way and
+name the same CSV row and column in their errors.
+
+- **Headers** may be English or Japanese (:data:`COLUMNS` lists each column's spellings); an
+  unknown column, or a missing required one, refuses the whole file.
+- **Grouping.** Rows of one company and year must be consecutive (as payroll systems export
+  them); each run of rows becomes one ``PAYROLL_REPORT`` submission.
+- **Idempotency.** Each submission's key is derived from its rows, so sending the same file
+  again returns the original receipts instead of recording twice.
+- **Error places.** Rows count the header as row 1; a service error on ``lines[n].field`` is
+  placed on the n-th row of its group, any other on the group's first row.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+from ledger.domain.model import SubmissionRequest
+from ledger.errors import KirokuError, ValidationError, ValidationErrors
+
+#: Canonical column → accepted header spellings.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "corporate_number": ("corporate_number", "法人番号"),
+    "period": ("period", "year", "対象年", "年分"),
+    "employer_name": ("employer_name", "事業者名", "支払者名称"),
+    "employer_address": ("employer_address", "事業者所在地", "支払者所在地"),
+    "municipality_code": ("municipality_code", "市区町村コード", "提出先市区町村コード"),
+    "employee_name": ("employee_name", "氏名"),
+    "employee_kana": ("employee_kana", "フリガナ"),
+    "personal_number": ("personal_number", "個人番号"),
+    "address": ("address", "住所"),
+    "payment_amount": ("payment_amount", "支払金額"),
+    "income_after_deduction": ("income_after_deduction", "給与所得控除後の金額"),
+    "total_deductions": ("total_deductions", "所得控除の額の合計額"),
+    "withholding_tax": ("withholding_tax", "源泉徴収税額"),
+    "social_insurance": ("social_insurance", "社会保険料等の金額"),
+    "dependents": ("dependents", "扶養親族の数"),
+}
+#: The submission's own columns (employer and year), which every file must have; the header must
+#: also have municipality_code, employee_name and personal_number.
+REQUIRED = ("corporate_number", "period", "employer_name", "employer_address")
+#: Columns that become fields of a payload line, one line per row.
+LINE_COLUMNS = [k for k in COLUMNS if k not in ("corporate_number", "period", "employer_name", "employer_address")]
+#: Header spelling → canonical column.
+ALIASES = {alias: canon for canon, aliases in COLUMNS.items() for alias in aliases}
+#: A service error's field that names a line: ``lines[3].personal_number``.
+LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
+
+
+@dataclass
+class RowGroup:
+    """A run of consecutive rows of one company and year: one submission."""
+
+    corporate_number: str
+    period: str
+    first_row: int
+    rows: list[tuple[int, dict[str, str]]]  # (CSV row number, canonical column → cell)
+
+
+def header_mapping(fieldnames: Sequence[str] | None) -> dict[str, str]:
+    """Header cell → canonical column; ValidationError for an empty file, an unknown or a missing column."""
+    if not fieldnames:
+        raise ValidationError("the CSV file is empty: expected a header row", field="header",
+                              expected="a header row naming the columns", got="nothing", code="empty_file")
+    mapping: dict[str, str] = {}
+    for name in fieldnames:
+        canon = ALIASES.get((name or "").lstrip("\ufeff").strip())  # a BOM left by a text-mode reader
+        if canon is None:
+            raise ValidationError(f"unknown column {name!r} in the header", field=f"column {name}",
+                                  expected="one of " + ", ".join(COLUMNS), got=name, code="unknown_column")
+        mapping[name] = canon
+    missing = [c for c in (*REQUIRED, "municipality_code", "employee_name", "personal_number") if c not in mapping.values()]
+    if missing:
+        raise ValidationError(f"the header lacks column(s) {', '.join(missing)}", field=f"column {missing[0]}",
+                              expected=", ".join(missing), got=", ".join(fieldnames), code="missing_column")
+    return mapping
+
+
+def group_rows(reader: csv.DictReader, mapping: dict[str, str],
+               on_row: Callable[[int], None] | None = None) -> Iterator[RowGroup]:
+    """The reader's rows, grouped into runs of one company and year, as they are read.
+
+    ``on_row`` is told each row's number before it is grouped. ValidationError for a row with
+    more cells than the header has columns."""
+    current: RowGroup | None = None
+    for number, raw in enumerate(reader, start=2):
+        if on_row is not None:
+            on_row(number)
+        row = {mapping[k]: (v or "").strip() for k, v in raw.items() if k is not None}
+        if None in raw:  # more cells than header columns
+            raise ValidationError(f"row {number} has more cells than the header has columns", field=f"row {number}",
+                                  expected=f"{len(mapping)} cells", got=f"{len(mapping) + len(raw[None])} cells", code="extra_cells")
+        key = (row.get("corporate_number", ""), row.get("period", ""))
+        if current is None or key != (current.corporate_number, current.period):
+            if current is not None:
+                yield current
+            current = RowGroup(key[0], key[1], number, [])
+        current.rows.append((number, row))
+    if current is not None:
+        yield current
+
+
+def submission_request(group: RowGroup) -> SubmissionRequest:
+    """The ``PAYROLL_REPORT`` submission a group of rows stands for, keyed by its rows."""
+    first = group.rows[0][1]
+    lines = []
+    for _, row in group.rows:
+        line = {k: row[k] for k in LINE_COLUMNS if k in row and row[k] != ""}
+        lines.append(line)
+    digest = hashlib.sha256(repr([r for _, r in group.rows]).encode()).hexdigest()[:32]
+    return SubmissionRequest(
+        corporate_number=group.corporate_number, procedure="PAYROLL_REPORT", period=group.period,
+        payload={"employer": {"name": first.get("employer_name", ""), "address": first.get("employer_address", "")}, "lines": lines},
+        idempotency_key=f"csv-import:{digest}",
+    )
+
+
+def locate_errors(err: KirokuError, group: RowGroup) -> list[dict]:
+    """A service error on a group's submission as CSV-level errors: each with its ``row`` and ``column``."""
+    items = err.errors if isinstance(err, ValidationErrors) else [err]
+    out = []
+    for e in items:
+        d = e.to_dict()
+        m = LINE_FIELD.match(e.field or "")
+        if m:
+            d["row"] = group.rows[int(m[1]) - 1][0]
+            d["column"] = m[2]
+        else:
+            d["row"] = group.first_row
+            column = (e.field or "").split(".")[-1]
+            d["column"] = {"name": "employer_name", "address": "employer_address"}.get(column, column)
+        out.append(d)
+    return out
