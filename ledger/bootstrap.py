@@ -6,27 +6,28 @@ place where files are opened and connections made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from ledger.catalog.tables import Catalog
-from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import utcnow
-from ledger.errors import ConfigurationError
+from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.events import EventCodec
+from ledger.errors import ConfigurationError
 from ledger.integrity import startup_check
 from ledger.ports import KeyService, Log, ObjectStore
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
-from ledger.transparency.sequencer import Sequencer
 from ledger.service.access import AccessLog
+from ledger.service.commands import Commands
 from ledger.service.queries import Queries
 from ledger.service.sealing import Sealer
-from ledger.service.commands import Commands
 from ledger.settings import Settings, load_settings
 from ledger.transparency.notary import Transparency
+from ledger.transparency.sequencer import Sequencer
 
 
 def make_log(settings: Settings) -> Log:
@@ -116,7 +117,7 @@ class Kiroku:
         self.catalog.close()
         self.keys.close()
 
-    def __enter__(self) -> "Kiroku":
+    def __enter__(self) -> Kiroku:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -9,7 +9,6 @@ and never served: unfinished temporaries are removed, a damaged log refuses to o
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from sqlalchemy import select
 

@@ -48,7 +48,7 @@ class Position:
         return f"{self.topic}/{self.partition}/{self.offset}"
 
     @classmethod
-    def parse(cls, text: str) -> "Position":
+    def parse(cls, text: str) -> Position:
         topic, partition, offset = text.rsplit("/", 2)
         return cls(topic, int(partition), int(offset))
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from ledger.domain.model import Receipt
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
@@ -38,7 +39,7 @@ class ImportResult:
 MAX_ERRORS = 1000
 
 
-def import_payroll_csv(producer: "object", source: str | Path | IO[str], *, batch_size: int = 200,
+def import_payroll_csv(producer: object, source: str | Path | IO[str], *, batch_size: int = 200,
                        on_row: Callable[[int], None] | None = None, keep_receipts: bool = True,
                        on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
     """Import a salary-payment-report CSV through ``producer`` (a ``Producer``); returns what happened.
@@ -52,7 +53,7 @@ def import_payroll_csv(producer: "object", source: str | Path | IO[str], *, batc
     result = ImportResult()
     close = None
     if isinstance(source, (str, Path)):
-        close = open(source, "r", encoding="utf-8-sig", newline="")
+        close = open(source, encoding="utf-8-sig", newline="")
         stream: IO[str] = close
     else:
         stream = source

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
 from ledger.errors import KirokuError, TooManyRequests, Unavailable
@@ -39,7 +40,7 @@ class RemoteProducer:
         self.chunk = chunk
 
     @classmethod
-    def open(cls, base_url: str, token: str, **client: Any) -> "RemoteProducer":
+    def open(cls, base_url: str, token: str, **client: Any) -> RemoteProducer:
         """Connect to the Kiroku at ``base_url`` with an API token (``timeout``, ``retries``… go to ``HttpClient``)."""
         chunk = client.pop("chunk", 200)
         return cls(HttpClient(base_url, token, **client), chunk=chunk)
@@ -51,7 +52,7 @@ class RemoteProducer:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "RemoteProducer":
+    def __enter__(self) -> RemoteProducer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -12,8 +12,9 @@ only under the company's grant) and records; the SDK adds nothing but convenienc
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
@@ -30,7 +31,7 @@ class Producer:
         self._owns = owns_kiroku
 
     @classmethod
-    def open(cls, principal: Principal | str, **settings: Any) -> "Producer":
+    def open(cls, principal: Principal | str, **settings: Any) -> Producer:
         """Open the deployment the settings (or ``KIROKU_*`` variables) describe, as ``principal``."""
         return cls(open_kiroku(**settings), principal, owns_kiroku=True)
 
@@ -38,7 +39,7 @@ class Producer:
         if self._owns:
             self.kiroku.close()
 
-    def __enter__(self) -> "Producer":
+    def __enter__(self) -> Producer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -7,8 +7,9 @@ and missing-filing reports — every read recorded in the company's access log.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from datetime import datetime
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Disposition, Enrollment, MissingFiling, Notice, Principal, Snapshot, SubmissionInfo

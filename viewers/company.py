@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-
 from ledger.bootstrap import Kiroku
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import AccessRecord, Disposition, Enrollment, Grant, Principal, Snapshot, SubmissionInfo

@@ -13,11 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from ledger.domain.model import (
-    AccessRecord, Disposition, Enrollment, Grant, MissingFiling, Notice, Principal, PrincipalKind, Snapshot, SubmissionInfo, utcnow,
+    AccessRecord,
+    Disposition,
+    Enrollment,
+    Grant,
+    MissingFiling,
+    Notice,
+    Principal,
+    PrincipalKind,
+    Snapshot,
+    SubmissionInfo,
+    utcnow,
 )
 from ledger.errors import IntegrityError, ValidationError
 from viewers.agency import AgencyView

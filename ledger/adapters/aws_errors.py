@@ -24,7 +24,8 @@ still fails (:func:`translate`):
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Collection, TypeVar
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
 from ledger.errors import ConfigurationError, IntegrityError, KirokuError, Unavailable
 
@@ -119,7 +120,8 @@ def attempts_made(exc: BaseException) -> int | None:
 
 def is_retriable(exc: BaseException) -> bool:
     """Throttling, 5xx and connection-level failures may succeed when tried again later; nothing else."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, ClientError):
         code = error_code(exc)

@@ -55,7 +55,7 @@ class KafkaOptions:
         return ",".join(self.bootstrap)
 
     @classmethod
-    def from_url(cls, url: str) -> "KafkaOptions":
+    def from_url(cls, url: str) -> KafkaOptions:
         """Parse ``kafka://h:p[,h:p][?prefix=…&timeout_ms=…&replication=…]``, naming what is wrong."""
         def bad(message: str, got: Any, expected: str) -> ConfigurationError:
             return ConfigurationError(f"KIROKU_LOG={url}: {message}", field="KIROKU_LOG", expected=expected,

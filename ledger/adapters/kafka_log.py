@@ -34,10 +34,17 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ledger.adapters.kafka_client import (
-    MAX_RECORD_BYTES, READ_STREAMS, KafkaOptions, ReadStream, discard_producer, import_kafka, quick_metadata,
+    MAX_RECORD_BYTES,
+    READ_STREAMS,
+    KafkaOptions,
+    ReadStream,
+    discard_producer,
+    import_kafka,
+    quick_metadata,
 )
 from ledger.adapters.kafka_topics import ensure_topics
 from ledger.errors import ConfigurationError, Conflict, KirokuError, Unavailable, ValidationError
@@ -77,7 +84,7 @@ class KafkaLog:
         self._producer = self._new_producer()
 
     @classmethod
-    def from_url(cls, url: str, partitions: int) -> "KafkaLog":
+    def from_url(cls, url: str, partitions: int) -> KafkaLog:
         """Connect to the brokers a ``kafka://`` URL names; ``partitions`` is for topics created now."""
         return cls(KafkaOptions.from_url(url), partitions)
 
@@ -236,7 +243,7 @@ class KafkaLog:
                 self._drop_reader()
                 raise self._unavailable("serve a read", exc) from exc
 
-    def _stream_for(self, tp: Any, key: tuple[str, int], offset: int) -> "ReadStream":
+    def _stream_for(self, tp: Any, key: tuple[str, int], offset: int) -> ReadStream:
         """The read stream that left off at ``offset`` in this partition, else a new or the least
         recently used one (which then seeks). In one process the notifier, the projector and the
         sequencer each read every partition at their own pace: each keeps to a stream of its own."""
@@ -457,7 +464,7 @@ class KafkaLog:
             while self.end_offset(topic, partition) <= offset and time.monotonic() < deadline:
                 time.sleep(0.005)
 
-    def membership(self, group: str, topics: Sequence[str], member: str | None = None) -> "GroupMembership":
+    def membership(self, group: str, topics: Sequence[str], member: str | None = None) -> GroupMembership:
         """Join consumer group ``group`` for ``topics``: Kafka decides which partitions are ours."""
         return GroupMembership(self, group, topics, member)
 

@@ -36,8 +36,9 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 from cachetools import TTLCache
@@ -74,7 +75,7 @@ class KmsKeyService:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, objects_url: str | None = None, **kwargs: Any) -> "KmsKeyService":
+    def from_url(cls, url: str, objects_url: str | None = None, **kwargs: Any) -> KmsKeyService:
         """Parse the URL (before any I/O), connect, and check the master key and the key store."""
         parsed = parse_keys_url(url)
         bucket, prefix = parsed.store_bucket, parsed.store_prefix

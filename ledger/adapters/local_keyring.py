@@ -58,7 +58,7 @@ class LocalKeyring:
         self._reserved_scope: dict[str, str] = {}  # scope → key id, for the same keys
 
     @classmethod
-    def from_url(cls, url: str) -> "LocalKeyring":
+    def from_url(cls, url: str) -> LocalKeyring:
         return cls(Path(url.removeprefix("local://")))
 
     def _load_master(self) -> bytes:

@@ -29,9 +29,10 @@ import base64
 import hashlib
 import io
 import logging
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from typing import IO, Any, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
@@ -72,10 +73,10 @@ class S3ObjectStore:
         self.part_size, self.multipart_threshold = part_size, max(multipart_threshold, part_size)
         self.setting = setting
         # S3's clock, not the service's: Object Lock compares retain-until with real time.
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or (lambda: datetime.now(UTC))
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> "S3ObjectStore":
+    def from_url(cls, url: str, **kwargs: Any) -> S3ObjectStore:
         """Parse the URL (before any I/O), connect, and check or create the bucket."""
         parsed = parse_objects_url(url)
         store = cls(client("s3", parsed.region, parsed.endpoint), parsed.bucket, part_size=parsed.part_mb * MIB,
@@ -135,7 +136,7 @@ class S3ObjectStore:
         if retain_until_us is None:
             return {}
         # Round up to the second: a lock must never end earlier than asked.
-        until = datetime.fromtimestamp(-(-retain_until_us // 1_000_000), tz=timezone.utc)
+        until = datetime.fromtimestamp(-(-retain_until_us // 1_000_000), tz=UTC)
         if until <= self._now() + timedelta(seconds=60):
             # AWS refuses a retain-until date in the past; an object whose retention has already
             # ended (e.g. replaying an old log into a new bucket) is stored without a lock.

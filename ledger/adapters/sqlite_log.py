@@ -15,9 +15,9 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from ledger.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 from ledger.partitioning import partition_for
@@ -79,7 +79,7 @@ class SqliteLog:
                 "from a backup or a replica", field=str(self.path), code="log_damaged") from exc
 
     @classmethod
-    def from_url(cls, url: str, partitions: int) -> "SqliteLog":
+    def from_url(cls, url: str, partitions: int) -> SqliteLog:
         """``sqlite:///relative/path`` or ``sqlite:////absolute/path`` (SQLAlchemy's convention)."""
         return cls(Path(url.removeprefix("sqlite:///")), partitions)
 

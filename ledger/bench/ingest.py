@@ -21,11 +21,12 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ledger.bench.population import Company, make_companies, municipalities, payroll
 from ledger.bootstrap import Kiroku, open_kiroku
@@ -64,7 +65,7 @@ def prepare(root: Path, name: str, companies: list[Company], period: str = "2026
     grants first, so that the vendor's enrollments are authorized against them.
     """
     vendor = Principal.parse(VENDOR)
-    expires = datetime.now(timezone.utc) + timedelta(days=365)
+    expires = datetime.now(UTC) + timedelta(days=365)
     k = _fresh(root, name, inline_processing=False)
     try:
         for code in municipalities():
@@ -125,7 +126,8 @@ def run_raw(root: Path, k: Kiroku, requests: list[SubmissionRequest], batch: int
     db = sqlite3.connect(root / "raw.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE records (partition INTEGER, offset INTEGER, key BLOB, value BLOB, PRIMARY KEY (partition, offset)) WITHOUT ROWID")
+    db.execute("CREATE TABLE records (partition INTEGER, offset INTEGER, key BLOB, value BLOB, "
+               "PRIMARY KEY (partition, offset)) WITHOUT ROWID")
     prepared = plain_payloads(requests)
     lines = sum(len(p["lines"]) for p in prepared)
     encode = payload_encoder(k)
@@ -268,7 +270,7 @@ def bench_read(lines_total: int, per_company: int = 100, samples: int = 2000, wo
     try:
         fill = run_kiroku(k, requests, 500)
         report(f"filled at {fill.lines_per_s:,.0f} lines/s; reading …")
-        past = datetime.now(timezone.utc)
+        past = datetime.now(UTC)
         codes = list(municipalities())
         agencies = {code: Principal.agency(f"municipality:{code}") for code in codes}
         results: dict[str, Any] = {"lines": fill.lines, "submissions": fill.submissions}
@@ -334,7 +336,7 @@ def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str])
     import sys
 
     k = open_kiroku(load_settings(home=home, inline_processing=False))
-    expires = datetime.now(timezone.utc) + timedelta(days=365)
+    expires = datetime.now(UTC) + timedelta(days=365)
     for corp in corporate_numbers:
         k.commands.issue_grant(Principal.company(corp), VENDOR, ["PAYROLL_REPORT"], ["submit"], expires)
     k.processors.catch_up()
@@ -367,7 +369,7 @@ def bench_memory(sizes: tuple[int, ...] = (100_000, 1_000_000), per_company: int
         report(f"writing a {rows:,}-row CSV …")
         write_csv(path, rows, per_company)
         corps = [make_corporate_number(f"{2_000_000_000 + i:012d}") for i in range(0, rows, per_company)]
-        report(f"importing it in a child process …")
+        report("importing it in a child process …")
         result = peak_rss_of_import(path, root / f"home-{rows}", corps)
         result["file_mb"] = path.stat().st_size / 1e6
         out.append(result)
@@ -406,7 +408,7 @@ class PhaseTimer:
         self.seconds: dict[str, float] = {}
         self._saved: list[tuple[Any, str, Any]] = []
 
-    def __enter__(self) -> "PhaseTimer":
+    def __enter__(self) -> PhaseTimer:
         import importlib
 
         for label, module, cls_name, method in self.STAGES:

@@ -34,19 +34,28 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sqlalchemy import func, select
 
-from ledger.catalog import tables as catalog
 from ledger.bench.ingest import (
-    Measure, PhaseTimer, _fresh, median_round, payload_encoder, plain_payloads, prepare, run_kiroku, summarize_rounds,
+    Measure,
+    PhaseTimer,
+    _fresh,
+    median_round,
+    payload_encoder,
+    plain_payloads,
+    prepare,
+    run_kiroku,
+    summarize_rounds,
 )
 from ledger.bench.population import make_companies
-from ledger.errors import KirokuError
+from ledger.catalog import tables as catalog
 from ledger.encoding.events import SUBMISSION_RECORDED
+from ledger.errors import KirokuError
 from ledger.ports import FILINGS
 
 

@@ -18,6 +18,7 @@ from ledger.catalog import tables as c
 from ledger.catalog.reads import active_grants
 from ledger.domain.model import Principal, SubmissionRequest
 
+
 @dataclass(slots=True)
 class Head:
     """The latest recorded submission of a filing (company, procedure, period)."""

@@ -18,8 +18,18 @@ from sqlalchemy.engine import Connection  # re-exported: the type the rules take
 
 from ledger.catalog import tables as t
 from ledger.domain.model import (
-    AccessRecord, Action, Disposition, Enrollment, Grant, MissingFiling, Notice, Receipt, SubmissionInfo, SubmissionKind,
-    from_us, to_us,
+    AccessRecord,
+    Action,
+    Disposition,
+    Enrollment,
+    Grant,
+    MissingFiling,
+    Notice,
+    Receipt,
+    SubmissionInfo,
+    SubmissionKind,
+    from_us,
+    to_us,
 )
 
 
@@ -87,7 +97,8 @@ def filings_in_force(conn: Connection, at: datetime, *, agency_id: str | None = 
         conds.append(s.c.period >= period_from)
     if period_to:
         conds.append(s.c.period <= period_to + "\uffff")
-    rows = conn.execute(select(s).where(and_(*conds)).order_by(s.c.corporate_number, s.c.procedure, s.c.period, s.c.version)).mappings().all()
+    rows = conn.execute(select(s).where(and_(*conds)).order_by(s.c.corporate_number, s.c.procedure, s.c.period,
+                                                               s.c.version)).mappings().all()
     latest: dict[tuple[str, str, str], dict] = {}
     for r in rows:
         latest[(r["corporate_number"], r["procedure"], r["period"])] = dict(r)
@@ -252,7 +263,8 @@ def open_enrollments_for(conn: Connection, agency_id: str, procedures: list[str]
     """Active enrollments of these procedures addressed to the agency, or to no agency (line-routed)."""
     e = t.enrollments
     rows = conn.execute(select(e).where(e.c.withdrawn_us.is_(None), e.c.procedure.in_(procedures),
-                                        or_(e.c.agency_id == agency_id, e.c.agency_id.is_(None))).order_by(e.c.enrollment_id)).mappings().all()
+                                        or_(e.c.agency_id == agency_id,
+                                            e.c.agency_id.is_(None))).order_by(e.c.enrollment_id)).mappings().all()
     return [_enrollment(conn, r) for r in rows]
 
 
@@ -279,7 +291,8 @@ def accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, datetime
     """(enrollment, agency, accepted at) for every active accepted enrollment (for deadline reports)."""
     e, d = t.enrollments, t.decisions
     rows = conn.execute(select(e, d.c.agency_id.label("decided_agency"), d.c.decided_us).join(d, e.c.enrollment_id == d.c.enrollment_id)
-                        .where(e.c.withdrawn_us.is_(None), d.c.decision == "accepted").order_by(e.c.enrollment_id, d.c.agency_id)).mappings().all()
+                        .where(e.c.withdrawn_us.is_(None), d.c.decision == "accepted").order_by(e.c.enrollment_id,
+                                                                                                d.c.agency_id)).mappings().all()
     for r in rows:
         yield dict(r), r["decided_agency"], from_us(r["decided_us"])
 
@@ -295,14 +308,16 @@ def missing_reported(conn: Connection, agency_id: str, procedure: str, period: s
 def missing_for(conn: Connection, agency_id: str, procedure: str | None, period: str | None) -> list[dict]:
     m = t.missing
     conds = [m.c.agency_id == agency_id] + ([m.c.procedure == procedure] if procedure else []) + ([m.c.period == period] if period else [])
-    return [dict(r) for r in conn.execute(select(m).where(*conds).order_by(m.c.procedure, m.c.period, m.c.corporate_number)).mappings().all()]
+    return [dict(r) for r in conn.execute(select(m).where(*conds).order_by(m.c.procedure, m.c.period,
+                                                                           m.c.corporate_number)).mappings().all()]
 
 
 # -- access log and positions -------------------------------------------------------------------------
 
 def access_records(conn: Connection, corporate_number: str, after: int, limit: int) -> list[AccessRecord]:
     a = t.access_log
-    rows = conn.execute(select(a).where(a.c.corporate_number == corporate_number, a.c.seq > after).order_by(a.c.seq).limit(limit)).mappings().all()
+    rows = conn.execute(select(a).where(a.c.corporate_number == corporate_number,
+                                        a.c.seq > after).order_by(a.c.seq).limit(limit)).mappings().all()
     return [AccessRecord(corporate_number=r["corporate_number"], seq=r["seq"], access_id=r["access_id"], viewer=r["viewer"],
                          action=r["action"], subject=r["subject"], legal_basis=r["legal_basis"], outcome=r["outcome"],
                          reason=r["reason"], at=from_us(r["at_us"])) for r in rows]

@@ -16,14 +16,26 @@ import functools
 import json
 import operator
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
-
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
-    UniqueConstraint, create_engine, event, func, select,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
 )
 from sqlalchemy.engine import Connection, Engine
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -23,7 +23,7 @@ def _say(text: str) -> None:
     console.print(f"[dim]{text}[/]")
 
 
-def _save(out: Optional[Path], data: Any) -> None:
+def _save(out: Path | None, data: Any) -> None:
     if out is not None:
         out.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
         console.print(f"[dim]results written to {out}[/]")
@@ -34,14 +34,14 @@ def ingest(
     companies: int = typer.Option(2000, help="Companies, one PAYROLL_REPORT each."),
     lines: int = typer.Option(100, help="Employee lines per report."),
     batch: int = typer.Option(500, help="Submissions per durable batch (the same for every contender)."),
-    log: Optional[str] = typer.Option(None, help="kafka://HOST:PORT[,HOST:PORT] to measure the Kafka deployment "
+    log: str | None = typer.Option(None, help="kafka://HOST:PORT[,HOST:PORT] to measure the Kafka deployment "
                                                  "instead (needs a running broker, e.g. `kiroku infra kafka up`)."),
     phases: bool = typer.Option(False, help="Also show where Kiroku's time goes, stage by stage."),
     rounds: int = typer.Option(1, min=1, help="Run every contender this many times, round by round; each figure "
                                               "is its median round and each ratio the median of the ratios "
                                               "measured within a round (with their range). 3 or more on a "
                                               "noisy machine."),
-    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+    out: Path | None = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """Lines/s through the whole path — validate, seal personal numbers, encode, durable append,
     notifier, projector and sequencer caught up — next to the raw ceiling (fastavro + bare batched
@@ -128,7 +128,7 @@ def read(
     small: int = typer.Option(100_000, help="Lines stored in the smaller ledger."),
     large: int = typer.Option(1_000_000, help="Lines stored in the larger ledger (10× by default)."),
     samples: int = typer.Option(2000, help="Reads timed per kind and size."),
-    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+    out: Path | None = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """p50 / p95 / p99 of agency snapshot reads (now and as of a past time), notice-feed pages of
     100 and company access-log pages, at two ledger sizes — the cost must not grow with size."""
@@ -159,7 +159,7 @@ def read(
 def memory(
     small: int = typer.Option(100_000, help="Rows of the smaller CSV."),
     large: int = typer.Option(1_000_000, help="Rows of the larger CSV."),
-    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+    out: Path | None = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """Peak resident memory importing two CSV files ten times apart: streaming keeps it flat."""
     from ledger.bench.ingest import bench_memory
@@ -180,7 +180,7 @@ def memory(
 @app.command("merkle")
 def merkle(
     leaves: list[int] = typer.Option([1_000_000, 10_000_000], help="Tree sizes to build (repeat the option)."),
-    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+    out: Path | None = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """Merkle integration rate (leaves/s) and inclusion/consistency proof p50/p99 at each size."""
     from ledger.bench.merkle import bench_merkle
@@ -195,7 +195,7 @@ def merkle(
 def http(
     clients: int = typer.Option(50, help="Concurrent clients."),
     seconds: float = typer.Option(60, help="How long the load runs."),
-    out: Optional[Path] = typer.Option(None, help="Also write the numbers as JSON to this file."),
+    out: Path | None = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """Requests/s and latency percentiles for record and read against `kiroku serve` (embedded default)."""
     from ledger.bench.http_soak import run_http_bench

@@ -8,15 +8,25 @@ The global options (``--data-dir``) are set by the callback in :mod:`ledger.cli.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 
 from ledger.errors import (
-    Conflict, Forbidden, KeyErased, KirokuError, NotAcceptable, NotFound, PayloadTooLarge, TooManyRequests, Unauthenticated,
-    UnsupportedMediaType, ValidationError,
+    Conflict,
+    Forbidden,
+    KeyErased,
+    KirokuError,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationError,
 )
 
 console = Console()

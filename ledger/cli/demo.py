@@ -10,7 +10,7 @@ records nothing twice and says what it found.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -45,7 +45,7 @@ class DemoClock:
         return self.now
 
     def at(self, y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> None:
-        self.now = datetime(y, m, d, hh, mm, tzinfo=JST).astimezone(timezone.utc)
+        self.now = datetime(y, m, d, hh, mm, tzinfo=JST).astimezone(UTC)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -60,7 +60,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 def run_demo(settings: Settings, companies: int = 40, employees: int = 50, console: Console | None = None) -> dict[str, Any]:
     """Run the demo; returns the summary figures (also printed)."""
     console = console or Console()
-    clock = DemoClock(datetime(2025, 12, 1, 1, 0, tzinfo=timezone.utc))
+    clock = DemoClock(datetime(2025, 12, 1, 1, 0, tzinfo=UTC))
     k = open_kiroku(settings, clock=clock)
     try:
         return _Story(k, clock, console, companies, employees).run()
@@ -213,7 +213,8 @@ class _Story:
         self.say("4. Reference (参照)",
                  f"{chiyoda.agency_id.split(':')[1]} {self.muni_name(chiyoda.agency_id)} reads {c.name}'s report: it sees "
                  f"{len(lines)} of {snap.info.line_count} lines — only its own residents — on the basis {snap.legal_basis}.")
-        self.out.print(_table("Snapshot as the municipality sees it (first lines)", ["line", "employee", "個人番号", "支払金額", "源泉徴収税額"], rows))
+        self.out.print(_table("Snapshot as the municipality sees it (first lines)",
+                              ["line", "employee", "個人番号", "支払金額", "源泉徴収税額"], rows))
 
     def correction(self, receipts: dict[str, Receipt]) -> None:
         k, clock = self.k, self.clock
@@ -231,7 +232,8 @@ class _Story:
         else:
             r = k.queries.receipt(self.vendor, head.submission_id)
         chain = k.queries.history(self.vendor, r.submission_id)
-        self.say("5. Correction (訂正)", f"{c.name} restates its report: a correction replaces {prior.submission_id}; both stay in the ledger.")
+        self.say("5. Correction (訂正)",
+                 f"{c.name} restates its report: a correction replaces {prior.submission_id}; both stay in the ledger.")
         self.out.print(_table("Correction history", ["version", "submission", "kind", "replaces", "recorded"],
                               [[s.version, s.submission_id, s.kind.value, s.replaces or "", jst(s.recorded_at)] for s in chain]))
         before = k.queries.effective(Principal.company(c.corporate_number), c.corporate_number, "PAYROLL_REPORT", YEAR,
@@ -260,7 +262,9 @@ class _Story:
         seals = sorted({m.seal for m in missing if m.seal})
         if seals:
             self.out.print("Everything accepted by the deadline is sealed in a signed checkpoint the report refers to:\n  "
-                           + "\n  ".join(seals) + f"\n(`kiroku --data-dir {self.k.settings.home} checkpoint show --company {missing[0].corporate_number} --seal WITHHOLDING_SLIP/{YEAR}` prints the signed note.)")
+                           + "\n  ".join(seals)
+                           + f"\n(`kiroku --data-dir {self.k.settings.home} checkpoint show --company {missing[0].corporate_number} "
+                           f"--seal WITHHOLDING_SLIP/{YEAR}` prints the signed note.)")
 
     def firm_files(self) -> None:
         k, clock = self.k, self.clock
@@ -271,7 +275,8 @@ class _Story:
             {k2: e[k2] for k2 in ("employee_name", "personal_number", "address", "payment_amount", "income_after_deduction",
                                    "total_deductions", "withholding_tax")} for e in c.employees[:10]]}
         r = k.commands.record(firm, SubmissionRequest(corporate_number=c.corporate_number, procedure="WITHHOLDING_SLIP",
-                                                      period=YEAR, payload=slips, idempotency_key=f"demo:{c.corporate_number}:WITHHOLDING_SLIP:{YEAR}"))
+                                                      period=YEAR, payload=slips,
+                                                      idempotency_key=f"demo:{c.corporate_number}:WITHHOLDING_SLIP:{YEAR}"))
         self.say("7. A firm files under a grant (委任)",
                  f"{FIRM} files WITHHOLDING_SLIP {YEAR} for {c.name} under its grant: {r.submission_id}, "
                  f"notified {', '.join(r.targets)}, on time: {r.on_time}.")

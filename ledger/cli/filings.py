@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.panel import Panel
@@ -28,8 +28,8 @@ def record(
     company: str = typer.Option(..., "--company", help="法人番号 of the company the data belongs to."),
     procedure: str = typer.Option(..., help="PAYROLL_REPORT, WITHHOLDING_SLIP, STANDARD_REMUNERATION, BONUS_PAYMENT or WAGE_LEDGER."),
     period: str = typer.Option(..., help="YYYY (reports by year), YYYY-MM (wage ledger) or YYYY-MM-DD (bonus payment date)."),
-    idempotency_key: Optional[str] = typer.Option(None, help="Retry-safe key: the same key and body returns the first receipt."),
-    correction_of: Optional[str] = typer.Option(None, help="Record a correction replacing this submission id."),
+    idempotency_key: str | None = typer.Option(None, help="Retry-safe key: the same key and body returns the first receipt."),
+    correction_of: str | None = typer.Option(None, help="Record a correction replacing this submission id."),
 ) -> None:
     """Record one submission from a JSON file and print its receipt."""
     from ledger.domain.model import SubmissionKind, SubmissionRequest
@@ -87,7 +87,8 @@ def import_csv(
                                                  on_row=lambda n: bar.update(task, completed=n - 1)))
     console.print(f"Read {result.rows:,} rows: recorded {result.recorded} submission(s).")
     if result.errors:
-        t = Table(title=f"{len(result.errors)} problem(s) — these companies were not recorded", title_justify="left", header_style="bold red")
+        t = Table(title=f"{len(result.errors)} problem(s) — these companies were not recorded", title_justify="left",
+                  header_style="bold red")
         for col in ("row", "column", "problem", "expected", "got"):
             t.add_column(col)
         for e in result.errors[:200]:
@@ -163,7 +164,8 @@ def show(
             t.add_row(str(n), *[str(line[col]) for col in cols])
         console.print(t)
     for h in chain:
-        console.print(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}" + (f" replaces {h.replaces}" if h.replaces else ""))
+        replaces = f" replaces {h.replaces}" if h.replaces else ""
+        console.print(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}{replaces}")
 
 
 @app.command("access-log")

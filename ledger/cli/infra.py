@@ -7,8 +7,8 @@ documented product command, confined here. Each command prints what ``infra`` re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import typer
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -37,7 +36,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 @app.callback()
 def main(
-    data_dir: Optional[Path] = typer.Option(
+    data_dir: Path | None = typer.Option(
         None, "--data-dir", "-d", envvar="KIROKU_HOME",
         help="Data directory of the embedded deployment (log, catalog, snapshots, keyring). Default: ~/.kiroku",
     ),
@@ -53,7 +52,9 @@ def main(
 
 @app.command()
 def demo(
-    companies: int = typer.Option(40, min=4, help="How many companies file (each with --employees lines; at least 4: the story needs a late filer and a non-filer)."),
+    companies: int = typer.Option(40, min=4,
+                                  help="How many companies file (each with --employees lines; "
+                                       "at least 4: the story needs a late filer and a non-filer)."),
     employees: int = typer.Option(50, min=1, help="Employees per company (one report line each)."),
 ) -> None:
     """Run the whole phase-2 flow as a story: enroll → record a January → notify → read → correct →

@@ -33,7 +33,8 @@ def replay(
         rebuilt = Catalog(f"sqlite:///{target}")
         projector = Projector(k.log, rebuilt, k.codec, k.registry, k.objects)
         with Progress(TextColumn("[bold]Replaying the log"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-            total = sum(k.log.end_offset(t, p) for t in ("kiroku.filings", "kiroku.notices", "kiroku.access") for p in range(k.log.partitions(t)))
+            total = sum(k.log.end_offset(t, p) for t in ("kiroku.filings", "kiroku.notices",
+                                                         "kiroku.access") for p in range(k.log.partitions(t)))
             task = bar.add_task("replay", total=total)
             while (n := projector.run_once()):
                 bar.advance(task, n)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -41,8 +41,10 @@ def open_role(role: str, config: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorL
 
 @app.command("process")
 def process(
-    role: str = typer.Option(..., "--role", help="notifier (filings → agencies' notices), projector (log → catalog + snapshots) or sequencer (log → Merkle trees, checkpoints, seals; run one)."),
-    member: Optional[str] = typer.Option(
+    role: str = typer.Option(..., "--role",
+                             help="notifier (filings → agencies' notices), projector (log → catalog + snapshots) "
+                                  "or sequencer (log → Merkle trees, checkpoints, seals; run one)."),
+    member: str | None = typer.Option(
         None, "--member", help="A stable name for this instance (Kafka static group membership): restarted "
                                "under the same name it takes its partitions back at once."),
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit once everything available is processed."),

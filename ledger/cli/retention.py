@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -35,7 +34,7 @@ def _as_of(text: str | None) -> datetime | None:
 
 @app.command("run")
 def retention_run(
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Act as of this date or time (JST unless a zone is given). Default: now."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Act as of this date or time (JST unless a zone is given). Default: now."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be destroyed."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -36,7 +35,8 @@ def serve(
     The OpenAPI document is at /openapi.json and browsable at /docs."""
     try:
         from viewers.http.app import create_app
-        from viewers.http.server import base_url, bind, serve as serve_http
+        from viewers.http.server import base_url, bind
+        from viewers.http.server import serve as serve_http
     except ImportError as exc:
         fail(KirokuError(f"the HTTP API needs its extra: pip install 'kiroku-ledger[http]' ({exc.name} is missing)",
                           code="missing_extra"))
@@ -59,9 +59,10 @@ def serve(
 
 @principals_app.command("add")
 def principals_add(
-    principal: str = typer.Argument(..., help="company:<法人番号>, vendor:NAME, firm:NAME, bank:NAME, agency:<kind>:<code> or operator:NAME."),
-    label: Optional[str] = typer.Option(None, help="What the token is for (e.g. the system that uses it)."),
-    expires_in_days: Optional[float] = typer.Option(None, min=0.0001, help="Expire after this many days (default: never)."),
+    principal: str = typer.Argument(..., help="company:<法人番号>, vendor:NAME, firm:NAME, bank:NAME, "
+                                                    "agency:<kind>:<code> or operator:NAME."),
+    label: str | None = typer.Option(None, help="What the token is for (e.g. the system that uses it)."),
+    expires_in_days: float | None = typer.Option(None, min=0.0001, help="Expire after this many days (default: never)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (with the token) instead of text."),
 ) -> None:
     """Make an API token for a principal. The token is shown once, now; only its hash is kept."""
@@ -83,7 +84,7 @@ def principals_add(
 
 @principals_app.command("list")
 def principals_list(
-    principal: Optional[str] = typer.Option(None, help="Only this principal's tokens."),
+    principal: str | None = typer.Option(None, help="Only this principal's tokens."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Tokens made so far (never the tokens themselves): who, when, until when, revoked or not."""

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -27,7 +27,7 @@ checkpoint_app = typer.Typer(help="Signed checkpoints (C2SP tlog-checkpoint) of 
 _FILINGS = "kiroku.filings"
 
 
-def _write(text: str, out: Optional[Path], what: str) -> None:
+def _write(text: str, out: Path | None, what: str) -> None:
     if out is None:
         console.out(text, end="", highlight=False)
     else:
@@ -63,22 +63,22 @@ def _verdict(checks: list[Any], as_json: bool) -> None:
 
 @app.command()
 def verify(
-    receipt: Optional[Path] = typer.Option(None, "--receipt", "-r", exists=True, dir_okay=False,
+    receipt: Path | None = typer.Option(None, "--receipt", "-r", exists=True, dir_okay=False,
                                            help="A receipt-with-proof file (from kiroku proof)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", exists=True, dir_okay=False,
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", "-c", exists=True, dir_okay=False,
                                               help="A signed checkpoint note (default: the one inside the receipt)."),
     key: list[str] = typer.Option([], "--key", "-k",
                                   help="The log's public key: a file or the string NAME+ID+KEY (kiroku checkpoint key)."),
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", exists=True, dir_okay=False,
+    snapshot: Path | None = typer.Option(None, "--snapshot", "-s", exists=True, dir_okay=False,
                                             help="A snapshot file, checked against the receipt (or --digest)."),
-    digest: Optional[str] = typer.Option(None, help="The payload SHA-256 (hex) a snapshot must have, without a receipt."),
-    consistency: Optional[Path] = typer.Option(None, "--consistency", exists=True, dir_okay=False,
+    digest: str | None = typer.Option(None, help="The payload SHA-256 (hex) a snapshot must have, without a receipt."),
+    consistency: Path | None = typer.Option(None, "--consistency", exists=True, dir_okay=False,
                                                help="A consistency-proof file (from kiroku checkpoint consistency)."),
-    old: Optional[Path] = typer.Option(None, "--old", exists=True, dir_okay=False,
+    old: Path | None = typer.Option(None, "--old", exists=True, dir_okay=False,
                                        help="The older checkpoint note (default: the one inside the consistency file)."),
-    new: Optional[Path] = typer.Option(None, "--new", exists=True, dir_okay=False,
+    new: Path | None = typer.Option(None, "--new", exists=True, dir_okay=False,
                                        help="The newer checkpoint note (default: the one inside the consistency file)."),
-    origin: Optional[str] = typer.Option(None, help="The checkpoint origin expected (default: KEY-NAME/TOPIC/PARTITION)."),
+    origin: str | None = typer.Option(None, help="The checkpoint origin expected (default: KEY-NAME/TOPIC/PARTITION)."),
     ledger: bool = typer.Option(False, "--ledger", help="Re-derive every tree of this data directory's log and compare it with "
                                                         "the stored nodes, every published checkpoint and seal, and every snapshot."),
     no_snapshots: bool = typer.Option(False, "--no-snapshots", help="With --ledger: skip checking snapshot objects."),
@@ -125,9 +125,9 @@ def verify(
 def proof(
     submission_id: str = typer.Argument(..., help="Submission id from a receipt."),
     as_: str = typer.Option(..., "--as", help="Who asks: the company, its vendor or firm, or an agency that reads all of it."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the receipt-with-proof here (default: print it)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the receipt-with-proof here (default: print it)."),
     seal: bool = typer.Option(False, "--seal", help="Prove inclusion in the deadline seal: the proof of filing on time."),
-    snapshot_out: Optional[Path] = typer.Option(None, "--snapshot-out", help="Also write the snapshot file here."),
+    snapshot_out: Path | None = typer.Option(None, "--snapshot-out", help="Also write the snapshot file here."),
 ) -> None:
     """A receipt completed with its log entry and an inclusion proof against a signed checkpoint.
 
@@ -144,8 +144,8 @@ def proof(
 
 @checkpoint_app.command("publish")
 def checkpoint_publish(
-    topic: Optional[str] = typer.Option(None, help="Only this topic (kiroku.filings, kiroku.notices, kiroku.access)."),
-    partition: Optional[int] = typer.Option(None, help="Only this partition."),
+    topic: str | None = typer.Option(None, help="Only this topic (kiroku.filings, kiroku.notices, kiroku.access)."),
+    partition: int | None = typer.Option(None, help="Only this partition."),
 ) -> None:
     """Sign and keep a checkpoint of every partition that grew since its last one; show the latest."""
     with open_kiroku() as k:
@@ -167,8 +167,8 @@ def _checkpoint_table(title: str, rows: list[tuple[str, Any]]) -> None:
 
 @checkpoint_app.command("list")
 def checkpoint_list(
-    topic: Optional[str] = typer.Option(None, help="Only this topic."),
-    partition: Optional[int] = typer.Option(None, help="Only this partition."),
+    topic: str | None = typer.Option(None, help="Only this topic."),
+    partition: int | None = typer.Option(None, help="Only this partition."),
 ) -> None:
     """Every checkpoint published (kept forever) and every deadline seal."""
     from ledger.domain.model import jst
@@ -190,11 +190,11 @@ def checkpoint_list(
 @checkpoint_app.command("show")
 def checkpoint_show(
     topic: str = typer.Option(_FILINGS, help="kiroku.filings, kiroku.notices or kiroku.access."),
-    partition: Optional[int] = typer.Option(None, help="The partition (default 0, or the company's with --company)."),
-    company: Optional[str] = typer.Option(None, help="The partition holding this company's filings (法人番号)."),
-    size: Optional[int] = typer.Option(None, help="The checkpoint of this tree size (default: the latest)."),
-    seal: Optional[str] = typer.Option(None, help="The deadline seal of PROCEDURE/PERIOD, e.g. PAYROLL_REPORT/2026."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the signed note here (default: print it)."),
+    partition: int | None = typer.Option(None, help="The partition (default 0, or the company's with --company)."),
+    company: str | None = typer.Option(None, help="The partition holding this company's filings (法人番号)."),
+    size: int | None = typer.Option(None, help="The checkpoint of this tree size (default: the latest)."),
+    seal: str | None = typer.Option(None, help="The deadline seal of PROCEDURE/PERIOD, e.g. PAYROLL_REPORT/2026."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the signed note here (default: print it)."),
 ) -> None:
     """Print a signed checkpoint note (C2SP signed note): the latest, one of a given size, or a seal."""
     from ledger.errors import NotFound
@@ -227,7 +227,7 @@ def checkpoint_show(
 
 
 @checkpoint_app.command("key")
-def checkpoint_key(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the key here (default: print it).")) -> None:
+def checkpoint_key(out: Path | None = typer.Option(None, "--out", "-o", help="Write the key here (default: print it).")) -> None:
     """The log's public verifier key (NAME+ID+KEY): what verifiers need besides the files."""
     with open_kiroku() as k:
         vkey = k.transparency.verifier_key()
@@ -237,10 +237,10 @@ def checkpoint_key(out: Optional[Path] = typer.Option(None, "--out", "-o", help=
 @checkpoint_app.command("consistency")
 def checkpoint_consistency(
     old_size: int = typer.Option(..., "--from", min=0, help="Tree size of the older published checkpoint."),
-    new_size: Optional[int] = typer.Option(None, "--to", min=0, help="Tree size of the newer one (default: the latest)."),
+    new_size: int | None = typer.Option(None, "--to", min=0, help="Tree size of the newer one (default: the latest)."),
     topic: str = typer.Option(_FILINGS, help="kiroku.filings, kiroku.notices or kiroku.access."),
     partition: int = typer.Option(0, help="The partition."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the proof file here (default: print it)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the proof file here (default: print it)."),
 ) -> None:
     """A consistency proof between two published checkpoints (both notes included in the file)."""
     with open_kiroku() as k:

@@ -35,7 +35,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from typing import Final
 
 import holidays
@@ -78,7 +78,7 @@ LAST_YEAR: Final = CALENDAR_LAST_YEAR - 1
 # --- business days ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("JP", years=year).keys())
 
@@ -332,7 +332,7 @@ def _year_deadlines(procedure: str) -> tuple[tuple[str, datetime], ...]:
     return _listed_deadlines(procedure)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _listed_deadlines(procedure: str) -> tuple[tuple[str, datetime], ...]:
     return tuple(
         (str(year), passes)

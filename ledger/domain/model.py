@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ def new_id(prefix: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_us(dt: datetime) -> int:
@@ -39,7 +39,7 @@ def to_us(dt: datetime) -> int:
 
 
 def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
 
 
 def jst(dt: datetime | None) -> str:
@@ -72,7 +72,7 @@ class Principal(BaseModel):
         return self.id
 
     @classmethod
-    def parse(cls, text: str) -> "Principal":
+    def parse(cls, text: str) -> Principal:
         kind, _, name = text.partition(":")
         try:
             return cls(kind=PrincipalKind(kind), name=name)
@@ -84,23 +84,23 @@ class Principal(BaseModel):
             ) from None
 
     @classmethod
-    def company(cls, corporate_number: str) -> "Principal":
+    def company(cls, corporate_number: str) -> Principal:
         return cls(kind=PrincipalKind.COMPANY, name=corporate_number)
 
     @classmethod
-    def agency(cls, agency_id: str) -> "Principal":
+    def agency(cls, agency_id: str) -> Principal:
         return cls(kind=PrincipalKind.AGENCY, name=agency_id)
 
     @classmethod
-    def firm(cls, name: str) -> "Principal":
+    def firm(cls, name: str) -> Principal:
         return cls(kind=PrincipalKind.FIRM, name=name)
 
     @classmethod
-    def vendor(cls, name: str) -> "Principal":
+    def vendor(cls, name: str) -> Principal:
         return cls(kind=PrincipalKind.VENDOR, name=name)
 
     @classmethod
-    def operator(cls, name: str = "operator") -> "Principal":
+    def operator(cls, name: str = "operator") -> Principal:
         return cls(kind=PrincipalKind.OPERATOR, name=name)
 
 

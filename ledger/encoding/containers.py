@@ -17,7 +17,6 @@ import fastavro
 from ledger.encoding.codec import READ_ERRORS, write_body
 from ledger.errors import IntegrityError, ValidationError
 
-
 _META_SCHEMA = fastavro.parse_schema({"type": "map", "values": "bytes"})
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import new_id, utcnow
+from ledger.encoding.codec import SchemaRegistry
 from ledger.ports import LogRecord
 
 NS = "kiroku.events."

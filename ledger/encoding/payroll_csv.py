@@ -19,8 +19,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 from ledger.domain.model import SubmissionRequest
 from ledger.errors import KirokuError, ValidationError, ValidationErrors

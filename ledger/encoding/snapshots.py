@@ -29,11 +29,13 @@ def build_snapshot(registry: SchemaRegistry, payload: bytes, meta: dict[str, str
     fingerprint, body = split_single(payload)
     writer = registry.by_fingerprint(fingerprint)
     # The container's one block is the recorded body itself: no decoding, the exact bytes.
-    data = write_container_body(writer.parsed, bytes(body), 1, {**meta, "kiroku.fingerprint": f"{fingerprint:016x}", "kiroku.schema": f"{writer.name}.v{writer.version}"})
+    data = write_container_body(writer.parsed, bytes(body), 1, {**meta, "kiroku.fingerprint": f"{fingerprint:016x}",
+                                                                "kiroku.schema": f"{writer.name}.v{writer.version}"})
     return content_key("snapshots", data), data
 
 
-def load_snapshot(registry: SchemaRegistry, objects: ObjectStore, key: str, expected_digest: str) -> tuple[dict[str, Any], bytes, dict[str, str]]:
+def load_snapshot(registry: SchemaRegistry, objects: ObjectStore, key: str, expected_digest: str) -> tuple[dict[str, Any], bytes, dict[str,
+                                                                                                                                       str]]:
     """Read a snapshot, verify it against the receipt's digest, and return (record, exact payload bytes, metadata)."""
     data = objects.get(key)  # the store checks the content address
     raw_meta, body, count = read_single_block(data)

@@ -12,22 +12,36 @@ the log into an empty catalog gives the same rows.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
 
 from ledger.catalog import tables as c
-from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import to_us
 from ledger.domain.procedures import PROCEDURES
+from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.events import (
-    DISPOSITION_DELIVERED, DISPOSITION_ISSUED, ENROLLMENT_ACCEPTED, ENROLLMENT_POLICY_SET, ENROLLMENT_REJECTED,
-    ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, FILING_VIEWED, GRANT_ISSUED, GRANT_REVOKED,
-    NOTICES_ISSUED, SUBMISSION_NOTICE, SUBMISSION_RECORDED, Event, EventCodec,
+    DISPOSITION_DELIVERED,
+    DISPOSITION_ISSUED,
+    ENROLLMENT_ACCEPTED,
+    ENROLLMENT_POLICY_SET,
+    ENROLLMENT_REJECTED,
+    ENROLLMENT_REQUESTED,
+    ENROLLMENT_WITHDRAWN,
+    FILING_MISSING,
+    FILING_VIEWED,
+    GRANT_ISSUED,
+    GRANT_REVOKED,
+    NOTICES_ISSUED,
+    SUBMISSION_NOTICE,
+    SUBMISSION_RECORDED,
+    Event,
+    EventCodec,
 )
-from ledger.ports import TOPICS, Log, ObjectStore, StoredRecord
 from ledger.encoding.snapshots import build_snapshot
+from ledger.ports import TOPICS, Log, ObjectStore, StoredRecord
 
 NAME = "projector"
 _YEAR_US = 365.25 * 24 * 3600 * 1_000_000
@@ -110,7 +124,8 @@ class Projector:
             ENROLLMENT_REQUESTED: self._enrollment_requested, ENROLLMENT_ACCEPTED: self._decision,
             ENROLLMENT_REJECTED: self._decision, ENROLLMENT_WITHDRAWN: self._withdrawn,
             ENROLLMENT_POLICY_SET: self._policy, SUBMISSION_RECORDED: self._submission,
-            SUBMISSION_NOTICE: self._notice, NOTICES_ISSUED: self._notices, FILING_VIEWED: self._viewed, DISPOSITION_ISSUED: self._disposition,
+            SUBMISSION_NOTICE: self._notice, NOTICES_ISSUED: self._notices, FILING_VIEWED: self._viewed,
+            DISPOSITION_ISSUED: self._disposition,
             DISPOSITION_DELIVERED: self._delivered, GRANT_ISSUED: self._grant, GRANT_REVOKED: self._revoked,
             FILING_MISSING: self._missing,
         }

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.catalog.reads import Connection
-
 from ledger.catalog import reads
+from ledger.catalog.reads import Connection
 from ledger.domain.model import Action, Enrollment, Grant, Principal, PrincipalKind
 from ledger.domain.procedures import PROCEDURES, Procedure, agency_kind
 from ledger.errors import Forbidden

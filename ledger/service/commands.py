@@ -11,30 +11,53 @@ import hashlib
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from ledger.catalog import reads
 from ledger.catalog.batch_view import BatchView, Head
 from ledger.catalog.reads import Connection
 from ledger.catalog.tables import Catalog
-from ledger.encoding.codec import SchemaRegistry
 from ledger.domain import calendar
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import (
-    Action, Disposition, Enrollment, Grant, Principal, PrincipalKind, Receipt, SubmissionKind,
-    SubmissionRequest, new_id, utcnow,
+    Action,
+    Disposition,
+    Enrollment,
+    Grant,
+    Principal,
+    Receipt,
+    SubmissionKind,
+    SubmissionRequest,
+    new_id,
+    utcnow,
 )
 from ledger.domain.procedures import (
-    MUNICIPALITY, PROCEDURES, Procedure, agency_kind, get_procedure, municipality_agency,
-    validate_agency_id, validate_payload,
+    PROCEDURES,
+    Procedure,
+    agency_kind,
+    get_procedure,
+    municipality_agency,
+    validate_agency_id,
+    validate_payload,
+)
+from ledger.encoding.codec import SchemaRegistry
+from ledger.encoding.events import (
+    DISPOSITION_ISSUED,
+    ENROLLMENT_ACCEPTED,
+    ENROLLMENT_POLICY_SET,
+    ENROLLMENT_REJECTED,
+    ENROLLMENT_REQUESTED,
+    ENROLLMENT_WITHDRAWN,
+    FILING_MISSING,
+    GRANT_ISSUED,
+    GRANT_REVOKED,
+    SUBMISSION_RECORDED,
+    Event,
+    EventCodec,
 )
 from ledger.errors import Conflict, Forbidden, KirokuError, NotFound, ValidationError
-from ledger.encoding.events import (
-    DISPOSITION_ISSUED, ENROLLMENT_ACCEPTED, ENROLLMENT_POLICY_SET, ENROLLMENT_REJECTED,
-    ENROLLMENT_REQUESTED, ENROLLMENT_WITHDRAWN, FILING_MISSING, GRANT_ISSUED, GRANT_REVOKED,
-    SUBMISSION_RECORDED, Event, EventCodec,
-)
 from ledger.ports import FILINGS, Log, Position
 from ledger.service import authz
 from ledger.service.access import AccessLog
@@ -192,7 +215,8 @@ class Commands:
         proc = get_procedure(procedure)
         authz.require_policy_setter(who, proc)
         with self._decide:
-            self._append([Event(ENROLLMENT_POLICY_SET, {"agency_id": who.name, "procedure": procedure, "accept_all": accept_all}, actor=who.id)])
+            self._append([Event(ENROLLMENT_POLICY_SET, {"agency_id": who.name, "procedure": procedure, "accept_all": accept_all},
+                                actor=who.id)])
 
     # -- recording (提出データの記録) -------------------------------------------------------------------
 
@@ -307,7 +331,8 @@ class Commands:
             self._check_replaces(conn, req, corp, proc, period, head)
         if req.kind is SubmissionKind.CANCELLATION:
             if req.payload is not None:
-                raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload", code="unexpected_payload")
+                raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload",
+                                      code="unexpected_payload")
             payload_bytes, key_id, line_count = b"", None, 0
             targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
         else:
@@ -354,7 +379,8 @@ class Commands:
                            f"send the {what} against {head.submission_id if head else 'the latest submission'}",
                            field="replaces", expected=head.submission_id if head else None, got=req.replaces, code="stale_replaces")
         if head.kind == SubmissionKind.CANCELLATION.value:
-            raise Conflict(f"{req.replaces} is a cancellation; file a new original instead", field="replaces", got=req.replaces, code="cancelled")
+            raise Conflict(f"{req.replaces} is a cancellation; file a new original instead", field="replaces", got=req.replaces,
+                           code="cancelled")
 
     def _targets_of(self, conn: Connection, submission_id: str | None) -> list[tuple[str, list[int]]]:
         mine = self.recent.submission(submission_id) if submission_id else None
@@ -395,7 +421,8 @@ class Commands:
             raise ValidationError("name at least one action", field="actions", expected=", ".join(valid_actions), got=[], code="required")
         for i, a in enumerate(actions):
             if a not in valid_actions:
-                raise ValidationError(f"unknown action {a!r}", field=f"actions[{i}]", expected="one of " + ", ".join(valid_actions), got=a, code="invalid_action")
+                raise ValidationError(f"unknown action {a!r}", field=f"actions[{i}]", expected="one of " + ", ".join(valid_actions), got=a,
+                                      code="invalid_action")
         if expires_at.tzinfo is None or expires_at <= self.clock():
             raise ValidationError("a grant must expire in the future (a timezone-aware time)", field="expires_at",
                                   expected="a future, timezone-aware time", got=str(expires_at), code="invalid_expiry")
@@ -450,7 +477,8 @@ class Commands:
             accepted, _, _ = reads.routing_state(conn, corp, None)
         if unknown is not None:
             self.access.record(who, [(corp, "issue", unknown[1], Basis(False, reason="not filed to this agency"))])
-            raise NotFound(f"no submission {unknown[1]} of company {corp} was filed to you", field=f"based_on[{unknown[0]}]", got=unknown[1])
+            raise NotFound(f"no submission {unknown[1]} of company {corp} was filed to you", field=f"based_on[{unknown[0]}]",
+                           got=unknown[1])
         if not related and who.name not in accepted:
             self.access.record(who, [(corp, "issue", kind, Basis(False, reason="no filing or accepted enrollment with this agency"))])
             raise NotFound(f"company {corp} has filed nothing to {who.name} and has no accepted enrollment with it",

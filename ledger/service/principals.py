@@ -17,10 +17,10 @@ import re
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import Principal, PrincipalKind, from_us, new_id, to_us, utcnow
@@ -92,7 +92,7 @@ class TokenStore:
         self._db.executescript(_SCHEMA)
 
     @classmethod
-    def for_home(cls, home: Path, clock: Callable[[], datetime] = utcnow) -> "TokenStore":
+    def for_home(cls, home: Path, clock: Callable[[], datetime] = utcnow) -> TokenStore:
         return cls(Path(home) / "principals.db", clock)
 
     def add(self, principal: str | Principal, *, label: str | None = None, expires_at: datetime | None = None) -> tuple[TokenInfo, str]:
@@ -152,7 +152,7 @@ class TokenStore:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "TokenStore":
+    def __enter__(self) -> TokenStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

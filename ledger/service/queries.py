@@ -16,8 +16,19 @@ from ledger.catalog.tables import Catalog
 from ledger.domain import calendar
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import (
-    AccessRecord, Action, Disposition, Enrollment, Grant, MissingFiling, Notice, Principal, Receipt, Snapshot,
-    SubmissionInfo, SubmissionKind, utcnow,
+    AccessRecord,
+    Action,
+    Disposition,
+    Enrollment,
+    Grant,
+    MissingFiling,
+    Notice,
+    Principal,
+    Receipt,
+    Snapshot,
+    SubmissionInfo,
+    SubmissionKind,
+    utcnow,
 )
 from ledger.domain.procedures import PROCEDURES, get_procedure
 from ledger.encoding.codec import SchemaRegistry

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ledger.transparency import merkle
-from ledger.errors import KirokuError
 from ledger.encoding.events import DISPOSITION_ISSUED, ENVELOPE, SUBMISSION_RECORDED
+from ledger.errors import KirokuError
 from ledger.ports import FILINGS
+from ledger.transparency import merkle
 from ledger.transparency.proofs import b64
 from ledger.transparency.signer import Verifier
 from ledger.transparency.verify import Check, fail, open_note

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ledger.errors import IntegrityError, KirokuError, ValidationError
-from ledger.transparency.merkle import HASH_SIZE
 from ledger.ports import Signer
+from ledger.transparency.merkle import HASH_SIZE
 from ledger.transparency.signer import Verifier, is_valid_key_name
 
 #: U+2014 EM DASH and a space open every signature line (C2SP signed-note §Signatures).

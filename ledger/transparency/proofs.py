@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from ledger.transparency import merkle
-from ledger.errors import IntegrityError
 from ledger.domain.model import JST
 from ledger.encoding.events import SUBMISSION_RECORDED, Event
+from ledger.errors import IntegrityError
 from ledger.ports import Position
+from ledger.transparency import merkle
 
 RECEIPT_FORMAT = "kiroku-receipt-proof/1"
 CONSISTENCY_FORMAT = "kiroku-consistency-proof/1"
@@ -136,7 +136,8 @@ def _exact_keys(data: dict[str, Any], keys: tuple[str, ...], what: str, code: st
     if missing or extra:
         # cast: the only items that are not text are empty lists, and filter(None, …) drops those.
         raise IntegrityError(
-            f"{what} has " + "; ".join(cast("Iterable[str]", filter(None, [missing and f"missing keys {missing}", extra and f"unknown keys {extra}"]))),
+            f"{what} has " + "; ".join(cast("Iterable[str]", filter(None, [missing and f"missing keys {missing}",
+                                                                           extra and f"unknown keys {extra}"]))),
             field=(missing or extra)[0], expected=", ".join(keys), got=", ".join(data), code=code,
         )
 

@@ -25,9 +25,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ledger.transparency import merkle
 from ledger.errors import Conflict, Unavailable
 from ledger.ports import TOPICS, Log
+from ledger.transparency import merkle
 from ledger.transparency.tree_store import SqliteTreeStore, Tree
 
 #: How many log records one partition integrates per store transaction.

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ledger.transparency import merkle
 from ledger.errors import Conflict, IntegrityError, Unavailable, ValidationError
 from ledger.ports import Node, TreeStore
+from ledger.transparency import merkle
 
 _PLACEHOLDER = bytes(merkle.HASH_SIZE)
 

@@ -21,15 +21,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ledger.transparency import merkle
-from ledger.transparency.checkpoint import Checkpoint, open_checkpoint
 from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.containers import read_container
-from ledger.errors import IntegrityError, KirokuError
 from ledger.encoding.events import SUBMISSION_RECORDED, EventCodec
+from ledger.errors import IntegrityError, KirokuError
 from ledger.ports import Position
+from ledger.transparency import merkle
+from ledger.transparency.checkpoint import Checkpoint, open_checkpoint
 from ledger.transparency.proofs import (
-    RECEIPT_KEYS, ConsistencyProof, ReceiptProof, b64, origin_for, parse_seal_line, receipt_fields,
+    RECEIPT_KEYS,
+    ConsistencyProof,
+    ReceiptProof,
+    b64,
+    origin_for,
+    parse_seal_line,
+    receipt_fields,
 )
 from ledger.transparency.signer import Verifier
 

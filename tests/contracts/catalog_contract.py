@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from ledger.catalog import tables as c
 from ledger.bootstrap import open_kiroku
+from ledger.catalog import tables as c
 from ledger.errors import Conflict
 from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding

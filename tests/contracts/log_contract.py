@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
 from ledger.errors import ConfigurationError
 from ledger.partitioning import partition_for
-from tests.integration.helpers import poll_until
 from ledger.ports import ACCESS, FILINGS, NOTICES, GroupLog, Log, LogRecord, VerifiableLog
+from tests.integration.helpers import poll_until
 
 
 class LogContract:

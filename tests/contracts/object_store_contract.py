@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.errors import Forbidden, IntegrityError, NotFound
 from ledger.encoding.snapshots import content_key
+from ledger.errors import Forbidden, IntegrityError, NotFound
 from ledger.ports import ObjectStore, ScannableObjectStore
 
 

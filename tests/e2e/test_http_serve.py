@@ -20,9 +20,9 @@ pytest.importorskip("uvicorn")
 from typer.testing import CliRunner  # noqa: E402
 
 import ledger.cli.common as cli_common  # noqa: E402
+from ledger.bench.http_soak import bench_http, kiroku_serve, prepare  # noqa: E402
 from ledger.cli.main import app  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll  # noqa: E402
-from ledger.bench.http_soak import bench_http, kiroku_serve, prepare  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.bootstrap import Kiroku
@@ -77,7 +77,7 @@ def jst(*args: int) -> datetime:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def request(corp: str, procedure: str, period: str, payload: dict | None, *, kind: SubmissionKind = SubmissionKind.ORIGINAL,

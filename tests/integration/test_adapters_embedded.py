@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 from ledger.adapters.local_keyring import LocalKeyring
 from ledger.adapters.local_objects import LocalObjectStore
-from ledger.encoding.snapshots import content_key
 from ledger.adapters.sqlite_log import SqliteLog
+from ledger.encoding.snapshots import content_key
 from ledger.errors import IntegrityError
 from ledger.ports import FILINGS, LogRecord, ReservingKeyService, ScannableObjectStore, VerifiableLog
 from tests.contracts.key_service_contract import KeyServiceContract

@@ -11,8 +11,19 @@ from ledger.domain.model import Principal
 from ledger.errors import Forbidden, NotFound
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, filing_ends, firm_view, grant_until, log_ends,
-    municipality, producer, special_collection,
+    TAX_OFFICE,
+    agency,
+    company,
+    company_view,
+    enroll_payroll,
+    enroll_to,
+    filing_ends,
+    firm_view,
+    grant_until,
+    log_ends,
+    municipality,
+    producer,
+    special_collection,
 )
 
 pytestmark = pytest.mark.integration

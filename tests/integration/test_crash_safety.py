@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sql_select
 
-from ledger.catalog import tables as c
 from ledger.bootstrap import open_kiroku
+from ledger.catalog import tables as c
 from ledger.catalog.tables import Catalog
-from ledger.processors.projector import Projector
 from ledger.encoding.snapshots import load_snapshot
+from ledger.processors.projector import Projector
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,19 @@ from ledger.domain.model import Principal
 from ledger.errors import Forbidden, NotFound, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, filing_ends, firm_view, grant_until, jst, municipality,
-    producer, request,
+    TAX_OFFICE,
+    agency,
+    company,
+    company_view,
+    enroll_payroll,
+    enroll_to,
+    filing_ends,
+    firm_view,
+    grant_until,
+    jst,
+    municipality,
+    producer,
+    request,
 )
 
 pytestmark = pytest.mark.integration
@@ -158,7 +169,8 @@ def test_only_a_company_grants_rights(kiroku):
 def test_an_agency_that_is_not_a_target_cannot_read_the_submission(kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     enroll_to(kiroku, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
-    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, CHIYODA), payroll_line(2, SAPPORO)]))
+    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, CHIYODA), payroll_line(2,
+                                                                                                                               SAPPORO)]))
     for outsider in (municipality(SAPPORO), "tax-office:01102", TAX_OFFICE):
         view = agency(kiroku, outsider)
         with pytest.raises(NotFound) as other:

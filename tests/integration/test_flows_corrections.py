@@ -8,7 +8,15 @@ from ledger.domain.model import SubmissionKind
 from ledger.errors import Conflict, NotFound, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    agency, catalog_dump, company, company_view, enroll_payroll, filing_ends, jst, municipality, request,
+    agency,
+    catalog_dump,
+    company,
+    company_view,
+    enroll_payroll,
+    filing_ends,
+    jst,
+    municipality,
+    request,
 )
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,16 @@ from producers import import_payroll_csv
 from producers.csv_import import read_text
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, personal
 from tests.integration.helpers import (
-    agency, company, company_view, corp_number, enroll_payroll, filing_ends, firm_view, grant_until, municipality, producer,
+    agency,
+    company,
+    company_view,
+    corp_number,
+    enroll_payroll,
+    filing_ends,
+    firm_view,
+    grant_until,
+    municipality,
+    producer,
 )
 
 pytestmark = pytest.mark.integration

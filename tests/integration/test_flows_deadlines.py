@@ -8,8 +8,19 @@ import pytest
 
 from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, bonus_payment, company, company_view, corp_number, enroll_payroll, enroll_to, filing_ends, jst, municipality,
-    standard_remuneration, wage_ledger,
+    TAX_OFFICE,
+    agency,
+    bonus_payment,
+    company,
+    company_view,
+    corp_number,
+    enroll_payroll,
+    enroll_to,
+    filing_ends,
+    jst,
+    municipality,
+    standard_remuneration,
+    wage_ledger,
 )
 
 pytestmark = pytest.mark.integration

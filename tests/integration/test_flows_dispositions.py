@@ -9,8 +9,22 @@ import pytest
 from ledger.errors import Forbidden, NotFound, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll
 from tests.integration.helpers import (
-    PENSION_OFFICE, TAX_OFFICE, agency, company, company_view, corp_number, enroll_payroll, enroll_to, filing_ends,
-    firm_view, grant_until, jst, municipality, producer, special_collection, standard_remuneration,
+    PENSION_OFFICE,
+    TAX_OFFICE,
+    agency,
+    company,
+    company_view,
+    corp_number,
+    enroll_payroll,
+    enroll_to,
+    filing_ends,
+    firm_view,
+    grant_until,
+    jst,
+    municipality,
+    producer,
+    special_collection,
+    standard_remuneration,
 )
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,15 @@ import pytest
 from ledger.errors import Forbidden, NotFound, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    PENSION_OFFICE, TAX_OFFICE, agency, company, enroll_to, grant_until, log_ends, municipality, producer,
+    PENSION_OFFICE,
+    TAX_OFFICE,
+    agency,
+    company,
+    enroll_to,
+    grant_until,
+    log_ends,
+    municipality,
+    producer,
 )
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,15 @@ from ledger.domain.model import Receipt, SubmissionKind
 from ledger.errors import Conflict, Forbidden, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, payroll_line
 from tests.integration.helpers import (
-    catalog_dump, company, company_view, enroll_payroll, filing_ends, grant_until, log_ends, producer, request,
+    catalog_dump,
+    company,
+    company_view,
+    enroll_payroll,
+    filing_ends,
+    grant_until,
+    log_ends,
+    producer,
+    request,
 )
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,16 @@ from ledger.errors import Forbidden, NotFound
 from ledger.ports import NOTICES
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, catalog_dump, company, company_view, corp_number, enroll_payroll, enroll_to, log_ends, municipality,
+    TAX_OFFICE,
+    agency,
+    catalog_dump,
+    company,
+    company_view,
+    corp_number,
+    enroll_payroll,
+    enroll_to,
+    log_ends,
+    municipality,
 )
 
 pytestmark = pytest.mark.integration
@@ -109,7 +118,8 @@ def test_a_municipality_exports_only_its_residents_lines_as_csv(kiroku):
     out = io.StringIO()
     assert agency(kiroku, CHIYODA_ID).export_csv([receipt.submission_id], out) == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [(r["line"], r["employee_name"], r["municipality_code"]) for r in rows] == [("1", "山田 太郎1", CHIYODA), ("4", "山田 太郎4", CHIYODA)]
+    assert [(r["line"], r["employee_name"], r["municipality_code"]) for r in rows] == [
+        ("1", "山田 太郎1", CHIYODA), ("4", "山田 太郎4", CHIYODA)]
     assert {r["submission_id"] for r in rows} == {receipt.submission_id}
 
 

@@ -13,7 +13,15 @@ from ledger.errors import KeyErased, NotFound, ValidationError
 from ledger.service.sealing import ERASED, MASK, key_scope
 from tests.factories import CHIYODA, CORP_A, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, firm_view, grant_until, municipality,
+    TAX_OFFICE,
+    agency,
+    company,
+    company_view,
+    enroll_payroll,
+    enroll_to,
+    firm_view,
+    grant_until,
+    municipality,
     standard_remuneration,
 )
 

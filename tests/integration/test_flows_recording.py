@@ -8,12 +8,20 @@ from typing import Any
 import pytest
 
 from ledger.domain.model import SubmissionKind
-from ledger.errors import KirokuError, ValidationError, ValidationErrors
 from ledger.encoding.events import SUBMISSION_RECORDED
+from ledger.errors import KirokuError, ValidationError, ValidationErrors
 from ledger.ports import Position
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, personal, withholding
 from tests.integration.helpers import (
-    bonus_payment, catalog_dump, company, company_view, enroll_payroll, jst, log_ends, request, standard_remuneration,
+    bonus_payment,
+    catalog_dump,
+    company,
+    company_view,
+    enroll_payroll,
+    jst,
+    log_ends,
+    request,
+    standard_remuneration,
     wage_ledger,
 )
 
@@ -47,7 +55,8 @@ def test_a_recorded_submission_gets_a_receipt_that_points_at_its_log_record(kiro
     receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1), payroll_line(2)]))
 
     assert receipt.submission_id.startswith("sub_")
-    assert (receipt.corporate_number, receipt.procedure, receipt.period, receipt.kind) == (CORP_A, "PAYROLL_REPORT", "2026", SubmissionKind.ORIGINAL)
+    assert (receipt.corporate_number, receipt.procedure, receipt.period, receipt.kind) == (CORP_A, "PAYROLL_REPORT", "2026",
+                                                                                           SubmissionKind.ORIGINAL)
     assert receipt.recorded_at == jst(2027, 1, 20, 10, 0)
     assert receipt.deadline == jst(2027, 2, 2, 0, 0)  # 31 Jan 2027 is a Sunday: due Monday 1 Feb, passes at midnight
     assert receipt.on_time is True and receipt.late is False
@@ -159,7 +168,8 @@ def test_a_negative_amount_is_refused_naming_the_line_and_field(kiroku):
 @pytest.mark.parametrize(("procedure", "period", "payload", "field"), [
     ("WITHHOLDING_SLIP", "2026", {**withholding(1), "lines": [{**withholding(1)["lines"][0], "withholding_tax": -100}]},
      "lines[1].withholding_tax"),
-    ("BONUS_PAYMENT", "2027-06-25", {**bonus_payment(2), "lines": [bonus_payment(2)["lines"][0], {**bonus_payment(2)["lines"][1], "bonus_amount": -5}]},
+    ("BONUS_PAYMENT", "2027-06-25", {**bonus_payment(2), "lines": [bonus_payment(2)["lines"][0], {**bonus_payment(2)["lines"][1],
+                                                                                                  "bonus_amount": -5}]},
      "lines[2].bonus_amount"),
     ("WAGE_LEDGER", "2027-04", {**wage_ledger(1), "lines": [{**wage_ledger(1)["lines"][0], "overtime_minutes": -30}]},
      "lines[1].overtime_minutes"),

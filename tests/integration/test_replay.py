@@ -6,16 +6,26 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.encoding import events as ev
 from ledger.catalog.tables import Catalog
 from ledger.domain.model import Principal
+from ledger.encoding import events as ev
 from ledger.errors import NotFound
 from ledger.ports import ACCESS, TOPICS
 from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, company, company_view, corp_number, enroll_payroll, enroll_to, firm_view, jst, municipality,
-    producer, special_collection,
+    TAX_OFFICE,
+    agency,
+    company,
+    company_view,
+    corp_number,
+    enroll_payroll,
+    enroll_to,
+    firm_view,
+    jst,
+    municipality,
+    producer,
+    special_collection,
 )
 
 pytestmark = pytest.mark.integration
@@ -97,7 +107,8 @@ def test_replaying_the_log_into_an_empty_catalog_gives_the_live_catalog(kiroku, 
 
     # Dispositions, issued and delivered.
     clock.set(jst(2027, 5, 10, 9, 0))
-    d = agency(k, CHIYODA_ID).issue_disposition(CORP_A, "SPECIAL_COLLECTION_NOTICE", "2027", special_collection(), based_on=[v2.submission_id])
+    d = agency(k, CHIYODA_ID).issue_disposition(CORP_A, "SPECIAL_COLLECTION_NOTICE", "2027", special_collection(),
+                                                based_on=[v2.submission_id])
     agency(k, municipality(SAPPORO)).issue_disposition(CORP_A, "SPECIAL_COLLECTION_NOTICE", "2027", special_collection(SAPPORO))
     firm_view(k, "firm:tanaka-tax").open_disposition(d.disposition_id)
 

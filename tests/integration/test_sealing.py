@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.adapters.local_keyring import LocalKeyring
 from ledger.domain.procedures import PROCEDURES, validate_payload

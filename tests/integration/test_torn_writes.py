@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ledger.catalog import tables as c
 from ledger.bootstrap import open_kiroku
+from ledger.catalog import tables as c
 from ledger.errors import IntegrityError
 from ledger.integrity import full_check
-from tests.factories import CORP_A, payroll, payroll_line
+from tests.factories import CORP_A
 from tests.integration.helpers import company
 
 pytestmark = pytest.mark.integration

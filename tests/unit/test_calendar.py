@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import holidays
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import holidays
 
 from ledger.domain.calendar import (
     CALENDAR_FIRST_YEAR,

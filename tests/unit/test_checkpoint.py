@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.transparency.checkpoint import Checkpoint, open_checkpoint, open_note, parse_checkpoint, sign_note
 from ledger.errors import ConfigurationError, IntegrityError, ValidationError
+from ledger.transparency.checkpoint import Checkpoint, open_checkpoint, open_note, parse_checkpoint, sign_note
 from ledger.transparency.signer import LocalSigner, Verifier, key_id
 
 pytestmark = pytest.mark.unit

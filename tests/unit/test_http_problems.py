@@ -10,8 +10,20 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from ledger.errors import (  # noqa: E402
-    ConfigurationError, Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotAcceptable, NotFound,
-    PayloadTooLarge, TooManyRequests, Unauthenticated, Unavailable, UnsupportedMediaType, ValidationError,
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    IntegrityError,
+    KeyErased,
+    KirokuError,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+    ValidationError,
     ValidationErrors,
 )
 from viewers.http.gate import TokenBucket  # noqa: E402
@@ -44,7 +56,8 @@ def test_a_pointer_turns_back_into_the_service_layers_field_name(parts):
 
 
 def test_a_problem_carries_code_pointer_expected_got_and_comes_back_as_the_same_error():
-    err = ValidationErrors([ValidationError("line 2: amount", field="lines[2].payment_amount", expected="yen", got="x", code="invalid_amount"),
+    err = ValidationErrors([ValidationError("line 2: amount", field="lines[2].payment_amount", expected="yen", got="x",
+                                            code="invalid_amount"),
                             ValidationError("line 3: name", field="lines[3].employee_name", expected="text", code="required")])
     body = problem_body(err, instance="/v1/submissions", top_level=SUBMISSION_FIELDS, location="body")
     assert body["status"] == 422 and body["type"] == "urn:kiroku:problem:invalid_amount"

@@ -11,18 +11,16 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.transparency import merkle
 from ledger.errors import Conflict, IntegrityError, ValidationError
+from ledger.transparency import merkle
 from ledger.transparency.merkle import (
     EMPTY_ROOT,
-    consistency_proof,
-    inclusion_proof,
     leaf_hash,
     node_hash,
     root_from_leaves,
@@ -106,7 +104,7 @@ def _k(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def mth(start: int, end: int) -> bytes:
     """MTH(D[start:end]) over LEAVES, RFC 6962 §2.1."""
     n = end - start

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ledger.encoding.events import SUBMISSION_RECORDED, Event
-from ledger.service.overlay import Appended, RecentAppends
 from ledger.ports import FILINGS, Position
+from ledger.service.overlay import Appended, RecentAppends
 
 
 def appended(offset: int, sid: str, period: str = "2026", key: str | None = None, corp: str = "7000012050002") -> Appended:

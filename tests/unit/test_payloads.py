@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.domain.procedures import PROCEDURES, get_procedure, validate_agency_id, validate_payload
 from ledger.errors import ValidationError, ValidationErrors
@@ -66,8 +68,6 @@ def test_unknown_procedures_and_agencies_are_refused_listing_what_is_known() -> 
 
 
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from ledger.domain.procedures import _check, _fast_lines  # noqa: E402
 

@@ -8,7 +8,12 @@ import io
 import pytest
 
 from ledger.encoding.payroll_csv import (
-    COLUMNS, RowGroup, group_rows, header_mapping, locate_errors, submission_request,
+    COLUMNS,
+    RowGroup,
+    group_rows,
+    header_mapping,
+    locate_errors,
+    submission_request,
 )
 from ledger.errors import ValidationError, ValidationErrors
 

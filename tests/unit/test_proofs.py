@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.transparency import merkle
-from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import JST
-from ledger.errors import IntegrityError
+from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.events import FILING_VIEWED, Event, EventCodec
+from ledger.errors import IntegrityError
 from ledger.ports import Position
+from ledger.transparency import merkle
 from ledger.transparency.proofs import (
-    RECEIPT_KEYS, ConsistencyProof, ReceiptProof, origin_for, parse_seal_line, receipt_fields, seal_line, timestamp, unb64,
+    RECEIPT_KEYS,
+    ConsistencyProof,
+    ReceiptProof,
+    origin_for,
+    parse_seal_line,
+    receipt_fields,
+    seal_line,
+    timestamp,
+    unb64,
 )
 
 pytestmark = pytest.mark.unit
@@ -90,7 +98,7 @@ def test_a_consistency_proof_round_trips_and_is_parsed_strictly() -> None:
 
 def test_timestamps_have_one_spelling_per_instant() -> None:
     at = datetime(2027, 2, 2, 0, 0, tzinfo=JST)
-    assert timestamp(at) == timestamp(at.astimezone(timezone.utc)) == "2027-02-01T15:00:00.000000Z"
+    assert timestamp(at) == timestamp(at.astimezone(UTC)) == "2027-02-01T15:00:00.000000Z"
     assert timestamp(None) is None
 
 

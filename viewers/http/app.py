@@ -24,8 +24,8 @@ from ledger.service.principals import TokenStore
 from viewers.http.deps import Limits, NoticeBell
 from viewers.http.gate import Gate, GateConfig, TokenBucket
 from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, http_status, problem_response, validation_errors
-from viewers.http.schemas import SnapshotOut
 from viewers.http.routes import bulk, companies, dispositions, enrollments, grants, notices, submissions
+from viewers.http.schemas import SnapshotOut
 
 log = logging.getLogger("kiroku.http")
 
@@ -102,7 +102,8 @@ def known_query_parameters(request: Request) -> None:
     known = names.get((route.path, request.method), frozenset())
     for name in request.query_params:
         if name not in known:
-            raise ValidationError(f"unknown query parameter {name!r}", field=name, expected="one of " + (", ".join(sorted(known)) or "none"),
+            raise ValidationError(f"unknown query parameter {name!r}", field=name,
+                                  expected="one of " + (", ".join(sorted(known)) or "none"),
                                   got=name, code="unknown_parameter")
 
 

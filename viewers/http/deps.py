@@ -64,7 +64,7 @@ class NoticeBell:
         self.waiting += 1  # only touched on the event loop's thread
         try:
             await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             self.waiting -= 1

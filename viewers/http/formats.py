@@ -22,11 +22,10 @@ from typing import Any
 
 from fastapi import Response
 
-from ledger.encoding.codec import SchemaRegistry
 from ledger.domain.model import Snapshot
-from ledger.errors import Forbidden
+from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.snapshots import build_snapshot
-from ledger.errors import NotAcceptable
+from ledger.errors import Forbidden, NotAcceptable
 from viewers.http.schemas import SnapshotOut
 
 JSON = "application/json"

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from ledger.errors import KirokuError, PayloadTooLarge, TooManyRequests, Unauthenticated
 from ledger.service.principals import TokenStore
@@ -135,7 +136,8 @@ async def _refuse(scope: Scope, send: Send, err: KirokuError) -> None:
     body = problem_bytes(problem_body(err, instance=scope.get("path"), location="header" if status in (401, 429) else "body"))
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     if isinstance(err, Unauthenticated):
-        headers.append((b"www-authenticate", f'Bearer error="{"invalid_token" if err.code != "unauthenticated" else "invalid_request"}"'.encode()))
+        headers.append((b"www-authenticate",
+                        f'Bearer error="{"invalid_token" if err.code != "unauthenticated" else "invalid_request"}"'.encode()))
     if isinstance(err, TooManyRequests):
         headers.append((b"retry-after", str(err.retry_after).encode()))
     if isinstance(err, PayloadTooLarge):

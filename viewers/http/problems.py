@@ -16,15 +16,28 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ledger.errors import (
-    ConfigurationError, Conflict, Forbidden, IntegrityError, KeyErased, KirokuError, NotAcceptable, NotFound,
-    PayloadTooLarge, TooManyRequests, Unauthenticated, Unavailable, UnsupportedMediaType, ValidationError,
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    IntegrityError,
+    KeyErased,
+    KirokuError,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+    ValidationError,
     ValidationErrors,
 )
 

@@ -62,7 +62,8 @@ SUBMISSION_FIELDS = frozenset({"corporate_number", "procedure", "period", "kind"
 class EnrollmentIn(_In):
     corporate_number: str = Field(max_length=40, examples=["7000012050002"])
     procedure: str = Field(max_length=40, examples=["WITHHOLDING_SLIP"])
-    agency_id: str | None = Field(None, max_length=60, description="the agency, except for line-routed procedures", examples=["tax-office:01101"])
+    agency_id: str | None = Field(None, max_length=60, description="the agency, except for line-routed procedures",
+                                  examples=["tax-office:01101"])
 
 
 class ReasonIn(_In):

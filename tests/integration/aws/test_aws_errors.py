@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,8 @@ from urllib3.exceptions import ProtocolError  # noqa: E402
 
 from ledger.adapters.aws_errors import DEFAULT_MAX_ATTEMPTS, client  # noqa: E402
 from ledger.adapters.kms_keys import KmsKeyService  # noqa: E402
-from ledger.encoding.snapshots import content_key  # noqa: E402
 from ledger.adapters.s3_objects import S3ObjectStore  # noqa: E402
+from ledger.encoding.snapshots import content_key  # noqa: E402
 from ledger.errors import ConfigurationError, IntegrityError, KirokuError, Unavailable  # noqa: E402
 from tests.integration.aws.conftest import boto, unique_bucket  # noqa: E402
 
@@ -70,7 +71,8 @@ def aws_error(aws: Any, code: str, status: int) -> AWSResponse:
         body = b'{"__type": "%s", "message": "injected by the test"}' % code.encode()
         headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
     else:
-        body = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>%s</Code><Message>injected by the test</Message></Error>" % code.encode()
+        body = (b"<?xml version='1.0' encoding='UTF-8'?>"
+                b"<Error><Code>%s</Code><Message>injected by the test</Message></Error>") % code.encode()
         headers = {"Content-Type": "application/xml", "x-amz-request-id": str(uuid.uuid4())}
     return AWSResponse("https://aws.invalid/", status, headers, _Body(body))
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

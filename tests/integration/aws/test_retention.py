@@ -17,15 +17,15 @@ from tests.integration.aws.support import require
 require("moto")
 require("boto3")
 
-from ledger.catalog import tables as c  # noqa: E402
 from ledger.adapters.local_keyring import LocalKeyring  # noqa: E402
 from ledger.bootstrap import open_kiroku  # noqa: E402
+from ledger.catalog import tables as c  # noqa: E402
 from ledger.domain.identifiers import make_personal_number  # noqa: E402
 from ledger.domain.model import JST  # noqa: E402
-from ledger.transparency.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion  # noqa: E402
 from ledger.ports import Position  # noqa: E402
 from ledger.service.retention import retention_ends, run_retention  # noqa: E402
 from ledger.service.sealing import ERASED, key_scope  # noqa: E402
+from ledger.transparency.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line  # noqa: E402
 from tests.integration.aws.conftest import AwsDeployment  # noqa: E402
 from tests.integration.helpers import agency, company, company_view, enroll_payroll, firm_view, grant_until, jst, municipality  # noqa: E402

@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,9 @@ require("boto3")
 
 from botocore.exceptions import ClientError  # noqa: E402
 
-from ledger.encoding.snapshots import content_key  # noqa: E402
 from ledger.adapters.s3_objects import MIB, S3ObjectStore  # noqa: E402
 from ledger.bootstrap import open_kiroku  # noqa: E402
+from ledger.encoding.snapshots import content_key  # noqa: E402
 from ledger.errors import ConfigurationError, Forbidden, IntegrityError, NotFound  # noqa: E402
 from tests.contracts.object_store_contract import ObjectStoreContract  # noqa: E402
 from tests.integration.aws.conftest import boto, unique_bucket  # noqa: E402
@@ -31,7 +32,7 @@ YEAR_2100_US = 4_102_444_800_000_000
 
 
 def in_a_year_us() -> int:
-    return int((datetime.now(timezone.utc) + timedelta(days=365)).timestamp() * 1_000_000)
+    return int((datetime.now(UTC) + timedelta(days=365)).timestamp() * 1_000_000)
 
 
 def sha_b64(data: bytes) -> str:
@@ -64,7 +65,8 @@ class TestS3ObjectStoreOverHttp(ObjectStoreContract):
     def objects(self, moto_endpoint: str) -> S3ObjectStore:
         return S3ObjectStore.from_url(f"s3://{unique_bucket()}?region={REGION}&endpoint={moto_endpoint}")
 
-    def test_each_snapshot_is_locked_in_compliance_mode_until_its_own_retain_until_date(self, objects: S3ObjectStore, moto_endpoint: str) -> None:
+    def test_each_snapshot_is_locked_in_compliance_mode_until_its_own_retain_until_date(self, objects: S3ObjectStore,
+                                                                                        moto_endpoint: str) -> None:
         s3 = boto("s3", moto_endpoint)
         soon, later = in_a_year_us(), YEAR_2100_US + 123_456
         a, b = b"snapshot a", b"snapshot b"

@@ -96,7 +96,8 @@ def test_a_personal_number_is_never_echoed_in_a_problem(api):
 
 def test_malformed_json_and_unknown_fields_are_the_callers_fault(api):
     a = api.as_(A)
-    broken = a.post("/v1/submissions", content=b'{"corporate_number": ', headers={"Idempotency-Key": "j", "Content-Type": "application/json"})
+    broken = a.post("/v1/submissions", content=b'{"corporate_number": ', headers={"Idempotency-Key": "j",
+                                                                                  "Content-Type": "application/json"})
     assert broken.status_code == 422 and broken.json()["code"] == "json_invalid"
     extra = record(a, {**submission(), "surprise": 1}, "j2")
     assert (extra.status_code, extra.json()["field"]) == (422, "/surprise")
@@ -145,7 +146,8 @@ def test_a_live_server_answers_413_without_waiting_for_the_rest_of_the_body(kiro
                     answer += sock.recv(65536)
                 return answer
 
-        base = f"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: k\r\nContent-Type: application/json\r\n"
+        base = (f"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                "Idempotency-Key: k\r\nContent-Type: application/json\r\n")
         declared = exchange(base + "Content-Length: 104857600\r\n\r\n", b"{")  # 100 MiB announced, 1 byte sent
         assert declared.startswith(b"HTTP/1.1 413")
         chunked = exchange(base + "Transfer-Encoding: chunked\r\n\r\n", b"".join(b"200\r\n" + b" " * 512 + b"\r\n" for _ in range(4)))
@@ -212,7 +214,8 @@ def test_a_snapshot_comes_as_json_csv_avro_or_the_exact_recorded_bytes(api, kiro
 
 def test_a_municipality_gets_only_its_residents_lines_and_never_the_whole_recording(api, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA, OSAKA)
-    sid = record(api.as_(A), submission(payload=payroll([payroll_line(1), payroll_line(2, municipality_code=OSAKA)])), "m").json()["submission_id"]
+    sid = record(api.as_(A), submission(payload=payroll([payroll_line(1), payroll_line(2, municipality_code=OSAKA)])),
+                 "m").json()["submission_id"]
     chiyoda = api.as_(CHIYODA_ID)
     snap = chiyoda.get(f"/v1/submissions/{sid}").json()
     assert snap["visible_lines"] == [1] and len(snap["payload"]["lines"]) == 1
@@ -315,7 +318,8 @@ def test_a_bulk_ndjson_upload_answers_one_line_per_item_in_order_and_is_safe_to_
 
 def test_a_bulk_csv_upload_answers_per_company_year_with_rows_and_columns(api, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
-    header = "法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n"
+    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+              "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
     line = payroll_line(1)
 
     def row(corp: str, year: str, amount: object = 5_000_000) -> str:

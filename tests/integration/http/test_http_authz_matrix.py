@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -178,19 +179,22 @@ def only(allowed: set[str], ok: int, otherwise: int) -> Callable[[str], int]:
 
 
 ENDPOINTS = [
-    Endpoint("record", lambda w, c: c.post("/v1/submissions", json=_submission(CORP_A, _period(w)), headers={"Idempotency-Key": f"m{w.fresh()}"}),
+    Endpoint("record", lambda w, c: c.post("/v1/submissions", json=_submission(CORP_A, _period(w)),
+                                           headers={"Idempotency-Key": f"m{w.fresh()}"}),
              only(SUBMITTERS, 201, 403), "submit",
              lambda w, c: c.post("/v1/submissions", json=_submission(CORP_C, "2030-01"), headers={"Idempotency-Key": f"m{w.fresh()}"}),
              subject=lambda w: CORP_A),
     Endpoint("bulk record", lambda w, c: c.post("/v1/submissions/bulk", headers={"Content-Type": "application/x-ndjson"},
-                                                content=json.dumps({**_submission(CORP_A, _period(w)), "idempotency_key": f"b{w.fresh()}"})),
+                                                content=json.dumps({**_submission(CORP_A, _period(w)),
+                                                                    "idempotency_key": f"b{w.fresh()}"})),
              lambda case: 200, "submit", check=_bulk_item_status(only(SUBMITTERS, 201, 403))),
     Endpoint("snapshot", lambda w, c: c.get(f"/v1/submissions/{w.sub_a}"), only(SNAPSHOT_READERS, 200, 404), "snapshot",
              lambda w, c: c.get(f"/v1/submissions/sub{NO_SUCH}"), lambda w: w.sub_a),
     Endpoint("snapshot as CSV", lambda w, c: c.get(f"/v1/submissions/{w.sub_a}", params={"format": "csv"}),
              only(SNAPSHOT_READERS, 200, 404), "snapshot",
              lambda w, c: c.get(f"/v1/submissions/sub{NO_SUCH}", params={"format": "csv"}), lambda w: w.sub_a),
-    Endpoint("receipt", lambda w, c: c.get(f"/v1/submissions/{w.sub_a}/receipt"), only(SNAPSHOT_READERS | {"operator"}, 200, 404), "receipt",
+    Endpoint("receipt", lambda w, c: c.get(f"/v1/submissions/{w.sub_a}/receipt"), only(SNAPSHOT_READERS | {"operator"}, 200, 404),
+             "receipt",
              lambda w, c: c.get(f"/v1/submissions/sub{NO_SUCH}/receipt"), lambda w: w.sub_a),
     Endpoint("history", lambda w, c: c.get(f"/v1/submissions/{w.sub_a}/history"), only(SNAPSHOT_READERS, 200, 404), "history",
              lambda w, c: c.get(f"/v1/submissions/sub{NO_SUCH}/history"), lambda w: w.sub_a),
@@ -198,11 +202,13 @@ ENDPOINTS = [
              lambda w, c: c.get(f"/v1/filings/{CORP_C}/PAYROLL_REPORT/2026"), lambda w: CORP_A),
     Endpoint("filings", lambda w, c: c.get("/v1/filings", params={"corporate_number": CORP_A, "procedure": "PAYROLL_REPORT"}),
              only(set(ACTORS) - {"operator"}, 200, 403), check=_some_for(SNAPSHOT_READERS)),
-    Endpoint("enroll", lambda w, c: c.post("/v1/enrollments", json={"corporate_number": CORP_A, "procedure": "WAGE_LEDGER", "agency_id": LABOUR}),
+    Endpoint("enroll", lambda w, c: c.post("/v1/enrollments", json={"corporate_number": CORP_A, "procedure": "WAGE_LEDGER",
+                                                                    "agency_id": LABOUR}),
              only(SUBMITTERS, 201, 403), "submit",
              lambda w, c: c.post("/v1/enrollments", json={"corporate_number": CORP_C, "procedure": "WAGE_LEDGER", "agency_id": LABOUR}),
              lambda w: CORP_A),
-    Endpoint("enrollments", lambda w, c: c.get("/v1/enrollments", params={"corporate_number": CORP_A}), only(READERS, 200, 404), "enrollments",
+    Endpoint("enrollments", lambda w, c: c.get("/v1/enrollments", params={"corporate_number": CORP_A}), only(READERS, 200, 404),
+             "enrollments",
              lambda w, c: c.get("/v1/enrollments", params={"corporate_number": CORP_C}), lambda w: CORP_A),
     Endpoint("pending enrollments", lambda w, c: c.get("/v1/enrollments/pending"), only(AGENCIES, 200, 403)),
     Endpoint("accept", lambda w, c: c.post(f"/v1/enrollments/{_enrollment_of_fresh_company(w)}/accept"), only(AGENCIES, 200, 403)),
@@ -214,7 +220,8 @@ ENDPOINTS = [
     Endpoint("issue disposition", lambda w, c: c.post("/v1/dispositions", json={
         "corporate_number": CORP_A, "kind": "SPECIAL_COLLECTION_NOTICE", "period": "2027", "payload": special_collection(CHIYODA)}),
              lambda case: {"agency_target": 201, "agency_other": 404}.get(case, 403), "issue",
-             lambda w, c: c.post("/v1/dispositions", json={"corporate_number": CORP_C, "kind": "SPECIAL_COLLECTION_NOTICE", "period": "2027",
+             lambda w, c: c.post("/v1/dispositions", json={"corporate_number": CORP_C, "kind": "SPECIAL_COLLECTION_NOTICE",
+                                                           "period": "2027",
                                                            "payload": special_collection(CHIYODA)}), lambda w: CORP_A),
     Endpoint("open disposition", lambda w, c: c.get(f"/v1/dispositions/{w.dsp_a}"), only(RECEIVERS | {"agency_target"}, 200, 404),
              "disposition", lambda w, c: c.get(f"/v1/dispositions/dsp{NO_SUCH}"), lambda w: w.dsp_a),

@@ -78,7 +78,8 @@ schema.app = _current_app
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 def test_no_generated_request_gets_a_server_error_or_a_response_the_document_does_not_describe(case, fuzzed):
-    who = "agency" if any(p in case.path for p in AGENCY_PATHS) or (case.path == "/v1/dispositions" and case.method == "POST") else "company"
+    agency_case = any(p in case.path for p in AGENCY_PATHS) or (case.path == "/v1/dispositions" and case.method == "POST")
+    who = "agency" if agency_case else "company"
     token = fuzzed.state.fuzz_tokens[who]
     _CURRENT["app"] = fuzzed
     if case.headers and "Authorization" in case.headers:  # a generated one: make it real (negative cases leave it out)

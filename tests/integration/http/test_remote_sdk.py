@@ -95,7 +95,8 @@ def test_a_vendor_records_corrects_and_cancels_remotely_as_it_would_in_process(l
         local = Producer(kiroku, "vendor:acme")
         with pytest.raises(Forbidden) as same:
             local.record(CORP_B, "PAYROLL_REPORT", "2026", payroll())
-        assert (forbidden.value.code, forbidden.value.field, forbidden.value.message) == (same.value.code, same.value.field, same.value.message)
+        assert (forbidden.value.code, forbidden.value.field, forbidden.value.message) == (same.value.code, same.value.field,
+                                                                                          same.value.message)
         with pytest.raises(ValidationErrors) as invalid:
             p.record(CORP_A, "PAYROLL_REPORT", "2025", payroll([payroll_line(3, payment_amount="x")]))
         assert [e.field for e in invalid.value.errors] == ["lines[1].payment_amount"]  # the service layer's own field names
@@ -156,12 +157,14 @@ def test_a_rate_limited_sdk_waits_for_retry_after(kiroku, tokens):
 
 def test_the_agency_views_read_remotely_what_they_read_in_process(live, tokens, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA, OSAKA)
-    sub = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1), payroll_line(2, municipality_code=OSAKA)]))
+    sub = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1), payroll_line(2,
+                                                                                                                  municipality_code=OSAKA)]))
     local = agency(kiroku, CHIYODA_ID)
     with connect(RemoteAgencyView, live, tokens, f"agency:{CHIYODA_ID}") as remote:
         assert remote.agency_id == CHIYODA_ID
         assert remote.notices() == local.notices()
-        assert remote.snapshot(sub.submission_id).model_dump(exclude={"raw"}) == local.snapshot(sub.submission_id).model_dump(exclude={"raw"})
+        got, want = remote.snapshot(sub.submission_id), local.snapshot(sub.submission_id)
+        assert got.model_dump(exclude={"raw"}) == want.model_dump(exclude={"raw"})
         assert remote.history(sub.submission_id) == local.history(sub.submission_id)
         assert remote.filings(CORP_A) == local.filings(CORP_A)
         assert remote.effective(CORP_A, "PAYROLL_REPORT", "2026").payload == local.effective(CORP_A, "PAYROLL_REPORT", "2026").payload

@@ -33,7 +33,7 @@ class Deployment:
     home: Path
 
     @classmethod
-    def create(cls, cluster: KafkaCluster, server: PostgresServer, home: Path, **log_options: Any) -> "Deployment":
+    def create(cls, cluster: KafkaCluster, server: PostgresServer, home: Path, **log_options: Any) -> Deployment:
         name = f"t{uuid.uuid4().hex[:10]}"
         return cls(kafka_log_url(cluster, name, **log_options), postgres_schema_url(server, name), home)
 

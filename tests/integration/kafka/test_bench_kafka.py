@@ -27,7 +27,8 @@ def test_bench_ingest_on_kafka_in_rounds_prints_inline_scaled_out_and_the_raw_ce
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     for name in ("Kiroku end to end", "Kiroku scaled out", "raw kafka-python producer, same bytes",
-                 "same bytes, one record per line", "Ratios of the better Kiroku figure", "raw ceiling: fastavro encode + producer", "Where Kiroku's time goes", "log append (durable)"):
+                 "same bytes, one record per line", "Ratios of the better Kiroku figure", "raw ceiling: fastavro encode + producer",
+                 "Where Kiroku's time goes", "log append (durable)"):
         assert name in result.output
     data = json.loads(out.read_text())
     assert [(m["lines"], m["submissions"]) for m in data["measures"]] == [(40, 8)] * 5

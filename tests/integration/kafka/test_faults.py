@@ -31,13 +31,13 @@ from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
 from infra.services import wait_until
 from ledger.catalog import tables as c
-from ledger.errors import Unavailable
 from ledger.encoding.events import SUBMISSION_RECORDED
+from ledger.errors import Unavailable
 from ledger.ports import FILINGS, NOTICES, Position
 from ledger.processors.projector import Projector
 from tests.factories import corp, withholding
 from tests.integration.helpers import TAX_OFFICE, agency, company, enroll_to
-from tests.integration.kafka.scaleout import Deployment, expected_notices, kill, notice_counts, stop, wait
+from tests.integration.kafka.scaleout import Deployment, expected_notices, kill, notice_counts, wait
 from tests.service_fixtures import postgres_schema_url
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from infra.kafka import KafkaCluster
 from infra.postgres import PostgresServer
-from ledger.catalog import tables as c
 from ledger.adapters import kafka_log
+from ledger.catalog import tables as c
 from ledger.processors.standalone import ProcessorLoop
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import TAX_OFFICE, agency, company, enroll_payroll, enroll_to, municipality

@@ -10,11 +10,11 @@ import stat
 
 import pytest
 
-from ledger.transparency import merkle
 from ledger.bootstrap import open_kiroku
-from ledger.transparency.checkpoint import open_checkpoint
 from ledger.errors import ConfigurationError, IntegrityError, NotFound
 from ledger.ports import ACCESS, FILINGS
+from ledger.transparency import merkle
+from ledger.transparency.checkpoint import open_checkpoint
 from ledger.transparency.signer import Verifier
 from ledger.transparency.verify import passed, verify_consistency
 from tests.factories import CORP_A, corp, payroll, withholding
@@ -40,7 +40,7 @@ def test_a_checkpoint_is_a_c2sp_signed_note_naming_deployment_topic_and_partitio
     # Key name = the deployment; key ID = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4] (C2SP signed-note).
     assert signer.key_name == "kiroku.local"
     assert signer.key_id == hashlib.sha256(b"kiroku.local\n\x01" + signer.public_key_bytes).digest()[:4]
-    assert lines[-2].startswith(f"\u2014 kiroku.local ") and lines[-1] == ""
+    assert lines[-2].startswith("\u2014 kiroku.local ") and lines[-1] == ""
 
 
 def test_the_signing_key_is_a_0600_file_in_the_data_directory_and_survives_a_restart(kiroku, home) -> None:

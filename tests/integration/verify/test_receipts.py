@@ -17,7 +17,14 @@ from ledger.transparency.signer import LocalSigner, Verifier
 from ledger.transparency.verify import load_keys, passed, verify_receipt, verify_snapshot
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import (
-    TAX_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, municipality, producer,
+    TAX_OFFICE,
+    agency,
+    company,
+    company_view,
+    enroll_payroll,
+    enroll_to,
+    municipality,
+    producer,
 )
 
 pytestmark = pytest.mark.integration

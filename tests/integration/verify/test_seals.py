@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.transparency.checkpoint import open_checkpoint
 from ledger.domain.model import Principal
 from ledger.errors import Conflict, NotFound
 from ledger.ports import FILINGS
-from ledger.transparency.proofs import b64, parse_seal_line
 from ledger.transparency.audit import verify_ledger
+from ledger.transparency.checkpoint import open_checkpoint
+from ledger.transparency.proofs import b64, parse_seal_line
 from ledger.transparency.verify import passed, verify_receipt
 from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, withholding
 from tests.integration.helpers import agency, company, enroll_payroll, jst, municipality

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.transparency import merkle
 from ledger.adapters.sqlite_log import SqliteLog
 from ledger.ports import FILINGS, NOTICES, TOPICS, LogRecord, StoredRecord
+from ledger.transparency import merkle
 from ledger.transparency.sequencer import Sequencer
 from tests.factories import CHIYODA, CORP_A, CORP_B, corp, payroll, withholding
 from tests.integration.helpers import company, enroll_payroll

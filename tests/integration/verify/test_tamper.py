@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.ports import FILINGS
-from ledger.transparency.signer import Verifier
 from ledger.transparency.audit import verify_ledger
+from ledger.transparency.signer import Verifier
 from ledger.transparency.verify import Check, passed, verify_receipt, verify_snapshot
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line, withholding
 from tests.integration.helpers import company, enroll_payroll

@@ -19,7 +19,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from typing import Annotated, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import anyio
 import anyio.from_thread
@@ -184,7 +185,8 @@ class BulkResponse(Response):
             line: dict[str, Any] = {"item": counts["items"], "rows": rows}
             if isinstance(result, KirokuError):
                 counts["failed"] += 1
-                problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS, location="body")
+                problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS,
+                                       location="body")
                 problem["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
                                         for d in locate_errors(result, group)]
                 line.update(status=http_status(result), problem=problem)

@@ -27,7 +27,8 @@ def issue(request: Request, body: DispositionIn, who: Who) -> Disposition:
 
 @router.get("/v1/dispositions", response_model=InboxPage, summary="Inbox: dispositions for every client since a cursor")
 def inbox(request: Request, who: Who,
-          cursor: Annotated[str | None, Query(max_length=2000, description="what the previous call returned (empty = from the start)")] = None,
+          cursor: Annotated[str | None, Query(max_length=2000,
+                                              description="what the previous call returned (empty = from the start)")] = None,
           limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> InboxPage:
     """For a company, its own dispositions; for a firm, vendor or bank, those of every company that
     granted it ``receive_notices`` — gap-free across all of them, like a high-water mark."""

@@ -9,7 +9,8 @@ otherwise (recording may happen in another process).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -54,8 +55,9 @@ async def notices(request: Request, who: Who, after: After = 0,
 async def stream(request: Request, who: Who, after: After = 0,
                  last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=24,
                                                               description="resume after this sequence number (wins over `after`)")] = None,
-                 max_seconds: Annotated[float, Query(ge=0, le=3600, description="close the stream after this long "
-                                                                                 "(the server may cap it); reconnect with Last-Event-ID")] = 3600
+                 max_seconds: Annotated[float, Query(
+                     ge=0, le=3600,
+                     description="close the stream after this long (the server may cap it); reconnect with Last-Event-ID")] = 3600
                  ) -> StreamingResponse:
     """Each notice as an event (``id: <seq>``, ``event: notice``, ``data: <json>``), in order, live.
     A dropped connection resumes exactly where it stopped with the standard ``Last-Event-ID``."""

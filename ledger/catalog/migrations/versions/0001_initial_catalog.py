@@ -11,17 +11,17 @@ PostgreSQL. Times are integer microseconds (BigInteger); JSON lists are Text.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
-T, B, I, BOOL = sa.Text, sa.BigInteger, sa.Integer, sa.Boolean
+T, B, I, BOOL = sa.Text, sa.BigInteger, sa.Integer, sa.Boolean  # noqa: E741 (I for Integer, beside T and B)
 
 
 def upgrade() -> None:
