@@ -26,10 +26,6 @@
  *       raises Misfit for anything else, so that
  *       fastavro encodes it or explains what does not fit: the bytes are always fastavro's.
  *
- *   sync_filesystem(fd) -> None   (Linux only)
- *       syncfs(2) on the filesystem holding ``fd``, without the GIL: one journal commit makes a
- *       whole batch of snapshot files durable (ledger.adapters.local_objects).
- *
  * Avro binary encoding: https://avro.apache.org/docs/1.11.1/specification/#binary-encoding
  */
 #define PY_SSIZE_T_CLEAN
@@ -709,22 +705,6 @@ static PyObject *avro_read(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* ---- filesystem --------------------------------------------------------------------------- */
-
-#ifdef __linux__
-#include <unistd.h>
-
-static PyObject *sync_filesystem(PyObject *self, PyObject *args) {
-    int fd, rc;
-    if (!PyArg_ParseTuple(args, "i:sync_filesystem", &fd)) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = syncfs(fd);  /* since Linux 5.8 it also reports writeback errors since fd was opened */
-    Py_END_ALLOW_THREADS
-    if (rc != 0) return PyErr_SetFromErrno(PyExc_OSError);
-    Py_RETURN_NONE;
-}
-#endif
-
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -736,10 +716,6 @@ static PyMethodDef methods[] = {
      "avro_write(plan, datum) -> bytes: Avro binary encoding; raises Misfit unless every value has its canonical type."},
     {"avro_read", avro_read, METH_VARARGS,
      "avro_read(plan, data) -> datum: the one datum the bytes hold; raises Misfit when they do not decode exactly."},
-#ifdef __linux__
-    {"sync_filesystem", sync_filesystem, METH_VARARGS,
-     "sync_filesystem(fd) -> None: syncfs(2) on the filesystem holding fd (the GIL released)."},
-#endif
     {NULL, NULL, 0, NULL},
 };
 
