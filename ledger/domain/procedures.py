@@ -191,8 +191,16 @@ def municipality_agency(code: str) -> str:
 
 # -- payload validation --------------------------------------------------------------------------
 
-_MONTH_RE = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
 _MAX_AMOUNT = 10**15  # as MAX_AMOUNT in ledger/_hotpath.c
+#: The years a month field (YYYY-MM) may name (as is_month in ledger/_hotpath.c).
+_MONTH_YEARS = (1900, 2099)
+
+
+def _is_month(value: str) -> bool:
+    """YYYY-MM in ASCII digits, a year of ``_MONTH_YEARS`` and a month 01-12."""
+    year, month = value[:4], value[5:]
+    return (len(value) == 7 and value[4] == "-" and (year + month).isascii() and (year + month).isdigit()
+            and _MONTH_YEARS[0] <= int(year) <= _MONTH_YEARS[1] and 1 <= int(month) <= 12)
 
 
 def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
@@ -231,7 +239,7 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     if kind == "municipality_code":
         return validate_municipality_code(value, field=path)
     if kind == "month":
-        if not isinstance(value, str) or not _MONTH_RE.match(value):
+        if not isinstance(value, str) or not _is_month(value):
             raise ValidationError(f"{where}{rule.name} must be a month YYYY-MM, got {value!r}", field=path, expected="YYYY-MM", got=value, code="invalid_month")
         return value
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
