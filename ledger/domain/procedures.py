@@ -191,8 +191,8 @@ def municipality_agency(code: str) -> str:
 
 # -- payload validation --------------------------------------------------------------------------
 
-_MAX_AMOUNT = 10**15  # as MAX_AMOUNT in ledger/_hotpath.c
-#: The years a month field (YYYY-MM) may name (as is_month in ledger/_hotpath.c).
+_MAX_AMOUNT = 10**15
+#: The years a month field (YYYY-MM) may name.
 _MONTH_YEARS = (1900, 2099)
 
 
@@ -245,16 +245,29 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
 
 
-#: Field kinds as ``ledger._hotpath.clean_lines`` numbers them.
-_KIND_CODES = {"text": 0, "yen": 1, "count": 1, "personal_number": 2, "municipality_code": 3, "month": 4}
-_RULES: dict[str, tuple[tuple[str, int, bool, int, Any], ...]] = {}
+def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
+    """Field rules in the compiled checker's form: (name, check, required, default, low, high),
+    the limits being the domain's (the C code holds none of its own)."""
+    def compiled(r: FieldRule) -> tuple[str, str, bool, Any, int, int]:
+        if r.kind == "text":
+            return (r.name, "text", r.required, r.default, 1, r.max_length)
+        if r.kind in ("yen", "count"):
+            return (r.name, "whole_number", r.required, r.default, 0, _MAX_AMOUNT)
+        if r.kind == "month":
+            return (r.name, "month", r.required, r.default, *_MONTH_YEARS)
+        return (r.name, r.kind, r.required, r.default, 0, 0)  # the check digits: no limits to pass
+
+    return tuple(compiled(r) for r in rules)
 
 
-def _line_rules(proc: Procedure) -> tuple[tuple[str, int, bool, int, Any], ...]:
+_RULES: dict[str, tuple[tuple[str, str, bool, Any, int, int], ...]] = {}
+
+
+def _line_rules(proc: Procedure) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
     """The procedure's line rules in the compiled checker's form (made once per procedure)."""
     rules = _RULES.get(proc.code)
     if rules is None:
-        rules = _RULES[proc.code] = tuple((r.name, _KIND_CODES[r.kind], r.required, r.max_length, r.default) for r in proc.line)
+        rules = _RULES[proc.code] = _compiled_rules(proc.line)
     return rules
 
 
