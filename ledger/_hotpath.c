@@ -1,14 +1,17 @@
-/* ledger._hotpath: the per-line work of bulk recording, compiled.
+/* ledger._hotpath: the per-line work of bulk recording, compiled — an optional accelerator.
  *
  * A national January is tens of millions of lines; in Python, checking every field of a line and
- * Avro-encoding it cost ~6 us a line, more than everything else the recorder does. Each function
- * here is the exact twin of a Python path that stays for everything it declines:
+ * Avro-encoding it cost ~6 us a line, more than everything else the recorder does. Kiroku runs
+ * without this module (ledger/accelerator.py, the only importer, then picks the Python twins):
+ * each function here is the twin of a Python specification, and property tests hold it to it.
+ * It knows no domain rule: field limits, the amount limit and the years of a month come in with
+ * the arguments.
  *
  *   clean_lines(rules, lines) -> [dict | None, ...]
  *       For each line, its normalized form when every field is already clean, else None; the
- *       caller's careful path (ledger.domain.procedures._check) then names the problem. A line is
- *       clean when _check would return every value unchanged. The rules bring every limit: no
- *       domain constant is written here. A rule is (name, check, required, default, low, high):
+ *       caller's careful path then names the problem. Twin: ledger.domain.procedures._clean_lines
+ *       (a line is clean when _check would return every value unchanged, in its canonical type).
+ *       A rule is (name, check, required, default, low, high); the checks are
  *         "text"               a non-empty str that str.strip() leaves as it is, low <= length <= high
  *         "whole_number"       an int (not a bool), low <= value <= high
  *         "personal_number"    12 ASCII digits, the last the 個人番号 check digit
@@ -17,9 +20,8 @@
  *       (the check digits are twinned with ledger.domain.identifiers).
  *
  *   seal_lines(lines, fields, encrypt, prefix, submission_id) -> [dict, ...]
- *       Each line with its sensitive fields sealed by ``encrypt`` (AESGCM.encrypt of the data key):
- *       nonce(12) ‖ ciphertext ‖ tag, the nonce being the submission's 8 random bytes and a 4-byte
- *       counter, the associated data ``<submission id>/lines[<n>].<field>`` — ledger.service.sealing.
+ *       Each line with its sensitive fields sealed by ``encrypt`` (AESGCM.encrypt of the data key).
+ *       Twin and specification of the layout: ledger.service.sealing.seal_lines (byte for byte).
  *
  *   avro_read(plan, data) -> datum
  *       The datum Avro bytes hold, read with the plan of the schema that wrote them (no schema
@@ -30,8 +32,8 @@
  *       Avro binary encoding of ``datum`` for a plan built from a parsed schema by
  *       ledger.encoding.avro_plan. Accepts only the canonical Python type of each Avro type (str,
  *       bytes, int, float, bool, None, dict, list; an aware datetime for a timestamp-micros) and
- *       raises Misfit for anything else, so that
- *       fastavro encodes it or explains what does not fit: the bytes are always fastavro's.
+ *       raises Misfit for anything else, so that fastavro encodes it or explains what does not
+ *       fit: the bytes are always fastavro's (fastavro is the twin of both Avro functions).
  *
  * Avro binary encoding: https://avro.apache.org/docs/1.11.1/specification/#binary-encoding
  */

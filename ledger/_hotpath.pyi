@@ -1,4 +1,7 @@
-"""Types of the compiled module ``ledger/_hotpath.c`` (see its header comment)."""
+"""Types of the optional compiled module ``ledger/_hotpath.c`` (see its header comment).
+
+Import it only through ``ledger.accelerator``, which falls back to the Python twins without it.
+"""
 
 from typing import Any, Callable
 

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ledger._hotpath import clean_lines
+from ledger import accelerator
 from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
@@ -245,6 +245,46 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
 
 
+#: The Python type a clean value of each field kind has (a subclass is left to the careful path).
+_CLEAN_TYPES: dict[str, type] = {"text": str, "yen": int, "count": int, "personal_number": str, "municipality_code": str,
+                                 "month": str}
+
+
+def _clean_lines(rules: tuple[FieldRule, ...], lines: list[Any]) -> list[dict[str, Any] | None]:
+    """Each line's normalized form if every field is already clean, else None (then the careful
+    path runs and names the problem).
+
+    A line is clean when it is a dict of known fields and ``_check`` returns each of its values
+    unchanged and of its kind's own type; a missing or None optional value takes its default.
+    This is the specification; the compiled ``clean_lines`` (``ledger/_hotpath.c``) is its
+    twin, and a property test holds the two to the same answers.
+    """
+    known = {r.name for r in rules}
+    out: list[dict[str, Any] | None] = []
+    for line in lines:
+        clean: dict[str, Any] | None = None
+        if type(line) is dict and line.keys() <= known:
+            clean = {}
+            for rule in rules:
+                value = line.get(rule.name)
+                if value is None:
+                    if rule.required:
+                        clean = None
+                        break
+                    clean[rule.name] = rule.default
+                    continue
+                try:
+                    unchanged = type(value) is _CLEAN_TYPES[rule.kind] and _check(rule, value, rule.name, "") == value
+                except ValidationError:
+                    unchanged = False
+                if not unchanged:
+                    clean = None
+                    break
+                clean[rule.name] = value
+        out.append(clean)
+    return out
+
+
 def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
     """Field rules in the compiled checker's form: (name, check, required, default, low, high),
     the limits being the domain's (the C code holds none of its own)."""
@@ -272,15 +312,15 @@ def _line_rules(proc: Procedure) -> tuple[tuple[str, str, bool, Any, int, int], 
 
 
 def _fast_lines(proc: Procedure, lines: list[Any]) -> list[dict[str, Any] | None]:
-    """Each line's normalized form if every field is already clean, else None (then the careful
-    path runs and names the problem).
+    """``_clean_lines`` for the procedure's lines, compiled when the accelerator is there.
 
     Bulk recording checks every field of every line (a national January is tens of millions of
     lines), so the common case — every value already clean — is checked in compiled code
-    (``ledger/_hotpath.c``): a line is clean exactly when ``_check`` would return each of its
-    values unchanged. A property test keeps the two paths in agreement.
+    (``ledger/_hotpath.c``; docs/benchmarks.md, item 10) where it is built.
     """
-    return clean_lines(_line_rules(proc), lines)
+    if accelerator.clean_lines is not None:
+        return accelerator.clean_lines(_line_rules(proc), lines)
+    return _clean_lines(proc.line, lines)
 
 
 def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
