@@ -1,5 +1,9 @@
-"""Build of the one compiled module, ``ledger._hotpath`` (everything else is in pyproject.toml)."""
+"""Build of the optional compiled accelerator ``ledger._hotpath`` (everything else is in pyproject.toml).
+
+Kiroku runs without it, slower (``ledger/accelerator.py``): where there is no C compiler or no
+Python headers, the build warns and the install goes on without the extension (``optional``).
+"""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("ledger._hotpath", ["ledger/_hotpath.c"])])
+setup(ext_modules=[Extension("ledger._hotpath", ["ledger/_hotpath.c"], optional=True)])

@@ -1,18 +1,27 @@
-/* ledger._hotpath: the per-line work of bulk recording, compiled.
+/* ledger._hotpath: the per-line work of bulk recording, compiled — an optional accelerator.
  *
  * A national January is tens of millions of lines; in Python, checking every field of a line and
- * Avro-encoding it cost ~6 us a line, more than everything else the recorder does. Each function
- * here is the exact twin of a Python path that stays for everything it declines:
+ * Avro-encoding it cost ~6 us a line, more than everything else the recorder does. Kiroku runs
+ * without this module (ledger/accelerator.py, the only importer, then picks the Python twins):
+ * each function here is the twin of a Python specification, and property tests hold it to it.
+ * It knows no domain rule: field limits, the amount limit and the years of a month come in with
+ * the arguments.
  *
  *   clean_lines(rules, lines) -> [dict | None, ...]
  *       For each line, its normalized form when every field is already clean, else None; the
- *       caller's careful path (ledger.domain.procedures._check) then names the problem. A line is
- *       clean when _check would return every value unchanged.
+ *       caller's careful path then names the problem. Twin: ledger.domain.procedures._clean_lines
+ *       (a line is clean when _check would return every value unchanged, in its canonical type).
+ *       A rule is (name, check, required, default, low, high); the checks are
+ *         "text"               a non-empty str that str.strip() leaves as it is, low <= length <= high
+ *         "whole_number"       an int (not a bool), low <= value <= high
+ *         "personal_number"    12 ASCII digits, the last the 個人番号 check digit
+ *         "municipality_code"  6 ASCII digits, the last the 地方公共団体コード check digit
+ *         "month"              YYYY-MM in ASCII digits, low <= YYYY <= high, 01 <= MM <= 12
+ *       (the check digits are twinned with ledger.domain.identifiers).
  *
  *   seal_lines(lines, fields, encrypt, prefix, submission_id) -> [dict, ...]
- *       Each line with its sensitive fields sealed by ``encrypt`` (AESGCM.encrypt of the data key):
- *       nonce(12) ‖ ciphertext ‖ tag, the nonce being the submission's 8 random bytes and a 4-byte
- *       counter, the associated data ``<submission id>/lines[<n>].<field>`` — ledger.service.sealing.
+ *       Each line with its sensitive fields sealed by ``encrypt`` (AESGCM.encrypt of the data key).
+ *       Twin and specification of the layout: ledger.service.sealing.seal_lines (byte for byte).
  *
  *   avro_read(plan, data) -> datum
  *       The datum Avro bytes hold, read with the plan of the schema that wrote them (no schema
@@ -23,12 +32,8 @@
  *       Avro binary encoding of ``datum`` for a plan built from a parsed schema by
  *       ledger.encoding.avro_plan. Accepts only the canonical Python type of each Avro type (str,
  *       bytes, int, float, bool, None, dict, list; an aware datetime for a timestamp-micros) and
- *       raises Misfit for anything else, so that
- *       fastavro encodes it or explains what does not fit: the bytes are always fastavro's.
- *
- *   sync_filesystem(fd) -> None   (Linux only)
- *       syncfs(2) on the filesystem holding ``fd``, without the GIL: one journal commit makes a
- *       whole batch of snapshot files durable (ledger.adapters.local_objects).
+ *       raises Misfit for anything else, so that fastavro encodes it or explains what does not
+ *       fit: the bytes are always fastavro's (fastavro is the twin of both Avro functions).
  *
  * Avro binary encoding: https://avro.apache.org/docs/1.11.1/specification/#binary-encoding
  */
@@ -41,9 +46,9 @@ static PyObject *Misfit; /* ledger._hotpath.Misfit (a ValueError) */
 
 /* ---- clean_lines -------------------------------------------------------------------------- */
 
-enum { K_TEXT = 0, K_AMOUNT = 1, K_PERSONAL_NUMBER = 2, K_MUNICIPALITY_CODE = 3, K_MONTH = 4 };
-
-#define MAX_AMOUNT 1000000000000000LL /* 10**15, as ledger.domain.procedures._MAX_AMOUNT */
+/* The checks a rule names (the Python side maps its field kinds to them). */
+enum { C_TEXT, C_WHOLE_NUMBER, C_PERSONAL_NUMBER, C_MUNICIPALITY_CODE, C_MONTH, C_COUNT };
+static const char *const CHECK_NAMES[C_COUNT] = {"text", "whole_number", "personal_number", "municipality_code", "month"};
 
 /* Exactly ``n`` ASCII digits (what ``s.isascii() and s.isdigit()`` accepts at length n). */
 static const Py_UCS1 *ascii_digits(PyObject *v, Py_ssize_t n) {
@@ -75,47 +80,49 @@ static int is_municipality_code(PyObject *v) {
     return d[5] - '0' == (11 - total % 11) % 10;
 }
 
-/* Non-empty text of at most max_length characters that str.strip() would leave as it is. */
-static int is_text(PyObject *v, Py_ssize_t max_length) {
+/* Non-empty text of low..high characters that str.strip() would leave as it is. */
+static int is_text(PyObject *v, long long low, long long high) {
     if (!PyUnicode_CheckExact(v)) return 0;
     Py_ssize_t n = PyUnicode_GET_LENGTH(v);
-    if (n == 0 || n > max_length) return 0;
+    if (n < low || n > high || n == 0) return 0;
     return !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, 0)) && !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
 }
 
-/* A whole number 0 <= v <= 10**15 (bool is not one: PyLong_CheckExact refuses it). */
-static int is_amount(PyObject *v) {
+/* A whole number low <= v <= high (bool is not one: PyLong_CheckExact refuses it). */
+static int is_whole_number(PyObject *v, long long low, long long high) {
     if (!PyLong_CheckExact(v)) return 0;
     int overflow = 0;
     long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
     if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
-    return 0 <= x && x <= MAX_AMOUNT;
+    return low <= x && x <= high;
 }
 
-/* YYYY-MM in ASCII, years 1900-2099. Anything else (other digits, a trailing newline the
- * regular expression would also take) is left to the careful path, which decides the same way. */
-static int is_month(PyObject *v) {
+/* YYYY-MM in ASCII digits, the year low..high, the month 01..12. */
+static int is_month(PyObject *v, long long low, long long high) {
     if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != 7 || !PyUnicode_IS_ASCII(v)) return 0;
     const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && (d[i] < '0' || d[i] > '9')) return 0;
     if (d[4] != '-') return 0;
-    if (!((d[0] == '1' && d[1] == '9') || (d[0] == '2' && d[1] == '0'))) return 0;
-    int month = (d[5] - '0') * 10 + (d[6] - '0');
-    return 1 <= month && month <= 12;
+    int year = 0, month = 0;
+    for (int i = 0; i < 7; i++) {
+        if (i == 4) continue;
+        if (d[i] < '0' || d[i] > '9') return 0;
+        if (i < 4) year = year * 10 + (d[i] - '0');
+        else month = month * 10 + (d[i] - '0');
+    }
+    return low <= year && year <= high && 1 <= month && month <= 12;
 }
 
 typedef struct {
     PyObject *name;     /* borrowed from the rules tuple */
-    int kind;
+    int check;
     int required;
-    Py_ssize_t max_length;
     PyObject *fallback; /* borrowed: stored when an optional field is empty */
+    long long low, high;
 } Rule;
 
 static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
     if (!PyTuple_CheckExact(rules)) {
-        PyErr_SetString(PyExc_TypeError, "rules must be a tuple of (name, kind, required, max_length, default)");
+        PyErr_SetString(PyExc_TypeError, "rules must be a tuple of (name, check, required, default, low, high)");
         return -1;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(rules);
@@ -123,20 +130,26 @@ static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
     if (r == NULL) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PyTuple_GET_ITEM(rules, i);
-        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 5 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 0))) {
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 6 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 0))
+            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 1))) {
             PyMem_Free(r);
-            PyErr_SetString(PyExc_TypeError, "each rule is (name: str, kind: int, required: bool, max_length: int, default)");
+            PyErr_SetString(PyExc_TypeError,
+                            "each rule is (name: str, check: str, required: bool, default, low: int, high: int)");
             return -1;
         }
         r[i].name = PyTuple_GET_ITEM(t, 0);
-        r[i].kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(t, 1));
+        PyObject *check = PyTuple_GET_ITEM(t, 1);
+        r[i].check = C_COUNT;
+        for (int c = 0; c < C_COUNT; c++)
+            if (PyUnicode_CompareWithASCIIString(check, CHECK_NAMES[c]) == 0) r[i].check = c;
         r[i].required = PyObject_IsTrue(PyTuple_GET_ITEM(t, 2));
-        r[i].max_length = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 3));
-        r[i].fallback = PyTuple_GET_ITEM(t, 4);
+        r[i].fallback = PyTuple_GET_ITEM(t, 3);
+        r[i].low = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 4));
+        r[i].high = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 5));
         if (PyErr_Occurred() || r[i].required < 0) { PyMem_Free(r); return -1; }
-        if (r[i].kind < K_TEXT || r[i].kind > K_MONTH) {
+        if (r[i].check == C_COUNT) {
             PyMem_Free(r);
-            PyErr_Format(PyExc_ValueError, "unknown field kind %d", r[i].kind);
+            PyErr_Format(PyExc_ValueError, "unknown check %R", check);
             return -1;
         }
     }
@@ -146,12 +159,12 @@ static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
 }
 
 static int value_is_clean(const Rule *r, PyObject *v) {
-    switch (r->kind) {
-    case K_TEXT: return is_text(v, r->max_length);
-    case K_AMOUNT: return is_amount(v);
-    case K_PERSONAL_NUMBER: return is_personal_number(v);
-    case K_MUNICIPALITY_CODE: return is_municipality_code(v);
-    default: return is_month(v);
+    switch (r->check) {
+    case C_TEXT: return is_text(v, r->low, r->high);
+    case C_WHOLE_NUMBER: return is_whole_number(v, r->low, r->high);
+    case C_PERSONAL_NUMBER: return is_personal_number(v);
+    case C_MUNICIPALITY_CODE: return is_municipality_code(v);
+    default: return is_month(v, r->low, r->high);
     }
 }
 
@@ -709,22 +722,6 @@ static PyObject *avro_read(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* ---- filesystem --------------------------------------------------------------------------- */
-
-#ifdef __linux__
-#include <unistd.h>
-
-static PyObject *sync_filesystem(PyObject *self, PyObject *args) {
-    int fd, rc;
-    if (!PyArg_ParseTuple(args, "i:sync_filesystem", &fd)) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = syncfs(fd);  /* since Linux 5.8 it also reports writeback errors since fd was opened */
-    Py_END_ALLOW_THREADS
-    if (rc != 0) return PyErr_SetFromErrno(PyExc_OSError);
-    Py_RETURN_NONE;
-}
-#endif
-
 /* ---- module ------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -736,10 +733,6 @@ static PyMethodDef methods[] = {
      "avro_write(plan, datum) -> bytes: Avro binary encoding; raises Misfit unless every value has its canonical type."},
     {"avro_read", avro_read, METH_VARARGS,
      "avro_read(plan, data) -> datum: the one datum the bytes hold; raises Misfit when they do not decode exactly."},
-#ifdef __linux__
-    {"sync_filesystem", sync_filesystem, METH_VARARGS,
-     "sync_filesystem(fd) -> None: syncfs(2) on the filesystem holding fd (the GIL released)."},
-#endif
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,12 +1,15 @@
-"""Types of the compiled module ``ledger/_hotpath.c`` (see its header comment)."""
+"""Types of the optional compiled module ``ledger/_hotpath.c`` (see its header comment).
 
-from typing import Any, Callable
+Import it only through ``ledger.accelerator``, which falls back to the Python twins without it.
+"""
+
+from collections.abc import Callable
+from typing import Any
 
 class Misfit(ValueError): ...
 
-def clean_lines(rules: tuple[tuple[str, int, bool, int, Any], ...], lines: list[Any], /) -> list[dict[str, Any] | None]: ...
+def clean_lines(rules: tuple[tuple[str, str, bool, Any, int, int], ...], lines: list[Any], /) -> list[dict[str, Any] | None]: ...
 def avro_write(plan: tuple[Any, ...], datum: Any, /) -> bytes: ...
 def seal_lines(lines: list[dict[str, Any]], fields: tuple[str, ...], encrypt: Callable[[bytes, bytes, bytes], bytes],
                prefix: bytes, submission_id: bytes, /) -> list[dict[str, Any]]: ...
 def avro_read(plan: tuple[Any, ...], data: bytes | memoryview, /) -> Any: ...
-def sync_filesystem(fd: int, /) -> None: ...  # Linux only

@@ -9,6 +9,7 @@ do not match their name.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
@@ -17,7 +18,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ledger import _hotpath
 from ledger.errors import Forbidden, IntegrityError, NotFound
 
 
@@ -34,8 +34,29 @@ def _alive(pid: int) -> bool:
 log = logging.getLogger(__name__)
 
 _FSYNC_POOL: ThreadPoolExecutor | None = None
-# syncfs(2), where the platform has it (Linux): ledger/_hotpath.c.
-_sync_filesystem: Callable[[int], None] | None = getattr(_hotpath, "sync_filesystem", None)
+
+
+def _syncfs() -> Callable[[int], None] | None:
+    """syncfs(2) from the C library, where there is one (Linux), else None.
+
+    Called through ctypes, which releases the GIL for the call. Since Linux 5.8 it also reports
+    the write-back errors of the filesystem since the descriptor was opened.
+    """
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError, TypeError):  # no such function, or no C library to ask
+        return None
+    syncfs.argtypes, syncfs.restype = [ctypes.c_int], ctypes.c_int
+
+    def sync_filesystem(fd: int) -> None:
+        if syncfs(fd) != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number))
+
+    return sync_filesystem
+
+
+_sync_filesystem = _syncfs()
 
 
 def _fsync_path(path: Path) -> None:
@@ -90,7 +111,7 @@ class LocalObjectStore:
         self._dirs: set[Path] = set()  # directories known to exist (a snapshot batch touches hundreds)
 
     @classmethod
-    def from_url(cls, url: str) -> "LocalObjectStore":
+    def from_url(cls, url: str) -> LocalObjectStore:
         return cls(Path(url.removeprefix("file://")))
 
     def _path(self, key: str) -> Path:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ledger._hotpath import clean_lines
+from ledger import accelerator
 from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
@@ -193,8 +194,16 @@ def municipality_agency(code: str) -> str:
 
 # -- payload validation --------------------------------------------------------------------------
 
-_MONTH_RE = re.compile(r"^(19|20)\d\d-(0[1-9]|1[0-2])$")
-_MAX_AMOUNT = 10**15  # as MAX_AMOUNT in ledger/_hotpath.c
+_MAX_AMOUNT = 10**15
+#: The years a month field (YYYY-MM) may name.
+_MONTH_YEARS = (1900, 2099)
+
+
+def _is_month(value: str) -> bool:
+    """YYYY-MM in ASCII digits, a year of ``_MONTH_YEARS`` and a month 01-12."""
+    year, month = value[:4], value[5:]
+    return (len(value) == 7 and value[4] == "-" and (year + month).isascii() and (year + month).isdigit()
+            and _MONTH_YEARS[0] <= int(year) <= _MONTH_YEARS[1] and 1 <= int(month) <= 12)
 
 
 def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
@@ -233,35 +242,88 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     if kind == "municipality_code":
         return validate_municipality_code(value, field=path)
     if kind == "month":
-        if not isinstance(value, str) or not _MONTH_RE.match(value):
+        if not isinstance(value, str) or not _is_month(value):
             raise ValidationError(f"{where}{rule.name} must be a month YYYY-MM, got {value!r}", field=path, expected="YYYY-MM", got=value, code="invalid_month")
         return value
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
 
 
-#: Field kinds as ``ledger._hotpath.clean_lines`` numbers them.
-_KIND_CODES = {"text": 0, "yen": 1, "count": 1, "personal_number": 2, "municipality_code": 3, "month": 4}
-_RULES: dict[str, tuple[tuple[str, int, bool, int, Any], ...]] = {}
+#: The Python type a clean value of each field kind has (a subclass is left to the careful path).
+_CLEAN_TYPES: dict[str, type] = {"text": str, "yen": int, "count": int, "personal_number": str, "municipality_code": str,
+                                 "month": str}
 
 
-def _line_rules(proc: Procedure) -> tuple[tuple[str, int, bool, int, Any], ...]:
+def _clean_lines(rules: tuple[FieldRule, ...], lines: list[Any]) -> list[dict[str, Any] | None]:
+    """Each line's normalized form if every field is already clean, else None (then the careful
+    path runs and names the problem).
+
+    A line is clean when it is a dict of known fields and ``_check`` returns each of its values
+    unchanged and of its kind's own type; a missing or None optional value takes its default.
+    This is the specification; the compiled ``clean_lines`` (``ledger/_hotpath.c``) is its
+    twin, and a property test holds the two to the same answers.
+    """
+    known = {r.name for r in rules}
+    out: list[dict[str, Any] | None] = []
+    for line in lines:
+        clean: dict[str, Any] | None = None
+        if type(line) is dict and line.keys() <= known:
+            clean = {}
+            for rule in rules:
+                value = line.get(rule.name)
+                if value is None:
+                    if rule.required:
+                        clean = None
+                        break
+                    clean[rule.name] = rule.default
+                    continue
+                try:
+                    unchanged = type(value) is _CLEAN_TYPES[rule.kind] and _check(rule, value, rule.name, "") == value
+                except ValidationError:
+                    unchanged = False
+                if not unchanged:
+                    clean = None
+                    break
+                clean[rule.name] = value
+        out.append(clean)
+    return out
+
+
+def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
+    """Field rules in the compiled checker's form: (name, check, required, default, low, high),
+    the limits being the domain's (the C code holds none of its own)."""
+    def compiled(r: FieldRule) -> tuple[str, str, bool, Any, int, int]:
+        if r.kind == "text":
+            return (r.name, "text", r.required, r.default, 1, r.max_length)
+        if r.kind in ("yen", "count"):
+            return (r.name, "whole_number", r.required, r.default, 0, _MAX_AMOUNT)
+        if r.kind == "month":
+            return (r.name, "month", r.required, r.default, *_MONTH_YEARS)
+        return (r.name, r.kind, r.required, r.default, 0, 0)  # the check digits: no limits to pass
+
+    return tuple(compiled(r) for r in rules)
+
+
+_RULES: dict[str, tuple[tuple[str, str, bool, Any, int, int], ...]] = {}
+
+
+def _line_rules(proc: Procedure) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
     """The procedure's line rules in the compiled checker's form (made once per procedure)."""
     rules = _RULES.get(proc.code)
     if rules is None:
-        rules = _RULES[proc.code] = tuple((r.name, _KIND_CODES[r.kind], r.required, r.max_length, r.default) for r in proc.line)
+        rules = _RULES[proc.code] = _compiled_rules(proc.line)
     return rules
 
 
 def _fast_lines(proc: Procedure, lines: list[Any]) -> list[dict[str, Any] | None]:
-    """Each line's normalized form if every field is already clean, else None (then the careful
-    path runs and names the problem).
+    """``_clean_lines`` for the procedure's lines, compiled when the accelerator is there.
 
     Bulk recording checks every field of every line (a national January is tens of millions of
     lines), so the common case — every value already clean — is checked in compiled code
-    (``ledger/_hotpath.c``): a line is clean exactly when ``_check`` would return each of its
-    values unchanged. A property test keeps the two paths in agreement.
+    (``ledger/_hotpath.c``; docs/benchmarks.md, item 10) where it is built.
     """
-    return clean_lines(_line_rules(proc), lines)
+    if accelerator.clean_lines is not None:
+        return accelerator.clean_lines(_line_rules(proc), lines)
+    return _clean_lines(proc.line, lines)
 
 
 def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:

@@ -7,15 +7,19 @@ defaults), arrays, maps, enums, fixed, ``timestamp-micros`` and unions whose bra
 different Python types. A schema with anything else (other logical types, recursive records)
 has no plan, and fastavro encodes it.
 
+fastavro is the twin of the compiled pair: without the accelerator (``ledger.accelerator``) no
+schema has a plan, and fastavro writes and reads everything.
+
 Tags (the first item of each tuple) are those of ``ledger/_hotpath.c``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from ledger._hotpath import Misfit, avro_read, avro_write
+from ledger import accelerator
+from ledger.accelerator import Misfit
 
 __all__ = ["Misfit", "Plan", "avro_plan", "avro_read", "avro_write"]
 
@@ -25,7 +29,7 @@ _PRIMITIVES: dict[str, int] = {
     "null": 0, "boolean": 1, "int": 2, "long": 3, "float": 4, "double": 5, "bytes": 6, "string": 7,
 }
 RECORD, ARRAY, MAP, UNION, ENUM, FIXED, TIMESTAMP_MICROS = 8, 9, 10, 11, 12, 13, 14
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Which Python type each tag takes (a union's branches must take different ones).
 _TAKES: dict[int, type] = {0: type(None), 1: bool, 2: int, 3: int, 4: float, 5: float, 6: bytes, 7: str,
@@ -33,12 +37,24 @@ _TAKES: dict[int, type] = {0: type(None), 1: bool, 2: int, 3: int, 4: float, 5: 
                            TIMESTAMP_MICROS: int}  # (and datetime: never next to an int or long branch)
 
 
+def _declined(plan: Plan, data: Any) -> Any:
+    raise Misfit("no compiled Avro code: fastavro decides")
+
+
+#: The compiled writer and reader; without them these decline everything (no plan is made then).
+avro_write: accelerator.AvroWrite = accelerator.avro_write or _declined
+avro_read: accelerator.AvroRead = accelerator.avro_read or _declined
+
+
 class _NoPlan(Exception):
     """The schema uses something plans do not cover."""
 
 
 def avro_plan(parsed_schema: Any) -> Plan | None:
-    """The plan for a schema parsed by ``fastavro.parse_schema``, or None when it has no plan."""
+    """The plan for a schema parsed by ``fastavro.parse_schema``, or None when it has no plan
+    (always, without the compiled writer: fastavro encodes every schema then)."""
+    if accelerator.avro_write is None:
+        return None
     try:
         return _plan(parsed_schema, {})
     except _NoPlan:

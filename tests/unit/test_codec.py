@@ -7,7 +7,7 @@ import json
 import shutil
 import sys
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.unit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
 SAMPLE = "kiroku.test.Sample"
-T0 = datetime(2025, 1, 6, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 6, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ SAMPLES = st.fixed_dictionaries(
         "label": st.text(max_size=50),
         "blob": st.binary(max_size=50),
         "personal_number": st.none() | st.from_regex(r"[0-9]{12}", fullmatch=True),
-        "recorded_at": st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc)),
+        "recorded_at": st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
         "lines": st.lists(st.fixed_dictionaries({"amount": PRIMITIVE_VALUES["long"], "note": st.none() | st.text(max_size=30), "tax": PRIMITIVE_VALUES["long"]}), max_size=5),
         "currency": st.sampled_from(["JPY", "USD"]),
     }

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.procedures import PROCEDURES, get_procedure, validate_agency_id, validate_payload
+from ledger import accelerator
+from ledger.domain.identifiers import make_municipality_code, make_personal_number
+from ledger.domain.procedures import (
+    PROCEDURES,
+    FieldRule,
+    _check,
+    _clean_lines,
+    _compiled_rules,
+    _fast_lines,
+    get_procedure,
+    validate_agency_id,
+    validate_payload,
+)
 from ledger.errors import ValidationError, ValidationErrors
 from tests.factories import payroll, payroll_line
 
@@ -68,39 +82,162 @@ def test_unknown_procedures_and_agencies_are_refused_listing_what_is_known() -> 
 
 
 
+class Text(str):
+    pass
 
-from ledger.domain.procedures import _check, _fast_lines  # noqa: E402
+
+class Number(int):
+    pass
+
 
 _values = st.one_of(st.none(), st.integers(min_value=-5, max_value=10**16), st.booleans(), st.floats(allow_nan=False),
                     st.text(max_size=14), st.sampled_from(["131016", "131017", "123456789018", "123456789019", " 12", "１２３",
-                                                           "5,000", "2026-13", "2026-01", ""]))
+                                                           "5,000", "2026-13", "2026-01", "", "1899-12", "2099-12", "2100-01",
+                                                           "2026-01\n", "20２6-01", "2026-1", "x", " x", "x\u3000", "xxxxxx"]),
+                    st.sampled_from(["131016", "2026-01", "x", 10**15, 10**15 + 1, 0, 2**64]).map(
+                        lambda v: Text(v) if isinstance(v, str) else Number(v)))
+
+#: One field of every kind, some optional (no procedure's lines have a month).
+EVERY_KIND = (FieldRule("text", "text", max_length=5), FieldRule("note", "text", required=False, default="-"),
+              FieldRule("yen", "yen"), FieldRule("count", "count", required=False, default=0),
+              FieldRule("personal_number", "personal_number"), FieldRule("municipality_code", "municipality_code"),
+              FieldRule("month", "month"), FieldRule("since", "month", required=False))
+RULE_SETS = {code: p.line for code, p in PROCEDURES.items()} | {"every kind": EVERY_KIND}
+
+
+def _digits(n: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet="0123456789", min_size=n, max_size=n)
+
+
+def clean_value(rule: FieldRule) -> st.SearchStrategy[Any]:
+    """A value the careful path returns unchanged."""
+    return {
+        "text": st.text(min_size=1, max_size=rule.max_length).filter(lambda t: t == t.strip()),
+        "yen": st.integers(0, 10**15), "count": st.integers(0, 10**15),
+        "personal_number": _digits(11).map(make_personal_number),
+        "municipality_code": _digits(5).map(make_municipality_code),
+        "month": st.builds("{:04d}-{:02d}".format, st.integers(1900, 2099), st.integers(1, 12)),
+    }[rule.kind]
+
+
+def edges(rule: FieldRule) -> list[Any]:
+    """Values just outside, or just inside, what the kind takes: its limits and its edge cases."""
+    return {
+        "text": ["x" * rule.max_length, "x" * (rule.max_length + 1), " x", "x ", "x\u3000", "\x1fx", "\u200bx", "\ud800"],
+        "yen": [-1, 0, 10**15, 10**15 + 1, 2**63, -2**63 - 1, 2**64, True, 1.0],
+        "count": [-1, 0, 10**15, 10**15 + 1, 2**63, False],
+        "personal_number": ["123456789018", "123456789019", "12345678901８", "12345678901", "1234567890188", " 123456789018"],
+        "municipality_code": ["131016", "131017", "13101６", "13101", "1310166", "131016 "],
+        "month": ["1899-12", "1900-01", "2099-12", "2100-01", "2026-00", "2026-13", "2026-01\n", "20２6-01", "2026-０1",
+                  "2026/01", "0000-01", "9999-12", "2026-1", "2026-001"],
+    }[rule.kind]
+
+
+def a_clean_line(rules: tuple[FieldRule, ...]) -> dict[str, Any]:
+    examples = {"text": "x", "yen": 1, "count": 1, "personal_number": "123456789018", "municipality_code": "131016",
+                "month": "2026-01"}
+    return {r.name: examples[r.kind] for r in rules}
+
+
+def lines_of(rules: tuple[FieldRule, ...]) -> st.SearchStrategy[Any]:
+    """Lines of clean values with a few of them dropped, replaced by anything at all or by a
+    value at the edge of the kind, or retyped."""
+    @st.composite
+    def line(draw: st.DrawFn) -> Any:
+        out = {r.name: draw(clean_value(r), label=r.name) for r in rules}
+        for name in draw(st.lists(st.sampled_from([r.name for r in rules]), max_size=2, unique=True), label="damaged"):
+            how = draw(st.sampled_from(["drop", "other", "edge", "subclass"]), label=f"how {name}")
+            if how == "drop":
+                del out[name]
+            elif how == "other":
+                out[name] = draw(_values, label=f"other {name}")
+            elif how == "edge":
+                out[name] = draw(st.sampled_from(edges(next(r for r in rules if r.name == name))), label=f"edge {name}")
+            else:  # the same value, of a subclass of its type
+                out[name] = Text(out[name]) if isinstance(out[name], str) else Number(out[name])
+        if draw(st.integers(0, 9), label="an unknown field") == 0:
+            out["bonus"] = 1
+        return out
+
+    return line()
+
+
+def fast(rules: tuple[FieldRule, ...], lines: list) -> list:
+    """The fast path's answer (the Python specification), checked against its compiled twin."""
+    python = _clean_lines(rules, lines)
+    if accelerator.clean_lines is not None:
+        compiled = accelerator.clean_lines(_compiled_rules(rules), lines)
+        assert compiled == python
+        assert [list(c) for c in compiled if c is not None] == [list(c) for c in python if c is not None]  # same order
+    return python
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.sampled_from(sorted(PROCEDURES)), st.data())
-def test_the_fast_line_path_accepts_only_what_the_careful_path_returns_unchanged(code: str, data: st.DataObject) -> None:
-    proc = PROCEDURES[code]
-    line = {r.name: data.draw(_values, label=r.name) for r in proc.line if data.draw(st.booleans(), label=f"has {r.name}")}
-    [fast] = _fast_lines(proc, [line])
+@given(st.sampled_from(sorted(RULE_SETS)), st.data())
+def test_the_fast_line_path_accepts_exactly_what_the_careful_path_returns_unchanged(name: str, data: st.DataObject) -> None:
+    rules = RULE_SETS[name]
+    line = data.draw(lines_of(rules), label="line")
+    [taken] = fast(rules, [line])
     careful: dict | None = {}
-    for rule in proc.line:
+    for rule in rules:
         try:
             value = _check(rule, line.get(rule.name), rule.name, "")
         except ValidationError:
             careful = None
             break
         careful[rule.name] = value
-    if fast is not None:
-        assert careful == fast
-        assert all(line.get(k) in (None, v) for k, v in fast.items())
-    # And the other way round: a line the careful path leaves exactly as it came is taken by the
-    # fast path (but for months in other digits or with a trailing newline, which it leaves alone).
+    if "bonus" in line:
+        careful = None  # the careful path reports it as an unknown field
+    if taken is not None:
+        assert careful == taken
+        assert all(line.get(k) in (None, v) for k, v in taken.items())
+    # And the other way round: a line the careful path leaves exactly as it came, each value of
+    # its kind's own type (str, or int for amounts and counts), is taken by the fast path.
     unchanged = careful is not None and all(
-        line.get(k) is None or (line[k] == v and type(line[k]) is type(v)) for k, v in careful.items())
-    odd_month = any(r.kind == "month" and isinstance(line.get(r.name), str) and (not line[r.name].isascii() or "\n" in line[r.name])
-                    for r in proc.line)
-    if unchanged and not odd_month:
-        assert fast == careful
+        line.get(k) is None or (line[k] == v and type(line[k]) in (str, int)) for k, v in careful.items())
+    if unchanged:
+        assert taken == careful
+
+
+@pytest.mark.parametrize("rule", EVERY_KIND, ids=[r.name for r in EVERY_KIND])
+def test_values_at_the_edges_of_each_kind_are_judged_as_the_careful_path_judges_them(rule: FieldRule) -> None:
+    lines = [{**a_clean_line(EVERY_KIND), rule.name: value} for value in edges(rule)]
+    for line, taken in zip(lines, fast(EVERY_KIND, lines), strict=True):
+        try:
+            unchanged = _check(rule, line[rule.name], rule.name, "") == line[rule.name]
+        except ValidationError:
+            unchanged = False
+        assert (taken is not None) is (unchanged and type(line[rule.name]) in (str, int)), line[rule.name]
+
+
+compiled_only = pytest.mark.skipif(accelerator.clean_lines is None, reason=f"the accelerator is {accelerator.describe()}")
+
+
+@compiled_only
+def test_the_compiled_checker_knows_checks_not_field_kinds() -> None:
+    assert accelerator.clean_lines is not None
+    with pytest.raises(ValueError, match="^unknown check 'yen'$"):
+        accelerator.clean_lines((("amount", "yen", True, None, 0, 10**15),), [{"amount": 1}])
+
+
+@compiled_only
+def test_the_compiled_text_check_knows_whitespace_as_str_isspace_does() -> None:
+    assert accelerator.clean_lines is not None
+    rules = _compiled_rules((FieldRule("t", "text"),))
+    for start in range(0, 0x110000, 0x10000):
+        chars = [chr(c) for c in range(start, start + 0x10000)]
+        taken = accelerator.clean_lines(rules, [{"t": c} for c in chars])
+        assert [c for c, t in zip(chars, taken) if (t is None) is not c.isspace()] == []
+
+
+def test_a_month_is_four_ascii_digits_of_a_year_from_1900_to_2099_a_hyphen_and_two_of_a_month() -> None:
+    month = FieldRule("effective_from", "month")
+    for good in ("1900-01", "2099-12", "2027-09"):
+        assert _check(month, good, "effective_from", "") == good
+    for bad in ("1899-12", "2100-01", "2027-13", "2027-00", "2027-9", "2027-09\n", "20２7-09", "2027/09", "2027-09-01"):
+        with pytest.raises(ValidationError) as err:
+            _check(month, bad, "effective_from", "")
+        assert (err.value.code, err.value.field) == ("invalid_month", "effective_from")
 
 
 def test_the_fast_path_leaves_lines_that_are_not_clean_to_the_careful_path() -> None:
@@ -112,6 +249,7 @@ def test_the_fast_path_leaves_lines_that_are_not_clean_to_the_careful_path() -> 
              {**clean, "personal_number": "123456789019"}, {**clean, "municipality_code": "131017"},
              {**clean, "payment_amount": 10**15 + 1}, {**clean, "payment_amount": 2**64}, {**clean, "dependents": None}]
     out = _fast_lines(proc, lines)
+    assert out == fast(proc.line, lines)
     assert out[0] == {**clean, "employee_kana": None, "dependents": 0}
     assert out[1:9] == [None] * 8
     assert out[9] == {**clean, "employee_kana": None, "dependents": 0}  # an empty optional field takes its default
