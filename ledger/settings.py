@@ -95,7 +95,8 @@ def load_settings(**overrides: Any) -> Settings:
     Raises ConfigurationError naming the key for unknown ``KIROKU_*`` variables, unknown TOML keys
     and malformed values — before anything is opened.
     """
-    known = {f"KIROKU_{name.upper()}" for name in Settings.model_fields} | {"KIROKU_CONFIG"}
+    # KIROKU_PURE_PYTHON is read by ledger.accelerator at import, before any settings exist.
+    known = {f"KIROKU_{name.upper()}" for name in Settings.model_fields} | {"KIROKU_CONFIG", "KIROKU_PURE_PYTHON"}
     for key in os.environ:
         if key.startswith("KIROKU_") and key not in known:
             raise ConfigurationError(

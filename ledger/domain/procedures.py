@@ -69,7 +69,8 @@ class Procedure:
 
 
 def _office(*extra: FieldRule) -> tuple[FieldRule, ...]:
-    return (FieldRule("name", "text"), FieldRule("address", "text"), FieldRule("office_code", "text", required=False, max_length=40), *extra)
+    return (FieldRule("name", "text"), FieldRule("address", "text"), FieldRule("office_code", "text", required=False, max_length=40),
+            *extra)
 
 
 _PN = FieldRule("personal_number", "personal_number", sensitive=True)
@@ -210,12 +211,14 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     """Return the normalized value, or raise a ValidationError that names ``path``."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
         if rule.required:
-            raise ValidationError(f"{where}{rule.name} is required but was empty", field=path, expected="a value", got=value, code="required")
+            raise ValidationError(f"{where}{rule.name} is required but was empty", field=path, expected="a value", got=value,
+                                  code="required")
         return rule.default
     kind = rule.kind
     if kind == "text":
         if not isinstance(value, str):
-            raise ValidationError(f"{where}{rule.name} must be text, got {type(value).__name__}", field=path, expected="text", got=value, code="invalid_type")
+            raise ValidationError(f"{where}{rule.name} must be text, got {type(value).__name__}", field=path, expected="text", got=value,
+                                  code="invalid_type")
         value = value.strip()
         if len(value) > rule.max_length:
             raise ValidationError(
@@ -231,11 +234,14 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
             if re.fullmatch(r"-?[0-9]+", text):
                 value = int(text)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError(f"{where}{rule.name} must be {unit}, got {value!r}", field=path, expected=unit, got=value, code="invalid_amount")
+            raise ValidationError(f"{where}{rule.name} must be {unit}, got {value!r}", field=path, expected=unit, got=value,
+                                  code="invalid_amount")
         if value < 0:
-            raise ValidationError(f"{where}{rule.name} must not be negative, got {value}", field=path, expected=f"{unit} ≥ 0", got=value, code="negative_amount")
+            raise ValidationError(f"{where}{rule.name} must not be negative, got {value}", field=path, expected=f"{unit} ≥ 0", got=value,
+                                  code="negative_amount")
         if value > _MAX_AMOUNT:
-            raise ValidationError(f"{where}{rule.name} is implausibly large: {value}", field=path, expected="at most 10^15", got=value, code="amount_too_large")
+            raise ValidationError(f"{where}{rule.name} is implausibly large: {value}", field=path, expected="at most 10^15", got=value,
+                                  code="amount_too_large")
         return value
     if kind == "personal_number":
         return validate_personal_number(value, field=path)
@@ -243,7 +249,8 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
         return validate_municipality_code(value, field=path)
     if kind == "month":
         if not isinstance(value, str) or not _is_month(value):
-            raise ValidationError(f"{where}{rule.name} must be a month YYYY-MM, got {value!r}", field=path, expected="YYYY-MM", got=value, code="invalid_month")
+            raise ValidationError(f"{where}{rule.name} must be a month YYYY-MM, got {value!r}", field=path, expected="YYYY-MM", got=value,
+                                  code="invalid_month")
         return value
     raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
 
@@ -345,7 +352,8 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
         return None
 
     if not isinstance(payload, dict):
-        raise ValidationError("payload must be an object with its header and lines", field="payload", expected="an object", got=type(payload).__name__, code="invalid_type")
+        raise ValidationError("payload must be an object with its header and lines", field="payload", expected="an object",
+                              got=type(payload).__name__, code="invalid_type")
     out: dict[str, Any] = {}
     if proc.header_name is not None:
         header = payload.get(proc.header_name)
@@ -354,13 +362,15 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
                 f"payload.{proc.header_name} is required: the {proc.header_name}'s name and address",
                 field=proc.header_name, expected="an object with name and address", got=header, code="required",
             )
-        out[proc.header_name] = {r.name: guard(lambda r=r: _check(r, header.get(r.name), f"{proc.header_name}.{r.name}", f"{proc.header_name}: ")) for r in proc.header}
+        out[proc.header_name] = {r.name: guard(lambda r=r: _check(r, header.get(r.name), f"{proc.header_name}.{r.name}",
+                                                                  f"{proc.header_name}: ")) for r in proc.header}
     else:
         for r in proc.header:
             out[r.name] = guard(lambda r=r: _check(r, payload.get(r.name), r.name, ""))
     lines = payload.get("lines")
     if not isinstance(lines, list) or not lines:
-        errors.append(ValidationError("payload.lines must list at least one line", field="lines", expected="a non-empty list", got=lines if not isinstance(lines, list) else "[]", code="required"))
+        errors.append(ValidationError("payload.lines must list at least one line", field="lines", expected="a non-empty list",
+                                      got=lines if not isinstance(lines, list) else "[]", code="required"))
         lines = []
     known = {r.name for r in proc.line}
     out_lines = cleaned = _fast_lines(proc, lines)
@@ -373,7 +383,8 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
             if len(errors) >= MAX_ERRORS:
                 break
             if not isinstance(line, dict):
-                errors.append(ValidationError(f"line {number} must be an object", field=f"lines[{number}]", expected="an object", got=type(line).__name__, code="invalid_type"))
+                errors.append(ValidationError(f"line {number} must be an object", field=f"lines[{number}]", expected="an object",
+                                              got=type(line).__name__, code="invalid_type"))
                 continue
             unknown = sorted(set(line) - known)
             if unknown:
@@ -381,7 +392,8 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
                     f"line {number}: unknown field(s) {', '.join(unknown)}", field=f"lines[{number}].{unknown[0]}",
                     expected="one of " + ", ".join(r.name for r in proc.line), got=unknown[0], code="unknown_field",
                 ))
-            out_lines.append({r.name: guard(lambda r=r: _check(r, line.get(r.name), f"lines[{number}].{r.name}", f"line {number}: ")) for r in proc.line})
+            out_lines.append({r.name: guard(lambda r=r: _check(r, line.get(r.name), f"lines[{number}].{r.name}",
+                                                               f"line {number}: ")) for r in proc.line})
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     out["lines"] = out_lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -50,12 +51,10 @@ def test_a_value_of_kiroku_pure_python_that_is_neither_on_nor_off_fails_naming_t
     assert (err.value.code, err.value.field, err.value.got) == ("bad_setting", "KIROKU_PURE_PYTHON", "pure")
 
 
-@pytest.mark.xfail(strict=True, raises=ConfigurationError, reason="ledger/settings.py does not know KIROKU_PURE_PYTHON yet: load_settings refuses it "
-                                       "as an unknown setting (its owner is to add it next to KIROKU_CONFIG)")
 def test_the_settings_accept_kiroku_pure_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from ledger.settings import load_settings
 
-    for key in [k for k in __import__("os").environ if k.startswith("KIROKU_")]:
+    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("KIROKU_PURE_PYTHON", "1")
-    load_settings(home=tmp_path)
+    assert load_settings(home=tmp_path).home == tmp_path

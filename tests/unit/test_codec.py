@@ -93,7 +93,8 @@ def test_crc64_matches_fastavro_on_any_bytes(data: bytes) -> None:
 
 
 def test_fingerprint_matches_fastavro_for_every_repo_and_fixture_schema() -> None:
-    versions = [sv for reg in (SchemaRegistry.load(), SchemaRegistry.from_directory(FIXTURES)) for n in reg.names() for sv in reg.versions(n)]
+    versions = [sv for reg in (SchemaRegistry.load(),
+                               SchemaRegistry.from_directory(FIXTURES)) for n in reg.names() for sv in reg.versions(n)]
     assert len(versions) > 3
     for sv in versions:
         assert sv.fingerprint == fastavro_crc(sv.schema), sv.source
@@ -139,7 +140,8 @@ def avro_types(draw: st.DrawFn, names: list[str], depth: int = 0) -> Any:
         fields = draw(st.lists(FIELD_NAMES, min_size=1, max_size=4, unique=True))
         return {"type": "record", "name": names[-1], "fields": [{"name": f, "type": draw(avro_types(names, depth + 1))} for f in fields]}
     if kind == "enum":
-        return {"type": "enum", "name": names[-1], "symbols": draw(st.lists(st.from_regex(r"[A-Z]{1,3}", fullmatch=True), min_size=1, max_size=4, unique=True))}
+        return {"type": "enum", "name": names[-1], "symbols": draw(st.lists(st.from_regex(r"[A-Z]{1,3}", fullmatch=True), min_size=1,
+                                                                            max_size=4, unique=True))}
     if kind == "fixed":
         return {"type": "fixed", "name": names[-1], "size": draw(st.integers(0, 20))}
     inner = draw(avro_types(names, depth + 1).filter(lambda t: t != "null"))
@@ -170,7 +172,8 @@ def values(schema: Any) -> st.SearchStrategy[Any]:
 def schemas_with_records(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     names: list[str] = ["Top"]
     fields = draw(st.lists(FIELD_NAMES, min_size=1, max_size=5, unique=True))
-    schema = {"type": "record", "name": "Top", "namespace": "kiroku.gen", "fields": [{"name": f, "type": draw(avro_types(names))} for f in fields]}
+    schema = {"type": "record", "name": "Top", "namespace": "kiroku.gen", "fields": [{"name": f,
+                                                                                      "type": draw(avro_types(names))} for f in fields]}
     return schema, draw(values(schema))
 
 
@@ -197,7 +200,8 @@ SAMPLES = st.fixed_dictionaries(
         "blob": st.binary(max_size=50),
         "personal_number": st.none() | st.from_regex(r"[0-9]{12}", fullmatch=True),
         "recorded_at": st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
-        "lines": st.lists(st.fixed_dictionaries({"amount": PRIMITIVE_VALUES["long"], "note": st.none() | st.text(max_size=30), "tax": PRIMITIVE_VALUES["long"]}), max_size=5),
+        "lines": st.lists(st.fixed_dictionaries({"amount": PRIMITIVE_VALUES["long"], "note": st.none() | st.text(max_size=30),
+                                                 "tax": PRIMITIVE_VALUES["long"]}), max_size=5),
         "currency": st.sampled_from(["JPY", "USD"]),
     }
 )
@@ -339,8 +343,10 @@ def test_decode_as_accepts_a_writer_named_in_the_readers_aliases(tmp_path: Path)
     ("file_name", "text", "message"),
     [
         ("sample.avsc", '{"type": "record", "name": "x", "fields": []}', "is not named <full record name>.v<N>.avsc"),
-        ("kiroku.test.X.v1.avsc", '{"type": "record", "name": "Y", "namespace": "kiroku.test", "fields": []}', "defines kiroku.test.Y, not the kiroku.test.X"),
-        ("kiroku.test.X.v1.avsc", '{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}', "is not a valid Avro record schema"),
+        ("kiroku.test.X.v1.avsc", '{"type": "record", "name": "Y", "namespace": "kiroku.test", "fields": []}',
+         "defines kiroku.test.Y, not the kiroku.test.X"),
+        ("kiroku.test.X.v1.avsc", '{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}',
+         "is not a valid Avro record schema"),
         ("kiroku.test.X.v1.avsc", "{not json", "is not a valid Avro record schema"),
         ("kiroku.test.X.v1.avsc", '"string"', "is not a valid Avro record schema"),
     ],
