@@ -98,7 +98,9 @@ def check() -> None:
 
 @app.command()
 def version() -> None:
-    """Print Kiroku's version."""
-    from ledger import __version__
+    """Print Kiroku's version, and which path runs bulk recording's per-line work (the compiled
+    accelerator, or its Python twins — KIROKU_PURE_PYTHON=1 forces them)."""
+    from ledger import __version__, accelerator
 
     console.print(f"kiroku {__version__} (Python {sys.version.split()[0]})")
+    console.print(f"per-line work: {accelerator.describe()}", highlight=False)

@@ -181,3 +181,11 @@ def test_a_non_editable_install_finds_the_schemas_inside_the_wheel(tmp_path: Pat
                          check=True, capture_output=True, text=True, cwd=tmp_path, env=env).stdout.splitlines()
     assert out[0].startswith(str(target))
     assert int(out[1]) >= 21
+
+
+@pytest.mark.parametrize(("flag", "says"), [("0", "per-line work: compiled (ledger._hotpath"), ("1", "per-line work: pure Python")])
+def test_version_says_which_path_runs_the_per_line_work(flag: str, says: str) -> None:
+    env = {**os.environ, "KIROKU_PURE_PYTHON": flag}
+    done = subprocess.run([sys.executable, "-m", "ledger.cli", "version"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert says in done.stdout
