@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ledger.domain.identifiers import make_corporate_number, make_personal_number
@@ -41,3 +42,24 @@ def withholding(n: int = 2) -> dict[str, Any]:
         {"employee_name": f"佐藤 花子{i}", "personal_number": personal(20_000 + i), "address": "東京都港区",
          "payment_amount": 6_000_000, "income_after_deduction": 4_360_000, "total_deductions": 1_500_000,
          "withholding_tax": 150_000} for i in range(n)]}
+
+
+def run_in_threads(work: Callable[[int], None], threads: int = 4) -> list[BaseException]:
+    """Run ``work(n)`` for n in 0..threads-1 at once; return what any of them raised (the test's
+    point is usually that nothing is)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def guarded(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted by the caller
+            errors.append(exc)
+
+    running = [threading.Thread(target=guarded, args=(n,)) for n in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+    return errors

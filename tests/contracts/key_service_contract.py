@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
 
 from ledger.errors import KeyErased, NotFound
 from ledger.ports import KeyService, ReservingKeyService
+from tests.factories import run_in_threads
 
 
 class KeyServiceContract:
@@ -84,22 +84,13 @@ class KeyServiceContract:
     def test_threads_asking_for_the_same_scopes_each_get_that_scopes_one_key(self, keys: KeyService) -> None:
         scopes = [f"7000012050002|PAYROLL_REPORT|{year}" for year in range(2020, 2024)]
         seen: list[tuple[str, str, bytes]] = []
-        errors: list[BaseException] = []
 
         def work(offset: int) -> None:
-            try:
-                for i in range(20):
-                    scope = scopes[(i + offset) % len(scopes)]
-                    dk = keys.data_key(scope)
-                    assert keys.key_by_id(dk.key_id) == dk.key
-                    seen.append((scope, dk.key_id, dk.key))
-            except BaseException as exc:  # noqa: BLE001 - the test is that nothing is raised
-                errors.append(exc)
+            for i in range(20):
+                scope = scopes[(i + offset) % len(scopes)]
+                dk = keys.data_key(scope)
+                assert keys.key_by_id(dk.key_id) == dk.key
+                seen.append((scope, dk.key_id, dk.key))
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert run_in_threads(work) == []
         assert len(set(seen)) == len(scopes)  # one key per scope, whoever asked first

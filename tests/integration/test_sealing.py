@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from ledger.adapters.local_keyring import LocalKeyring
 from ledger.domain.procedures import PROCEDURES, validate_payload
 from ledger.errors import IntegrityError
 from ledger.service.sealing import ERASED, MASK, Sealer
-from tests.factories import payroll, payroll_line, personal
+from tests.factories import payroll, payroll_line, personal, run_in_threads
 
 pytestmark = pytest.mark.integration
 PAYROLL = PROCEDURES["PAYROLL_REPORT"]
@@ -70,21 +69,12 @@ def test_threads_sealing_and_unsealing_under_many_scopes_share_one_sealer() -> N
     keys = _keys()
     sealer = Sealer(keys)
     payload = validate_payload(PAYROLL, payroll([payroll_line(1, personal_number=personal(7))]))
-    errors: list[BaseException] = []
 
     def work(offset: int) -> None:
-        try:
-            for i in range(50):
-                scope, sid = f"7000012050002|PAYROLL_REPORT|{2000 + (i + offset) % 8}", f"sub_{offset}_{i}"
-                stored, key_id = sealer.seal(PAYROLL, payload, scope, sid)
-                shown, status = sealer.unseal(PAYROLL, stored, key_id, sid, reveal=True)
-                assert status == "shown" and shown["lines"][0]["personal_number"] == personal(7)
-        except BaseException as exc:  # noqa: BLE001 - the test is that nothing is raised
-            errors.append(exc)
+        for i in range(50):
+            scope, sid = f"7000012050002|PAYROLL_REPORT|{2000 + (i + offset) % 8}", f"sub_{offset}_{i}"
+            stored, key_id = sealer.seal(PAYROLL, payload, scope, sid)
+            shown, status = sealer.unseal(PAYROLL, stored, key_id, sid, reveal=True)
+            assert status == "shown" and shown["lines"][0]["personal_number"] == personal(7)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_in_threads(work) == []

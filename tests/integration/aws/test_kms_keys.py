@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.factories import run_in_threads
 from tests.integration.aws.support import REGION, require
 
 require("moto")
@@ -132,23 +132,14 @@ class TestKmsKeysOverHttp(KeyServiceContract):
         scopes = [f"7000012050002|BONUS_PAYMENT|2026-0{month}-25" for month in range(1, 5)]
         expected = {scope: make_keys().data_key(scope) for scope in scopes}
         keys = make_keys(cache_entries=2)  # fewer entries than scopes: evictions race with reads
-        errors: list[BaseException] = []
 
         def work(offset: int) -> None:
-            try:
-                for i in range(25):
-                    scope = scopes[(i + offset) % len(scopes)]
-                    assert keys.data_key(scope) == expected[scope]
-                    assert keys.key_by_id(expected[scope].key_id) == expected[scope].key
-            except BaseException as exc:  # noqa: BLE001 - the test is that nothing is raised
-                errors.append(exc)
+            for i in range(25):
+                scope = scopes[(i + offset) % len(scopes)]
+                assert keys.data_key(scope) == expected[scope]
+                assert keys.key_by_id(expected[scope].key_id) == expected[scope].key
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert run_in_threads(work) == []
 
 
 def decrypt_calls(keys: KmsKeyService) -> list[str]:
