@@ -5,7 +5,8 @@
  * without this module (ledger/accelerator.py, the only importer, then picks the Python twins):
  * each function here is the twin of a Python specification, and property tests hold it to it.
  * It knows no domain rule: field limits, the amount limit and the years of a month come in with
- * the arguments. Built for the stable ABI (Py_LIMITED_API, setup.py): one build for CPython 3.11+.
+ * the arguments. It uses the full C API, so it is built once per CPython version: on the stable
+ * ABI it cost about 5 % of ingest throughput (docs/benchmarks.md, "The accelerator contained").
  *
  *   clean_lines(rules, lines) -> [dict | None, ...]
  *       For each line, its normalized form when every field is already clean, else None; the
@@ -39,19 +40,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <limits.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
+#include <datetime.h>
 #include <string.h>
 
-static PyObject *Misfit;        /* ledger._hotpath.Misfit (a ValueError) */
-static PyObject *DateTimeType;  /* datetime.datetime: the limited API has no datetime C API */
-static PyObject *TimeDeltaType; /* datetime.timedelta */
-static PyObject *OneMicrosecond;
-
-/* The name of an object's type (a new reference), for messages. */
-static PyObject *type_name(PyObject *v) { return PyType_GetName(Py_TYPE(v)); }
+static PyObject *Misfit; /* ledger._hotpath.Misfit (a ValueError) */
 
 /* ---- clean_lines -------------------------------------------------------------------------- */
 
@@ -60,12 +52,9 @@ enum { C_TEXT, C_WHOLE_NUMBER, C_PERSONAL_NUMBER, C_MUNICIPALITY_CODE, C_MONTH, 
 static const char *const CHECK_NAMES[C_COUNT] = {"text", "whole_number", "personal_number", "municipality_code", "month"};
 
 /* Exactly ``n`` ASCII digits (what ``s.isascii() and s.isdigit()`` accepts at length n). */
-static const char *ascii_digits(PyObject *v, Py_ssize_t n) {
-    if (!PyUnicode_CheckExact(v) || PyUnicode_GetLength(v) != n) return NULL;
-    Py_ssize_t size;
-    const char *d = PyUnicode_AsUTF8AndSize(v, &size); /* an ASCII str's own bytes: no copy */
-    if (d == NULL) { PyErr_Clear(); return NULL; }
-    if (size != n) return NULL; /* not ASCII */
+static const Py_UCS1 *ascii_digits(PyObject *v, Py_ssize_t n) {
+    if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != n || !PyUnicode_IS_ASCII(v)) return NULL;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
     for (Py_ssize_t i = 0; i < n; i++)
         if (d[i] < '0' || d[i] > '9') return NULL;
     return d;
@@ -74,7 +63,7 @@ static const char *ascii_digits(PyObject *v, Py_ssize_t n) {
 /* 個人番号: 12 digits, the last = 11 - (sum of digit * Q_n mod 11), 0 when that remainder is 0 or 1. */
 static int is_personal_number(PyObject *v) {
     static const int w[11] = {6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2};
-    const char *d = ascii_digits(v, 12);
+    const Py_UCS1 *d = ascii_digits(v, 12);
     if (d == NULL) return 0;
     int total = 0;
     for (int i = 0; i < 11; i++) total += (d[i] - '0') * w[i];
@@ -85,28 +74,19 @@ static int is_personal_number(PyObject *v) {
 /* 地方公共団体コード: 6 digits, the last = the last digit of 11 - (sum with weights 6..2 mod 11). */
 static int is_municipality_code(PyObject *v) {
     static const int w[5] = {6, 5, 4, 3, 2};
-    const char *d = ascii_digits(v, 6);
+    const Py_UCS1 *d = ascii_digits(v, 6);
     if (d == NULL) return 0;
     int total = 0;
     for (int i = 0; i < 5; i++) total += (d[i] - '0') * w[i];
     return d[5] - '0' == (11 - total % 11) % 10;
 }
 
-/* What str.isspace() says of one character (the limited API has no Py_UNICODE_ISSPACE): the
- * Unicode characters of bidirectional type WS, B or S or of category Zs. A test compares it with
- * str.isspace() for every code point. */
-static int is_space(Py_UCS4 c) {
-    if (c < 128) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
-    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029
-           || c == 0x202F || c == 0x205F || c == 0x3000;
-}
-
 /* Non-empty text of low..high characters that str.strip() would leave as it is. */
 static int is_text(PyObject *v, long long low, long long high) {
     if (!PyUnicode_CheckExact(v)) return 0;
-    Py_ssize_t n = PyUnicode_GetLength(v);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
     if (n < low || n > high || n == 0) return 0;
-    return !is_space(PyUnicode_ReadChar(v, 0)) && !is_space(PyUnicode_ReadChar(v, n - 1));
+    return !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, 0)) && !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
 }
 
 /* A whole number low <= v <= high (bool is not one: PyLong_CheckExact refuses it). */
@@ -120,11 +100,9 @@ static int is_whole_number(PyObject *v, long long low, long long high) {
 
 /* YYYY-MM in ASCII digits, the year low..high, the month 01..12. */
 static int is_month(PyObject *v, long long low, long long high) {
-    if (!PyUnicode_CheckExact(v) || PyUnicode_GetLength(v) != 7) return 0;
-    Py_ssize_t size;
-    const char *d = PyUnicode_AsUTF8AndSize(v, &size);
-    if (d == NULL) { PyErr_Clear(); return 0; }
-    if (size != 7 || d[4] != '-') return 0;
+    if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != 7 || !PyUnicode_IS_ASCII(v)) return 0;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
+    if (d[4] != '-') return 0;
     int year = 0, month = 0;
     for (int i = 0; i < 7; i++) {
         if (i == 4) continue;
@@ -148,27 +126,27 @@ static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
         PyErr_SetString(PyExc_TypeError, "rules must be a tuple of (name, check, required, default, low, high)");
         return -1;
     }
-    Py_ssize_t n = PyTuple_Size(rules);
+    Py_ssize_t n = PyTuple_GET_SIZE(rules);
     Rule *r = PyMem_New(Rule, n > 0 ? n : 1);
     if (r == NULL) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *t = PyTuple_GetItem(rules, i);
-        if (!PyTuple_CheckExact(t) || PyTuple_Size(t) != 6 || !PyUnicode_CheckExact(PyTuple_GetItem(t, 0))
-            || !PyUnicode_CheckExact(PyTuple_GetItem(t, 1))) {
+        PyObject *t = PyTuple_GET_ITEM(rules, i);
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 6 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 0))
+            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 1))) {
             PyMem_Free(r);
             PyErr_SetString(PyExc_TypeError,
                             "each rule is (name: str, check: str, required: bool, default, low: int, high: int)");
             return -1;
         }
-        r[i].name = PyTuple_GetItem(t, 0);
-        PyObject *check = PyTuple_GetItem(t, 1);
+        r[i].name = PyTuple_GET_ITEM(t, 0);
+        PyObject *check = PyTuple_GET_ITEM(t, 1);
         r[i].check = C_COUNT;
         for (int c = 0; c < C_COUNT; c++)
             if (PyUnicode_CompareWithASCIIString(check, CHECK_NAMES[c]) == 0) r[i].check = c;
-        r[i].required = PyObject_IsTrue(PyTuple_GetItem(t, 2));
-        r[i].fallback = PyTuple_GetItem(t, 3);
-        r[i].low = PyLong_AsLongLong(PyTuple_GetItem(t, 4));
-        r[i].high = PyLong_AsLongLong(PyTuple_GetItem(t, 5));
+        r[i].required = PyObject_IsTrue(PyTuple_GET_ITEM(t, 2));
+        r[i].fallback = PyTuple_GET_ITEM(t, 3);
+        r[i].low = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 4));
+        r[i].high = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 5));
         if (PyErr_Occurred() || r[i].required < 0) { PyMem_Free(r); return -1; }
         if (r[i].check == C_COUNT) {
             PyMem_Free(r);
@@ -213,7 +191,7 @@ static PyObject *clean_line(const Rule *rules, Py_ssize_t n, PyObject *line) {
         Py_DECREF(v);
         if (stored < 0) goto error;
     }
-    if (present != PyDict_Size(line)) goto unclean; /* a field no rule knows */
+    if (present != PyDict_GET_SIZE(line)) goto unclean; /* a field no rule knows */
     return out;
 unclean:
     Py_DECREF(out);
@@ -229,22 +207,22 @@ static PyObject *clean_lines(PyObject *self, PyObject *args) {
     Rule *rules;
     Py_ssize_t n;
     if (read_rules(rules_obj, &rules, &n) < 0) return NULL;
-    Py_ssize_t count = PyList_Size(lines);
+    Py_ssize_t count = PyList_GET_SIZE(lines);
     PyObject *out = PyList_New(count);
     if (out == NULL) { PyMem_Free(rules); return NULL; }
     for (Py_ssize_t i = 0; i < count; i++) {
         /* a key's __eq__, run by a lookup, could change the list: hold the line, check the size */
-        if (PyList_Size(lines) != count) {
+        if (PyList_GET_SIZE(lines) != count) {
             PyErr_SetString(PyExc_RuntimeError, "the lines changed while they were checked");
             Py_DECREF(out);
             PyMem_Free(rules);
             return NULL;
         }
-        PyObject *line = Py_NewRef(PyList_GetItem(lines, i));
+        PyObject *line = Py_NewRef(PyList_GET_ITEM(lines, i));
         PyObject *clean = clean_line(rules, n, line);
         Py_DECREF(line);
         if (clean == NULL) { Py_DECREF(out); PyMem_Free(rules); return NULL; }
-        PyList_SetItem(out, i, clean);
+        PyList_SET_ITEM(out, i, clean);
     }
     PyMem_Free(rules);
     return out;
@@ -263,38 +241,34 @@ static PyObject *seal_lines(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "the nonce prefix is 8 bytes");
         return NULL;
     }
-    Py_ssize_t count = PyList_Size(lines), nfields = PyTuple_Size(fields);
+    Py_ssize_t count = PyList_GET_SIZE(lines), nfields = PyTuple_GET_SIZE(fields);
     PyObject *out = PyList_New(count);
     if (out == NULL) return NULL;
     unsigned long long counter = 0;
     char nonce_raw[12];
     memcpy(nonce_raw, prefix, 8);
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (PyList_Size(lines) != count) { /* ``encrypt`` is Python code: it could change the list */
+        if (PyList_GET_SIZE(lines) != count) { /* ``encrypt`` is Python code: it could change the list */
             PyErr_SetString(PyExc_RuntimeError, "the lines changed while they were sealed");
             goto error;
         }
-        PyObject *line = PyList_GetItem(lines, i);
+        PyObject *line = PyList_GET_ITEM(lines, i);
         if (!PyDict_CheckExact(line)) {
-            PyObject *type = type_name(line);
-            if (type != NULL) PyErr_Format(PyExc_TypeError, "line %zd is a %U, not a dict", i + 1, type);
-            Py_XDECREF(type);
+            PyErr_Format(PyExc_TypeError, "line %zd is a %.80s, not a dict", i + 1, Py_TYPE(line)->tp_name);
             goto error;
         }
         PyObject *sealed = PyDict_Copy(line);
         if (sealed == NULL) goto error;
-        PyList_SetItem(out, i, sealed);
+        PyList_SET_ITEM(out, i, sealed);
         for (Py_ssize_t f = 0; f < nfields; f++) {
-            PyObject *name = PyTuple_GetItem(fields, f);
+            PyObject *name = PyTuple_GET_ITEM(fields, f);
             PyObject *value = PyDict_GetItemWithError(sealed, name);
             if (value == NULL) {
                 if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "line %zd has no %R", i + 1, name);
                 goto error;
             }
             if (!PyUnicode_CheckExact(value)) {
-                PyObject *type = type_name(value);
-                if (type != NULL) PyErr_Format(PyExc_TypeError, "line %zd: %R is a %U, not text", i + 1, name, type);
-                Py_XDECREF(type);
+                PyErr_Format(PyExc_TypeError, "line %zd: %R is a %.80s, not text", i + 1, name, Py_TYPE(value)->tp_name);
                 goto error;
             }
             if (++counter > 0xFFFFFFFFULL) {
@@ -303,20 +277,24 @@ static PyObject *seal_lines(PyObject *self, PyObject *args) {
             }
             for (int k = 0; k < 4; k++) nonce_raw[8 + k] = (char)((counter >> (8 * (3 - k))) & 0xFF);
             PyObject *nonce = PyBytes_FromStringAndSize(nonce_raw, 12);
-            PyObject *plain = nonce == NULL ? NULL : PyUnicode_AsUTF8String(value);
+            PyObject *plain = PyUnicode_AsUTF8String(value);
             Py_ssize_t name_len;
-            const char *name_utf8 = plain == NULL ? NULL : PyUnicode_AsUTF8AndSize(name, &name_len);
+            const char *name_utf8 = PyUnicode_AsUTF8AndSize(name, &name_len);
             PyObject *aad = NULL;
             char middle[40];
             int n = snprintf(middle, sizeof middle, "/lines[%zd].", i + 1);
             if (name_utf8 != NULL && (aad = PyBytes_FromStringAndSize(NULL, sid_len + n + name_len)) != NULL) {
                 /* <submission id>/lines[<n>].<field>, as b"%s/lines[%d].%s" writes it */
-                char *at = PyBytes_AsString(aad);
+                char *at = PyBytes_AS_STRING(aad);
                 memcpy(at, sid, (size_t)sid_len);
                 memcpy(at + sid_len, middle, (size_t)n);
                 memcpy(at + sid_len + n, name_utf8, (size_t)name_len);
             }
-            PyObject *ciphertext = aad == NULL ? NULL : PyObject_CallFunctionObjArgs(encrypt, nonce, plain, aad, NULL);
+            PyObject *ciphertext = NULL;
+            if (nonce != NULL && plain != NULL && aad != NULL) {
+                PyObject *call[3] = {nonce, plain, aad};
+                ciphertext = PyObject_Vectorcall(encrypt, call, 3, NULL);
+            }
             Py_XDECREF(plain);
             Py_XDECREF(aad);
             if (ciphertext == NULL || !PyBytes_Check(ciphertext)) {
@@ -325,11 +303,10 @@ static PyObject *seal_lines(PyObject *self, PyObject *args) {
                 Py_XDECREF(ciphertext);
                 goto error;
             }
-            Py_ssize_t size = PyBytes_Size(ciphertext);
-            PyObject *blob = PyBytes_FromStringAndSize(NULL, 12 + size);
+            PyObject *blob = PyBytes_FromStringAndSize(NULL, 12 + PyBytes_GET_SIZE(ciphertext));
             if (blob != NULL) {
-                memcpy(PyBytes_AsString(blob), nonce_raw, 12);
-                memcpy(PyBytes_AsString(blob) + 12, PyBytes_AsString(ciphertext), (size_t)size);
+                memcpy(PyBytes_AS_STRING(blob), nonce_raw, 12);
+                memcpy(PyBytes_AS_STRING(blob) + 12, PyBytes_AS_STRING(ciphertext), (size_t)PyBytes_GET_SIZE(ciphertext));
             }
             Py_DECREF(nonce);
             Py_DECREF(ciphertext);
@@ -395,23 +372,8 @@ static int put_long(Buffer *b, long long value) {
 }
 
 static int misfit(const char *expected, PyObject *datum) {
-    PyObject *type = type_name(datum);
-    if (type != NULL) PyErr_Format(Misfit, "expected %s, got %U", expected, type);
-    Py_XDECREF(type);
+    PyErr_Format(Misfit, "expected %s, got %.80s", expected, Py_TYPE(datum)->tp_name);
     return -1;
-}
-
-/* IEEE 754 binary32 and binary64, little-endian, as fastavro writes them (a C cast to float). */
-static int put_le(Buffer *b, uint64_t bits, int size) {
-    if (grow(b, (size_t)size) < 0) return -1;
-    for (int i = 0; i < size; i++) b->data[b->len++] = (char)((bits >> (8 * i)) & 0xFF);
-    return 0;
-}
-
-static uint64_t get_le(const unsigned char *p, int size) {
-    uint64_t bits = 0;
-    for (int i = 0; i < size; i++) bits |= (uint64_t)p[i] << (8 * i);
-    return bits;
 }
 
 static int write_datum(Buffer *b, PyObject *plan, PyObject *datum);
@@ -429,31 +391,31 @@ static int write_string(Buffer *b, PyObject *datum) {
 
 static int write_record(Buffer *b, PyObject *fields, PyObject *datum) {
     if (!PyDict_CheckExact(datum)) return misfit("dict", datum);
-    Py_ssize_t n = PyTuple_Size(fields), present = 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(fields), present = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *field = PyTuple_GetItem(fields, i);
-        PyObject *v = PyDict_GetItemWithError(datum, PyTuple_GetItem(field, 0));
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        PyObject *v = PyDict_GetItemWithError(datum, PyTuple_GET_ITEM(field, 0));
         if (v == NULL) {
             if (PyErr_Occurred()) return -1;
-            if (!PyObject_IsTrue(PyTuple_GetItem(field, 2))) /* required, and missing */
+            if (!PyObject_IsTrue(PyTuple_GET_ITEM(field, 2))) /* required, and missing */
                 return misfit("every field without a default", datum);
-            v = PyTuple_GetItem(field, 3);
+            v = PyTuple_GET_ITEM(field, 3);
         } else {
             present++;
         }
         Py_INCREF(v); /* held while written: borrowed values must outlive any code a lookup runs */
-        int written = write_datum(b, PyTuple_GetItem(field, 1), v);
+        int written = write_datum(b, PyTuple_GET_ITEM(field, 1), v);
         Py_DECREF(v);
         if (written < 0) return -1;
     }
-    if (present != PyDict_Size(datum)) return misfit("no field the schema does not name", datum);
+    if (present != PyDict_GET_SIZE(datum)) return misfit("no field the schema does not name", datum);
     return 0;
 }
 
 /* Does a plan take this Python type? (unions pick their branch by it, as fastavro does for
  * the canonical types; avro_plan refuses unions where two branches take the same type.) */
 static int takes(PyObject *plan, PyObject *datum) {
-    switch (PyLong_AsLong(PyTuple_GetItem(plan, 0))) {
+    switch (PyLong_AsLong(PyTuple_GET_ITEM(plan, 0))) {
     case P_NULL: return datum == Py_None;
     case P_BOOLEAN: return PyBool_Check(datum);
     case P_INT: case P_LONG: return PyLong_CheckExact(datum);
@@ -461,14 +423,14 @@ static int takes(PyObject *plan, PyObject *datum) {
     case P_BYTES: case P_FIXED: return PyBytes_CheckExact(datum);
     case P_STRING: case P_ENUM: return PyUnicode_CheckExact(datum);
     case P_RECORD: case P_MAP: return PyDict_CheckExact(datum);
-    case P_TIMESTAMP_MICROS: return PyLong_CheckExact(datum) || Py_TYPE(datum) == (PyTypeObject *)DateTimeType;
+    case P_TIMESTAMP_MICROS: return PyLong_CheckExact(datum) || PyDateTime_CheckExact(datum);
     case P_ARRAY: return PyList_CheckExact(datum);
     default: return 0;
     }
 }
 
 static int write_datum(Buffer *b, PyObject *plan, PyObject *datum) {
-    long tag = PyLong_AsLong(PyTuple_GetItem(plan, 0));
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(plan, 0));
     switch (tag) {
     case P_NULL:
         return datum == Py_None ? 0 : misfit("None", datum);
@@ -488,70 +450,63 @@ static int write_datum(Buffer *b, PyObject *plan, PyObject *datum) {
     case P_FLOAT:
     case P_DOUBLE: {
         if (!PyFloat_CheckExact(datum)) return misfit("float", datum);
-        double x = PyFloat_AsDouble(datum);
-        if (tag == P_DOUBLE) {
-            uint64_t bits;
-            memcpy(&bits, &x, 8);
-            return put_le(b, bits, 8);
-        }
-        float y = (float)x;
-        if (isinf(y) && !isinf(x)) return misfit("a float that fits", datum);
-        uint32_t bits;
-        memcpy(&bits, &y, 4);
-        return put_le(b, bits, 4);
+        char raw[8];
+        int size = tag == P_FLOAT ? 4 : 8;
+        int failed = size == 4 ? PyFloat_Pack4(PyFloat_AS_DOUBLE(datum), raw, 1) : PyFloat_Pack8(PyFloat_AS_DOUBLE(datum), raw, 1);
+        if (failed) { PyErr_Clear(); return misfit("a float that fits", datum); }
+        return put(b, raw, (size_t)size);
     }
     case P_BYTES:
         if (!PyBytes_CheckExact(datum)) return misfit("bytes", datum);
-        return put_long(b, PyBytes_Size(datum)) < 0 ? -1 : put(b, PyBytes_AsString(datum), (size_t)PyBytes_Size(datum));
+        return put_long(b, PyBytes_GET_SIZE(datum)) < 0 ? -1 : put(b, PyBytes_AS_STRING(datum), (size_t)PyBytes_GET_SIZE(datum));
     case P_STRING:
         return write_string(b, datum);
     case P_RECORD:
-        return write_record(b, PyTuple_GetItem(plan, 1), datum);
+        return write_record(b, PyTuple_GET_ITEM(plan, 1), datum);
     case P_ARRAY: {
         if (!PyList_CheckExact(datum)) return misfit("list", datum);
-        Py_ssize_t n = PyList_Size(datum);
+        Py_ssize_t n = PyList_GET_SIZE(datum);
         if (n > 0) {
             if (put_long(b, n) < 0) return -1;
-            PyObject *items = PyTuple_GetItem(plan, 1);
-            for (Py_ssize_t i = 0; i < PyList_Size(datum); i++) {
-                PyObject *item = PyList_GetItem(datum, i);
+            PyObject *items = PyTuple_GET_ITEM(plan, 1);
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(datum); i++) {
+                PyObject *item = PyList_GET_ITEM(datum, i);
                 Py_INCREF(item);
                 int written = write_datum(b, items, item);
                 Py_DECREF(item);
                 if (written < 0) return -1;
             }
-            if (PyList_Size(datum) != n) return misfit("a list that does not change while encoded", datum);
+            if (PyList_GET_SIZE(datum) != n) return misfit("a list that does not change while encoded", datum);
         }
         return put_long(b, 0);
     }
     case P_MAP: {
         if (!PyDict_CheckExact(datum)) return misfit("dict", datum);
-        Py_ssize_t n = PyDict_Size(datum), pos = 0;
+        Py_ssize_t n = PyDict_GET_SIZE(datum), pos = 0;
         if (n > 0) {
             if (put_long(b, n) < 0) return -1;
-            PyObject *key, *value, *values = PyTuple_GetItem(plan, 1);
+            PyObject *key, *value, *values = PyTuple_GET_ITEM(plan, 1);
             while (PyDict_Next(datum, &pos, &key, &value)) {
                 Py_INCREF(value);
                 int written = write_string(b, key) < 0 ? -1 : write_datum(b, values, value);
                 Py_DECREF(value);
                 if (written < 0) return -1;
             }
-            if (PyDict_Size(datum) != n) return misfit("a dict that does not change while encoded", datum);
+            if (PyDict_GET_SIZE(datum) != n) return misfit("a dict that does not change while encoded", datum);
         }
         return put_long(b, 0);
     }
     case P_UNION: {
-        PyObject *branches = PyTuple_GetItem(plan, 1);
-        Py_ssize_t count = PyTuple_Size(branches);
-        for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *branch = PyTuple_GetItem(branches, i);
+        PyObject *branches = PyTuple_GET_ITEM(plan, 1);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(branches); i++) {
+            PyObject *branch = PyTuple_GET_ITEM(branches, i);
             if (takes(branch, datum)) return put_long(b, i) < 0 ? -1 : write_datum(b, branch, datum);
         }
         return misfit("a type one of the union's branches takes", datum);
     }
     case P_ENUM: {
         if (!PyUnicode_CheckExact(datum)) return misfit("str", datum);
-        PyObject *index = PyDict_GetItemWithError(PyTuple_GetItem(plan, 1), datum);
+        PyObject *index = PyDict_GetItemWithError(PyTuple_GET_ITEM(plan, 1), datum);
         if (index == NULL) return PyErr_Occurred() ? -1 : misfit("one of the enum's symbols", datum);
         return put_long(b, PyLong_AsLongLong(index));
     }
@@ -565,31 +520,20 @@ static int write_datum(Buffer *b, PyObject *plan, PyObject *datum) {
         /* An aware datetime: whole microseconds since the epoch, as fastavro counts them
          * ((delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds); a naive one is
          * fastavro's to interpret. */
-        if (Py_TYPE(datum) != (PyTypeObject *)DateTimeType) return misfit("datetime or int", datum);
-        PyObject *zone = PyObject_GetAttrString(datum, "tzinfo");
-        if (zone == NULL) return -1;
-        int naive = zone == Py_None;
-        Py_DECREF(zone);
-        if (naive) return misfit("an aware datetime", datum);
-        PyObject *delta = PyNumber_Subtract(datum, PyTuple_GetItem(plan, 1));
+        if (!PyDateTime_CheckExact(datum)) return misfit("datetime or int", datum);
+        if (PyDateTime_DATE_GET_TZINFO(datum) == Py_None) return misfit("an aware datetime", datum);
+        PyObject *delta = PyNumber_Subtract(datum, PyTuple_GET_ITEM(plan, 1));
         if (delta == NULL) return -1;
-        if (Py_TYPE(delta) != (PyTypeObject *)TimeDeltaType) {
-            Py_DECREF(delta);
-            return misfit("a datetime minus the epoch to be a timedelta", datum);
-        }
-        PyObject *micros = PyNumber_FloorDivide(delta, OneMicrosecond); /* exact: timedelta // timedelta */
+        if (!PyDelta_Check(delta)) { Py_DECREF(delta); return misfit("a datetime minus the epoch to be a timedelta", datum); }
+        long long micros = ((long long)PyDateTime_DELTA_GET_DAYS(delta) * 86400 + PyDateTime_DELTA_GET_SECONDS(delta)) * 1000000LL
+                           + PyDateTime_DELTA_GET_MICROSECONDS(delta);
         Py_DECREF(delta);
-        if (micros == NULL) return -1;
-        int overflow = 0;
-        long long x = PyLong_AsLongLongAndOverflow(micros, &overflow);
-        Py_DECREF(micros);
-        if (x == -1 && PyErr_Occurred()) return -1;
-        return overflow ? misfit("a time of 64 bits", datum) : put_long(b, x);
+        return put_long(b, micros);
     }
     case P_FIXED:
-        if (!PyBytes_CheckExact(datum) || PyBytes_Size(datum) != PyLong_AsSsize_t(PyTuple_GetItem(plan, 1)))
+        if (!PyBytes_CheckExact(datum) || PyBytes_GET_SIZE(datum) != PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 1)))
             return misfit("bytes of the fixed size", datum);
-        return put(b, PyBytes_AsString(datum), (size_t)PyBytes_Size(datum));
+        return put(b, PyBytes_AS_STRING(datum), (size_t)PyBytes_GET_SIZE(datum));
     default:
         PyErr_Format(PyExc_ValueError, "unknown plan tag %ld", tag);
         return -1;
@@ -663,7 +607,7 @@ static int next_block(Reader *r, long long *count) {
 }
 
 static PyObject *read_datum(Reader *r, PyObject *plan) {
-    long tag = PyLong_AsLong(PyTuple_GetItem(plan, 0));
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(plan, 0));
     long long n;
     const unsigned char *p;
     switch (tag) {
@@ -678,33 +622,22 @@ static PyObject *read_datum(Reader *r, PyObject *plan) {
         return get_long(r, &n) < 0 ? NULL : PyLong_FromLongLong(n);
     case P_FLOAT:
         if ((p = take(r, 4)) == NULL) return NULL;
-        {
-            uint32_t bits = (uint32_t)get_le(p, 4);
-            float y;
-            memcpy(&y, &bits, 4);
-            return PyFloat_FromDouble((double)y);
-        }
+        return PyFloat_FromDouble(PyFloat_Unpack4((const char *)p, 1));
     case P_DOUBLE:
         if ((p = take(r, 8)) == NULL) return NULL;
-        {
-            uint64_t bits = get_le(p, 8);
-            double x;
-            memcpy(&x, &bits, 8);
-            return PyFloat_FromDouble(x);
-        }
+        return PyFloat_FromDouble(PyFloat_Unpack8((const char *)p, 1));
     case P_BYTES:
         if (get_long(r, &n) < 0 || (p = take(r, n)) == NULL) return NULL;
         return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
     case P_STRING:
         return read_string(r);
     case P_RECORD: {
-        PyObject *fields = PyTuple_GetItem(plan, 1), *out = PyDict_New();
+        PyObject *fields = PyTuple_GET_ITEM(plan, 1), *out = PyDict_New();
         if (out == NULL) return NULL;
-        Py_ssize_t count = PyTuple_Size(fields);
-        for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *field = PyTuple_GetItem(fields, i);
-            PyObject *value = read_datum(r, PyTuple_GetItem(field, 1));
-            if (value == NULL || PyDict_SetItem(out, PyTuple_GetItem(field, 0), value) < 0) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
+            PyObject *field = PyTuple_GET_ITEM(fields, i);
+            PyObject *value = read_datum(r, PyTuple_GET_ITEM(field, 1));
+            if (value == NULL || PyDict_SetItem(out, PyTuple_GET_ITEM(field, 0), value) < 0) {
                 Py_XDECREF(value);
                 Py_DECREF(out);
                 return NULL;
@@ -715,7 +648,7 @@ static PyObject *read_datum(Reader *r, PyObject *plan) {
     }
     case P_ARRAY:
     case P_MAP: {
-        PyObject *inner = PyTuple_GetItem(plan, 1);
+        PyObject *inner = PyTuple_GET_ITEM(plan, 1);
         PyObject *out = tag == P_ARRAY ? PyList_New(0) : PyDict_New();
         if (out == NULL) return NULL;
         long long count;
@@ -740,19 +673,19 @@ static PyObject *read_datum(Reader *r, PyObject *plan) {
         return NULL;
     }
     case P_UNION: {
-        PyObject *branches = PyTuple_GetItem(plan, 1);
+        PyObject *branches = PyTuple_GET_ITEM(plan, 1);
         if (get_long(r, &n) < 0) return NULL;
-        if (n < 0 || n >= PyTuple_Size(branches)) { corrupt("a union branch out of range"); return NULL; }
-        return read_datum(r, PyTuple_GetItem(branches, (Py_ssize_t)n));
+        if (n < 0 || n >= PyTuple_GET_SIZE(branches)) { corrupt("a union branch out of range"); return NULL; }
+        return read_datum(r, PyTuple_GET_ITEM(branches, (Py_ssize_t)n));
     }
     case P_ENUM: {
-        PyObject *symbols = PyTuple_GetItem(plan, 2);
+        PyObject *symbols = PyTuple_GET_ITEM(plan, 2);
         if (get_long(r, &n) < 0) return NULL;
-        if (n < 0 || n >= PyTuple_Size(symbols)) { corrupt("an enum index out of range"); return NULL; }
-        return Py_NewRef(PyTuple_GetItem(symbols, (Py_ssize_t)n));
+        if (n < 0 || n >= PyTuple_GET_SIZE(symbols)) { corrupt("an enum index out of range"); return NULL; }
+        return Py_NewRef(PyTuple_GET_ITEM(symbols, (Py_ssize_t)n));
     }
     case P_FIXED: {
-        Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GetItem(plan, 1));
+        Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 1));
         if ((p = take(r, size)) == NULL) return NULL;
         return PyBytes_FromStringAndSize((const char *)p, size);
     }
@@ -762,9 +695,9 @@ static PyObject *read_datum(Reader *r, PyObject *plan) {
         long long days = n / 86400000000LL, rest = n % 86400000000LL;
         if (rest < 0) { rest += 86400000000LL; days -= 1; }
         if (days > 999999999LL || days < -999999999LL) { corrupt("a time out of range"); return NULL; }
-        PyObject *delta = PyObject_CallFunction(TimeDeltaType, "iii", (int)days, (int)(rest / 1000000), (int)(rest % 1000000));
+        PyObject *delta = PyDelta_FromDSU((int)days, (int)(rest / 1000000), (int)(rest % 1000000));
         if (delta == NULL) return NULL;
-        PyObject *at = PyNumber_Add(PyTuple_GetItem(plan, 1), delta);
+        PyObject *at = PyNumber_Add(PyTuple_GET_ITEM(plan, 1), delta);
         Py_DECREF(delta);
         if (at == NULL) { PyErr_Clear(); corrupt("a time out of range"); }
         return at;
@@ -807,14 +740,8 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ledger._hotpath", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__hotpath(void) {
-    PyObject *datetime = PyImport_ImportModule("datetime");
-    if (datetime == NULL) return NULL;
-    DateTimeType = PyObject_GetAttrString(datetime, "datetime");
-    TimeDeltaType = PyObject_GetAttrString(datetime, "timedelta");
-    Py_DECREF(datetime);
-    if (DateTimeType == NULL || TimeDeltaType == NULL) return NULL;
-    OneMicrosecond = PyObject_CallFunction(TimeDeltaType, "iii", 0, 0, 1);
-    if (OneMicrosecond == NULL) return NULL;
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Misfit = PyErr_NewExceptionWithDoc("ledger._hotpath.Misfit",
