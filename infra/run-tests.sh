@@ -2,7 +2,14 @@
 # Kiroku's test command: installs what the tests need into .venv and runs every tier.
 # Integration tests start their own services (Apache Kafka from Maven Central jars, PostgreSQL
 # from Debian's packages, moto); with CI=true a service that cannot start is a failure, not a skip.
+# Then the unit tier again with the compiled accelerator switched off (KIROKU_PURE_PYTHON=1):
+# its property suites hold the Python twins, which Kiroku runs where no C compiler was found,
+# to the same formulas and to fastavro. Either run failing fails the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . infra/venv.sh '.[test]'
-exec .venv/bin/python -m pytest "$@"
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+echo "--- the unit tier in pure Python (KIROKU_PURE_PYTHON=1) ---"
+KIROKU_PURE_PYTHON=1 .venv/bin/python -m pytest -q tests/unit || status=$?
+exit "$status"
