@@ -5,7 +5,8 @@
  * without this module (ledger/accelerator.py, the only importer, then picks the Python twins):
  * each function here is the twin of a Python specification, and property tests hold it to it.
  * It knows no domain rule: field limits, the amount limit and the years of a month come in with
- * the arguments.
+ * the arguments. It uses the full C API, so it is built once per CPython version: on the stable
+ * ABI it cost about 5 % of ingest throughput (docs/benchmarks.md, "The accelerator contained").
  *
  *   clean_lines(rules, lines) -> [dict | None, ...]
  *       For each line, its normalized form when every field is already clean, else None; the
@@ -746,7 +747,13 @@ PyMODINIT_FUNC PyInit__hotpath(void) {
     Misfit = PyErr_NewExceptionWithDoc("ledger._hotpath.Misfit",
                                        "A value without the canonical Python type of its Avro type: fastavro decides.",
                                        PyExc_ValueError, NULL);
-    if (Misfit == NULL || PyModule_AddObjectRef(m, "Misfit", Misfit) < 0) {
+#ifdef Py_LIMITED_API
+    long limited = Py_LIMITED_API; /* the oldest CPython whose stable ABI this build uses */
+#else
+    long limited = 0;
+#endif
+    if (Misfit == NULL || PyModule_AddObjectRef(m, "Misfit", Misfit) < 0
+        || PyModule_AddIntConstant(m, "LIMITED_API", limited) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -6,6 +6,9 @@ Import it only through ``ledger.accelerator``, which falls back to the Python tw
 from collections.abc import Callable
 from typing import Any
 
+#: The ``Py_LIMITED_API`` version the module was built for (0: the full C API).
+LIMITED_API: int
+
 class Misfit(ValueError): ...
 
 def clean_lines(rules: tuple[tuple[str, str, bool, Any, int, int], ...], lines: list[Any], /) -> list[dict[str, Any] | None]: ...

@@ -1,7 +1,7 @@
 """The optional compiled accelerator ``ledger._hotpath``: the one module that imports it.
 
 Bulk recording's per-line work has a compiled twin in ``ledger/_hotpath.c`` (docs/benchmarks.md,
-items 10 and 13). Kiroku does not need it: each compiled function has a Python twin next to the
+item 10, and "The accelerator contained"). Kiroku does not need it: each compiled function has a Python twin next to the
 code that calls it, and that twin is the specification the compiled one is property-tested
 against (the test command runs the property suites with and without it):
 

@@ -54,7 +54,7 @@ def test_an_object_not_named_by_its_digest_is_never_rewritten(tmp_path: Path) ->
 
 def test_a_batch_is_made_durable_by_one_sync_of_the_filesystem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = local_objects._sync_filesystem
-    assert real is not None, "Linux has syncfs(2): the compiled module must offer it"
+    assert real is not None, "Linux has syncfs(2): ctypes must find it in the C library"
     synced: list[tuple[int, int]] = []
 
     def recording(fd: int) -> None:
