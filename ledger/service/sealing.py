@@ -71,6 +71,9 @@ class Sealer:
 
     def __init__(self, keys: KeyService) -> None:
         self.keys = keys
+        # Decided once: an isinstance check against a runtime_checkable protocol walks its members
+        # (~10 µs), too much to repeat for every submission of a January.
+        self._reserving: ReservingKeyService | None = keys if isinstance(keys, ReservingKeyService) else None
         # One AESGCM per recently used data key (bounded: a January touches millions of scopes). The
         # cache is not thread-safe and the service records and reads from several threads.
         self._aead: LRUCache[str, AESGCM] = LRUCache(4096)
@@ -85,8 +88,8 @@ class Sealer:
 
     def persist(self, key_ids: set[str]) -> None:
         """Make the keys reserved for a batch durable before its submissions are appended."""
-        if isinstance(self.keys, ReservingKeyService) and key_ids:
-            self.keys.persist(key_ids)
+        if self._reserving is not None and key_ids:
+            self._reserving.persist(key_ids)
 
     def seal(self, proc: Procedure, payload: dict[str, Any], scope: str, submission_id: str) -> tuple[dict[str, Any], str | None]:
         """The stored form of ``payload`` and the id of the data key used (None if nothing sensitive)."""
@@ -94,7 +97,7 @@ class Sealer:
             return payload, None
         # Where the key service can, a new key is only reserved here and made durable (with the
         # whole batch's keys) just before the submissions are appended: see Commands._record_batch.
-        dk = self.keys.reserve(scope) if isinstance(self.keys, ReservingKeyService) else self.keys.data_key(scope)
+        dk = self._reserving.reserve(scope) if self._reserving is not None else self.keys.data_key(scope)
         aead = self._cipher(dk.key_id, dk.key)
         # GCM needs a unique nonce per key: 8 random bytes per submission and a 4-byte counter.
         lines = _seal_lines(payload["lines"], proc.sensitive_fields, aead.encrypt, os.urandom(8), submission_id.encode())
