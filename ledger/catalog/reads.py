@@ -9,7 +9,7 @@ ever wants the model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -78,21 +78,28 @@ def filing_chain(conn: Connection, corporate_number: str, procedure: str, period
     return [dict(r) for r in rows]
 
 
-def filings_in_force(conn: Connection, at: datetime, *, agency_id: str | None = None, corporate_number: str | None = None,
-                     procedure: str | None = None, period_from: str | None = None, period_to: str | None = None) -> list[dict]:
+def filings_in_force(conn: Connection, at: datetime, *, agency_id: str | None = None,
+                     corporate_numbers: tuple[str, ...] | None = None, grantee: str | None = None,
+                     now: datetime | None = None, procedures: tuple[str, ...] | None = None,
+                     period_from: str | None = None, period_to: str | None = None) -> list[dict]:
     """The version in force at ``at`` of each filing matching the filters, ordered by filing.
 
     With ``agency_id``, only filings of which some version targeted that agency — but the version
-    returned is the one in force, which may no longer target it (the rules decide what it sees)."""
+    returned is the one in force, which may no longer target it (the rules decide what it sees).
+    With ``grantee``, only companies with an active grant (as of ``now``) to that principal."""
     s = t.submissions
     at_us = to_us(at)
     conds = [s.c.recorded_us <= at_us]
     if agency_id is not None:
         conds.append(s.c.submission_id.in_(select(t.targets.c.submission_id).where(t.targets.c.agency_id == agency_id)))
-    if corporate_number:
-        conds.append(s.c.corporate_number == corporate_number)
-    if procedure:
-        conds.append(s.c.procedure == procedure)
+    if corporate_numbers is not None:
+        conds.append(s.c.corporate_number.in_(corporate_numbers))
+    if grantee is not None:
+        g = t.grants
+        active = [g.c.grantee == grantee, g.c.revoked_us.is_(None)] + ([g.c.expires_us > to_us(now)] if now else [])
+        conds.append(s.c.corporate_number.in_(select(g.c.corporate_number).where(*active)))
+    if procedures is not None:
+        conds.append(s.c.procedure.in_(procedures))
     if period_from:
         conds.append(s.c.period >= period_from)
     if period_to:
@@ -179,11 +186,18 @@ def dispositions_after(conn: Connection, corporate_number: str, after: int) -> l
     return [dict(r) for r in rows]
 
 
-def dispositions_since(conn: Connection, corporate_numbers: Iterable[str], seen: dict[int, int], limit: int) -> list[dict]:
-    """Dispositions of these companies after the last log position ``seen`` in each partition."""
-    d = t.dispositions
+def dispositions_since(conn: Connection, seen: dict[int, int], limit: int, *, corporate_number: str | None = None,
+                       grantee: str | None = None, now: datetime | None = None) -> list[dict]:
+    """Dispositions of one company, or of every company with an active grant (as of ``now``) to
+    ``grantee``, after the last log position ``seen`` in each partition."""
+    d, g = t.dispositions, t.grants
+    if corporate_number is not None:
+        whose = d.c.corporate_number == corporate_number
+    else:
+        active = [g.c.grantee == grantee, g.c.revoked_us.is_(None)] + ([g.c.expires_us > to_us(now)] if now else [])
+        whose = d.c.corporate_number.in_(select(g.c.corporate_number).where(*active))
     after = [or_(d.c.partition != p, d.c.offset > o) for p, o in seen.items()]
-    rows = conn.execute(select(d).where(d.c.corporate_number.in_(sorted(corporate_numbers)), *after)
+    rows = conn.execute(select(d).where(whose, *after)
                         .order_by(d.c.partition, d.c.offset).limit(limit)).mappings().all()
     return [dict(r) for r in rows]
 

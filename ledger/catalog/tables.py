@@ -57,6 +57,7 @@ enrollments = Table(
     Column("agency_id", Text), Column("requested_by", Text, nullable=False),
     Column("requested_us", BigInteger, nullable=False), Column("withdrawn_us", BigInteger),
     Index("ix_enrollments_company", "corporate_number", "procedure"),
+    Index("ix_enrollments_addressee", "procedure", "agency_id"),
 )
 
 decisions = Table(
@@ -127,6 +128,7 @@ dispositions = Table(
     Column("delivered_us", BigInteger), Column("delivered_to", Text),
     UniqueConstraint("corporate_number", "company_seq", name="uq_dispositions_seq"),
     Index("ix_dispositions_cursor", "partition", "offset"),
+    Index("ix_dispositions_company_cursor", "corporate_number", "partition", "offset"),
 )
 
 grants = Table(
@@ -137,6 +139,7 @@ grants = Table(
     Column("personal_numbers", Boolean, nullable=False), Column("expires_us", BigInteger, nullable=False),
     Column("issued_us", BigInteger, nullable=False), Column("revoked_us", BigInteger),
     Index("ix_grants_grantee", "grantee", "corporate_number"),
+    Index("ix_grants_company", "corporate_number", "issued_us"),
 )
 
 access_log = Table(

@@ -154,24 +154,38 @@ def may_have_proof(conn: Connection, who: Principal, sub: dict | None, at: datet
 
 @dataclass(frozen=True, slots=True)
 class FilingScope:
-    """What a ``filings`` query may cover: an agency's targets, one company's own, or a grantee's."""
+    """What a ``filings`` query may cover, narrowed before it runs so that its cost is bounded by
+    what the caller may see: an agency's targets, one company's own, or the companies (and their
+    procedures) whose active grants let a grantee read."""
 
-    agency_id: str | None = None
-    corporate_number: str | None = None
+    agency_id: str | None = None  # only submissions that targeted this agency
+    corporate_numbers: tuple[str, ...] | None = None  # only these companies
+    grantee: str | None = None  # only companies with an active grant to this principal
+    procedures: tuple[str, ...] | None = None  # None: any procedure
     nothing: bool = False
 
 
-def filings_scope(who: Principal, corporate_number: str | None) -> FilingScope:
+def filings_scope(conn: Connection, who: Principal, corporate_number: str | None, procedure: str | None, at: datetime) -> FilingScope:
     """Which filings ``who`` may list; each row is still checked with ``may_read_submission``."""
+    only = (corporate_number,) if corporate_number else None
     if who.kind is PrincipalKind.AGENCY:
-        return FilingScope(agency_id=who.name, corporate_number=corporate_number)
+        return FilingScope(agency_id=who.name, corporate_numbers=only)
     if who.kind is PrincipalKind.COMPANY:
         if corporate_number not in (None, who.name):
             return FilingScope(nothing=True)
-        return FilingScope(corporate_number=who.name)
+        return FilingScope(corporate_numbers=(who.name,))
     if who.kind is PrincipalKind.OPERATOR:
         raise Forbidden("the operator cannot list company filings", field="principal", got=who.id)
-    return FilingScope(corporate_number=corporate_number)
+    readable: dict[str, set[str]] = {}
+    for row in reads.active_grants_held(conn, who.id, at):
+        if Action.READ.value in reads.grant_actions(row) and (only is None or row["corporate_number"] in only):
+            readable.setdefault(row["corporate_number"], set()).update(reads.grant_procedures(row))
+    procedures = {p for scope in readable.values() for p in scope if procedure in (None, p)}
+    if not readable or not procedures:
+        return FilingScope(nothing=True)
+    # The companies go to SQL as a subquery over the grants (an index), not as a list: a payroll
+    # vendor may hold grants from more companies than a statement takes parameters.
+    return FilingScope(corporate_numbers=only, grantee=who.id, procedures=tuple(sorted(procedures)))
 
 
 def require_agency(who: Principal, what: str) -> str:

@@ -167,15 +167,17 @@ class Queries:
             corporate_number = validate_corporate_number(corporate_number)
         if procedure is not None:
             get_procedure(procedure)
-        scope = authz.filings_scope(who, corporate_number)
-        if scope.nothing:
-            return []
         at = as_of or self.clock()
         now = self.clock()
         out: list[tuple[dict, Basis]] = []
         with self.catalog.connect() as conn:
-            for r in reads.filings_in_force(conn, at, agency_id=scope.agency_id, corporate_number=scope.corporate_number,
-                                            procedure=procedure, period_from=period_from, period_to=period_to):
+            scope = authz.filings_scope(conn, who, corporate_number, procedure, now)
+            if scope.nothing:
+                return []
+            for r in reads.filings_in_force(conn, at, agency_id=scope.agency_id, corporate_numbers=scope.corporate_numbers,
+                                            grantee=scope.grantee, now=now,
+                                            procedures=scope.procedures if procedure is None else (procedure,),
+                                            period_from=period_from, period_to=period_to):
                 if r["kind"] == SubmissionKind.CANCELLATION.value:
                     continue
                 b = authz.may_read_submission(conn, who, r, now)
@@ -233,16 +235,24 @@ class Queries:
         after ``cursor``; returns them and the cursor to pass next time (gap-free across all clients)."""
         seen = parse_cursor(cursor)
         with self.catalog.connect() as conn:
-            companies = authz.inbox_companies(conn, who, self.clock())
+            now = self.clock()
+            companies = authz.inbox_companies(conn, who, now)
             if not companies:
                 return [], cursor or ""
-            rows = reads.dispositions_since(conn, companies, seen, limit)
-        out = []
-        for r in rows:  # the cursor passes what the grants do not cover: it was not for this reader
-            seen[r["partition"]] = max(seen.get(r["partition"], -1), r["offset"])
-            kinds = companies[r["corporate_number"]]
-            if kinds is None or r["kind"] in kinds:
-                out.append(r)
+            out: list[dict] = []
+            while len(out) < limit:
+                # In SQL by the grants' index, not a list of companies: a vendor may have very many clients.
+                rows = (reads.dispositions_since(conn, seen, limit, grantee=who.id, now=now) if authz.is_agent(who)
+                        else reads.dispositions_since(conn, seen, limit, corporate_number=who.name))
+                for r in rows:  # the cursor passes what the grants do not cover: it was not for this reader
+                    if len(out) >= limit:
+                        break
+                    seen[r["partition"]] = max(seen.get(r["partition"], -1), r["offset"])
+                    kinds = companies.get(r["corporate_number"], [])  # a grant without receive_notices covers none
+                    if kinds is None or r["kind"] in kinds:
+                        out.append(r)
+                if len(rows) < limit:
+                    break  # the log holds no more: an empty page now means there is nothing new
         self.access.record(who, [(r["corporate_number"], "inbox", r["disposition_id"], Basis(True, legal_basis="receive_notices"))
                                  for r in out])
         return [reads.disposition_from_row(r) for r in out], ",".join(f"{p}:{o}" for p, o in sorted(seen.items()))
