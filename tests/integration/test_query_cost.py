@@ -17,7 +17,14 @@ from sqlalchemy import event
 from ledger.domain.model import Principal
 from tests.factories import CHIYODA, payroll
 from tests.integration.helpers import (
-    agency, company, corp_number, enroll_payroll, firm_view, grant_until, municipality, special_collection,
+    agency,
+    company,
+    corp_number,
+    enroll_payroll,
+    firm_view,
+    grant_until,
+    municipality,
+    special_collection,
 )
 
 pytestmark = pytest.mark.integration
