@@ -333,6 +333,11 @@ def _fast_lines(proc: Procedure, lines: list[Any]) -> list[dict[str, Any] | None
     return _clean_lines(proc.line, lines)
 
 
+def _unknown_field(name: str, path: str, known: list[str], where: str) -> ValidationError:
+    return ValidationError(f"{where}unknown field {name!r}: a misspelt field is refused, not dropped", field=path,
+                           expected="one of " + ", ".join(known), got=name, code="unknown_field")
+
+
 def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
     """Check a payload (domain form: plain personal numbers) against the procedure's rules.
 
@@ -355,6 +360,9 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
         raise ValidationError("payload must be an object with its header and lines", field="payload", expected="an object",
                               got=type(payload).__name__, code="invalid_type")
     out: dict[str, Any] = {}
+    top = {proc.header_name} if proc.header_name is not None else {r.name for r in proc.header}
+    for key in sorted(set(payload) - top - {"lines"}, key=str):  # a misspelt field is refused, never dropped
+        errors.append(_unknown_field(str(key), str(key), sorted(top) + ["lines"], ""))
     if proc.header_name is not None:
         header = payload.get(proc.header_name)
         if not isinstance(header, dict):
@@ -362,6 +370,9 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
                 f"payload.{proc.header_name} is required: the {proc.header_name}'s name and address",
                 field=proc.header_name, expected="an object with name and address", got=header, code="required",
             )
+        for key in sorted(set(header) - {r.name for r in proc.header}, key=str):
+            errors.append(_unknown_field(str(key), f"{proc.header_name}.{key}", [r.name for r in proc.header],
+                                         f"{proc.header_name}: "))
         out[proc.header_name] = {r.name: guard(lambda r=r: _check(r, header.get(r.name), f"{proc.header_name}.{r.name}",
                                                                   f"{proc.header_name}: ")) for r in proc.header}
     else:

@@ -12,7 +12,7 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.catalog import reads
@@ -63,9 +63,13 @@ from ledger.service import authz
 from ledger.service.access import AccessLog
 from ledger.service.authz import Basis
 from ledger.service.overlay import Appended, RecentAppends
+from ledger.service.principals import validate_principal
 from ledger.service.sealing import Sealer, key_scope
 
 Clock = Callable[[], datetime]
+#: The longest a grant (共有・委任) may run: the longest retention of what it can cover (7 years);
+#: "never expires" is not a grant the security model knows.
+MAX_GRANT_TERM = timedelta(days=7 * 365 + 2)
 
 
 def request_fingerprint(req: SubmissionRequest) -> str:
@@ -408,7 +412,11 @@ class Commands:
                     expires_at: datetime, personal_numbers: bool = False) -> Grant:
         """A company grants a firm, vendor or bank scoped rights until ``expires_at``."""
         company = authz.require_grantor(who)
-        target = Principal.parse(grantee)
+        try:
+            target = validate_principal(grantee)
+        except ValidationError as err:  # the caller's field is the grantee, whatever the parser calls it
+            raise ValidationError(f"grantee: {err.message}", field="grantee", expected="firm:NAME, vendor:NAME or bank:NAME "
+                                  "(NAME: 1 to 64 of A-Z a-z 0-9 . _ -)", got=grantee, code="invalid_grantee") from None
         if not authz.is_agent(target):
             raise ValidationError("a grant goes to a firm, vendor or bank", field="grantee",
                                   expected="firm:NAME, vendor:NAME or bank:NAME", got=grantee, code="invalid_grantee")
@@ -426,6 +434,11 @@ class Commands:
         if expires_at.tzinfo is None or expires_at <= self.clock():
             raise ValidationError("a grant must expire in the future (a timezone-aware time)", field="expires_at",
                                   expected="a future, timezone-aware time", got=str(expires_at), code="invalid_expiry")
+        if expires_at > self.clock() + MAX_GRANT_TERM:
+            raise ValidationError(f"a grant lasts at most {MAX_GRANT_TERM.days // 365} years (the longest retention); "
+                                  "renew it before it ends", field="expires_at",
+                                  expected=f"at most {(self.clock() + MAX_GRANT_TERM).date().isoformat()}",
+                                  got=str(expires_at), code="invalid_expiry")
         if personal_numbers and not authz.may_hold_personal_numbers(target):
             raise ValidationError("a bank has no legal basis to handle personal numbers (番号法第9条)", field="personal_numbers",
                                   expected="false for a bank", got=True, code="no_legal_basis")

@@ -8,6 +8,7 @@ as a read of something that does not exist would — and records it too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -40,6 +41,9 @@ from ledger.service.access import AccessLog
 from ledger.service.authz import Basis
 from ledger.service.sealing import Sealer
 
+#: A period filter's form: a year or a month, ASCII digits only.
+PERIOD_BOUND = re.compile(r"[0-9]{4}(-(0[1-9]|1[0-2]))?")
+
 #: (procedure, period, corporate number) → the deadline seal's reference, or None.
 SealFor = Callable[[str, str, str], "str | None"]
 
@@ -48,11 +52,26 @@ def parse_cursor(cursor: str | None) -> dict[int, int]:
     """An inbox cursor: ``p:offset,p:offset`` — the last log position seen in each partition."""
     if not cursor:
         return {}
+    bad = ValidationError("cursor must be what a previous call returned, e.g. 0:12,3:40", field="cursor",
+                          expected="p:offset[,p:offset…]", got=cursor[:80], code="invalid_cursor")
+    if len(cursor) > 4096:
+        raise bad
     try:
-        return {int(p): int(o) for p, o in (part.split(":") for part in cursor.split(","))}
+        seen = {int(p): int(o) for p, o in (part.split(":") for part in cursor.split(","))}
     except ValueError:
-        raise ValidationError("cursor must be what a previous call returned, e.g. 0:12,3:40", field="cursor",
-                              expected="p:offset[,p:offset…]", got=cursor, code="invalid_cursor") from None
+        raise bad from None
+    # Partitions and offsets are what a log stores (a 64-bit offset): anything else is not a cursor.
+    if any(not (0 <= p < 2**31 and -1 <= o < 2**63) for p, o in seen.items()):
+        raise bad
+    return seen
+
+
+def _period_bound(value: str | None, field: str) -> str | None:
+    """A ``period_from``/``period_to`` filter: a year (2026) or a month (2026-04), as periods are."""
+    if value is not None and not PERIOD_BOUND.fullmatch(value):
+        raise ValidationError(f"{field} must be a year like 2026 or a month like 2026-04", field=field,
+                              expected="YYYY or YYYY-MM", got=value[:40], code="invalid_period")
+    return value
 
 
 def partial_view(submission_id: str) -> Forbidden:
@@ -167,6 +186,7 @@ class Queries:
             corporate_number = validate_corporate_number(corporate_number)
         if procedure is not None:
             get_procedure(procedure)
+        period_from, period_to = _period_bound(period_from, "period_from"), _period_bound(period_to, "period_to")
         at = as_of or self.clock()
         now = self.clock()
         out: list[tuple[dict, Basis]] = []

@@ -57,6 +57,22 @@ def test_unknown_line_fields_are_named() -> None:
     assert [(e.field, e.code) for e in err.value.errors] == [("lines[1].bonus", "unknown_field")]
 
 
+def test_misspelt_fields_of_the_header_and_the_payload_are_refused_not_dropped() -> None:
+    # Issue 14, item 9: {"employer": {..., "nmae": …}} and a top-level "linse" used to be dropped with a 201.
+    payload = payroll()
+    payload["employer"] = {**payload["employer"], "nmae": "株式会社記録"}
+    payload["remarks"] = "x"
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PROCEDURES["PAYROLL_REPORT"], payload)
+    assert sorted((e.code, e.field, e.got) for e in err.value.errors) == [
+        ("unknown_field", "employer.nmae", "nmae"), ("unknown_field", "remarks", "remarks")]
+    notice = {"municipality_code": "131016", "lines": [{"employee_name": "山田 太郎", "annual_tax": 1, "june_amount": 1,
+                                                        "monthly_amount": 1}], "municipalty": "131016"}
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PROCEDURES["SPECIAL_COLLECTION_NOTICE"], notice)
+    assert [(e.code, e.field) for e in err.value.errors] == [("unknown_field", "municipalty")]
+
+
 def test_a_payload_without_lines_or_header_is_refused() -> None:
     with pytest.raises(ValidationError) as err:
         validate_payload(PAYROLL, {"lines": [payroll_line(1)]})

@@ -114,7 +114,7 @@ def test_retention_run_erases_expired_personal_numbers_on_kms_while_digests_rece
 
 
 def test_a_reader_without_a_legal_basis_never_makes_kms_decrypt_anything(kiroku: Any, clock: Any, home: Path) -> None:
-    company(kiroku, CORP_A).grant("bank:mizuho", ["PAYROLL_REPORT"], ["read"], grant_until(kiroku, days=3650))
+    company(kiroku, CORP_A).grant("bank:mizuho", ["PAYROLL_REPORT"], ["read"], grant_until(kiroku, days=7 * 365))
     old, _ = record_two_years(kiroku, clock)
     with open_kiroku(home=home, clock=clock) as fresh:  # a new process: no plaintext key cached
         decrypts: list[str] = []

@@ -87,6 +87,15 @@ def test_a_payload_problem_points_at_the_offending_value_with_a_json_pointer(api
     assert (amount["code"], amount["got"]) == ("invalid_amount", "many") and amount["expected"]
 
 
+def test_a_misspelt_field_in_the_employer_is_refused_with_its_pointer_not_dropped(api, kiroku):
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    payload = payroll()
+    payload["employer"] = {**payload["employer"], "adress": "東京都千代田区"}
+    resp = record(api.as_(A), submission(payload=payload), "misspelt")
+    assert (resp.status_code, resp.json()["code"], resp.json()["field"]) == (422, "unknown_field", "/payload/employer/adress")
+    assert kiroku.queries.filings(Principal.company(CORP_A)) == []  # nothing recorded
+
+
 def test_a_personal_number_is_never_echoed_in_a_problem(api):
     secret = "123456789019"  # a wrong check digit
     resp = record(api.as_(A), submission(payload=payroll([payroll_line(1, personal_number=secret)])), "pn")
