@@ -135,15 +135,17 @@ def locate_errors(err: KirokuError, group: RowGroup) -> list[dict]:
     for e in items:
         d = e.to_dict()
         d["message"] = redact(d["message"])  # errors are printed and sent: never a personal number
+        if "field" in d:
+            d["field"] = redact(d["field"])
         if "got" in d:
             d["got"] = shown(e.got, e.field)
         m = LINE_FIELD.match(e.field or "")
         if m:
             d["row"] = group.rows[int(m[1]) - 1][0]
-            d["column"] = m[2]
+            d["column"] = redact(m[2])
         else:
             d["row"] = group.first_row
             column = (e.field or "").split(".")[-1]
-            d["column"] = {"name": "employer_name", "address": "employer_address"}.get(column, column)
+            d["column"] = redact({"name": "employer_name", "address": "employer_address"}.get(column, column))
         out.append(d)
     return out

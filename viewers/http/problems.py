@@ -147,6 +147,13 @@ def _got(value: Any, field: str | None) -> Any:
     return shown(value, field)
 
 
+def _pointer(field: str | None, top_level: frozenset[str] | None) -> str | None:
+    """The JSON pointer, with a key that may be a personal number withheld (an unknown key is
+    whatever the sender typed)."""
+    pointer = to_pointer(field, top_level)
+    return None if pointer is None else redact(pointer)
+
+
 def problem_body(err: KirokuError, *, instance: str | None = None, top_level: frozenset[str] | None = None,
                  location: str | None = None, status: int | None = None) -> dict[str, Any]:
     """The problem document for a service error; ``status`` overrides :func:`http_status` (for the
@@ -158,7 +165,7 @@ def problem_body(err: KirokuError, *, instance: str | None = None, top_level: fr
     }
     if instance:
         body["instance"] = instance
-    pointer = to_pointer(err.field, top_level)
+    pointer = _pointer(err.field, top_level)
     if pointer is not None:
         body["field"] = pointer
         if location:
@@ -169,7 +176,7 @@ def problem_body(err: KirokuError, *, instance: str | None = None, top_level: fr
         body["got"] = _got(err.got, err.field)
     if isinstance(err, ValidationErrors):
         body["errors"] = [
-            {"code": e.code, "detail": redact(e.message), "field": to_pointer(e.field, top_level),
+            {"code": e.code, "detail": redact(e.message), "field": _pointer(e.field, top_level),
              **({"expected": str(e.expected)} if e.expected is not None else {}),
              **({"got": _got(e.got, e.field)} if e.got is not None else {})}
             for e in err.errors

@@ -107,3 +107,12 @@ def test_a_csv_without_its_header_row_is_refused_without_echoing_the_first_row(a
     first = f"{PN},{CORP_A},2026,株式会社記録\n"  # a data row where the header should be
     results = _bulk(api, (first + _csv_row()).encode(), {"Content-Type": "text/csv"})
     assert (results[0]["status"], results[0]["problem"]["code"]) == (422, "unknown_column")
+
+
+def test_an_unknown_field_named_like_a_personal_number_is_not_echoed(api, kiroku):
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    item = _item("key")
+    item["payload"]["lines"][0][PN] = "x"
+    item[PN] = "y"
+    results = _bulk(api, json.dumps(item).encode() + b"\n")
+    assert results[0]["status"] == 422
