@@ -14,6 +14,7 @@ from typing import IO, Any
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Disposition, Enrollment, MissingFiling, Notice, Principal, Snapshot, SubmissionInfo
 from ledger.domain.procedures import validate_agency_id
+from ledger.encoding.csv_cells import safe_row
 
 
 class AgencyView:
@@ -62,7 +63,9 @@ class AgencyView:
         return snap.raw
 
     def export_csv(self, submission_ids: Iterable[str], out: IO[str]) -> int:
-        """Write the lines of the given submissions (as this agency may see them) as CSV; returns rows written."""
+        """Write the lines of the given submissions (as this agency may see them) as CSV; returns rows written.
+
+        Text cells that a spreadsheet would read as a formula are neutralised (:func:`safe_row`)."""
         writer: Any = None
         rows = 0
         for sid in submission_ids:
@@ -76,7 +79,7 @@ class AgencyView:
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(record))
                     writer.writeheader()
-                writer.writerow(record)
+                writer.writerow(safe_row(record))
                 rows += 1
         return rows
 

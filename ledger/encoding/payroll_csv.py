@@ -11,7 +11,8 @@ name the same CSV row and column in their errors.
 - **Idempotency.** Each submission's key is derived from its rows, so sending the same file
   again returns the original receipts instead of recording twice.
 - **Error places.** Rows count the header as row 1; a service error on ``lines[n].field`` is
-  placed on the n-th row of its group, any other on the group's first row.
+  placed on the n-th row of its group, any other on the group's first row. Errors never repeat
+  a personal number or a whole row (:mod:`ledger.encoding.echo`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ledger.domain.model import SubmissionRequest
+from ledger.encoding.echo import redact, shown
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
 
 #: Canonical column → accepted header spellings.
@@ -73,8 +75,12 @@ def header_mapping(fieldnames: Sequence[str] | None) -> dict[str, str]:
     for name in fieldnames:
         canon = ALIASES.get((name or "").lstrip("\ufeff").strip())  # a BOM left by a text-mode reader
         if canon is None:
-            raise ValidationError(f"unknown column {name!r} in the header", field=f"column {name}",
-                                  expected="one of " + ", ".join(COLUMNS), got=name, code="unknown_column")
+            # A file without a header row has a data row here: say which cell, never what it holds
+            # unless it is short and cannot be a personal number.
+            cell = shown(name)
+            label = name if cell == name else f"number {len(mapping) + 1}"
+            raise ValidationError(f"unknown column {label!r} in the header", field=f"column {label}",
+                                  expected="one of " + ", ".join(COLUMNS), got=cell, code="unknown_column")
         mapping[name] = canon
     missing = [c for c in (*REQUIRED, "municipality_code", "employee_name", "personal_number") if c not in mapping.values()]
     if missing:
@@ -128,13 +134,18 @@ def locate_errors(err: KirokuError, group: RowGroup) -> list[dict]:
     out = []
     for e in items:
         d = e.to_dict()
+        d["message"] = redact(d["message"])  # errors are printed and sent: never a personal number
+        if "field" in d:
+            d["field"] = redact(d["field"])
+        if "got" in d:
+            d["got"] = shown(e.got, e.field)
         m = LINE_FIELD.match(e.field or "")
         if m:
             d["row"] = group.rows[int(m[1]) - 1][0]
-            d["column"] = m[2]
+            d["column"] = redact(m[2])
         else:
             d["row"] = group.first_row
             column = (e.field or "").split(".")[-1]
-            d["column"] = {"name": "employer_name", "address": "employer_address"}.get(column, column)
+            d["column"] = redact({"name": "employer_name", "address": "employer_address"}.get(column, column))
         out.append(d)
     return out

@@ -1,7 +1,8 @@
 """Snapshots in the representation the caller asks for: JSON, CSV, Avro, or the exact recorded bytes.
 
 - ``json`` — the decoded payload with personal numbers shown or masked as the reader's basis allows;
-- ``csv`` — one row per line the reader may see (the same columns as ``AgencyView.export_csv``);
+- ``csv`` — one row per line the reader may see (the same columns as ``AgencyView.export_csv``),
+  safe to open in a spreadsheet (no cell starts a formula: :mod:`ledger.encoding.csv_cells`);
 - ``avro`` — an Avro object container file any Avro library opens: the record exactly as stored
   (personal numbers sealed), its writer schema, and the submission's identity in the metadata;
 - ``raw`` — the exact payload bytes recorded (Avro single-object encoding): their SHA-256 is the
@@ -24,6 +25,7 @@ from fastapi import Response
 
 from ledger.domain.model import Snapshot
 from ledger.encoding.codec import SchemaRegistry
+from ledger.encoding.csv_cells import safe_row
 from ledger.encoding.snapshots import build_snapshot
 from ledger.errors import Forbidden, NotAcceptable
 from viewers.http.schemas import SnapshotOut
@@ -96,7 +98,8 @@ def render(snap: Snapshot, fmt: str, registry: SchemaRegistry) -> Response:
 
 
 def to_csv(snap: Snapshot) -> str:
-    """The lines the reader may see, one row each, with the filing's identity on every row."""
+    """The lines the reader may see, one row each, with the filing's identity on every row; text
+    cells a spreadsheet would read as a formula are neutralised (:func:`safe_row`)."""
     out = io.StringIO()
     info = snap.info
     lines = (snap.payload or {}).get("lines") or []
@@ -108,7 +111,7 @@ def to_csv(snap: Snapshot) -> str:
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row))
             writer.writeheader()
-        writer.writerow(row)
+        writer.writerow(safe_row(row))
     if writer is None:
         csv.writer(out).writerow(["submission_id", "corporate_number", "procedure", "period", "line"])
     return out.getvalue()

@@ -3,6 +3,8 @@
 RFC 9457 (July 2023) obsoletes RFC 7807 with the same media type and members (``type``, ``title``,
 ``status``, ``detail``, ``instance``) and lets a problem carry extension members — here ``code``,
 ``field``, ``in``, ``expected``, ``got``, ``retriable`` and ``errors`` (RFC 9457 §3.2).
+``got`` never repeats a personal number or a whole line or body: longer or possibly personal
+values are described instead (:func:`ledger.encoding.echo.shown`).
 
 Every ``KirokuError`` keeps its ``code`` and ``retriable`` flag and answers with the status
 :data:`STATUS` gives its class; its ``field`` (the service layer's dotted path, e.g.
@@ -23,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ledger.encoding.echo import redact, shown
 from ledger.errors import (
     ConfigurationError,
     Conflict,
@@ -139,10 +142,16 @@ def _unescape(part: str) -> str:
     return part.replace("~1", "/").replace("~0", "~")
 
 
-def _got(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return repr(value)
+def _got(value: Any, field: str | None) -> Any:
+    """What a problem says was got: never a personal number or a whole line (:func:`shown`)."""
+    return shown(value, field)
+
+
+def _pointer(field: str | None, top_level: frozenset[str] | None) -> str | None:
+    """The JSON pointer, with a key that may be a personal number withheld (an unknown key is
+    whatever the sender typed)."""
+    pointer = to_pointer(field, top_level)
+    return None if pointer is None else redact(pointer)
 
 
 def problem_body(err: KirokuError, *, instance: str | None = None, top_level: frozenset[str] | None = None,
@@ -152,11 +161,11 @@ def problem_body(err: KirokuError, *, instance: str | None = None, top_level: fr
     status = status if status is not None and 400 <= status < 600 else http_status(err)
     body: dict[str, Any] = {
         "type": f"urn:kiroku:problem:{err.code}", "title": TITLES.get(status, "Error"), "status": status,
-        "detail": err.message, "code": err.code, "retriable": err.retriable,
+        "detail": redact(err.message), "code": err.code, "retriable": err.retriable,
     }
     if instance:
         body["instance"] = instance
-    pointer = to_pointer(err.field, top_level)
+    pointer = _pointer(err.field, top_level)
     if pointer is not None:
         body["field"] = pointer
         if location:
@@ -164,12 +173,12 @@ def problem_body(err: KirokuError, *, instance: str | None = None, top_level: fr
     if err.expected is not None:
         body["expected"] = str(err.expected)
     if err.got is not None:
-        body["got"] = _got(err.got)
+        body["got"] = _got(err.got, err.field)
     if isinstance(err, ValidationErrors):
         body["errors"] = [
-            {"code": e.code, "detail": e.message, "field": to_pointer(e.field, top_level),
+            {"code": e.code, "detail": redact(e.message), "field": _pointer(e.field, top_level),
              **({"expected": str(e.expected)} if e.expected is not None else {}),
-             **({"got": _got(e.got)} if e.got is not None else {})}
+             **({"got": _got(e.got, e.field)} if e.got is not None else {})}
             for e in err.errors
         ]
     return body
@@ -224,9 +233,11 @@ def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> Valid
         if field.startswith("payload.lines[") or field.startswith("lines["):
             # pydantic counts list items from 0; the service layer (and the pointer conversion) from 1
             field = re.sub(r"lines\[(\d+)\]", lambda m: f"lines[{int(m[1]) + 1}]", field, count=1)
-        got = e.get("input")
+        # Never the input itself when it is the whole body or line (a JSON syntax error, a body of
+        # the wrong shape): it would carry everything, personal numbers included.
+        whole = e.get("type") == "json_invalid" or not loc
         items.append(ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
-                                     got=got if isinstance(got, (str, int, float, bool)) else None, code=str(e.get("type", "invalid"))))
+                                     got=None if whole else shown(e.get("input"), field), code=str(e.get("type", "invalid"))))
     if not items:
         return ValidationError("the request is not valid", code="invalid")
     return items[0] if len(items) == 1 else ValidationErrors(items)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -145,21 +146,23 @@ class BulkResponse(Response):
     def _ndjson(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None], counts: dict) -> None:
         # Items are recorded as soon as a chunk completes them: a client that sends a few and waits
         # for their answers gets them without having to send a whole batch first.
-        number = 0
+        number = 0  # items (non-blank lines)
+        line_no = 0  # lines of the upload, blank ones too: where a problem is
         pending = ""
         for text in _text_chunks(read):
             *complete, pending = (pending + text).split("\n")
             items: list[tuple[int, SubmissionRequest | KirokuError]] = []
             for line in complete:
+                line_no += 1
                 if line.strip():
                     number += 1
-                    items.append((number, _parse_item(line)))
+                    items.append((number, _parse_item(line, line_no)))
                 if len(items) >= self.batch:
                     emit(self._record(items, counts))
                     items = []
             emit(self._record(items, counts))
         if pending.strip():
-            emit(self._record([(number + 1, _parse_item(pending))], counts))
+            emit(self._record([(number + 1, _parse_item(pending, line_no + 1))], counts))
 
     def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
         reader = csv.DictReader(lines)
@@ -197,12 +200,29 @@ class BulkResponse(Response):
         return out
 
 
-def _parse_item(text: str) -> SubmissionRequest | KirokuError:
+def _parse_item(text: str, line_no: int) -> SubmissionRequest | KirokuError:
     try:
         item = BulkItemIn.model_validate_json(text)
     except PydanticError as exc:
+        errors = exc.errors(include_url=False)
+        broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            return _not_json(broken, line_no, len(text))
         return _from_pydantic(exc)
     return SubmissionRequest(**item.model_dump())
+
+
+def _not_json(error: Any, line_no: int, length: int) -> ValidationError:
+    """A line that is not JSON, placed by line and column: never its text (it would carry
+    everything the line holds, personal numbers included), only the decoder's reason and the length."""
+    reason = str((error.get("ctx") or {}).get("error") or "invalid JSON")
+    # The decoder sees one line, so its own "line 1" is the upload's line ``line_no``.
+    where = re.search(r"\bline \d+ column (\d+)", reason)
+    column = int(where[1]) if where else None
+    reason = re.sub(r"\s*at line \d+ column \d+$", "", reason)
+    at = f"line {line_no}" + (f", column {column}" if column is not None else "")
+    return ValidationError(f"{at} of the upload is not JSON: {reason}", expected="one JSON object per line",
+                           got=f"{length} characters (not shown)", code="json_invalid")
 
 
 def _from_pydantic(exc: PydanticError) -> KirokuError:
