@@ -79,6 +79,8 @@ def verify(
     new: Path | None = typer.Option(None, "--new", exists=True, dir_okay=False,
                                        help="The newer checkpoint note (default: the one inside the consistency file)."),
     origin: str | None = typer.Option(None, help="The checkpoint origin expected (default: KEY-NAME/TOPIC/PARTITION)."),
+    gapless: bool = typer.Option(False, "--gapless", help="The log has no offset gaps (the embedded log): a receipt's offset "
+                                                          "must be its leaf index. Without it an offset above is not checked."),
     ledger: bool = typer.Option(False, "--ledger", help="Re-derive every tree of this data directory's log and compare it with "
                                                         "the stored nodes, every published checkpoint and seal, and every snapshot."),
     no_snapshots: bool = typer.Option(False, "--no-snapshots", help="With --ledger: skip checking snapshot objects."),
@@ -105,7 +107,7 @@ def verify(
                               field="--key", expected="NAME+ID+KEY", code="required"))
     checks: list[Any] = []
     if receipt is not None:
-        checks += verify_receipt(receipt, keys, checkpoint, origin)
+        checks += verify_receipt(receipt, keys, checkpoint, origin, strict_offsets=gapless)
     elif checkpoint is not None:
         checks += verify_checkpoint(checkpoint, keys, origin)
     if snapshot is not None:
