@@ -21,6 +21,7 @@ from rich.table import Table
 from ledger.bench.population import YEAR, Company, make_companies, municipalities, payroll
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.catalog import reads
+from ledger.cli.common import shown
 from ledger.domain.identifiers import make_municipality_code
 from ledger.domain.model import JST, Principal, Receipt, SubmissionRequest, jst
 from ledger.errors import KirokuError, NotFound
@@ -53,7 +54,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for col in columns:
         t.add_column(col)
     for r in rows:
-        t.add_row(*[str(x) for x in r])
+        t.add_row(*[shown(x) for x in r])
     return t
 
 

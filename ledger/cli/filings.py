@@ -12,8 +12,9 @@ import typer
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
-from ledger.cli.common import console, fail, open_kiroku, principal, print_json, run
+from ledger.cli.common import console, fail, open_kiroku, plain, principal, print_json, run, shown
 from ledger.errors import KirokuError
 
 app = typer.Typer()
@@ -56,10 +57,10 @@ def _receipt_table(r: Any) -> None:
     for label, value in [("submission", r.submission_id), ("company", r.corporate_number), ("procedure", f"{r.procedure} {r.period}"),
                          ("kind", r.kind.value + (f" of {r.replaces}" if r.replaces else "")), ("ledger position", r.position),
                          ("recorded", jst(r.recorded_at)), ("payload SHA-256", r.payload_digest), ("deadline", jst(r.deadline) or "none"),
-                         ("on time", {True: "yes", False: "[red]no — late[/]", None: "no deadline"}[r.on_time]),
+                         ("on time", {True: "yes", False: "no — late", None: "no deadline"}[r.on_time]),
                          ("lines", r.line_count), ("notified", ", ".join(r.targets) or "no agency (not enrolled)"),
                          ("not reached", ", ".join(r.unreached) or "-")]:
-        t.add_row(label, str(value))
+        t.add_row(label, Text(plain(value), style="red" if label == "on time" and r.on_time is False else ""))
     console.print(t)
 
 
@@ -92,7 +93,7 @@ def import_csv(
         for col in ("row", "column", "problem", "expected", "got"):
             t.add_column(col)
         for e in result.errors[:200]:
-            t.add_row(str(e.get("row")), str(e.get("column")), e["message"], str(e.get("expected", "")), str(e.get("got", "")))
+            t.add_row(*(shown(v) for v in (e.get("row"), e.get("column"), e["message"], e.get("expected", ""), e.get("got", ""))))
         console.print(t)
         hidden = len(result.errors) - 200 + result.more_errors
         if hidden > 0:
@@ -119,15 +120,15 @@ def notices(
     if as_json:
         print_json([n.model_dump() for n in items])
         return
-    t = Table(title=f"Notices for {agency} after #{after}", title_justify="left", header_style="bold cyan")
+    t = Table(title=f"Notices for {shown(agency)} after #{after}", title_justify="left", header_style="bold cyan")
     for col in ("#", "type", "company", "procedure", "period", "submission", "kind", "recorded", "lines"):
         t.add_column(col)
     for n in items:
-        t.add_row(str(n.seq), n.notice_type, n.corporate_number, n.procedure, n.period, n.submission_id or "-", n.kind or "-",
-                  jst(n.recorded_at), "all" if not n.lines else str(len(n.lines)))
+        t.add_row(*(shown(v) for v in (n.seq, n.notice_type, n.corporate_number, n.procedure, n.period, n.submission_id or "-",
+                                        n.kind or "-", jst(n.recorded_at), "all" if not n.lines else len(n.lines))))
     console.print(t)
     if items:
-        console.print(f"Next: kiroku notices {agency} --after {items[-1].seq}")
+        console.print(f"Next: kiroku notices {shown(agency)} --after {items[-1].seq}")
 
 
 @app.command()
@@ -148,10 +149,11 @@ def show(
         print_json({**snap.model_dump(exclude={"raw"}), "history": [h.model_dump() for h in chain]})
         return
     i = snap.info
-    console.print(Panel.fit(f"{i.procedure} {i.period} of {i.corporate_number} — {i.kind.value} v{i.version}\n"
-                            f"recorded {jst(i.recorded_at)} by {i.recorded_by} at {i.position}\n"
-                            f"digest {i.payload_digest}\nbasis: {snap.legal_basis}; personal numbers {snap.personal_numbers}",
-                            title=submission_id))
+    console.print(Panel.fit(Text("\n".join(plain(line) for line in (
+        f"{i.procedure} {i.period} of {i.corporate_number} — {i.kind.value} v{i.version}",
+        f"recorded {jst(i.recorded_at)} by {i.recorded_by} at {i.position}",
+        f"digest {i.payload_digest}", f"basis: {snap.legal_basis}; personal numbers {snap.personal_numbers}"))),
+        title=shown(submission_id)))
     if snap.payload:
         lines = snap.payload["lines"]
         numbers = snap.visible_lines or list(range(1, len(lines) + 1))
@@ -159,13 +161,13 @@ def show(
         cols = list(lines[0]) if lines else []
         t.add_column("line")
         for col in cols:
-            t.add_column(col)
+            t.add_column(shown(col))
         for n, line in zip(numbers, lines[:100]):
-            t.add_row(str(n), *[str(line[col]) for col in cols])
+            t.add_row(str(n), *[shown(line[col]) for col in cols])
         console.print(t)
     for h in chain:
         replaces = f" replaces {h.replaces}" if h.replaces else ""
-        console.print(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}{replaces}")
+        console.print(shown(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}{replaces}"))
 
 
 @app.command("access-log")
@@ -182,12 +184,12 @@ def access_log(
     if as_json:
         print_json([a.model_dump() for a in rows])
         return
-    t = Table(title=f"Access log of {company}", title_justify="left", header_style="bold cyan")
+    t = Table(title=f"Access log of {shown(company)}", title_justify="left", header_style="bold cyan")
     for col in ("#", "when", "who", "action", "subject", "basis", "outcome"):
         t.add_column(col)
     for a in rows:
-        t.add_row(str(a.seq), jst(a.at), a.viewer, a.action, a.subject, a.legal_basis or a.reason or "",
-                  a.outcome if a.outcome == "ALLOWED" else f"[red]{a.outcome}[/]")
+        t.add_row(*(shown(v) for v in (a.seq, jst(a.at), a.viewer, a.action, a.subject, a.legal_basis or a.reason or "")),
+                  shown(a.outcome) if a.outcome == "ALLOWED" else f"[red]{shown(a.outcome)}[/]")
     console.print(t)
 
 
@@ -198,4 +200,4 @@ def report_missing() -> None:
         made = run(lambda: k.commands.report_missing())
     console.print(f"{len(made)} new missing-filing report(s).")
     for agency, corp, proc, period in made:
-        console.print(f"  {agency}: {corp} {proc} {period}")
+        console.print(shown(f"  {agency}: {corp} {proc} {period}"))

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from ledger.cli.common import console, err_console, open_kiroku, run
+from ledger.cli.common import console, err_console, open_kiroku, run, shown
 
 app = typer.Typer()
 schemas_app = typer.Typer(help="Inspect and check the Avro schemas that define every event and payload.", no_args_is_help=True)
@@ -48,12 +48,12 @@ def replay(
     for name in live:
         equal = live[name] == again.get(name)
         same &= equal
-        t.add_row(name, str(len(live[name])), str(len(again.get(name, []))), "[green]yes[/]" if equal else "[red]NO[/]")
+        t.add_row(shown(name), str(len(live[name])), str(len(again.get(name, []))), "[green]yes[/]" if equal else "[red]NO[/]")
     console.print(t)
     if not same:
         err_console.print("[red]The rebuilt catalog differs from the live one.[/]")
         raise typer.Exit(1)
-    console.print("[green]The catalog is exactly what the log says.[/]" + (f" Rebuilt copy: {target}" if keep else ""))
+    console.print("[green]The catalog is exactly what the log says.[/]" + (f" Rebuilt copy: {shown(target)}" if keep else ""))
 
 
 @schemas_app.command("check")
@@ -76,7 +76,7 @@ def schemas_check() -> None:
     console.print(t)
     for name, found in problems.items():
         for p in found:
-            err_console.print(f"[red]{name}[/]: {p}")
+            err_console.print(f"[red]{shown(name)}[/]: {shown(p)}")
     if bad:
         raise typer.Exit(1)
 
@@ -91,7 +91,7 @@ def check() -> None:
         problems = full_check(k.log, k.objects)
     if problems:
         for p in problems:
-            err_console.print(f"[red]{p}[/]")
+            err_console.print(f"[red]{shown(p)}[/]")
         raise typer.Exit(1)
     console.print("[green]Every log record and snapshot matches its checksum.[/]")
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, open_kiroku, print_json, run
+from ledger.cli.common import console, open_kiroku, print_json, run, shown
 
 app = typer.Typer(
     help="End of retention: crypto-shred personal data whose legal retention period is over.", no_args_is_help=True,
@@ -57,8 +57,8 @@ def retention_run(
     for col in ("company", "procedure", "period", "retention ended", "key"):
         table.add_column(col)
     for s in report.destroyed:
-        table.add_row(s.corporate_number, s.procedure, s.period, jst(s.retention_ended), s.key_id)
+        table.add_row(*(shown(v) for v in (s.corporate_number, s.procedure, s.period, jst(s.retention_ended), s.key_id)))
     console.print(table)
     console.print(f"{report.retained} key(s) still within retention; {report.already_destroyed} destroyed earlier.")
     for key_id, scope, why in report.unreadable:
-        console.print(f"[yellow]left alone[/] {key_id} ({scope}): {why}")
+        console.print(f"[yellow]left alone[/] {shown(key_id)} ({shown(scope)}): {shown(why)}")

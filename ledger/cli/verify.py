@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, err_console, fail, open_kiroku, principal, run, settings
+from ledger.cli.common import console, err_console, fail, open_kiroku, principal, print_json, run, settings, shown
 from ledger.errors import ValidationError
 
 app = typer.Typer()
@@ -32,7 +32,7 @@ def _write(text: str, out: Path | None, what: str) -> None:
         console.out(text, end="", highlight=False)
     else:
         out.write_text(text, encoding="utf-8")
-        err_console.print(f"Wrote {what} to {out}")
+        err_console.print(f"Wrote {shown(what)} to {shown(out)}")
 
 
 def _verdict(checks: list[Any], as_json: bool) -> None:
@@ -40,23 +40,23 @@ def _verdict(checks: list[Any], as_json: bool) -> None:
 
     ok = passed(checks)
     if as_json:
-        console.print_json(data={"verified": ok, "checks": [c.to_dict() for c in checks]})
+        print_json({"verified": ok, "checks": [c.to_dict() for c in checks]})
     else:
         t = Table(title="Verification", title_justify="left", header_style="bold cyan", show_lines=False)
         for col in ("check", "result", "detail"):
             t.add_column(col, overflow="fold")
         for c in checks:
             mark = {True: "[green]ok[/]", False: "[bold red]FAILED[/]", None: "[yellow]not checked[/]"}[c.ok]
-            detail = c.detail
+            detail = shown(c.detail, multiline=True)
             if c.ok is False:
-                detail += "".join(f"\n{label}: {value}" for label, value in (("expected", c.expected), ("got", c.got)) if value)
-            t.add_row(c.name, mark, detail)
+                detail += "".join(f"\n{label}: {shown(value)}" for label, value in (("expected", c.expected), ("got", c.got)) if value)
+            t.add_row(shown(c.name), mark, detail)
         console.print(t)
         if ok:
             console.print("[bold green]VERIFIED[/] — every check held.")
         else:
             failed = [c.name for c in checks if c.ok is False]
-            err_console.print(f"[bold red]NOT VERIFIED[/] — failed: {', '.join(failed) or 'nothing was checked'}")
+            err_console.print(f"[bold red]NOT VERIFIED[/] — failed: {shown(', '.join(failed)) or 'nothing was checked'}")
     if not ok:
         raise typer.Exit(1)
 
@@ -79,6 +79,8 @@ def verify(
     new: Path | None = typer.Option(None, "--new", exists=True, dir_okay=False,
                                        help="The newer checkpoint note (default: the one inside the consistency file)."),
     origin: str | None = typer.Option(None, help="The checkpoint origin expected (default: KEY-NAME/TOPIC/PARTITION)."),
+    gapless: bool = typer.Option(False, "--gapless", help="The log has no offset gaps (the embedded log): a receipt's offset "
+                                                          "must be its leaf index. Without it an offset above is not checked."),
     ledger: bool = typer.Option(False, "--ledger", help="Re-derive every tree of this data directory's log and compare it with "
                                                         "the stored nodes, every published checkpoint and seal, and every snapshot."),
     no_snapshots: bool = typer.Option(False, "--no-snapshots", help="With --ledger: skip checking snapshot objects."),
@@ -105,7 +107,7 @@ def verify(
                               field="--key", expected="NAME+ID+KEY", code="required"))
     checks: list[Any] = []
     if receipt is not None:
-        checks += verify_receipt(receipt, keys, checkpoint, origin)
+        checks += verify_receipt(receipt, keys, checkpoint, origin, strict_offsets=gapless)
     elif checkpoint is not None:
         checks += verify_checkpoint(checkpoint, keys, origin)
     if snapshot is not None:
@@ -139,7 +141,7 @@ def proof(
     _write(rp.to_json(), out, f"the receipt of {submission_id} with its proof (leaf {rp.leaf_index} of {rp.tree_size})")
     if snap is not None and snapshot_out is not None:
         snapshot_out.write_bytes(snap)
-        err_console.print(f"Wrote the snapshot of {submission_id} to {snapshot_out}")
+        err_console.print(f"Wrote the snapshot of {shown(submission_id)} to {shown(snapshot_out)}")
 
 
 @checkpoint_app.command("publish")
@@ -161,7 +163,7 @@ def _checkpoint_table(title: str, rows: list[tuple[str, Any]]) -> None:
     for col in ("origin", "size", "root", "published", "kind"):
         t.add_column(col)
     for origin, c in rows:
-        t.add_row(origin, str(c.size), b64(c.root), jst(c.published_at), c.kind)
+        t.add_row(shown(origin), str(c.size), b64(c.root), shown(jst(c.published_at)), shown(c.kind))
     console.print(t)
 
 
@@ -182,8 +184,8 @@ def checkpoint_list(
             t.add_column(col)
         for s in tr.seals():
             if (topic is None or s.topic == topic) and (partition is None or s.partition == partition):
-                t.add_row(jst(s.deadline), tr.origin(s.topic, s.partition), str(s.size), b64(s.root),
-                          jst(s.sealed_at), " ".join(s.periods))
+                t.add_row(shown(jst(s.deadline)), shown(tr.origin(s.topic, s.partition)), str(s.size), b64(s.root),
+                          shown(jst(s.sealed_at)), shown(" ".join(s.periods)))
         console.print(t)
 
 
@@ -257,4 +259,4 @@ def checkpoint_seal() -> None:
         made = run(lambda: k.transparency.seal_due())
     console.print(f"{len(made)} new seal checkpoint(s).")
     for s in made:
-        console.print(f"  {jst(s.deadline)}  {k.transparency.origin(s.topic, s.partition)}  {s.size} entries  {' '.join(s.periods)}")
+        console.print(shown(f"  {jst(s.deadline)}  {k.transparency.origin(s.topic, s.partition)}  {s.size} entries  {' '.join(s.periods)}"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,12 @@ SEAL_PREFIX = "kiroku-seal"
 _RECEIPT_PROOF_KEYS = ("format", "receipt", "origin", "leaf_index", "tree_size", "leaf_hash", "entry",
                        "inclusion_proof", "checkpoint")
 _CONSISTENCY_KEYS = ("format", "origin", "old_size", "new_size", "proof", "old_checkpoint", "new_checkpoint")
+#: The largest proof file read (a receipt carries its entry, so the largest payload, base64, and then some).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: The deepest nesting of arrays and objects a proof file may have (a receipt-with-proof has 3).
+MAX_DEPTH = 16
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def origin_for(deployment: str, topic: str, partition: int) -> str:
@@ -119,15 +126,35 @@ def _loads(text: str | bytes, what: str, code: str) -> dict[str, Any]:
             out[k] = v
         return out
 
+    if len(text) > MAX_FILE_BYTES:
+        raise IntegrityError(f"{what} is too large to be a Kiroku proof file", field=what, expected=f"at most {MAX_FILE_BYTES} bytes",
+                             got=f"{len(text)} bytes", code="input_too_large")
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        _bounded_depth(text, what)
         data = json.loads(text, object_pairs_hook=no_repeats)
+    except RecursionError:  # the depth bound above should make this unreachable; a verdict all the same
+        raise IntegrityError(f"{what} nests too deeply", field=what, expected=f"at most {MAX_DEPTH} levels",
+                             code="input_too_deep") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise IntegrityError(f"{what} is not valid JSON: {exc}", field=what, expected="JSON", code=code) from exc
     if not isinstance(data, dict):
         raise IntegrityError(f"{what} must be a JSON object", field=what, got=type(data).__name__, code=code)
     return data
+
+
+def _bounded_depth(text: str, what: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` before parsing: json.loads recurses once per
+    level, and a hostile file of a few hundred kilobytes would otherwise end in RecursionError."""
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                raise IntegrityError(f"{what} nests arrays and objects too deeply to be a Kiroku proof file", field=what,
+                                     expected=f"at most {MAX_DEPTH} levels", got=f"more than {MAX_DEPTH}", code="input_too_deep")
 
 
 def _exact_keys(data: dict[str, Any], keys: tuple[str, ...], what: str, code: str) -> None:

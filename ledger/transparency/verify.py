@@ -29,6 +29,7 @@ from ledger.ports import Position
 from ledger.transparency import merkle
 from ledger.transparency.checkpoint import Checkpoint, open_checkpoint
 from ledger.transparency.proofs import (
+    MAX_FILE_BYTES,
     RECEIPT_KEYS,
     ConsistencyProof,
     ReceiptProof,
@@ -88,8 +89,22 @@ def load_keys(values: Iterable[str | Path]) -> list[Verifier]:
     return out
 
 
-def _read_text(value: str | bytes | Path) -> str | bytes:
-    return Path(value).read_bytes() if isinstance(value, Path) else value
+#: The largest signed checkpoint note read (a note is a few lines and signatures).
+MAX_NOTE_BYTES = 1024 * 1024
+
+
+def _read_text(value: str | bytes | Path, limit: int = MAX_FILE_BYTES, what: str = "the file") -> str | bytes:
+    """A file's bytes (or the text given), refused before reading when larger than ``limit``."""
+    size = value.stat().st_size if isinstance(value, Path) else len(value)
+    if size > limit:
+        raise IntegrityError(f"{what} is too large to be what it claims", field=what, expected=f"at most {limit} bytes",
+                             got=f"{size} bytes", code="input_too_large")
+    return value.read_bytes() if isinstance(value, Path) else value
+
+
+def _note_text(value: str | bytes | Path) -> str:
+    text = _read_text(value, MAX_NOTE_BYTES, "the checkpoint note")
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
 
 
 # -- checkpoints ---------------------------------------------------------------------------------
@@ -115,8 +130,11 @@ def open_note(name: str, note: str, keys: list[Verifier], origin: str | None) ->
 
 def verify_checkpoint(note: str | bytes | Path, keys: list[Verifier], origin: str | None = None) -> list[Check]:
     """A checkpoint note's signature (and origin, if given)."""
-    text = _read_text(note)
-    return [open_note("checkpoint", text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, origin)[1]]
+    try:
+        text = _note_text(note)
+    except KirokuError as err:
+        return [Check.failed("checkpoint", err)]
+    return [open_note("checkpoint", text, keys, origin)[1]]
 
 
 # -- receipts ------------------------------------------------------------------------------------
@@ -154,14 +172,15 @@ def _check_entry(rp: ReceiptProof, position: Position) -> Check:
 
 
 def verify_receipt(receipt: str | bytes | Path, keys: list[Verifier], checkpoint: str | bytes | Path | None = None,
-                   origin: str | None = None) -> list[Check]:
-    """A receipt-with-proof file: checkpoint signature and origin, entry, inclusion, deadline seal.
+                   origin: str | None = None, strict_offsets: bool = False) -> list[Check]:
+    """A receipt-with-proof file: checkpoint signature and origin, entry, inclusion, position, deadline seal.
 
     ``checkpoint`` replaces the note embedded in the receipt (it must be of the same tree size);
-    ``origin`` replaces the expected origin ``<key name>/<topic>/<partition>``.
+    ``origin`` replaces the expected origin ``<key name>/<topic>/<partition>``; ``strict_offsets``
+    says the log has no offset gaps (the embedded log), so the position's offset must be the leaf index.
     """
     try:
-        rp = ReceiptProof.from_json(_read_text(receipt))
+        rp = ReceiptProof.from_json(_read_text(receipt, what="the receipt file"))
         position = Position.parse(str(rp.receipt["position"]))
     except KirokuError as err:
         return [Check.failed("receipt file", err)]
@@ -170,8 +189,10 @@ def verify_receipt(receipt: str | bytes | Path, keys: list[Verifier], checkpoint
                       rp.receipt["position"], "receipt_format")]
     checks = [Check("receipt file", True, f"receipt of {rp.submission_id} at {position}: leaf {rp.leaf_index} "
                                           f"of a tree of {rp.tree_size}, {len(rp.inclusion_proof)} proof hashes")]
-    note = _read_text(checkpoint) if checkpoint is not None else rp.checkpoint
-    note = note.decode("utf-8", "replace") if isinstance(note, bytes) else note
+    try:
+        note = _note_text(checkpoint) if checkpoint is not None else rp.checkpoint
+    except KirokuError as err:
+        return [*checks, Check.failed("checkpoint signature", err)]
     cp, verifier, check = _open_signed("checkpoint signature", note, keys, None)
     checks.append(check)
     if cp is not None and verifier is not None:
@@ -199,8 +220,37 @@ def verify_receipt(receipt: str | bytes | Path, keys: list[Verifier], checkpoint
     except KirokuError as err:
         checks.append(Check.failed("inclusion", err))
         return checks
+    checks.append(_check_position(rp, position, strict_offsets))
     checks.extend(_seal_check(cp, rp))
     return checks
+
+
+def _check_position(rp: ReceiptProof, position: Position, strict: bool) -> Check:
+    """The receipt's ``position`` against what the proof establishes: its topic and partition are
+    the log's the origin names, and its offset is one the proven leaf index can be at.
+
+    The entry's bytes do not hold their own offset, and a receipt's ``position`` is not signed, so
+    the offset is bound only through the leaf index the inclusion proof just proved. Leaf *i* is
+    the *i*-th entry of the partition: on the embedded log offsets have no gaps and the offset *is*
+    the leaf index; on Kafka, transaction markers take offsets too, so the offset may exceed the
+    leaf index (the sequencer's offset map says by how much) but never fall below it. So: below the
+    leaf index is always refused; equal is verified; above is refused with ``strict`` (the
+    verifier knows the log has no gaps) and otherwise reported as not checked.
+    """
+    name = "position"
+    suffix = f"/{position.topic}/{position.partition}"
+    if not rp.origin.endswith(suffix):
+        return fail(name, f"the receipt's position {position} is not in the log its proof is for, {rp.origin!r}",
+                    f"a position in {rp.origin}", str(position), "receipt_position")
+    if position.offset < rp.leaf_index or (strict and position.offset != rp.leaf_index):
+        want = f"offset {rp.leaf_index}" if strict else f"offset >= {rp.leaf_index}"
+        return fail(name, f"the receipt's position {position} cannot hold entry {rp.leaf_index} of {rp.origin}: "
+                          "an entry's offset is never below its leaf index, and equals it on a log without gaps",
+                    want, f"offset {position.offset}", "receipt_position")
+    if position.offset == rp.leaf_index:
+        return Check(name, True, f"offset {position.offset} is leaf {rp.leaf_index}, as the inclusion proof places it")
+    return Check(name, None, f"offset {position.offset} is above leaf {rp.leaf_index}: possible on Kafka, whose transaction "
+                             "markers take offsets, but not bound by the proof (--gapless refuses it)")
 
 
 def _seal_check(cp: Checkpoint, rp: ReceiptProof) -> list[Check]:
@@ -267,11 +317,15 @@ def _container_block(data: bytes) -> bytes:
 def verify_snapshot(snapshot: bytes | Path, receipt: str | bytes | Path | ReceiptProof | None = None,
                     digest: str | None = None) -> list[Check]:
     """A snapshot file against a receipt (or a bare payload digest): layout, payload SHA-256, metadata."""
-    data = snapshot.read_bytes() if isinstance(snapshot, Path) else snapshot
+    try:
+        raw = _read_text(snapshot, what="the snapshot file")
+    except KirokuError as err:
+        return [Check.failed("snapshot file", err)]
+    data = raw.encode() if isinstance(raw, str) else raw
     rp: ReceiptProof | None = None
     if receipt is not None:
         try:
-            rp = receipt if isinstance(receipt, ReceiptProof) else ReceiptProof.from_json(_read_text(receipt))
+            rp = receipt if isinstance(receipt, ReceiptProof) else ReceiptProof.from_json(_read_text(receipt, what="the receipt file"))
         except KirokuError as err:
             return [Check.failed("receipt file", err)]
         digest = str(rp.receipt["payload_digest"])
@@ -320,15 +374,20 @@ def verify_consistency(proof: str | bytes | Path, keys: list[Verifier], old: str
                        new: str | bytes | Path | None = None) -> list[Check]:
     """Two checkpoints of one log and the consistency proof between them (notes default to the file's)."""
     try:
-        cp = ConsistencyProof.from_json(_read_text(proof))
+        cp = ConsistencyProof.from_json(_read_text(proof, what="the consistency proof file"))
     except KirokuError as err:
         return [Check.failed("consistency file", err)]
     checks = [Check("consistency file", True, f"{cp.origin}: from {cp.old_size} to {cp.new_size} leaves, {len(cp.proof)} hashes")]
-    heads = []
+    heads: list[Checkpoint | None] = []
     for label, given, embedded, size in (("old checkpoint", old, cp.old_checkpoint, cp.old_size),
                                           ("new checkpoint", new, cp.new_checkpoint, cp.new_size)):
-        text = _read_text(given) if given is not None else embedded
-        head, check = open_note(label, text.decode("utf-8", "replace") if isinstance(text, bytes) else text, keys, cp.origin)
+        try:
+            text = _note_text(given) if given is not None else embedded
+        except KirokuError as err:
+            checks.append(Check.failed(label, err))
+            heads.append(None)
+            continue
+        head, check = open_note(label, text, keys, cp.origin)
         if head is not None and head.size != size:
             # Two statements in the order the tuple assignment ran them (mypy saw head as None in head.size).
             check = fail(label, f"the {label} has {head.size} leaves, the proof is for {size}", size, head.size,

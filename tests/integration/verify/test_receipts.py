@@ -44,7 +44,7 @@ def test_a_receipt_with_its_proof_verifies_from_files_and_the_public_key_alone(k
     kiroku.close()  # nothing of the deployment is needed any more
     checks = verify_receipt(receipt_file, load_keys([key_file]))
     assert passed(checks), checks
-    assert [c.name for c in checks] == ["receipt file", "checkpoint signature", "checkpoint origin", "entry", "inclusion"]
+    assert [c.name for c in checks] == ["receipt file", "checkpoint signature", "checkpoint origin", "entry", "inclusion", "position"]
     # The proof's receipt is the one the recorder got.
     r = proof.receipt
     assert (r["submission_id"], r["position"], r["payload_digest"], r["on_time"], r["targets"]) == (
