@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ledger.bootstrap import Kiroku
+from ledger.encoding.echo import redact
 from ledger.errors import KirokuError, ValidationError
 from ledger.service.principals import TokenStore
 from viewers.http.deps import Limits, NoticeBell
@@ -121,7 +122,7 @@ def _allowed_methods(request: Request) -> str:
 
 async def _kiroku_error(request: Request, err: KirokuError) -> Response:
     if http_status(err) >= 500:
-        log.error("service error on %s %s: %s", request.method, request.url.path, err.message)
+        log.error("service error on %s %s: %s", request.method, request.url.path, redact(err.message))  # never a personal number
     return problem_response(request, err)
 
 
