@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.adapters.writer_lock import WriterLock
 from ledger.catalog.tables import Catalog
 from ledger.domain.model import utcnow
 from ledger.encoding.codec import SchemaRegistry
@@ -110,12 +111,15 @@ class Kiroku:
     queries: Queries
     transparency: Transparency  # checkpoints, proofs, deadline seals
     findings: list[str] = field(default_factory=list)  # what the start-up integrity check reported
+    writer_lock: WriterLock | None = None  # held while open by an embedded recorder (see open_kiroku)
 
     def close(self) -> None:
         self.transparency.close()
         self.log.close()
         self.catalog.close()
         self.keys.close()
+        if self.writer_lock is not None:
+            self.writer_lock.release()
 
     def __enter__(self) -> Kiroku:
         return self
@@ -124,10 +128,42 @@ class Kiroku:
         self.close()
 
 
-def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, **overrides: Any) -> Kiroku:
-    """Open (creating if needed) the deployment the settings describe, built in plain order."""
+def is_embedded(settings: Settings) -> bool:
+    """Whether the log is the data directory's own SQLite file (one recorder), not Kafka (many)."""
+    return settings.log_url.startswith("sqlite:///")
+
+
+def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, recorder: bool = True,
+                **overrides: Any) -> Kiroku:
+    """Open (creating if needed) the deployment the settings describe, built in plain order.
+
+    A ``recorder`` (the default: anything that runs the service layer's commands — the HTTP API,
+    the SDK, the CLI) of an embedded deployment holds ``$KIROKU_HOME/writer.lock`` until closed:
+    a second one on the same directory is refused (Conflict ``data_directory_in_use``, naming the
+    holder) instead of deciding beside it. ``kiroku process --role …`` opens with
+    ``recorder=False``: processors only apply what the log already holds, idempotently, and SQLite
+    serialises their writes; they run beside the recorder by design. On Kafka there is no lock.
+    """
     settings = settings or load_settings(**overrides)
     settings.home.mkdir(parents=True, exist_ok=True)
+    lock = WriterLock.acquire(settings.home) if recorder and is_embedded(settings) else None
+    try:
+        kiroku = _build(settings, clock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    kiroku.writer_lock = lock
+    if settings.inline_processing:
+        try:
+            kiroku.processors.catch_up()  # finish whatever a crash left unprocessed
+        except BaseException:
+            kiroku.close()
+            raise
+    return kiroku
+
+
+def _build(settings: Settings, clock: Callable[[], datetime]) -> Kiroku:
     registry = SchemaRegistry.load()
     codec = EventCodec(registry)
     log = make_log(settings)
@@ -151,7 +187,4 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
     queries = Queries(registry, sealer, catalog, objects, access, seal_for=transparency.seal_reference, clock=clock)
     commands = Commands(log, codec, registry, sealer, catalog, access, after_append=after, clock=clock)
     findings = startup_check(log, objects, catalog)
-    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)
-    if settings.inline_processing:
-        processors.catch_up()  # finish whatever a crash left unprocessed
-    return kiroku
+    return Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)
