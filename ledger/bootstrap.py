@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ledger.adapters.writer_lock import WriterLock
@@ -17,8 +18,9 @@ from ledger.domain.model import utcnow
 from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.events import EventCodec
 from ledger.errors import ConfigurationError
-from ledger.integrity import startup_check
+from ledger.integrity import exposure_findings, startup_check
 from ledger.ports import KeyService, Log, ObjectStore
+from ledger.private_files import private_dir
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
@@ -128,6 +130,22 @@ class Kiroku:
         self.close()
 
 
+def embedded_files(settings: Settings) -> list[Path]:
+    """The files and directories of the embedded stores, wherever the settings put them."""
+    paths = [settings.home / name for name in ("checkpoints.db", "tokens.db", "trees", "writer.lock")]
+    for url in (settings.log_url, settings.catalog_url):
+        if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+            paths.append(Path(url.split(":///", 1)[1]))
+    if settings.objects_url.startswith("file://"):
+        paths.append(Path(settings.objects_url.removeprefix("file://")))
+    if settings.keys_url.startswith("local://"):
+        from ledger.adapters.local_keyring import parse_local_keys_url
+
+        root, _ = parse_local_keys_url(settings.keys_url)
+        paths += [root, root / "keyring.db"]
+    return paths
+
+
 def is_embedded(settings: Settings) -> bool:
     """Whether the log is the data directory's own SQLite file (one recorder), not Kafka (many)."""
     return settings.log_url.startswith("sqlite:///")
@@ -145,7 +163,7 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
     serialises their writes; they run beside the recorder by design. On Kafka there is no lock.
     """
     settings = settings or load_settings(**overrides)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     lock = WriterLock.acquire(settings.home) if recorder and is_embedded(settings) else None
     try:
         kiroku = _build(settings, clock)
@@ -179,12 +197,12 @@ def _build(settings: Settings, clock: Callable[[], datetime]) -> Kiroku:
         # below, before anything can append).
         transparency.tick()
 
-    sequencer = Sequencer(log, settings.home / "trees", listeners=[sequenced])
+    sequencer = Sequencer(log, private_dir(settings.home / "trees"), listeners=[sequenced])
     processors = Processors(Notifier(log, codec), Projector(log, catalog, codec, registry, objects), sequencer)
     after = processors.catch_up if settings.inline_processing else None
     access = AccessLog(log, codec, after_append=after, clock=clock)
     transparency = make_transparency(settings, log, sequencer, codec, registry, catalog, access, clock)
     queries = Queries(registry, sealer, catalog, objects, access, seal_for=transparency.seal_reference, clock=clock)
     commands = Commands(log, codec, registry, sealer, catalog, access, after_append=after, clock=clock)
-    findings = startup_check(log, objects, catalog)
+    findings = startup_check(log, objects, catalog) + exposure_findings(settings.home, embedded_files(settings))
     return Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)
