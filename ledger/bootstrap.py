@@ -114,8 +114,13 @@ class Kiroku:
     transparency: Transparency  # checkpoints, proofs, deadline seals
     findings: list[str] = field(default_factory=list)  # what the start-up integrity check reported
     writer_lock: WriterLock | None = None  # held while open by an embedded recorder (see open_kiroku)
+    closed: bool = False
 
     def close(self) -> None:
+        """Close every store and give the data directory up (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
         self.transparency.close()
         self.log.close()
         self.catalog.close()
