@@ -20,7 +20,7 @@ from ledger.encoding.events import EventCodec
 from ledger.errors import ConfigurationError
 from ledger.integrity import exposure_findings, startup_check
 from ledger.ports import KeyService, Log, ObjectStore
-from ledger.private_files import private_dir
+from ledger.private_files import private_dir, private_sqlite
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
@@ -137,7 +137,7 @@ class Kiroku:
 
 def embedded_files(settings: Settings) -> list[Path]:
     """The files and directories of the embedded stores, wherever the settings put them."""
-    paths = [settings.home / name for name in ("checkpoints.db", "tokens.db", "trees", "writer.lock")]
+    paths = [settings.home / name for name in ("checkpoints.db", "principals.db", "trees", "writer.lock")]
     for url in (settings.log_url, settings.catalog_url):
         if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
             paths.append(Path(url.split(":///", 1)[1]))
@@ -169,6 +169,7 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
     """
     settings = settings or load_settings(**overrides)
     private_dir(settings.home)
+    private_sqlite(settings.home / "principals.db")  # the HTTP API's token store, made 0600 before it is first used
     lock = WriterLock.acquire(settings.home) if recorder and is_embedded(settings) else None
     try:
         kiroku = _build(settings, clock)

@@ -43,7 +43,8 @@ def test_a_new_data_directory_is_0700_and_its_files_0600_whatever_the_umask(home
         record_one(k)
         assert not any("readable by other" in f for f in k.findings)
     assert mode(home) == 0o700
-    for name in ("log.db", "catalog.db", "checkpoints.db", "keyring/keyring.db", "keyring/master.key", "signing.key", "writer.lock"):
+    for name in ("log.db", "catalog.db", "checkpoints.db", "principals.db", "keyring/keyring.db", "keyring/master.key",
+                 "signing.key", "writer.lock"):
         assert mode(home / name) == 0o600, name
     for directory in ("keyring", "objects", "trees"):
         assert mode(home / directory) == 0o700, directory
@@ -51,6 +52,17 @@ def test_a_new_data_directory_is_0700_and_its_files_0600_whatever_the_umask(home
         assert mode(path) & 0o077 == 0, path
     for path in (home / "trees").rglob("*"):
         assert mode(path) & 0o077 == 0, path
+
+
+def test_the_http_apis_token_store_is_0600_once_the_deployment_has_opened(home):
+    from ledger.service.principals import TokenStore
+
+    open_kiroku(home=home).close()
+    with TokenStore.for_home(home) as store:
+        store.add("company:" + CORP_A)
+    assert mode(home / "principals.db") == 0o600
+    with open_kiroku(home=home) as k:
+        assert not any("readable by other" in f for f in k.findings)
 
 
 def test_a_data_directory_readable_by_others_is_reported_at_start_up(home):
