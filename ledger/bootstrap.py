@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from ledger.adapters.writer_lock import WriterLock
 from ledger.catalog.tables import Catalog
 from ledger.domain.model import utcnow
 from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.events import EventCodec
 from ledger.errors import ConfigurationError
-from ledger.integrity import startup_check
+from ledger.integrity import exposure_findings, startup_check
 from ledger.ports import KeyService, Log, ObjectStore
+from ledger.private_files import private_dir, private_sqlite
 from ledger.processors.notifier import Notifier
 from ledger.processors.projector import Projector
 from ledger.processors.runner import Processors
@@ -110,12 +113,20 @@ class Kiroku:
     queries: Queries
     transparency: Transparency  # checkpoints, proofs, deadline seals
     findings: list[str] = field(default_factory=list)  # what the start-up integrity check reported
+    writer_lock: WriterLock | None = None  # held while open by an embedded recorder (see open_kiroku)
+    closed: bool = False
 
     def close(self) -> None:
+        """Close every store and give the data directory up (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
         self.transparency.close()
         self.log.close()
         self.catalog.close()
         self.keys.close()
+        if self.writer_lock is not None:
+            self.writer_lock.release()
 
     def __enter__(self) -> Kiroku:
         return self
@@ -124,10 +135,59 @@ class Kiroku:
         self.close()
 
 
-def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, **overrides: Any) -> Kiroku:
-    """Open (creating if needed) the deployment the settings describe, built in plain order."""
+def embedded_files(settings: Settings) -> list[Path]:
+    """The files and directories of the embedded stores, wherever the settings put them."""
+    paths = [settings.home / name for name in ("checkpoints.db", "principals.db", "trees", "writer.lock")]
+    for url in (settings.log_url, settings.catalog_url):
+        if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+            paths.append(Path(url.split(":///", 1)[1]))
+    if settings.objects_url.startswith("file://"):
+        paths.append(Path(settings.objects_url.removeprefix("file://")))
+    if settings.keys_url.startswith("local://"):
+        from ledger.adapters.local_keyring import parse_local_keys_url
+
+        root, _ = parse_local_keys_url(settings.keys_url)
+        paths += [root, root / "keyring.db"]
+    return paths
+
+
+def is_embedded(settings: Settings) -> bool:
+    """Whether the log is the data directory's own SQLite file (one recorder), not Kafka (many)."""
+    return settings.log_url.startswith("sqlite:///")
+
+
+def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow, recorder: bool = True,
+                **overrides: Any) -> Kiroku:
+    """Open (creating if needed) the deployment the settings describe, built in plain order.
+
+    A ``recorder`` (the default: anything that runs the service layer's commands — the HTTP API,
+    the SDK, the CLI) of an embedded deployment holds ``$KIROKU_HOME/writer.lock`` until closed:
+    a second one on the same directory is refused (Conflict ``data_directory_in_use``, naming the
+    holder) instead of deciding beside it. ``kiroku process --role …`` opens with
+    ``recorder=False``: processors only apply what the log already holds, idempotently, and SQLite
+    serialises their writes; they run beside the recorder by design. On Kafka there is no lock.
+    """
     settings = settings or load_settings(**overrides)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
+    private_sqlite(settings.home / "principals.db")  # the HTTP API's token store, made 0600 before it is first used
+    lock = WriterLock.acquire(settings.home) if recorder and is_embedded(settings) else None
+    try:
+        kiroku = _build(settings, clock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    kiroku.writer_lock = lock
+    if settings.inline_processing:
+        try:
+            kiroku.processors.catch_up()  # finish whatever a crash left unprocessed
+        except BaseException:
+            kiroku.close()
+            raise
+    return kiroku
+
+
+def _build(settings: Settings, clock: Callable[[], datetime]) -> Kiroku:
     registry = SchemaRegistry.load()
     codec = EventCodec(registry)
     log = make_log(settings)
@@ -143,15 +203,12 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
         # below, before anything can append).
         transparency.tick()
 
-    sequencer = Sequencer(log, settings.home / "trees", listeners=[sequenced])
+    sequencer = Sequencer(log, private_dir(settings.home / "trees"), listeners=[sequenced])
     processors = Processors(Notifier(log, codec), Projector(log, catalog, codec, registry, objects), sequencer)
     after = processors.catch_up if settings.inline_processing else None
     access = AccessLog(log, codec, after_append=after, clock=clock)
     transparency = make_transparency(settings, log, sequencer, codec, registry, catalog, access, clock)
     queries = Queries(registry, sealer, catalog, objects, access, seal_for=transparency.seal_reference, clock=clock)
     commands = Commands(log, codec, registry, sealer, catalog, access, after_append=after, clock=clock)
-    findings = startup_check(log, objects, catalog)
-    kiroku = Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)
-    if settings.inline_processing:
-        processors.catch_up()  # finish whatever a crash left unprocessed
-    return kiroku
+    findings = startup_check(log, objects, catalog) + exposure_findings(settings.home, embedded_files(settings))
+    return Kiroku(settings, registry, log, catalog, objects, keys, codec, processors, commands, queries, transparency, findings)

@@ -9,12 +9,14 @@ and never served: unfinished temporaries are removed, a damaged log refuses to o
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from sqlalchemy import select
 
 from ledger.catalog import tables as c
 from ledger.errors import IntegrityError, KirokuError
 from ledger.ports import TOPICS, Log, ObjectStore, ScannableObjectStore, VerifiableLog
+from ledger.private_files import exposed
 
 RECENT_SNAPSHOTS = 50  # snapshots re-verified at start: the ones a crash could have touched
 
@@ -40,6 +42,26 @@ def startup_check(log: Log, objects: ObjectStore, catalog: c.Catalog) -> list[st
             findings.append(f"snapshot {key} is damaged or missing ({err.code}): it will not be served; "
                             "run `kiroku check` and restore it from the log with `kiroku replay --keep`")
     return findings
+
+
+def exposure_findings(home: Path, paths: list[Path]) -> list[str]:
+    """Report the data directory and the embedded stores' files if other local users may read them.
+
+    A finding, not a refusal: a deployment made before Kiroku set 0700/0600 keeps serving (a
+    deadline outranks a chmod), and says what to run. The secrets themselves — ``master.key`` and
+    ``signing.key`` — are refused by their adapters instead: with either, another user could
+    unseal every payload or sign a false checkpoint.
+    """
+    found: list[str] = []
+    for path in [home, *paths]:
+        for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            mode = exposed(candidate)
+            if mode is not None and str(candidate) not in found:
+                found.append(f"{candidate} ({mode:o})")
+    if not found:
+        return []
+    return [f"readable by other local users: {', '.join(found)}. The data directory holds the ledger, its catalog "
+            f"and its keys: run chmod 700 on directories and chmod 600 on files (e.g. chmod -R go= {home})"]
 
 
 def _check_log_tails(log: Log) -> None:

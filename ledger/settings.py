@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     log: str | None = Field(None, description="Ledger log URL: sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT].")
     catalog: str | None = Field(None, description="Catalog URL: sqlite:///PATH or postgresql+psycopg://…")
     objects: str | None = Field(None, description="Snapshot store URL: file:///DIR or s3://BUCKET?region=…")
-    keys: str | None = Field(None, description="Key service URL: local:///DIR or aws-kms://KEY-ID?region=…")
+    keys: str | None = Field(None, description="Key service URL: local:///DIR[?master_key=/PATH] or aws-kms://KEY-ID?region=…")
     partitions: int = Field(4, ge=1, le=256, description="Partitions per ledger topic.")
     deployment: str = Field("kiroku.local", description="Name of this deployment, used in checkpoint origins.")
     checkpoint_every: int = Field(1000, ge=1, description="Publish a signed checkpoint of a log partition every N new entries.")
@@ -64,8 +64,11 @@ class Settings(BaseSettings):
         # s3:// and aws-kms:// URLs are parsed in full here (no I/O, no boto3), so a malformed one
         # fails at start-up with a ConfigurationError naming KIROKU_OBJECTS or KIROKU_KEYS.
         from ledger.adapters.aws_urls import parse_keys_url, parse_objects_url
+        from ledger.adapters.local_keyring import parse_local_keys_url
 
-        if value and value.startswith("s3://"):
+        if value and value.startswith("local://"):
+            parse_local_keys_url(value)
+        elif value and value.startswith("s3://"):
             parse_objects_url(value)
         elif value and value.startswith("aws-kms://"):
             parse_keys_url(value)

@@ -1,7 +1,10 @@
 """LocalKeyring: envelope encryption with a local master key (``KIROKU_KEYS=local:///dir``).
 
 Data keys (AES-256) are made per scope (a company and period), wrapped with AES-256-GCM under a
-master key kept in ``master.key`` (mode 0600), and stored wrapped in ``keyring.db``. Destroying a
+master key kept in ``master.key`` (mode 0600), and stored wrapped in ``keyring.db``. The master key
+may live elsewhere (``local:///DIR?master_key=/secure/path/master.key``: another disk, a mounted
+secret); without it no wrapped key can be unwrapped, so once any exist a missing master key is a
+refusal (``master_key_missing``), never a silently regenerated one. Destroying a
 data key overwrites its wrapped form: whatever it sealed becomes unreadable for good
 (crypto-shredding), while the ledger's hashes stay verifiable.
 """
@@ -14,12 +17,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from cachetools import LRUCache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.errors import KeyErased, NotFound
+from ledger.errors import ConfigurationError, KeyErased, NotFound
 from ledger.ports import DataKey
+from ledger.private_files import exposed, private_dir, private_sqlite
 
 CACHED_KEYS = 4096
 
@@ -37,15 +42,20 @@ CREATE TABLE IF NOT EXISTS data_keys (
 class LocalKeyring:
     """The embedded ``KeyService`` adapter."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, master_key: Path | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
-        self._master = AESGCM(self._load_master())
-        self._db = sqlite3.connect(self.root / "keyring.db", isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self.master_path = Path(master_key) if master_key else self.root / "master.key"
+        self._db = sqlite3.connect(private_sqlite(self.root / "keyring.db"), isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._master = AESGCM(self._load_master())
+        except BaseException:
+            self._db.close()
+            raise
         self._lock = threading.RLock()
         # Plaintext data keys are cached briefly (bounded: a national January touches millions of
         # scopes); reserved keys are held apart until persisted, so they are never forgotten.
@@ -59,11 +69,21 @@ class LocalKeyring:
 
     @classmethod
     def from_url(cls, url: str) -> LocalKeyring:
-        return cls(Path(url.removeprefix("local://")))
+        root, master_key = parse_local_keys_url(url)
+        return cls(root, master_key)
 
     def _load_master(self) -> bytes:
-        path = self.root / "master.key"
+        path = self.master_path
         if not path.exists():
+            (wrapped,) = self._db.execute("SELECT count(*) FROM data_keys WHERE wrapped IS NOT NULL").fetchone()
+            if wrapped:
+                # A new master key would unwrap none of them: every read would fail with InvalidTag.
+                raise ConfigurationError(
+                    f"the master key {path} is missing, but {self.root / 'keyring.db'} holds {wrapped} data key(s) wrapped "
+                    "under it. Restore the master key from its backup (or point KIROKU_KEYS=local://DIR?master_key=PATH "
+                    "at it); Kiroku will not make a new one", field="KIROKU_KEYS", expected=f"the master key file {path}",
+                    got="no such file", code="master_key_missing")
+            private_dir(path.parent)
             tmp = path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -71,7 +91,15 @@ class LocalKeyring:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        return path.read_bytes()
+        mode = exposed(path)
+        if mode is not None:
+            raise ConfigurationError(f"the master key {path} is readable by other users (mode {mode:o}); run chmod 600 on it",
+                                     field="KIROKU_KEYS", expected="mode 600", got=f"{mode:o}", code="secret_file_exposed")
+        key = path.read_bytes()
+        if len(key) != 32:
+            raise ConfigurationError(f"the master key {path} is not a 256-bit key ({len(key)} bytes)", field="KIROKU_KEYS",
+                                     expected="32 bytes", got=len(key), code="master_key_invalid")
+        return key
 
     def _remember(self, scope: str, dk: DataKey) -> None:
         with self._cache_lock:
@@ -190,3 +218,19 @@ class LocalKeyring:
 
     def close(self) -> None:
         self._db.close()
+
+
+def parse_local_keys_url(url: str) -> tuple[Path, Path | None]:
+    """``local:///DIR[?master_key=/ABSOLUTE/PATH]`` → (keyring directory, master key path or None).
+
+    Parsed without I/O, so a malformed URL fails at start-up naming KIROKU_KEYS.
+    """
+    rest = url.removeprefix("local://")
+    root, _, query = rest.partition("?")
+    params = parse_qs(query, keep_blank_values=True, strict_parsing=False) if query else {}
+    unknown = sorted(set(params) - {"master_key"})
+    master = params.get("master_key", [None])[-1]
+    if not root or unknown or (master is not None and not Path(master).is_absolute()):
+        raise ConfigurationError(f"KIROKU_KEYS={url}: expected local:///DIR or local:///DIR?master_key=/ABSOLUTE/PATH",
+                                 field="KIROKU_KEYS", expected="local:///DIR[?master_key=/ABSOLUTE/PATH]", got=url, code="bad_setting")
+    return Path(root), Path(master) if master else None

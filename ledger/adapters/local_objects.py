@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ledger.errors import Forbidden, IntegrityError, NotFound
+from ledger.private_files import private_dir
 
 
 def _alive(pid: int) -> bool:
@@ -107,7 +108,7 @@ class LocalObjectStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         self._dirs: set[Path] = set()  # directories known to exist (a snapshot batch touches hundreds)
 
     @classmethod
@@ -167,14 +168,16 @@ class LocalObjectStore:
                 )
             log.warning("snapshot object %s was torn by a crash before it was synced; writing it again", key)
         if path.parent not in self._dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            for directory in reversed([path.parent, *path.parent.parents]):
+                if directory.is_relative_to(self.root) and directory not in self._dirs:
+                    directory.mkdir(exist_ok=True, mode=0o700)  # owner only, as the root (the umask only narrows it)
             self._dirs.add(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IRGRP)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR)
         except FileExistsError:  # left by a crashed process that had our pid
             os.unlink(tmp)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IRGRP)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR)
         try:
             view = memoryview(data)
             while view:

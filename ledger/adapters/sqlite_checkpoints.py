@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ledger.errors import Unavailable
 from ledger.ports import Published, Seal
+from ledger.private_files import private_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -55,7 +56,7 @@ class SqliteCheckpointStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(self.path)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -22,6 +22,7 @@ from pathlib import Path
 from ledger.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 from ledger.partitioning import partition_for
 from ledger.ports import TOPICS, LogRecord, Position, StoredRecord
+from ledger.private_files import private_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -57,7 +58,7 @@ class SqliteLog:
 
     def __init__(self, path: Path, partitions: int = 4) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:  # pragma: no cover - depends on the filesystem

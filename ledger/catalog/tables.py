@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import Conflict
+from ledger.private_files import private_sqlite
 
 metadata = MetaData()
 
@@ -288,7 +289,7 @@ class Catalog:
         if url.startswith("sqlite"):
             path = url.removeprefix("sqlite:///").removeprefix("sqlite+pysqlite:///")
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite(Path(path))  # a new catalog file is 0600, whatever the umask
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:

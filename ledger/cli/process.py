@@ -27,11 +27,14 @@ app = typer.Typer()
 
 def open_role(role: str, config: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorLoop]:
     """Open Kiroku on ``config`` (the settings) without inline processing, and a loop for ``role``
-    on it (the caller closes both)."""
+    on it (the caller closes both).
+
+    Not as a recorder: a processor never decides (it applies, idempotently, what the log already
+    holds), so it runs beside the one process holding the data directory's ``writer.lock``."""
     from ledger.bootstrap import open_kiroku
     from ledger.processors.standalone import ProcessorLoop
 
-    kiroku = open_kiroku(config.model_copy(update={"inline_processing": False}))
+    kiroku = open_kiroku(config.model_copy(update={"inline_processing": False}), recorder=False)
     try:
         return kiroku, ProcessorLoop(kiroku, role, **kwargs)
     except BaseException:

@@ -44,7 +44,7 @@ def serve(
     from ledger import bootstrap
 
     config = run(settings)
-    with bootstrap.open_kiroku(config) as k:
+    with run(lambda: bootstrap.open_kiroku(config)) as k:  # refused, as a panel, if another recorder holds it
         application = create_app(k, max_body=int(max_body_mb * 2**20), max_bulk_body=int(max_bulk_mb * 2**20), rate=rate, burst=burst)
         try:
             sock = bind(host, port)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ledger.errors import Conflict, IntegrityError, Unavailable, ValidationError
 from ledger.ports import Node, TreeStore
+from ledger.private_files import private_file
 from ledger.transparency import merkle
 
 _PLACEHOLDER = bytes(merkle.HASH_SIZE)
@@ -77,6 +78,8 @@ class SqliteTreeStore:
         self._lock = threading.Lock()
         try:
             # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+            if str(path) != ":memory:":
+                private_file(Path(path))  # 0600, whatever the umask (SQLite's -wal/-shm follow it)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
