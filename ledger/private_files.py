@@ -40,9 +40,9 @@ def private_file(path: Path) -> Path:
 
 
 def private_sqlite(path: Path) -> Path:
-    """Prepare a SQLite database file at ``path``: its directory exists, and a new file is 0600."""
+    """Prepare a SQLite database file at ``path``: its directory exists (a new one 0700), and a new file is 0600."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     return private_file(path)
 
 

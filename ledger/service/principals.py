@@ -26,6 +26,7 @@ from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import Principal, PrincipalKind, from_us, new_id, to_us, utcnow
 from ledger.domain.procedures import validate_agency_id
 from ledger.errors import NotFound, Unauthenticated, ValidationError
+from ledger.private_files import private_sqlite
 
 TOKEN_PREFIX = "kk_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -83,8 +84,7 @@ class TokenStore:
     """API tokens of one deployment, in ``<home>/principals.db``."""
 
     def __init__(self, path: Path, clock: Callable[[], datetime] = utcnow) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_sqlite(Path(path))  # token hashes: 0600 in a 0700 home, whatever the umask
         self.clock = clock
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.Lock()

@@ -127,3 +127,18 @@ def test_a_malformed_local_keys_url_is_refused_before_any_io(url, tmp_path):
     assert refused.value.code == "bad_setting"
     assert refused.value.field == "KIROKU_KEYS"
     assert not (tmp_path / "never").exists()
+
+
+def test_a_token_store_made_before_the_deployment_ever_opened_is_private(tmp_path: Path) -> None:
+    # `kiroku principals add` may be the very first command on a new data directory.
+    from ledger.service.principals import TokenStore
+
+    old = os.umask(0o022)
+    try:
+        home = tmp_path / "fresh-home"
+        store = TokenStore(home / "principals.db")
+        store.add("vendor:acme")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "principals.db").stat().st_mode) == 0o600
