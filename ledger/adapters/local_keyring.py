@@ -51,6 +51,8 @@ class LocalKeyring:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # A destroyed wrapped key must not survive in a freed page of the file (crypto-shredding).
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
             self._master = AESGCM(self._load_master())
         except BaseException:
@@ -66,6 +68,23 @@ class LocalKeyring:
         self._cache_lock = threading.Lock()
         self._reserved: dict[str, tuple[str, DataKey]] = {}  # key id → (scope, key), until persisted
         self._reserved_scope: dict[str, str] = {}  # scope → key id, for the same keys
+        # SQLite's data_version changes when another connection (another process: `kiroku retention
+        # run`) commits to the keyring; the caches are then dropped, so a key destroyed elsewhere is
+        # never served from this process's memory.
+        self._seen_version = self._data_version()
+
+    def _data_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _fresh_caches(self) -> None:
+        """Drop the plaintext caches if another connection changed the keyring since last looked."""
+        version = self._data_version()
+        if version != self._seen_version:
+            with self._cache_lock:
+                self._by_scope.clear()
+                self._by_id.clear()
+                self._seen_version = version
 
     @classmethod
     def from_url(cls, url: str) -> LocalKeyring:
@@ -107,6 +126,7 @@ class LocalKeyring:
             self._by_id[dk.key_id] = dk.key
 
     def data_key(self, scope: str) -> DataKey:
+        self._fresh_caches()
         with self._cache_lock:
             cached = self._by_scope.get(scope)
         if cached is not None:
@@ -139,6 +159,7 @@ class LocalKeyring:
         Bulk recording reserves keys while it decides and persists, in one transaction, only the
         keys of submissions about to be appended — a rejected submission leaves no key behind.
         """
+        self._fresh_caches()
         with self._cache_lock:
             cached = self._by_scope.get(scope)
         if cached is not None:
@@ -183,6 +204,7 @@ class LocalKeyring:
                 del self._reserved_scope[scope]
 
     def key_by_id(self, key_id: str) -> bytes:
+        self._fresh_caches()
         with self._cache_lock:
             cached = self._by_id.get(key_id)
         if cached is not None:
