@@ -99,7 +99,8 @@ def load_settings(**overrides: Any) -> Settings:
     and malformed values — before anything is opened.
     """
     # KIROKU_PURE_PYTHON is read by ledger.accelerator at import, before any settings exist.
-    known = {f"KIROKU_{name.upper()}" for name in Settings.model_fields} | {"KIROKU_CONFIG", "KIROKU_PURE_PYTHON"}
+    # KIROKU_CACHE is the download cache of `kiroku infra` (Maven jars; infra/services.py).
+    known = {f"KIROKU_{name.upper()}" for name in Settings.model_fields} | {"KIROKU_CONFIG", "KIROKU_PURE_PYTHON", "KIROKU_CACHE"}
     for key in os.environ:
         if key.startswith("KIROKU_") and key not in known:
             raise ConfigurationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,15 @@ def test_an_unknown_kiroku_variable_is_refused_by_name(monkeypatch: pytest.Monke
     with pytest.raises(ConfigurationError) as err:
         load_settings(home=tmp_path)
     assert err.value.code == "unknown_setting" and err.value.field == "KIROKU_CATLOG"
+
+
+def test_the_variables_the_readme_documents_outside_the_model_are_known(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # KIROKU_CACHE (the download cache of `kiroku infra`) was refused as unknown (issue 14, item 12).
+    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("KIROKU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIROKU_PURE_PYTHON", "0")
+    assert load_settings(home=tmp_path).home == tmp_path
 
 
 def test_a_url_with_the_wrong_scheme_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
