@@ -9,32 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-import ledger.cli.common as cli_common
 import ledger.cli.main as cli_module
-from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_common.console, "width", 200)
-    runner = CliRunner()
-    home = tmp_path / "home"
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, ["--data-dir", str(home), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    run.home = home  # type: ignore[attr-defined]
-    return run
 
 
 def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -> None:

@@ -5,37 +5,28 @@ spelled out instead of reaching the terminal raw — through ``show``, ``access-
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-import ledger.cli.common as cli_common
-from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
 HOSTILE = "[/] [red]x \x1b[31m"
 CORP = "7000012050002"
 
 
+
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_common.console, "width", 300)
-    monkeypatch.setattr(cli_common.err_console, "width", 300)
-    runner = CliRunner()
-    home = tmp_path / "home"
+def shell(cli):
+    """The shared ``cli``, and no raw ESC or CR ever reaches the terminal."""
 
     def run(*args: object, ok: bool = True):
-        result = runner.invoke(app, ["--data-dir", str(home), *[str(a) for a in args]], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
+        result = cli(*args, ok=ok)
         assert "\x1b" not in result.output and "\r" not in result.output
         return result
 
+    run.home = cli.home  # type: ignore[attr-defined]
     return run
+
 
 
 def test_shown_escapes_markup_and_spells_out_control_characters() -> None:
@@ -46,68 +37,68 @@ def test_shown_escapes_markup_and_spells_out_control_characters() -> None:
     assert plain("a\nb\tc", multiline=True) == "a\nb\tc"
 
 
-def test_a_hostile_submission_id_prints_literally_in_the_refusal_of_show(cli) -> None:
-    refused = cli("show", HOSTILE, "--as", f"company:{CORP}", ok=False)
+def test_a_hostile_submission_id_prints_literally_in_the_refusal_of_show(shell) -> None:
+    refused = shell("show", HOSTILE, "--as", f"company:{CORP}", ok=False)
     assert refused.exit_code == 2
     assert "no submission [/] [red]x \\x1b[31m is visible to you" in refused.output
 
 
-def test_a_hostile_name_in_a_payload_prints_literally_through_show(cli, tmp_path: Path) -> None:
+def test_a_hostile_name_in_a_payload_prints_literally_through_show(shell, tmp_path: Path) -> None:
     payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
         "employee_name": f"山田 {HOSTILE}", "personal_number": "123456789018", "address": "東京都千代田区",
         "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
     f = tmp_path / "slip.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-    receipt = cli("record", f, "--as", f"company:{CORP}", "--company", CORP, "--procedure", "WITHHOLDING_SLIP", "--period", "2026")
+    receipt = shell("record", f, "--as", f"company:{CORP}", "--company", CORP, "--procedure", "WITHHOLDING_SLIP", "--period", "2026")
     sid = next(w for w in receipt.output.split() if w.startswith("sub_"))
-    out = cli("show", sid, "--as", f"company:{CORP}").output
+    out = shell("show", sid, "--as", f"company:{CORP}").output
     assert "山田 [/] [red]x \\x1b[31m" in out
-    denied = cli("show", sid, "--as", f"bank:{HOSTILE}", ok=False)
+    denied = shell("show", sid, "--as", f"bank:{HOSTILE}", ok=False)
     assert denied.exit_code == 2
-    log = cli("access-log", CORP).output
+    log = shell("access-log", CORP).output
     assert "bank:[/] [red]x \\x1b[31m" in log and "DENIED" in log
 
 
-def test_a_receipt_with_hostile_fields_is_refused_by_verify_printing_them_literally(cli, tmp_path: Path) -> None:
-    cli("demo", "--companies", "4", "--employees", "2")
-    notice = json.loads(cli("notices", "municipality:131016", "--json").output)[0]
+def test_a_receipt_with_hostile_fields_is_refused_by_verify_printing_them_literally(shell, tmp_path: Path) -> None:
+    shell("demo", "--companies", "4", "--employees", "2")
+    notice = json.loads(shell("notices", "municipality:131016", "--json").output)[0]
     receipt, key = tmp_path / "receipt.json", tmp_path / "kiroku.pub"
-    cli("checkpoint", "key", "--out", key)
-    cli("proof", notice["submission_id"], "--as", f"company:{notice['corporate_number']}", "--out", receipt)
+    shell("checkpoint", "key", "--out", key)
+    shell("proof", notice["submission_id"], "--as", f"company:{notice['corporate_number']}", "--out", receipt)
     data = json.loads(receipt.read_text())
     data["receipt"]["submission_id"] = HOSTILE
     receipt.write_text(json.dumps(data, ensure_ascii=False))
-    bad = cli("verify", "--receipt", receipt, "--key", key, ok=False)
+    bad = shell("verify", "--receipt", receipt, "--key", key, ok=False)
     assert bad.exit_code == 1 and "receipt field submission_id says '[/] [red]x \\x1b[31m'" in bad.output
     data["receipt"]["position"] = HOSTILE
     receipt.write_text(json.dumps(data, ensure_ascii=False))
-    bad = cli("verify", "--receipt", receipt, "--key", key, ok=False)
+    bad = shell("verify", "--receipt", receipt, "--key", key, ok=False)
     assert bad.exit_code == 1 and "got: [/] [red]x \\x1b[31m" in bad.output
 
 
-def test_an_altered_offset_is_refused_by_verify_naming_the_position_check(cli, tmp_path: Path) -> None:
-    cli("demo", "--companies", "4", "--employees", "2")
-    notices = json.loads(cli("notices", "municipality:131016", "--json").output)
+def test_an_altered_offset_is_refused_by_verify_naming_the_position_check(shell, tmp_path: Path) -> None:
+    shell("demo", "--companies", "4", "--employees", "2")
+    notices = json.loads(shell("notices", "municipality:131016", "--json").output)
     receipt, key = tmp_path / "receipt.json", tmp_path / "kiroku.pub"
-    cli("checkpoint", "key", "--out", key)
-    cli("proof", notices[-1]["submission_id"], "--as", f"company:{notices[-1]['corporate_number']}", "--out", receipt)
+    shell("checkpoint", "key", "--out", key)
+    shell("proof", notices[-1]["submission_id"], "--as", f"company:{notices[-1]['corporate_number']}", "--out", receipt)
     data = json.loads(receipt.read_text())
     topic, partition, offset = data["receipt"]["position"].rsplit("/", 2)
     assert int(offset) == data["leaf_index"]  # the embedded log has no offset gaps
-    assert "VERIFIED" in cli("verify", "--receipt", receipt, "--key", key, "--gapless").output
+    assert "VERIFIED" in shell("verify", "--receipt", receipt, "--key", key, "--gapless").output
     data["receipt"]["position"] = f"{topic}/{partition}/{int(offset) + 5}"
     receipt.write_text(json.dumps(data, ensure_ascii=False))
-    bad = cli("verify", "--receipt", receipt, "--key", key, "--gapless", "--json", ok=False)
+    bad = shell("verify", "--receipt", receipt, "--key", key, "--gapless", "--json", ok=False)
     verdict = json.loads(bad.stdout)
     assert [(c["name"], c["code"], c["expected"], c["got"]) for c in verdict["checks"] if c["ok"] is False] == [
         ("position", "receipt_position", f"offset {offset}", f"offset {int(offset) + 5}")]
 
 
-def test_a_receipt_nested_100000_deep_is_a_clean_refusal_not_a_traceback(cli, tmp_path: Path) -> None:
+def test_a_receipt_nested_100000_deep_is_a_clean_refusal_not_a_traceback(shell, tmp_path: Path) -> None:
     receipt, key = tmp_path / "deep.json", tmp_path / "kiroku.pub"
     receipt.write_text("[" * 100_000 + "]" * 100_000)
-    cli("checkpoint", "key", "--out", key)
-    bad = cli("verify", "--receipt", receipt, "--key", key, ok=False)
+    shell("checkpoint", "key", "--out", key)
+    bad = shell("verify", "--receipt", receipt, "--key", key, ok=False)
     assert bad.exit_code == 1
     assert "receipt file" in bad.output and "nests arrays and objects too deeply" in bad.output
     assert "Traceback" not in bad.output

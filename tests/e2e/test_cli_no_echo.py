@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.test_cli import cli  # noqa: F401 - the CLI fixture
-
 PN = "123456789018"
 HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
           "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")

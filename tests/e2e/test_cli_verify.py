@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-import ledger.cli.common as cli_common
-from ledger.cli.main import app
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_common.console, "width", 200)
-    monkeypatch.setattr(cli_common.err_console, "width", 200)
-    runner = CliRunner()
-    home = tmp_path / "home"
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, ["--data-dir", str(home), *[str(a) for a in args]], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return run
 
 
 @pytest.fixture

@@ -17,11 +17,8 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
-from typer.testing import CliRunner  # noqa: E402
 
-import ledger.cli.common as cli_common  # noqa: E402
 from ledger.bench.http_soak import bench_http, kiroku_serve, prepare  # noqa: E402
-from ledger.cli.main import app  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -30,22 +27,6 @@ SOAK_SECONDS = float(os.environ.get("HTTP_SOAK_SECONDS", "10"))
 SOAK_CLIENTS = 50
 
 
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for key in [k for k in os.environ if k.startswith("KIROKU_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setattr(cli_common.console, "width", 200)
-    runner = CliRunner()
-    home = tmp_path / "home"
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, ["--data-dir", str(home), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    run.home = home  # type: ignore[attr-defined]
-    return run
 
 
 def test_a_user_makes_tokens_serves_the_api_and_a_revoked_token_stops_working_at_once(cli) -> None:

@@ -25,13 +25,13 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 HOLDER = r"""
-import sys, time
+import sys
 from producers.sdk import Producer
 p = Producer.open("company:" + sys.argv[2], home=sys.argv[1])
 p.record(sys.argv[2], "PAYROLL_REPORT", "2026", __import__("tests.factories", fromlist=["payroll"]).payroll(),
          idempotency_key="same-key")
 print("holding", flush=True)
-time.sleep(600)
+sys.stdin.read()  # hold the directory until killed, or until the test closes our stdin
 """
 
 
@@ -43,7 +43,7 @@ def _env() -> dict[str, str]:
 
 def _start_holder(home: Path) -> subprocess.Popen[str]:
     child = subprocess.Popen([sys.executable, "-c", HOLDER, str(home), CORP_A], cwd=ROOT, env=_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout is not None
     line = child.stdout.readline()  # blocks until the child holds the directory (or dies)
     if line.strip() != "holding":
