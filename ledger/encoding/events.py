@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.domain.model import new_id, utcnow
+from ledger.domain.model import Receipt, SubmissionKind, new_id, utcnow
 from ledger.encoding.codec import SchemaRegistry
-from ledger.ports import LogRecord
+from ledger.ports import LogRecord, Position
 
 NS = "kiroku.events."
 ENVELOPE = NS + "Envelope"
@@ -107,3 +107,15 @@ class EventCodec:
             type=name.removeprefix(NS), body=body, actor=env["actor"], corporate_number=env["corporate_number"],
             grant_id=env["grant_id"], correlation_id=env["correlation_id"], event_id=env["event_id"], time=env["time"],
         )
+
+
+def receipt_from_event(ev: Event, pos: Position) -> Receipt:
+    """The receipt of an appended ``SubmissionRecorded`` event, from the event itself (the catalog may lag)."""
+    b = ev.body
+    assert ev.time is not None  # only appended events (which _append gave a time) have a position
+    return Receipt(
+        submission_id=b["submission_id"], corporate_number=ev.corporate_number or "", procedure=b["procedure"], period=b["period"],
+        kind=SubmissionKind(b["kind"]), replaces=b["replaces"], position=str(pos), recorded_at=ev.time,
+        payload_digest=b["payload_digest"], deadline=b["deadline"], on_time=b["on_time"], line_count=b["line_count"],
+        targets=[t["agency_id"] for t in b["targets"]], unreached=list(b["unreached"]),
+    )

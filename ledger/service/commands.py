@@ -8,11 +8,9 @@ embedded deployment), so after a command returns, its effects are visible to que
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ledger.catalog import reads
@@ -38,7 +36,6 @@ from ledger.domain.procedures import (
     Procedure,
     agency_kind,
     get_procedure,
-    municipality_agency,
     validate_agency_id,
     validate_payload,
 )
@@ -56,29 +53,20 @@ from ledger.encoding.events import (
     SUBMISSION_RECORDED,
     Event,
     EventCodec,
+    receipt_from_event,
 )
 from ledger.errors import Conflict, Forbidden, KirokuError, NotFound, ValidationError
 from ledger.ports import FILINGS, Log, Position
 from ledger.service import authz
 from ledger.service.access import AccessLog
 from ledger.service.authz import Basis
+from ledger.service.grant_terms import check_grant_terms
+from ledger.service.idempotency import key_conflict, request_fingerprint
 from ledger.service.overlay import Appended, RecentAppends
-from ledger.service.principals import validate_principal
+from ledger.service.routing import route
 from ledger.service.sealing import Sealer, key_scope
 
 Clock = Callable[[], datetime]
-#: The longest a grant (共有・委任) may run: the longest retention of what it can cover (7 years);
-#: "never expires" is not a grant the security model knows.
-MAX_GRANT_TERM = timedelta(days=7 * 365 + 2)
-
-
-def request_fingerprint(req: SubmissionRequest) -> str:
-    """SHA-256 of the canonical request: tells a retry from a different body under one key."""
-    canonical = json.dumps(
-        {"procedure": req.procedure, "period": req.period, "kind": req.kind.value, "replaces": req.replaces, "payload": req.payload},
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Commands:
@@ -280,9 +268,9 @@ class Commands:
             out: list[Receipt | KirokuError] = []
             for item in results:
                 if isinstance(item, Event):
-                    out.append(_receipt_from_event(item, where[id(item)]))
+                    out.append(receipt_from_event(item, where[id(item)]))
                 elif isinstance(item, tuple):  # a repeat within this batch: same receipt as the first
-                    out.append(_receipt_from_event(item[1], where[id(item[1])]))
+                    out.append(receipt_from_event(item[1], where[id(item[1])]))
                 else:
                     out.append(item)
             return out
@@ -307,17 +295,17 @@ class Commands:
             pending = view.pending_keys.get((corp, req.idempotency_key))
             if pending is not None:
                 if pending[0] != fingerprint:
-                    raise _key_conflict(req.idempotency_key)
+                    raise key_conflict(req.idempotency_key)
                 return ("repeat", pending[1])
             mine = self.recent.by_key(corp, req.idempotency_key)
             if mine is not None:  # appended by this writer, perhaps not projected yet
                 if mine.event.body["request_fingerprint"] != fingerprint:
-                    raise _key_conflict(req.idempotency_key)
-                return _receipt_from_event(mine.event, mine.position)
+                    raise key_conflict(req.idempotency_key)
+                return receipt_from_event(mine.event, mine.position)
             row = view.keys.get((corp, req.idempotency_key))
             if row is not None:
                 if row["request_fingerprint"] != fingerprint:
-                    raise _key_conflict(req.idempotency_key)
+                    raise key_conflict(req.idempotency_key)
                 return reads.receipt_from_row(row)
         filing = (corp, proc.code, period)
         head = view.heads.get(filing)
@@ -341,7 +329,7 @@ class Commands:
             targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
         else:
             payload = validate_payload(proc, req.payload)
-            targets, unreached = self._route(view, corp, proc, payload)
+            targets, unreached = route(view, corp, proc, payload)
             stored, key_id = self.sealer.seal(proc, payload, key_scope(corp, proc.code, period), submission_id)
             payload_bytes = self.registry.encode(proc.schema, stored)
             line_count = len(payload["lines"])
@@ -392,56 +380,13 @@ class Commands:
             return sorted((t["agency_id"], list(t["lines"])) for t in mine.event.body["targets"])
         return reads.targets_of(conn, submission_id) if submission_id else []
 
-    def _route(self, view: BatchView, corp: str, proc: Procedure, payload: dict) -> tuple[list[dict], list[str]]:
-        """Which agencies a submission reaches, from accepted enrollments at this moment."""
-        accepted, rejected, enrolled = view.routing(corp, proc.code)
-        if not proc.line_routed:
-            return [{"agency_id": a, "lines": []} for a in sorted(accepted)], []
-        by_code: defaultdict[str, list[int]] = defaultdict(list)  # (setdefault would make a list per line)
-        for number, line in enumerate(payload["lines"], start=1):
-            by_code[line["municipality_code"]].append(number)
-        reached, unreached = [], []
-        for agency, lines in sorted((municipality_agency(code), lines) for code, lines in by_code.items()):
-            ok = agency in accepted or (enrolled and agency not in rejected and view.policy_accepts(agency, proc.code))
-            (reached.append({"agency_id": agency, "lines": lines}) if ok else unreached.append(agency))
-        return reached, unreached
-
     # -- grants (共有・委任) ---------------------------------------------------------------------------
 
     def issue_grant(self, who: Principal, grantee: str, procedures: list[str], actions: list[str],
                     expires_at: datetime, personal_numbers: bool = False) -> Grant:
         """A company grants a firm, vendor or bank scoped rights until ``expires_at``."""
         company = authz.require_grantor(who)
-        try:
-            target = validate_principal(grantee)
-        except ValidationError as err:  # the caller's field is the grantee, whatever the parser calls it
-            raise ValidationError(f"grantee: {err.message}", field="grantee", expected="firm:NAME, vendor:NAME or bank:NAME "
-                                  "(NAME: 1 to 64 of A-Z a-z 0-9 . _ -)", got=grantee, code="invalid_grantee") from None
-        if not authz.is_agent(target):
-            raise ValidationError("a grant goes to a firm, vendor or bank", field="grantee",
-                                  expected="firm:NAME, vendor:NAME or bank:NAME", got=grantee, code="invalid_grantee")
-        if not procedures:
-            raise ValidationError("name at least one procedure", field="procedures", expected="procedure codes", got=[], code="required")
-        for i, p in enumerate(procedures):
-            get_procedure(p, field_name=f"procedures[{i}]")
-        valid_actions = [a.value for a in Action]
-        if not actions:
-            raise ValidationError("name at least one action", field="actions", expected=", ".join(valid_actions), got=[], code="required")
-        for i, a in enumerate(actions):
-            if a not in valid_actions:
-                raise ValidationError(f"unknown action {a!r}", field=f"actions[{i}]", expected="one of " + ", ".join(valid_actions), got=a,
-                                      code="invalid_action")
-        if expires_at.tzinfo is None or expires_at <= self.clock():
-            raise ValidationError("a grant must expire in the future (a timezone-aware time)", field="expires_at",
-                                  expected="a future, timezone-aware time", got=str(expires_at), code="invalid_expiry")
-        if expires_at > self.clock() + MAX_GRANT_TERM:
-            raise ValidationError(f"a grant lasts at most {MAX_GRANT_TERM.days // 365} years (the longest retention); "
-                                  "renew it before it ends", field="expires_at",
-                                  expected=f"at most {(self.clock() + MAX_GRANT_TERM).date().isoformat()}",
-                                  got=str(expires_at), code="invalid_expiry")
-        if personal_numbers and not authz.may_hold_personal_numbers(target):
-            raise ValidationError("a bank has no legal basis to handle personal numbers (番号法第9条)", field="personal_numbers",
-                                  expected="false for a bank", got=True, code="no_legal_basis")
+        target = check_grant_terms(grantee, procedures, actions, expires_at, personal_numbers, self.clock())
         grant_id = new_id("grt")
         body: dict[str, Any] = {"grant_id": grant_id, "grantee": target.id, "procedures": sorted(set(procedures)),
                 "actions": sorted(set(actions)), "personal_numbers": personal_numbers, "expires_at": expires_at}
@@ -541,23 +486,4 @@ class Commands:
         return [(e.body["agency_id"], e.corporate_number or "", e.body["procedure"], e.body["period"]) for e in events]
 
 
-def _key_conflict(key: str) -> Conflict:
-    return Conflict(
-        f"idempotency key {key!r} was already used for a different submission; use a new key for new data",
-        field="idempotency_key", expected="the same body as the first use of this key", got="a different body",
-        code="idempotency_conflict",
-    )
-
-
-def _receipt_from_event(ev: Event, pos: Position) -> Receipt:
-    b = ev.body
-    assert ev.time is not None  # only appended events (which _append gave a time) have a position
-    return Receipt(
-        submission_id=b["submission_id"], corporate_number=ev.corporate_number or "", procedure=b["procedure"], period=b["period"],
-        kind=SubmissionKind(b["kind"]), replaces=b["replaces"], position=str(pos), recorded_at=ev.time,
-        payload_digest=b["payload_digest"], deadline=b["deadline"], on_time=b["on_time"], line_count=b["line_count"],
-        targets=[t["agency_id"] for t in b["targets"]], unreached=list(b["unreached"]),
-    )
-
-
-__all__ = ["Commands", "request_fingerprint"]
+__all__ = ["Commands"]

@@ -1,0 +1,30 @@
+"""Routing: which agencies a submission reaches, decided when it is recorded.
+
+A filing procedure goes to the agencies that accepted the company's enrollment. A line-routed one
+(給与支払報告書) goes to the municipality each line names — the employee's municipality of residence
+on 1 January — where it accepted the enrollment, one by one or by its standing policy; the lines of
+a municipality that has not are listed as unreached in the receipt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ledger.catalog.batch_view import BatchView
+from ledger.domain.procedures import Procedure, municipality_agency
+
+
+def route(view: BatchView, corp: str, proc: Procedure, payload: dict) -> tuple[list[dict], list[str]]:
+    """Which agencies a submission reaches, from accepted enrollments at this moment."""
+    accepted, rejected, enrolled = view.routing(corp, proc.code)
+    if not proc.line_routed:
+        return [{"agency_id": a, "lines": []} for a in sorted(accepted)], []
+    by_code: defaultdict[str, list[int]] = defaultdict(list)  # (setdefault would make a list per line)
+    for number, line in enumerate(payload["lines"], start=1):
+        by_code[line["municipality_code"]].append(number)
+    reached, unreached = [], []
+    for agency, lines in sorted((municipality_agency(code), lines) for code, lines in by_code.items()):
+        ok = agency in accepted or (enrolled and agency not in rejected and view.policy_accepts(agency, proc.code))
+        (reached.append({"agency_id": agency, "lines": lines}) if ok else unreached.append(agency))
+    return reached, unreached
+
