@@ -30,7 +30,7 @@ class S3Url:
 
 @dataclass(frozen=True)
 class KmsUrl:
-    """``aws-kms://KEY?region=…&endpoint=…&store=s3://BUCKET/PREFIX/&cache_seconds=300``."""
+    """``aws-kms://KEY?region=…&endpoint=…&store=s3://BUCKET/PREFIX/&cache_seconds=300&revalidate_seconds=1``."""
 
     key: str
     region: str | None = None
@@ -40,6 +40,7 @@ class KmsUrl:
     store_endpoint: str | None = None
     store_region: str | None = None
     cache_seconds: float = 300.0
+    revalidate_seconds: float = 1.0
 
 
 def require_boto3(setting: str, url: str) -> None:
@@ -108,13 +109,17 @@ def parse_keys_url(url: str) -> KmsUrl:
     if "store" in params:
         store_bucket, prefix, _ = split_bucket(params.pop("store"), KEYS)
         store_prefix = (prefix.rstrip("/") + "/") if prefix else DEFAULT_KEY_PREFIX
-    cache = params.pop("cache_seconds", "300")
-    try:
-        cache_seconds = float(cache)
-    except ValueError:
-        raise _bad(KEYS, f"cache_seconds={cache!r} is not a number", "cache_seconds=SECONDS", cache) from None
+    seconds = {}
+    for name, default in (("cache_seconds", "300"), ("revalidate_seconds", "1")):
+        text = params.pop(name, default)
+        try:
+            seconds[name] = float(text)
+        except ValueError:
+            raise _bad(KEYS, f"{name}={text!r} is not a number", f"{name}=SECONDS", text) from None
+        if not seconds[name] >= 0:  # also refuses nan
+            raise _bad(KEYS, f"{name}={text!r} must be 0 or more", f"{name}=SECONDS (0 or more)", text)
     parsed = KmsUrl(key, params.pop("region", None) or None, params.pop("endpoint", None) or None, store_bucket,
                     store_prefix, params.pop("store_endpoint", None) or None, params.pop("store_region", None) or None,
-                    cache_seconds)
-    _no_more(params, KEYS, "region, endpoint, store, store_endpoint, store_region, cache_seconds", url)
+                    seconds["cache_seconds"], seconds["revalidate_seconds"])
+    _no_more(params, KEYS, "region, endpoint, store, store_endpoint, store_region, cache_seconds, revalidate_seconds", url)
     return parsed

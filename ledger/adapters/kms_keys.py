@@ -25,8 +25,15 @@ snapshots, under ``data-keys/`` in the ``KIROKU_OBJECTS`` bucket (``store_endpoi
   reach: keep ``data-keys/`` out of them or give them a shorter life.
 - **Plaintext keys** are cached in process memory only — at most 50,000, each for ``cache_seconds``
   (default 300) — so recording a batch does not call KMS per line; nothing decrypts until a reader
-  with a legal basis asks (the service layer decides; masked reads never call ``Decrypt``). A
-  process that unwrapped a key shortly before another destroyed it may use it ``cache_seconds`` more.
+  with a legal basis asks (the service layer decides; masked reads never call ``Decrypt``).
+- **Shredding reaches every process's cache.** ``destroy`` rewrites one small marker object,
+  ``<prefix>_shredded`` (no ``.json``: it is no key record), after the tombstone. Before serving a
+  cached key a process looks at the marker's ETag, at most once every ``revalidate_seconds``
+  (default 1: one HEAD a second per busy process, none when idle); when it changed, every cached
+  key is forgotten, and a key being unwrapped while it changed is not cached. So a key destroyed by
+  ``kiroku retention run`` elsewhere is served from memory at most ``revalidate_seconds`` longer, not
+  ``cache_seconds``. The marker holds a time only; on a versioned bucket its old versions pile up
+  (a few hundred bytes each), harmless, and may be expired by a lifecycle rule.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ class KmsKeyService:
     """The scale-out ``KeyService`` adapter: AWS KMS master key, wrapped data keys in S3."""
 
     def __init__(self, kms: Any, s3: Any, master_key: str, bucket: str, prefix: str = DEFAULT_KEY_PREFIX, *,
-                 cache_seconds: float = 300.0, cache_entries: int = 50_000,
+                 cache_seconds: float = 300.0, cache_entries: int = 50_000, revalidate_seconds: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.kms, self.s3, self.master_key = kms, s3, master_key
         self.bucket, self.prefix = bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/"
@@ -73,6 +80,13 @@ class KmsKeyService:
         # take a lock of their own instead of waiting behind them.
         self._cache_lock = threading.Lock()
         self._lock = threading.Lock()
+        # Shredding elsewhere: the marker's ETag last seen, when to look again, and a generation that
+        # moves whenever the cache is cleared for it (a key unwrapped across a move is not cached).
+        self.revalidate_seconds, self._monotonic = revalidate_seconds, monotonic
+        self._marker_lock = threading.Lock()
+        self._marker_seen: str | None = None
+        self._next_look = float("-inf")
+        self._generation = 0
 
     @classmethod
     def from_url(cls, url: str, objects_url: str | None = None, **kwargs: Any) -> KmsKeyService:
@@ -91,7 +105,8 @@ class KmsKeyService:
             store_endpoint, store_region = store_endpoint or objects.endpoint, store_region or objects.region
         service = cls(client("kms", parsed.region, parsed.endpoint),
                       client("s3", store_region or parsed.region, store_endpoint),
-                      parsed.key, bucket, prefix, cache_seconds=parsed.cache_seconds, **kwargs)
+                      parsed.key, bucket, prefix, cache_seconds=parsed.cache_seconds,
+                      revalidate_seconds=parsed.revalidate_seconds, **kwargs)
         service.ensure_ready()
         return service
 
@@ -185,14 +200,44 @@ class KmsKeyService:
                 field=record["key_id"], got=err.got, code="wrapped_key") from err
         return bytes(resp["Plaintext"])
 
+    @property
+    def _marker_key(self) -> str:
+        return f"{self.prefix}_shredded"
+
+    def _marker_etag(self) -> str | None:
+        try:
+            return str(self._s3("head_object", "s3:GetObject", self._marker_key, expect=("404", "NoSuchKey")).get("ETag"))
+        except ClientError:
+            return None  # nothing was ever shredded here
+
+    def _revalidate(self) -> int:
+        """Forget every cached key if any process shredded one since the last look (looked at most
+        once every ``revalidate_seconds``); returns the cache's generation."""
+        if self._monotonic() < self._next_look:
+            return self._generation
+        with self._marker_lock:  # other readers wait for this one look rather than serve stale keys
+            if self._monotonic() >= self._next_look:
+                seen = self._marker_etag()
+                if seen != self._marker_seen:
+                    with self._cache_lock:
+                        self._generation += 1
+                        self._cache.clear()
+                    self._marker_seen = seen
+                self._next_look = self._monotonic() + self.revalidate_seconds
+            return self._generation
+
     def _cached(self, key_id: str) -> bytes | None:
+        if self.cache_seconds <= 0:
+            return None
+        self._revalidate()
         with self._cache_lock:
             return self._cache.get(key_id)  # None once its time is up
 
-    def _remember(self, key_id: str, key: bytes) -> bytes:
+    def _remember(self, key_id: str, key: bytes, generation: int) -> bytes:
         if self.cache_seconds > 0:
             with self._cache_lock:
-                self._cache[key_id] = key
+                if generation == self._generation:  # not when a shredding was seen while it was unwrapped
+                    self._cache[key_id] = key
         return key
 
     def _forget(self, key_id: str) -> None:
@@ -211,6 +256,7 @@ class KmsKeyService:
         cached = self._cached(key_id)
         if cached is not None:
             return DataKey(key_id, cached)
+        generation = self._generation
         with self._lock:
             record = self._load(key_id)
             if record is None:
@@ -221,7 +267,7 @@ class KmsKeyService:
                           "created_us": time.time_ns() // 1000, "destroyed_us": None}
                 try:
                     self._put_record(record, once=True)
-                    return DataKey(key_id, self._remember(key_id, bytes(made["Plaintext"])))
+                    return DataKey(key_id, self._remember(key_id, bytes(made["Plaintext"]), generation))
                 except ClientError:  # another process stored this scope's key first: use theirs
                     record = self._load(key_id)
                     if record is None:
@@ -229,18 +275,19 @@ class KmsKeyService:
                                              field=scope, code="key_record") from None
             if record["wrapped"] is None:
                 raise self._erased(key_id, scope)
-            return DataKey(key_id, self._remember(key_id, self._unwrap(record)))
+            return DataKey(key_id, self._remember(key_id, self._unwrap(record), generation))
 
     def key_by_id(self, key_id: str) -> bytes:
         cached = self._cached(key_id)
         if cached is not None:
             return cached
+        generation = self._generation
         record = self._load(key_id)
         if record is None:
             raise NotFound(f"no data key {key_id} in the key store", field="key_id", got=key_id, code="key_missing")
         if record["wrapped"] is None:
             raise self._erased(key_id)
-        return self._remember(key_id, self._unwrap(record))
+        return self._remember(key_id, self._unwrap(record), generation)
 
     def destroy(self, key_id: str) -> None:
         """Crypto-shred: tombstone the record, then delete every other version of it. Safe to repeat."""
@@ -258,6 +305,12 @@ class KmsKeyService:
             for version, _ in self.stored_versions(key_id):
                 if version != keep and version not in (None, "null"):
                     self._s3("delete_object", "s3:DeleteObjectVersion", self._object_key(key_id), VersionId=version)
+            # Tell every other process (after the tombstone, so a look that sees the new marker finds it).
+            marker = json.dumps({"shredded_us": time.time_ns() // 1000}).encode()
+            self._s3("put_object", "s3:PutObject", self._marker_key, Body=marker, ContentType="application/json")
+            with self._cache_lock:  # this process's readers, too: nothing unwrapped meanwhile is kept
+                self._generation += 1
+                self._cache.pop(key_id, None)
 
     def scopes(self) -> list[tuple[str, str, bool]]:
         ids: list[str] = []

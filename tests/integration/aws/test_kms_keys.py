@@ -76,7 +76,10 @@ class TestKmsKeysOverHttp(KeyServiceContract):
         tomb = self.record(keys, dk.key_id)
         assert tomb["wrapped"] is None and tomb["destroyed_us"] is not None and tomb["scope"] == SCOPE
         raw = keys.s3.list_object_versions(Bucket=keys.bucket, Prefix=keys.prefix)
-        assert [v["VersionId"] for v in raw.get("Versions", [])] == [version] and not raw.get("DeleteMarkers")
+        records = [v for v in raw.get("Versions", []) if v["Key"] != f"{keys.prefix}_shredded"]
+        assert [v["VersionId"] for v in records] == [version] and not raw.get("DeleteMarkers")
+        marker = json.loads(keys.s3.get_object(Bucket=keys.bucket, Key=f"{keys.prefix}_shredded")["Body"].read())
+        assert list(marker) == ["shredded_us"]  # the marker that tells other processes: a time, no key
 
     def test_a_second_process_creating_the_same_scope_uses_the_key_stored_first(self, make_keys: Callable[[], KmsKeyService]) -> None:
         first, second = make_keys(), make_keys()
@@ -110,6 +113,50 @@ class TestKmsKeysOverHttp(KeyServiceContract):
         keys.close()  # closing forgets every plaintext key
         keys.key_by_id(key_id)
         assert len(decrypts) == 3
+
+    def test_a_key_shredded_by_another_process_leaves_this_ones_cache_within_revalidate_seconds(
+            self, make_keys: Callable[..., KmsKeyService]) -> None:
+        # Issue 14, item 6: a running server must not keep showing a number `kiroku retention run`
+        # erased elsewhere for cache_seconds (300 s) — only for revalidate_seconds (1 s) at most.
+        now = [0.0]
+        server = make_keys(monotonic=lambda: now[0])
+        dk = server.data_key(SCOPE)
+        other = server.data_key("7000012050002|PAYROLL_REPORT|2025")
+        assert server.key_by_id(dk.key_id) == dk.key  # cached in the server's memory
+        retention = make_keys()  # another process
+        retention.destroy(dk.key_id)
+        now[0] += server.revalidate_seconds - 0.01  # not looked yet: served from memory, as documented
+        assert server.key_by_id(dk.key_id) == dk.key
+        now[0] += 0.01
+        with pytest.raises(KeyErased) as err:
+            server.key_by_id(dk.key_id)
+        assert (err.value.code, err.value.field, err.value.got) == ("erased", "key_id", dk.key_id)
+        assert server.key_by_id(other.key_id) == other.key  # the other scopes are unwrapped again, not lost
+        decrypts = decrypt_calls(server)
+        now[0] += server.revalidate_seconds  # nothing shredded since: the cache stays
+        assert server.key_by_id(other.key_id) == other.key and decrypts == []
+
+    def test_a_key_unwrapped_while_another_process_shreds_it_is_not_cached(self, make_keys: Callable[..., KmsKeyService]) -> None:
+        now = [0.0]
+        server = make_keys(monotonic=lambda: now[0])
+        dk = server.data_key(SCOPE)
+        server.clear_cache()
+        server.key_by_id(server.data_key("1000011000005|PAYROLL_REPORT|2026").key_id)  # looked at the marker now
+        retention = make_keys()
+        real_unwrap = server._unwrap
+
+        def unwrap_then_shredded(record: dict[str, Any]) -> bytes:  # the record was read before the tombstone…
+            key = real_unwrap(record)
+            retention.destroy(dk.key_id)  # …and the key shredded while KMS answered
+            now[0] += server.revalidate_seconds
+            server._revalidate()  # another thread of the server looks at the marker meanwhile
+            return key
+
+        server._unwrap = unwrap_then_shredded  # type: ignore[method-assign]
+        assert server.key_by_id(dk.key_id) == dk.key  # this one read raced the shredding…
+        server._unwrap = real_unwrap  # type: ignore[method-assign]
+        with pytest.raises(KeyErased):  # …but its key was not kept
+            server.key_by_id(dk.key_id)
 
     def test_the_plaintext_cache_is_bounded_forgetting_the_least_recently_used_key(
             self, make_keys: Callable[..., KmsKeyService]) -> None:

@@ -178,3 +178,21 @@ def test_a_dry_run_destroys_nothing_and_unreadable_scopes_are_reported_and_kept(
     assert run_retention(keys, when + timedelta(days=1)).already_destroyed == 1
     with pytest.raises(ValueError):
         run_retention(keys, datetime(2030, 1, 1))  # a naive time is ambiguous
+
+
+def test_a_running_server_on_kms_shows_a_number_erased_by_another_process_once_it_looks(
+        home: Path, clock: Any, aws_deployment: AwsDeployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14, item 6, on the scale-out key service: `kiroku retention run` in another process
+    # shreds a key the server holds in memory; the server looks at the shredding marker before it
+    # serves a cached key (here every time: revalidate_seconds=0) and shows the number erased.
+    monkeypatch.setenv("KIROKU_KEYS", aws_deployment.keys_url + "&revalidate_seconds=0")
+    clock.set(jst(2027, 1, 20, 10, 0))
+    with open_kiroku(home=home, clock=clock) as server:
+        enroll_payroll(server, CORP_A, CHIYODA)
+        line = payroll_line(1)
+        sid = company(server, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([line])).submission_id
+        assert numbers(company_view(server, CORP_A).snapshot(sid)) == [line["personal_number"]]
+        clock.set(jst(2034, 1, 1, 0, 0))
+        with open_kiroku(home=home, clock=clock, recorder=False) as operator:
+            assert [s.scope for s in run_retention(operator.keys, clock()).destroyed] == [SCOPE_2026]
+        assert numbers(company_view(server, CORP_A).snapshot(sid)) == [ERASED]
