@@ -132,6 +132,9 @@ class LocalKeyring:
         if cached is not None:
             return cached
         with self._lock:
+            reserved = self._reserved_scope.get(scope)  # reserved, not yet persisted: the same key
+            if reserved is not None:
+                return self._reserved[reserved][1]
             row = self._db.execute("SELECT key_id, wrapped FROM data_keys WHERE scope = ?", (scope,)).fetchone()
             if row is None:
                 key_id = f"lk_{uuid.uuid4().hex}"
@@ -168,6 +171,10 @@ class LocalKeyring:
         if reserved is not None:
             return self._reserved[reserved][1]
         with self._lock:
+            # Again under the lock: another thread may have reserved this scope since the look above.
+            reserved = self._reserved_scope.get(scope)
+            if reserved is not None:
+                return self._reserved[reserved][1]
             row = self._db.execute("SELECT key_id, wrapped FROM data_keys WHERE scope = ?", (scope,)).fetchone()
             if row is not None:
                 return self.data_key(scope)

@@ -34,6 +34,38 @@ class KeyServiceContract:
         assert again.key_by_id(reserved.key_id) == reserved.key
         assert again.data_key("7000012050002|PAYROLL_REPORT|2030") == reserved
 
+    def test_threads_reserving_one_new_scope_at_once_get_one_key(self, keys: KeyService) -> None:
+        if not isinstance(keys, ReservingKeyService):
+            assert ReservingKeyService not in self.CAPABILITIES
+            return
+        import threading
+
+        for year in range(2030, 2050):  # many rounds: each a fresh scope, eight threads let go together
+            scope, got = f"7000012050002|PAYROLL_REPORT|{year}", []
+            start = threading.Barrier(8)
+
+            def reserve(_: int, scope: str = scope, got: list = got, start: threading.Barrier = start) -> None:
+                start.wait()
+                got.append(keys.reserve(scope))
+
+            assert run_in_threads(reserve, threads=8) == []
+            assert len(set(got)) == 1, f"{len(set(got))} keys reserved for {scope}"
+            keys.persist({got[0].key_id})
+            assert keys.data_key(scope) == got[0]
+
+    def test_a_reserved_scope_keeps_its_key_when_another_process_changed_the_key_service(
+            self, keys: KeyService, make_keys: Callable[[], KeyService]) -> None:
+        if not isinstance(keys, ReservingKeyService):
+            assert ReservingKeyService not in self.CAPABILITIES
+            return
+        reserved = keys.reserve("7000012050002|PAYROLL_REPORT|2030")
+        other = make_keys()  # another process stores a key: this one's caches are dropped
+        other.data_key("1000011000005|PAYROLL_REPORT|2030")
+        assert keys.data_key("7000012050002|PAYROLL_REPORT|2030") == reserved  # not a second key for the scope
+        keys.persist({reserved.key_id})
+        assert make_keys().data_key("7000012050002|PAYROLL_REPORT|2030") == reserved
+        other.close()
+
     def test_closing_twice_is_harmless(self, make_keys: Callable[[], KeyService]) -> None:
         opened = make_keys()
         opened.close()
