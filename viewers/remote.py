@@ -33,6 +33,7 @@ from ledger.domain.model import (
 from ledger.errors import IntegrityError, ValidationError
 from viewers.agency import AgencyView
 from viewers.http.client import HttpClient
+from viewers.http.problems import error_from_problem
 
 
 def _params(**kw: Any) -> dict[str, Any]:
@@ -111,11 +112,21 @@ class RemoteAgencyView(_Remote):
                 yield n
 
     def events(self, after: int = 0, max_seconds: float = 3600) -> Iterator[Notice]:
-        """Notices after ``after`` from the Server-Sent Events stream, until the server closes it."""
+        """Notices after ``after`` from the Server-Sent Events stream, until the server closes it.
+        A stream the server ends for a reason (``event: problem``: the token was revoked or has
+        expired) raises that error, as a call would (``Unauthenticated``)."""
+        kind = "message"
         for line in self.http.stream_lines("GET", "/v1/notices/stream", params={"after": after, "max_seconds": max_seconds},
                                            timeout=max_seconds + 60):
-            if line.startswith("data: "):
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "problem":
+                problem = json.loads(line[6:])
+                raise error_from_problem(problem, int(problem.get("status", 500)), None)
+            elif line.startswith("data: "):
                 yield Notice.model_validate_json(line[6:])
+            elif not line:
+                kind = "message"  # an event ends at a blank line
 
     def pending_enrollments(self) -> list[Enrollment]:
         return [Enrollment.model_validate(x) for x in self._get("/v1/enrollments/pending")]

@@ -171,6 +171,12 @@ def notices_after(conn: Connection, agency_id: str, after: int, limit: int) -> l
                    recorded_at=from_us(r["recorded_us"]), lines=t.loads(r["lines"])) for r in rows]
 
 
+def last_notice_seq(conn: Connection, agency_id: str) -> int:
+    """The sequence number of an agency's last notice (0 when it has none): one index probe."""
+    n = t.notices
+    return conn.execute(select(func.max(n.c.seq)).where(n.c.agency_id == agency_id)).scalar() or 0
+
+
 # -- dispositions -------------------------------------------------------------------------------------
 
 def disposition(conn: Connection, disposition_id: str) -> dict | None:

@@ -4,7 +4,13 @@ Each token belongs to one principal (``company:<法人番号>``, ``vendor:NAME``
 ``bank:NAME``, ``agency:<kind>:<code>`` or ``operator:NAME``). A token is 32 random bytes shown
 once, when it is made (``kk_`` + URL-safe base64); only its SHA-256 is stored, in a small SQLite
 file of its own under the data directory (``principals.db``), so a stolen copy of the file lets
-nobody in. Tokens can expire and can be revoked; a revoked token stops working at the next call.
+nobody in. Tokens can expire and can be revoked; a revoked token stops working at the next call,
+and a connection that outlives its token's check (an SSE stream, a long-poll) is refused within
+about a second by :meth:`TokenStore.check`, which the HTTP API runs on every wake-up.
+
+A presented token is compared by its SHA-256 only (an indexed lookup of the digest): how long the
+lookup takes depends on the digest, never on how many leading characters of the token are right,
+so timing tells a guesser nothing — the constant-time property of comparing digests.
 
 Authentication is all this module does: what a principal may do is decided in the service layer.
 """
@@ -29,6 +35,7 @@ from ledger.errors import NotFound, Unauthenticated, ValidationError
 from ledger.private_files import private_sqlite
 
 TOKEN_PREFIX = "kk_"
+_COLUMNS = "token_id, principal, label, created_us, expires_us, revoked_us"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 _SCHEMA = """
@@ -133,20 +140,34 @@ class TokenStore:
 
     def authenticate(self, token: str | None) -> Principal:
         """The principal a bearer token stands for; ``Unauthenticated`` if it does not stand for one now."""
+        return Principal.parse(self.identify(token).principal)
+
+    def identify(self, token: str | None) -> TokenInfo:
+        """The record of the token presented, if it is active now; ``Unauthenticated`` otherwise."""
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             raise Unauthenticated("send an API token: Authorization: Bearer kk_…", field="authorization",
                                   expected="Bearer kk_…", got=None, code="unauthenticated")
         with self._lock:
-            row = self._db.execute("SELECT token_id, principal, label, created_us, expires_us, revoked_us FROM api_tokens "
-                                   "WHERE token_sha256 = ?", (digest(token),)).fetchone()
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE token_sha256 = ?", (digest(token),)).fetchone()
         if row is None:
             raise Unauthenticated("this API token is not known", field="authorization", code="invalid_token")
-        info = _info(row)
+        return self._active(_info(row))
+
+    def check(self, token_id: str) -> TokenInfo:
+        """Is the token (by id) still active? For connections that outlive the call that opened them:
+        ``Unauthenticated`` as soon as it was revoked or has expired (or was removed)."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE token_id = ?", (token_id,)).fetchone()
+        if row is None:
+            raise Unauthenticated("this API token is not known", field="authorization", code="invalid_token")
+        return self._active(_info(row))
+
+    def _active(self, info: TokenInfo) -> TokenInfo:
         if info.revoked_at is not None:
             raise Unauthenticated("this API token was revoked", field="authorization", code="token_revoked")
         if info.expires_at is not None and self.clock() >= info.expires_at:
             raise Unauthenticated("this API token has expired; ask for a new one", field="authorization", code="token_expired")
-        return Principal.parse(info.principal)
+        return info
 
     def close(self) -> None:
         with self._lock:

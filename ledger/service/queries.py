@@ -210,11 +210,21 @@ class Queries:
 
     # -- notices ---------------------------------------------------------------------------------
 
-    def notices(self, who: Principal, after: int = 0, limit: int = 100) -> list[Notice]:
-        """An agency's notice feed after sequence number ``after``: no gaps, no duplicates."""
+    def notices(self, who: Principal, after: int = 0, limit: int = 100, *, field: str = "after") -> list[Notice]:
+        """An agency's notice feed after sequence number ``after``: no gaps, no duplicates.
+
+        ``after`` past the feed's last notice is refused (``field`` names where it came from): the
+        reader is wrong about where it is, and the numbers it claims to have handled will be given
+        to notices recorded later — answering "nothing new" would let it skip them."""
         agency = authz.require_agency(who, "has a notice feed")
         with self.catalog.connect() as conn:
-            return reads.notices_after(conn, agency, after, max(1, min(limit, 1000)))
+            found = reads.notices_after(conn, agency, after, max(1, min(limit, 1000)))
+            last = reads.last_notice_seq(conn, agency) if not found and after > 0 else after
+        if after > last:
+            raise ValidationError(f"{field} is past the end of this notice feed: its last notice is number {last}; "
+                                  "resume after the last notice you handled", field=field,
+                                  expected=f"a sequence number from 0 to {last}", got=after, code="after_past_end")
+        return found
 
     # -- dispositions ----------------------------------------------------------------------------
 

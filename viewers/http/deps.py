@@ -7,12 +7,14 @@ import threading
 from dataclasses import dataclass
 
 from fastapi import Request, Security
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal
 from ledger.errors import Unauthenticated
-from viewers.http.problems import document_problems
+from viewers.http.gate import www_authenticate
+from viewers.http.problems import document_problems, problem_response
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="An API token made with `kiroku principals add` (shown once, stored only as a hash).")
@@ -24,6 +26,24 @@ def current_principal(request: Request, _: HTTPAuthorizationCredentials | None =
     if who is None:  # only when a route is mounted outside the gate's protection
         raise Unauthenticated("send an API token: Authorization: Bearer kk_…", field="authorization")
     return who
+
+
+def reauthenticate(request: Request) -> None:
+    """Check again that the token this request came with is active: for a connection that stays
+    open (an SSE stream, a long-poll), at each wake-up. ``Unauthenticated`` once it was revoked
+    or has expired — the gate's check holds only for the moment the request arrived."""
+    token_id, tokens = getattr(request.state, "token_id", None), getattr(request.app.state, "tokens", None)
+    if token_id is None or tokens is None:  # only when a route is mounted outside the gate's protection
+        raise Unauthenticated("send an API token: Authorization: Bearer kk_…", field="authorization")
+    tokens.check(token_id)
+
+
+def unauthenticated(request: Request, err: Unauthenticated) -> Response:
+    """The 401 problem for a token found inactive after the gate let the request in, with the
+    same ``WWW-Authenticate`` challenge the gate sends."""
+    response = problem_response(request, err)
+    response.headers["WWW-Authenticate"] = www_authenticate(err)
+    return response
 
 
 def kiroku_of(request: Request) -> Kiroku:
