@@ -121,12 +121,15 @@ class Kiroku:
         if self.closed:
             return
         self.closed = True
-        self.transparency.close()
-        self.log.close()
-        self.catalog.close()
-        self.keys.close()
-        if self.writer_lock is not None:
-            self.writer_lock.release()
+        try:
+            self.queries.access.flush(everything=True)  # the denials this process counted but has not summed up yet
+        finally:
+            self.transparency.close()
+            self.log.close()
+            self.catalog.close()
+            self.keys.close()
+            if self.writer_lock is not None:
+                self.writer_lock.release()
 
     def __enter__(self) -> Kiroku:
         return self

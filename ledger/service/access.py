@@ -11,7 +11,7 @@ Denials are bounded per principal, allowed reads never are. In each window of
 first ``denials_recorded`` denials of one principal are recorded one by one, as every allowed
 read is; the last of them says so in its ``reason``. Later denials in that window are counted,
 per company, and when the window is over one record per company sums them up:
-action ``denials_suppressed``, outcome ``DENIED``, subject ``"<count> denials"``, and a reason
+action ``denials_suppressed``, outcome ``DENIED``, subject ``"<count> denials"`` (``"1 denial"``), and a reason
 naming the principal, the window, the first and last suppressed denial and the actions tried
 (see :func:`summary`). An auditor therefore always has the first denials in full, knows from the
 marked one that counting began, and gets an exact count per company and window. At most
@@ -74,6 +74,11 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def counted(n: int) -> str:
+    """The subject of a ``denials_suppressed`` record: "1 denial", "7 denials"."""
+    return f"{n} denial" if n == 1 else f"{n} denials"
+
+
 def summary(viewer: str, corp: str | None, tally: _Tally, start: datetime, end: datetime, recorded: int) -> str:
     """The reason of a ``denials_suppressed`` record."""
     about = "about this company" if corp else "about no known company, or about companies beyond those summed up one by one"
@@ -111,10 +116,11 @@ class AccessLog:
                     }, actor=who.id, corporate_number=corp, time=now))
         self._append(events)
 
-    def flush(self) -> None:
-        """Write the summaries of every window that is over now (the next ``record`` would)."""
+    def flush(self, *, everything: bool = False) -> None:
+        """Write the summaries of every window that is over now (the next ``record`` would) — with
+        ``everything``, of the current windows too (the process is closing: its counts would be lost)."""
         with self._lock:
-            events = self._close_windows(self.clock())
+            events = self._close_windows(self.clock(), everything=everything)
         self._append(events)
 
     def _append(self, events: list[Event]) -> None:
@@ -164,9 +170,9 @@ class AccessLog:
         tally.actions[action] += 1
         return None
 
-    def _close_windows(self, now: datetime) -> list[Event]:
-        """The summary events of every window that is over; forgets those windows."""
-        current = self._index(now)
+    def _close_windows(self, now: datetime, *, everything: bool = False) -> list[Event]:
+        """The summary events of every window that is over (or of all, ``everything``); forgets them."""
+        current = self._index(now) + (1 if everything else 0)
         if self._oldest is None or self._oldest >= current:
             return []  # one comparison per record while no window is over
         out = []
@@ -176,7 +182,7 @@ class AccessLog:
             end = start + self.denial_window
             for corp, tally in window.tallies.items():
                 out.append(Event(FILING_VIEWED, {
-                    "access_id": new_id("acc"), "viewer": viewer, "action": SUPPRESSED, "subject": f"{tally.count} denials",
+                    "access_id": new_id("acc"), "viewer": viewer, "action": SUPPRESSED, "subject": counted(tally.count),
                     "legal_basis": None, "outcome": "DENIED",
                     "reason": summary(viewer, corp, tally, start, end, window.recorded),
                 }, actor=viewer, corporate_number=corp, time=now))

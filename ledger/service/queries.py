@@ -356,6 +356,7 @@ class Queries:
         if not basis.allowed:
             raise self.access.deny(who, corp, "access_log", corp, basis, f"no access log of company {corp} is visible to you",
                                    "corporate_number")
+        self.access.flush()  # the summaries of denial windows that are over, before the company looks
         with self.catalog.connect() as conn:
             return reads.access_records(conn, corp, after, limit)
 

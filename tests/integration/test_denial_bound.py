@@ -59,7 +59,7 @@ def test_denials_about_more_companies_than_the_bound_are_summed_up_about_no_comp
     full = [(r["corporate_number"], r["action"]) for r in rows if r["action"] != SUPPRESSED]
     assert sorted(full) == sorted([(companies[0], "enrollments"), (companies[1], "enrollments")])
     summed = {r["corporate_number"]: r["subject"] for r in rows if r["action"] == SUPPRESSED}
-    assert summed == {companies[2]: "1 denials", companies[3]: "1 denials", t.NO_COMPANY: "2 denials"}
+    assert summed == {companies[2]: "1 denial", companies[3]: "1 denial", t.NO_COMPANY: "2 denials"}
     assert "about no known company, or about companies beyond those summed up one by one" in next(
         r["reason"] for r in rows if r["corporate_number"] == t.NO_COMPANY)
 
@@ -100,4 +100,38 @@ def test_the_log_holds_every_allowed_read_and_accounts_for_every_denial_exactly(
         sums = [int(r["subject"].split()[0]) for r in rows if r["action"] == SUPPRESSED and f"in the window {stamp} –" in r["reason"]]
         assert sum(sums) == count - len(full)
         assert len(sums) <= min(4, bound + 1)  # one per company (three, and none), at most bound + 1: never one per denial
-    assert all(re.fullmatch(r"\d+ denials", r["subject"]) for r in rows if r["action"] == SUPPRESSED)
+    assert all(re.fullmatch(r"1 denial|\d+ denials", r["subject"]) for r in rows if r["action"] == SUPPRESSED)
+
+
+def probe(kiroku, who: Principal, corp: str, times: int) -> None:
+    from ledger.errors import NotFound
+
+    for _ in range(times):
+        with pytest.raises(NotFound):
+            kiroku.queries.enrollments(who, corp)
+
+
+def test_a_company_listing_its_access_log_sees_the_summary_of_an_hour_that_is_over(kiroku, clock):
+    from tests.factories import CORP_A
+    from tests.integration.helpers import company_view, jst
+
+    clock.set(jst(2026, 12, 4, 10, 0))
+    who = Principal.parse("vendor:enumerator")
+    probe(kiroku, who, CORP_A, kiroku.queries.access.denials_recorded + 3)
+    clock.set(jst(2026, 12, 4, 11, 5))  # the hour is over; nobody has read or been denied since
+    summed = [r for r in company_view(kiroku, CORP_A).access_log() if r.action == SUPPRESSED]
+    assert [(r.viewer, r.subject, r.outcome) for r in summed] == [(who.id, "3 denials", "DENIED")]
+
+
+def test_closing_the_deployment_sums_up_the_denials_it_counted_in_a_window_not_over(home, clock):
+    from ledger.bootstrap import open_kiroku
+    from tests.factories import CORP_A
+    from tests.integration.helpers import company_view, jst
+
+    clock.set(jst(2026, 12, 4, 10, 0))
+    who = Principal.parse("vendor:enumerator")
+    with open_kiroku(home=home, clock=clock) as first:
+        probe(first, who, CORP_A, first.queries.access.denials_recorded + 2)
+    with open_kiroku(home=home, clock=clock) as again:  # the same hour, another process
+        summed = [r for r in company_view(again, CORP_A).access_log() if r.action == SUPPRESSED]
+    assert [(r.viewer, r.subject) for r in summed] == [(who.id, "2 denials")]
