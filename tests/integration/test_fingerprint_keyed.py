@@ -11,7 +11,9 @@ The fingerprint is an HMAC under a key derived from the scope's data key
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 
@@ -20,13 +22,16 @@ import pytest
 from ledger.bootstrap import open_kiroku
 from ledger.domain.identifiers import make_personal_number
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
+from ledger.encoding.payroll_csv import group_rows, header_mapping, submission_request
 from ledger.errors import Conflict, KeyErased, ValidationError
 from ledger.service import idempotency
 from ledger.service.retention import run_retention
 from ledger.service.sealing import MASK, key_scope
 from ledger.transparency.proofs import ReceiptProof
-from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, payroll_line
+from producers import import_payroll_csv
+from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, payroll_line, personal
 from tests.integration.helpers import company, enroll_payroll, filing_ends, grant_until, producer
+from tests.integration.test_flows_csv import EN_HEADER, csv_text, row, write
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +203,26 @@ def test_a_correction_with_an_invalid_body_gets_the_field_error_before_its_repla
             corporate_number=CORP_A, procedure="PAYROLL_REPORT", period="2026", kind="CORRECTION", replaces="sub_nothing",
             payload=payroll([payroll_line(1, payment_amount=-1)])))
     assert (err.value.code, err.value.field, err.value.expected, err.value.got) == NEGATIVE
+
+
+# -- the CSV importer's keys ----------------------------------------------------------------------------------
+
+def test_a_csv_imports_keys_reveal_no_personal_number_yet_a_changed_number_is_no_retry(kiroku, tmp_path):
+    company(kiroku, CORP_A).grant("vendor:acme-payroll", ["PAYROLL_REPORT"], ["submit", "read"], grant_until(kiroku))
+    vendor = producer(kiroku, "vendor:acme-payroll")
+    path = write(tmp_path / "a.csv", csv_text(EN_HEADER, [row(CORP_A, 1)]), bom=False)
+    first = import_payroll_csv(vendor, path)
+    [receipt] = first.receipts
+    entry = kiroku.codec.decode(vendor.receipt_with_proof(receipt.submission_id).entry)
+    key = entry.body["idempotency_key"]
+    # The key is the same for any personal number in the row: no guess can be tested against it.
+    for n in range(10):
+        guess = csv.DictReader(io.StringIO(csv_text(EN_HEADER, [row(CORP_A, 1, personal_number=personal(n))])))
+        assert submission_request(next(group_rows(guess, header_mapping(guess.fieldnames)))).idempotency_key == key
+    ends = filing_ends(kiroku)
+    assert import_payroll_csv(vendor, path).receipts == [receipt]  # the same file: the same receipt
+    changed = write(tmp_path / "b.csv", csv_text(EN_HEADER, [row(CORP_A, 1, personal_number=personal(7))]), bom=False)
+    again = import_payroll_csv(vendor, changed)  # another number under the same key: a conflict, never the old receipt
+    assert (again.receipts, [(e["row"], e["code"], e["field"]) for e in again.errors]) == (
+        [], [(2, "idempotency_conflict", "idempotency_key")])
+    assert filing_ends(kiroku) == ends
