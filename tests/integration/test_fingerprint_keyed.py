@@ -113,7 +113,7 @@ def test_the_fingerprint_is_the_same_after_a_restart_so_a_retry_still_gets_its_r
     req = the_request()
     with open_kiroku(home=home, clock=clock) as k:
         first = k.commands.record(Principal.company(CORP_A), req)
-        stored = k.codec.decode(next(iter(k.log.read("kiroku.filings", _partition(k, first), 0, 10))).value)
+        stored = entry_of(k, first)
     with open_kiroku(home=home, clock=clock) as k:
         again = k.commands.record(Principal.company(CORP_A), req)
         assert again == first
@@ -121,8 +121,11 @@ def test_the_fingerprint_is_the_same_after_a_restart_so_a_retry_still_gets_its_r
             stored.body["request_fingerprint"]
 
 
-def _partition(k, receipt: Receipt) -> int:
-    return int(receipt.position.split("/")[1])
+def entry_of(k, receipt: Receipt):
+    """The recorded event at the receipt's position, read from the log."""
+    topic, partition, offset = receipt.position.rsplit("/", 2)
+    [rec] = list(k.log.read(topic, int(partition), int(offset), 1))
+    return k.codec.decode(rec.value)
 
 
 def test_an_entry_recorded_with_the_old_unkeyed_fingerprint_still_answers_retries_and_conflicts(kiroku, monkeypatch):
@@ -132,10 +135,11 @@ def test_an_entry_recorded_with_the_old_unkeyed_fingerprint_still_answers_retrie
     req = the_request("legacy-run")
     keyed = kiroku.commands.fingerprints.of
     # The entry is written as before keyed fingerprints: the bare SHA-256 of the old canonical form.
-    monkeypatch.setattr(kiroku.commands.fingerprints, "of",
-                        lambda r, scope: idempotency.Fingerprint(old_request_fingerprint(r), keyed(r, scope).key_id))
-    first = kiroku.commands.record(who, req)
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(kiroku.commands.fingerprints, "of",
+                  lambda r, scope: idempotency.Fingerprint(old_request_fingerprint(r), keyed(r, scope).key_id))
+        first = kiroku.commands.record(who, req)
+    assert entry_of(kiroku, first).body["request_fingerprint"] == old_request_fingerprint(req)
     ends = filing_ends(kiroku)
 
     assert kiroku.commands.record(who, req) == first  # answered from the catalog's row
@@ -168,6 +172,26 @@ def test_a_cancellation_under_a_key_gets_a_keyed_fingerprint_whose_key_is_durabl
         first = k.commands.record(who, cancel)
     with open_kiroku(home=home, clock=clock) as k:
         assert k.commands.record(who, cancel) == first
+
+
+# -- the same on Kafka + PostgreSQL (``tests/service_fixtures.py``): other servers, the same fingerprints --------
+
+SCALEOUT = pytest.mark.parametrize("deployment", ["scaleout"], indirect=True)
+
+
+@SCALEOUT
+def test_on_kafka_and_postgresql_a_reader_cannot_confirm_a_guessed_personal_number(kiroku):
+    test_a_reader_of_the_entry_cannot_confirm_a_guessed_personal_number_by_hashing_the_request(kiroku)
+
+
+@SCALEOUT
+def test_on_kafka_and_postgresql_a_retry_returns_its_receipt_and_another_number_conflicts(kiroku):
+    test_a_retry_returns_the_original_receipt_and_another_personal_number_under_the_key_conflicts(kiroku)
+
+
+@SCALEOUT
+def test_on_kafka_and_postgresql_an_old_unkeyed_fingerprint_still_compares(kiroku, monkeypatch):
+    test_an_entry_recorded_with_the_old_unkeyed_fingerprint_still_answers_retries_and_conflicts(kiroku, monkeypatch)
 
 
 # -- item 9: the body's own errors win over conflicts with what is recorded ----------------------------------
