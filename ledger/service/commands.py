@@ -301,11 +301,14 @@ class Commands:
             if not key.strip() or len(key) > 200:
                 raise ValidationError("idempotency_key must be 1 to 200 characters", field="idempotency_key",
                                       expected="1 to 200 characters", got=key, code="invalid_idempotency_key")
-            fingerprint = self.fingerprints.of(req, scope)
-            repeat = self._repeat(view, who, corp, req, fingerprint)
-            if repeat is not None:
-                return repeat
-            reused = self._key_used(view, who, key)
+            if self._key_used(view, who, key):
+                # Only then is the fingerprint needed this early (a new key's is made once the
+                # request is accepted, so a refused one leaves no data key behind).
+                fingerprint = self.fingerprints.of(req, scope)
+                repeat = self._repeat(view, who, corp, req, fingerprint)
+                if repeat is not None:
+                    return repeat
+                reused = True
         # Then the body on its own (no lookups): its errors win over any conflict with what is recorded.
         payload: dict[str, Any] | None = None
         if req.kind is SubmissionKind.ORIGINAL:
@@ -344,6 +347,8 @@ class Commands:
             stored, key_id = self.sealer.seal(proc, payload, scope, submission_id)
             payload_bytes = self.registry.encode(proc.schema, stored)
             line_count = len(payload["lines"])
+        if req.idempotency_key is not None and fingerprint is None:
+            fingerprint = self.fingerprints.of(req, scope)
         due = calendar.deadline(proc.code, period)
         body = {
             "submission_id": submission_id, "kind": req.kind.value, "procedure": proc.code, "period": period,
@@ -382,7 +387,8 @@ class Commands:
         return None
 
     def _key_used(self, view: BatchView, who: Principal, key: str) -> bool:
-        """Whether this principal already used ``key`` (for a request other than this one)."""
+        """Whether this principal already used ``key`` (in this batch, in this writer's recent
+        appends, or in the catalog)."""
         return key in view.pending_keys or self.recent.by_key(who.id, key) is not None or bool(view.keys.get(key))
 
     def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: Head | None) -> None:

@@ -51,3 +51,15 @@ def test_two_servers_on_one_kms_deployment_fingerprint_alike_until_the_scope_is_
 
 def test_these_flows_really_ran_on_kms(kiroku) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(kiroku.keys, KmsKeyService)
+
+
+def test_a_refused_request_under_a_new_key_leaves_no_data_key_in_the_kms_store(kiroku) -> None:  # type: ignore[no-untyped-def]
+    from ledger.domain.model import Principal
+    from ledger.errors import ValidationError
+    from tests.factories import payroll, payroll_line
+
+    req = the_request("refused-1").model_copy(update={"payload": payroll([payroll_line(1, payment_amount=-1)])})
+    with pytest.raises(ValidationError) as err:
+        kiroku.commands.record(Principal.company("7000012050002"), req)
+    assert (err.value.code, err.value.field) == ("negative_amount", "lines[1].payment_amount")
+    assert kiroku.keys.scopes() == []
