@@ -40,6 +40,7 @@ from ledger.domain.procedures import (
     validate_payload,
 )
 from ledger.encoding.codec import SchemaRegistry
+from ledger.encoding.echo import redact, shown
 from ledger.encoding.events import (
     DISPOSITION_ISSUED,
     ENROLLMENT_ACCEPTED,
@@ -300,7 +301,8 @@ class Commands:
             key = req.idempotency_key
             if not key.strip() or len(key) > 200:
                 raise ValidationError("idempotency_key must be 1 to 200 characters", field="idempotency_key",
-                                      expected="1 to 200 characters", got=key, code="invalid_idempotency_key")
+                                      expected="1 to 200 characters", got=redact(str(shown(key, "idempotency_key"))),
+                                      code="invalid_idempotency_key")
             if self._key_used(view, who, key):
                 # Only then is the fingerprint needed this early (a new key's is made once the
                 # request is accepted, so a refused one leaves no data key behind).

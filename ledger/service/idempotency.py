@@ -41,6 +41,7 @@ import json
 from dataclasses import dataclass
 
 from ledger.domain.model import SubmissionRequest
+from ledger.encoding.echo import redact, shown
 from ledger.errors import Conflict
 from ledger.ports import KeyService, ReservingKeyService
 
@@ -114,9 +115,12 @@ class Fingerprints:
 
 
 def key_conflict(key: str) -> Conflict:
-    """The refusal of a key already used for another request."""
+    """The refusal of a key already used for another request (the key is quoted only where it
+    cannot hold a personal number: a client may have made it of anything)."""
+    quoted = redact(str(shown(key, "idempotency_key")))
     return Conflict(
-        f"idempotency key {key!r} was already used for a different submission; use a new key for new data",
+        f"idempotency key {quoted!r} was already used for a different submission (a key is yours across every "
+        "company you file for); use a new key for new data",
         field="idempotency_key", expected="the same body as the first use of this key", got="a different body",
         code="idempotency_conflict",
     )

@@ -250,3 +250,20 @@ def test_a_csv_imports_keys_reveal_no_personal_number_yet_a_changed_number_is_no
     assert (again.receipts, [(e["row"], e["code"], e["field"]) for e in again.errors]) == (
         [], [(2, "idempotency_conflict", "idempotency_key")])
     assert filing_ends(kiroku) == ends
+
+
+def test_a_key_made_of_a_personal_number_is_never_repeated_in_the_refusal(kiroku):
+    """A client may build its keys of anything; errors never carry a personal number (item 7's rule)."""
+    number = make_personal_number("12345678901")
+    a = company(kiroku, CORP_A)
+    a.record(CORP_A, "PAYROLL_REPORT", "2026", payroll(), idempotency_key=f"emp-{number}")
+    with pytest.raises(Conflict) as err:
+        a.record(CORP_A, "PAYROLL_REPORT", "2025", payroll(), idempotency_key=f"emp-{number}")
+    assert err.value.code == "idempotency_conflict" and number not in str(err.value.to_dict())
+    with pytest.raises(ValidationError) as bad:
+        a.record(CORP_A, "PAYROLL_REPORT", "2025", payroll(), idempotency_key=number * 17)
+    assert (bad.value.code, bad.value.got) == ("invalid_idempotency_key", "204 characters (not shown)")
+    assert number not in str(bad.value.to_dict())
+    with pytest.raises(ValidationError) as bad:
+        a.record(CORP_A, "PAYROLL_REPORT", "2025", payroll(), idempotency_key=f"x-{number}" + " " * 190)
+    assert number not in str(bad.value.to_dict())
