@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ledger.catalog import tables as c
@@ -41,11 +41,14 @@ class BatchView:
                             .where(s.c.corporate_number.in_(corps), s.c.procedure.in_(procs)).order_by(s.c.version)).all()
         for corp, proc, period, sid, kind in rows:
             self.heads[(corp, proc, period)] = Head(sid, kind)
-        self.keys: dict[tuple[str, str], dict] = {}
+        # Idempotency keys are the principal's own (ledger.service.idempotency): every submission this
+        # principal recorded under one of the batch's keys. Several per key only from before keys
+        # were scoped per principal, when one principal could use a key once per company.
+        self.keys: dict[str, list[dict]] = {}
         if keys:
-            for row in conn.execute(select(s).where(tuple_(s.c.corporate_number, s.c.idempotency_key).in_(
-                    [(r.corporate_number, r.idempotency_key) for r in batch if r.idempotency_key]))).mappings():
-                self.keys[(row["corporate_number"], row["idempotency_key"])] = dict(row)
+            for row in conn.execute(select(s).where(s.c.recorded_by == who.id, s.c.idempotency_key.in_(keys))
+                                    .order_by(s.c.recorded_us)).mappings():
+                self.keys.setdefault(row["idempotency_key"], []).append(dict(row))
         e, d = c.enrollments, c.decisions
         self.enrolled: set[tuple[str, str]] = set()
         self.decided: dict[tuple[str, str], dict[str, str]] = {}
@@ -59,8 +62,10 @@ class BatchView:
         p = c.policies
         self.accept_all = {(a, proc) for a, proc in conn.execute(
             select(p.c.agency_id, p.c.procedure).where(p.c.procedure.in_(procs), p.c.accept_all.is_(True))).all()}
-        # Within the batch: idempotency keys decided so far → (fingerprint, event).
-        self.pending_keys: dict[tuple[str, str], tuple[str, object]] = {}
+        # Within the batch: idempotency keys decided so far → (corporate number, fingerprint, event),
+        # and the data key each appended event's fingerprint was derived from (by id of the event).
+        self.pending_keys: dict[str, tuple[str, str, object]] = {}
+        self.fingerprint_keys: dict[int, str] = {}
 
     def routing(self, corp: str, procedure: str) -> tuple[set[str], set[str], bool]:
         """(agencies that accepted, agencies that rejected, whether an active enrollment exists)."""

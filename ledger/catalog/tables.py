@@ -92,7 +92,9 @@ submissions = Table(
     Column("idempotency_key", Text), Column("request_fingerprint", Text, nullable=False),
     Column("snapshot_key", Text), Column("targets", Text, nullable=False), Column("unreached", Text, nullable=False),
     Index("ix_submissions_filing", "corporate_number", "procedure", "period", "version"),
-    UniqueConstraint("corporate_number", "idempotency_key", name="uq_submissions_idempotency"),
+    # Idempotency keys are per principal (ledger.service.idempotency); the company stays in the
+    # constraint because entries from when keys were per company may hold one key for two companies.
+    UniqueConstraint("recorded_by", "idempotency_key", "corporate_number", name="uq_submissions_principal_key"),
 )
 
 targets = Table(

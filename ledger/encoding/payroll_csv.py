@@ -9,7 +9,13 @@ name the same CSV row and column in their errors.
 - **Grouping.** Rows of one company and year must be consecutive (as payroll systems export
   them); each run of rows becomes one ``PAYROLL_REPORT`` submission.
 - **Idempotency.** Each submission's key is derived from its rows, so sending the same file
-  again returns the original receipts instead of recording twice.
+  again returns the original receipts instead of recording twice. The key is stored in the
+  recorded entry, which proof readers get: it is a digest of the rows *without* their sealed
+  cells (the personal numbers, which the entry holds only encrypted), so it reveals nothing the
+  entry does not show in clear, and no guessed personal number can be tested against it. A
+  retry still tells a changed personal number apart: the service compares the whole request by
+  its keyed fingerprint (:mod:`ledger.service.idempotency`), so the same key with another number
+  is a conflict, never the old receipt.
 - **Error places.** Rows count the header as row 1; a service error on ``lines[n].field`` is
   placed on the n-th row of its group, any other on the group's first row. Errors never repeat
   a personal number or a whole row (:mod:`ledger.encoding.echo`).
@@ -24,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ledger.domain.model import SubmissionRequest
+from ledger.domain.procedures import PROCEDURES
 from ledger.encoding.echo import redact, shown
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
 
@@ -52,6 +59,11 @@ REQUIRED = ("corporate_number", "period", "employer_name", "employer_address")
 LINE_COLUMNS = [k for k in COLUMNS if k not in ("corporate_number", "period", "employer_name", "employer_address")]
 #: Header spelling → canonical column.
 ALIASES = {alias: canon for canon, aliases in COLUMNS.items() for alias in aliases}
+#: Cells the ledger seals (AES-GCM under the scope's data key): never part of a derived key.
+SEALED_COLUMNS = frozenset(PROCEDURES["PAYROLL_REPORT"].sensitive_fields)
+#: Marks a key derived from the rows without their sealed cells (before: ``csv-import:<hex>``
+#: over every cell, personal numbers included).
+KEY_PREFIX = "csv-import:v2:"
 #: A service error's field that names a line: ``lines[3].personal_number``.
 LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
 
@@ -120,11 +132,12 @@ def submission_request(group: RowGroup) -> SubmissionRequest:
     for _, row in group.rows:
         line = {k: row[k] for k in LINE_COLUMNS if k in row and row[k] != ""}
         lines.append(line)
-    digest = hashlib.sha256(repr([r for _, r in group.rows]).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(repr([{k: v for k, v in r.items() if k not in SEALED_COLUMNS} for _, r in group.rows])
+                            .encode()).hexdigest()[:32]
     return SubmissionRequest(
         corporate_number=group.corporate_number, procedure="PAYROLL_REPORT", period=group.period,
         payload={"employer": {"name": first.get("employer_name", ""), "address": first.get("employer_address", "")}, "lines": lines},
-        idempotency_key=f"csv-import:{digest}",
+        idempotency_key=KEY_PREFIX + digest,
     )
 
 

@@ -40,6 +40,7 @@ from ledger.domain.procedures import (
     validate_payload,
 )
 from ledger.encoding.codec import SchemaRegistry
+from ledger.encoding.echo import redact, shown
 from ledger.encoding.events import (
     DISPOSITION_ISSUED,
     ENROLLMENT_ACCEPTED,
@@ -61,7 +62,7 @@ from ledger.service import authz
 from ledger.service.access import AccessLog
 from ledger.service.authz import Basis
 from ledger.service.grant_terms import check_grant_terms
-from ledger.service.idempotency import key_conflict, request_fingerprint
+from ledger.service.idempotency import Fingerprint, Fingerprints, key_conflict, same_request
 from ledger.service.overlay import Appended, RecentAppends
 from ledger.service.routing import route
 from ledger.service.sealing import Sealer, key_scope
@@ -88,6 +89,8 @@ class Commands:
         self._decide = threading.RLock()
         # What this writer appended that the catalog may not show yet (processing out of line).
         self.recent = RecentAppends()
+        # Keyed request fingerprints, under the data keys of the submissions' own scopes.
+        self.fingerprints = Fingerprints(sealer.keys)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -262,7 +265,10 @@ class Commands:
             self.access.record(who, denials)
             where: dict[int, Position] = {}
             if events:
-                self.sealer.persist({e.body["key_id"] for e in events if e.body.get("key_id")})
+                # The keys that seal the batch and those its fingerprints were derived from (the same
+                # scope's, but a cancellation seals nothing) are made durable before the append.
+                self.sealer.persist({e.body["key_id"] for e in events if e.body.get("key_id")}
+                                    | {view.fingerprint_keys[id(e)] for e in events if id(e) in view.fingerprint_keys})
                 where = {id(e): p for e, p in zip(events, self._append(events))}
                 self.recent.add([Appended(e, where[id(e)]) for e in events])
             out: list[Receipt | KirokuError] = []
@@ -285,73 +291,111 @@ class Commands:
         if not basis.allowed:
             raise Forbidden(f"{who} may not submit {proc.code} for company {corp}: {basis.reason}",
                             field="corporate_number", got=corp, code="forbidden")
-        # Only a request with an idempotency key needs its fingerprint (to tell a retry from new data).
-        fingerprint = request_fingerprint(req) if req.idempotency_key is not None else ""
-        # Then idempotency: a retry of a recorded request gets the original receipt back.
+        scope = key_scope(corp, proc.code, period)
+        # Idempotency first: a retry of a recorded request gets the original receipt back, even if
+        # the rules have tightened since it was accepted. A key used for another request is refused
+        # only after the body is validated: an invalid body is told what is wrong with it.
+        fingerprint: Fingerprint | None = None
+        reused = False
         if req.idempotency_key is not None:
-            if not req.idempotency_key.strip() or len(req.idempotency_key) > 200:
+            key = req.idempotency_key
+            if not key.strip() or len(key) > 200:
                 raise ValidationError("idempotency_key must be 1 to 200 characters", field="idempotency_key",
-                                      expected="1 to 200 characters", got=req.idempotency_key, code="invalid_idempotency_key")
-            pending = view.pending_keys.get((corp, req.idempotency_key))
-            if pending is not None:
-                if pending[0] != fingerprint:
-                    raise key_conflict(req.idempotency_key)
-                return ("repeat", pending[1])
-            mine = self.recent.by_key(corp, req.idempotency_key)
-            if mine is not None:  # appended by this writer, perhaps not projected yet
-                if mine.event.body["request_fingerprint"] != fingerprint:
-                    raise key_conflict(req.idempotency_key)
-                return receipt_from_event(mine.event, mine.position)
-            row = view.keys.get((corp, req.idempotency_key))
-            if row is not None:
-                if row["request_fingerprint"] != fingerprint:
-                    raise key_conflict(req.idempotency_key)
-                return reads.receipt_from_row(row)
+                                      expected="1 to 200 characters", got=redact(str(shown(key, "idempotency_key"))),
+                                      code="invalid_idempotency_key")
+            if self._key_used(view, who, key):
+                # Only then is the fingerprint needed this early (a new key's is made once the
+                # request is accepted, so a refused one leaves no data key behind).
+                fingerprint = self.fingerprints.of(req, scope)
+                repeat = self._repeat(view, who, corp, req, fingerprint)
+                if repeat is not None:
+                    return repeat
+                reused = True
+        # Then the body on its own (no lookups): its errors win over any conflict with what is recorded.
+        payload: dict[str, Any] | None = None
+        if req.kind is SubmissionKind.ORIGINAL:
+            if req.replaces is not None:
+                raise ValidationError("an original replaces nothing; send a correction to replace a submission",
+                                      field="replaces", expected="null for an original", got=req.replaces, code="unexpected_replaces")
+        elif not req.replaces:
+            raise ValidationError(f"a {req.kind.value.lower()} must name the submission it replaces", field="replaces",
+                                  expected="a submission id", got=req.replaces, code="required")
+        if req.kind is SubmissionKind.CANCELLATION:
+            if req.payload is not None:
+                raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload",
+                                      code="unexpected_payload")
+        else:
+            payload = validate_payload(proc, req.payload)
+        if reused:
+            assert req.idempotency_key is not None
+            raise key_conflict(req.idempotency_key)
+        # Then what is recorded: the filing's state.
         filing = (corp, proc.code, period)
         head = view.heads.get(filing)
         submission_id = new_id("sub")
         targets: list[dict[str, Any]]
         unreached: list[str] = []
         if req.kind is SubmissionKind.ORIGINAL:
-            if req.replaces is not None:
-                raise ValidationError("an original replaces nothing; send a correction to replace a submission",
-                                      field="replaces", expected="null for an original", got=req.replaces, code="unexpected_replaces")
             if head is not None and head.kind != SubmissionKind.CANCELLATION.value:
                 raise Conflict(f"{proc.code} {period} is already filed as {head.submission_id}; send a correction replacing it",
                                field="kind", expected="CORRECTION replacing " + head.submission_id, got="ORIGINAL", code="already_filed")
         else:
             self._check_replaces(conn, req, corp, proc, period, head)
-        if req.kind is SubmissionKind.CANCELLATION:
-            if req.payload is not None:
-                raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload",
-                                      code="unexpected_payload")
+        if payload is None:  # a cancellation
             payload_bytes, key_id, line_count = b"", None, 0
             targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
         else:
-            payload = validate_payload(proc, req.payload)
             targets, unreached = route(view, corp, proc, payload)
-            stored, key_id = self.sealer.seal(proc, payload, key_scope(corp, proc.code, period), submission_id)
+            stored, key_id = self.sealer.seal(proc, payload, scope, submission_id)
             payload_bytes = self.registry.encode(proc.schema, stored)
             line_count = len(payload["lines"])
+        if req.idempotency_key is not None and fingerprint is None:
+            fingerprint = self.fingerprints.of(req, scope)
         due = calendar.deadline(proc.code, period)
         body = {
             "submission_id": submission_id, "kind": req.kind.value, "procedure": proc.code, "period": period,
-            "replaces": req.replaces, "idempotency_key": req.idempotency_key, "request_fingerprint": fingerprint,
+            "replaces": req.replaces, "idempotency_key": req.idempotency_key,
+            "request_fingerprint": fingerprint.value if fingerprint is not None else "",
             "payload": payload_bytes, "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": key_id,
             "line_count": line_count, "deadline": due, "on_time": None if due is None else now < due,
             "targets": targets, "unreached": unreached,
         }
         ev = Event(SUBMISSION_RECORDED, body, actor=who.id, corporate_number=corp, grant_id=basis.grant_id, time=now)
         view.heads[filing] = Head(submission_id, req.kind.value)
-        if req.idempotency_key is not None:
-            view.pending_keys[(corp, req.idempotency_key)] = (fingerprint, ev)
+        if req.idempotency_key is not None and fingerprint is not None:
+            view.pending_keys[req.idempotency_key] = (corp, fingerprint.value, ev)
+            view.fingerprint_keys[id(ev)] = fingerprint.key_id
         return ev
+
+    def _repeat(self, view: BatchView, who: Principal, corp: str, req: SubmissionRequest, fingerprint: Fingerprint) -> Any:
+        """The outcome of a request already recorded under its idempotency key by this principal —
+        the receipt (or, within this batch, the pending event) — or None."""
+        key = req.idempotency_key
+        assert key is not None
+        pending = view.pending_keys.get(key)
+        if pending is not None:
+            if pending[0] == corp and pending[1] == fingerprint.value:
+                return ("repeat", pending[2])
+            return None
+        mine = self.recent.by_key(who.id, key)
+        if mine is not None:  # appended by this writer, perhaps not projected yet
+            if mine.event.corporate_number == corp and same_request(mine.event.body["request_fingerprint"], fingerprint.value, req):
+                return receipt_from_event(mine.event, mine.position)
+            return None
+        for row in view.keys.get(key, ()):
+            # Entries recorded while keys were scoped per company may hold one key for several companies.
+            if row["corporate_number"] == corp and same_request(row["request_fingerprint"], fingerprint.value, req):
+                return reads.receipt_from_row(row)
+        return None
+
+    def _key_used(self, view: BatchView, who: Principal, key: str) -> bool:
+        """Whether this principal already used ``key`` (in this batch, in this writer's recent
+        appends, or in the catalog)."""
+        return key in view.pending_keys or self.recent.by_key(who.id, key) is not None or bool(view.keys.get(key))
 
     def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: Head | None) -> None:
         what = req.kind.value.lower()
-        if not req.replaces:
-            raise ValidationError(f"a {what} must name the submission it replaces", field="replaces",
-                                  expected="a submission id", got=req.replaces, code="required")
+        assert req.replaces  # a body without it was refused before any lookup
         # (corporate number, procedure, period): a catalog row, or the filing of this writer's own append
         row: tuple[str, str, str] | None = reads.submission_filing(conn, req.replaces)
         mine = self.recent.submission(req.replaces) if row is None else None

@@ -65,7 +65,7 @@ class RecentAppends:
                 self._heads[a.filing] = a
                 self._ids[a.event.body["submission_id"]] = a
                 if a.event.body["idempotency_key"] is not None:
-                    self._keys[(a.filing[0], a.event.body["idempotency_key"])] = a
+                    self._keys[(a.event.actor, a.event.body["idempotency_key"])] = a
             while len(self._entries) > self.limit:  # the projector is far behind (or not running)
                 _, oldest = self._entries.popitem(last=False)
                 self._forget(oldest)
@@ -85,7 +85,7 @@ class RecentAppends:
         # The three indexes, each keyed its own way, with this entry's key in each.
         indexes: tuple[tuple[dict[Any, Appended], object], ...] = (
             (self._heads, a.filing), (self._ids, a.event.body["submission_id"]),
-            (self._keys, (a.filing[0], a.event.body["idempotency_key"])))
+            (self._keys, (a.event.actor, a.event.body["idempotency_key"])))
         for index, key in indexes:
             if index.get(key) is a:  # a later append of the same filing or key stays
                 del index[key]
@@ -101,8 +101,9 @@ class RecentAppends:
         with self._lock:
             return [a for filing, a in self._heads.items() if filing[0] in corporate_numbers]
 
-    def by_key(self, corporate_number: str, idempotency_key: str) -> Appended | None:
-        return self._keys.get((corporate_number, idempotency_key))
+    def by_key(self, principal: str, idempotency_key: str) -> Appended | None:
+        """The newest append under ``idempotency_key`` by ``principal`` (keys are per principal)."""
+        return self._keys.get((principal, idempotency_key))
 
     def submission(self, submission_id: str) -> Appended | None:
         return self._ids.get(submission_id)

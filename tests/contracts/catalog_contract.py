@@ -27,7 +27,7 @@ from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import TAX_OFFICE, company, enroll_payroll, enroll_to
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def alembic_revision(catalog: c.Catalog) -> str | None:
@@ -82,6 +82,37 @@ class CatalogContract:
                 assert adopted.position(conn, "projector", "kiroku.access", 3) == 7
         finally:
             adopted.close()
+
+    def test_a_catalog_at_revision_0002_keeps_its_rows_and_then_scopes_idempotency_keys_per_principal(
+            self, catalog_url: Callable[[], str]) -> None:
+        """0003 (issue 14, item 12): keys were unique per company, now per principal (and company,
+        for entries recorded under the old scope)."""
+        from alembic import command
+
+        url = catalog_url()
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            config = c._alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+        with engine.begin() as conn:
+            conn.execute(c.submissions.insert().values(**_submission("sub_1", "vendor:acme", "7000012050002", "run-1")))
+        engine.dispose()
+        upgraded = c.Catalog(url)
+        try:
+            assert alembic_revision(upgraded) == HEAD
+            with upgraded.begin() as conn:
+                # Another principal's key for the same company (refused by the old constraint), and
+                # the same principal's key for another company (as entries from before may hold).
+                conn.execute(c.submissions.insert().values(**_submission("sub_2", "company:7000012050002", "7000012050002", "run-1")))
+                conn.execute(c.submissions.insert().values(**_submission("sub_3", "vendor:acme", "1000011000005", "run-1")))
+            with pytest.raises(sa.exc.IntegrityError), upgraded.begin() as conn:
+                conn.execute(c.submissions.insert().values(**_submission("sub_4", "vendor:acme", "7000012050002", "run-1")))
+            with upgraded.engine.connect() as conn:
+                assert [r[0] for r in conn.execute(sa.select(c.submissions.c.submission_id).order_by("submission_id"))] == [
+                    "sub_1", "sub_2", "sub_3"]
+        finally:
+            upgraded.close()
 
     def test_catalogs_opened_at_the_same_moment_migrate_once(self, catalog_url: Callable[[], str]) -> None:
         url = catalog_url()
@@ -218,3 +249,11 @@ class CatalogContract:
                 for cat in instances:
                     cat.close()
         assert got == expected  # every row once: same rows, same sequence numbers, same positions
+
+
+def _submission(sid: str, by: str, corp: str, key: str) -> dict[str, Any]:
+    return {"submission_id": sid, "corporate_number": corp, "procedure": "WITHHOLDING_SLIP", "period": "2026",
+            "kind": "ORIGINAL", "replaces": None, "version": 1, "recorded_us": 1, "recorded_by": by, "grant_id": None,
+            "topic": "kiroku.filings", "partition": 0, "offset": int(sid[4:]), "payload_digest": "0" * 64, "key_id": None,
+            "line_count": 1, "deadline_us": None, "on_time": None, "idempotency_key": key, "request_fingerprint": "h1:x",
+            "snapshot_key": None, "targets": "[]", "unreached": "[]"}

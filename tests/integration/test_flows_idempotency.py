@@ -101,14 +101,31 @@ def test_a_key_repeated_across_batches_of_one_stream_is_still_recorded_once(kiro
     assert len(company_view(kiroku, CORP_A).history(results[0].submission_id)) == 1
 
 
-def test_a_key_is_scoped_to_its_company(kiroku):
+def test_a_key_is_the_principals_own_so_reusing_it_for_another_company_is_a_conflict(kiroku):
+    """Keys are scoped per principal (the one that sends them), as Stripe scopes them per account:
+    a vendor's key names one submission across all its client companies."""
     vendor = producer(kiroku, "vendor:acme-payroll")
     for corp in (CORP_A, CORP_B):
         company(kiroku, corp).grant("vendor:acme-payroll", ["PAYROLL_REPORT"], ["submit", "read"], grant_until(kiroku))
     ra = vendor.record(CORP_A, "PAYROLL_REPORT", "2026", payroll(), idempotency_key="jan-run")
-    rb = vendor.record(CORP_B, "PAYROLL_REPORT", "2026", payroll(), idempotency_key="jan-run")
-    assert ra.submission_id != rb.submission_id
-    assert (ra.corporate_number, rb.corporate_number) == (CORP_A, CORP_B)
+    ends = filing_ends(kiroku)
+    with pytest.raises(Conflict) as err:
+        vendor.record(CORP_B, "PAYROLL_REPORT", "2026", payroll(), idempotency_key="jan-run")
+    assert (err.value.code, err.value.field, err.value.expected, err.value.got) == (
+        "idempotency_conflict", "idempotency_key", "the same body as the first use of this key", "a different body")
+    assert filing_ends(kiroku) == ends
+    assert company_view(kiroku, CORP_B).filings() == []
+    assert vendor.record(CORP_A, "PAYROLL_REPORT", "2026", payroll(), idempotency_key="jan-run") == ra  # still a retry
+
+
+def test_two_principals_acting_for_one_company_each_have_their_own_keys(kiroku):
+    vendor = producer(kiroku, "vendor:acme-payroll")
+    company(kiroku, CORP_A).grant("vendor:acme-payroll", ["PAYROLL_REPORT", "WITHHOLDING_SLIP"], ["submit", "read"],
+                                  grant_until(kiroku))
+    mine = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll(), idempotency_key="run-1")
+    theirs = vendor.record(CORP_A, "PAYROLL_REPORT", "2025", payroll(), idempotency_key="run-1")
+    assert mine.submission_id != theirs.submission_id
+    assert vendor.record(CORP_A, "PAYROLL_REPORT", "2025", payroll(), idempotency_key="run-1") == theirs
 
 
 @pytest.mark.parametrize("key", ["", "   ", "x" * 201])

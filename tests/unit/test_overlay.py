@@ -7,9 +7,10 @@ from ledger.ports import FILINGS, Position
 from ledger.service.overlay import Appended, RecentAppends
 
 
-def appended(offset: int, sid: str, period: str = "2026", key: str | None = None, corp: str = "7000012050002") -> Appended:
+def appended(offset: int, sid: str, period: str = "2026", key: str | None = None, corp: str = "7000012050002",
+             actor: str = "company:x") -> Appended:
     body = {"submission_id": sid, "procedure": "PAYROLL_REPORT", "period": period, "kind": "ORIGINAL", "idempotency_key": key}
-    return Appended(Event(SUBMISSION_RECORDED, body, actor="company:x", corporate_number=corp), Position(FILINGS, 0, offset))
+    return Appended(Event(SUBMISSION_RECORDED, body, actor=actor, corporate_number=corp), Position(FILINGS, 0, offset))
 
 
 def test_the_newest_append_of_a_filing_is_its_head_and_evicting_an_older_one_keeps_it() -> None:
@@ -18,15 +19,15 @@ def test_the_newest_append_of_a_filing_is_its_head_and_evicting_an_older_one_kee
     assert recent.head(("7000012050002", "PAYROLL_REPORT", "2026")).event.body["submission_id"] == "sub_B"
     recent.add([appended(2, "sub_C", period="2025")])  # over the limit: sub_A, the oldest, goes
     assert len(recent) == 2
-    assert recent.submission("sub_A") is None and recent.by_key("7000012050002", "k1") is None
+    assert recent.submission("sub_A") is None and recent.by_key("company:x", "k1") is None
     assert recent.head(("7000012050002", "PAYROLL_REPORT", "2026")).event.body["submission_id"] == "sub_B"
     assert {a.event.body["submission_id"] for a in recent.heads_of({"7000012050002"})} == {"sub_B", "sub_C"}
     assert recent.heads_of({"1000011000005"}) == []
 
 
-def test_an_idempotency_key_points_at_the_append_that_used_it() -> None:
+def test_an_idempotency_key_points_at_the_append_of_the_principal_that_used_it() -> None:
     recent = RecentAppends()
-    recent.add([appended(5, "sub_A", key="jan"), appended(6, "sub_B", period="2025", key="feb")])
-    assert recent.by_key("7000012050002", "jan").position == Position(FILINGS, 0, 5)
-    assert recent.by_key("7000012050002", "feb").event.body["submission_id"] == "sub_B"
-    assert recent.by_key("1000011000005", "jan") is None
+    recent.add([appended(5, "sub_A", key="jan"), appended(6, "sub_B", period="2025", key="feb", corp="1000011000005")])
+    assert recent.by_key("company:x", "jan").position == Position(FILINGS, 0, 5)
+    assert recent.by_key("company:x", "feb").event.body["submission_id"] == "sub_B"  # another company, same principal
+    assert recent.by_key("vendor:other", "jan") is None

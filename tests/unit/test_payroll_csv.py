@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ledger.domain.identifiers import make_personal_number
 from ledger.encoding.payroll_csv import (
     COLUMNS,
+    KEY_PREFIX,
     RowGroup,
     group_rows,
     header_mapping,
@@ -85,6 +90,27 @@ def test_a_group_is_one_payroll_report_whose_key_depends_only_on_its_rows() -> N
     assert submission_request(moved).idempotency_key == request.idempotency_key
     other = next(group_rows(reader(EN, cells("A", 1), cells("A", 3)), header_mapping(EN)))
     assert submission_request(other).idempotency_key != request.idempotency_key
+
+
+def with_number(row: list[str], number: str) -> list[str]:
+    return [*row[:6], number, *row[7:]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=0, max_value=10**11 - 1))
+def test_a_groups_key_reveals_nothing_of_its_personal_numbers(base: int) -> None:
+    """The key is stored in the entry in clear, where readers barred from personal numbers see it:
+    the old key (SHA-256 over every cell) let them confirm a guessed 個人番号 by recomputing it.
+    Personal numbers: 行政手続における特定の個人を識別するための番号の利用等に関する法律 第2条第5項."""
+    number = make_personal_number(f"{base:011d}")
+    rows = [with_number(cells("7000012050002", 1), number)]
+    group = next(group_rows(reader(EN, *rows), header_mapping(EN)))
+    key = submission_request(group).idempotency_key
+    old = "csv-import:" + hashlib.sha256(repr([r for _, r in group.rows]).encode()).hexdigest()[:32]
+    assert key != old and number not in key
+    assert key.startswith(KEY_PREFIX)
+    other = next(group_rows(reader(EN, with_number(cells("7000012050002", 1), "123456789018")), header_mapping(EN)))
+    assert submission_request(other).idempotency_key == key  # the same whatever the number: nothing to test a guess on
 
 
 def test_service_errors_are_placed_on_the_csv_row_and_column() -> None:
