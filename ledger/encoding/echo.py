@@ -53,7 +53,10 @@ def shown(value: Any, field: str | None = None) -> Any:
     text = str(value)
     if len(text) > MAX_SHOWN:
         return f"{len(text)} characters (not shown)"
-    runs = _LONG_DIGITS.findall(_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)))
+    normal = unicodedata.normalize("NFKC", text)
+    # Two looks: with the separators dropped (1234-5678-9018), and in place, where a separator
+    # keeps a prefix's letters from touching the digits ("emp-123456789018").
+    runs = _LONG_DIGITS.findall(_SEPARATORS.sub("", normal)) + [_SEPARATORS.sub("", m) for m in _DIGITS_IN_TEXT.findall(normal)]
     if any(not (len(run) == 13 and leaf in CORPORATE_FIELDS) for run in runs):
         return PERSONAL_NUMBER_WITHHELD
     return value

@@ -38,6 +38,12 @@ def test_a_personal_number_is_never_shown_whatever_the_field(pn, field):
         assert shown(int(number), field) == PERSONAL_NUMBER_WITHHELD
 
 
+@given(spelled_personal_numbers(), st.sampled_from(["emp-", "emp_", "ID ", "社員番号:", "x."]), st.sampled_from(["", "-a", " 様"]))
+def test_a_personal_number_behind_a_prefix_is_never_shown(pn, prefix, suffix):
+    number, text = pn
+    assert shown(f"{prefix}{text}{suffix}", "idempotency_key") == PERSONAL_NUMBER_WITHHELD
+
+
 @given(spelled_personal_numbers(), st.text(alphabet="漢字 かな:,()'\"", max_size=20))
 def test_a_message_quoting_a_personal_number_is_redacted(pn, around):
     number, text = pn
