@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from ledger.cli import bench, filings, infra, operations, process, retention, serve, verify
+from ledger.cli import bench, enrollments, filings, grants, infra, operations, process, retention, serve, verify
 from ledger.cli.common import console, run, settings, state
 
 app = typer.Typer(
@@ -68,11 +68,15 @@ def demo(
 
 # -- the other commands, in the order ``kiroku --help`` lists them -----------------------------------
 
+app.add_typer(enrollments.app)  # enroll
+app.add_typer(grants.app)      # grant
 app.add_typer(filings.app)     # record, import-csv, notices, show, access-log, report-missing
 app.add_typer(operations.app)  # replay, check, version
 app.add_typer(serve.app)       # serve: the HTTP API
 app.add_typer(verify.app)      # verify, proof: receipts anyone can check
 app.add_typer(process.app)     # process --role notifier|projector|sequencer: scale-out processors
+app.add_typer(enrollments.enrollments_app, name="enrollments")
+app.add_typer(grants.grants_app, name="grants")
 app.add_typer(operations.schemas_app, name="schemas")
 app.add_typer(infra.app, name="infra")
 app.add_typer(retention.app, name="retention")
