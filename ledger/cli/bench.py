@@ -13,10 +13,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console
+from ledger.cli.common import console, examples
 
 app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log and HTTP — side by side, in one run.",
-                  no_args_is_help=True)
+                  no_args_is_help=True,
+                  epilog=examples("kiroku bench ingest --rounds 3", "kiroku bench ingest --log kafka://127.0.0.1:9092",
+                                  "kiroku bench read", "kiroku bench memory", "kiroku bench merkle", "kiroku bench http"))
 
 
 def _say(text: str) -> None:

@@ -66,6 +66,11 @@ def shown(value: object, multiline: bool = False) -> str:
     return escape(plain(value, multiline))
 
 
+def examples(*commands: str, title: str = "Examples") -> str:
+    """A ``--help`` epilog listing example command lines, one paragraph each (Rich markup)."""
+    return f"[bold]{title}[/]\n\n" + "\n\n".join(f"  {escape(command)}" for command in commands)
+
+
 def settings() -> Any:
     """The settings of this invocation: ``KIROKU_*`` variables and TOML, with ``--data-dir`` applied."""
     from ledger.settings import load_settings

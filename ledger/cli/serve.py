@@ -11,15 +11,19 @@ from datetime import datetime, timedelta
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, err_console, fail, run, settings
+from ledger.cli.common import console, err_console, examples, fail, run, settings
 from ledger.errors import KirokuError
 
 app = typer.Typer()
 principals_app = typer.Typer(help="API tokens for the HTTP API: one per principal, shown once, stored only as a hash.",
-                             no_args_is_help=True)
+                             no_args_is_help=True,
+                             epilog=examples("kiroku principals add vendor:kyuyo-cloud --label 'payroll SaaS'",
+                                             "kiroku principals add agency:municipality:131016 --expires-in-days 90",
+                                             "kiroku principals list", "kiroku principals revoke tok_01J…"))
 
 
-@app.command()
+@app.command(epilog=examples("kiroku serve --port 8000", "kiroku serve --host 0.0.0.0 --port 8443 --rate 50 --burst 100",
+                            "KIROKU_LOG=kafka://127.0.0.1:9092 kiroku serve   # the deployment the settings name"))
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port (0: any free port; the one chosen is printed)."),
