@@ -25,8 +25,10 @@ app = typer.Typer()
 @app.command(epilog=examples(
     "kiroku record payload.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT --period 2026 "
     "--idempotency-key run-1",
+    "SUB=$(kiroku record payload.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT "
+    "--period 2026 --idempotency-key run-1 --quiet)",
     "kiroku record fixed.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT --period 2026 "
-    "--correction-of sub_01J…",
+    "--correction-of \"$SUB\" --idempotency-key run-1-fix",
     "An agent (vendor:, firm:) needs the company's grant to submit: see kiroku grant --help."))
 def record(
     payload_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON file with the payload (header and lines)."),
@@ -36,6 +38,8 @@ def record(
     period: str = typer.Option(..., help="YYYY (reports by year), YYYY-MM (wage ledger) or YYYY-MM-DD (bonus payment date)."),
     idempotency_key: str | None = typer.Option(None, help="Retry-safe key: the same key and body returns the first receipt."),
     correction_of: str | None = typer.Option(None, help="Record a correction replacing this submission id."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the submission id (for scripts: SUB=$(kiroku record … -q))."),
+    as_json: bool = typer.Option(False, "--json", help="Print the receipt as JSON instead of a table."),
 ) -> None:
     """Record one submission from a JSON file and print its receipt."""
     from ledger.domain.model import SubmissionKind, SubmissionRequest
@@ -52,6 +56,11 @@ def record(
                                 idempotency_key=idempotency_key,
                                 kind=SubmissionKind.CORRECTION if correction_of else SubmissionKind.ORIGINAL, replaces=correction_of)
         receipt = run(lambda: k.commands.record(who, req))
+    if quiet:
+        print(receipt.submission_id)
+    elif as_json:
+        print_json(receipt.model_dump())
+    else:
         _receipt_table(receipt)
 
 
