@@ -127,9 +127,13 @@ class Reader:
         else:  # a shell block; what it exports is seen by the blocks after it
             argv = ["bash", "-c", f"set -euo pipefail\ntrap 'env -0 > {self.exported}' EXIT\n{code}"]
         result = subprocess.run(argv, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=BLOCK_SECONDS)
+        # What each block printed, beside the work directory, for a reader of a failure.
+        (self.cwd.parent / f"README-{block.line}.out").write_text(result.stdout + "\n--- stderr\n" + result.stderr)
         assert result.returncode == 0, (f"{block.name} failed (exit {result.returncode}):\n{block.code}\n"
                                         f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")
         assert "Traceback" not in result.stderr, f"{block.name} printed a traceback:\n{result.stderr[-4000:]}"
+        # curl -s exits 0 on an HTTP error: a refusal would show as a problem document.
+        assert "urn:kiroku:problem" not in result.stdout, f"{block.name} was refused:\n{result.stdout[-4000:]}"
         if block.lang != "python" and self.exported.exists():
             pairs = [item.split("=", 1) for item in self.exported.read_text().split("\0") if "=" in item]
             self.env = {k: v for k, v in pairs if k not in ("SHLVL", "_", "PWD", "OLDPWD")}
