@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, examples
+from ledger.cli.common import console, examples, shown
 
 app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log and HTTP — side by side, in one run.",
                   no_args_is_help=True,
@@ -22,13 +22,13 @@ app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log an
 
 
 def _say(text: str) -> None:
-    console.print(f"[dim]{text}[/]")
+    console.print(f"[dim]{shown(text)}[/]")
 
 
 def _save(out: Path | None, data: Any) -> None:
     if out is not None:
         out.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
-        console.print(f"[dim]results written to {out}[/]")
+        console.print(f"[dim]results written to {shown(out)}[/]")
 
 
 @app.command("ingest")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ledger.cli.common import examples, fail, print_json
 from ledger.errors import KirokuError
@@ -19,7 +20,7 @@ app = typer.Typer(help="Start and stop the real services of the scale-out deploy
                   epilog=examples("kiroku infra kafka up --nodes 3", "kiroku infra postgres up",
                                   "kiroku infra kafka status", "kiroku infra kafka down"))
 kafka_app = typer.Typer(help="Apache Kafka 4.x in KRaft mode, from Maven Central jars (needs Java 17+, Maven and the "
-                             "kafka extra: pip install 'kiroku-ledger[kafka]').", no_args_is_help=True,
+                             "kafka extra: " + escape("pip install 'kiroku-ledger[kafka]'") + ").", no_args_is_help=True,
                         epilog=examples("kiroku infra kafka up            # one node; prints its bootstrap servers",
                                         "kiroku infra kafka up --nodes 3  # a cluster: replication 3, min.insync 2",
                                         "kiroku infra kafka status", "kiroku infra kafka down"))
