@@ -74,3 +74,18 @@ def test_a_postgresql_catalog_without_psycopg_names_the_setting_and_the_extra(tm
     assert refusal(result) == ("KIROKU_CATALOG=postgresql+psycopg://… needs psycopg: pip install 'kiroku-ledger[postgres]' "
                                "field: KIROKU_CATALOG expected: psycopg installed got: not installed "
                                "code: adapter_unavailable")
+
+
+@pytest.mark.parametrize("args, blocked, message", [
+    (("bench", "ingest", "--companies", "1", "--lines", "1"), ["eventsourcing"],
+     "kiroku bench ingest needs its extra: pip install 'kiroku-ledger[test]' (eventsourcing is missing)"),
+    (("bench", "ingest", "--log", "kafka://127.0.0.1:9"), ["kafka"],
+     "kiroku bench ingest --log kafka://… needs its extra: pip install 'kiroku-ledger[kafka]' (kafka is missing)"),
+    (("bench", "http", "--clients", "1", "--seconds", "1"), ["httpx"],
+     "kiroku bench http needs its extra: pip install 'kiroku-ledger[http]' (httpx is missing)"),
+])
+def test_a_benchmark_without_its_extra_says_which_before_it_starts(tmp_path: Path, args, blocked, message) -> None:
+    result = kiroku_without(tmp_path, blocked, *args)
+    assert result.returncode == 1, result.stderr
+    assert refusal(result) == f"{message} code: missing_extra"
+    assert not (tmp_path / "home").exists()
