@@ -6,6 +6,7 @@ agencies accept (one by one, or by policy) and are notified; a revoked grant sto
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,10 @@ def test_a_vendor_records_for_a_company_once_granted_and_enrolled_and_the_munici
 
     receipt = cli(*record).output
     assert "municipality:131016" in receipt.split("notified", 1)[1].split("\n", 1)[0]
+    # The same key and body again: the original receipt, as a bare id (-q) or as JSON.
+    sub = cli(*record, "-q").output
+    assert re.fullmatch(r"sub_[0-9A-Z]{26}\n", sub) and sub.strip() in receipt
+    assert json.loads(cli(*record, "--json").output)["submission_id"] == sub.strip()
     notices = json.loads(cli("notices", "municipality:131016", "--json").output)
     assert [(n["seq"], n["corporate_number"]) for n in notices] == [(1, COMPANY)]
     held = json.loads(cli("grants", "list", "--as", "vendor:acme", "--json").output)
