@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -180,6 +181,8 @@ def test_the_readme_has_runnable_examples_and_every_server_block_is_followed_by_
 
 
 def test_every_readme_example_runs_as_written_in_order_on_a_fresh_data_directory(tmp_path: Path) -> None:
+    for tool in ("bash", "curl", "jq"):  # what the README says its examples use
+        assert shutil.which(tool), f"the README's examples use {tool}: install it (Debian: apt-get install {tool})"
     reader = Reader(tmp_path)
     try:
         for block in BLOCKS:
