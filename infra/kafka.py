@@ -44,6 +44,7 @@ from infra.services import (
     free_ports,
     progress,
     read_state,
+    require_module,
     wait_until,
     write_state,
 )
@@ -239,6 +240,9 @@ def _start(
     if count < 1:
         raise ServiceError("a Kafka cluster needs at least one node", field="nodes",
                            expected=">= 1", got=count)
+    # The readiness probe asks the cluster through kafka-python: without it every node would start
+    # and the probe time out after `timeout` seconds on a ModuleNotFoundError.
+    require_module("kafka", "kafka-python", "kafka")
     base_dir = base_dir.resolve()  # the JVMs run with their node directory as cwd
     running = KafkaCluster.load(base_dir)
     if running is not None and any(n.alive for n in running.nodes):

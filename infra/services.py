@@ -67,6 +67,23 @@ def require_tool(name: str, hint: str) -> str:
     return found
 
 
+def require_module(module: str, distribution: str, extra: str) -> None:
+    """Refuse at once, with the install hint, when the Python package ``module`` (of
+    ``distribution``, in Kiroku's ``extra``) cannot be imported: a service that is started and only
+    then found unusable costs a start-up timeout and ends in a ModuleNotFoundError."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or blocked package (sys.modules[module] = None)
+        found = False
+    if not found:
+        raise ToolMissing(
+            f"{distribution} is not installed; install it with: pip install 'kiroku-ledger[{extra}]'",
+            field=module, expected=f"the Python package {distribution!r}", got="not installed",
+        )
+
+
 def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
     """``count`` distinct TCP ports that were free on ``host`` a moment ago.
 

@@ -47,6 +47,17 @@ def make_log(settings: Settings) -> Log:
                              expected="sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]", got=url, code="adapter_unavailable")
 
 
+def require_catalog_driver(settings: Settings) -> None:
+    """A PostgreSQL catalog needs psycopg (the ``postgres`` extra); say so, naming the setting,
+    instead of SQLAlchemy's traceback."""
+    import importlib.util
+
+    if settings.catalog_url.startswith("postgresql+psycopg://") and importlib.util.find_spec("psycopg") is None:
+        raise ConfigurationError("KIROKU_CATALOG=postgresql+psycopg://… needs psycopg: pip install 'kiroku-ledger[postgres]'",
+                                 field="KIROKU_CATALOG", expected="psycopg installed", got="not installed",
+                                 code="adapter_unavailable")
+
+
 def make_objects(settings: Settings) -> ObjectStore:
     url = settings.objects_url
     if url.startswith("file://"):
@@ -193,6 +204,7 @@ def open_kiroku(settings: Settings | None = None, *, clock: Callable[[], datetim
 def _build(settings: Settings, clock: Callable[[], datetime]) -> Kiroku:
     registry = SchemaRegistry.load()
     codec = EventCodec(registry)
+    require_catalog_driver(settings)
     log = make_log(settings)
     catalog = Catalog(settings.catalog_url)
     objects = make_objects(settings)

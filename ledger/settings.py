@@ -26,6 +26,77 @@ SCHEMES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: What each URL setting accepts, as its error says it.
+URL_FORMS: dict[str, str] = {
+    "log": "sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT][?prefix=…&timeout_ms=…&replication=…]",
+    "catalog": "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DATABASE",
+    "objects": "file:///DIR or s3://BUCKET[/PREFIX]?region=…",
+    "keys": "local:///DIR[?master_key=/ABSOLUTE/PATH] or aws-kms://KEY-ID?region=…",
+}
+
+
+def _shown_url(url: str) -> str:
+    """``url`` as an error may repeat it: a password in it replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def check_url(name: str, url: str) -> None:
+    """Refuse a malformed URL for setting ``name`` (log, catalog, objects, keys) with a
+    ConfigurationError naming ``KIROKU_<NAME>``, the forms it accepts and what it got. No I/O."""
+    setting = f"KIROKU_{name.upper()}"
+    shown = _shown_url(url)
+
+    def bad(message: str, expected: str | None = None) -> ConfigurationError:
+        return ConfigurationError(f"{setting}={shown}: {message}", field=setting, expected=expected or URL_FORMS[name],
+                                  got=shown, code="bad_setting")
+
+    if not url.startswith(SCHEMES[name]):
+        raise bad(f"expected a URL starting with one of {', '.join(SCHEMES[name])}")
+    if url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+        path = url.split(":///", 1)[1]
+        if not path or path.endswith("/") or "?" in path:
+            raise bad("names no database file", "sqlite:///relative/file.db or sqlite:////absolute/file.db")
+    elif url.startswith("kafka://"):
+        from ledger.adapters.kafka_client import KafkaOptions  # parsing only: kafka-python is imported on use
+
+        KafkaOptions.from_url(url)
+    elif url.startswith("postgresql://"):
+        raise bad("SQLAlchemy would use psycopg2, which Kiroku does not use; name the driver",
+                  "postgresql+psycopg://USER@HOST:PORT/DATABASE")
+    elif url.startswith("postgresql+psycopg://"):
+        from urllib.parse import urlsplit
+
+        try:
+            parsed = urlsplit(url)
+            port = parsed.port
+        except ValueError as exc:
+            raise bad(f"not a database URL ({exc})", "postgresql+psycopg://USER@HOST:PORT/DATABASE") from None
+        if not parsed.path.strip("/"):
+            raise bad("names no database", "postgresql+psycopg://USER@HOST:PORT/DATABASE")
+        if port == 0:
+            raise bad("port 0 is out of range", "a port from 1 to 65535")
+    elif url.startswith("file://"):
+        if not url.removeprefix("file://").strip("/"):
+            raise bad("names no directory", "file:///absolute/dir or file://relative/dir")
+    elif url.startswith("local://"):
+        from ledger.adapters.local_keyring import parse_local_keys_url
+
+        parse_local_keys_url(url)
+    elif url.startswith("s3://"):
+        from ledger.adapters.aws_urls import parse_objects_url
+
+        parse_objects_url(url)
+    elif url.startswith("aws-kms://"):
+        from ledger.adapters.aws_urls import parse_keys_url
+
+        parse_keys_url(url)
+
+
 def default_home() -> Path:
     """Where the embedded deployment keeps its files unless told otherwise."""
     return Path.home() / ".kiroku"
@@ -50,28 +121,12 @@ class Settings(BaseSettings):
 
     @field_validator("log", "catalog", "objects", "keys")
     @classmethod
-    def _url_scheme(cls, value: str | None, info: Any) -> str | None:
-        if value is None:
-            return value
-        allowed = SCHEMES[info.field_name]
-        if not value.startswith(allowed):
-            raise ValueError(f"expected a URL starting with one of {', '.join(allowed)}, got {value!r}")
-        return value
-
-    @field_validator("objects", "keys")
-    @classmethod
-    def _aws_url(cls, value: str | None) -> str | None:
-        # s3:// and aws-kms:// URLs are parsed in full here (no I/O, no boto3), so a malformed one
-        # fails at start-up with a ConfigurationError naming KIROKU_OBJECTS or KIROKU_KEYS.
-        from ledger.adapters.aws_urls import parse_keys_url, parse_objects_url
-        from ledger.adapters.local_keyring import parse_local_keys_url
-
-        if value and value.startswith("local://"):
-            parse_local_keys_url(value)
-        elif value and value.startswith("s3://"):
-            parse_objects_url(value)
-        elif value and value.startswith("aws-kms://"):
-            parse_keys_url(value)
+    def _url(cls, value: str | None, info: Any) -> str | None:
+        # Every URL is parsed in full here, without I/O and without the adapters' drivers, so a
+        # malformed one fails at start-up with a ConfigurationError naming its KIROKU_* variable,
+        # what was expected and what came — never a traceback from the adapter that would use it.
+        if value is not None:
+            check_url(info.field_name, value)
         return value
 
     # The resolved URLs: embedded defaults live under ``home``.

@@ -13,20 +13,22 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console
+from ledger.cli.common import console, examples, require_extra, shown
 
 app = typer.Typer(help="Measure Kiroku: ingest, reads, memory, the Merkle log and HTTP — side by side, in one run.",
-                  no_args_is_help=True)
+                  no_args_is_help=True,
+                  epilog=examples("kiroku bench ingest --rounds 3", "kiroku bench ingest --log kafka://127.0.0.1:9092",
+                                  "kiroku bench read", "kiroku bench memory", "kiroku bench merkle", "kiroku bench http"))
 
 
 def _say(text: str) -> None:
-    console.print(f"[dim]{text}[/]")
+    console.print(f"[dim]{shown(text)}[/]")
 
 
 def _save(out: Path | None, data: Any) -> None:
     if out is not None:
         out.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
-        console.print(f"[dim]results written to {out}[/]")
+        console.print(f"[dim]results written to {shown(out)}[/]")
 
 
 @app.command("ingest")
@@ -52,6 +54,7 @@ def ingest(
     appended (as Kiroku's records, and cut into one record per line), and fastavro encoding plus
     that producer."""
     if log is not None:
+        require_extra("kiroku bench ingest --log kafka://…", "kafka", "kafka")
         from ledger.bench.kafka_ingest import bench_kafka_ingest
 
         result = bench_kafka_ingest(log.removeprefix("kafka://"), companies, lines, batch=batch, phases=phases,
@@ -59,6 +62,7 @@ def ingest(
         title = f"Ingest on Kafka ({log}): {companies:,} companies × {lines} lines (PAYROLL_REPORT), batches of {batch}"
         ratios = {key: result[key] for key in ("kiroku_vs_raw", "kiroku_vs_raw_per_line", "kiroku_vs_raw_encoded")}
     else:
+        require_extra("kiroku bench ingest", "test", "eventsourcing")  # the peer it is measured against
         from ledger.bench.ingest import bench_ingest
 
         result = bench_ingest(companies, lines, batch, report=_say, phases=phases, rounds=rounds)
@@ -198,6 +202,7 @@ def http(
     out: Path | None = typer.Option(None, help="Also write the numbers as JSON to this file."),
 ) -> None:
     """Requests/s and latency percentiles for record and read against `kiroku serve` (embedded default)."""
+    require_extra("kiroku bench http", "http", "fastapi", "uvicorn", "httpx")
     from ledger.bench.http_soak import run_http_bench
 
     result = run_http_bench(clients, seconds)

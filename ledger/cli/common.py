@@ -66,6 +66,27 @@ def shown(value: object, multiline: bool = False) -> str:
     return escape(plain(value, multiline))
 
 
+def examples(*commands: str, title: str = "Examples") -> str:
+    """A ``--help`` epilog listing example command lines, one paragraph each (Rich markup)."""
+    return f"[bold]{title}[/]\n\n" + "\n\n".join(f"  {escape(command)}" for command in commands)
+
+
+def require_extra(command: str, extra: str, *modules: str) -> None:
+    """Refuse ``command`` at once, with the install command as typed, when a Python package of
+    Kiroku's ``extra`` is missing — before it starts anything that would fail later with a
+    ModuleNotFoundError (exit status 1, code ``missing_extra``)."""
+    import importlib.util
+
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken package, or one blocked by sys.modules[module] = None
+            found = False
+        if not found:
+            fail(KirokuError(f"{command} needs its extra: pip install 'kiroku-ledger[{extra}]' ({module} is missing)",
+                             code="missing_extra"))
+
+
 def settings() -> Any:
     """The settings of this invocation: ``KIROKU_*`` variables and TOML, with ``--data-dir`` applied."""
     from ledger.settings import load_settings

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from ledger.cli.common import console, fail, open_kiroku, plain, principal, print_json, run, shown
+from ledger.cli.common import console, examples, fail, open_kiroku, plain, principal, print_json, run, shown
 from ledger.errors import KirokuError
 
 app = typer.Typer()
@@ -22,7 +22,14 @@ app = typer.Typer()
 
 # -- recording ---------------------------------------------------------------------------------------
 
-@app.command()
+@app.command(epilog=examples(
+    "kiroku record payload.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT --period 2026 "
+    "--idempotency-key run-1",
+    "SUB=$(kiroku record payload.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT "
+    "--period 2026 --idempotency-key run-1 --quiet)",
+    "kiroku record fixed.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT --period 2026 "
+    "--correction-of \"$SUB\" --idempotency-key run-1-fix",
+    "An agent (vendor:, firm:) needs the company's grant to submit: see kiroku grant --help."))
 def record(
     payload_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON file with the payload (header and lines)."),
     as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
@@ -31,6 +38,8 @@ def record(
     period: str = typer.Option(..., help="YYYY (reports by year), YYYY-MM (wage ledger) or YYYY-MM-DD (bonus payment date)."),
     idempotency_key: str | None = typer.Option(None, help="Retry-safe key: the same key and body returns the first receipt."),
     correction_of: str | None = typer.Option(None, help="Record a correction replacing this submission id."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the submission id (for scripts: SUB=$(kiroku record … -q))."),
+    as_json: bool = typer.Option(False, "--json", help="Print the receipt as JSON instead of a table."),
 ) -> None:
     """Record one submission from a JSON file and print its receipt."""
     from ledger.domain.model import SubmissionKind, SubmissionRequest
@@ -47,6 +56,11 @@ def record(
                                 idempotency_key=idempotency_key,
                                 kind=SubmissionKind.CORRECTION if correction_of else SubmissionKind.ORIGINAL, replaces=correction_of)
         receipt = run(lambda: k.commands.record(who, req))
+    if quiet:
+        print(receipt.submission_id)
+    elif as_json:
+        print_json(receipt.model_dump())
+    else:
         _receipt_table(receipt)
 
 
@@ -64,19 +78,38 @@ def _receipt_table(r: Any) -> None:
     console.print(t)
 
 
-@app.command("import-csv")
+def import_csv_help() -> str:
+    """``kiroku import-csv --help``, its columns derived from what the importer reads
+    (:data:`ledger.encoding.payroll_csv.COLUMNS`, ``REQUIRED``) and what a PAYROLL_REPORT line must
+    have (its procedure's field rules), so the help cannot drift from the importer."""
+    from ledger.domain.procedures import get_procedure
+    from ledger.encoding.payroll_csv import COLUMNS, REQUIRED
+
+    line_rules = {rule.name: rule for rule in get_procedure("PAYROLL_REPORT").line}
+    required = [c for c in COLUMNS if c in REQUIRED or (c in line_rules and line_rules[c].required)]
+    optional = [c for c in COLUMNS if c not in required]
+
+    def spelled(columns: list[str]) -> str:
+        return ", ".join(f"{c} ({' / '.join(COLUMNS[c][1:])})" if len(COLUMNS[c]) > 1 else c for c in columns)
+
+    return ("Import salary payment reports (PAYROLL_REPORT) from a CSV file, streaming.\n\n"
+            f"[bold]Required columns[/] (a header is the name, or one of the spellings in parentheses): {spelled(required)}.\n\n"
+            f"[bold]Optional columns[/]: {spelled(optional)}.\n\n"
+            "One row per employee; rows of one company and year must be consecutive and become one submission. "
+            "Importing the same file again records nothing twice. Errors are listed by row and column.")
+
+
+@app.command("import-csv", help=import_csv_help(),
+             epilog="[bold]Example[/]\n\n  kiroku import-csv january.csv --as vendor:acme\n\n"
+                    "The first lines of such a file:\n\n"
+                    "  法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,給与所得控除後の金額,"
+                    "所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n\n"
+                    "  7000012050002,2026,株式会社テスト,東京都千代田区,131016,山田 太郎,123456789018,東京都千代田区,"
+                    "5000000,3560000,1200000,120000,700000")
 def import_csv(
     csv_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, one row per employee, UTF-8 with or without BOM."),
     as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
 ) -> None:
-    """Import salary payment reports (PAYROLL_REPORT) from a CSV file, streaming.
-
-    Columns (English or Japanese headers): corporate_number/法人番号, period/年分, employer_name/事業者名,
-    employer_address/事業者所在地, municipality_code/市区町村コード, employee_name/氏名, employee_kana/フリガナ,
-    personal_number/個人番号, address/住所, payment_amount/支払金額, income_after_deduction/給与所得控除後の金額,
-    total_deductions/所得控除の額の合計額, withholding_tax/源泉徴収税額, social_insurance/社会保険料等の金額,
-    dependents/扶養親族の数. Rows of one company and year must be consecutive. Importing the same file again
-    records nothing twice."""
     from producers.csv_import import import_payroll_csv
     from producers.sdk import Producer
 
@@ -103,7 +136,8 @@ def import_csv(
 
 # -- reading -----------------------------------------------------------------------------------------
 
-@app.command()
+@app.command(epilog=examples("kiroku notices municipality:131016", "kiroku notices municipality:131016 --after 41 --json",
+                            "kiroku notices tax-office:01101 --limit 10"))
 def notices(
     agency: str = typer.Argument(..., help="Agency id, e.g. municipality:131016 or tax-office:01101."),
     after: int = typer.Option(0, help="Show notices after this sequence number (0 = from the start)."),
@@ -131,7 +165,8 @@ def notices(
         console.print(f"Next: kiroku notices {shown(agency)} --after {items[-1].seq}")
 
 
-@app.command()
+@app.command(epilog=examples("kiroku show sub_01J… --as agency:municipality:131016 --history",
+                            "kiroku show sub_01J… --as company:7000012050002 --json"))
 def show(
     submission_id: str = typer.Argument(..., help="Submission id from a receipt or a notice."),
     as_: str = typer.Option(..., "--as", help="Who reads: company:…, firm:…, vendor:…, bank:… or agency:…"),
@@ -170,7 +205,7 @@ def show(
         console.print(shown(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}{replaces}"))
 
 
-@app.command("access-log")
+@app.command("access-log", epilog=examples("kiroku access-log 7000012050002", "kiroku access-log 7000012050002 --after 100 --json"))
 def access_log(
     company: str = typer.Argument(..., help="法人番号 of your company."),
     after: int = typer.Option(0, help="Entries after this sequence number."),
@@ -193,7 +228,7 @@ def access_log(
     console.print(t)
 
 
-@app.command("report-missing")
+@app.command("report-missing", epilog=examples("kiroku report-missing   # e.g. daily, after the deadlines"))
 def report_missing() -> None:
     """After deadlines: report enrolled companies that filed nothing to their agencies (each once)."""
     with open_kiroku() as k:

@@ -11,13 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from ledger.cli.common import fail, print_json
+from ledger.cli.common import examples, fail, print_json
 from ledger.errors import KirokuError
 
-app = typer.Typer(help="Start and stop the real services of the scale-out deployment on this machine.", no_args_is_help=True)
-kafka_app = typer.Typer(help="Apache Kafka 4.x in KRaft mode, from Maven Central jars (needs Java 17+ and Maven).", no_args_is_help=True)
-postgres_app = typer.Typer(help="A private PostgreSQL cluster on a loopback port (Debian's packages).", no_args_is_help=True)
+app = typer.Typer(help="Start and stop the real services of the scale-out deployment on this machine.", no_args_is_help=True,
+                  epilog=examples("kiroku infra kafka up --nodes 3", "kiroku infra postgres up",
+                                  "kiroku infra kafka status", "kiroku infra kafka down"))
+kafka_app = typer.Typer(help="Apache Kafka 4.x in KRaft mode, from Maven Central jars (needs Java 17+, Maven and the "
+                             "kafka extra: " + escape("pip install 'kiroku-ledger[kafka]'") + ").", no_args_is_help=True,
+                        epilog=examples("kiroku infra kafka up            # one node; prints its bootstrap servers",
+                                        "kiroku infra kafka up --nodes 3  # a cluster: replication 3, min.insync 2",
+                                        "kiroku infra kafka status", "kiroku infra kafka down"))
+postgres_app = typer.Typer(help="A private PostgreSQL cluster on a loopback port (Debian's packages).", no_args_is_help=True,
+                           epilog=examples("kiroku infra postgres up      # prints the KIROKU_CATALOG URL",
+                                           "kiroku infra postgres status", "kiroku infra postgres down"))
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(postgres_app, name="postgres")
 

@@ -16,15 +16,25 @@ from pathlib import Path
 
 import typer
 
-from ledger.cli import bench, filings, infra, operations, process, retention, serve, verify
-from ledger.cli.common import console, run, settings, state
+from ledger.cli import bench, enrollments, filings, grants, infra, operations, process, retention, serve, verify
+from ledger.cli.common import console, examples, run, settings, state
 
 app = typer.Typer(
     name="kiroku", no_args_is_help=True, rich_markup_mode="rich",
     help="Kiroku (記録): record company filings once, notify agencies, read snapshots as of any time, "
          "and receive dispositions back — on a verifiable, event-sourced ledger.\n\n"
          "Start with [bold]kiroku demo[/], then explore its ledger with [bold]kiroku notices[/], "
-         "[bold]kiroku show[/] and [bold]kiroku replay[/].",
+         "[bold]kiroku show[/] and [bold]kiroku replay[/]. Every command has [bold]--help[/], with examples.",
+    epilog=examples(
+        "kiroku demo --companies 6 --employees 10        # the whole story on a small ledger, in ~/.kiroku",
+        "kiroku notices municipality:131016 --after 0   # an agency's notice feed",
+        "kiroku grant vendor:acme -p PAYROLL_REPORT -a submit -a read --days 365 --as company:7000012050002",
+        "kiroku enroll 7000012050002 PAYROLL_REPORT --as vendor:acme",
+        "kiroku enrollments policy PAYROLL_REPORT --accept-all --as agency:municipality:131016",
+        "kiroku record payload.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT --period 2026",
+        "kiroku import-csv january.csv --as vendor:acme",
+        "kiroku --data-dir /srv/kiroku serve --port 8000   # the HTTP API (KIROKU_HOME works too)",
+    ),
 )
 
 #: Bulk recording and processing allocate millions of short-lived objects (a batch's lines,
@@ -50,7 +60,8 @@ def main(
 # Defined here, not in ledger/cli/demo.py: the story imports the whole deployment (≈0.4 s), which
 # every other command, ``--help`` and shell completion would pay for if the story module held it.
 
-@app.command()
+@app.command(epilog=examples("kiroku demo", "kiroku demo --companies 200 --employees 100",
+                            "kiroku --data-dir /tmp/kiroku-demo demo   # a data directory of its own"))
 def demo(
     companies: int = typer.Option(40, min=4,
                                   help="How many companies file (each with --employees lines; "
@@ -68,11 +79,15 @@ def demo(
 
 # -- the other commands, in the order ``kiroku --help`` lists them -----------------------------------
 
+app.add_typer(enrollments.app)  # enroll
+app.add_typer(grants.app)      # grant
 app.add_typer(filings.app)     # record, import-csv, notices, show, access-log, report-missing
 app.add_typer(operations.app)  # replay, check, version
 app.add_typer(serve.app)       # serve: the HTTP API
 app.add_typer(verify.app)      # verify, proof: receipts anyone can check
 app.add_typer(process.app)     # process --role notifier|projector|sequencer: scale-out processors
+app.add_typer(enrollments.enrollments_app, name="enrollments")
+app.add_typer(grants.grants_app, name="grants")
 app.add_typer(operations.schemas_app, name="schemas")
 app.add_typer(infra.app, name="infra")
 app.add_typer(retention.app, name="retention")

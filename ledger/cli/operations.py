@@ -12,13 +12,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from ledger.cli.common import console, err_console, open_kiroku, run, shown
+from ledger.cli.common import console, err_console, examples, open_kiroku, run, shown
 
 app = typer.Typer()
-schemas_app = typer.Typer(help="Inspect and check the Avro schemas that define every event and payload.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Inspect and check the Avro schemas that define every event and payload.", no_args_is_help=True,
+                          epilog=examples("kiroku schemas check"))
 
 
-@app.command()
+@app.command(epilog=examples("kiroku replay", "kiroku replay --keep   # and keep catalog.replayed.db to compare"))
 def replay(
     keep: bool = typer.Option(False, help="Keep the rebuilt catalog file next to the live one (catalog.replayed.db)."),
 ) -> None:

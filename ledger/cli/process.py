@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ledger.cli.common import err_console, run, settings
+from ledger.cli.common import err_console, examples, run, settings, shown
 
 if TYPE_CHECKING:
     from ledger.bootstrap import Kiroku
@@ -42,7 +42,9 @@ def open_role(role: str, config: Any, **kwargs: Any) -> tuple[Kiroku, ProcessorL
         raise
 
 
-@app.command("process")
+@app.command("process", epilog=examples(
+    "kiroku process --role notifier --member notifier-a", "kiroku process --role projector --member projector-a",
+    "kiroku process --role sequencer", "kiroku process --role projector --until-idle   # catch up, then exit"))
 def process(
     role: str = typer.Option(..., "--role",
                              help="notifier (filings → agencies' notices), projector (log → catalog + snapshots) "
@@ -57,7 +59,7 @@ def process(
 
     Example: [bold]KIROKU_LOG=kafka://127.0.0.1:9092 KIROKU_CATALOG=postgresql+psycopg://… kiroku process --role projector[/]"""
     def report(message: str) -> None:
-        err_console.print(f"[dim]{message}[/]")
+        err_console.print(f"[dim]{shown(message)}[/]")
 
     kiroku, loop = run(lambda: open_role(role, settings(), member=member, poll_interval=poll_interval, report=report))
 

@@ -10,10 +10,11 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, open_kiroku, print_json, run, shown
+from ledger.cli.common import console, examples, open_kiroku, print_json, run, shown
 
 app = typer.Typer(
     help="End of retention: crypto-shred personal data whose legal retention period is over.", no_args_is_help=True,
+    epilog=examples("kiroku retention run --dry-run   # what would be destroyed", "kiroku retention run --json   # daily, from cron"),
 )
 
 

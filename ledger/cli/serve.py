@@ -11,15 +11,19 @@ from datetime import datetime, timedelta
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, err_console, fail, run, settings
+from ledger.cli.common import console, err_console, examples, fail, run, settings, shown
 from ledger.errors import KirokuError
 
 app = typer.Typer()
 principals_app = typer.Typer(help="API tokens for the HTTP API: one per principal, shown once, stored only as a hash.",
-                             no_args_is_help=True)
+                             no_args_is_help=True,
+                             epilog=examples("kiroku principals add vendor:kyuyo-cloud --label 'payroll SaaS'",
+                                             "kiroku principals add agency:municipality:131016 --expires-in-days 90",
+                                             "kiroku principals list", "kiroku principals revoke tok_01J…"))
 
 
-@app.command()
+@app.command(epilog=examples("kiroku serve --port 8000", "kiroku serve --host 0.0.0.0 --port 8443 --rate 50 --burst 100",
+                            "KIROKU_LOG=kafka://127.0.0.1:9092 kiroku serve   # the deployment the settings name"))
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port (0: any free port; the one chosen is printed)."),
@@ -52,7 +56,7 @@ def serve(
             fail(KirokuError(f"cannot listen on {host}:{port}: {exc.strerror}", field="port", got=port, code="address_in_use"))
             return
         url = base_url(sock)
-        console.print(f"Kiroku HTTP API on {url}  (data: {config.home}; OpenAPI: {url}/docs)", soft_wrap=True, highlight=False)
+        console.print(f"Kiroku HTTP API on {url}  (data: {shown(config.home)}; OpenAPI: {url}/docs)", soft_wrap=True, highlight=False)
         console.file.flush()
         serve_http(application, sock, log_level=log_level)
 
@@ -76,7 +80,8 @@ def principals_add(
         print(json.dumps({"token_id": info.token_id, "principal": info.principal, "token": token,
                           "expires_at": _iso(info.expires_at)}, ensure_ascii=False))
         return
-    console.print(f"Token {info.token_id} for {info.principal}" + (f", expires {_iso(info.expires_at)}" if info.expires_at else ""),
+    expiry = f", expires {_iso(info.expires_at)}" if info.expires_at else ""
+    console.print(f"Token {shown(info.token_id)} for {shown(info.principal)}{expiry}",
                   highlight=False)
     print(token)
     err_console.print("Keep it now: it is not stored and cannot be shown again. Use it as 'Authorization: Bearer <token>'.")
@@ -104,7 +109,7 @@ def principals_list(
         t.add_column(col, overflow="fold")
     for r in rows:
         state = "revoked" if r.revoked_at else ("expired" if not r.active(now) else "active")
-        t.add_row(r.token_id, r.principal, r.label or "", _iso(r.created_at), _iso(r.expires_at) or "never", state)
+        t.add_row(*(shown(v) for v in (r.token_id, r.principal, r.label or "", _iso(r.created_at), _iso(r.expires_at) or "never", state)))
     console.print(t)
 
 
@@ -116,7 +121,7 @@ def principals_revoke(token_id: str = typer.Argument(..., help="The token id (to
     home = run(settings).home
     with TokenStore.for_home(home) as store:
         info = run(lambda: store.revoke(token_id))
-    console.print(f"Revoked {info.token_id} of {info.principal}.", highlight=False)
+    console.print(f"Revoked {shown(info.token_id)} of {shown(info.principal)}.", highlight=False)
 
 
 def _iso(when: datetime | None) -> str | None:

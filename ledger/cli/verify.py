@@ -17,12 +17,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ledger.cli.common import console, err_console, fail, open_kiroku, principal, print_json, run, settings, shown
+from ledger.cli.common import console, err_console, examples, fail, open_kiroku, principal, print_json, run, settings, shown
 from ledger.errors import ValidationError
 
 app = typer.Typer()
 checkpoint_app = typer.Typer(help="Signed checkpoints (C2SP tlog-checkpoint) of the ledger's Merkle trees, and deadline seals.",
-                             no_args_is_help=True)
+                             no_args_is_help=True,
+                             epilog=examples("kiroku checkpoint key --out kiroku.pub", "kiroku checkpoint publish",
+                                             "kiroku checkpoint list",
+                                             "kiroku checkpoint show --company 7000012050002 --seal PAYROLL_REPORT/2026 --out seal.note",
+                                             "kiroku checkpoint consistency --partition 2 --from 1200 --out consistency.json"))
 
 _FILINGS = "kiroku.filings"
 
@@ -61,7 +65,9 @@ def _verdict(checks: list[Any], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=examples("kiroku verify --receipt receipt.json --key kiroku.pub",
+                            "kiroku verify --receipt receipt.json --key kiroku.pub --snapshot snapshot.avro",
+                            "kiroku verify --consistency consistency.json --key kiroku.pub", "kiroku verify --ledger"))
 def verify(
     receipt: Path | None = typer.Option(None, "--receipt", "-r", exists=True, dir_okay=False,
                                            help="A receipt-with-proof file (from kiroku proof)."),
@@ -123,7 +129,8 @@ def verify(
     _verdict(checks, as_json)
 
 
-@app.command()
+@app.command(epilog=examples("kiroku proof sub_01J… --as company:7000012050002 --out receipt.json",
+                            "kiroku proof sub_01J… --as company:7000012050002 --seal --out sealed.json   # proof of filing on time"))
 def proof(
     submission_id: str = typer.Argument(..., help="Submission id from a receipt."),
     as_: str = typer.Option(..., "--as", help="Who asks: the company, its vendor or firm, or an agency that reads all of it."),
