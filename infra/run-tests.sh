@@ -9,6 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . infra/venv.sh '.[test]'
+# The README's examples (tests/e2e/test_readme_examples.py runs them) use curl and jq, as a reader
+# would: install what is missing from Debian's packages when we can (root and apt-get).
+for tool in curl jq; do
+  if ! command -v "$tool" >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "--- installing $tool (apt-get install $tool) for the README's examples ---"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "$tool" >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "$tool" >/dev/null; }
+  fi
+done
 status=0
 .venv/bin/ruff check --quiet . || status=$?
 .venv/bin/python -m pytest "$@" || status=$?

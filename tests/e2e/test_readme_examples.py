@@ -9,9 +9,10 @@ comment right above it, ``<!-- example: MARKS (why) -->``:
   port instead of 8000 (so that it never collides with anything on the machine), waits until
   ``/health`` answers, and stops it after the ``needs-server`` blocks that follow it;
 - ``needs-server``: runs while that server runs, with ``localhost:8000`` standing for it;
-- ``needs-kafka``, ``needs-postgres``, ``needs-aws`` and ``skip``: not run here — each is reported as
-  a skip with the README's own reason (they start clusters or need an AWS account; the tests the
-  reason names run the same deployment).
+- ``needs-kafka needs-postgres``: run on their own, in a fresh terminal, by the test of the scale-out
+  example (it starts the services itself: mandatory under ``CI=true``, like every integration test);
+- ``needs-aws`` and ``skip``: not run here — each is reported as a skip with the README's own reason
+  (they need an AWS account, or run until signalled; the tests the reason names run the same).
 
 A block without a mark must run on the embedded default, with nothing else.
 """
@@ -202,3 +203,26 @@ def test_every_readme_example_runs_as_written_in_order_on_a_fresh_data_directory
 def test_a_readme_example_that_needs_a_service_is_marked_with_the_reason(block: Block) -> None:
     assert block.why, f"{block.name} is not run here: say why in its <!-- example: … (why) --> comment"
     pytest.skip(f"{block.name}: {block.why}")
+
+
+SCALE_OUT = [b for b in BLOCKS if {"needs-kafka", "needs-postgres"} <= b.marks]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("block", SCALE_OUT, ids=[b.name for b in SCALE_OUT])
+def test_the_scale_out_example_runs_as_written_on_kafka_and_postgresql(block: Block, tmp_path: Path) -> None:
+    from infra import postgres as postgres_infra
+    from infra.kafka_jars import ensure_jars
+    from tests.service_fixtures import provide
+
+    provide("the README's Kafka (Java 17+, Maven, the jars)", ensure_jars)  # skip locally, fail under CI=true
+    provide("the README's PostgreSQL (Debian's postgresql)", postgres_infra.ensure_installed)
+    reader = Reader(tmp_path)
+    try:
+        reader.run(block)
+    finally:  # stop whatever the block started, even when it failed half-way
+        for service in ("kafka", "postgres"):
+            subprocess.run([sys.executable, "-m", "ledger.cli", "infra", service, "down"], cwd=reader.cwd, env=reader.env,
+                           capture_output=True, timeout=120)
+    out = (tmp_path / f"README-{block.line}.out").read_text()
+    assert "Kafka" in out and "PostgreSQL ready at postgresql+psycopg://" in out, out[-2000:]
