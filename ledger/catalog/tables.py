@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -39,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.errors import Conflict
+from ledger.errors import Conflict, Unavailable
 from ledger.private_files import private_sqlite
 
 metadata = MetaData()
@@ -296,7 +297,18 @@ class Catalog:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except sqlalchemy.exc.OperationalError as exc:  # the server is down, unreachable, or refuses us
+            if url.startswith("sqlite"):
+                raise
+            where = self.engine.url.render_as_string(hide_password=True)
+            reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+            raise Unavailable(
+                f"the catalog database {where} (KIROKU_CATALOG) cannot be used: {reason}. Is the server running and "
+                f"reachable, and may this user connect? (kiroku infra postgres status shows a local one)",
+                field="KIROKU_CATALOG", expected="a PostgreSQL server accepting connections", got=where,
+                code="catalog_unavailable") from None
 
     def connect(self) -> Connection:
         return self.engine.connect()
