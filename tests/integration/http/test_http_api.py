@@ -364,7 +364,7 @@ def test_enrollment_grants_dispositions_and_the_access_log_over_http(api, kiroku
     dsp = chiyoda.post("/v1/dispositions", json={"corporate_number": CORP_A, "kind": "SPECIAL_COLLECTION_NOTICE", "period": "2027",
                                                  "payload": {"municipality_code": CHIYODA, "lines": [
                                                      {"employee_name": "山田 太郎1", "line_ref": 1, "annual_tax": 240000,
-                                                      "june_amount": 20700, "monthly_amount": 19900}]},
+                                                      "june_amount": 21100, "monthly_amount": 19900}]},
                                                  "based_on": [receipt["submission_id"]]})
     assert dsp.status_code == 201
     inbox = firm.get("/v1/dispositions").json()
