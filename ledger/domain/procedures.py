@@ -212,12 +212,12 @@ def get_procedure(code: Any, *, disposition: bool = False, field_name: str = "pr
     return proc
 
 
-_AGENCY_RE = re.compile(r"^(?P<kind>[a-z-]+):(?P<code>[0-9A-Za-z-]{1,20})$")
+_AGENCY_RE = re.compile(r"(?P<kind>[a-z-]+):(?P<code>[0-9A-Za-z-]{1,20})")
 
 
 def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
     """An agency id is ``<kind>:<code>``; a municipality's code must pass its check digit."""
-    m = _AGENCY_RE.match(value) if isinstance(value, str) else None
+    m = _AGENCY_RE.fullmatch(value) if isinstance(value, str) else None  # whole: "$" would let "…\n" through
     if m is None or m["kind"] not in AGENCY_KINDS:
         raise ValidationError(
             f"{field_name} must look like municipality:131016 or tax-office:01101 (kinds: {', '.join(AGENCY_KINDS)}), got {value!r}",
@@ -535,7 +535,7 @@ class CrossRule:
         return sum(factor * line[name] for factor, name in self.terms)
 
     def describe(self) -> str:
-        parts = [(f"{f} × " if abs(f) != 1 else "") + name for f, name in self.terms]
+        parts = [(f"{abs(f)} × " if abs(f) != 1 else "") + name for f, name in self.terms]
         text = parts[0]
         for (f, _), part in zip(self.terms[1:], parts[1:], strict=True):
             text += (" − " if f < 0 else " + ") + part
