@@ -107,7 +107,7 @@ def test_malformed_json_and_unknown_fields_are_the_callers_fault(api):
     a = api.as_(A)
     broken = a.post("/v1/submissions", content=b'{"corporate_number": ', headers={"Idempotency-Key": "j",
                                                                                   "Content-Type": "application/json"})
-    assert broken.status_code == 422 and broken.json()["code"] == "json_invalid"
+    assert broken.status_code == 422 and broken.json()["code"] == "malformed_json"
     extra = record(a, {**submission(), "surprise": 1}, "j2")
     assert (extra.status_code, extra.json()["field"]) == (422, "/surprise")
     naive = a.get("/v1/filings", params={"as_of": "2027-01-01T00:00:00"})
