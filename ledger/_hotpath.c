@@ -13,7 +13,8 @@
  *       caller's careful path then names the problem. Twin: ledger.domain.procedures._clean_lines
  *       (a line is clean when _check would return every value unchanged, in its canonical type).
  *       A rule is (name, check, required, default, low, high); the checks are
- *         "text"               a non-empty str that str.strip() leaves as it is, low <= length <= high
+ *         "text"               a non-empty str that str.strip() leaves as it is, low <= length <= high,
+ *                              without a control, surrogate or bidi override character
  *         "whole_number"       an int (not a bool), low <= value <= high
  *         "personal_number"    12 ASCII digits, the last the 個人番号 check digit
  *         "municipality_code"  6 ASCII digits, the last the 地方公共団体コード check digit
@@ -81,12 +82,25 @@ static int is_municipality_code(PyObject *v) {
     return d[5] - '0' == (11 - total % 11) % 10;
 }
 
-/* Non-empty text of low..high characters that str.strip() would leave as it is. */
+/* A character no text field takes: C0 controls and DEL, C1 controls, surrogates, and the bidi
+ * embeddings, overrides and isolates. Twin: ledger.domain.procedures.FORBIDDEN_TEXT. */
+static int is_forbidden(Py_UCS4 c) {
+    return c <= 0x1F || (c >= 0x7F && c <= 0x9F) || (c >= 0xD800 && c <= 0xDFFF) || (c >= 0x202A && c <= 0x202E)
+           || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Non-empty text of low..high characters that str.strip() would leave as it is, holding no
+ * forbidden character. */
 static int is_text(PyObject *v, long long low, long long high) {
     if (!PyUnicode_CheckExact(v)) return 0;
     Py_ssize_t n = PyUnicode_GET_LENGTH(v);
     if (n < low || n > high || n == 0) return 0;
-    return !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, 0)) && !Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
+    if (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, 0)) || Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1))) return 0;
+    int kind = PyUnicode_KIND(v);
+    const void *data = PyUnicode_DATA(v);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (is_forbidden(PyUnicode_READ(kind, data, i))) return 0;
+    return 1;
 }
 
 /* A whole number low <= v <= high (bool is not one: PyLong_CheckExact refuses it). */

@@ -29,6 +29,12 @@ def payroll_line(n: int, municipality: str = CHIYODA, **over: Any) -> dict[str, 
         "payment_amount": 5_000_000 + n, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000,
         "withholding_tax": 120_000, "social_insurance": 700_000, "dependents": 1,
     }
+    # A payment given alone keeps the line consistent: neither the withholding nor the income after
+    # the 給与所得控除 can exceed it (the cross-field rules of ledger.domain.procedures).
+    pay = over.get("payment_amount")
+    if type(pay) is int:
+        for field in ("income_after_deduction", "withholding_tax"):
+            line[field] = min(line[field], max(pay, 0))
     line.update(over)
     return line
 

@@ -54,6 +54,7 @@ __all__ = [
     "due_date",
     "is_business_day",
     "is_on_time",
+    "latest_year",
     "next_deadline",
     "period_bounds",
     "period_sort_key",
@@ -276,9 +277,38 @@ def _bounds(procedure: str, period: str, field: str = "period") -> tuple[date, d
     return bounds
 
 
-def validate_period(procedure: str, period: str, field: str = "period") -> str:
-    """Return ``period`` if it is well-formed for ``procedure``, else raise ``ValidationError``."""
-    _bounds(procedure, period, field)
+def latest_year(now: datetime) -> int:
+    """The last year a period may name at ``now``: the next year in Japan time.
+
+    Nothing is filed for a year that has not begun — a 給与支払報告書 for 2025 is filed in January
+    2026, a 算定基礎届 for 2026 in July 2026 — so 2090 is a typo, not a filing. The one year of
+    margin keeps the rule from failing on its edges: a period that starts on 1 January prepared in
+    the last days of December (a 賃金台帳 month, a bonus paid on 4 January), a disposition for the
+    fiscal year that begins in April, and clocks either side of midnight JST on New Year's Eve.
+    """
+    return now.astimezone(JST).year + 1
+
+
+def validate_period(procedure: str, period: str, field: str = "period", *, now: datetime | None = None) -> str:
+    """Return ``period`` if it is well-formed for ``procedure`` and names no year after
+    :func:`latest_year` at ``now`` (default: the wall clock), else raise ``ValidationError``.
+
+    Earlier periods stay valid here, however old: a late filing (期限後提出) is legal and old
+    filings are read for as long as they are kept. What may still be *recorded* is bounded by
+    retention too (:func:`ledger.domain.procedures.validate_filing_period`)."""
+    first, _last = _bounds(procedure, period, field)
+    at = datetime.now(UTC) if now is None else now
+    _require_aware(at, "now")
+    latest = latest_year(at)
+    if first.year > latest:
+        raise ValidationError(
+            f"{field} {period!r} for {procedure} is in the future: a period may name {latest} at the latest "
+            f"(nothing is filed for a year that has not begun)",
+            field=field,
+            expected=f"{_rule(procedure).expected}, no later than {latest}",
+            got=period,
+            code="period_in_future",
+        )
     return period
 
 

@@ -4,15 +4,21 @@
 - personal number (個人番号, My Number): 12 digits, the *last* is the check digit (mod 11).
 - municipality code (地方公共団体コード): 6 digits, the *last* is the check digit (mod 11).
 
-Validators take text as it arrives from forms and CSV files: surrounding ASCII whitespace is
-stripped and full-width digits (０-９) become ASCII; anything else (hyphens, spaces inside,
-other scripts' digits) is refused. A personal number is legally restricted data, so no error
-about one ever repeats its digits — not in the message, not in ``expected``, not in ``got``.
+An identifier has one spelling: ASCII digits and nothing else (issue 14, item 9). Validators
+return the value they are given, unchanged, or refuse it — full-width digits (０-９), surrounding
+or inner spaces, hyphens, other scripts' digits — naming the field and the position. Normalising
+instead would leave two spellings of one company in play: every caller that keeps the text it was
+sent (a batch's grant lookup, an idempotency key's scope, a principal's name, a URL) would disagree
+with the one that kept the normalised form — a full-width 法人番号 was recorded for the company and
+refused for its vendor as "no active grant". Readers of text formats (CSV cells) turn what a clerk
+typed into ASCII before it gets here (``ledger.domain.procedures.from_text_cells``).
+
+A personal number is legally restricted data, so no error about one ever repeats its digits —
+not in the message, not in ``expected``, not in ``got``.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from typing import Final
 
@@ -34,11 +40,8 @@ __all__ = [
 #: What an error about a personal number says it got, instead of the number.
 PERSONAL_NUMBER_WITHHELD: Final = "(withheld: personal numbers are never echoed)"
 
-_ASCII_WHITESPACE: Final = " \t\n\r\x0b\x0c"
 _ASCII_DIGITS: Final = frozenset("0123456789")
-# Only ASCII and full-width digits are accepted. NFKC alone would also turn ① or ² or other
-# compatibility characters into digits, which no clerk means as a number.
-_ACCEPTED_DIGITS: Final = _ASCII_DIGITS | frozenset("０１２３４５６７８９")
+_FULL_WIDTH_DIGITS: Final = frozenset("０１２３４５６７８９")
 
 
 # --- check digits ----------------------------------------------------------------------------
@@ -111,7 +114,8 @@ def municipality_check_digit(base5: str) -> int:
 def _normalize_digits(
     value: object, length: int, field: str, label: str, *, secret: bool
 ) -> str:
-    """Strip, map full-width digits to ASCII and insist on ``length`` digits."""
+    """``value`` itself if it is exactly ``length`` ASCII digits, else the ValidationError saying
+    which character, at which position, is not one."""
     expected = f"{length} digits ({label})"
     shown = PERSONAL_NUMBER_WITHHELD if secret else value
 
@@ -126,31 +130,34 @@ def _normalize_digits(
             code="invalid_format",
         )
 
-    text = value.strip(_ASCII_WHITESPACE)
-    # Positions are counted in the value as given, so that the clerk can find the character.
-    offset = len(value) - len(value.lstrip(_ASCII_WHITESPACE))
     quoted = "the value given" if secret else repr(value)
-    for position, ch in enumerate(text, start=offset + 1):
-        if ch not in _ACCEPTED_DIGITS:
+    for position, ch in enumerate(value, start=1):
+        if ch not in _ASCII_DIGITS:
             what = "a character" if secret else repr(ch)
+            if ch in _FULL_WIDTH_DIGITS:
+                why = "a full-width digit; send ASCII digits 0-9"
+            elif ch.isspace():
+                why = "a space; send the digits alone"
+            else:
+                why = "not a digit; remove hyphens and other separators"
             raise ValidationError(
-                f"{field} must be {length} digits only ({label}), but {quoted} has {what} "
-                f"that is not a digit at position {position}; remove hyphens and spaces",
+                f"{field} must be {length} ASCII digits only ({label}), but {quoted} has {what} at position "
+                f"{position} that is {why}",
                 field=field,
                 expected=expected,
                 got=shown,
                 code="invalid_format",
             )
-    if len(text) != length:
+    if len(value) != length:
         raise ValidationError(
             f"{field} must be exactly {length} digits ({label}), but {quoted} has "
-            f"{len(text)} digit(s)",
+            f"{len(value)} digit(s)",
             field=field,
             expected=expected,
             got=shown,
             code="invalid_format",
         )
-    return unicodedata.normalize("NFKC", text)
+    return value
 
 
 # --- validators --------------------------------------------------------------------------------

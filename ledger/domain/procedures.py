@@ -10,12 +10,13 @@ to validate a payload before anything is recorded.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ledger import accelerator
+from ledger.domain import calendar
 from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
@@ -29,6 +30,29 @@ AGENCY_KINDS = (MUNICIPALITY, TAX_OFFICE, PENSION_OFFICE, LABOUR_BUREAU, LABOUR_
 
 MAX_ERRORS = 50  # a submission with more problems than this reports the first fifty
 
+# -- ceilings of amounts and counts (issue 14, item 9) -------------------------------------------
+# An amount of ¥10¹³ is a typo or an attack, never a salary. Each yen field of the forms the payloads
+# model is written in the form's digit boxes, and the data formats fix their widths: the
+# 給与支払報告書・源泉徴収票 record (総務省「光ディスク等への給与支払報告書…記載事項の記録に関する技術基準」,
+# 総税市第49号 平成25年11月21日, and the 国税庁 法定調書 e-Tax/光ディスク 仕様) carries each amount
+# as up to 10 half-width digits, so no annual amount exceeds ¥9,999,999,999.
+#: An annual amount (支払金額, 源泉徴収税額, …): 10 digits.
+_MAX_AMOUNT = 9_999_999_999
+#: A month's pay or one bonus (算定基礎届 報酬月額, 賞与支払届 賞与額, 賃金台帳): 9 digits (¥999,999,999), a
+#: tenth of the annual ceiling and still far above any salary.
+_MAX_MONTHLY = 999_999_999
+#: 標準報酬月額: the top of the 健康保険 table, 第50級 ¥1,390,000 (健康保険法第40条第1項); the 厚生年金
+#: table stops lower (第32級 ¥650,000, 厚生年金保険法第20条第1項).
+_MAX_STANDARD_REMUNERATION = 1_390_000
+#: 標準報酬の等級: 健康保険 has 50 grades (健康保険法第40条第1項), 厚生年金 32 (厚生年金保険法第20条第1項).
+_MAX_GRADE = 50
+#: Persons counted on one line (扶養親族の数): two digits on the form.
+_MAX_PERSONS = 99
+#: Minutes in the longest month (31 × 24 × 60): 労働時間数 of a 賃金台帳 month cannot exceed it.
+_MONTH_MINUTES = 31 * 24 * 60
+#: A reference to a line of a submission (1-based): no submission has more lines than this.
+_MAX_LINES = 10_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class FieldRule:
@@ -40,6 +64,13 @@ class FieldRule:
     max_length: int = 200
     sensitive: bool = False
     default: Any = None  # stored when an optional field is left empty
+    #: The largest value a yen or count field takes (the form's digit boxes; see ``_MAX_AMOUNT``).
+    max_value: int | None = None
+
+    @property
+    def ceiling(self) -> int:
+        """The largest value a yen or count field takes."""
+        return _MAX_AMOUNT if self.max_value is None else self.max_value
 
 
 @dataclass(frozen=True)
@@ -75,6 +106,16 @@ def _office(*extra: FieldRule) -> tuple[FieldRule, ...]:
 
 _PN = FieldRule("personal_number", "personal_number", sensitive=True)
 
+
+def _days(name: str, month_days: int) -> FieldRule:
+    """支払基礎日数 of a month: at most the days the month has (算定基礎届 記入方法, 日本年金機構)."""
+    return FieldRule(name, "count", max_value=month_days)
+
+
+#: 被保険者整理番号: assigned by the pension office to each insured person of an office, 1 to 6 digits
+#: on the 算定基礎届 and 賞与支払届 (日本年金機構「届書の記入方法」).
+_INSURED = FieldRule("insured_number", "count", max_value=999_999)
+
 PROCEDURES: dict[str, Procedure] = {
     p.code: p
     for p in (
@@ -86,7 +127,8 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("employee_kana", "text", required=False), _PN, FieldRule("address", "text"),
                 FieldRule("payment_amount", "yen"), FieldRule("income_after_deduction", "yen"),
                 FieldRule("total_deductions", "yen"), FieldRule("withholding_tax", "yen"),
-                FieldRule("social_insurance", "yen"), FieldRule("dependents", "count", required=False, default=0),
+                FieldRule("social_insurance", "yen"),
+                FieldRule("dependents", "count", required=False, default=0, max_value=_MAX_PERSONS),
             ),
             "地方税法第317条の6 (給与支払報告書の提出)", line_routed=True, sensitive_fields=("personal_number",),
         ),
@@ -104,17 +146,18 @@ PROCEDURES: dict[str, Procedure] = {
             "STANDARD_REMUNERATION", "算定基礎届", "report for the standard monthly remuneration", PENSION_OFFICE,
             "kiroku.payloads.StandardRemuneration", 2, "office", _office(),
             (
-                FieldRule("insured_number", "count"), FieldRule("employee_name", "text"), _PN,
-                FieldRule("remuneration_april", "yen"), FieldRule("remuneration_may", "yen"),
-                FieldRule("remuneration_june", "yen"), FieldRule("days_april", "count"),
-                FieldRule("days_may", "count"), FieldRule("days_june", "count"),
+                _INSURED, FieldRule("employee_name", "text"), _PN,
+                FieldRule("remuneration_april", "yen", max_value=_MAX_MONTHLY),
+                FieldRule("remuneration_may", "yen", max_value=_MAX_MONTHLY),
+                FieldRule("remuneration_june", "yen", max_value=_MAX_MONTHLY), _days("days_april", 30),
+                _days("days_may", 31), _days("days_june", 30),
             ),
             "厚生年金保険法第21条・健康保険法第41条 (定時決定)", sensitive_fields=("personal_number",),
         ),
         Procedure(
             "BONUS_PAYMENT", "賞与支払届", "bonus payment report", PENSION_OFFICE,
             "kiroku.payloads.BonusPayment", 2, "office", _office(),
-            (FieldRule("insured_number", "count"), FieldRule("employee_name", "text"), _PN, FieldRule("bonus_amount", "yen")),
+            (_INSURED, FieldRule("employee_name", "text"), _PN, FieldRule("bonus_amount", "yen", max_value=_MAX_MONTHLY)),
             "厚生年金保険法第24条の4・健康保険法第45条 (標準賞与額)", sensitive_fields=("personal_number",),
         ),
         Procedure(
@@ -122,10 +165,10 @@ PROCEDURES: dict[str, Procedure] = {
             "kiroku.payloads.WageLedger", 5, "office", _office(),
             (
                 FieldRule("employee_id", "text", max_length=40), FieldRule("employee_name", "text"),
-                FieldRule("days_worked", "count"), FieldRule("minutes_worked", "count"),
-                FieldRule("overtime_minutes", "count"), FieldRule("base_pay", "yen"),
-                FieldRule("overtime_pay", "yen"), FieldRule("allowances", "yen"),
-                FieldRule("deductions", "yen"), FieldRule("net_pay", "yen"),
+                FieldRule("days_worked", "count", max_value=31), FieldRule("minutes_worked", "count", max_value=_MONTH_MINUTES),
+                FieldRule("overtime_minutes", "count", max_value=_MONTH_MINUTES), FieldRule("base_pay", "yen", max_value=_MAX_MONTHLY),
+                FieldRule("overtime_pay", "yen", max_value=_MAX_MONTHLY), FieldRule("allowances", "yen", max_value=_MAX_MONTHLY),
+                FieldRule("deductions", "yen", max_value=_MAX_MONTHLY), FieldRule("net_pay", "yen", max_value=_MAX_MONTHLY),
             ),
             "労働基準法第101条・第108条 (賃金台帳の調製と臨検)",
         ),
@@ -133,7 +176,7 @@ PROCEDURES: dict[str, Procedure] = {
             "SPECIAL_COLLECTION_NOTICE", "特別徴収税額決定通知", "special-collection tax amounts", MUNICIPALITY,
             "kiroku.payloads.SpecialCollectionNotice", 7, None, (FieldRule("municipality_code", "municipality_code"),),
             (
-                FieldRule("employee_name", "text"), FieldRule("line_ref", "count", required=False),
+                FieldRule("employee_name", "text"), FieldRule("line_ref", "count", required=False, max_value=_MAX_LINES),
                 FieldRule("annual_tax", "yen"), FieldRule("june_amount", "yen"), FieldRule("monthly_amount", "yen"),
             ),
             "地方税法第321条の4 (特別徴収税額の通知)", disposition=True, answers="PAYROLL_REPORT",
@@ -143,8 +186,9 @@ PROCEDURES: dict[str, Procedure] = {
             "kiroku.payloads.StandardRemunerationDecision", 2, None,
             (FieldRule("office_code", "text", max_length=40), FieldRule("effective_from", "month")),
             (
-                FieldRule("insured_number", "count"), FieldRule("employee_name", "text"),
-                FieldRule("standard_monthly_remuneration", "yen"), FieldRule("grade", "count"),
+                _INSURED, FieldRule("employee_name", "text"),
+                FieldRule("standard_monthly_remuneration", "yen", max_value=_MAX_STANDARD_REMUNERATION),
+                FieldRule("grade", "count", max_value=_MAX_GRADE),
             ),
             "厚生年金保険法第21条 (標準報酬月額の決定の通知)", disposition=True, answers="STANDARD_REMUNERATION",
         ),
@@ -168,12 +212,12 @@ def get_procedure(code: Any, *, disposition: bool = False, field_name: str = "pr
     return proc
 
 
-_AGENCY_RE = re.compile(r"^(?P<kind>[a-z-]+):(?P<code>[0-9A-Za-z-]{1,20})$")
+_AGENCY_RE = re.compile(r"(?P<kind>[a-z-]+):(?P<code>[0-9A-Za-z-]{1,20})")
 
 
 def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
     """An agency id is ``<kind>:<code>``; a municipality's code must pass its check digit."""
-    m = _AGENCY_RE.match(value) if isinstance(value, str) else None
+    m = _AGENCY_RE.fullmatch(value) if isinstance(value, str) else None  # whole: "$" would let "…\n" through
     if m is None or m["kind"] not in AGENCY_KINDS:
         raise ValidationError(
             f"{field_name} must look like municipality:131016 or tax-office:01101 (kinds: {', '.join(AGENCY_KINDS)}), got {value!r}",
@@ -183,6 +227,41 @@ def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
     if m["kind"] == MUNICIPALITY:
         validate_municipality_code(m["code"], field=field_name)
     return value
+
+
+def retention_ends(proc: Procedure, period: str) -> datetime:
+    """The instant (00:00 JST) a period's legal retention is over: the day after its last day plus
+    the procedure's retention years (as ``ledger.service.retention`` destroys its keys)."""
+    _first, last = calendar.period_bounds(proc.code, period)
+    start = last + timedelta(days=1)
+    try:
+        end = start.replace(year=start.year + proc.retention_years)
+    except ValueError:  # 29 February in a year without one
+        end = date(start.year + proc.retention_years, 3, 1)
+    return datetime.combine(end, time(0), tzinfo=calendar.JST)
+
+
+def validate_filing_period(proc: Procedure, period: str, now: datetime, field: str = "period") -> str:
+    """``period`` if a filing (or a disposition) may be recorded for it at ``now``, else the
+    ValidationError naming ``field``.
+
+    The window: no year after :func:`ledger.domain.calendar.latest_year` (nothing is filed for a
+    year that has not begun), and no period whose retention is already over — a late filing
+    (期限後提出) is legal for as long as the record must be kept (給与支払報告書 and 源泉徴収票 7
+    years, 算定基礎届 2, 賃金台帳 5: the table in ``PROCEDURES``), but one recorded after that would
+    be crypto-shredded at the next retention run, and the agency's right to assess it has lapsed
+    with it (国税通則法第70条, 地方税法第17条の5: 5 years; 厚生年金保険法第92条: 2 years).
+    """
+    calendar.validate_period(proc.code, period, field, now=now)
+    ended = retention_ends(proc, period)
+    if ended <= now:
+        raise ValidationError(
+            f"{field} {period!r} for {proc.code} is past its retention: its {proc.retention_years}-year retention ended at "
+            f"00:00 JST on {ended.date().isoformat()}, and a record made now would be erased at once",
+            field=field, expected=f"a period whose {proc.retention_years}-year retention has not ended",
+            got=period, code="period_past_retention",
+        )
+    return period
 
 
 def agency_kind(agency_id: str) -> str:
@@ -195,7 +274,6 @@ def municipality_agency(code: str) -> str:
 
 # -- payload validation --------------------------------------------------------------------------
 
-_MAX_AMOUNT = 10**15
 #: The years a month field (YYYY-MM) may name.
 _MONTH_YEARS = (1900, 2099)
 
@@ -205,6 +283,33 @@ def _is_month(value: str) -> bool:
     year, month = value[:4], value[5:]
     return (len(value) == 7 and value[4] == "-" and (year + month).isascii() and (year + month).isdigit()
             and _MONTH_YEARS[0] <= int(year) <= _MONTH_YEARS[1] and 1 <= int(month) <= 12)
+
+
+#: Characters no name or text field may hold (issue 14, item 9): C0 controls (NUL included) and DEL,
+#: C1 controls, surrogates (a lone one is no character at all and cannot be encoded), and the bidi
+#: embeddings, overrides and isolates U+202A–U+202E, U+2066–U+2069 that make text display in another
+#: order than it is stored (the "Trojan Source" trick, CVE-2021-42574). The compiled twin
+#: (``is_text`` in ``ledger/_hotpath.c``) refuses the same set.
+FORBIDDEN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def forbidden_character(text: str) -> tuple[int, str] | None:
+    """The first forbidden character of ``text`` as (1-based position, ``U+XXXX``), or None."""
+    m = FORBIDDEN_TEXT.search(text)
+    return None if m is None else (m.start() + 1, f"U+{ord(m.group()):04X}")
+
+
+def check_text(value: str, path: str, where: str = "") -> str:
+    """``value`` if it holds no forbidden character, else the ValidationError naming ``path``
+    (what it got is the character's code point and position, never the text)."""
+    bad = forbidden_character(value)
+    if bad is not None:
+        position, char = bad
+        raise ValidationError(f"{where}{path} has the control or bidi character {char} at position {position}: "
+                              "text fields take printable text only", field=path,
+                              expected="printable text (no control, surrogate or bidi override characters)",
+                              got=f"{char} at position {position}", code="invalid_character")
+    return value
 
 
 def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
@@ -217,30 +322,30 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     kind = rule.kind
     if kind == "text":
         if not isinstance(value, str):
-            raise ValidationError(f"{where}{rule.name} must be text, got {type(value).__name__}", field=path, expected="text", got=value,
-                                  code="invalid_type")
+            raise ValidationError(f"{where}{rule.name} must be text, got {type(value).__name__}", field=path, expected="text",
+                                  got=type(value).__name__, code="invalid_type")
         value = value.strip()
         if len(value) > rule.max_length:
             raise ValidationError(
                 f"{where}{rule.name} is {len(value)} characters long; at most {rule.max_length} are allowed",
                 field=path, expected=f"at most {rule.max_length} characters", got=f"{len(value)} characters", code="too_long",
             )
-        return value
+        return check_text(value, path, where)
     if kind in ("yen", "count"):
         unit = "an amount in whole yen" if kind == "yen" else "a whole number"
-        if isinstance(value, str):
-            # CSV cells: full-width digits and thousands separators (5,000,000) are common.
-            text = unicodedata.normalize("NFKC", value).strip().replace(",", "")
-            if re.fullmatch(r"-?[0-9]+", text):
-                value = int(text)
+        # JSON has numbers: "5000000" (or 5e6, or 5000000.0) is not one, and guessing would hide a
+        # sender's bug. Text cells (CSV) are turned into numbers by their reader (``from_text_cells``).
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError(f"{where}{rule.name} must be {unit}, got {value!r}", field=path, expected=unit, got=value,
+            got = value if isinstance(value, (str, float, int)) else type(value).__name__
+            raise ValidationError(f"{where}{rule.name} must be {unit} (a JSON integer), got {type(value).__name__}",
+                                  field=path, expected=f"{unit}: an integer, not text or a fraction", got=got,
                                   code="invalid_amount")
         if value < 0:
             raise ValidationError(f"{where}{rule.name} must not be negative, got {value}", field=path, expected=f"{unit} ≥ 0", got=value,
                                   code="negative_amount")
-        if value > _MAX_AMOUNT:
-            raise ValidationError(f"{where}{rule.name} is implausibly large: {value}", field=path, expected="at most 10^15", got=value,
+        if value > rule.ceiling:
+            raise ValidationError(f"{where}{rule.name} is larger than the form takes: {value:,}", field=path,
+                                  expected=f"at most {rule.ceiling:,}", got=value if value < 10**20 else f"{len(str(value))} digits",
                                   code="amount_too_large")
         return value
     if kind == "personal_number":
@@ -302,7 +407,7 @@ def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[str, str, bool,
         if r.kind == "text":
             return (r.name, "text", r.required, r.default, 1, r.max_length)
         if r.kind in ("yen", "count"):
-            return (r.name, "whole_number", r.required, r.default, 0, _MAX_AMOUNT)
+            return (r.name, "whole_number", r.required, r.default, 0, r.ceiling)
         if r.kind == "month":
             return (r.name, "month", r.required, r.default, *_MONTH_YEARS)
         return (r.name, r.kind, r.required, r.default, 0, 0)  # the check digits: no limits to pass
@@ -397,15 +502,114 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
                 errors.append(ValidationError(f"line {number} must be an object", field=f"lines[{number}]", expected="an object",
                                               got=type(line).__name__, code="invalid_type"))
                 continue
-            unknown = sorted(set(line) - known)
-            if unknown:
-                errors.append(ValidationError(
-                    f"line {number}: unknown field(s) {', '.join(unknown)}", field=f"lines[{number}].{unknown[0]}",
-                    expected="one of " + ", ".join(r.name for r in proc.line), got=unknown[0], code="unknown_field",
-                ))
+            for key in sorted(set(line) - known, key=str):  # each misspelt field is named, none dropped
+                errors.append(_unknown_field(str(key), f"lines[{number}].{key}", [r.name for r in proc.line],
+                                             f"line {number}: "))
             out_lines.append({r.name: guard(lambda r=r: _check(r, line.get(r.name), f"lines[{number}].{r.name}",
                                                                f"line {number}: ")) for r in proc.line})
+    if not errors:
+        for number, line in enumerate(out_lines, start=1):
+            if len(errors) >= MAX_ERRORS:
+                break
+            if line is not None:  # every line is clean here: the careful path found no problem
+                errors.extend(_inconsistencies(proc, line, number))
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     out["lines"] = out_lines
     return out
+
+
+# -- rules between the fields of one line (issue 14, item 9) -----------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CrossRule:
+    """``field`` of a line must be at most (``<=``) or equal to (``==``) the sum of ``terms`` (field
+    names, each with a factor), as the form's own arithmetic demands; ``source`` cites it."""
+
+    field: str
+    relation: str  # "<=" | "=="
+    terms: tuple[tuple[int, str], ...]
+    source: str
+
+    def bound(self, line: dict[str, Any]) -> int:
+        return sum(factor * line[name] for factor, name in self.terms)
+
+    def describe(self) -> str:
+        parts = [(f"{abs(f)} × " if abs(f) != 1 else "") + name for f, name in self.terms]
+        text = parts[0]
+        for (f, _), part in zip(self.terms[1:], parts[1:], strict=True):
+            text += (" − " if f < 0 else " + ") + part
+        return text
+
+
+#: 給与所得の源泉徴収票 / 給与支払報告書 (個人別明細書): the tax withheld is withheld *from* the
+#: payment, and 給与所得控除後の金額 is the payment less the 給与所得控除 (所得税法第28条第2項), so
+#: neither exceeds 支払金額 (国税庁「給与所得の源泉徴収票等の法定調書の作成と提出の手引」,
+#: 給与所得の源泉徴収票の記載要領). 社会保険料等の金額 and 所得控除の額の合計額 are *not* bounded by
+#: it: the former includes premiums the employee paid himself and declared at 年末調整
+#: (所得税法第74条, e.g. a spouse's 国民年金保険料), the latter the 基礎控除 (所得税法第86条).
+_SLIP_RULES = (
+    CrossRule("withholding_tax", "<=", ((1, "payment_amount"),),
+              "所得税法第183条第1項 (withheld from the payment); 国税庁 源泉徴収票の記載要領"),
+    CrossRule("income_after_deduction", "<=", ((1, "payment_amount"),), "所得税法第28条第2項; 国税庁 源泉徴収票の記載要領"),
+)
+
+CROSS_RULES: dict[str, tuple[CrossRule, ...]] = {
+    "PAYROLL_REPORT": _SLIP_RULES,
+    "WITHHOLDING_SLIP": _SLIP_RULES,
+    # 賃金台帳: what is paid is the wages less the deductions 労働基準法第24条第1項ただし書 allows, and the
+    # deductions cannot exceed the wages (全額払の原則, 労働基準法第24条第1項; 労働基準法施行規則第54条第1項第6号).
+    "WAGE_LEDGER": (
+        CrossRule("deductions", "<=", ((1, "base_pay"), (1, "overtime_pay"), (1, "allowances")), "労働基準法第24条第1項"),
+        CrossRule("net_pay", "==", ((1, "base_pay"), (1, "overtime_pay"), (1, "allowances"), (-1, "deductions")),
+                  "労働基準法第24条第1項; 労働基準法施行規則第54条第1項"),
+    ),
+    # 特別徴収税額: the year's tax in twelve parts, June to May; the part under ¥100 (or the whole
+    # rounding remainder) is collected in June (地方税法第321条の5第1項).
+    "SPECIAL_COLLECTION_NOTICE": (
+        CrossRule("june_amount", "==", ((1, "annual_tax"), (-11, "monthly_amount")), "地方税法第321条の5第1項"),
+    ),
+}
+
+
+def _inconsistencies(proc: Procedure, line: dict[str, Any], number: int) -> list[ValidationError]:
+    """The cross-field rules a clean line breaks, each naming the field that cannot be so."""
+    out = []
+    for rule in CROSS_RULES.get(proc.code, ()):
+        value, bound = line[rule.field], rule.bound(line)
+        if (value > bound) if rule.relation == "<=" else (value != bound):
+            relation = "at most" if rule.relation == "<=" else "equal to"
+            out.append(ValidationError(
+                f"line {number}: {rule.field} ({value:,}) must be {relation} {rule.describe()} ({bound:,}) ({rule.source})",
+                field=f"lines[{number}].{rule.field}", expected=f"{relation} {rule.describe()} = {bound:,}", got=value,
+                code="inconsistent_amounts"))
+    return out
+
+
+def from_text_cells(proc: Procedure, line: dict[str, Any]) -> dict[str, Any]:
+    """A line read from text cells (a CSV row) in the payload's types: amounts and counts as numbers.
+
+    A text format has no numbers, so its reader, not the payload's rules, decides what a cell
+    means: a cell of an amount with full-width digits or thousands separators (``５,０００,０００``)
+    becomes 5000000. A cell that is no number is left as it is, for the rules to refuse with its
+    field named; codes are left as they are too (an identifier has one spelling, see
+    ``ledger.domain.identifiers``)."""
+    kinds = {r.name: r.kind for r in proc.line}
+    out: dict[str, Any] = {}
+    for name, cell in line.items():
+        kind = kinds.get(name)
+        if isinstance(cell, str) and kind in ("yen", "count"):
+            text = _to_ascii_digits(cell).strip().replace(",", "")
+            digits = text[1:] if text.startswith("-") else text
+            out[name] = int(text) if digits.isascii() and digits.isdigit() else cell  # -5: "must not be negative"
+        else:
+            out[name] = cell
+    return out
+
+
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９，", "0123456789,")
+
+
+def _to_ascii_digits(text: str) -> str:
+    """Full-width digits (and comma) as ASCII; nothing else changes (no NFKC: ① is not a 1)."""
+    return text.translate(_FULL_WIDTH_DIGITS)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ledger.domain.model import SubmissionRequest
-from ledger.domain.procedures import PROCEDURES
+from ledger.domain.procedures import PROCEDURES, from_text_cells
 from ledger.encoding.echo import redact, shown
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
 
@@ -131,7 +131,7 @@ def submission_request(group: RowGroup) -> SubmissionRequest:
     lines = []
     for _, row in group.rows:
         line = {k: row[k] for k in LINE_COLUMNS if k in row and row[k] != ""}
-        lines.append(line)
+        lines.append(from_text_cells(PROCEDURES["PAYROLL_REPORT"], line))  # cells are text: amounts become numbers
     digest = hashlib.sha256(repr([{k: v for k, v in r.items() if k not in SEALED_COLUMNS} for _, r in group.rows])
                             .encode()).hexdigest()[:32]
     return SubmissionRequest(

@@ -7,6 +7,7 @@ to handle them (番号法第9条: not a bank).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from ledger.domain.model import Action, Principal
@@ -19,6 +20,13 @@ from ledger.service.principals import validate_principal
 #: "never expires" is not a grant the security model knows.
 MAX_GRANT_TERM = timedelta(days=7 * 365 + 2)
 
+#: A grantee as a company must type it: one canonical spelling, checked whole (``re.fullmatch``: a
+#: trailing newline is no part of a name). Lower case only, so that ``vendor:Acme`` is not a second
+#: principal beside ``vendor:acme`` that a grant reaches while the vendor does not; no separator
+#: at either end (``vendor:acme.`` beside ``vendor:acme``).
+GRANTEE = re.compile(r"(?:firm|vendor|bank):[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
+_GRANTEE_EXPECTED = "firm:NAME, vendor:NAME or bank:NAME (NAME: 1 to 64 of a-z 0-9 . _ -, starting and ending with a-z or 0-9)"
+
 
 def check_grant_terms(grantee: str, procedures: list[str], actions: list[str], expires_at: datetime,
                       personal_numbers: bool, now: datetime) -> Principal:
@@ -26,11 +34,15 @@ def check_grant_terms(grantee: str, procedures: list[str], actions: list[str], e
     try:
         target = validate_principal(grantee)
     except ValidationError as err:  # the caller's field is the grantee, whatever the parser calls it
-        raise ValidationError(f"grantee: {err.message}", field="grantee", expected="firm:NAME, vendor:NAME or bank:NAME "
-                              "(NAME: 1 to 64 of A-Z a-z 0-9 . _ -)", got=grantee, code="invalid_grantee") from None
+        raise ValidationError(f"grantee: {err.message}", field="grantee", expected=_GRANTEE_EXPECTED, got=grantee,
+                              code="invalid_grantee") from None
     if not authz.is_agent(target):
         raise ValidationError("a grant goes to a firm, vendor or bank", field="grantee",
                               expected="firm:NAME, vendor:NAME or bank:NAME", got=grantee, code="invalid_grantee")
+    if not isinstance(grantee, str) or GRANTEE.fullmatch(grantee) is None or target.id != grantee:
+        raise ValidationError("grantee: a name is lower case letters, digits, '.', '_' or '-', starting and ending with a "
+                              "letter or digit, and nothing after it", field="grantee", expected=_GRANTEE_EXPECTED,
+                              got=grantee, code="invalid_grantee")
     if not procedures:
         raise ValidationError("name at least one procedure", field="procedures", expected="procedure codes", got=[], code="required")
     for i, p in enumerate(procedures):

@@ -11,6 +11,8 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 HOSTILE = "[/] [red]x \x1b[31m"
+#: The printable part of HOSTILE: what a recorded name may still hold (control characters are refused there).
+MARKUP = "[/] [red]x"
 CORP = "7000012050002"
 
 
@@ -45,14 +47,14 @@ def test_a_hostile_submission_id_prints_literally_in_the_refusal_of_show(shell) 
 
 def test_a_hostile_name_in_a_payload_prints_literally_through_show(shell, tmp_path: Path) -> None:
     payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-        "employee_name": f"山田 {HOSTILE}", "personal_number": "123456789018", "address": "東京都千代田区",
+        "employee_name": f"山田 {MARKUP}", "personal_number": "123456789018", "address": "東京都千代田区",
         "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
     f = tmp_path / "slip.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     receipt = shell("record", f, "--as", f"company:{CORP}", "--company", CORP, "--procedure", "WITHHOLDING_SLIP", "--period", "2026")
     sid = next(w for w in receipt.output.split() if w.startswith("sub_"))
     out = shell("show", sid, "--as", f"company:{CORP}").output
-    assert "山田 [/] [red]x \\x1b[31m" in out
+    assert "山田 [/] [red]x" in out  # (raw escape codes are refused in recorded text: invalid_character)
     denied = shell("show", sid, "--as", f"bank:{HOSTILE}", ok=False)
     assert denied.exit_code == 2
     log = shell("access-log", CORP).output

@@ -114,7 +114,7 @@ def wage_ledger(n: int = 1) -> dict[str, Any]:
 
 def special_collection(code: str = CHIYODA, n: int = 1) -> dict[str, Any]:
     return {"municipality_code": code, "lines": [
-        {"employee_name": f"山田 太郎{i}", "line_ref": i + 1, "annual_tax": 240_000, "june_amount": 20_700,
+        {"employee_name": f"山田 太郎{i}", "line_ref": i + 1, "annual_tax": 240_000, "june_amount": 21_100,
          "monthly_amount": 19_900} for i in range(n)]}
 
 

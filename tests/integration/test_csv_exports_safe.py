@@ -15,9 +15,9 @@ from tests.integration.helpers import agency, company, enroll_payroll
 
 pytestmark = pytest.mark.integration
 
-#: Names that start like formulas (tab and CR are stripped from text when recorded, so
-#: ``safe_cell`` is tested with them directly).
-FORMULAS = ['=HYPERLINK("http://x")', "@SUM(A1:A9)", "+81 3 1234", "-2+3", "=1+1,\"quoted\"\nsecond line"]
+#: Names that start like formulas (control characters — tab, CR, a newline inside — are refused in
+#: recorded text, so ``safe_cell`` is tested with them directly).
+FORMULAS = ['=HYPERLINK("http://x")', "@SUM(A1:A9)", "+81 3 1234", "-2+3", "=1+1,\"quoted\" second part"]
 
 
 def _record(kiroku, names: list[str], **line: object) -> str:

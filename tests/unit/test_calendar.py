@@ -22,6 +22,7 @@ from ledger.domain.calendar import (
     due_date,
     is_business_day,
     is_on_time,
+    latest_year,
     next_deadline,
     period_bounds,
     period_sort_key,
@@ -29,6 +30,7 @@ from ledger.domain.calendar import (
     roll_forward,
     validate_period,
 )
+from ledger.domain.procedures import PROCEDURES, retention_ends, validate_filing_period
 from ledger.errors import ValidationError
 
 pytestmark = pytest.mark.unit
@@ -156,7 +158,7 @@ def test_roll_forward_over_closures(day: date, rolled: date) -> None:
 def test_each_procedure_has_its_period_format(
     procedure: str, period: str, bounds: tuple[date, date]
 ) -> None:
-    assert validate_period(procedure, period) == period
+    assert validate_period(procedure, period, now=datetime(LAST_YEAR, 12, 31, tzinfo=UTC)) == period  # not in the future then
     assert period_bounds(procedure, period) == bounds
 
 
@@ -421,3 +423,41 @@ def test_listings_need_aware_times() -> None:
         previous_deadlines("PAYROLL_REPORT", datetime(2026, 1, 1))
     with pytest.raises(ValueError):
         next_deadline("PAYROLL_REPORT", datetime(2026, 1, 1))
+
+
+# --- the window of periods a filing may name (issue 14, item 9) --------------------------------------
+
+
+def test_the_latest_year_a_period_may_name_is_next_year_in_japan_time() -> None:
+    # 31 Dec 15:00 UTC is already 1 January in Japan.
+    assert latest_year(datetime(2026, 12, 31, 14, 59, tzinfo=UTC)) == 2027
+    assert latest_year(datetime(2026, 12, 31, 15, 0, tzinfo=UTC)) == 2028
+
+
+@pytest.mark.parametrize(("procedure", "period"), [("PAYROLL_REPORT", "2028"), ("BONUS_PAYMENT", "2028-01-04"),
+                                                   ("WAGE_LEDGER", "2028-01"), ("SPECIAL_COLLECTION_NOTICE", "2090")])
+def test_a_period_in_a_year_after_next_is_refused_with_the_latest_year(procedure: str, period: str) -> None:
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    with pytest.raises(ValidationError) as err:
+        validate_period(procedure, period, now=now)
+    assert (err.value.code, err.value.field, err.value.got) == ("period_in_future", "period", period)
+    assert err.value.expected.endswith("no later than 2027")
+    assert validate_period(procedure, period.replace("2028", "2027").replace("2090", "2027"), now=now)
+
+
+def test_a_filing_may_be_recorded_late_until_its_retention_ends_and_not_after() -> None:
+    # 期限後提出 is legal; a record made after its retention (給与支払報告書: 7 years from the end of the
+    # year, 地方税法第317条の6 / DESIGN.md) would be erased by the next retention run.
+    payroll = PROCEDURES["PAYROLL_REPORT"]
+    assert retention_ends(payroll, "2019") == datetime(2027, 1, 1, tzinfo=JST)
+    assert validate_filing_period(payroll, "2019", datetime(2026, 12, 31, 14, 59, tzinfo=UTC)) == "2019"
+    with pytest.raises(ValidationError) as err:
+        validate_filing_period(payroll, "2019", datetime(2026, 12, 31, 15, 0, tzinfo=UTC))  # 00:00 JST, 1 Jan 2027
+    assert (err.value.code, err.value.field, err.value.got) == ("period_past_retention", "period", "2019")
+    bonus = PROCEDURES["BONUS_PAYMENT"]  # 2 years (健康保険法施行規則第34条, 厚生年金保険法施行規則第28条)
+    with pytest.raises(ValidationError) as err:
+        validate_filing_period(bonus, "2024-06-25", datetime(2026, 12, 4, tzinfo=UTC))
+    assert err.value.code == "period_past_retention"
+    with pytest.raises(ValidationError) as err:
+        validate_filing_period(bonus, "2028-06-25", datetime(2026, 12, 4, tzinfo=UTC))
+    assert err.value.code == "period_in_future"

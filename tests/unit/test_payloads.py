@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 from ledger import accelerator
 from ledger.domain.identifiers import make_municipality_code, make_personal_number
 from ledger.domain.procedures import (
+    FORBIDDEN_TEXT,
     PROCEDURES,
     FieldRule,
     _check,
     _clean_lines,
     _compiled_rules,
     _fast_lines,
+    from_text_cells,
     get_procedure,
     validate_agency_id,
     validate_payload,
@@ -46,9 +48,46 @@ def test_amounts_must_be_whole_yen_not_floats_or_booleans() -> None:
         assert [(e.field, e.code) for e in err.value.errors] == [("lines[1].withholding_tax", code)]
 
 
-def test_csv_style_amounts_are_normalized() -> None:
-    out = validate_payload(PAYROLL, payroll([payroll_line(1, payment_amount="5,000,000", withholding_tax="１２０")]))
-    assert out["lines"][0]["payment_amount"] == 5_000_000 and out["lines"][0]["withholding_tax"] == 120
+@pytest.mark.parametrize(("value", "got"), [("120000", "120000"), ("１２０", "１２０"), ("120,000", "120,000"),
+                                            (120000.0, 120000.0), (1.2e5, 1.2e5), (-1, -1)])
+def test_numbers_sent_as_text_or_fractions_or_below_zero_are_refused_naming_the_field(value: Any, got: Any) -> None:
+    # Issue 14, item 9: "120000" used to be taken as 120000 (JSON has numbers; a string is a sender's bug).
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, payroll([payroll_line(1, withholding_tax=value)]))
+    [e] = err.value.errors
+    assert (e.code, e.field, e.got) == ("negative_amount" if value == -1 else "invalid_amount", "lines[1].withholding_tax", got)
+
+
+def test_text_cells_are_read_into_numbers_and_ascii_codes_before_the_rules_see_them() -> None:
+    # CSV has no numbers: its reader, not the payload rules, turns "5,000,000" and full-width digits into them.
+    cells = {**{k: str(v) for k, v in payroll_line(1).items()}, "payment_amount": "5,000,000", "withholding_tax": "１２０",
+             "municipality_code": "１３１０１６", "dependents": "x"}
+    read = from_text_cells(PAYROLL, cells)
+    assert (read["payment_amount"], read["withholding_tax"], read["municipality_code"], read["dependents"]) == (
+        5_000_000, 120, "１３１０１６", "x")  # a cell that is no number, and a code, are left for the rules to judge
+    assert read["employee_name"] == cells["employee_name"]
+
+
+@pytest.mark.parametrize(("procedure", "field", "ceiling"), [
+    ("PAYROLL_REPORT", "payment_amount", 9_999_999_999), ("WITHHOLDING_SLIP", "withholding_tax", 9_999_999_999),
+    ("PAYROLL_REPORT", "dependents", 99), ("STANDARD_REMUNERATION", "days_april", 30), ("STANDARD_REMUNERATION", "days_may", 31),
+    ("STANDARD_REMUNERATION", "remuneration_june", 999_999_999), ("BONUS_PAYMENT", "bonus_amount", 999_999_999),
+    ("WAGE_LEDGER", "minutes_worked", 44_640), ("WAGE_LEDGER", "days_worked", 31),
+    ("STANDARD_REMUNERATION_DECISION", "grade", 50), ("STANDARD_REMUNERATION_DECISION", "standard_monthly_remuneration", 1_390_000),
+])
+def test_each_amount_and_count_has_the_ceiling_of_its_form(procedure: str, field: str, ceiling: int) -> None:
+    # Issue 14, item 9: ¥10¹³ used to pass. Amounts of the 給与支払報告書・源泉徴収票 are at most 10 digits
+    # (総務省 総税市第49号 技術基準); 標準報酬月額 tops at 第50級 ¥1,390,000 (健康保険法第40条第1項), whose
+    # grades are 50; 支払基礎日数 are a month's days (日本年金機構 算定基礎届の記入方法).
+    rule = next(r for r in PROCEDURES[procedure].line if r.name == field)
+    assert _check(rule, ceiling, field, "") == ceiling
+    with pytest.raises(ValidationError) as err:
+        _check(rule, ceiling + 1, field, "")
+    assert (err.value.code, err.value.field, err.value.expected, err.value.got) == (
+        "amount_too_large", field, f"at most {ceiling:,}", ceiling + 1)
+    with pytest.raises(ValidationError) as err:
+        _check(rule, 10**40, field, "")
+    assert err.value.got == "41 digits"  # a huge number is described, not echoed
 
 
 def test_unknown_line_fields_are_named() -> None:
@@ -66,7 +105,7 @@ def test_misspelt_fields_of_the_header_and_the_payload_are_refused_not_dropped()
         validate_payload(PROCEDURES["PAYROLL_REPORT"], payload)
     assert sorted((e.code, e.field, e.got) for e in err.value.errors) == [
         ("unknown_field", "employer.nmae", "nmae"), ("unknown_field", "remarks", "remarks")]
-    notice = {"municipality_code": "131016", "lines": [{"employee_name": "山田 太郎", "annual_tax": 1, "june_amount": 1,
+    notice = {"municipality_code": "131016", "lines": [{"employee_name": "山田 太郎", "annual_tax": 12, "june_amount": 1,
                                                         "monthly_amount": 1}], "municipalty": "131016"}
     with pytest.raises(ValidationErrors) as err:
         validate_payload(PROCEDURES["SPECIAL_COLLECTION_NOTICE"], notice)
@@ -129,7 +168,7 @@ def clean_value(rule: FieldRule) -> st.SearchStrategy[Any]:
     """A value the careful path returns unchanged."""
     return {
         "text": st.text(min_size=1, max_size=rule.max_length).filter(lambda t: t == t.strip()),
-        "yen": st.integers(0, 10**15), "count": st.integers(0, 10**15),
+        "yen": st.integers(0, rule.ceiling), "count": st.integers(0, rule.ceiling),
         "personal_number": _digits(11).map(make_personal_number),
         "municipality_code": _digits(5).map(make_municipality_code),
         "month": st.builds("{:04d}-{:02d}".format, st.integers(1900, 2099), st.integers(1, 12)),
@@ -139,9 +178,11 @@ def clean_value(rule: FieldRule) -> st.SearchStrategy[Any]:
 def edges(rule: FieldRule) -> list[Any]:
     """Values just outside, or just inside, what the kind takes: its limits and its edge cases."""
     return {
-        "text": ["x" * rule.max_length, "x" * (rule.max_length + 1), " x", "x ", "x\u3000", "\x1fx", "\u200bx", "\ud800"],
-        "yen": [-1, 0, 10**15, 10**15 + 1, 2**63, -2**63 - 1, 2**64, True, 1.0],
-        "count": [-1, 0, 10**15, 10**15 + 1, 2**63, False],
+        "text": ["x" * rule.max_length, "x" * (rule.max_length + 1), " x", "x ", "x\u3000", "\x1fx", "\u200bx", "\ud800",
+                 "a\x00b", "a\x7fb", "a\x85b", "a\x9fb", "a\u202ab", "a\u202eb", "a\u2066b", "a\u2069b", "a\u2029b",
+                 "a\udfffb", "\x00", "a\u200fb", "a\u2065b", "a\u206ab", "a\u2029"],
+        "yen": [-1, 0, rule.ceiling, rule.ceiling + 1, 2**63, -2**63 - 1, 2**64, True, 1.0, "1"],
+        "count": [-1, 0, rule.ceiling, rule.ceiling + 1, 2**63, False, "1"],
         "personal_number": ["123456789018", "123456789019", "12345678901８", "12345678901", "1234567890188", " 123456789018"],
         "municipality_code": ["131016", "131017", "13101６", "13101", "1310166", "131016 "],
         "month": ["1899-12", "1900-01", "2099-12", "2100-01", "2026-00", "2026-13", "2026-01\n", "20２6-01", "2026-０1",
@@ -237,13 +278,14 @@ def test_the_compiled_checker_knows_checks_not_field_kinds() -> None:
 
 
 @compiled_only
-def test_the_compiled_text_check_knows_whitespace_as_str_isspace_does() -> None:
+def test_the_compiled_text_check_knows_whitespace_and_forbidden_characters_as_the_python_twin_does() -> None:
     assert accelerator.clean_lines is not None
     rules = _compiled_rules((FieldRule("t", "text"),))
     for start in range(0, 0x110000, 0x10000):
         chars = [chr(c) for c in range(start, start + 0x10000)]
         taken = accelerator.clean_lines(rules, [{"t": c} for c in chars])
-        assert [c for c, t in zip(chars, taken) if (t is None) is not c.isspace()] == []
+        refused = [c.isspace() or FORBIDDEN_TEXT.search(c) is not None for c in chars]
+        assert [c for c, t, r in zip(chars, taken, refused) if (t is None) is not r] == []
 
 
 def test_a_month_is_four_ascii_digits_of_a_year_from_1900_to_2099_a_hyphen_and_two_of_a_month() -> None:

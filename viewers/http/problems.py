@@ -154,14 +154,26 @@ def _pointer(field: str | None, top_level: frozenset[str] | None) -> str | None:
     return None if pointer is None else redact(pointer)
 
 
+#: A request body (or bulk line) that is not JSON has one code, whichever layer found it (FastAPI's
+#: decoder said ``json_invalid``, Starlette's body parser ``invalid_json``).
+MALFORMED_JSON = "malformed_json"
+_CODE_ALIASES = {"json_invalid": MALFORMED_JSON, "invalid_json": MALFORMED_JSON}
+
+
+def problem_code(code: str) -> str:
+    """The code a problem carries for a service error's ``code`` (:data:`_CODE_ALIASES`)."""
+    return _CODE_ALIASES.get(code, code)
+
+
 def problem_body(err: KirokuError, *, instance: str | None = None, top_level: frozenset[str] | None = None,
                  location: str | None = None, status: int | None = None) -> dict[str, Any]:
     """The problem document for a service error; ``status`` overrides :func:`http_status` (for the
     HTTP layer's own errors: no such route, method not allowed, …)."""
     status = status if status is not None and 400 <= status < 600 else http_status(err)
+    code = problem_code(err.code)
     body: dict[str, Any] = {
-        "type": f"urn:kiroku:problem:{err.code}", "title": TITLES.get(status, "Error"), "status": status,
-        "detail": redact(err.message), "code": err.code, "retriable": err.retriable,
+        "type": f"urn:kiroku:problem:{code}", "title": TITLES.get(status, "Error"), "status": status,
+        "detail": redact(err.message), "code": code, "retriable": err.retriable,
     }
     if instance:
         body["instance"] = instance
@@ -176,7 +188,7 @@ def problem_body(err: KirokuError, *, instance: str | None = None, top_level: fr
         body["got"] = _got(err.got, err.field)
     if isinstance(err, ValidationErrors):
         body["errors"] = [
-            {"code": e.code, "detail": redact(e.message), "field": _pointer(e.field, top_level),
+            {"code": problem_code(e.code), "detail": redact(e.message), "field": _pointer(e.field, top_level),
              **({"expected": str(e.expected)} if e.expected is not None else {}),
              **({"got": _got(e.got, e.field)} if e.got is not None else {})}
             for e in err.errors
@@ -209,6 +221,9 @@ def problem_response(request: Request, err: KirokuError, location: str | None = 
     """The problem response for a service error raised while serving ``request`` (with ``Retry-After``
     when the error says when to retry). ``location`` overrides where the field is guessed to be,
     ``status`` the error's own status (:func:`problem_body`)."""
+    received = _as_received(request, err)
+    if received is not err:
+        err, location = received, ("header" if isinstance(received, UnsupportedMediaType) else location)
     body = problem_body(err, instance=request.url.path, top_level=getattr(request.state, "top_level", None),
                         location=location or _location(request, err.field), status=status)
     headers = {}
@@ -218,10 +233,66 @@ def problem_response(request: Request, err: KirokuError, location: str | None = 
     return Response(problem_bytes(body), status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
+JSON_MEDIA = "application/json"
+#: pydantic's codes for a body that is not an object at all (bytes, a string, a list, nothing).
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _is_json(media: str) -> bool:
+    return media == JSON_MEDIA or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _as_received(request: Request, err: KirokuError) -> KirokuError:
+    """The error as the request explains it: a body that is no object, sent as another media type
+    (``text/plain``, a form, none), is 415 naming the type expected — not a 422 without a field —
+    and a body that is not JSON is placed by line and column, never by a pointer or with its text."""
+    if getattr(err, "not_an_object", False):
+        media = _media_type(request)
+        if not _is_json(media):
+            return UnsupportedMediaType(
+                f"send the request body as {JSON_MEDIA}" + (f", not {media}" if media else " (no Content-Type was sent)"),
+                field="content-type", expected=JSON_MEDIA, got=media or None)
+    offset = getattr(err, "json_offset", None)
+    if offset is not None:
+        body = getattr(request, "_body", None)  # read (and kept) by FastAPI before it failed to decode it
+        return malformed_json(str(getattr(err, "json_reason", "invalid JSON")),
+                              body if isinstance(body, (bytes, str)) else None, offset)
+    return err
+
+
+def malformed_json(reason: str, body: bytes | str | None, offset: int | None) -> ValidationError:
+    """A body that is not JSON, placed by line and column (1-based, as editors count) — never by
+    a JSON pointer (there is no document to point into) and never with any of its text."""
+    where = ""
+    if offset is not None and body is not None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        before = text[:offset]
+        line = before.count("\n") + 1
+        column = offset - (before.rfind("\n") + 1) + 1
+        where = f" at line {line}, column {column}"
+    elif offset is not None:
+        where = f" at character {offset + 1}"
+    length = "" if body is None else f"{len(body)} bytes (not shown)"
+    return ValidationError(f"the request body is not JSON: {reason}{where}", expected="a JSON object",
+                           got=length or None, code=MALFORMED_JSON)
+
+
 def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> ValidationError:
     """FastAPI's / pydantic's validation errors as one service ``ValidationError`` (fields dotted, lines as sent)."""
     items = []
     for e in errors:
+        if e.get("type") == "json_invalid":  # FastAPI's decoder: loc is ("body", <character offset>)
+            where = list(e.get("loc", ()))
+            offset = where[1] if len(where) == 2 and isinstance(where[1], int) else None
+            reason = str((e.get("ctx") or {}).get("error") or "invalid JSON")
+            broken = malformed_json(reason, None, offset)
+            broken.json_offset, broken.json_reason = offset, reason  # type: ignore[attr-defined]
+            items.append(broken)
+            continue
         loc = list(e.get("loc", ()))
         if prefix and loc[: len(prefix)] == list(prefix):
             loc = loc[len(prefix):]
@@ -236,8 +307,11 @@ def validation_errors(errors: Sequence[Any], prefix: tuple = ("body",)) -> Valid
         # Never the input itself when it is the whole body or line (a JSON syntax error, a body of
         # the wrong shape): it would carry everything, personal numbers included.
         whole = e.get("type") == "json_invalid" or not loc
-        items.append(ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
-                                     got=None if whole else shown(e.get("input"), field), code=str(e.get("type", "invalid"))))
+        item = ValidationError(str(e.get("msg", "invalid")), field=field or None, expected=_expected(e),
+                               got=None if whole else shown(e.get("input"), field), code=str(e.get("type", "invalid")))
+        if not loc and e.get("type") in _NOT_AN_OBJECT:
+            item.not_an_object = True  # type: ignore[attr-defined]  # 415 when it was not sent as JSON
+        items.append(item)
     if not items:
         return ValidationError("the request is not valid", code="invalid")
     return items[0] if len(items) == 1 else ValidationErrors(items)

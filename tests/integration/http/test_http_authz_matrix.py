@@ -182,7 +182,7 @@ ENDPOINTS = [
     Endpoint("record", lambda w, c: c.post("/v1/submissions", json=_submission(CORP_A, _period(w)),
                                            headers={"Idempotency-Key": f"m{w.fresh()}"}),
              only(SUBMITTERS, 201, 403), "submit",
-             lambda w, c: c.post("/v1/submissions", json=_submission(CORP_C, "2030-01"), headers={"Idempotency-Key": f"m{w.fresh()}"}),
+             lambda w, c: c.post("/v1/submissions", json=_submission(CORP_C, "2026-01"), headers={"Idempotency-Key": f"m{w.fresh()}"}),
              subject=lambda w: CORP_A),
     Endpoint("bulk record", lambda w, c: c.post("/v1/submissions/bulk", headers={"Content-Type": "application/x-ndjson"},
                                                 content=json.dumps({**_submission(CORP_A, _period(w)),

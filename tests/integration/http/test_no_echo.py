@@ -44,7 +44,7 @@ def test_a_broken_json_line_is_placed_by_line_and_column_without_echoing_it(api,
     results = _bulk(api, good + b"\n" + broken + b"\n")
     assert [r.get("status") for r in results[:-1]] == [201, 422]
     problem = results[1]["problem"]
-    assert problem["code"] == "json_invalid"
+    assert problem["code"] == "malformed_json"
     assert "line 2" in problem["detail"] and "column" in problem["detail"]
     assert "got" not in problem or len(str(problem["got"])) < 80
     assert results[-1] == {"done": True, "items": 2, "recorded": 1, "failed": 1}
