@@ -48,7 +48,7 @@ def _service(action: Callable[[], dict], env: tuple[str, str, str] | None = None
     value = state.get(key)
     if not value:
         fail(KirokuError(f"the service reports no {key} to export as {setting}", field=key, code="service_not_running"))
-    print(f"export {setting}={shlex.quote(scheme + value)}")
+    print(f"export {setting}={shlex.quote(scheme + str(value))}")
 
 
 _ENV_HELP = "Print an 'export KIROKU_…=…' line instead of JSON, for eval \"$(…)\" in a shell."

@@ -37,6 +37,7 @@ from ledger.domain.procedures import (
     agency_kind,
     get_procedure,
     validate_agency_id,
+    validate_filing_period,
     validate_payload,
 )
 from ledger.encoding.codec import SchemaRegistry
@@ -284,7 +285,7 @@ class Commands:
     def _decide_submission(self, conn: Connection, view: BatchView, who: Principal, req: SubmissionRequest, now: datetime) -> Any:
         corp = validate_corporate_number(req.corporate_number)
         proc = get_procedure(req.procedure)
-        period = calendar.validate_period(req.procedure, req.period)
+        period = validate_filing_period(proc, req.period, now)
         # Authorize before anything is looked up: a caller without rights learns nothing, not even
         # whether an idempotency key was used.
         basis = authz.decide_act(who, corp, proc.code, Action.SUBMIT, view.grants.get(corp, []))
@@ -466,7 +467,7 @@ class Commands:
         if not basis.allowed:
             self.access.record(who, [(corp, "issue", kind, basis)])
             raise Forbidden(f"a {proc.name_ja} is issued by a {proc.agency_kind}", field="principal", got=who.id, code="forbidden")
-        period = calendar.validate_period(kind, period)
+        period = validate_filing_period(proc, period, self.clock())
         normalized = validate_payload(proc, payload)
         based_on = list(based_on or [])
         unknown: tuple[int, str] | None = None

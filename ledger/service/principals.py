@@ -36,7 +36,9 @@ from ledger.private_files import private_sqlite
 
 TOKEN_PREFIX = "kk_"
 _COLUMNS = "token_id, principal, label, created_us, expires_us, revoked_us"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The one spelling of a name, as a grant's grantee must be (ledger/service/grant_terms.py): lower
+# case, starting and ending with a letter or digit, nothing after it (fullmatch: "$" allows a "\n").
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -79,9 +81,10 @@ def validate_principal(text: str) -> Principal:
         validate_corporate_number(principal.name, field="principal")
     elif principal.kind is PrincipalKind.AGENCY:
         validate_agency_id(principal.name, field_name="principal")
-    elif not _NAME.match(principal.name):
+    elif not _NAME.fullmatch(principal.name):
         raise ValidationError(
-            f"a {principal.kind.value} name is 1 to 64 letters, digits, '.', '_' or '-', got {principal.name!r}",
+            f"a {principal.kind.value} name is 1 to 64 lower-case letters, digits, '.', '_' or '-', starting and ending "
+            f"with a letter or digit, got {principal.name!r}",
             field="principal", expected=f"{principal.kind.value}:NAME", got=text, code="invalid_principal",
         )
     return principal
