@@ -390,3 +390,19 @@ def test_a_key_repeated_within_one_batch_is_recorded_once_and_counted_once(api, 
     lines = [json.loads(x) for x in resp.text.splitlines()]
     assert [x["status"] for x in lines[:-1]] == [201, 200, 200]
     assert lines[-1] == {"done": True, "items": 3, "recorded": 1, "replayed": 2, "failed": 0}
+
+
+def test_the_bounds_are_settings_and_a_bad_one_fails_at_start_up_naming_it(monkeypatch, tmp_path):
+    from ledger.errors import ConfigurationError
+    from ledger.settings import load_settings
+    from viewers.http.app import limits_of
+
+    monkeypatch.setenv("KIROKU_HOME", str(tmp_path))
+    monkeypatch.setenv("KIROKU_HTTP_BULK_PER_PRINCIPAL", "3")
+    monkeypatch.setenv("KIROKU_HTTP_HEADER_TIMEOUT", "2.5")
+    limits = limits_of(load_settings())
+    assert (limits.bulk_per_principal, limits.header_timeout, limits.max_line, limits.bulk_workers) == (3, 2.5, 10 * 2**20, 8)
+    monkeypatch.setenv("KIROKU_HTTP_BULK_WORKERS", "0")
+    with pytest.raises(ConfigurationError) as err:
+        load_settings()
+    assert (err.value.code, err.value.field) == ("bad_setting", "KIROKU_HTTP_BULK_WORKERS")
