@@ -118,6 +118,19 @@ class Settings(BaseSettings):
     inline_processing: bool = Field(
         True, description="Run the projector and notifier in-process right after each append (embedded default)."
     )
+    # The HTTP API's bounds (``kiroku serve``): no slow or huge client can starve the others.
+    http_header_timeout: float = Field(10.0, gt=0, description="Seconds a client has to send a request's whole head (408, closed, beyond).")
+    http_body_timeout: float = Field(30.0, gt=0, description="Seconds the server waits for the next bytes of a request body (408 beyond).")
+    http_min_body_rate: float = Field(
+        1024.0, ge=0, description="Bytes per second a body must average, counted while the server waits for it, "
+                                  "after the first http_body_timeout seconds (408 below; 0: no minimum)."
+    )
+    http_max_line_bytes: int = Field(10 * 2**20, ge=1024, description="Longest line of a bulk NDJSON or CSV upload, in bytes (413).")
+    http_bulk_per_principal: int = Field(2, ge=1, description="Bulk uploads one principal may run at once (429 + Retry-After beyond).")
+    http_bulk_workers: int = Field(8, ge=1, description="Bulk uploads the server runs at once, on a thread pool of their own (429 beyond).")
+    http_max_connections: int = Field(1000, ge=1, description="Open connections the server keeps; more are answered 503 and closed.")
+    http_max_header_bytes: int = Field(16384, ge=1024, description="Largest request head (request line and headers), in bytes (400).")
+    http_backlog: int = Field(1024, ge=1, description="Connections the kernel queues before the server accepts them.")
 
     @field_validator("log", "catalog", "objects", "keys")
     @classmethod

@@ -38,7 +38,7 @@ def serve(
     Every call but /health needs a token: [bold]kiroku principals add company:7000012050002[/].
     The OpenAPI document is at /openapi.json and browsable at /docs."""
     try:
-        from viewers.http.app import create_app
+        from viewers.http.app import create_app, limits_of
         from viewers.http.server import base_url, bind
         from viewers.http.server import serve as serve_http
     except ImportError as exc:
@@ -49,9 +49,11 @@ def serve(
 
     config = run(settings)
     with run(lambda: bootstrap.open_kiroku(config)) as k:  # refused, as a panel, if another recorder holds it
-        application = create_app(k, max_body=int(max_body_mb * 2**20), max_bulk_body=int(max_bulk_mb * 2**20), rate=rate, burst=burst)
+        limits = limits_of(config)  # the http_* settings: timeouts, line length, bulk and connection bounds
+        application = create_app(k, max_body=int(max_body_mb * 2**20), max_bulk_body=int(max_bulk_mb * 2**20), rate=rate, burst=burst,
+                                 limits=limits)
         try:
-            sock = bind(host, port)
+            sock = bind(host, port, backlog=limits.backlog)
         except OSError as exc:
             fail(KirokuError(f"cannot listen on {host}:{port}: {exc.strerror}", field="port", got=port, code="address_in_use"))
             return

@@ -2,8 +2,11 @@
 
 Every flow of the service layer behind bearer-token authentication; errors as RFC 9457 problem
 details; bodies over the configured size refused with 413 before they are read; a per-principal
-rate limit (429 + ``Retry-After``). The routes only translate HTTP to service calls and back: the service
-layer validates, authorizes, records and audits.
+rate limit (429 + ``Retry-After``); bodies that stall or trickle cut off with 408 (``BodyPace``);
+bulk uploads bounded per principal and in all, on a thread pool of their own (``routes/bulk.py``);
+``/health`` served on the event loop itself, so it answers whatever the thread pools are doing.
+The routes only translate HTTP to service calls and back: the service layer validates,
+authorizes, records and audits.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from ledger.bootstrap import Kiroku
 from ledger.encoding.echo import redact
 from ledger.errors import KirokuError, ValidationError
 from ledger.service.principals import TokenStore
+from ledger.settings import Settings
 from viewers.http.deps import Limits, NoticeBell
 from viewers.http.gate import Gate, GateConfig, TokenBucket
 from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, http_status, problem_response, validation_errors
 from viewers.http.routes import bulk, companies, dispositions, enrollments, grants, notices, submissions
 from viewers.http.schemas import SnapshotOut
+from viewers.http.server import BodyPace, RequestTimeout
 
 log = logging.getLogger("kiroku.http")
 
@@ -75,16 +80,18 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
         app.include_router(module.router, dependencies=[Depends(known_query_parameters)])
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)", response_model=dict)
-    def health() -> dict:
+    async def health() -> dict:  # async: on the event loop, never waiting for a thread of a busy pool
         return {"status": "ok", "version": API_VERSION}
 
     app.add_exception_handler(KirokuError, _kiroku_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestTimeout, _timed_out)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(UnicodeError, _bad_text)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(Gate, tokens=app.state.tokens, limiter=TokenBucket(rate, burst),
                        config=GateConfig(max_body, max_bulk_body, frozenset({bulk.BULK_PATH})))
+    app.add_middleware(BodyPace, limits=app.state.limits)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -120,6 +127,15 @@ def _allowed_methods(request: Request) -> str:
 
 # -- errors ------------------------------------------------------------------------------------------
 
+def limits_of(settings: Settings) -> Limits:
+    """The server's bounds from the ``http_*`` settings (``kiroku serve``)."""
+    return Limits(header_timeout=settings.http_header_timeout, body_timeout=settings.http_body_timeout,
+                  min_body_rate=settings.http_min_body_rate, max_line=settings.http_max_line_bytes,
+                  bulk_per_principal=settings.http_bulk_per_principal, bulk_workers=settings.http_bulk_workers,
+                  max_connections=settings.http_max_connections, max_header_bytes=settings.http_max_header_bytes,
+                  backlog=settings.http_backlog)
+
+
 async def _kiroku_error(request: Request, err: KirokuError) -> Response:
     if http_status(err) >= 500:
         log.error("service error on %s %s: %s", request.method, request.url.path, redact(err.message))  # never a personal number
@@ -135,6 +151,8 @@ async def _request_invalid(request: Request, exc: RequestValidationError) -> Res
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     cause = exc.__cause__
+    if isinstance(cause, RequestTimeout):  # the body stalled while FastAPI read it
+        return await _timed_out(request, cause)
     if isinstance(cause, KirokuError):  # e.g. the body limit tripped while FastAPI read the body
         return problem_response(request, cause)
     status = exc.status_code
@@ -147,6 +165,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         resp.headers[name] = value
     if status == 405:
         resp.headers["Allow"] = _allowed_methods(request)
+    return resp
+
+
+async def _timed_out(request: Request, err: RequestTimeout) -> Response:
+    resp = problem_response(request, err, status=408)
+    resp.headers["Connection"] = "close"  # the rest of the body is not waited for
     return resp
 
 

@@ -59,6 +59,16 @@ class Limits:
     poll_interval: float = 1.0  # how often a waiting feed looks at the catalog (other processes may record)
     keepalive: float = 15.0  # SSE comment lines on an idle stream
     bulk_batch: int = 200  # items recorded per durable batch in a bulk upload
+    # Slow or huge clients (ledger/settings.py's http_* settings; viewers/http/server.py applies the connection ones)
+    header_timeout: float = 10.0  # seconds to send a request's whole head
+    body_timeout: float = 30.0  # seconds the server waits for the next bytes of a body
+    min_body_rate: float = 1024.0  # bytes/s a body averages while the server waits for it, after body_timeout s (0: none)
+    max_line: int = 10 * 2**20  # bytes in one line of a bulk upload
+    bulk_per_principal: int = 2  # bulk uploads one principal runs at once
+    bulk_workers: int = 8  # bulk uploads the server runs at once (threads of the bulk pool)
+    max_connections: int = 1000  # open connections
+    max_header_bytes: int = 16384  # a request's head
+    backlog: int = 1024  # connections queued in the kernel before they are accepted
 
 
 class NoticeBell:

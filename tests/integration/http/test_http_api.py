@@ -318,7 +318,7 @@ def test_a_bulk_ndjson_upload_answers_one_line_per_item_in_order_and_is_safe_to_
     assert [(x.get("item"), x.get("status")) for x in first[:-1]] == [(1, 201), (2, 422), (3, 201), (4, 201), (5, 403), (6, 422)]
     assert first[1]["problem"]["field"] == "/payload/lines/0/payment_amount"
     assert first[4]["problem"]["code"] == "forbidden"
-    assert first[-1] == {"done": True, "items": 6, "recorded": 3, "failed": 3}
+    assert first[-1] == {"done": True, "items": 6, "recorded": 3, "replayed": 0, "failed": 3}
     again = send()
     assert [x.get("receipt") for x in again] == [x.get("receipt") for x in first]  # the original receipts, nothing twice
     notices = kiroku.queries.notices(Principal.agency(f"municipality:{CHIYODA}"))
@@ -341,7 +341,7 @@ def test_a_bulk_csv_upload_answers_per_company_year_with_rows_and_columns(api, k
     assert results[0]["status"] == 201 and results[0]["rows"] == [2, 3] and results[0]["receipt"]["line_count"] == 2
     assert results[1]["status"] == 422 and results[1]["rows"] == [4, 4]
     assert results[1]["problem"]["locations"][0]["row"] == 4 and results[1]["problem"]["locations"][0]["column"] == "payment_amount"
-    assert results[-1] == {"done": True, "items": 2, "recorded": 1, "failed": 1}
+    assert results[-1] == {"done": True, "items": 2, "recorded": 1, "replayed": 0, "failed": 1}
 
 
 def test_a_bulk_upload_in_another_format_is_refused(api):

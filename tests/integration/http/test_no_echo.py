@@ -47,7 +47,7 @@ def test_a_broken_json_line_is_placed_by_line_and_column_without_echoing_it(api,
     assert problem["code"] == "malformed_json"
     assert "line 2" in problem["detail"] and "column" in problem["detail"]
     assert "got" not in problem or len(str(problem["got"])) < 80
-    assert results[-1] == {"done": True, "items": 2, "recorded": 1, "failed": 1}
+    assert results[-1] == {"done": True, "items": 2, "recorded": 1, "replayed": 0, "failed": 1}
 
 
 @pytest.mark.parametrize("line", [

@@ -8,19 +8,30 @@ employee, each run of rows of one company and year one submission, keyed by its 
 ``kiroku import-csv`` does). Result lines:
 
     {"item": 1, "status": 201, "receipt": {...}}
-    {"item": 2, "status": 422, "problem": {...}}          # RFC 9457, pointers relative to the item
-    {"done": true, "items": 2, "recorded": 1, "failed": 1}   # last: the upload was read to its end
+    {"item": 2, "status": 200, "replayed": true, "receipt": {...}}   # recorded before: the original receipt
+    {"item": 3, "status": 422, "problem": {...}}          # RFC 9457, pointers relative to the item
+    {"done": true, "items": 3, "recorded": 1, "replayed": 1, "failed": 1}   # last: the upload was read to its end
 
-A stream without the ``done`` line was cut short; send the same upload again.
+``recorded`` counts what this upload appended to the ledger, ``replayed`` the items it found
+recorded already (by an earlier upload, or earlier in this one): sending an upload again answers
+the original receipts with ``recorded: 0``. A stream without the ``done`` line was cut short; send
+the same upload again.
+
+Bounds (``Limits``): a principal runs at most ``bulk_per_principal`` uploads at once and the server
+``bulk_workers`` (429 with ``Retry-After`` beyond, before a byte of the body is read); each upload
+runs on a thread of its own bounded pool, never on the thread pool that serves every other route;
+its lines are read incrementally, in linear time, and one longer than ``max_line`` bytes is
+answered 413 for that line (named by its number) and skipped without being held in memory; a body
+that stalls or trickles is cut off (408, ``app.BodyPace``).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio
@@ -34,10 +45,12 @@ from starlette.requests import ClientDisconnect
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
-from ledger.errors import KirokuError, UnsupportedMediaType, ValidationError
-from viewers.http.deps import current_principal, kiroku_of, problems
-from viewers.http.problems import http_status, problem_body, validation_errors
+from ledger.errors import KirokuError, PayloadTooLarge, TooManyRequests, UnsupportedMediaType, ValidationError
+from ledger.ports import FILINGS, Position
+from viewers.http.deps import Limits, current_principal, kiroku_of, problems
+from viewers.http.problems import PROBLEM_JSON, http_status, problem_body, problem_bytes, validation_errors
 from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
+from viewers.http.server import RequestTimeout
 
 router = APIRouter(tags=["submissions"])
 
@@ -46,6 +59,59 @@ CSV = "text/csv"
 BULK_PATH = "/v1/submissions/bulk"
 
 Who = Annotated[Principal, Depends(current_principal)]
+
+#: Seconds a refused bulk upload is told to wait (``Retry-After``).
+BULK_RETRY_AFTER = 5
+
+
+@dataclass
+class BulkSlots:
+    """Bulk uploads running now, per principal and in all, and the bounded thread pool they run on
+    (an anyio capacity limiter of their own: the default one, which every other sync route and
+    ``/health``'s neighbours use, is never taken by a bulk upload). Touched only on the event loop."""
+
+    limits: Limits
+    running: dict[str, int] = field(default_factory=dict)
+    _limiters: dict[int, anyio.CapacityLimiter] = field(default_factory=dict)
+
+    def take(self, who: Principal) -> None:
+        """Count one more upload for ``who``, or refuse it (429 with ``Retry-After``)."""
+        mine, total = self.running.get(who.id, 0), sum(self.running.values())
+        if mine >= self.limits.bulk_per_principal:
+            raise TooManyRequests(
+                f"{who} is running {mine} bulk upload(s) already, the most a principal may run at once; "
+                f"retry when one has finished", retry_after=BULK_RETRY_AFTER, field="authorization",
+                expected=f"at most {self.limits.bulk_per_principal} bulk upload(s) at once", got=f"{mine + 1} at once",
+                code="too_many_bulk_uploads")
+        if total >= self.limits.bulk_workers:
+            raise TooManyRequests(
+                f"the server is running its most bulk uploads at once ({self.limits.bulk_workers}); retry shortly",
+                retry_after=BULK_RETRY_AFTER, expected=f"at most {self.limits.bulk_workers} bulk uploads at once",
+                got=f"{total + 1} at once", code="bulk_capacity")
+        self.running[who.id] = mine + 1
+
+    def give_back(self, who: Principal) -> None:
+        left = self.running.get(who.id, 1) - 1
+        if left > 0:
+            self.running[who.id] = left
+        else:
+            self.running.pop(who.id, None)
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The bulk pool's limiter on the running event loop (made there, on first use)."""
+        import asyncio
+
+        key = id(asyncio.get_running_loop())
+        if key not in self._limiters:
+            self._limiters = {key: anyio.CapacityLimiter(self.limits.bulk_workers)}
+        return self._limiters[key]
+
+
+def slots_of(request: Request) -> BulkSlots:
+    state = request.app.state
+    if getattr(state, "bulk_slots", None) is None:
+        state.bulk_slots = BulkSlots(state.limits)
+    return state.bulk_slots
 
 
 @router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload",
@@ -72,10 +138,27 @@ class BulkResponse(Response):
     def __init__(self, request: Request, who: Principal, kiroku: Kiroku, csv_mode: bool) -> None:
         super().__init__(media_type=NDJSON)
         self.request, self.who, self.kiroku, self.csv_mode = request, who, kiroku, csv_mode
-        self.batch = request.app.state.limits.bulk_batch
+        limits: Limits = request.app.state.limits
+        self.batch, self.max_line = limits.bulk_batch, limits.max_line
         self.bell = request.app.state.bell
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        slots = slots_of(self.request)
+        try:
+            slots.take(self.who)
+        except TooManyRequests as err:  # before a byte of the body is read
+            body = problem_bytes(problem_body(err, instance=BULK_PATH, location="header" if err.field else None))
+            await send({"type": "http.response.start", "status": 429, "headers": [
+                (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(err.retry_after).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        try:
+            await self._stream(send, slots.limiter())
+        finally:
+            slots.give_back(self.who)
+
+    async def _stream(self, send: Any, limiter: anyio.CapacityLimiter) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", NDJSON.encode()), (b"cache-control", b"no-store")]})
         chunks = self.request.stream()
@@ -97,7 +180,7 @@ class BulkResponse(Response):
                 anyio.from_thread.run(write, "".join(json.dumps(x, ensure_ascii=False, default=str) + "\n" for x in lines).encode())
 
         try:
-            await anyio.to_thread.run_sync(self._work, read, emit)
+            await anyio.to_thread.run_sync(self._work, read, emit, limiter=limiter)
         except ClientDisconnect:
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -105,11 +188,11 @@ class BulkResponse(Response):
     # -- in a worker thread ------------------------------------------------------------------------
 
     def _work(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None]) -> None:
-        counts = {"items": 0, "recorded": 0, "failed": 0}
+        counts = {"items": 0, "recorded": 0, "replayed": 0, "failed": 0}
         try:
             if self.csv_mode:
                 try:
-                    self._csv(_text_lines(read), emit, counts)
+                    self._csv(_text_lines(read, self.max_line), emit, counts)
                 except csv.Error as exc:
                     raise ValidationError(f"the CSV is malformed after item {counts['items']}: {exc}", field="body",
                                           expected="RFC 4180 CSV", got=str(exc), code="invalid_csv") from None
@@ -117,52 +200,78 @@ class BulkResponse(Response):
                 self._ndjson(read, emit, counts)
         except ClientDisconnect:
             raise
-        except KirokuError as err:  # the upload itself is unusable (too large, a broken CSV header…)
-            emit([{"item": None, "status": http_status(err), "problem": problem_body(err, instance=BULK_PATH)}])
+        except KirokuError as err:  # the upload itself is unusable (too large, too slow, a broken CSV header…)
+            status = 408 if isinstance(err, RequestTimeout) else http_status(err)
+            emit([{"item": None, "status": status, "problem": problem_body(err, instance=BULK_PATH, status=status)}])
             return
         emit([{"done": True, **counts}])
 
+    def _record_batch(self, requests: list[SubmissionRequest]) -> Iterator[tuple[Receipt | KirokuError, bool]]:
+        """Record ``requests`` in one durable batch: each one's receipt or error, and whether this
+        batch appended it (``False``: it was recorded before, its original receipt is answered).
+
+        A receipt is new when its position is past the end the log had before the batch and no
+        earlier item of the batch got it (a key sent twice in one batch gets the first's receipt)."""
+        if not requests:
+            return
+        log = self.kiroku.log
+        ends = [log.end_offset(FILINGS, p) for p in range(log.partitions(FILINGS))]
+        results = list(self.kiroku.commands.record_many(self.who, requests, batch_size=len(requests)))
+        self.bell.ring()
+        seen: set[str] = set()
+        for result in results:
+            if isinstance(result, KirokuError):
+                yield result, False
+                continue
+            pos = Position.parse(result.position)
+            fresh = result.submission_id not in seen and pos.partition < len(ends) and pos.offset >= ends[pos.partition]
+            seen.add(result.submission_id)
+            yield result, fresh
+
+    @staticmethod
+    def _outcome(line: dict[str, Any], result: Receipt | KirokuError, fresh: bool, counts: dict, instance: str) -> dict[str, Any]:
+        counts["items"] += 1
+        if isinstance(result, KirokuError):
+            counts["failed"] += 1
+            line.update(status=http_status(result),
+                        problem=problem_body(result, instance=instance, top_level=SUBMISSION_FIELDS, location="body"))
+        elif fresh:
+            counts["recorded"] += 1
+            line.update(status=201, receipt=result.model_dump(mode="json"))
+        else:
+            counts["replayed"] += 1
+            line.update(status=200, replayed=True, receipt=result.model_dump(mode="json"))
+        return line
+
     def _record(self, items: list[tuple[int, SubmissionRequest | KirokuError]], counts: dict) -> list[dict]:
         """Record the well-formed items in one durable batch; one result line per item, in order."""
-        requests = [x for _, x in items if isinstance(x, SubmissionRequest)]
-        outcomes = iter(list(self.kiroku.commands.record_many(self.who, requests, batch_size=max(1, len(requests)))) if requests else [])
-        if requests:
-            self.bell.ring()
+        outcomes = self._record_batch([x for _, x in items if isinstance(x, SubmissionRequest)])
         out = []
         for number, x in items:
-            result: Receipt | KirokuError = next(outcomes) if isinstance(x, SubmissionRequest) else x
-            counts["items"] += 1
-            if isinstance(result, KirokuError):
-                counts["failed"] += 1
-                line = {"item": number, "status": http_status(result),
-                        "problem": problem_body(result, instance=f"{BULK_PATH}#item={number}", top_level=SUBMISSION_FIELDS,
-                                                location="body")}
-            else:
-                counts["recorded"] += 1
-                line = {"item": number, "status": 201, "receipt": result.model_dump(mode="json")}
-            out.append(line)
+            result, fresh = next(outcomes) if isinstance(x, SubmissionRequest) else (x, False)
+            out.append(self._outcome({"item": number}, result, fresh, counts, f"{BULK_PATH}#item={number}"))
         return out
 
     def _ndjson(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None], counts: dict) -> None:
         # Items are recorded as soon as a chunk completes them: a client that sends a few and waits
         # for their answers gets them without having to send a whole batch first.
         number = 0  # items (non-blank lines)
-        line_no = 0  # lines of the upload, blank ones too: where a problem is
-        pending = ""
-        for text in _text_chunks(read):
-            *complete, pending = (pending + text).split("\n")
-            items: list[tuple[int, SubmissionRequest | KirokuError]] = []
-            for line in complete:
-                line_no += 1
-                if line.strip():
-                    number += 1
-                    items.append((number, _parse_item(line, line_no)))
-                if len(items) >= self.batch:
-                    emit(self._record(items, counts))
-                    items = []
-            emit(self._record(items, counts))
-        if pending.strip():
-            emit(self._record([(number + 1, _parse_item(pending, line_no + 1))], counts))
+        items: list[tuple[int, SubmissionRequest | KirokuError]] = []
+        for line_no, line in _lines(read, self.max_line):
+            if line is None:  # the end of a chunk
+                emit(self._record(items, counts))
+                items = []
+                continue
+            if isinstance(line, int):
+                number += 1
+                items.append((number, _too_long(line_no, line, self.max_line)))
+            elif line.strip():
+                number += 1
+                items.append((number, _parse_item(line, line_no)))
+            if len(items) >= self.batch:
+                emit(self._record(items, counts))
+                items = []
+        emit(self._record(items, counts))
 
     def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
         reader = csv.DictReader(lines)
@@ -177,30 +286,24 @@ class BulkResponse(Response):
 
     def _record_groups(self, groups: list[RowGroup], counts: dict) -> list[dict]:
         """Record CSV row groups; errors also name the CSV row and column."""
-        if not groups:
-            return []
-        results = list(self.kiroku.commands.record_many(self.who, [submission_request(g) for g in groups], batch_size=len(groups)))
-        self.bell.ring()
         out = []
-        for group, result in zip(groups, results):
-            counts["items"] += 1
+        for group, (result, fresh) in zip(groups, self._record_batch([submission_request(g) for g in groups])):
             rows = [group.rows[0][0], group.rows[-1][0]]
-            line: dict[str, Any] = {"item": counts["items"], "rows": rows}
+            line = self._outcome({"item": counts["items"] + 1, "rows": rows}, result, fresh, counts,
+                                 f"{BULK_PATH}#rows={rows[0]}-{rows[1]}")
             if isinstance(result, KirokuError):
-                counts["failed"] += 1
-                problem = problem_body(result, instance=f"{BULK_PATH}#rows={rows[0]}-{rows[1]}", top_level=SUBMISSION_FIELDS,
-                                       location="body")
-                problem["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
-                                        for d in locate_errors(result, group)]
-                line.update(status=http_status(result), problem=problem)
-            else:
-                counts["recorded"] += 1
-                line.update(status=201, receipt=result.model_dump(mode="json"))
+                line["problem"]["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
+                                                for d in locate_errors(result, group)]
             out.append(line)
         return out
 
 
-def _parse_item(text: str, line_no: int) -> SubmissionRequest | KirokuError:
+def _parse_item(raw: bytes, line_no: int) -> SubmissionRequest | KirokuError:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ValidationError(f"line {line_no} of the upload is not UTF-8 text (byte {exc.start + 1} of the line)",
+                               field="body", expected="UTF-8", got=f"byte {exc.start + 1} of {len(raw):,}", code="invalid_encoding")
     try:
         item = BulkItemIn.model_validate_json(text)
     except PydanticError as exc:
@@ -229,29 +332,61 @@ def _from_pydantic(exc: PydanticError) -> KirokuError:
     return validation_errors(exc.errors(include_url=False), prefix=())
 
 
-def _text_chunks(read: Callable[[], bytes | None]) -> Iterator[str]:
-    """The upload decoded as it arrives (UTF-8, a BOM allowed), chunk by chunk."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
-    while True:
-        chunk = read()
+def _too_long(line_no: int, length: int, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"line {line_no} of the upload is longer than this server accepts ({limit:,} bytes); it was skipped",
+                           expected=f"at most {limit:,} bytes per line", got=f"{length:,} bytes", code="line_too_long")
+
+
+def _lines(read: Callable[[], bytes | None], limit: int) -> Iterator[tuple[int, bytes | int | None]]:
+    """The upload's lines as they arrive, numbered from 1: ``(n, bytes)`` without the line ending;
+    ``(n, length)`` for a line longer than ``limit`` bytes, which is counted, never kept; ``(n, None)``
+    after each chunk (what it completed may be recorded now). Linear in the upload: a line's
+    pieces are joined once, when it ends; a leading UTF-8 BOM is dropped."""
+    parts: list[bytes] = []
+    size = 0  # of the line so far
+    line_no = 1
+    while (chunk := read()) is not None:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            size += len(piece)
+            if size > limit:
+                parts = []
+            elif piece:
+                parts.append(piece)
+            if end < 0:
+                break
+            yield line_no, (size if size > limit else _joined(parts, line_no))
+            line_no, parts, size, start = line_no + 1, [], 0, end + 1
+        yield line_no, None
+    if size:
+        yield line_no, (size if size > limit else _joined(parts, line_no))
+
+
+def _joined(parts: list[bytes], line_no: int) -> bytes:
+    line = b"".join(parts)
+    if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _text_lines(read: Callable[[], bytes | None], limit: int) -> Iterator[str]:
+    """Lines of a CSV upload, decoded, line endings kept for the csv module (which wants them); a
+    line longer than ``limit`` bytes ends the upload (413, naming it: a CSV cannot be resynchronised)."""
+    for line_no, line in _lines(read, limit):
+        if line is None:
+            continue
+        if isinstance(line, int):
+            raise PayloadTooLarge(f"line {line_no} of the upload is longer than this server accepts ({limit:,} bytes)",
+                                  field="body", expected=f"at most {limit:,} bytes per line", got=f"{line:,} bytes",
+                                  code="line_too_long")
         try:
-            text = decoder.decode(chunk or b"", final=chunk is None)
+            text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValidationError("the upload is not UTF-8 text", field="body", expected="UTF-8", got=str(exc),
+            raise ValidationError(f"line {line_no} of the upload is not UTF-8 text (byte {exc.start + 1} of the line)",
+                                  field="body", expected="UTF-8", got=f"byte {exc.start + 1} of {len(line):,}",
                                   code="invalid_encoding") from None
-        if text:
-            yield text
-        if chunk is None:
-            return
-
-
-def _text_lines(read: Callable[[], bytes | None]) -> Iterator[str]:
-    """Lines of the upload, line endings kept for the csv module (which wants them)."""
-    pending = ""
-    for text in _text_chunks(read):
         # Universal newlines, as a text-mode file would give the csv module (a lone CR ends a line too).
-        *complete, pending = (pending + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        for line in complete:
-            yield line + "\n"
-    if pending:
-        yield pending
+        for part in text.split("\r"):
+            yield part + "\n"
