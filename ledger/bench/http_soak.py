@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,13 @@ import httpx
 
 AGENCY = "pension-office:0101"
 PROCEDURE = "BONUS_PAYMENT"
-FIRST_DAY = date(2001, 1, 1)
+
+
+def _first_day() -> date:
+    """1 January of last year (JST): bonus days from there to the end of next year (~1,090 per
+    company) are all inside the window a 賞与支払届 may be recorded for — its 2-year retention not
+    over, its year begun or next."""
+    return date(datetime.now(timezone(timedelta(hours=9))).year - 1, 1, 1)
 
 
 @dataclass
@@ -112,10 +118,11 @@ async def _setup(http: httpx.AsyncClient, tokens: BenchTokens, stats: _Stats) ->
 async def _client(http: httpx.AsyncClient, corp: str, token: str, index: int, until: float, stats: _Stats, run: str) -> None:
     mine: list[str] = []
     n = 0
+    first_day = _first_day()
     rng = random.Random(index)
     while time.monotonic() < until:
         n += 1
-        period = (FIRST_DAY + timedelta(days=n - 1)).isoformat()
+        period = (first_day + timedelta(days=n - 1)).isoformat()
         started = time.perf_counter()
         resp = await _call(http, stats, "POST", "/v1/submissions", token, headers={"Idempotency-Key": f"{run}-{corp}-{n}"},
                            json={"corporate_number": corp, "procedure": PROCEDURE, "period": period, "payload": _payload(n)})

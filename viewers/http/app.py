@@ -57,6 +57,7 @@ receipt; with a different body, 409.
 
 #: Problem statuses every operation can answer with (the gate's, and request validation's).
 GATE_PROBLEMS = (401, 413, 422, 429)
+BODY_PROBLEMS = (408, 415)
 
 
 def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_body: int = 10 * 2**20,
@@ -203,6 +204,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for method, op in ops.items():
             responses = op.setdefault("responses", {})
             statuses = GATE_PROBLEMS if path != "/health" else ()
+            if "requestBody" in op:  # a body can stall (408) or come as something other than JSON (415)
+                statuses = (*statuses, *BODY_PROBLEMS)
             for status in statuses:
                 responses[str(status)] = {"description": TITLES[status], "content": {PROBLEM_JSON: {"schema": ref}}}
             if "429" in responses:

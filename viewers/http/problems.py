@@ -49,7 +49,8 @@ _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 TITLES = {
     400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 406: "Not acceptable",
-    405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Request body too large", 415: "Unsupported media type",
+    405: "Method not allowed", 408: "Request timeout", 409: "Conflict", 410: "Gone", 413: "Request body too large",
+    415: "Unsupported media type",
     422: "Invalid input", 429: "Too many requests", 500: "Internal error", 503: "Unavailable",
 }
 

@@ -387,3 +387,17 @@ def test_the_committed_openapi_document_is_the_one_the_app_serves(api):
     committed = json.loads(DEFAULT.read_text(encoding="utf-8"))
     assert committed == json.loads(render()) == served, \
         "docs/openapi.json is out of date: run  python -m viewers.http.openapi  and commit the result"
+
+
+def test_every_operation_with_a_body_documents_the_answers_a_body_can_get(api):
+    """A body sent as text/plain is 415, one that stalls is 408, one too large 413 (issue 14, items 3 and 9):
+    the OpenAPI document promises each wherever a body is taken, and nowhere a body is not."""
+    doc = api.client.get("/openapi.json").json()
+    with_body = [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items() if "requestBody" in op]
+    assert len(with_body) >= 8
+    for path, method, op in with_body:
+        assert {"408", "413", "415", "422"} <= set(op["responses"]), (method, path, sorted(op["responses"]))
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if "requestBody" not in op:
+                assert not {"408", "415"} & set(op["responses"]), (method, path)

@@ -60,6 +60,7 @@ class World:
     sub_a: str
     dsp_a: str
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    months: itertools.count = field(default_factory=lambda: itertools.count(0))
 
     def fresh(self) -> int:
         return next(self.counter)
@@ -152,8 +153,11 @@ def _submission(corp_number: str, period: str) -> dict:
 
 
 def _period(w: World) -> str:
-    n = w.fresh()
-    return f"{2001 + n // 12:04d}-{n % 12 + 1:02d}"
+    """A month not filed yet, inside the window a wage ledger may be recorded for: from two years
+    back (its retention is 5 years) to the next year (nothing later may be named)."""
+    n = next(w.months)
+    assert n < 48, "the matrix ran out of months a WAGE_LEDGER may be filed for"
+    return f"{w.clock().year - 2 + n // 12:04d}-{n % 12 + 1:02d}"
 
 
 def _bulk_item_status(expected: Callable[[str], int]) -> Callable[[str, Any], None]:

@@ -249,3 +249,38 @@ def test_after_past_the_feeds_end_is_refused_naming_the_last_notice(api, kiroku)
         422, "after_past_end", "/Last-Event-ID", "header", 5)
     empty = api.as_(f"agency:municipality:{OSAKA}").get("/v1/notices", params={"after": 1})  # a feed with no notice yet
     assert (empty.status_code, empty.json()["expected"]) == (422, "a sequence number from 0 to 0")
+
+
+def test_a_bulk_upload_records_nothing_after_its_token_is_revoked(kiroku, tokens):
+    """A long upload outlives the gate's check at its start: each batch checks the token again, so
+    the items sent after a revocation are not recorded and the stream ends with the 401 line."""
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    info, company = tokens.add(A)
+    app = create_app(kiroku, tokens, rate=0, limits=Limits(bulk_batch=1))
+    first_recorded, revoked = threading.Event(), threading.Event()
+    year = datetime.now(UTC).year
+
+    def body():
+        yield (json.dumps({**submission(str(year - 1)), "idempotency_key": "bulk-rev-1"}) + "\n").encode()
+        assert first_recorded.wait(30)
+        tokens.revoke(info.token_id)
+        revoked.set()
+        yield (json.dumps({**submission(str(year)), "idempotency_key": "bulk-rev-2"}) + "\n").encode()
+
+    def watch() -> None:
+        poll_until(lambda: len(kiroku.queries.filings(Principal.company(CORP_A), CORP_A)) == 1, what="the first batch")
+        first_recorded.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with serve_in_thread(app) as url:
+        import httpx
+
+        resp = httpx.post(f"{url}/v1/submissions/bulk", content=body(), timeout=60,
+                          headers={"Authorization": f"Bearer {company}", "Content-Type": "application/x-ndjson"})
+    watcher.join()
+    lines = [json.loads(x) for x in resp.text.splitlines()]
+    assert revoked.is_set() and [x.get("status") for x in lines] == [201, 401], lines
+    assert (lines[1]["item"], lines[1]["problem"]["code"]) == (None, "token_revoked")
+    assert not any(x.get("done") for x in lines)
+    assert [f.period for f in kiroku.queries.filings(Principal.company(CORP_A), CORP_A)] == [str(year - 1)]

@@ -7,7 +7,7 @@ import inspect
 import io
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -107,7 +107,8 @@ def test_a_vendor_records_corrects_and_cancels_remotely_as_it_would_in_process(l
 
 def test_record_many_streams_one_answer_per_request_in_order(live, tokens, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
-    reqs = [request(CORP_A, "PAYROLL_REPORT", str(2000 + i), payroll(), key=f"many-{i}") for i in range(7)]
+    first = datetime.now(UTC).year - 6  # seven years still inside the 7-year retention of a 給与支払報告書
+    reqs = [request(CORP_A, "PAYROLL_REPORT", str(first + i), payroll(), key=f"many-{i}") for i in range(7)]
     reqs[3] = request(CORP_A, "PAYROLL_REPORT", "1999", payroll(), key="many-bad")  # before the calendar's first year
     reqs.append(request(CORP_B, "PAYROLL_REPORT", "2026", payroll(), key="theirs"))
     with connect(RemoteProducer, live, tokens, f"company:{CORP_A}", chunk=3) as p:

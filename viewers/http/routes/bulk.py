@@ -22,7 +22,8 @@ Bounds (``Limits``): a principal runs at most ``bulk_per_principal`` uploads at 
 runs on a thread of its own bounded pool, never on the thread pool that serves every other route;
 its lines are read incrementally, in linear time, and one longer than ``max_line`` bytes is
 answered 413 for that line (named by its number) and skipped without being held in memory; a body
-that stalls or trickles is cut off (408, ``app.BodyPace``).
+that stalls or trickles is cut off (408, ``app.BodyPace``). The token is checked again before each
+batch: once it is revoked or expires the upload ends with a 401 line and records nothing more.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from ledger.domain.model import Principal, Receipt, SubmissionRequest
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
 from ledger.errors import KirokuError, PayloadTooLarge, TooManyRequests, UnsupportedMediaType, ValidationError
 from ledger.ports import FILINGS, Position
-from viewers.http.deps import Limits, current_principal, kiroku_of, problems
+from viewers.http.deps import Limits, current_principal, kiroku_of, problems, reauthenticate
 from viewers.http.problems import PROBLEM_JSON, http_status, problem_body, problem_bytes, validation_errors
 from viewers.http.schemas import SUBMISSION_FIELDS, BulkItemIn
 from viewers.http.server import RequestTimeout
@@ -214,6 +215,7 @@ class BulkResponse(Response):
         earlier item of the batch got it (a key sent twice in one batch gets the first's receipt)."""
         if not requests:
             return
+        reauthenticate(self.request)  # an upload can outlast its token: nothing is recorded once it is revoked or expired
         log = self.kiroku.log
         ends = [log.end_offset(FILINGS, p) for p in range(log.partitions(FILINGS))]
         results = list(self.kiroku.commands.record_many(self.who, requests, batch_size=len(requests)))
