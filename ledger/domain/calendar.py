@@ -1,9 +1,10 @@
 """Business days, filing periods and deadlines, in Japan time (DESIGN.md flow 7 "Deadlines").
 
-A deadline that falls on a Saturday, Sunday, national holiday (国民の祝日, including substitute
+A filing deadline that falls on a Saturday, Sunday, national holiday (国民の祝日, including substitute
 holidays 振替休日 and 国民の休日) or the year-end closure 29 Dec–3 Jan moves to the next business
-day. A deadline *passes* at 00:00 JST of the day after the due date, so a filing recorded at
-23:59:59 JST on the due date is on time.
+day; the municipality's 31 May notice deadline does not (地方税法施行令第6条の18). A deadline
+*passes* at 00:00 JST of the day after the due date, so a filing recorded at 23:59:59 JST on the
+due date is on time.
 
 Holidays come from the ``holidays`` package through its public API only, so the calendar ends
 where that package's table for Japan ends (``holidays.Japan.end_year``, 2099 as of holidays 0.109).
@@ -22,7 +23,7 @@ code                                period                due date (before rolli
 ``STANDARD_REMUNERATION``           year YYYY             10 Jul of YYYY
 ``BONUS_PAYMENT``                   payment YYYY-MM-DD    payment date + 5 days
 ``WAGE_LEDGER``                     month YYYY-MM         none (retention only)
-``SPECIAL_COLLECTION_NOTICE``       fiscal year YYYY      31 May of YYYY
+``SPECIAL_COLLECTION_NOTICE``       fiscal year YYYY      31 May of YYYY (never rolled)
 ``STANDARD_REMUNERATION_DECISION``  year YYYY             none
 ==================================  ====================  =====================================
 """
@@ -131,6 +132,10 @@ class _Rule:
     expected: str
     due: Callable[[date, date], date] | None  # bounds -> due date before rolling forward
     enumerable: bool  # periods are one per year and can be listed for deadline reports
+    #: Whether a due date on a day offices are closed moves to the next business day. Filings do
+    #: (国税通則法第10条第2項, 地方税法第20条の5第2項, 行政機関の休日に関する法律第2条); a deadline the
+    #: law excludes from that extension does not.
+    rolls: bool = True
 
 
 _YEAR = re.compile(r"[0-9]{4}")
@@ -210,12 +215,17 @@ _RULES: Final[dict[str, _Rule]] = {
         None,
         enumerable=False,
     ),
-    # 特別徴収税額決定通知: the municipality notifies the employer by 31 May of fiscal year Y.
+    # 特別徴収税額決定通知: the municipality notifies the employer by 31 May of fiscal year Y
+    # (地方税法第321条の4第1項). That date is not moved when it falls on a holiday: 地方税法第20条の5
+    # 第2項 extends the deadlines of 申告・申請・納付 and the like to the next business day, but
+    # 地方税法施行令第6条の18 excludes the municipality's own notice deadlines from it — 31 May 2025
+    # (a Saturday) and 31 May 2026 (a Sunday) stay the due dates (japan-forms-review.md, E4).
     "SPECIAL_COLLECTION_NOTICE": _Rule(
         _fiscal_year,
         "a fiscal year YYYY (年度, April to March), e.g. 2027" + _year_range_note(),
         lambda first, _last: date(first.year, 5, 31),
         enumerable=True,
+        rolls=False,
     ),
     # 標準報酬決定通知: no deadline of its own.
     "STANDARD_REMUNERATION_DECISION": _Rule(
@@ -326,10 +336,14 @@ def period_sort_key(procedure: str, period: str) -> tuple[date, date]:
 
 
 def due_date(procedure: str, period: str) -> date | None:
-    """The last day a filing for ``period`` is on time, after rolling forward; None if none."""
+    """The last day a filing for ``period`` is on time — rolled forward to a business day unless
+    the law keeps that deadline fixed (``_Rule.rolls``); None if there is none."""
     first, last = _bounds(procedure, period)
-    due = _rule(procedure).due
-    return None if due is None else roll_forward(due(first, last))
+    rule = _rule(procedure)
+    if rule.due is None:
+        return None
+    due = rule.due(first, last)
+    return roll_forward(due) if rule.rolls else due
 
 
 def _passes_at(due: date) -> datetime:

@@ -157,7 +157,8 @@ def test_re_importing_the_same_file_returns_the_same_receipts_and_records_nothin
 
 def test_a_changed_file_under_the_same_company_and_year_is_refused_as_already_filed(kiroku, vendor, tmp_path):
     import_payroll_csv(vendor, write(tmp_path / "a.csv", csv_text(EN_HEADER, [row(CORP_A, 1)]), bom=False))
-    result = import_payroll_csv(vendor, write(tmp_path / "b.csv", csv_text(EN_HEADER, [row(CORP_A, 1, payment_amount="5,100,000")]), bom=False))
+    changed = row(CORP_A, 1, payment_amount="5,100,000")
+    result = import_payroll_csv(vendor, write(tmp_path / "b.csv", csv_text(EN_HEADER, [changed]), bom=False))
     assert [(e["row"], e["code"]) for e in result.errors] == [(2, "already_filed")]
     assert result.receipts == []
 

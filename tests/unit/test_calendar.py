@@ -288,12 +288,21 @@ def test_period_sort_key_orders_periods_chronologically(days: list[date]) -> Non
         ("BONUS_PAYMENT", "2025-12-29", date(2026, 1, 5)),  # 3 Jan 2026 is a Saturday
         ("BONUS_PAYMENT", "2026-04-29", date(2026, 5, 7)),  # 4 May is Golden Week
         ("BONUS_PAYMENT", "2098-12-31", date(2099, 1, 5)),  # the last period with holidays 0.109
-        ("SPECIAL_COLLECTION_NOTICE", "2026", date(2026, 6, 1)),  # 31 May 2026 is a Sunday
-        ("SPECIAL_COLLECTION_NOTICE", "2027", date(2027, 5, 31)),
     ],
 )
 def test_due_dates_roll_forward_to_a_business_day(procedure: str, period: str, due: date) -> None:
     assert due_date(procedure, period) == due
+
+
+@pytest.mark.parametrize(("period", "weekday"), [("2025", "Saturday"), ("2026", "Sunday"), ("2027", "Monday"), ("2031", "Saturday")])
+def test_the_31_may_special_collection_notice_deadline_is_never_rolled(period: str, weekday: str) -> None:
+    """The municipality notifies the employer of the 特別徴収税額 by 31 May (地方税法第321条の4第1項),
+    and that deadline is excluded from the holiday extension of 地方税法第20条の5第2項 by 地方税法施行令
+    第6条の18 — "たとえ休日であっても延期されない" (japan-forms-review.md, Part 3 E4). Filings keep rolling."""
+    due = due_date("SPECIAL_COLLECTION_NOTICE", period)
+    assert due == date(int(period), 5, 31) and due.strftime("%A") == weekday
+    assert deadline("SPECIAL_COLLECTION_NOTICE", period) == datetime(int(period), 5, 31, 15, 0, tzinfo=UTC)  # 00:00 JST on 1 June
+    assert due_date("PAYROLL_REPORT", "2025") == date(2026, 2, 2)  # a filing on a Saturday still moves
 
 
 @pytest.mark.parametrize(
@@ -331,12 +340,17 @@ def test_on_time_needs_an_aware_time() -> None:
         is_on_time("WAGE_LEDGER", "2027-04", datetime(2027, 2, 1, 12))
 
 
-YEARLY = [
+YEARLY = [  # yearly filings: rolled to a business day (the 31 May notice is not: see above)
     "PAYROLL_REPORT",
     "WITHHOLDING_SLIP",
     "STANDARD_REMUNERATION",
-    "SPECIAL_COLLECTION_NOTICE",
 ]
+
+
+@given(st.integers(FIRST_YEAR, LAST_YEAR))
+def test_every_special_collection_notice_is_due_on_31_may_and_passes_at_the_next_midnight(year: int) -> None:
+    assert due_date("SPECIAL_COLLECTION_NOTICE", str(year)) == date(year, 5, 31)
+    assert deadline("SPECIAL_COLLECTION_NOTICE", str(year)) == datetime(year, 6, 1, tzinfo=JST)
 
 
 @given(st.sampled_from(YEARLY), st.integers(FIRST_YEAR, LAST_YEAR))
