@@ -31,6 +31,7 @@ from typing import Any
 from ledger.bench.population import Company, make_companies, municipalities, payroll
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.domain.model import Principal, SubmissionRequest
+from ledger.domain.procedures import PROCEDURES
 from ledger.errors import KirokuError
 from ledger.settings import load_settings
 
@@ -112,7 +113,7 @@ def payload_encoder(k: Kiroku) -> Callable[[dict[str, Any]], bytes]:
     """fastavro's schemaless encoding of one PayrollReport payload (the raw ceilings' only work per line)."""
     import fastavro
 
-    schema = k.registry.latest("kiroku.payloads.PayrollReport").parsed
+    schema = k.registry.version("kiroku.payloads.PayrollReport", PROCEDURES["PAYROLL_REPORT"].version).parsed
 
     def encode(payload: dict[str, Any]) -> bytes:
         out = io.BytesIO()

@@ -93,6 +93,10 @@ class Procedure:
     sensitive_fields: tuple[str, ...] = field(default=())
     #: For a disposition: the filing procedure it answers (a grant of that procedure covers it).
     answers: str | None = None
+    #: The version of ``schema`` the domain writes and reads payloads as. Older versions stay
+    #: readable for their whole retention through Avro schema resolution (FULL_TRANSITIVE, ``kiroku
+    #: schemas check``); a newer version in ``schemas/`` is not written until the domain speaks it.
+    version: int = 1
 
     @property
     def title(self) -> str:

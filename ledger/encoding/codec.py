@@ -329,9 +329,9 @@ class SchemaRegistry:
             raise IntegrityError(f"no known schema has fingerprint {fingerprint:016x}", code="unknown_schema",
                                  expected="a fingerprint of a schema in the registry", got=f"{fingerprint:016x}") from None
 
-    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
-        """Single-object encode ``record`` with the latest version of ``name``."""
-        sv = self.latest(name)
+    def encode(self, name: str, record: Mapping[str, Any], version: int | None = None) -> bytes:
+        """Single-object encode ``record`` with ``version`` of ``name`` (default: the latest)."""
+        sv = self.latest(name) if version is None else self.version(name, version)
         if sv.plan is not None:
             try:
                 return sv.header + avro_write(sv.plan, record)

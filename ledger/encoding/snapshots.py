@@ -34,9 +34,10 @@ def build_snapshot(registry: SchemaRegistry, payload: bytes, meta: dict[str, str
     return content_key("snapshots", data), data
 
 
-def load_snapshot(registry: SchemaRegistry, objects: ObjectStore, key: str, expected_digest: str) -> tuple[dict[str, Any], bytes, dict[str,
-                                                                                                                                       str]]:
-    """Read a snapshot, verify it against the receipt's digest, and return (record, exact payload bytes, metadata)."""
+def load_snapshot(registry: SchemaRegistry, objects: ObjectStore, key: str, expected_digest: str,
+                  reader_version: int | None = None) -> tuple[dict[str, Any], bytes, dict[str, str]]:
+    """Read a snapshot, verify it against the receipt's digest, and return (record read as
+    ``reader_version`` of its schema — default the latest —, exact payload bytes, metadata)."""
     data = objects.get(key)  # the store checks the content address
     raw_meta, body, count = read_single_block(data)
     meta = {k: v.decode() for k, v in raw_meta.items() if not k.startswith("avro.")}
@@ -50,4 +51,4 @@ def load_snapshot(registry: SchemaRegistry, objects: ObjectStore, key: str, expe
             f"snapshot {key} does not match the recorded payload digest",
             field=key, expected=expected_digest, got=got, code="snapshot_digest",
         )
-    return registry.decode_body(body, writer.name, writer.version), payload, meta
+    return registry.decode_body(body, writer.name, writer.version, reader_version), payload, meta

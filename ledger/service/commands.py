@@ -348,7 +348,7 @@ class Commands:
         else:
             targets, unreached = route(view, corp, proc, payload)
             stored, key_id = self.sealer.seal(proc, payload, scope, submission_id)
-            payload_bytes = self.registry.encode(proc.schema, stored)
+            payload_bytes = self.registry.encode(proc.schema, stored, version=proc.version)
             line_count = len(payload["lines"])
         if req.idempotency_key is not None and fingerprint is None:
             fingerprint = self.fingerprints.of(req, scope)
@@ -493,7 +493,7 @@ class Commands:
             raise Forbidden(f"a municipality issues a {proc.name_ja} only in its own name: municipality_code must be {own}, "
                             f"not {normalized.get('municipality_code')}", field="municipality_code", expected=own,
                             got=normalized.get("municipality_code"), code="not_your_municipality")
-        payload_bytes = self.registry.encode(proc.schema, normalized)
+        payload_bytes = self.registry.encode(proc.schema, normalized, version=proc.version)
         disposition_id = new_id("dsp")
         self._append([Event(DISPOSITION_ISSUED, {
             "disposition_id": disposition_id, "kind": kind, "agency_id": who.name, "period": period,

@@ -137,7 +137,7 @@ class Queries:
         if row["kind"] == SubmissionKind.CANCELLATION.value:
             return Snapshot(info=info, payload=None, personal_numbers="none", legal_basis=basis.legal_basis)
         proc = PROCEDURES[row["procedure"]]
-        record, raw, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"])
+        record, raw, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"], proc.version)
         payload, status = self.sealer.unseal(proc, record, row["key_id"], row["submission_id"], basis.reveal, basis.lines)
         return Snapshot(info=info, payload=payload, visible_lines=basis.lines, personal_numbers=status,
                         legal_basis=basis.legal_basis, raw=raw if basis.lines is None else None)
@@ -252,7 +252,8 @@ class Queries:
         if row is None or not basis.allowed:
             raise self.access.deny(who, row["corporate_number"] if row else None, "disposition", disposition_id, basis,
                                    f"no disposition {disposition_id} is visible to you", "disposition_id")
-        record, _, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"])
+        record, _, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"],
+                                     PROCEDURES[row["kind"]].version)
         self.access.record(who, [(row["corporate_number"], "disposition", disposition_id, basis)])
         if row["delivered_us"] is None and authz.is_arrival(who):
             self.access.arrival(who, disposition_id, row["corporate_number"], basis.grant_id)
