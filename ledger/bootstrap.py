@@ -209,7 +209,7 @@ def _build(settings: Settings, clock: Callable[[], datetime]) -> Kiroku:
     catalog = Catalog(settings.catalog_url)
     objects = make_objects(settings)
     keys = make_keys(settings)
-    sealer = Sealer(keys)
+    sealer = Sealer(keys, registry)
 
     def sequenced() -> None:
         # After each sequencer pass the notary publishes checkpoints and seals. The notary reads

@@ -59,13 +59,22 @@ class FieldRule:
     """How one payload field is checked: its kind, whether it is required, and its limits."""
 
     name: str
-    kind: str  # text | yen | count | personal_number | municipality_code | month
+    #: text | yen | count | personal_number | municipality_code | month, and from the v2 forms on
+    #: date (YYYY-MM-DD) | flag (true/false) | choice (one of ``choices``) | choices (a list of
+    #: them) | yens (a list of amounts) | record (an object of ``fields``) | records (a list of them)
+    kind: str
     required: bool = True
     max_length: int = 200
     sensitive: bool = False
     default: Any = None  # stored when an optional field is left empty
     #: The largest value a yen or count field takes (the form's digit boxes; see ``_MAX_AMOUNT``).
     max_value: int | None = None
+    #: The values a choice (or each of choices) may take.
+    choices: tuple[str, ...] = ()
+    #: The fields of a record (or of each item of records).
+    fields: tuple[FieldRule, ...] = ()
+    #: The most items a list kind (choices, yens, records) may hold.
+    max_items: int = 99
 
     @property
     def ceiling(self) -> int:
@@ -93,6 +102,8 @@ class Procedure:
     sensitive_fields: tuple[str, ...] = field(default=())
     #: For a disposition: the filing procedure it answers (a grant of that procedure covers it).
     answers: str | None = None
+    #: Blocks of the payload beside its header and lines (the 総括表 of a 給与支払報告書, v2 on).
+    blocks: tuple[FieldRule, ...] = ()
     #: The version of ``schema`` the domain writes and reads payloads as. Older versions stay
     #: readable for their whole retention through Avro schema resolution (FULL_TRANSITIVE, ``kiroku
     #: schemas check``); a newer version in ``schemas/`` is not written until the domain speaks it.
@@ -322,7 +333,7 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
         if rule.required:
             raise ValidationError(f"{where}{rule.name} is required but was empty", field=path, expected="a value", got=value,
                                   code="required")
-        return rule.default
+        return list(rule.default) if isinstance(rule.default, tuple) else rule.default  # a list's default: a new list
     kind = rule.kind
     if kind == "text":
         if not isinstance(value, str):
@@ -361,12 +372,95 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
             raise ValidationError(f"{where}{rule.name} must be a month YYYY-MM, got {value!r}", field=path, expected="YYYY-MM", got=value,
                                   code="invalid_month")
         return value
-    raise AssertionError(f"unknown field kind {kind}")  # a bug in the table above, not bad input
+    return _check_v2(rule, value, path, where)
+
+
+def _check_v2(rule: FieldRule, value: Any, path: str, where: str) -> Any:
+    """The kinds the v2 forms add (dates, flags, choices, nested records and lists)."""
+    kind = rule.kind
+    if kind == "date":
+        if not isinstance(value, str) or _as_date(value) is None:
+            # A person's dates (生年月日) are personal data: described, never echoed.
+            got = f"{type(value).__name__} of {len(value)}" if ".person." in f".{path}." and isinstance(value, str) else shown_value(value)
+            raise ValidationError(f"{where}{rule.name} must be a date YYYY-MM-DD, got {got}", field=path,
+                                  expected="a date YYYY-MM-DD (西暦)", got=got, code="invalid_date")
+        return value
+    if kind == "flag":
+        if not isinstance(value, bool):
+            raise ValidationError(f"{where}{rule.name} must be true or false, got {type(value).__name__}", field=path,
+                                  expected="true or false", got=shown_value(value), code="invalid_flag")
+        return value
+    if kind == "choice":
+        if not isinstance(value, str) or value not in rule.choices:
+            raise ValidationError(f"{where}{rule.name} must be one of {', '.join(rule.choices)}, got {shown_value(value)}", field=path,
+                                  expected="one of " + ", ".join(rule.choices), got=shown_value(value), code="invalid_choice")
+        return value
+    if kind in ("choices", "yens", "records"):
+        if not isinstance(value, list):
+            raise ValidationError(f"{where}{rule.name} must be a list, got {type(value).__name__}", field=path, expected="a list",
+                                  got=type(value).__name__, code="invalid_type")
+        if len(value) > rule.max_items:
+            raise ValidationError(f"{where}{rule.name} has {len(value)} items; at most {rule.max_items} are allowed", field=path,
+                                  expected=f"at most {rule.max_items} items", got=f"{len(value)} items", code="too_many_items")
+        item = FieldRule(rule.name, {"choices": "choice", "yens": "yen", "records": "record"}[kind], max_value=rule.max_value,
+                         choices=rule.choices, fields=rule.fields)
+        out, errors = [], []
+        for number, element in enumerate(value, start=1):
+            try:
+                out.append(_check(item, element, f"{path}[{number}]", where))
+            except ValidationErrors as many:
+                errors.extend(many.errors)
+            except ValidationError as one:
+                errors.append(one)
+        if errors:
+            raise ValidationErrors(errors[:MAX_ERRORS])
+        return out
+    if kind == "record":
+        return check_record(rule.fields, value, path, where)
+    raise AssertionError(f"unknown field kind {kind}")  # a bug in a rule table, not bad input
+
+
+def shown_value(value: Any) -> Any:
+    """What an error says came: a short scalar as it is, anything else by its type (never a
+    long text, which could be a name or an address)."""
+    if isinstance(value, (bool, int)) or (isinstance(value, str) and len(value) <= 20):
+        return value
+    return f"{type(value).__name__} of {len(value)}" if isinstance(value, (str, list, dict)) else type(value).__name__
+
+
+def _as_date(value: str) -> date | None:
+    if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.replace("-", "").isascii():
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def check_record(rules: tuple[FieldRule, ...], value: Any, path: str, where: str) -> dict[str, Any]:
+    """An object of ``rules``' fields, normalized, or every problem of it (unknown fields named)."""
+    if not isinstance(value, dict):
+        raise ValidationError(f"{where}{path.rpartition('.')[2]} must be an object, got {type(value).__name__}", field=path,
+                              expected="an object", got=type(value).__name__, code="invalid_type")
+    errors: list[ValidationError] = [_unknown_field(str(k), f"{path}.{k}", [r.name for r in rules], where)
+                                     for k in sorted(set(value) - {r.name for r in rules}, key=str)]
+    out: dict[str, Any] = {}
+    for r in rules:
+        try:
+            out[r.name] = _check(r, value.get(r.name), f"{path}.{r.name}", where)
+        except ValidationErrors as many:
+            errors.extend(many.errors)
+        except ValidationError as one:
+            errors.append(one)
+    if errors:
+        raise ValidationErrors(errors[:MAX_ERRORS])
+    return out
 
 
 #: The Python type a clean value of each field kind has (a subclass is left to the careful path).
 _CLEAN_TYPES: dict[str, type] = {"text": str, "yen": int, "count": int, "personal_number": str, "municipality_code": str,
-                                 "month": str}
+                                 "month": str, "date": str, "flag": bool, "choice": str, "choices": list, "yens": list,
+                                 "record": dict, "records": list}
 
 
 def _clean_lines(rules: tuple[FieldRule, ...], lines: list[Any]) -> list[dict[str, Any] | None]:
@@ -437,7 +531,7 @@ def _fast_lines(proc: Procedure, lines: list[Any]) -> list[dict[str, Any] | None
     lines), so the common case — every value already clean — is checked in compiled code
     (``ledger/_hotpath.c``; docs/benchmarks.md, item 10) where it is built.
     """
-    if accelerator.clean_lines is not None:
+    if accelerator.clean_lines is not None and proc.version == 1:  # the compiled checker knows the v1 kinds
         return accelerator.clean_lines(_line_rules(proc), lines)
     return _clean_lines(proc.line, lines)
 
@@ -470,6 +564,7 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
                               got=type(payload).__name__, code="invalid_type")
     out: dict[str, Any] = {}
     top = {proc.header_name} if proc.header_name is not None else {r.name for r in proc.header}
+    top |= {r.name for r in proc.blocks}
     for key in sorted(set(payload) - top - {"lines"}, key=str):  # a misspelt field is refused, never dropped
         errors.append(_unknown_field(str(key), str(key), sorted(top) + ["lines"], ""))
     if proc.header_name is not None:
@@ -487,6 +582,8 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
     else:
         for r in proc.header:
             out[r.name] = guard(lambda r=r: _check(r, payload.get(r.name), r.name, ""))
+    for r in proc.blocks:
+        out[r.name] = guard(lambda r=r: _check(r, payload.get(r.name), r.name, ""))
     lines = payload.get("lines")
     if not isinstance(lines, list) or not lines:
         errors.append(ValidationError("payload.lines must list at least one line", field="lines", expected="a non-empty list",
@@ -576,8 +673,15 @@ CROSS_RULES: dict[str, tuple[CrossRule, ...]] = {
 }
 
 
+#: Rules of a v2 line that are not sums (a blank with its reason, a field only some persons have):
+#: (procedure code) → functions of (line, number) giving the errors; ``ledger.domain.forms`` fills it.
+LINE_RULES: dict[str, tuple[Callable[[dict[str, Any], int], list[ValidationError]], ...]] = {}
+
+
 def _inconsistencies(proc: Procedure, line: dict[str, Any], number: int) -> list[ValidationError]:
     """The cross-field rules a clean line breaks, each naming the field that cannot be so."""
+    if proc.version >= 2:
+        return [e for check in LINE_RULES.get(proc.code, ()) for e in check(line, number)]
     out = []
     for rule in CROSS_RULES.get(proc.code, ()):
         value, bound = line[rule.field], rule.bound(line)

@@ -1,0 +1,231 @@
+"""The rules of the v2 forms (issue 15, item 5; japan-forms-review.md Part 3), each with its source,
+and the v2 payloads' round trip through validation, sealing, Avro and unsealing (property tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.domain.forms import ABSENCES, ORDINARY_REASONS, V2
+from ledger.domain.procedures import validate_payload
+from ledger.encoding.codec import SchemaRegistry
+from ledger.errors import ValidationErrors
+from ledger.ports import DataKey
+from ledger.service.sealing import MASK, Sealer
+from tests.factories import personal
+
+pytestmark = pytest.mark.unit
+
+REGISTRY = SchemaRegistry.load()
+PAYROLL = V2["PAYROLL_REPORT"]
+BONUS = V2["BONUS_PAYMENT"]
+SR = V2["STANDARD_REMUNERATION"]
+
+
+def person(**over: Any) -> dict[str, Any]:
+    return {"name": "高橋 一郎", "birth_date": "1985-07-14", "address": "東京都千代田区", "personal_number": personal(70_001), **over}
+
+
+def slip(**over: Any) -> dict[str, Any]:
+    return {"employee_number": "E1", "municipality_code": "131016", "person": person(), "payment_amount": 5_000_000,
+            "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000, **over}
+
+
+def report(*lines: dict[str, Any]) -> dict[str, Any]:
+    return {"employer": {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1"}, "lines": list(lines)}
+
+
+def errors(proc: Any, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(proc, payload)
+    return [(e.field, e.code) for e in err.value.errors]
+
+
+def bonus_line(**over: Any) -> dict[str, Any]:
+    return {"insured_number": 12, "person": {"name": "高橋 一郎", "birth_date": "1950-01-02"}, "bonus_amount": 500_000, **over}
+
+
+def office() -> dict[str, Any]:
+    return {"name": "株式会社記録", "address": "東京都千代田区", "office_symbol": "01イロハ", "office_number": "12345"}
+
+
+# -- E2: a blank personal number with its reason -------------------------------------------------------
+
+def test_a_blank_personal_number_is_filed_with_its_reason() -> None:
+    """国税庁 国税分野FAQ Q2-10 (番号法 and 所得税法施行規則第93条): if the employee does not give the
+    number, record how it was asked for and file the 源泉徴収票 / 給与支払報告書 with the field blank."""
+    blank = slip(person=person(personal_number=None, personal_number_absence="NOT_PROVIDED"))
+    assert validate_payload(PAYROLL, report(blank))["lines"][0]["person"]["personal_number"] is None
+    assert errors(PAYROLL, report(slip(person=person(personal_number=None)))) == [
+        ("lines[1].person.personal_number_absence", "personal_number_absence_required")]
+    assert errors(PAYROLL, report(slip(person=person(personal_number_absence="NOT_PROVIDED")))) == [
+        ("lines[1].person.personal_number_absence", "unexpected_absence")]
+
+
+def test_a_dependants_blank_personal_number_needs_its_reason_too() -> None:
+    """The spouse's and dependants' 個人番号 are on the forms since 2016 (所得税法施行規則第93条第1項):
+    the same rule holds for each of them."""
+    kid = {"name": "高橋 次郎", "relation": "UNDER_16"}
+    assert errors(PAYROLL, report(slip(person=person(dependants=[kid])))) == [
+        ("lines[1].person.dependants[1].personal_number_absence", "personal_number_absence_required")]
+
+
+# -- E3: slips without 年末調整 --------------------------------------------------------------------
+
+def test_a_slip_without_year_end_adjustment_leaves_both_totals_blank() -> None:
+    """国税庁「給与所得の源泉徴収票の記載要領」: for 中途退職者 (and 乙欄, 2,000万円超) no 年末調整 is
+    done, and 給与所得控除後の金額 and 所得控除の額の合計額 are left blank."""
+    leaver = slip(year_end_adjusted=False, employment_end="2026-06-30", income_after_deduction=None, total_deductions=None)
+    line = validate_payload(PAYROLL, report(leaver))["lines"][0]
+    assert (line["income_after_deduction"], line["total_deductions"]) == (None, None)
+    assert errors(PAYROLL, report(slip(year_end_adjusted=False, total_deductions=None))) == [
+        ("lines[1].income_after_deduction", "unexpected_amount")]
+    assert errors(PAYROLL, report(slip(income_after_deduction=None))) == [("lines[1].income_after_deduction", "required")]
+
+
+def test_a_leaving_date_before_the_joining_date_is_refused() -> None:
+    assert errors(PAYROLL, report(slip(employment_start="2026-04-01", employment_end="2026-03-31"))) == [
+        ("lines[1].employment_end", "inconsistent_dates")]
+
+
+# -- 普通徴収 ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reason", ORDINARY_REASONS)
+def test_ordinary_collection_is_filed_with_one_of_the_six_reasons(reason: str) -> None:
+    """普通徴収切替理由書 (e.g. 那須烏山市, 市川市): "普A~普Fの6項目以外の切替理由は認められません", and on
+    eLTAX the 普通徴収 flag with the reason's 符号 in 摘要."""
+    assert validate_payload(PAYROLL, report(slip(collection="ORDINARY", ordinary_reason=reason)))["lines"][0]["ordinary_reason"] == reason
+
+
+def test_ordinary_collection_without_a_reason_or_a_reason_for_special_collection_is_refused() -> None:
+    assert errors(PAYROLL, report(slip(collection="ORDINARY"))) == [("lines[1].ordinary_reason", "ordinary_reason_required")]
+    assert errors(PAYROLL, report(slip(ordinary_reason="LOW_PAY"))) == [("lines[1].ordinary_reason", "unexpected_reason")]
+    assert errors(PAYROLL, report(slip(collection="ORDINARY", ordinary_reason="普G"))) == [("lines[1].ordinary_reason", "invalid_choice")]
+
+
+# -- E1: personal numbers only where the form asks -------------------------------------------------
+
+@pytest.mark.parametrize("proc", [BONUS, SR], ids=["賞与支払届", "算定基礎届"])
+def test_the_social_insurance_forms_take_a_personal_number_only_for_employees_aged_70_or_over(proc: Any) -> None:
+    """日本年金機構, 平成30年3月の様式改正: on the 賞与支払届 (and the 算定基礎届, merged with the 70歳以上被用者
+    届) the 個人番号 [基礎年金番号] box is filled only for 70歳以上被用者; anyone else's is not asked for,
+    and a number the form does not ask for is not collected (番号法第20条)."""
+    def line(**over: Any) -> dict[str, Any]:
+        if proc is BONUS:
+            return bonus_line(**over)
+        return {"insured_number": 12, "person": {"name": "高橋 一郎", "birth_date": "1950-01-02"}, "remuneration_april": 300_000,
+                "remuneration_may": 300_000, "remuneration_june": 300_000, "days_april": 30, "days_may": 31, "days_june": 30, **over}
+
+    number = {"name": "高橋 一郎", "birth_date": "1950-01-02", "personal_number": personal(70_002)}
+    assert validate_payload(proc, {"office": office(), "lines": [line()]})["lines"][0]["person"]["personal_number"] is None
+    assert validate_payload(proc, {"office": office(), "lines": [line(person=number, remarks=["AGE_70_PLUS"])]})
+    assert errors(proc, {"office": office(), "lines": [line(person=number)]}) == [
+        ("lines[1].person.personal_number", "personal_number_not_asked")]
+
+
+# -- what errors say ---------------------------------------------------------------------------------
+
+def test_a_malformed_birth_date_is_named_but_not_echoed() -> None:
+    """A birth date is personal data: the error names the field and its shape, never the value."""
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, report(slip(person=person(birth_date="1985-02-30"))))
+    (one,) = err.value.errors
+    assert (one.field, one.code, one.got) == ("lines[1].person.birth_date", "invalid_date", "str of 10")
+    assert "1985" not in str(one) and "1985" not in str(one.got)
+
+
+def test_an_unknown_field_of_the_person_is_refused_not_dropped() -> None:
+    assert errors(PAYROLL, report(slip(person=person(nickname="イチ")))) == [("lines[1].person.nickname", "unknown_field")]
+
+
+# -- round trips ---------------------------------------------------------------------------------------
+
+class Keys:
+    """The two calls of a KeyService the sealer makes here, without I/O."""
+
+    key = AESGCM.generate_key(bit_length=256)
+
+    def data_key(self, scope: str) -> DataKey:
+        return DataKey("k1", self.key)
+
+    def key_by_id(self, key_id: str) -> bytes:
+        return self.key
+
+
+names = st.text(alphabet=st.characters(categories=["Lo", "Lu", "Ll", "Nd"]), min_size=1, max_size=20)
+numbers = st.integers(0, 10**11 - 1).map(personal)
+relatives = st.fixed_dictionaries({"name": names, "relation": st.sampled_from(["SPECIFIC", "ELDERLY", "OTHER", "UNDER_16"])},
+                                  optional={"personal_number": numbers, "birth_date": st.dates().map(lambda d: d.isoformat())})
+
+
+@st.composite
+def payroll_lines(draw: Any) -> dict[str, Any]:
+    deps = draw(st.lists(relatives, max_size=4))
+    for d in deps:
+        if "personal_number" not in d:
+            d["personal_number_absence"] = draw(st.sampled_from(ABSENCES))
+    who = {"name": draw(names), "birth_date": draw(st.dates()).isoformat(), "address": draw(names), "dependants": deps}
+    if draw(st.booleans()):
+        who["personal_number"] = draw(numbers)
+    else:
+        who["personal_number_absence"] = draw(st.sampled_from(ABSENCES))
+    pay = draw(st.integers(0, 9_999_999_999))
+    adjusted = draw(st.booleans())
+    line = {"employee_number": draw(st.text("0123456789E", min_size=1, max_size=20)), "municipality_code": "131016", "person": who,
+            "payment_amount": pay, "withholding_tax": draw(st.integers(0, pay)), "year_end_adjusted": adjusted,
+            "dependants_under_16": draw(st.integers(0, 99)), "remarks": draw(st.one_of(st.none(), names))}
+    if adjusted:
+        line |= {"income_after_deduction": draw(st.integers(0, pay)), "total_deductions": draw(st.integers(0, 9_999_999_999))}
+    return line
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(payroll_lines(), min_size=1, max_size=5), st.booleans())
+def test_a_v2_payload_comes_back_as_it_was_validated_through_sealing_avro_and_unsealing(lines: list[dict[str, Any]], reveal: bool) -> None:
+    payload = validate_payload(PAYROLL, report(*lines))
+    sealer = Sealer(Keys(), REGISTRY)  # type: ignore[arg-type]
+    stored, key_id = sealer.seal(PAYROLL, payload, "scope", "sub-1")
+    data = REGISTRY.encode(PAYROLL.schema, stored, version=2)
+    assert all(line["employee_name"] == "" and line["personal_number"] == b"" for line in stored["lines"])
+    read = REGISTRY.decode_body(data[10:], PAYROLL.schema, 2)
+    back, status = sealer.unseal(PAYROLL, read, key_id, "sub-1", reveal=reveal)
+    if not reveal:
+        def masked(p: dict[str, Any]) -> dict[str, Any]:
+            return {**p, "personal_number": None if p["personal_number"] is None else MASK}
+        for line in payload["lines"]:
+            line["person"] = {**masked(line["person"]), "dependants": [masked(d) for d in line["person"]["dependants"]]}
+    assert (back, status) == (payload, "shown" if reveal else "masked")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(payroll_lines(), min_size=1, max_size=3))
+def test_a_sealed_person_moved_to_another_line_does_not_authenticate(lines: list[dict[str, Any]]) -> None:
+    from ledger.errors import IntegrityError
+
+    payload = validate_payload(PAYROLL, report(*lines, *lines))
+    sealer = Sealer(Keys(), REGISTRY)  # type: ignore[arg-type]
+    stored, key_id = sealer.seal(PAYROLL, payload, "scope", "sub-1")
+    swapped = [dict(x) for x in stored["lines"]]
+    swapped[0]["person"], swapped[-1]["person"] = swapped[-1]["person"], swapped[0]["person"]
+    with pytest.raises(IntegrityError) as err:
+        sealer.unseal(PAYROLL, {**stored, "lines": swapped}, key_id, "sub-1", reveal=True)
+    assert (err.value.code, err.value.field) == ("sealed_field", "lines[1].person")
+
+
+def test_every_field_of_every_v2_form_is_in_its_v2_schema() -> None:
+    """The domain's v2 rules and the v2 schemas name the same fields (the stored form is the schema's)."""
+    def names(schema: dict[str, Any]) -> dict[str, Any]:
+        return {f["name"]: f for f in schema["fields"]}
+
+    for code, proc in V2.items():
+        schema = REGISTRY.version(proc.schema, 2).schema
+        top = names(schema)
+        line = names(top["lines"]["type"]["items"])
+        assert {r.name for r in proc.line} <= set(line), (code, {r.name for r in proc.line} - set(line))
+        assert {r.name for r in proc.blocks} <= set(top), code
+        header = top[proc.header_name]["type"] if proc.header_name else schema
+        assert {r.name for r in proc.header} <= set(names(header)), (code, {r.name for r in proc.header} - set(names(header)))
