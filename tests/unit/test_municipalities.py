@@ -19,6 +19,7 @@ from ledger.domain import municipalities
 from ledger.domain.identifiers import make_municipality_code, municipality_check_digit, validate_municipality_code
 from ledger.domain.procedures import validate_agency_id
 from ledger.errors import ValidationError
+from ledger.service.principals import validate_principal
 
 pytestmark = pytest.mark.unit
 
@@ -124,3 +125,11 @@ def test_the_list_is_a_read_only_mapping_read_once() -> None:
     assert municipalities.table() is LIST
     with pytest.raises(TypeError):
         LIST["999999"] = LIST["131016"]  # type: ignore[index]
+
+
+def test_a_ward_or_a_prefecture_cannot_be_made_an_agency_principal() -> None:
+    """A token is issued to the city, not to one of its organs (``kiroku principals add``)."""
+    err = refusal(validate_principal, "agency:municipality:141011")
+    assert (err.code, err.field, err.expected) == ("ward_of_city", "principal", "municipality:141003")
+    assert refusal(validate_principal, "agency:municipality:130001").code == "not_a_municipality"
+    assert validate_principal("agency:municipality:141003").name == "municipality:141003"
