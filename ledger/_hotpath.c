@@ -19,8 +19,9 @@
  *         "personal_number"    12 ASCII digits, the last the 個人番号 check digit
  *         "municipality_code"  6 ASCII digits, the last the 地方公共団体コード check digit, and a member
  *                              of the rule's seventh item, the frozenset of codes on 総務省's list
- *                              that a line may name (ledger.domain.municipalities); the twin of
- *                              the check digit alone lets a prefecture's code through
+ *                              that a line may name (ledger.domain.municipalities): a good check
+ *                              digit alone would let a prefecture's code through. Without that
+ *                              item no code is clean, and the careful path decides.
  *         "month"              YYYY-MM in ASCII digits, low <= YYYY <= high, 01 <= MM <= 12
  *       (the check digits are twinned with ledger.domain.identifiers).
  *

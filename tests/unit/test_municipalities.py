@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger import accelerator
 from ledger.domain import municipalities
 from ledger.domain.identifiers import make_municipality_code, municipality_check_digit, validate_municipality_code
-from ledger.domain.procedures import validate_agency_id
+from ledger.domain.procedures import PROCEDURES, _fast_lines, validate_agency_id
 from ledger.errors import ValidationError
 from ledger.service.principals import validate_principal
 
@@ -133,3 +134,25 @@ def test_a_ward_or_a_prefecture_cannot_be_made_an_agency_principal() -> None:
     assert (err.code, err.field, err.expected) == ("ward_of_city", "principal", "municipality:141003")
     assert refusal(validate_principal, "agency:municipality:130001").code == "not_a_municipality"
     assert validate_principal("agency:municipality:141003").name == "municipality:141003"
+
+
+def test_the_fast_line_path_leaves_a_prefecture_or_an_unknown_code_to_the_careful_path() -> None:
+    """Compiled or not, bulk recording's fast path takes a line only if its code is on the list."""
+    proc = PROCEDURES["PAYROLL_REPORT"]
+    line = {"municipality_code": "131016", "employee_name": "山田 太郎", "personal_number": "123456789018", "address": "千代田区1-1",
+            "payment_amount": 1, "income_after_deduction": 1, "total_deductions": 0, "withholding_tax": 0, "social_insurance": 0}
+    codes = ["131016", "141011", "130001", "123455", "016951"]
+    taken = _fast_lines(proc, [{**line, "municipality_code": c} for c in codes])
+    assert [t is not None for t in taken] == [True, True, False, False, False]
+
+
+@pytest.mark.skipif(accelerator.clean_lines is None, reason=f"the accelerator is {accelerator.describe()}")
+def test_the_compiled_twin_takes_a_municipality_code_only_from_the_set_it_is_given() -> None:
+    clean_lines = accelerator.clean_lines
+    assert clean_lines is not None
+    bare = ("m", "municipality_code", True, None, 0, 0)
+    assert clean_lines((bare,), [{"m": "131016"}]) == [None]  # no set: nothing is clean, the careful path decides
+    listed = (*bare, frozenset({"131016", "131017"}))
+    assert clean_lines((listed,), [{"m": "131016"}, {"m": "131017"}, {"m": "130001"}]) == [{"m": "131016"}, None, None]
+    with pytest.raises(TypeError, match="members: frozenset"):
+        clean_lines(((*bare, {"131016"}),), [])
