@@ -12,12 +12,16 @@
  *       For each line, its normalized form when every field is already clean, else None; the
  *       caller's careful path then names the problem. Twin: ledger.domain.procedures._clean_lines
  *       (a line is clean when _check would return every value unchanged, in its canonical type).
- *       A rule is (name, check, required, default, low, high); the checks are
+ *       A rule is (name, check, required, default, low, high[, members]); the checks are
  *         "text"               a non-empty str that str.strip() leaves as it is, low <= length <= high,
  *                              without a control, surrogate or bidi override character
  *         "whole_number"       an int (not a bool), low <= value <= high
  *         "personal_number"    12 ASCII digits, the last the 個人番号 check digit
- *         "municipality_code"  6 ASCII digits, the last the 地方公共団体コード check digit
+ *         "municipality_code"  6 ASCII digits, the last the 地方公共団体コード check digit, and a member
+ *                              of the rule's seventh item, the frozenset of codes on 総務省's list
+ *                              that a line may name (ledger.domain.municipalities): a good check
+ *                              digit alone would let a prefecture's code through. Without that
+ *                              item no code is clean, and the careful path decides.
  *         "month"              YYYY-MM in ASCII digits, low <= YYYY <= high, 01 <= MM <= 12
  *       (the check digits are twinned with ledger.domain.identifiers).
  *
@@ -72,14 +76,16 @@ static int is_personal_number(PyObject *v) {
     return d[11] - '0' == (r <= 1 ? 0 : 11 - r);
 }
 
-/* 地方公共団体コード: 6 digits, the last = the last digit of 11 - (sum with weights 6..2 mod 11). */
-static int is_municipality_code(PyObject *v) {
+/* 地方公共団体コード: 6 digits, the last = the last digit of 11 - (sum with weights 6..2 mod 11),
+ * and one of ``members`` (a frozenset of exact str; NULL: none is clean). 1 clean, 0 not, -1 error. */
+static int is_municipality_code(PyObject *v, PyObject *members) {
     static const int w[5] = {6, 5, 4, 3, 2};
     const Py_UCS1 *d = ascii_digits(v, 6);
-    if (d == NULL) return 0;
+    if (d == NULL || members == NULL) return 0;
     int total = 0;
     for (int i = 0; i < 5; i++) total += (d[i] - '0') * w[i];
-    return d[5] - '0' == (11 - total % 11) % 10;
+    if (d[5] - '0' != (11 - total % 11) % 10) return 0;
+    return PySet_Contains(members, v);
 }
 
 /* A character no text field takes: C0 controls and DEL, C1 controls, surrogates, and the bidi
@@ -133,11 +139,12 @@ typedef struct {
     int required;
     PyObject *fallback; /* borrowed: stored when an optional field is empty */
     long long low, high;
+    PyObject *members;  /* borrowed from the rules tuple: a frozenset, or NULL */
 } Rule;
 
 static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
     if (!PyTuple_CheckExact(rules)) {
-        PyErr_SetString(PyExc_TypeError, "rules must be a tuple of (name, check, required, default, low, high)");
+        PyErr_SetString(PyExc_TypeError, "rules must be a tuple of (name, check, required, default, low, high[, members])");
         return -1;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(rules);
@@ -145,13 +152,16 @@ static int read_rules(PyObject *rules, Rule **out, Py_ssize_t *count) {
     if (r == NULL) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PyTuple_GET_ITEM(rules, i);
-        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 6 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 0))
-            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 1))) {
+        Py_ssize_t size = PyTuple_CheckExact(t) ? PyTuple_GET_SIZE(t) : 0;
+        if ((size != 6 && size != 7) || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 0))
+            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(t, 1))
+            || (size == 7 && !PyFrozenSet_CheckExact(PyTuple_GET_ITEM(t, 6)))) {
             PyMem_Free(r);
-            PyErr_SetString(PyExc_TypeError,
-                            "each rule is (name: str, check: str, required: bool, default, low: int, high: int)");
+            PyErr_SetString(PyExc_TypeError, "each rule is (name: str, check: str, required: bool, default, low: int, "
+                                             "high: int[, members: frozenset])");
             return -1;
         }
+        r[i].members = size == 7 ? PyTuple_GET_ITEM(t, 6) : NULL;
         r[i].name = PyTuple_GET_ITEM(t, 0);
         PyObject *check = PyTuple_GET_ITEM(t, 1);
         r[i].check = C_COUNT;
@@ -178,7 +188,7 @@ static int value_is_clean(const Rule *r, PyObject *v) {
     case C_TEXT: return is_text(v, r->low, r->high);
     case C_WHOLE_NUMBER: return is_whole_number(v, r->low, r->high);
     case C_PERSONAL_NUMBER: return is_personal_number(v);
-    case C_MUNICIPALITY_CODE: return is_municipality_code(v);
+    case C_MUNICIPALITY_CODE: return is_municipality_code(v, r->members);
     default: return is_month(v, r->low, r->high);
     }
 }
@@ -196,8 +206,10 @@ static PyObject *clean_line(const Rule *rules, Py_ssize_t n, PyObject *line) {
         if (v == NULL || v == Py_None) {
             if (rules[i].required) goto unclean;
             v = rules[i].fallback;
-        } else if (!value_is_clean(&rules[i], v)) {
-            goto unclean;
+        } else {
+            int clean = value_is_clean(&rules[i], v);
+            if (clean < 0) goto error;
+            if (!clean) goto unclean;
         }
         /* held while stored: a key's __eq__ (run by a later lookup) could replace it in the line */
         Py_INCREF(v);

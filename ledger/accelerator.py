@@ -41,8 +41,8 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 #: ``(rules, lines) -> [normalized line | None, ...]``; a rule is ``(name, check, required,
-#: default, low, high)`` (see ``ledger/_hotpath.c`` and ``procedures._compiled_rules``).
-CleanLines = Callable[[tuple[tuple[str, str, bool, Any, int, int], ...], list[Any]], list[dict[str, Any] | None]]
+#: default, low, high[, members])`` (see ``ledger/_hotpath.c`` and ``procedures._compiled_rules``).
+CleanLines = Callable[[tuple[tuple[Any, ...], ...], list[Any]], list[dict[str, Any] | None]]
 #: ``(lines, fields, encrypt, nonce prefix, submission id) -> sealed lines``.
 SealLines = Callable[[list[dict[str, Any]], tuple[str, ...], Callable[[bytes, bytes, bytes], bytes], bytes, bytes],
                      list[dict[str, Any]]]

@@ -9,6 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ledger.domain import municipalities
 from ledger.domain.identifiers import make_municipality_code, make_personal_number
 from ledger.domain.procedures import CROSS_RULES, PROCEDURES, FieldRule, Procedure
 
@@ -24,6 +25,12 @@ def _digits(n: int) -> st.SearchStrategy[str]:
     return st.text(alphabet="0123456789", min_size=n, max_size=n)
 
 
+def municipality_codes() -> st.SearchStrategy[str]:
+    """A code a payroll line may name: a 市区町村 or 政令市の区 on 総務省's list (not just any code
+    with a good check digit, which may be a prefecture's or no one's)."""
+    return st.sampled_from(sorted(municipalities.receiving_codes()))
+
+
 def value(rule: FieldRule) -> st.SearchStrategy[Any]:
     """A valid value of one field, as the rules return it (so a valid payload round-trips)."""
     if rule.kind == "text":
@@ -33,7 +40,7 @@ def value(rule: FieldRule) -> st.SearchStrategy[Any]:
     if rule.kind == "personal_number":
         return _digits(11).map(make_personal_number)
     if rule.kind == "municipality_code":
-        return _digits(5).map(make_municipality_code)
+        return municipality_codes()
     if rule.kind == "month":
         return st.builds("{:04d}-{:02d}".format, st.integers(2020, 2026), st.integers(1, 12))
     raise AssertionError(rule.kind)
@@ -104,9 +111,10 @@ def _line_mutations(rule: FieldRule) -> list[tuple[str, Callable[[Any], Any]]]:
         return [("as text", str), ("a float", float), ("negative", lambda v: -1 - v), ("over the ceiling", lambda v: rule.ceiling + 1),
                 ("huge", lambda v: 10**30), ("a bool", lambda v: True), ("a list", lambda v: [v])]
     if rule.kind in ("personal_number", "municipality_code"):
+        prefecture = [("its prefecture", lambda v: make_municipality_code(v[:2] + "000"))] if rule.kind == "municipality_code" else []
         return [("full-width", lambda v: v.translate(FULL_WIDTH)), ("padded", lambda v: f" {v}"),
                 ("hyphenated", lambda v: f"{v[:3]}-{v[3:]}"), ("a number", int),
-                ("wrong check digit", lambda v: v[:-1] + str((int(v[-1]) + 1) % 10))]
+                ("wrong check digit", lambda v: v[:-1] + str((int(v[-1]) + 1) % 10)), *prefecture]
     if rule.kind == "month":
         return [("month 13", lambda v: v[:5] + "13"), ("slash", lambda v: v.replace("-", "/"))]
     raise AssertionError(rule.kind)

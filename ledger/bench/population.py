@@ -1,7 +1,8 @@
 """A synthetic population: deterministic companies and their employees, for the demo and the benchmarks.
 
-Every 法人番号 (corporate number), 個人番号 (personal number) and 地方公共団体コード (municipality
-code) carries a valid check digit, so what is generated here passes validation like real data.
+Every 法人番号 (corporate number) and 個人番号 (personal number) carries a valid check digit, and
+every 地方公共団体コード (municipality code) is a real one from 総務省's list
+(``ledger.domain.municipalities``), so what is generated here passes validation like real data.
 The same arguments always give the same companies, so reruns record nothing twice.
 """
 
@@ -12,14 +13,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.domain.identifiers import make_corporate_number, make_municipality_code, make_personal_number
+from ledger.domain import municipalities as official
+from ledger.domain.identifiers import make_corporate_number, make_personal_number
 
 YEAR = "2025"  # payments made in 2025, reported in January 2026
-MUNICIPALITIES = {  # 地方公共団体コード (base 5 digits → with check digit) and names
-    "13101": "千代田区", "13103": "港区", "13104": "新宿区", "13112": "世田谷区", "01100": "札幌市",
-    "04100": "仙台市", "14100": "横浜市", "23100": "名古屋市", "26100": "京都市", "27100": "大阪市",
-    "28100": "神戸市", "40130": "福岡市",
-}
+#: Where the employees live: 地方公共団体コード on 総務省's list (names from it: ``municipalities``) —
+#: four of Tokyo's 特別区 and eight 政令指定都市.
+MUNICIPALITIES = ("131016", "131032", "131041", "131121", "011002", "041009", "141003", "231002", "261009", "271004",
+                  "281000", "401307")
 SURNAMES = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木", "松本", "井上"]
 GIVEN = ["翔太", "陽菜", "大翔", "結衣", "蓮", "美咲", "悠真", "さくら", "湊", "葵", "健一", "由美", "誠", "恵子", "隆"]
 COMPANY_WORDS = ["記録", "未来", "青空", "桜", "富士", "光", "大和", "若葉", "東西", "みなと"]
@@ -38,8 +39,13 @@ class Company:
 
 @functools.cache
 def municipalities() -> dict[str, str]:
-    """The municipalities employees live in: full code (with check digit) → name."""
-    return {make_municipality_code(base): name for base, name in MUNICIPALITIES.items()}
+    """The municipalities employees live in: full code (with check digit) → name, as the list spells it."""
+    out = {}
+    for code in MUNICIPALITIES:
+        row = official.lookup(code)
+        assert row is not None and row.receives_reports, code  # a typo here is a bug, not bad input
+        out[code] = row.name
+    return out
 
 
 def make_companies(count: int, employees: int, seed: int = 2025) -> list[Company]:

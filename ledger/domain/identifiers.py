@@ -2,7 +2,8 @@
 
 - corporate number (法人番号): 13 digits, the *first* is the check digit (mod 9).
 - personal number (個人番号, My Number): 12 digits, the *last* is the check digit (mod 11).
-- municipality code (地方公共団体コード): 6 digits, the *last* is the check digit (mod 11).
+- municipality code (地方公共団体コード): 6 digits, the *last* is the check digit (mod 11) — and
+  the code must be on 総務省's list (``ledger.domain.municipalities``).
 
 An identifier has one spelling: ASCII digits and nothing else (issue 14, item 9). Validators
 return the value they are given, unchanged, or refuse it — full-width digits (０-９), surrounding
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from ledger.domain import municipalities
 from ledger.errors import ValidationError
 
 __all__ = [
@@ -201,7 +203,37 @@ def validate_personal_number(value: object, field: str = "personal_number") -> s
 
 
 def validate_municipality_code(value: object, field: str = "municipality_code") -> str:
-    """Return the municipality code (地方公共団体コード) as 6 ASCII digits, or raise."""
+    """Return the municipality code (地方公共団体コード) as 6 ASCII digits, or raise.
+
+    The code must pass its check digit and name, on 総務省's list (``ledger.domain.municipalities``),
+    a body that receives 給与支払報告書: a 市町村 or 特別区, or a ward of a 政令指定都市 (routed to its
+    city). A prefecture, a code not on the list (一部事務組合 and the like) and the 北方領土 villages are
+    refused.
+    """
+    code = _check_digit_ok(value, field)
+    row = municipalities.lookup(code)
+    if row is not None and code in municipalities.receiving_codes():
+        return code
+    listed = f"{municipalities.LIST_NAME} list of {municipalities.LIST_DATE.isoformat()}"
+    expected = f"the code of a 市区町村 on the {listed}"
+    if row is None:
+        raise ValidationError(
+            f"{field} {code} is not a 市区町村 on the {listed}: 給与支払報告書 go to a 市区町村 "
+            f"(地方税法第317条の6), and 一部事務組合, 広域連合 and other 特別地方公共団体 have codes of their own "
+            f"but receive none; look for a mistyped code, or a municipality merged away",
+            field=field, expected=expected, got=code, code="unknown_municipality",
+        )
+    what = municipalities.KIND_NAMES[row.kind]
+    why = ("a prefecture" if row.kind == "prefecture"
+           else "a village of the Northern Territories with no municipal office to file with")
+    raise ValidationError(
+        f"{field} {code} is {row.name}, {why} ({what}): 給与支払報告書 go to a 市区町村 (地方税法第317条の6)",
+        field=field, expected=expected, got=f"{code} ({row.name}, {what})", code="not_a_municipality",
+    )
+
+
+def _check_digit_ok(value: object, field: str) -> str:
+    """``value`` if it is 6 ASCII digits whose last is the 地方公共団体コード check digit, else raise."""
     code = _normalize_digits(value, 6, field, "地方公共団体コード", secret=False)
     expected = municipality_check_digit(code[:5])
     got = int(code[5])

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ledger import accelerator
-from ledger.domain import calendar
+from ledger.domain import calendar, municipalities
 from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
@@ -231,7 +231,9 @@ _AGENCY_RE = re.compile(r"(?P<kind>[a-z-]+):(?P<code>[0-9A-Za-z-]{1,20})")
 
 
 def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
-    """An agency id is ``<kind>:<code>``; a municipality's code must pass its check digit."""
+    """An agency id is ``<kind>:<code>``; a municipality's code must name a 市区町村 on 総務省's list
+    (``validate_municipality_code``), and not a 政令指定都市's ward: the city is the agency (地方自治法
+    第252条の20: the wards are its internal organs), and lines naming a ward are routed to it."""
     m = _AGENCY_RE.fullmatch(value) if isinstance(value, str) else None  # whole: "$" would let "…\n" through
     if m is None or m["kind"] not in AGENCY_KINDS:
         raise ValidationError(
@@ -240,7 +242,14 @@ def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
             code="invalid_agency",
         )
     if m["kind"] == MUNICIPALITY:
-        validate_municipality_code(m["code"], field=field_name)
+        code = validate_municipality_code(m["code"], field=field_name)
+        if (city := municipalities.municipality_of(code)) != code:
+            ward, parent = municipalities.lookup(code), municipalities.lookup(city)
+            raise ValidationError(
+                f"{field_name} {value} is {ward.name if ward else code}, a ward (行政区) of a 政令指定都市: the city receives "
+                f"its 給与支払報告書 and is the agency — use {MUNICIPALITY}:{city} ({parent.name if parent else city})",
+                field=field_name, expected=f"{MUNICIPALITY}:{city}", got=value, code="ward_of_city",
+            )
     return value
 
 
@@ -498,25 +507,28 @@ def _clean_lines(rules: tuple[FieldRule, ...], lines: list[Any]) -> list[dict[st
     return out
 
 
-def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
+def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[Any, ...], ...]:
     """Field rules in the compiled checker's form: (name, check, required, default, low, high),
-    the limits being the domain's (the C code holds none of its own)."""
-    def compiled(r: FieldRule) -> tuple[str, str, bool, Any, int, int]:
+    the limits being the domain's (the C code holds none of its own); a municipality code's rule
+    also carries the codes a line may name, from 総務省's list (``ledger.domain.municipalities``)."""
+    def compiled(r: FieldRule) -> tuple[Any, ...]:
         if r.kind == "text":
             return (r.name, "text", r.required, r.default, 1, r.max_length)
         if r.kind in ("yen", "count"):
             return (r.name, "whole_number", r.required, r.default, 0, r.ceiling)
         if r.kind == "month":
             return (r.name, "month", r.required, r.default, *_MONTH_YEARS)
-        return (r.name, r.kind, r.required, r.default, 0, 0)  # the check digits: no limits to pass
+        if r.kind == "municipality_code":
+            return (r.name, r.kind, r.required, r.default, 0, 0, municipalities.receiving_codes())
+        return (r.name, r.kind, r.required, r.default, 0, 0)  # the check digit: no limits to pass
 
     return tuple(compiled(r) for r in rules)
 
 
-_RULES: dict[str, tuple[tuple[str, str, bool, Any, int, int], ...]] = {}
+_RULES: dict[str, tuple[tuple[Any, ...], ...]] = {}
 
 
-def _line_rules(proc: Procedure) -> tuple[tuple[str, str, bool, Any, int, int], ...]:
+def _line_rules(proc: Procedure) -> tuple[tuple[Any, ...], ...]:
     """The procedure's line rules in the compiled checker's form (made once per procedure)."""
     rules = _RULES.get(proc.code)
     if rules is None:

@@ -3,7 +3,8 @@
 A filing procedure goes to the agencies that accepted the company's enrollment. A line-routed one
 (給与支払報告書) goes to the municipality each line names — the employee's municipality of residence
 on 1 January — where it accepted the enrollment, one by one or by its standing policy; the lines of
-a municipality that has not are listed as unreached in the receipt.
+a municipality that has not are listed as unreached in the receipt. A line naming a ward of a
+政令指定都市 goes to the city (地方自治法第252条の20: the wards are its internal organs).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ledger.catalog.batch_view import BatchView
+from ledger.domain.municipalities import municipality_of
 from ledger.domain.procedures import Procedure, municipality_agency
 
 
@@ -21,7 +23,7 @@ def route(view: BatchView, corp: str, proc: Procedure, payload: dict) -> tuple[l
         return [{"agency_id": a, "lines": []} for a in sorted(accepted)], []
     by_code: defaultdict[str, list[int]] = defaultdict(list)  # (setdefault would make a list per line)
     for number, line in enumerate(payload["lines"], start=1):
-        by_code[line["municipality_code"]].append(number)
+        by_code[municipality_of(line["municipality_code"])].append(number)
     reached, unreached = [], []
     for agency, lines in sorted((municipality_agency(code), lines) for code, lines in by_code.items()):
         ok = agency in accepted or (enrolled and agency not in rejected and view.policy_accepts(agency, proc.code))

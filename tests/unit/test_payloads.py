@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import accelerator
-from ledger.domain.identifiers import make_municipality_code, make_personal_number
+from ledger.domain.identifiers import make_personal_number
 from ledger.domain.procedures import (
     FORBIDDEN_TEXT,
     PROCEDURES,
@@ -25,6 +25,7 @@ from ledger.domain.procedures import (
 )
 from ledger.errors import ValidationError, ValidationErrors
 from tests.factories import payroll, payroll_line
+from tests.payload_strategies import municipality_codes
 
 pytestmark = pytest.mark.unit
 
@@ -170,7 +171,7 @@ def clean_value(rule: FieldRule) -> st.SearchStrategy[Any]:
         "text": st.text(min_size=1, max_size=rule.max_length).filter(lambda t: t == t.strip()),
         "yen": st.integers(0, rule.ceiling), "count": st.integers(0, rule.ceiling),
         "personal_number": _digits(11).map(make_personal_number),
-        "municipality_code": _digits(5).map(make_municipality_code),
+        "municipality_code": municipality_codes(),
         "month": st.builds("{:04d}-{:02d}".format, st.integers(1900, 2099), st.integers(1, 12)),
     }[rule.kind]
 
@@ -184,7 +185,8 @@ def edges(rule: FieldRule) -> list[Any]:
         "yen": [-1, 0, rule.ceiling, rule.ceiling + 1, 2**63, -2**63 - 1, 2**64, True, 1.0, "1"],
         "count": [-1, 0, rule.ceiling, rule.ceiling + 1, 2**63, False, "1"],
         "personal_number": ["123456789018", "123456789019", "12345678901８", "12345678901", "1234567890188", " 123456789018"],
-        "municipality_code": ["131016", "131017", "13101６", "13101", "1310166", "131016 "],
+        # 130001 東京都 (a prefecture) and 123455 (no one's) pass the check digit; 141011 is a ward of 横浜市
+        "municipality_code": ["131016", "131017", "13101６", "13101", "1310166", "131016 ", "130001", "123455", "141011", "016951"],
         "month": ["1899-12", "1900-01", "2099-12", "2100-01", "2026-00", "2026-13", "2026-01\n", "20２6-01", "2026-０1",
                   "2026/01", "0000-01", "9999-12", "2026-1", "2026-001"],
     }[rule.kind]
