@@ -21,8 +21,10 @@ writes version 1 until the rest of the house (imports, exports, the demo) speaks
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any, Final
 
+from ledger.domain import grades
 from ledger.domain.procedures import (
     _MAX_MONTHLY,
     _MAX_PERSONS,
@@ -204,9 +206,8 @@ SPECIAL_COLLECTION_HEADER: Final = (
 _SRM = _MAX_STANDARD_REMUNERATION
 DECISION_LINE: Final = (
     _INSURED, person(birth_date=False, address=False),
-    R("standard_monthly_remuneration", "yen", max_value=_SRM), R("grade", "count", max_value=50),
     R("health_grade", "count", required=False, max_value=50), R("health_amount", "yen", required=False, max_value=_SRM),
-    R("pension_grade", "count", required=False, max_value=32), R("pension_amount", "yen", required=False, max_value=_SRM),
+    R("pension_grade", "count", required=False, max_value=50), R("pension_amount", "yen", required=False, max_value=_SRM),
     R("decision_kind", "choice", required=False, default="REGULAR", choices=("REGULAR", "REVISION", "ACQUISITION", "OTHER")),
     R("previous_health_amount", "yen", required=False, max_value=_SRM),
     R("previous_pension_amount", "yen", required=False, max_value=_SRM),
@@ -241,7 +242,7 @@ def _error(number: int, field: str, detail: str, expected: str, got: Any, code: 
     return ValidationError(f"line {number}: {detail}", field=f"lines[{number}].{field}", expected=expected, got=got, code=code)
 
 
-def _personal_numbers(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _personal_numbers(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """E2: a blank 個人番号 needs its reason, and a given one has none (国税分野FAQ Q2-10) — for the
     employee, the spouse and each dependant."""
     who = line["person"]
@@ -262,7 +263,7 @@ def _personal_numbers(line: dict[str, Any], number: int) -> list[ValidationError
     return out
 
 
-def _year_end(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _year_end(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """E3: with 年末調整 both totals are given; without it (中途退職, 乙欄, 2,000万円超) both are blank
     (国税庁「給与所得の源泉徴収票の記載要領」)."""
     out = []
@@ -277,7 +278,7 @@ def _year_end(line: dict[str, Any], number: int) -> list[ValidationError]:
     return out
 
 
-def _slip_sums(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _slip_sums(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """The tax is withheld from the payment (所得税法第183条第1項) and 給与所得控除後の金額 is the payment
     less the 給与所得控除 (所得税法第28条第2項): neither exceeds 支払金額."""
     out = []
@@ -289,7 +290,7 @@ def _slip_sums(line: dict[str, Any], number: int) -> list[ValidationError]:
     return out
 
 
-def _employment_dates(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _employment_dates(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     start, end = line["employment_start"], line["employment_end"]
     if start is not None and end is not None and end < start:
         return [_error(number, "employment_end", "the leaving date is before the joining date", f"on or after {start}", end,
@@ -297,7 +298,7 @@ def _employment_dates(line: dict[str, Any], number: int) -> list[ValidationError
     return []
 
 
-def _collection(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _collection(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """普通徴収 needs one of the reasons 普A–普F, the only ones municipalities accept (普通徴収切替理由書;
     on eLTAX the 普通徴収 flag and the reason's 符号 in 摘要); 特別徴収 has none."""
     if line["collection"] == "ORDINARY" and line["ordinary_reason"] is None:
@@ -309,7 +310,7 @@ def _collection(line: dict[str, Any], number: int) -> list[ValidationError]:
     return []
 
 
-def _seventy_plus_only(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _seventy_plus_only(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """E1: the 算定基礎届 and 賞与支払届 ask for the 個人番号 only of 70歳以上被用者 (日本年金機構,
     平成30年3月 様式改正: 「70歳以上被用者のみ個人番号を記入」); anyone else's is not collected."""
     who = line["person"]
@@ -325,7 +326,7 @@ def _seventy_plus_only(line: dict[str, Any], number: int) -> list[ValidationErro
     return []
 
 
-def _wage_sums(line: dict[str, Any], number: int) -> list[ValidationError]:
+def _wage_sums(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """賃金台帳: what is paid is the wages less the deductions (労働基準法第24条第1項)."""
     wages = line["base_pay"] + line["overtime_pay"] + line["allowances"]
     out = []
@@ -339,22 +340,71 @@ def _wage_sums(line: dict[str, Any], number: int) -> list[ValidationError]:
     return out
 
 
-def _monthly(line: dict[str, Any], number: int) -> list[ValidationError]:
-    """特別徴収税額: the year's tax in twelve parts, June to May, each month's in 100円 units with the
-    remainder in June (地方税法第321条の5第1項); given as twelve amounts they add up to the year."""
+def _monthly(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
+    """特別徴収税額 (地方税法第321条の5第1項): the year's tax in twelve parts, June to May; each month's
+    part is in 100円 units and the 端数 (the part under 100円) goes to the first month collected.
+    Given as twelve amounts they add up to the year, the first collected month holds the remainder
+    (in 令和6年度 June was not collected and July took it — 定額減税, 地方税法附則第5条の8), and the
+    year's tax is its 市町村民税, 道府県民税 and 森林環境税 where they are given (令和6年度から)."""
+    out = []
+    parts = (line["municipal_tax"], line["prefectural_tax"], line["forest_tax"])
+    if any(parts) and sum(parts) != line["annual_tax"]:
+        out.append(_error(number, "annual_tax",
+                          f"annual_tax ({line['annual_tax']:,}) must be 市町村民税 + 道府県民税 + 森林環境税 ({sum(parts):,})",
+                          f"{sum(parts):,}", line["annual_tax"], "inconsistent_amounts"))
     amounts = line["monthly_amounts"]
     if not amounts:
+        if line["monthly_amount"] % 100:
+            out.append(_error(number, "monthly_amount",
+                              "each month from July is collected in 100円 units; the part under 100円 goes to June",
+                              "a multiple of 100", line["monthly_amount"], "not_in_100_yen"))
         if line["june_amount"] != line["annual_tax"] - 11 * line["monthly_amount"]:
-            return [_error(number, "june_amount", "june_amount must be annual_tax less eleven monthly_amount (地方税法第321条の5第1項)",
-                           f"{line['annual_tax'] - 11 * line['monthly_amount']:,}", line["june_amount"], "inconsistent_amounts")]
-        return []
+            out.append(_error(number, "june_amount", "june_amount must be annual_tax less eleven monthly_amount (地方税法第321条の5第1項)",
+                              f"{line['annual_tax'] - 11 * line['monthly_amount']:,}", line["june_amount"], "inconsistent_amounts"))
+        return out
     if len(amounts) != 12:
-        return [_error(number, "monthly_amounts", "monthly_amounts lists the twelve months, June to May", "12 amounts",
-                       f"{len(amounts)} amounts", "monthly_amounts_count")]
+        return [*out, _error(number, "monthly_amounts", "monthly_amounts lists the twelve months, June to May", "12 amounts",
+                             f"{len(amounts)} amounts", "monthly_amounts_count")]
     if sum(amounts) != line["annual_tax"]:
-        return [_error(number, "monthly_amounts", f"the twelve monthly amounts add up to {sum(amounts):,}, not annual_tax",
-                       f"{line['annual_tax']:,}", sum(amounts), "inconsistent_amounts")]
-    return []
+        out.append(_error(number, "monthly_amounts", f"the twelve monthly amounts add up to {sum(amounts):,}, not annual_tax",
+                          f"{line['annual_tax']:,}", sum(amounts), "inconsistent_amounts"))
+    first = next((i for i, a in enumerate(amounts) if a), 0)
+    for month, amount in enumerate(amounts[first + 1:], start=first + 2):
+        if amount % 100:
+            out.append(_error(number, f"monthly_amounts[{month}]", "after the first month collected, each month is in 100円 units",
+                              "a multiple of 100", amount, "not_in_100_yen"))
+    if (line["june_amount"], line["monthly_amount"]) != (amounts[0], amounts[1]):
+        out.append(_error(number, "june_amount", "june_amount and monthly_amount are the first two of monthly_amounts (June, July)",
+                          f"{amounts[0]:,} and {amounts[1]:,}", line["june_amount"], "inconsistent_amounts"))
+    return out
+
+
+def _grades(line: dict[str, Any], number: int, payload: dict[str, Any]) -> list[ValidationError]:
+    """E7: each scheme's grade and amount come from its own table as in force in the month the
+    decision applies from (健康保険法第40条第1項: 50 grades; 厚生年金保険法第20条第1項: 32, rising to 35
+    by 2029-09): ``ledger.domain.grades``. At least one scheme is decided."""
+    applies = date.fromisoformat(payload["effective_from"] + "-01")
+    out = []
+    if line["health_grade"] is None and line["pension_grade"] is None:
+        return [_error(number, "health_grade", "a decision gives the 健康保険 or the 厚生年金保険 grade (or both)",
+                       "health_grade and health_amount, or pension_grade and pension_amount", None, "required")]
+    for scheme, table in (("health", grades.health_table(applies)), ("pension", grades.pension_table(applies))):
+        grade, amount = line[f"{scheme}_grade"], line[f"{scheme}_amount"]
+        if grade is None and amount is None:
+            continue
+        if grade is None or amount is None:
+            missing = f"{scheme}_grade" if grade is None else f"{scheme}_amount"
+            out.append(_error(number, missing, f"{scheme}_grade and {scheme}_amount go together", "both or neither", None, "required"))
+        elif table is None:
+            out.append(_error(number, f"{scheme}_grade", f"Kiroku holds no {scheme} grade table for {payload['effective_from']}",
+                              "a decision applying from 2016-10 on", payload["effective_from"], "no_grade_table"))
+        elif not 1 <= grade <= len(table):
+            out.append(_error(number, f"{scheme}_grade", f"the {scheme} table of {payload['effective_from']} has grades 1 to {len(table)}",
+                              f"1 to {len(table)}", grade, "unknown_grade"))
+        elif table[grade - 1] != amount:
+            out.append(_error(number, f"{scheme}_amount", f"{scheme} grade {grade} is ¥{table[grade - 1]:,} in {payload['effective_from']}",
+                              f"{table[grade - 1]:,}", amount, "grade_amount_mismatch"))
+    return out
 
 
 LINE_RULES.update({
@@ -364,4 +414,5 @@ LINE_RULES.update({
     "BONUS_PAYMENT": (_seventy_plus_only,),
     "WAGE_LEDGER": (_wage_sums,),
     "SPECIAL_COLLECTION_NOTICE": (_monthly,),
+    "STANDARD_REMUNERATION_DECISION": (_grades,),
 })

@@ -625,7 +625,7 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
             if len(errors) >= MAX_ERRORS:
                 break
             if line is not None:  # every line is clean here: the careful path found no problem
-                errors.extend(_inconsistencies(proc, line, number))
+                errors.extend(_inconsistencies(proc, line, number, out))
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     out["lines"] = out_lines
@@ -686,14 +686,15 @@ CROSS_RULES: dict[str, tuple[CrossRule, ...]] = {
 
 
 #: Rules of a v2 line that are not sums (a blank with its reason, a field only some persons have):
-#: (procedure code) → functions of (line, number) giving the errors; ``ledger.domain.forms`` fills it.
-LINE_RULES: dict[str, tuple[Callable[[dict[str, Any], int], list[ValidationError]], ...]] = {}
+#: (procedure code) → functions of (line, its number, the payload's header and blocks) giving the
+#: errors; ``ledger.domain.forms`` fills it.
+LINE_RULES: dict[str, tuple[Callable[[dict[str, Any], int, dict[str, Any]], list[ValidationError]], ...]] = {}
 
 
-def _inconsistencies(proc: Procedure, line: dict[str, Any], number: int) -> list[ValidationError]:
+def _inconsistencies(proc: Procedure, line: dict[str, Any], number: int, payload: dict[str, Any]) -> list[ValidationError]:
     """The cross-field rules a clean line breaks, each naming the field that cannot be so."""
     if proc.version >= 2:
-        return [e for check in LINE_RULES.get(proc.code, ()) for e in check(line, number)]
+        return [e for check in LINE_RULES.get(proc.code, ()) for e in check(line, number, payload)]
     out = []
     for rule in CROSS_RULES.get(proc.code, ()):
         value, bound = line[rule.field], rule.bound(line)

@@ -30,6 +30,16 @@ BLANK_UNLESS = {
     "WITHHOLDING_SLIP": ("year_end_adjusted", ("income_after_deduction", "total_deductions")),
 }
 
+#: v1 fields a v2 form replaced, written for v1 readers from what replaced them: (procedure) → field → how.
+DERIVED: dict[str, dict[str, Any]] = {
+    # v1 had one grade and amount; v2 has 健康保険 and 厚生年金 apart: a v1 reader gets the health pair
+    # (the one the 年金事務所 decides with the pension pair for 協会けんぽ members), else the pension pair.
+    "STANDARD_REMUNERATION_DECISION": {
+        "standard_monthly_remuneration": lambda ln: ln["health_amount"] if ln["health_amount"] is not None else ln["pension_amount"],
+        "grade": lambda ln: ln["health_grade"] if ln["health_grade"] is not None else ln["pension_grade"],
+    },
+}
+
 _ZERO = {"string": "", "bytes": b"", "long": 0, "int": 0, "boolean": False}
 
 
@@ -52,8 +62,9 @@ def _line_fields(registry: SchemaRegistry, name: str, version: int) -> tuple[tup
 def to_stored(registry: SchemaRegistry, proc: Procedure, line: Mapping[str, Any], sealed_person: bytes) -> dict[str, Any]:
     """The stored v2 line for a validated domain ``line``, its person already sealed."""
     stored: dict[str, Any] = {}
+    derived = DERIVED.get(proc.code, {})
     for name, filler in _line_fields(registry, proc.schema, proc.version):
-        value = sealed_person if name == "person" else line.get(name)
+        value = sealed_person if name == "person" else derived[name](line) if name in derived else line.get(name)
         stored[name] = filler if value is None else value
     return stored
 

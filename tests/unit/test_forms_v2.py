@@ -229,3 +229,86 @@ def test_every_field_of_every_v2_form_is_in_its_v2_schema() -> None:
         assert {r.name for r in proc.blocks} <= set(top), code
         header = top[proc.header_name]["type"] if proc.header_name else schema
         assert {r.name for r in proc.header} <= set(names(header)), (code, {r.name for r in proc.header} - set(names(header)))
+
+
+# -- E7: 健康保険 and 厚生年金 grades apart, from dated tables ---------------------------------------------
+
+DECISION = V2["STANDARD_REMUNERATION_DECISION"]
+
+
+def decision(effective_from: str, **line: Any) -> dict[str, Any]:
+    return {"office_code": "01イロハ", "effective_from": effective_from,
+            "lines": [{"insured_number": 7, "person": {"name": "高橋 一郎"}, **line}]}
+
+
+def test_a_decision_gives_each_schemes_grade_and_amount_from_its_own_table() -> None:
+    """健康保険法第40条第1項: 50 grades, 第1級 ¥58,000 to 第50級 ¥1,390,000; 厚生年金保険法第20条第1項:
+    第1級 ¥88,000 to 第32級 ¥650,000 (第32級 from 2020-09-01). The same person is 健康保険 第40級 ¥830,000
+    and 厚生年金 第32級 ¥650,000: v1's one grade and one amount could not say so."""
+    ok = validate_payload(DECISION, decision("2026-09", health_grade=40, health_amount=830_000, pension_grade=32, pension_amount=650_000))
+    assert ok["lines"][0]["health_amount"] == 830_000
+    assert errors(DECISION, decision("2026-09", health_grade=40, health_amount=650_000)) == [
+        ("lines[1].health_amount", "grade_amount_mismatch")]
+    assert errors(DECISION, decision("2026-09", pension_grade=33, pension_amount=680_000)) == [("lines[1].pension_grade", "unknown_grade")]
+    assert errors(DECISION, decision("2026-09")) == [("lines[1].health_grade", "required")]
+    assert errors(DECISION, decision("2026-09", health_grade=4)) == [("lines[1].health_amount", "required")]
+
+
+@pytest.mark.parametrize(("month", "top"), [("2020-08", (31, 620_000)), ("2020-09", (32, 650_000)), ("2027-08", (32, 650_000)),
+                                            ("2027-09", (33, 680_000)), ("2028-09", (34, 710_000)), ("2029-09", (35, 750_000))])
+def test_the_pension_ceiling_is_the_one_in_force_in_the_month_the_decision_applies_from(month: str, top: tuple[int, int]) -> None:
+    """第32級 from 2020-09-01 (令和2年政令); the 2025 reform raises the ceiling to ¥680,000 from
+    2027-09, ¥710,000 from 2028-09 and ¥750,000 from 2029-09 (japan-forms-review.md, E7)."""
+    grade, amount = top
+    assert validate_payload(DECISION, decision(month, pension_grade=grade, pension_amount=amount))
+    too_high = decision(month, pension_grade=grade + 1, pension_amount=amount)
+    assert errors(DECISION, too_high) == [("lines[1].pension_grade", "unknown_grade")]
+
+
+def test_a_v1_reader_of_a_v2_decision_gets_the_health_pair() -> None:
+    from ledger.encoding.payload_forms import to_stored
+
+    line = validate_payload(DECISION, decision("2026-09", health_grade=40, health_amount=830_000, pension_grade=32,
+                                               pension_amount=650_000))["lines"][0]
+    stored = to_stored(REGISTRY, DECISION, line, b"sealed")
+    assert (stored["standard_monthly_remuneration"], stored["grade"], stored["person"]) == (830_000, 40, b"sealed")
+
+
+# -- E8: 特別徴収 in 100円 units, twelve months, three taxes ---------------------------------------------
+
+NOTICE = V2["SPECIAL_COLLECTION_NOTICE"]
+
+
+def notice(**line: Any) -> dict[str, Any]:
+    return {"municipality_code": "131016", "lines": [{"person": {"name": "高橋 一郎"}, **line}]}
+
+
+def test_a_notice_collects_each_month_after_the_first_in_100_yen_units() -> None:
+    """地方税法第321条の5第1項: the 特別徴収税額 is collected in twelve monthly parts from June to May; a
+    part under 100円 (or the remainder) is added to the first month. ¥123,456 a year: ¥10,200 from
+    July to May, ¥11,256 in June."""
+    assert validate_payload(NOTICE, notice(annual_tax=123_456, june_amount=11_256, monthly_amount=10_200))
+    assert errors(NOTICE, notice(annual_tax=123_456, june_amount=10_299, monthly_amount=10_287)) == [
+        ("lines[1].monthly_amount", "not_in_100_yen")]
+    twelve = [11_256] + [10_200] * 11
+    assert validate_payload(NOTICE, notice(annual_tax=123_456, june_amount=11_256, monthly_amount=10_200, monthly_amounts=twelve))
+    assert errors(NOTICE, notice(annual_tax=123_456, june_amount=11_256, monthly_amount=10_250,
+                                 monthly_amounts=[11_256, 10_250] + [10_195] * 10)) == [
+        ("lines[1].monthly_amounts[2]", "not_in_100_yen"), *[(f"lines[1].monthly_amounts[{m}]", "not_in_100_yen") for m in range(3, 13)]]
+
+
+def test_a_year_whose_june_is_not_collected_puts_the_remainder_in_july() -> None:
+    """令和6年度: "令和6年6月分は徴収せず、定額減税「後」の税額を令和6年7月分~令和7年5月分の11ケ月で特別徴収する"
+    (階上町, from 地方税法附則第5条の8): twelve amounts, June 0, July the remainder."""
+    months = [0, 11_256 + 10_200] + [10_200] * 10
+    assert validate_payload(NOTICE, notice(annual_tax=sum(months), june_amount=0, monthly_amount=months[1], monthly_amounts=months))
+
+
+def test_a_notice_names_its_three_taxes_and_they_add_up_to_the_year() -> None:
+    """From 令和6年度 the notice separates 市町村民税, 道府県民税 and 森林環境税 (森林環境税及び森林環境譲与税に
+    関する法律, ¥1,000 a year assessed with the 住民税)."""
+    good = notice(annual_tax=123_456, june_amount=11_256, monthly_amount=10_200, municipal_tax=73_474, prefectural_tax=48_982,
+                  forest_tax=1_000)
+    assert validate_payload(NOTICE, good)
+    bad = {**good["lines"][0], "forest_tax": 0}
+    assert errors(NOTICE, {**good, "lines": [bad]}) == [("lines[1].annual_tax", "inconsistent_amounts")]
