@@ -10,6 +10,7 @@ to validate a payload before anything is recorded.
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -104,6 +105,10 @@ class Procedure:
     answers: str | None = None
     #: Blocks of the payload beside its header and lines (the 総括表 of a 給与支払報告書, v2 on).
     blocks: tuple[FieldRule, ...] = ()
+    #: Where retention starts: ``period_end`` (the day after the period's last day) or
+    #: ``pay_month_end`` (the day after the last day of the month after the period: a wage paid the
+    #: month after, 翌月払い — see ``retention_ends``).
+    retention_starts: str = "period_end"
     #: The version of ``schema`` the domain writes and reads payloads as. Older versions stay
     #: readable for their whole retention through Avro schema resolution (FULL_TRANSITIVE, ``kiroku
     #: schemas check``); a newer version in ``schemas/`` is not written until the domain speaks it.
@@ -185,7 +190,7 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("overtime_pay", "yen", max_value=_MAX_MONTHLY), FieldRule("allowances", "yen", max_value=_MAX_MONTHLY),
                 FieldRule("deductions", "yen", max_value=_MAX_MONTHLY), FieldRule("net_pay", "yen", max_value=_MAX_MONTHLY),
             ),
-            "労働基準法第101条・第108条 (賃金台帳の調製と臨検)",
+            "労働基準法第101条・第108条 (賃金台帳の調製と臨検)", retention_starts="pay_month_end",
         ),
         Procedure(
             "SPECIAL_COLLECTION_NOTICE", "特別徴収税額決定通知", "special-collection tax amounts", MUNICIPALITY,
@@ -254,9 +259,17 @@ def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
 
 
 def retention_ends(proc: Procedure, period: str) -> datetime:
-    """The instant (00:00 JST) a period's legal retention is over: the day after its last day plus
-    the procedure's retention years (as ``ledger.service.retention`` destroys its keys)."""
+    """The instant (00:00 JST) a period's legal retention is over — when ``ledger.service.retention``
+    destroys its key: the procedure's retention years from the day after the period's last day; for
+    the 賃金台帳, from the day after the last day of the month after its month. 労働基準法施行規則
+    第56条第2項 (令和2年改正) starts the 賃金台帳's retention at the 賃金の支払期日 when that is later
+    than the record's completion, and wages are paid at least monthly on a fixed day (労働基準法
+    第24条第2項), commonly the month after (翌月払い): counting from that month's end keeps a ledger
+    at least as long as the law asks for any pay day up to then."""
     _first, last = calendar.period_bounds(proc.code, period)
+    if proc.retention_starts == "pay_month_end":
+        after = last + timedelta(days=1)
+        last = date(after.year, after.month, calendar_month_days(after.year, after.month))
     start = last + timedelta(days=1)
     try:
         end = start.replace(year=start.year + proc.retention_years)
@@ -734,3 +747,8 @@ _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９，", "0123456
 def _to_ascii_digits(text: str) -> str:
     """Full-width digits (and comma) as ASCII; nothing else changes (no NFKC: ① is not a 1)."""
     return text.translate(_FULL_WIDTH_DIGITS)
+
+
+def calendar_month_days(year: int, month: int) -> int:
+    """The number of days in ``month`` of ``year``."""
+    return monthrange(year, month)[1]

@@ -2,7 +2,8 @@
 
 Personal numbers are sealed under one data key per scope — company | procedure | period
 (``ledger.service.sealing.key_scope``). A scope's retention ends at the end of its period plus the
-procedure's ``retention_years`` (``ledger.domain.procedures``): a PAYROLL_REPORT (給与支払報告書)
+procedure's ``retention_years`` (``ledger.domain.procedures.retention_ends``; the 賃金台帳 counts
+from the end of the month after its month, its latest pay day): a PAYROLL_REPORT (給与支払報告書)
 for payment year 2026 covers 2026-01-01 … 2026-12-31 and is kept 7 years, so its key is destroyed
 from 2034-01-01 00:00 JST on. Destroying the key makes the sealed fields unreadable for good —
 readers see ``[erased at end of retention]`` — while the recorded bytes, their digests, receipts
@@ -15,28 +16,17 @@ scope that cannot be read as company | procedure | period is reported and left a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
-from ledger.domain.calendar import period_bounds
-from ledger.domain.model import JST
 from ledger.domain.procedures import PROCEDURES
+from ledger.domain.procedures import retention_ends as procedure_retention_ends
 from ledger.errors import KirokuError
 from ledger.ports import KeyService
 
 
-def _add_years(d: date, years: int) -> date:
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:  # 29 February in a year without one: the day after 28 February
-        return date(d.year + years, 3, 1)
-
-
 def retention_ends(procedure: str, period: str) -> datetime:
-    """The instant (JST midnight) a scope's retention is over: the day after the period's last day,
-    plus the procedure's retention years."""
-    _first, last = period_bounds(procedure, period)
-    return datetime.combine(_add_years(last + timedelta(days=1), PROCEDURES[procedure].retention_years), time(0),
-                            tzinfo=JST)
+    """The instant (JST midnight) a scope's retention is over (``ledger.domain.procedures.retention_ends``)."""
+    return procedure_retention_ends(PROCEDURES[procedure], period)
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,10 @@ def test_kiroku_retention_run_reports_what_it_destroyed_and_destroys_nothing_twi
     ("STANDARD_REMUNERATION", "2027", datetime(2030, 1, 1, tzinfo=JST)),  # + 2 years
     ("BONUS_PAYMENT", "2027-06-25", datetime(2029, 6, 26, tzinfo=JST)),  # a payment day + 2 years
     ("BONUS_PAYMENT", "2028-02-28", datetime(2030, 3, 1, tzinfo=JST)),  # 29 Feb 2028 + 2 years → 1 Mar 2030
-    ("WAGE_LEDGER", "2027-02", datetime(2032, 3, 1, tzinfo=JST)),  # a month + 5 years
+    # 賃金台帳: 5 years from its pay day when later than the month (労働基準法施行規則第56条第2項, 令和2年改正):
+    # Kiroku counts from the end of the month after, the last day of a wage paid 翌月払い.
+    ("WAGE_LEDGER", "2027-02", datetime(2032, 4, 1, tzinfo=JST)),
+    ("WAGE_LEDGER", "2027-12", datetime(2033, 2, 1, tzinfo=JST)),
 ])
 def test_retention_ends_at_the_period_end_plus_the_procedures_retention_years(procedure: str, period: str, ends: datetime) -> None:
     assert retention_ends(procedure, period) == ends
