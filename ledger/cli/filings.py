@@ -76,6 +76,12 @@ def _receipt_table(r: Any) -> None:
                          ("not reached", ", ".join(r.unreached) or "-")]:
         t.add_row(label, Text(plain(value), style="red" if label == "on time" and r.on_time is False else ""))
     console.print(t)
+    if r.reached_no_agency:
+        # Recorded and kept, but nobody was told: the clerk must know (enroll, then file a correction).
+        console.print(Text(plain(f"Warning: recorded, but no agency was reached: {r.procedure} of {r.corporate_number} has no "
+                                 "accepted enrollment" + (f" (not accepted by {', '.join(r.unreached)})" if r.unreached else "")
+                                 + ". Enroll it (kiroku enroll); once accepted, a correction reaches the agency."),
+                           style="bold yellow"))
 
 
 def import_csv_help() -> str:
