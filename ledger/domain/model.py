@@ -151,8 +151,9 @@ class Receipt(BaseModel):
     def late(self) -> bool:
         return self.on_time is False
 
-    @computed_field(description="true when the submission was recorded but no agency was notified: the company has no "
-                                "accepted enrollment for the procedure (enroll, and file a correction once accepted)")
+    @computed_field(  # type: ignore[prop-decorator]  # pydantic's documented form for a computed field
+        description="true when the submission was recorded but no agency was notified: the company has no "
+                    "accepted enrollment for the procedure (enroll, and file a correction once accepted)")
     @property
     def reached_no_agency(self) -> bool:
         """Derived from ``targets`` alone, so it needs no field of its own in the signed entry."""

@@ -202,7 +202,8 @@ class Projector:
             b.insert(d, enrollment_id=ev.body["enrollment_id"], agency_id=ev.body["agency_id"], **values)
         known = b.assigned.get(ev.corporate_number or "")
         if known is not None:  # later submissions of this batch see the decision
-            shown = shown_assigned(values["assigned_id"], values["office_number"]) if values["decision"] == "accepted" else None
+            accepted = ev.type == ENROLLMENT_ACCEPTED
+            shown = shown_assigned(ev.body.get("assigned_id"), ev.body.get("office_number")) if accepted else None
             if shown is not None:
                 known[ev.body["agency_id"]] = shown
             else:

@@ -163,7 +163,8 @@ class Commands:
                         # them silently would make a missing-filing report wrong. Withdraw, enroll again.
                         raise Conflict(f"{procedure} is already enrolled ({existing.enrollment_id}) with bonus months "
                                        f"{existing.bonus_months or 'none'}; withdraw it and enroll again to change them",
-                                       field="bonus_months", expected=existing.bonus_months, got=months, code="enrolled_otherwise")
+                                       field="bonus_months", expected=str(existing.bonus_months), got=months,
+                                       code="enrolled_otherwise")
                     return existing
             enrollment_id = new_id("enr")
             ev = Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id,

@@ -25,7 +25,6 @@ from ledger.domain.model import (
     MissingFiling,
     Notice,
     Principal,
-    PrincipalKind,
     Receipt,
     Snapshot,
     SubmissionInfo,
@@ -215,10 +214,11 @@ class Queries:
     def _infos(self, who: Principal | None, rows: list[dict]) -> list[SubmissionInfo]:
         """Catalog entries; for an agency reader, each with the identifier it assigned to the company."""
         infos = [reads.info_from_row(r) for r in rows]
-        if who is None or who.kind is not PrincipalKind.AGENCY or not infos:
+        agency = authz.agency_of(who) if who is not None else None
+        if agency is None or not infos:
             return infos
         with self.catalog.connect() as conn:
-            ids = reads.assigned_ids(conn, who.name, [i.corporate_number for i in infos])
+            ids = reads.assigned_ids(conn, agency, [i.corporate_number for i in infos])
         return [i.model_copy(update={"assigned_id": ids.get(i.corporate_number)}) for i in infos]
 
     def _dispositions(self, rows: list[dict]) -> list[Disposition]:
