@@ -351,22 +351,23 @@ def any_policy_accepts(conn: Connection, procedure: str, decided: dict[str, str]
 
 def policy_accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, datetime]]:
     """(enrollment, agency, accepted since) for every active enrollment an agency's standing policy
-    accepts and the agency has not decided on itself; since = the later of request and policy."""
-    e, d, p = t.enrollments, t.decisions, t.policies
+    accepts, that the agency has not decided on itself, of a company whose filings of the procedure
+    reached that agency before (its employers: ``ledger.service.missing``); since = the later of
+    request and policy. Driven by the agency's targets (``ix_targets_agency``), so its cost is that
+    of the real relations, not every enrollment times every municipality with a policy."""
+    e, d, p, tg = t.enrollments, t.decisions, t.policies, t.targets
     decided = select(d.c.enrollment_id).where(d.c.enrollment_id == e.c.enrollment_id, d.c.agency_id == p.c.agency_id)
+    employers = (select(tg.c.agency_id, tg.c.procedure, tg.c.corporate_number).distinct()
+                 .join(p, and_(p.c.agency_id == tg.c.agency_id, p.c.procedure == tg.c.procedure))
+                 .where(p.c.accept_all.is_(True)).subquery())
     rows = conn.execute(select(e, p.c.agency_id.label("policy_agency"), p.c.set_us)
-                        .join(p, p.c.procedure == e.c.procedure)
-                        .where(e.c.withdrawn_us.is_(None), p.c.accept_all.is_(True), ~decided.exists())
+                        .join(employers, and_(employers.c.corporate_number == e.c.corporate_number,
+                                              employers.c.procedure == e.c.procedure))
+                        .join(p, and_(p.c.agency_id == employers.c.agency_id, p.c.procedure == employers.c.procedure))
+                        .where(e.c.withdrawn_us.is_(None), ~decided.exists())
                         .order_by(e.c.enrollment_id, p.c.agency_id)).mappings().all()
     for r in rows:
         yield dict(r), r["policy_agency"], from_us(max(r["requested_us"], r["set_us"]))
-
-
-def has_filed_procedure_to(conn: Connection, corporate_number: str, procedure: str, agency_id: str) -> bool:
-    """Whether any submission of ``procedure`` by the company reached ``agency_id``."""
-    tg = t.targets
-    return conn.execute(select(tg.c.submission_id).where(tg.c.corporate_number == corporate_number, tg.c.agency_id == agency_id,
-                                                         tg.c.procedure == procedure).limit(1)).first() is not None
 
 
 def has_bonus_filing(conn: Connection, corporate_number: str, month: str) -> bool:

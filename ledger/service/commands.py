@@ -215,7 +215,8 @@ class Commands:
             enr = self._enrollment_for_agency(who, enrollment_id)
             self._append([Event(ENROLLMENT_REJECTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "reason": reason.strip()},
                                 actor=who.id, corporate_number=enr.corporate_number)])
-        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "rejected"}})
+        assigned = {a: v for a, v in enr.assigned_ids.items() if a != who.name}  # a rejection withdraws what it gave
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "rejected"}, "assigned_ids": assigned})
 
     def withdraw_enrollment(self, who: Principal, enrollment_id: str, reason: str | None = None) -> Enrollment:
         with self._decide:

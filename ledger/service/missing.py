@@ -70,9 +70,8 @@ def missing_filings(conn: Connection, now: datetime) -> list[Due]:
     for enr, agency, since in reads.accepted_enrollments(conn):
         for due in _expected(conn, enr, agency, since, now):
             add(due)
+    # By policy: only the agency's employers (companies whose filings of the procedure reached it).
     for enr, agency, since in reads.policy_accepted_enrollments(conn):
-        if not reads.has_filed_procedure_to(conn, enr["corporate_number"], enr["procedure"], agency):
-            continue  # not (yet) one of this agency's employers: nothing it would expect
         for due in _expected(conn, enr, agency, since, now):
             add(due)
     return out
