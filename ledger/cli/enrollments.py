@@ -43,7 +43,8 @@ enrollments_app = typer.Typer(
                     "--as company:7000012050002")
 def enroll(
     corporate_number: str = typer.Argument(..., help="法人番号 of the company that will file."),
-    procedure: str = typer.Argument(..., help="PAYROLL_REPORT, WITHHOLDING_SLIP, STANDARD_REMUNERATION, BONUS_PAYMENT or WAGE_LEDGER."),
+    procedure: str = typer.Argument(..., help="PAYROLL_REPORT, WITHHOLDING_SLIP, STANDARD_REMUNERATION, BONUS_PAYMENT or "
+                                              "WAGE_LEDGER (a BONUS_NON_PAYMENT goes where BONUS_PAYMENT is enrolled)."),
     agency: str | None = typer.Option(None, help="The agency it is filed to (tax-office:01101, pension-office:…). Not for "
                                                  "PAYROLL_REPORT: it goes line by line to each employee's municipality."),
     bonus_months: str | None = typer.Option(None, "--bonus-months", help="BONUS_PAYMENT only: the 賞与支払予定月 registered "

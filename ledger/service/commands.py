@@ -133,6 +133,11 @@ class Commands:
         bonus months) is returned as it is."""
         corporate_number = validate_corporate_number(corporate_number)
         proc = get_procedure(procedure)
+        if enrolled_as(proc.code) != proc.code:
+            # One enrollment for the pair: a 賞与不支給報告書 reaches the office its 賞与支払届 is enrolled with.
+            raise ValidationError(f"{procedure} is filed under the {enrolled_as(proc.code)} enrollment; enroll that "
+                                  "(with its bonus months)", field="procedure", expected=enrolled_as(proc.code), got=procedure,
+                                  code="enrolled_with_another")
         months = validate_bonus_months(proc.code, bonus_months)
         if proc.line_routed:
             if agency_id is not None:

@@ -64,6 +64,7 @@ def test_the_bonus_months_are_recorded_with_the_enrollment_and_listed(kiroku):
     # 賞与 = pay "三月を超える期間ごとに受けるもの" (健康保険法第3条第6項): four a year are 報酬, not 賞与.
     ("BONUS_PAYMENT", PENSION_OFFICE, [3, 6, 9, 12], "too_many_months", "bonus_months"),
     ("STANDARD_REMUNERATION", PENSION_OFFICE, [6], "unexpected_bonus_months", "bonus_months"),
+    ("BONUS_NON_PAYMENT", PENSION_OFFICE, None, "enrolled_with_another", "procedure"),
 ])
 def test_bad_bonus_months_are_refused_naming_the_field(kiroku, procedure, agency_id, months, code, field):
     ends = log_ends(kiroku)
