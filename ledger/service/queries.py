@@ -334,7 +334,9 @@ class Queries:
         kind = agency.split(":", 1)[0]
         codes = [p.code for p in PROCEDURES.values() if p.agency_kind == kind and not p.disposition]
         with self.catalog.connect() as conn:
-            out = [x for x in reads.open_enrollments_for(conn, agency, codes) if agency not in x.decisions]
+            # Another agency's number for the company is that agency's business, not this one's.
+            out = [x.model_copy(update={"assigned_ids": {}}) for x in reads.open_enrollments_for(conn, agency, codes)
+                   if agency not in x.decisions]
         addressee = Basis(True, legal_basis="addressee of the enrollment")
         self.access.record(who, [(x.corporate_number, "pending_enrollment", x.enrollment_id, addressee) for x in out])
         return out

@@ -129,6 +129,9 @@ def test_each_municipality_sees_only_its_own_number_for_the_company(kiroku):
     assert [n.assigned_id for n in agency(kiroku, CHIYODA_ID).notices()] == ["111"]
     assert [n.assigned_id for n in agency(kiroku, municipality(SAPPORO)).notices()] == ["222"]
     assert company_view(kiroku, CORP_A).enrollments()[0].assigned_ids == {CHIYODA_ID: "111", municipality(SAPPORO): "222"}
+    # A municipality still to decide does not see the others' numbers.
+    [pending] = agency(kiroku, municipality("271004")).pending_enrollments()
+    assert (pending.enrollment_id, pending.assigned_ids) == (enr.enrollment_id, {})
     # Another company of the same municipality has none.
     other = company(kiroku, CORP_B).enroll(CORP_B, "PAYROLL_REPORT")
     agency(kiroku, CHIYODA_ID).accept(other.enrollment_id)
