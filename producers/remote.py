@@ -60,9 +60,13 @@ class RemoteProducer:
 
     # -- enrollment --------------------------------------------------------------------------------
 
-    def enroll(self, corporate_number: str, procedure: str, agency_id: str | None = None) -> Enrollment:
-        """Declare that ``procedure`` will be filed through Kiroku (クラウド提出の申出); idempotent."""
-        body = {"corporate_number": corporate_number, "procedure": procedure, "agency_id": agency_id}
+    def enroll(self, corporate_number: str, procedure: str, agency_id: str | None = None,
+               bonus_months: list[int] | None = None) -> Enrollment:
+        """Declare that ``procedure`` will be filed through Kiroku (クラウド提出の申出); idempotent.
+        ``bonus_months``: the 賞与支払予定月 of a BONUS_PAYMENT enrollment."""
+        body: dict = {"corporate_number": corporate_number, "procedure": procedure, "agency_id": agency_id}
+        if bonus_months:
+            body["bonus_months"] = list(bonus_months)
         return Enrollment.model_validate(self.http.call("POST", "/v1/enrollments", json=body, safe=True).json())
 
     def withdraw(self, enrollment_id: str, reason: str | None = None) -> Enrollment:

@@ -47,9 +47,10 @@ class Producer:
 
     # -- enrollment --------------------------------------------------------------------------------
 
-    def enroll(self, corporate_number: str, procedure: str, agency_id: str | None = None) -> Enrollment:
+    def enroll(self, corporate_number: str, procedure: str, agency_id: str | None = None,
+               bonus_months: list[int] | None = None) -> Enrollment:
         """Declare that ``procedure`` will be filed through Kiroku (クラウド提出の申出)."""
-        return self.kiroku.commands.request_enrollment(self.principal, corporate_number, procedure, agency_id)
+        return self.kiroku.commands.request_enrollment(self.principal, corporate_number, procedure, agency_id, bonus_months)
 
     def withdraw(self, enrollment_id: str, reason: str | None = None) -> Enrollment:
         return self.kiroku.commands.withdraw_enrollment(self.principal, enrollment_id, reason)

@@ -32,8 +32,9 @@ class AgencyView:
     def pending_enrollments(self) -> list[Enrollment]:
         return self.kiroku.queries.pending_enrollments(self.principal)
 
-    def accept(self, enrollment_id: str) -> Enrollment:
-        return self.kiroku.commands.accept_enrollment(self.principal, enrollment_id)
+    def accept(self, enrollment_id: str, assigned_id: str | None = None, office_number: str | None = None) -> Enrollment:
+        """Accept, optionally giving the identifier this agency assigned to the company (指定番号, …)."""
+        return self.kiroku.commands.accept_enrollment(self.principal, enrollment_id, assigned_id, office_number)
 
     def reject(self, enrollment_id: str, reason: str) -> Enrollment:
         return self.kiroku.commands.reject_enrollment(self.principal, enrollment_id, reason)

@@ -131,8 +131,11 @@ class RemoteAgencyView(_Remote):
     def pending_enrollments(self) -> list[Enrollment]:
         return [Enrollment.model_validate(x) for x in self._get("/v1/enrollments/pending")]
 
-    def accept(self, enrollment_id: str) -> Enrollment:
-        return Enrollment.model_validate(self.http.call("POST", f"/v1/enrollments/{enrollment_id}/accept", safe=True).json())
+    def accept(self, enrollment_id: str, assigned_id: str | None = None, office_number: str | None = None) -> Enrollment:
+        """Accept, optionally giving the identifier this agency assigned to the company (指定番号, …)."""
+        body = {k: v for k, v in (("assigned_id", assigned_id), ("office_number", office_number)) if v is not None}
+        resp = self.http.call("POST", f"/v1/enrollments/{enrollment_id}/accept", json=body or None, safe=True)
+        return Enrollment.model_validate(resp.json())
 
     def reject(self, enrollment_id: str, reason: str) -> Enrollment:
         resp = self.http.call("POST", f"/v1/enrollments/{enrollment_id}/reject", json={"reason": reason}, safe=True)

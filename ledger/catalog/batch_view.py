@@ -51,10 +51,15 @@ class BatchView:
                 self.keys.setdefault(row["idempotency_key"], []).append(dict(row))
         e, d = c.enrollments, c.decisions
         self.enrolled: set[tuple[str, str]] = set()
+        # The agencies active enrollments name (none for a line-routed one), for receipts that say
+        # which agency a filing did not reach.
+        self.addressed: dict[tuple[str, str], set[str]] = {}
         self.decided: dict[tuple[str, str], dict[str, str]] = {}
-        for corp, proc in conn.execute(select(e.c.corporate_number, e.c.procedure).where(
+        for corp, proc, agency in conn.execute(select(e.c.corporate_number, e.c.procedure, e.c.agency_id).where(
                 e.c.corporate_number.in_(corps), e.c.withdrawn_us.is_(None))).all():
             self.enrolled.add((corp, proc))
+            if agency is not None:
+                self.addressed.setdefault((corp, proc), set()).add(agency)
         for corp, proc, agency, decision in conn.execute(
                 select(e.c.corporate_number, e.c.procedure, d.c.agency_id, d.c.decision).join(d, e.c.enrollment_id == d.c.enrollment_id)
                 .where(e.c.corporate_number.in_(corps), e.c.withdrawn_us.is_(None)).order_by(d.c.decided_us)).all():
@@ -72,6 +77,11 @@ class BatchView:
         decided = self.decided.get((corp, procedure), {})
         return ({a for a, d in decided.items() if d == "accepted"}, {a for a, d in decided.items() if d == "rejected"},
                 (corp, procedure) in self.enrolled)
+
+    def not_accepting(self, corp: str, procedure: str) -> list[str]:
+        """Agencies the company's active enrollments name that have not accepted (pending or rejected)."""
+        accepted = {a for a, d in self.decided.get((corp, procedure), {}).items() if d == "accepted"}
+        return sorted(self.addressed.get((corp, procedure), set()) - accepted)
 
     def policy_accepts(self, agency_id: str, procedure: str) -> bool:
         return (agency_id, procedure) in self.accept_all

@@ -9,7 +9,7 @@ ever wants the model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection  # re-exported: the type the rules take
 
 from ledger.catalog import tables as t
+from ledger.domain.assigned import shown_assigned
 from ledger.domain.model import (
     AccessRecord,
     Action,
@@ -261,10 +262,34 @@ def grant_procedures(row: dict) -> list[str]:
 
 def _enrollment(conn: Connection, row: Any) -> Enrollment:
     d = t.decisions
-    ds = conn.execute(select(d.c.agency_id, d.c.decision).where(d.c.enrollment_id == row["enrollment_id"])).all()
+    ds = conn.execute(select(d.c.agency_id, d.c.decision, d.c.assigned_id, d.c.office_number)
+                      .where(d.c.enrollment_id == row["enrollment_id"])).all()
+    assigned = {a: shown for a, dec, aid, num in ds if dec == "accepted" and (shown := shown_assigned(aid, num)) is not None}
     return Enrollment(enrollment_id=row["enrollment_id"], corporate_number=row["corporate_number"], procedure=row["procedure"],
                       agency_id=row["agency_id"], requested_at=from_us(row["requested_us"]),
-                      withdrawn_at=_dt(row["withdrawn_us"]), decisions={a: dec for a, dec in ds})
+                      withdrawn_at=_dt(row["withdrawn_us"]), decisions={a: dec for a, dec, _, _ in ds}, assigned_ids=assigned,
+                      bonus_months=list(t.loads(row["bonus_months"])) if row["bonus_months"] else [])
+
+
+def assigned_ids(conn: Connection, agency_id: str, corporate_numbers: Iterable[str]) -> dict[str, str]:
+    """The identifier ``agency_id`` assigned to each of these companies when it accepted one of
+    their active enrollments (指定番号, 事業所整理記号 and 事業所番号, 整理番号): the latest given."""
+    corps = sorted(set(corporate_numbers))
+    if not corps:
+        return {}
+    e, d = t.enrollments, t.decisions
+    out: dict[str, str] = {}
+    for i in range(0, len(corps), 300):  # stay well inside SQL parameter limits
+        rows = conn.execute(select(e.c.corporate_number, d.c.assigned_id, d.c.office_number)
+                            .join(d, e.c.enrollment_id == d.c.enrollment_id)
+                            .where(d.c.agency_id == agency_id, d.c.decision == "accepted", d.c.assigned_id.is_not(None),
+                                   e.c.withdrawn_us.is_(None), e.c.corporate_number.in_(corps[i:i + 300]))
+                            .order_by(d.c.decided_us)).all()
+        for corp, aid, num in rows:
+            shown = shown_assigned(aid, num)
+            if shown is not None:
+                out[corp] = shown
+    return out
 
 
 def enrollment(conn: Connection, enrollment_id: str) -> Enrollment | None:
@@ -315,6 +340,44 @@ def accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, datetime
                                                                                                 d.c.agency_id)).mappings().all()
     for r in rows:
         yield dict(r), r["decided_agency"], from_us(r["decided_us"])
+
+
+def any_policy_accepts(conn: Connection, procedure: str, decided: dict[str, str]) -> bool:
+    """Whether some agency that has not decided on the enrollment accepts ``procedure`` by standing policy."""
+    p = t.policies
+    conds = [p.c.procedure == procedure, p.c.accept_all.is_(True)] + ([p.c.agency_id.not_in(list(decided))] if decided else [])
+    return conn.execute(select(p.c.agency_id).where(*conds).limit(1)).first() is not None
+
+
+def policy_accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, datetime]]:
+    """(enrollment, agency, accepted since) for every active enrollment an agency's standing policy
+    accepts, that the agency has not decided on itself, of a company whose filings of the procedure
+    reached that agency before (its employers: ``ledger.service.missing``); since = the later of
+    request and policy. Driven by the agency's targets (``ix_targets_agency``), so its cost is that
+    of the real relations, not every enrollment times every municipality with a policy."""
+    e, d, p, tg = t.enrollments, t.decisions, t.policies, t.targets
+    decided = select(d.c.enrollment_id).where(d.c.enrollment_id == e.c.enrollment_id, d.c.agency_id == p.c.agency_id)
+    employers = (select(tg.c.agency_id, tg.c.procedure, tg.c.corporate_number).distinct()
+                 .join(p, and_(p.c.agency_id == tg.c.agency_id, p.c.procedure == tg.c.procedure))
+                 .where(p.c.accept_all.is_(True)).subquery())
+    rows = conn.execute(select(e, p.c.agency_id.label("policy_agency"), p.c.set_us)
+                        .join(employers, and_(employers.c.corporate_number == e.c.corporate_number,
+                                              employers.c.procedure == e.c.procedure))
+                        .join(p, and_(p.c.agency_id == employers.c.agency_id, p.c.procedure == employers.c.procedure))
+                        .where(e.c.withdrawn_us.is_(None), ~decided.exists())
+                        .order_by(e.c.enrollment_id, p.c.agency_id)).mappings().all()
+    for r in rows:
+        yield dict(r), r["policy_agency"], from_us(max(r["requested_us"], r["set_us"]))
+
+
+def has_bonus_filing(conn: Connection, corporate_number: str, month: str) -> bool:
+    """Whether the company recorded, for the month ``YYYY-MM``, a 賞与支払届 of a bonus paid in it
+    (period ``YYYY-MM-DD``) or a 賞与不支給報告書 (period ``YYYY-MM``)."""
+    s = t.submissions
+    return conn.execute(select(s.c.submission_id).where(
+        s.c.corporate_number == corporate_number,
+        or_(and_(s.c.procedure == "BONUS_PAYMENT", s.c.period >= month + "-01", s.c.period <= month + "-31"),
+            and_(s.c.procedure == "BONUS_NON_PAYMENT", s.c.period == month))).limit(1)).first() is not None
 
 
 # -- deadlines ----------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ enrollments = Table(
     Column("corporate_number", Text, nullable=False), Column("procedure", Text, nullable=False),
     Column("agency_id", Text), Column("requested_by", Text, nullable=False),
     Column("requested_us", BigInteger, nullable=False), Column("withdrawn_us", BigInteger),
+    # 賞与支払予定月 of a BONUS_PAYMENT enrollment, as JSON ([6, 12]); NULL for other procedures (0004).
+    Column("bonus_months", Text),
     Index("ix_enrollments_company", "corporate_number", "procedure"),
     Index("ix_enrollments_addressee", "procedure", "agency_id"),
 )
@@ -67,6 +69,8 @@ decisions = Table(
     Column("enrollment_id", Text, nullable=False), Column("agency_id", Text, nullable=False),
     Column("decision", Text, nullable=False), Column("by_policy", Boolean, nullable=False),
     Column("reason", Text), Column("decided_us", BigInteger, nullable=False),
+    # What the agency assigned to the company at acceptance (指定番号, 事業所整理記号 + 事業所番号, 整理番号; 0004).
+    Column("assigned_id", Text), Column("office_number", Text),
     PrimaryKeyConstraint("enrollment_id", "agency_id"),
 )
 

@@ -76,6 +76,12 @@ def _receipt_table(r: Any) -> None:
                          ("not reached", ", ".join(r.unreached) or "-")]:
         t.add_row(label, Text(plain(value), style="red" if label == "on time" and r.on_time is False else ""))
     console.print(t)
+    if r.reached_no_agency:
+        # Recorded and kept, but nobody was told: the clerk must know (enroll, then file a correction).
+        console.print(Text(plain(f"Warning: recorded, but no agency was reached: {r.procedure} of {r.corporate_number} has no "
+                                 "accepted enrollment" + (f" (not accepted by {', '.join(r.unreached)})" if r.unreached else "")
+                                 + ". Enroll it (kiroku enroll); once accepted, a correction reaches the agency."),
+                           style="bold yellow"))
 
 
 def import_csv_help() -> str:
@@ -155,11 +161,13 @@ def notices(
         print_json([n.model_dump() for n in items])
         return
     t = Table(title=f"Notices for {shown(agency)} after #{after}", title_justify="left", header_style="bold cyan")
-    for col in ("#", "type", "company", "procedure", "period", "submission", "kind", "recorded", "lines"):
+    # "assigned": the identifier this agency gave the company at acceptance (指定番号, 事業所整理記号, 整理番号).
+    for col in ("#", "type", "company", "assigned", "procedure", "period", "submission", "kind", "recorded", "lines"):
         t.add_column(col)
     for n in items:
-        t.add_row(*(shown(v) for v in (n.seq, n.notice_type, n.corporate_number, n.procedure, n.period, n.submission_id or "-",
-                                        n.kind or "-", jst(n.recorded_at), "all" if not n.lines else len(n.lines))))
+        t.add_row(*(shown(v) for v in (n.seq, n.notice_type, n.corporate_number, n.assigned_id or "-", n.procedure, n.period,
+                                        n.submission_id or "-", n.kind or "-", jst(n.recorded_at),
+                                        "all" if not n.lines else len(n.lines))))
     console.print(t)
     if items:
         console.print(f"Next: kiroku notices {shown(agency)} --after {items[-1].seq}")

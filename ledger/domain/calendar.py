@@ -25,6 +25,7 @@ code                                period                due date (before rolli
 ``WAGE_LEDGER``                     month YYYY-MM         none (retention only)
 ``SPECIAL_COLLECTION_NOTICE``       fiscal year YYYY      31 May of YYYY (never rolled)
 ``STANDARD_REMUNERATION_DECISION``  year YYYY             none
+``BONUS_NON_PAYMENT``               month YYYY-MM         last day of the month + 5 days (inferred)
 ==================================  ====================  =====================================
 """
 
@@ -53,6 +54,7 @@ __all__ = [
     "deadline",
     "deadlines_between",
     "due_date",
+    "month_deadlines_between",
     "is_business_day",
     "is_on_time",
     "latest_year",
@@ -234,6 +236,20 @@ _RULES: Final[dict[str, _Rule]] = {
         None,
         enumerable=False,
     ),
+    # 賞与不支給報告書: the 日本年金機構 asks for it when no bonus is paid in a registered 賞与支払予定月
+    # (2021-03-04 notice) but sets no date — neither its notice nor the guides found (japan-forms-review.md
+    # E9 sources; kobayashiroumu.jp, sr-dx.com, zeikin-zeirishi.com) name one. INFERENCE: the 賞与支払届
+    # for a bonus paid on the month's last day would be due 5 days later (the ``BONUS_PAYMENT`` rule above), and
+    # a report that no bonus came is not due earlier than that — so: the month's last day + 5 days,
+    # rolled forward as social-insurance deadlines are (行政機関の休日に関する法律第2条).
+    # Periods are per registered month, so they are listed from each enrollment's bonus months
+    # (:func:`month_deadlines_between`), not per year.
+    "BONUS_NON_PAYMENT": _Rule(
+        _month,
+        "the month YYYY-MM of the expected bonus payment, e.g. 2027-06" + _year_range_note(),
+        lambda _first, last: last + timedelta(days=5),
+        enumerable=False,
+    ),
 }
 
 #: Procedure and disposition codes this calendar knows.
@@ -409,3 +425,28 @@ def next_deadline(procedure: str, now: datetime) -> tuple[str, datetime] | None:
     """The first period whose deadline has not yet passed at ``now`` (for reminders)."""
     _require_aware(now, "now")
     return next(((p, at) for p, at in _year_deadlines(procedure) if at > now), None)
+
+
+def month_deadlines_between(
+    procedure: str, months: frozenset[int] | set[int], start: datetime, end: datetime
+) -> list[tuple[str, datetime]]:
+    """Monthly periods ``YYYY-MM`` whose month is in ``months`` (1-12) and whose deadline passed
+    in ``(start, end]``, oldest first — e.g. a company's 賞与支払予定月 for ``BONUS_NON_PAYMENT``.
+
+    Open at the start and closed at the end, as :func:`deadlines_between`, so successive runs see
+    each passed deadline once."""
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    if not months:
+        return []
+    out: list[tuple[str, datetime]] = []
+    # A month's deadline falls after the month ends, so months from the one before ``start`` on.
+    first = max(start.astimezone(JST).year - 1, FIRST_YEAR)
+    last = min(end.astimezone(JST).year, LAST_YEAR)
+    for year in range(first, last + 1):
+        for month in sorted(months):
+            period = f"{year:04d}-{month:02d}"
+            passes = deadline(procedure, period)
+            if passes is not None and start < passes <= end:
+                out.append((period, passes))
+    return sorted(out, key=lambda pa: pa[1])

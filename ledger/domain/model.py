@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from ledger.errors import ValidationError
 
@@ -144,11 +144,20 @@ class Receipt(BaseModel):
     on_time: bool | None = None
     line_count: int = 0
     targets: list[str] = Field(default_factory=list, description="agencies notified")
-    unreached: list[str] = Field(default_factory=list, description="agencies named in the lines but not enrolled")
+    unreached: list[str] = Field(default_factory=list, description="agencies not reached: named in the lines but not "
+                                 "accepting (line-routed), or enrolled with but not (yet) accepting")
 
     @property
     def late(self) -> bool:
         return self.on_time is False
+
+    @computed_field(  # type: ignore[prop-decorator]  # pydantic's documented form for a computed field
+        description="true when the submission was recorded but no agency was notified: the company has no "
+                    "accepted enrollment for the procedure (enroll, and file a correction once accepted)")
+    @property
+    def reached_no_agency(self) -> bool:
+        """Derived from ``targets`` alone, so it needs no field of its own in the signed entry."""
+        return not self.targets
 
 
 class Enrollment(BaseModel):
@@ -159,6 +168,9 @@ class Enrollment(BaseModel):
     requested_at: datetime
     withdrawn_at: datetime | None = None
     decisions: dict[str, str] = Field(default_factory=dict, description="agency id → accepted / rejected")
+    assigned_ids: dict[str, str] = Field(default_factory=dict, description="agency id → the identifier it assigned to the "
+                                         "company at acceptance (指定番号, 事業所整理記号 and 事業所番号, 整理番号)")
+    bonus_months: list[int] = Field(default_factory=list, description="賞与支払予定月 (1-12) of a BONUS_PAYMENT enrollment")
 
 
 class Grant(BaseModel):
@@ -191,6 +203,7 @@ class Notice(BaseModel):
     replaces: str | None
     recorded_at: datetime
     lines: list[int]
+    assigned_id: str | None = Field(None, description="the identifier this agency assigned to the company (指定番号, …)")
 
 
 class SubmissionInfo(BaseModel):
@@ -212,6 +225,7 @@ class SubmissionInfo(BaseModel):
     line_count: int
     targets: list[str]
     unreached: list[str]
+    assigned_id: str | None = Field(None, description="for an agency reader: the identifier it assigned to the company")
 
 
 class Snapshot(BaseModel):
@@ -240,6 +254,7 @@ class Disposition(BaseModel):
     delivered_at: datetime | None = None
     delivered_to: str | None = None
     payload: dict[str, Any] | None = None
+    assigned_id: str | None = Field(None, description="the identifier the issuing agency assigned to the company (指定番号, …)")
 
 
 class AccessRecord(BaseModel):
@@ -263,5 +278,6 @@ class MissingFiling(BaseModel):
     enrollment_id: str
     deadline: datetime
     reported_at: datetime
+    assigned_id: str | None = Field(None, description="the identifier this agency assigned to the company (指定番号, …)")
     seal: str | None = Field(None, description="the deadline seal of the company's filings partition, as "
                              "'<origin> <size> <base64 root>' (its signed checkpoint: kiroku checkpoint show --seal)")

@@ -212,6 +212,21 @@ PROCEDURES: dict[str, Procedure] = {
             ),
             "厚生年金保険法第21条 (標準報酬月額の決定の通知)", disposition=True, answers="STANDARD_REMUNERATION",
         ),
+        # 賞与不支給報告書 (from April 2021, 日本年金機構 2021-03-04 notice): an office registered with its
+        # 賞与支払予定月 reports a registered month in which no bonus was paid. The form carries the
+        # office (事業所整理記号, name, address), the 賞与支払予定年月, 支給の状況 (不支給) and the
+        # 変更後の賞与支払予定月. Period: the month YYYY-MM of the expected payment.
+        Procedure(
+            "BONUS_NON_PAYMENT", "賞与不支給報告書", "bonus non-payment report", PENSION_OFFICE,
+            "kiroku.payloads.BonusNonPayment", 2, "office",
+            _office(FieldRule("office_number", "text", required=False, max_length=5)),
+            (
+                FieldRule("scheduled_month", "month"),
+                FieldRule("not_paid", "count", required=False, default=1, max_value=1),
+                FieldRule("changed_months", "text", required=False, max_length=8),
+            ),
+            "厚生年金保険法第24条の4・健康保険法第45条 (標準賞与額: 賞与支払予定月の不支給の報告)",
+        ),
     )
 }
 

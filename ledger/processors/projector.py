@@ -19,6 +19,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
 
 from ledger.catalog import tables as c
+from ledger.domain.assigned import shown_assigned
 from ledger.domain.model import to_us
 from ledger.domain.procedures import PROCEDURES
 from ledger.encoding.codec import SchemaRegistry
@@ -62,6 +63,8 @@ class _Batch:
         self.counters: dict[tuple[str, str], int] = {}
         self.rows: dict[Any, list[dict[str, Any]]] = {}
         self.objects: list[tuple[str, bytes, int | None]] = []
+        #: corporate number → {agency → the identifier it assigned} for the batch's companies.
+        self.assigned: dict[str, dict[str, str]] = {}
 
     def insert(self, table: Any, **row: Any) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -100,6 +103,22 @@ class _Batch:
                 found[(corp, proc, period)] = int(version)
         for (corp, proc, period), version in found.items():
             self.counters.setdefault(("submissions", f"{corp}|{proc}|{period}"), version)
+
+    def prefetch_assigned(self, corps: list[str]) -> None:
+        """What the agencies assigned to the batch's companies, in one query per 300 companies."""
+        wanted = sorted(set(corps) - set(self.assigned))
+        e, d = c.enrollments, c.decisions
+        for corp in wanted:
+            self.assigned[corp] = {}
+        for i in range(0, len(wanted), 300):
+            for corp, agency, aid, num in self.conn.execute(
+                    select(e.c.corporate_number, d.c.agency_id, d.c.assigned_id, d.c.office_number)
+                    .join(d, e.c.enrollment_id == d.c.enrollment_id)
+                    .where(e.c.corporate_number.in_(wanted[i:i + 300]), e.c.withdrawn_us.is_(None), d.c.decision == "accepted",
+                           d.c.assigned_id.is_not(None)).order_by(d.c.decided_us)).all():
+                shown = shown_assigned(aid, num)
+                if shown is not None:
+                    self.assigned[corp][agency] = shown
 
     def version(self, corp: str, procedure: str, period: str) -> int:
         k = ("submissions", f"{corp}|{procedure}|{period}")
@@ -153,6 +172,7 @@ class Projector:
             events = [(rec, self.codec.decode_record(rec)) for rec in records]
             batch.prefetch_versions([(ev.corporate_number or "", ev.body["procedure"], ev.body["period"])
                                      for _, ev in events if ev.type == SUBMISSION_RECORDED])
+            batch.prefetch_assigned([ev.corporate_number or "" for _, ev in events if ev.type == SUBMISSION_RECORDED])
             for rec, ev in events:
                 handler = self._handlers.get(ev.type)
                 if handler is not None:  # unknown future event types are skipped, not fatal
@@ -169,15 +189,25 @@ class Projector:
     def _enrollment_requested(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         b.insert(c.enrollments,
             enrollment_id=ev.body["enrollment_id"], corporate_number=ev.corporate_number, procedure=ev.body["procedure"],
-            agency_id=ev.body["agency_id"], requested_by=ev.actor, requested_us=_time_us(ev), withdrawn_us=None)
+            agency_id=ev.body["agency_id"], requested_by=ev.actor, requested_us=_time_us(ev), withdrawn_us=None,
+            bonus_months=c.dumps(ev.body["bonus_months"]) if ev.body.get("bonus_months") else None)
 
     def _decision(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         d = c.decisions
         values = dict(decision="accepted" if ev.type == ENROLLMENT_ACCEPTED else "rejected",
-                      by_policy=bool(ev.body.get("by_policy", False)), reason=ev.body.get("reason"), decided_us=_time_us(ev))
+                      by_policy=bool(ev.body.get("by_policy", False)), reason=ev.body.get("reason"), decided_us=_time_us(ev),
+                      assigned_id=ev.body.get("assigned_id"), office_number=ev.body.get("office_number"))
         where = (d.c.enrollment_id == ev.body["enrollment_id"], d.c.agency_id == ev.body["agency_id"])
         if not b.execute(d.update().where(*where).values(**values)).rowcount:
             b.insert(d, enrollment_id=ev.body["enrollment_id"], agency_id=ev.body["agency_id"], **values)
+        known = b.assigned.get(ev.corporate_number or "")
+        if known is not None:  # later submissions of this batch see the decision
+            accepted = ev.type == ENROLLMENT_ACCEPTED
+            shown = shown_assigned(ev.body.get("assigned_id"), ev.body.get("office_number")) if accepted else None
+            if shown is not None:
+                known[ev.body["agency_id"]] = shown
+            else:
+                known.pop(ev.body["agency_id"], None)
 
     def _withdrawn(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         b.execute(c.enrollments.update().where(c.enrollments.c.enrollment_id == ev.body["enrollment_id"])
@@ -200,12 +230,19 @@ class Projector:
         recorded_us = _time_us(ev)
         snapshot_key = None
         if body["payload"]:
-            snapshot_key = self._snapshot(b, body["payload"], {
+            meta = {
                 "kiroku.submission_id": body["submission_id"], "kiroku.corporate_number": corp,
                 "kiroku.procedure": body["procedure"], "kiroku.period": body["period"],
                 "kiroku.payload_digest": body["payload_digest"], "kiroku.key_id": body["key_id"] or "",
                 "kiroku.position": str(rec.position),
-            }, PROCEDURES[body["procedure"]].retention_years, recorded_us)
+            }
+            # The identifiers the target agencies assigned to the company (指定番号, 事業所整理記号, 整理番号),
+            # as they stood when the submission was projected: an agency's file names the company its way.
+            known = b.assigned.get(corp, {})
+            assigned = {t["agency_id"]: known[t["agency_id"]] for t in body["targets"] if t["agency_id"] in known}
+            if assigned:
+                meta["kiroku.assigned_ids"] = c.dumps(assigned)
+            snapshot_key = self._snapshot(b, body["payload"], meta, PROCEDURES[body["procedure"]].retention_years, recorded_us)
         b.insert(c.submissions,
             submission_id=body["submission_id"], corporate_number=corp, procedure=body["procedure"], period=body["period"],
             kind=body["kind"], replaces=body["replaces"], version=b.version(corp, body["procedure"], body["period"]),

@@ -195,6 +195,11 @@ def require_agency(who: Principal, what: str) -> str:
     return who.name
 
 
+def agency_of(who: Principal) -> str | None:
+    """The agency id of ``who``, or None when it is no agency (e.g. whose assigned ids to show)."""
+    return who.name if who.kind is PrincipalKind.AGENCY else None
+
+
 def inbox_companies(conn: Connection, who: Principal, at: datetime) -> dict[str, list[str] | None]:
     """Companies whose dispositions ``who`` receives → the disposition kinds covered (None: all)."""
     if who.kind is PrincipalKind.COMPANY:

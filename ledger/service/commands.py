@@ -18,6 +18,8 @@ from ledger.catalog.batch_view import BatchView, Head
 from ledger.catalog.reads import Connection
 from ledger.catalog.tables import Catalog
 from ledger.domain import calendar
+from ledger.domain.assigned import shown_assigned, validate_assigned
+from ledger.domain.enrollment_rules import enrolled_as, validate_bonus_months
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import (
     Action,
@@ -64,6 +66,7 @@ from ledger.service.access import AccessLog
 from ledger.service.authz import Basis
 from ledger.service.grant_terms import check_grant_terms
 from ledger.service.idempotency import Fingerprint, Fingerprints, key_conflict, same_request
+from ledger.service.missing import missing_filings
 from ledger.service.overlay import Appended, RecentAppends
 from ledger.service.routing import route
 from ledger.service.sealing import Sealer, key_scope
@@ -121,12 +124,21 @@ class Commands:
 
     # -- enrollment (クラウド提出の申出) ---------------------------------------------------------------
 
-    def request_enrollment(self, who: Principal, corporate_number: str, procedure: str, agency_id: str | None = None) -> Enrollment:
+    def request_enrollment(self, who: Principal, corporate_number: str, procedure: str, agency_id: str | None = None,
+                           bonus_months: Iterable[int] | None = None) -> Enrollment:
         """Declare that ``procedure`` will be filed through Kiroku (to ``agency_id``, or to every
-        municipality its lines name, for line-routed procedures). Idempotent: an active enrollment
-        for the same target is returned as it is."""
+        municipality its lines name, for line-routed procedures). A ``BONUS_PAYMENT`` enrollment
+        may register the 賞与支払予定月 (``bonus_months``, 1-12): in each such month a 賞与支払届 or a
+        賞与不支給報告書 is then expected. Idempotent: an active enrollment for the same target (and
+        bonus months) is returned as it is."""
         corporate_number = validate_corporate_number(corporate_number)
         proc = get_procedure(procedure)
+        if enrolled_as(proc.code) != proc.code:
+            # One enrollment for the pair: a 賞与不支給報告書 reaches the office its 賞与支払届 is enrolled with.
+            raise ValidationError(f"{procedure} is filed under the {enrolled_as(proc.code)} enrollment; enroll that "
+                                  "(with its bonus months)", field="procedure", expected=enrolled_as(proc.code), got=procedure,
+                                  code="enrolled_with_another")
+        months = validate_bonus_months(proc.code, bonus_months)
         if proc.line_routed:
             if agency_id is not None:
                 raise ValidationError(
@@ -151,15 +163,23 @@ class Commands:
                 existing_enrollments = reads.enrollments_of(conn, corporate_number, procedure)
             for existing in existing_enrollments:
                 if existing.agency_id == agency_id and existing.withdrawn_at is None:
+                    if existing.bonus_months != months:
+                        # Registered months are what the pension office expects filings for: changing
+                        # them silently would make a missing-filing report wrong. Withdraw, enroll again.
+                        raise Conflict(f"{procedure} is already enrolled ({existing.enrollment_id}) with bonus months "
+                                       f"{existing.bonus_months or 'none'}; withdraw it and enroll again to change them",
+                                       field="bonus_months", expected=str(existing.bonus_months), got=months,
+                                       code="enrolled_otherwise")
                     return existing
             enrollment_id = new_id("enr")
-            ev = Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id},
+            ev = Event(ENROLLMENT_REQUESTED, {"enrollment_id": enrollment_id, "procedure": procedure, "agency_id": agency_id,
+                                              "bonus_months": months},
                        actor=who.id, corporate_number=corporate_number, grant_id=grant_id)
             self._append([ev])
         assert ev.time is not None  # _append gives every event its time
         # Answered from the event itself, so it holds even where the catalog catches up later.
         return Enrollment(enrollment_id=enrollment_id, corporate_number=corporate_number, procedure=procedure,
-                          agency_id=agency_id, requested_at=ev.time)
+                          agency_id=agency_id, requested_at=ev.time, bonus_months=months)
 
     def _enrollment(self, enrollment_id: str) -> Enrollment | None:
         with self.catalog.connect() as conn:
@@ -174,12 +194,24 @@ class Commands:
             raise NotFound(f"no enrollment {enrollment_id} awaits a decision from {who.name}", field="enrollment_id", got=enrollment_id)
         return enr
 
-    def accept_enrollment(self, who: Principal, enrollment_id: str) -> Enrollment:
+    def accept_enrollment(self, who: Principal, enrollment_id: str, assigned_id: str | None = None,
+                          office_number: str | None = None) -> Enrollment:
+        """An agency accepts an enrollment, giving (optionally) the identifier it assigned to the
+        company: a municipality's 指定番号, a pension office's 事業所整理記号 and 事業所番号, a tax
+        office's 整理番号 (``ledger.domain.assigned``)."""
+        given = validate_assigned(who.name, assigned_id, office_number)
         with self._decide:
             enr = self._enrollment_for_agency(who, enrollment_id)
-            self._append([Event(ENROLLMENT_ACCEPTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "by_policy": False},
+            self._append([Event(ENROLLMENT_ACCEPTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "by_policy": False,
+                                                      "assigned_id": given.assigned_id, "office_number": given.office_number},
                                 actor=who.id, corporate_number=enr.corporate_number)])
-        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "accepted"}})
+        assigned = dict(enr.assigned_ids)
+        shown = shown_assigned(given.assigned_id, given.office_number)
+        if shown is not None:
+            assigned[who.name] = shown
+        else:
+            assigned.pop(who.name, None)
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "accepted"}, "assigned_ids": assigned})
 
     def reject_enrollment(self, who: Principal, enrollment_id: str, reason: str) -> Enrollment:
         if not reason or not reason.strip():
@@ -188,7 +220,8 @@ class Commands:
             enr = self._enrollment_for_agency(who, enrollment_id)
             self._append([Event(ENROLLMENT_REJECTED, {"enrollment_id": enrollment_id, "agency_id": who.name, "reason": reason.strip()},
                                 actor=who.id, corporate_number=enr.corporate_number)])
-        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "rejected"}})
+        assigned = {a: v for a, v in enr.assigned_ids.items() if a != who.name}  # a rejection withdraws what it gave
+        return enr.model_copy(update={"decisions": {**enr.decisions, who.name: "rejected"}, "assigned_ids": assigned})
 
     def withdraw_enrollment(self, who: Principal, enrollment_id: str, reason: str | None = None) -> Enrollment:
         with self._decide:
@@ -346,7 +379,13 @@ class Commands:
             payload_bytes, key_id, line_count = b"", None, 0
             targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
         else:
-            targets, unreached = route(view, corp, proc, payload)
+            # A 賞与不支給報告書 reaches the pension office the 賞与支払届 is enrolled with (ENROLLED_AS).
+            via = PROCEDURES[enrolled_as(proc.code)]
+            targets, unreached = route(view, corp, via, payload)
+            if not via.line_routed:
+                # The receipt names the agencies enrolled with that have not accepted (yet): the
+                # filing is recorded, and did not reach them (``Receipt.reached_no_agency``).
+                unreached = view.not_accepting(corp, via.code)
             stored, key_id = self.sealer.seal(proc, payload, scope, submission_id)
             payload_bytes = self.registry.encode(proc.schema, stored, version=proc.version)
             line_count = len(payload["lines"])
@@ -502,30 +541,28 @@ class Commands:
         }, actor=who.id, corporate_number=corp)])
         with self.catalog.connect() as conn:
             row = reads.disposition(conn, disposition_id)
+            assigned = reads.assigned_ids(conn, who.name, [corp]).get(corp)
         if row is None:
             raise NotFound(f"no disposition {disposition_id}", field="disposition_id", got=disposition_id)
-        return reads.disposition_from_row(row)
+        # The clerk sees its own number for the company (指定番号, …) next to what it issued.
+        return reads.disposition_from_row(row).model_copy(update={"assigned_id": assigned})
 
     # -- deadlines --------------------------------------------------------------------------------
 
     def report_missing(self, now: datetime | None = None) -> list[tuple[str, str, str, str]]:
-        """After each deadline, report enrolled companies that filed nothing for the period.
+        """After each deadline, report enrolled companies that filed nothing for the period — to
+        agencies that accepted one by one or by standing policy, and for registered bonus months
+        with neither a 賞与支払届 nor a 賞与不支給報告書 (``ledger.service.missing``).
 
         Returns (agency, company, procedure, period) for each new report; each is made once.
         """
         now = now or self.clock()
         events: list[Event] = []
         with self._decide, self.catalog.connect() as conn:
-            for enr, agency, since in reads.accepted_enrollments(conn):
-                proc = PROCEDURES[enr["procedure"]]
-                for period, passed in calendar.deadlines_between(proc.code, since, now):
-                    if reads.has_filed(conn, enr["corporate_number"], proc.code, period):
-                        continue
-                    if reads.missing_reported(conn, agency, proc.code, period, enr["corporate_number"]):
-                        continue
-                    events.append(Event(FILING_MISSING, {"agency_id": agency, "procedure": proc.code, "period": period,
-                                                         "enrollment_id": enr["enrollment_id"], "deadline": passed},
-                                        actor="operator:deadlines", corporate_number=enr["corporate_number"], time=now))
+            for due in missing_filings(conn, now):
+                events.append(Event(FILING_MISSING, {"agency_id": due.agency_id, "procedure": due.procedure, "period": due.period,
+                                                     "enrollment_id": due.enrollment_id, "deadline": due.deadline},
+                                    actor="operator:deadlines", corporate_number=due.corporate_number, time=now))
             if events:
                 self._append(events)
         return [(e.body["agency_id"], e.corporate_number or "", e.body["procedure"], e.body["period"]) for e in events]

@@ -39,6 +39,7 @@ from ledger.ports import ObjectStore
 from ledger.service import authz
 from ledger.service.access import AccessLog
 from ledger.service.authz import Basis
+from ledger.service.missing import BONUS_NON_PAYMENT, accepted
 from ledger.service.sealing import Sealer
 
 #: A period filter's form: a year or a month, ASCII digits only.
@@ -121,7 +122,7 @@ class Queries:
         refused (``partial_view``), and the refusal is what the access log records."""
         row, basis = self._visible(who, submission_id, "snapshot", whole=whole)
         self.access.record(who, [(row["corporate_number"], "snapshot", submission_id, basis)])
-        return self._render(row, basis)
+        return self._render(row, basis, who)
 
     def snapshot_file(self, who: Principal, submission_id: str) -> bytes:
         """The snapshot object (Avro container) of a submission, for a reader who may see all of it."""
@@ -132,8 +133,8 @@ class Queries:
                            got=submission_id, code="no_snapshot")
         return self.objects.get(row["snapshot_key"])
 
-    def _render(self, row: dict, basis: Basis) -> Snapshot:
-        info = reads.info_from_row(row)
+    def _render(self, row: dict, basis: Basis, who: Principal | None = None) -> Snapshot:
+        info = self._infos(who, [row])[0]
         if row["kind"] == SubmissionKind.CANCELLATION.value:
             return Snapshot(info=info, payload=None, personal_numbers="none", legal_basis=basis.legal_basis)
         proc = PROCEDURES[row["procedure"]]
@@ -161,7 +162,7 @@ class Queries:
             self.access.record(who, [(corp, "effective", subject, authz.whole(basis))])
             raise partial_view(row["submission_id"])
         self.access.record(who, [(corp, "effective", subject, basis)])
-        return self._render(row, basis)
+        return self._render(row, basis, who)
 
     def history(self, who: Principal, submission_id: str) -> list[SubmissionInfo]:
         """The whole correction chain of the filing a submission belongs to, oldest first, as far
@@ -175,7 +176,7 @@ class Queries:
                 if b.allowed:  # a cancellation reaches the agencies its replaced submission reached
                     chain.append((r, b))
         self.access.record(who, [(row["corporate_number"], "history", submission_id, chain[-1][1] if chain else Basis(False))])
-        return [reads.info_from_row(r) for r, _ in chain]
+        return self._infos(who, [r for r, _ in chain])
 
     def filings(self, who: Principal, corporate_number: str | None = None, procedure: str | None = None,
                 period_from: str | None = None, period_to: str | None = None, as_of: datetime | None = None,
@@ -206,7 +207,31 @@ class Queries:
                 if len(out) >= limit:
                     break
         self.access.record(who, [(r["corporate_number"], "query", r["submission_id"], b) for r, b in out])
-        return [reads.info_from_row(r) for r, _ in out]
+        return self._infos(who, [r for r, _ in out])
+
+    # -- what an agency assigned to the company, next to what it reads ------------------------------
+
+    def _infos(self, who: Principal | None, rows: list[dict]) -> list[SubmissionInfo]:
+        """Catalog entries; for an agency reader, each with the identifier it assigned to the company."""
+        infos = [reads.info_from_row(r) for r in rows]
+        agency = authz.agency_of(who) if who is not None else None
+        if agency is None or not infos:
+            return infos
+        with self.catalog.connect() as conn:
+            ids = reads.assigned_ids(conn, agency, [i.corporate_number for i in infos])
+        return [i.model_copy(update={"assigned_id": ids.get(i.corporate_number)}) for i in infos]
+
+    def _dispositions(self, rows: list[dict]) -> list[Disposition]:
+        """Dispositions, each with the identifier its issuing agency assigned to the company."""
+        out = [reads.disposition_from_row(r) for r in rows]
+        if not out:
+            return out
+        by_agency: dict[str, set[str]] = {}
+        for d in out:
+            by_agency.setdefault(d.agency_id, set()).add(d.corporate_number)
+        with self.catalog.connect() as conn:
+            ids = {a: reads.assigned_ids(conn, a, corps) for a, corps in by_agency.items()}
+        return [d.model_copy(update={"assigned_id": ids[d.agency_id].get(d.corporate_number)}) for d in out]
 
     # -- notices ---------------------------------------------------------------------------------
 
@@ -220,11 +245,12 @@ class Queries:
         with self.catalog.connect() as conn:
             found = reads.notices_after(conn, agency, after, max(1, min(limit, 1000)))
             last = reads.last_notice_seq(conn, agency) if not found and after > 0 else after
+            ids = reads.assigned_ids(conn, agency, [n.corporate_number for n in found]) if found else {}
         if after > last:
             raise ValidationError(f"{field} is past the end of this notice feed: its last notice is number {last}; "
                                   "resume after the last notice you handled", field=field,
                                   expected=f"a sequence number from 0 to {last}", got=after, code="after_past_end")
-        return found
+        return [n.model_copy(update={"assigned_id": ids.get(n.corporate_number)}) for n in found] if ids else found
 
     # -- dispositions ----------------------------------------------------------------------------
 
@@ -242,7 +268,7 @@ class Queries:
             raise self.access.deny(who, corp, "dispositions", corp, basis, f"no dispositions of company {corp} are visible to you",
                                    "corporate_number")
         self.access.record(who, [(corp, "dispositions", corp, shown[-1][1] if shown else basis)])
-        return [reads.disposition_from_row(r) for r, _ in shown]
+        return self._dispositions([r for r, _ in shown])
 
     def fetch_disposition(self, who: Principal, disposition_id: str) -> Disposition:
         """A disposition with its content; the first fetch by the company or its agent records arrival (到達)."""
@@ -259,7 +285,7 @@ class Queries:
             self.access.arrival(who, disposition_id, row["corporate_number"], basis.grant_id)
             with self.catalog.connect() as conn:
                 row = reads.disposition(conn, disposition_id) or row
-        return reads.disposition_from_row(row).model_copy(update={"payload": record})
+        return self._dispositions([row])[0].model_copy(update={"payload": record})
 
     def inbox(self, who: Principal, cursor: str | None = None, limit: int = 500) -> tuple[list[Disposition], str]:
         """Dispositions for every company that granted ``who`` receive_notices (of their kinds),
@@ -286,7 +312,7 @@ class Queries:
                     break  # the log holds no more: an empty page now means there is nothing new
         self.access.record(who, [(r["corporate_number"], "inbox", r["disposition_id"], Basis(True, legal_basis="receive_notices"))
                                  for r in out])
-        return [reads.disposition_from_row(r) for r in out], ",".join(f"{p}:{o}" for p, o in sorted(seen.items()))
+        return self._dispositions(out), ",".join(f"{p}:{o}" for p, o in sorted(seen.items()))
 
     # -- enrollments, grants, access log, deadlines -----------------------------------------------
 
@@ -309,7 +335,9 @@ class Queries:
         kind = agency.split(":", 1)[0]
         codes = [p.code for p in PROCEDURES.values() if p.agency_kind == kind and not p.disposition]
         with self.catalog.connect() as conn:
-            out = [x for x in reads.open_enrollments_for(conn, agency, codes) if agency not in x.decisions]
+            # Another agency's number for the company is that agency's business, not this one's.
+            out = [x.model_copy(update={"assigned_ids": {}}) for x in reads.open_enrollments_for(conn, agency, codes)
+                   if agency not in x.decisions]
         addressee = Basis(True, legal_basis="addressee of the enrollment")
         self.access.record(who, [(x.corporate_number, "pending_enrollment", x.enrollment_id, addressee) for x in out])
         return out
@@ -321,21 +349,33 @@ class Queries:
             rows = reads.missing_for(conn, agency, procedure, period)
         reported = Basis(True, legal_basis="missing-filing report to the agency")
         self.access.record(who, [(r["corporate_number"], "missing_report", f"{r['procedure']} {r['period']}", reported) for r in rows])
-        return [reads.missing_from_row(r, self.seal_for(r["procedure"], r["period"], r["corporate_number"])) for r in rows]
+        with self.catalog.connect() as conn:
+            ids = reads.assigned_ids(conn, agency, [r["corporate_number"] for r in rows]) if rows else {}
+        return [reads.missing_from_row(r, self.seal_for(r["procedure"], r["period"], r["corporate_number"]))
+                .model_copy(update={"assigned_id": ids.get(r["corporate_number"])}) for r in rows]
 
     def reminders(self, who: Principal, corporate_number: str, within: timedelta = timedelta(days=30)) -> list[tuple[str, str, datetime]]:
-        """(procedure, period, deadline) the company is enrolled for, due within ``within``, not yet filed."""
+        """(procedure, period, deadline) the company is enrolled for, due within ``within``, not yet
+        filed — ``BONUS_NON_PAYMENT`` for a registered bonus month with no filing yet."""
         corp = validate_corporate_number(corporate_number)
         now = self.clock()
         with self.catalog.connect() as conn:
             basis = authz.may_act_for(conn, who, corp, None, Action.READ, now)
             out = []
             if basis.allowed:
-                enrolled = sorted({e.procedure for e in reads.enrollments_of(conn, corp) if e.withdrawn_at is None and e.decisions})
-                for proc in enrolled:
+                # Accepted one by one or by an agency's standing policy alike (issue 15, item 4); a
+                # rejection is no acceptance.
+                active = [e for e in reads.enrollments_of(conn, corp) if e.withdrawn_at is None
+                          and accepted(e.decisions, reads.any_policy_accepts(conn, e.procedure, e.decisions))]
+                for proc in sorted({e.procedure for e in active}):
                     for period, due in calendar.deadlines_between(proc, now, now + within):
                         if not reads.has_filed(conn, corp, proc, period):
                             out.append((proc, period, due))
+                # A registered bonus month wants a 賞与支払届 of a bonus paid in it, or a 賞与不支給報告書.
+                months = frozenset(m for e in active for m in e.bonus_months)
+                for month, due in calendar.month_deadlines_between(BONUS_NON_PAYMENT, months, now, now + within):
+                    if not reads.has_bonus_filing(conn, corp, month):
+                        out.append((BONUS_NON_PAYMENT, month, due))
         if not basis.allowed:
             raise self.access.deny(who, corp, "reminders", corp, basis, f"no company {corp} visible to you", "corporate_number")
         self.access.record(who, [(corp, "reminders", corp, basis)])

@@ -27,7 +27,7 @@ from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import TAX_OFFICE, company, enroll_payroll, enroll_to
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def alembic_revision(catalog: c.Catalog) -> str | None:
@@ -111,6 +111,30 @@ class CatalogContract:
             with upgraded.engine.connect() as conn:
                 assert [r[0] for r in conn.execute(sa.select(c.submissions.c.submission_id).order_by("submission_id"))] == [
                     "sub_1", "sub_2", "sub_3"]
+        finally:
+            upgraded.close()
+
+    def test_a_catalog_at_revision_0003_keeps_its_rows_and_gains_assigned_ids_and_bonus_months(
+            self, catalog_url: Callable[[], str]) -> None:
+        """0004 (issue 15): nullable columns for what agencies assign at acceptance and the bonus
+        months of an enrollment; rows projected before hold neither, as their events did not."""
+        from alembic import command
+
+        url = catalog_url()
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            config = c._alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            conn.execute(sa.text("INSERT INTO enrollment_decisions (enrollment_id, agency_id, decision, by_policy, decided_us) "
+                                 "VALUES ('enr_1', 'tax-office:01101', 'accepted', false, 1)"))
+        engine.dispose()
+        upgraded = c.Catalog(url)
+        try:
+            assert alembic_revision(upgraded) == HEAD
+            with upgraded.engine.connect() as conn:
+                row = conn.execute(sa.select(c.decisions)).mappings().one()
+            assert (row["enrollment_id"], row["assigned_id"], row["office_number"]) == ("enr_1", None, None)
         finally:
             upgraded.close()
 

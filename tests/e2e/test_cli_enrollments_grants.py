@@ -109,3 +109,45 @@ def test_each_enrollment_and_grant_command_teaches_with_an_example(cli, command)
     out = cli(*command, "--help").output
     assert "Examples" in out or "Example" in out
     assert "kiroku " + command[0] in out.split("Example", 1)[1]
+
+
+def test_an_agency_accepts_with_the_identifier_it_assigned_and_the_listing_shows_it(cli) -> None:
+    """``--assigned-id`` (issue 15, item 4): a municipality's 指定番号, digits only, at most 10
+    (https://www.city.owariasahi.lg.jp/page/50232.html); shown in ``kiroku enrollments list``."""
+    enrolled = json.loads(cli("enroll", COMPANY, "PAYROLL_REPORT", "--as", f"company:{COMPANY}", "--json").output)
+    refused = cli("enrollments", "accept", enrolled["enrollment_id"], "--assigned-id", "12A45",
+                  "--as", "agency:municipality:131016", ok=False)
+    assert refused.exit_code == 2
+    assert refusal(refused) == {"field": "assigned_id", "expected": "a 指定番号 of 1 to 10 digits", "got": "12A45",
+                                "code": "invalid_assigned_id"}
+    out = cli("enrollments", "accept", enrolled["enrollment_id"], "--assigned-id", "12345678",
+              "--as", "agency:municipality:131016").output
+    assert "assigned 12345678" in out
+    listed = json.loads(cli("enrollments", "list", COMPANY, "--as", f"company:{COMPANY}", "--json").output)
+    assert listed[0]["assigned_ids"] == {"municipality:131016": "12345678"}
+    assert "12345678" in cli("enrollments", "list", COMPANY, "--as", f"company:{COMPANY}").output
+
+
+def test_a_bonus_payment_enrollment_registers_its_bonus_months(cli) -> None:
+    """``--bonus-months`` (issue 15, rule E9): the 賞与支払予定月 a 賞与不支給報告書 is expected for."""
+    enrolled = json.loads(cli("enroll", COMPANY, "BONUS_PAYMENT", "--agency", "pension-office:0101", "--bonus-months", "12,6",
+                              "--as", f"company:{COMPANY}", "--json").output)
+    assert enrolled["bonus_months"] == [6, 12]
+    refused = cli("enroll", COMPANY, "BONUS_PAYMENT", "--agency", "pension-office:0102", "--bonus-months", "6,x",
+                  "--as", f"company:{COMPANY}", ok=False)
+    assert refused.exit_code == 2 and refusal(refused)["field"] == "bonus_months" and refusal(refused)["code"] == "invalid_month"
+    refused = cli("enroll", COMPANY, "BONUS_PAYMENT", "--agency", "pension-office:0102", "--bonus-months", "3,6,9,12",
+                  "--as", f"company:{COMPANY}", ok=False)
+    assert refusal(refused)["code"] == "too_many_months"
+
+
+def test_a_record_that_reaches_no_agency_is_kept_and_the_receipt_warns(cli, tmp_path: Path) -> None:
+    """Issue 15, item 4: recorded (it can be enrolled later), but the clerk is told nobody was notified."""
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(PAYROLL, ensure_ascii=False), encoding="utf-8")
+    out = cli("record", payload, "--as", f"company:{COMPANY}", "--company", COMPANY, "--procedure", "PAYROLL_REPORT",
+              "--period", "2026", "--idempotency-key", "run-1").output
+    assert "no agency was reached" in " ".join(out.split())
+    receipt = json.loads(cli("record", payload, "--as", f"company:{COMPANY}", "--company", COMPANY, "--procedure",
+                             "PAYROLL_REPORT", "--period", "2026", "--idempotency-key", "run-1", "--json").output)
+    assert (receipt["targets"], receipt["reached_no_agency"]) == ([], True)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 #: A period of each filing procedure that may be recorded today.
 PERIODS = {"PAYROLL_REPORT": "2026", "WITHHOLDING_SLIP": "2026", "STANDARD_REMUNERATION": "2026",
-           "BONUS_PAYMENT": "2026-06-25", "WAGE_LEDGER": "2026-05"}
+           "BONUS_PAYMENT": "2026-06-25", "WAGE_LEDGER": "2026-05", "BONUS_NON_PAYMENT": "2026-06"}
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 _companies = itertools.count(500)
 

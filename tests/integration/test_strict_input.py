@@ -75,6 +75,12 @@ def test_a_grant_that_never_ends_is_refused_and_one_within_seven_years_is_taken(
 
 # -- the rest of item 9: nested fields, one spelling of an identifier, periods, amounts, text ----------
 
+def bonus_non_payment() -> dict:
+    """賞与不支給報告書 (issue 15, E9): office header with 事業所整理記号/番号, one line per unpaid scheduled month."""
+    return {"office": {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1", "office_code": "01-イロハ", "office_number": "12345"},
+            "lines": [{"scheduled_month": "2026-06", "not_paid": 1, "changed_months": "07,12"}]}
+
+
 def _decision() -> dict:
     return {"office_code": "01-イロハ-12345", "effective_from": "2026-09",
             "lines": [{"insured_number": 10, "employee_name": "鈴木 一郎", "standard_monthly_remuneration": 300_000, "grade": 22}]}
@@ -86,6 +92,7 @@ PAYLOADS = {
     "STANDARD_REMUNERATION": (standard_remuneration, "office"), "BONUS_PAYMENT": (bonus_payment, "office"),
     "WAGE_LEDGER": (wage_ledger, "office"), "SPECIAL_COLLECTION_NOTICE": (special_collection, None),
     "STANDARD_REMUNERATION_DECISION": (_decision, None),
+    "BONUS_NON_PAYMENT": (bonus_non_payment, "office"),
 }
 
 

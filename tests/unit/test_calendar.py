@@ -171,6 +171,7 @@ def test_known_procedures_are_the_designs_first_set_and_dispositions() -> None:
         "WAGE_LEDGER",
         "SPECIAL_COLLECTION_NOTICE",
         "STANDARD_REMUNERATION_DECISION",
+        "BONUS_NON_PAYMENT",  # 賞与不支給報告書 (issue 15, rule E9)
     }
 
 
@@ -403,7 +404,7 @@ def test_successive_windows_see_each_passed_deadline_once(
 
 
 @pytest.mark.parametrize(
-    "procedure", ["BONUS_PAYMENT", "WAGE_LEDGER", "STANDARD_REMUNERATION_DECISION"]
+    "procedure", ["BONUS_PAYMENT", "WAGE_LEDGER", "STANDARD_REMUNERATION_DECISION", "BONUS_NON_PAYMENT"]
 )
 def test_procedures_without_listable_yearly_deadlines_list_none(procedure: str) -> None:
     start, end = jst(2000, 1, 1), jst(2101, 12, 31)

@@ -64,6 +64,19 @@ class EnrollmentIn(_In):
     procedure: str = Field(max_length=40, examples=["WITHHOLDING_SLIP"])
     agency_id: str | None = Field(None, max_length=60, description="the agency, except for line-routed procedures",
                                   examples=["tax-office:01101"])
+    bonus_months: list[int] | None = Field(None, max_length=12, description="BONUS_PAYMENT only: the 賞与支払予定月 (1-12) "
+                                           "registered with the pension office; in each, a 賞与支払届 or a 賞与不支給報告書 "
+                                           "(BONUS_NON_PAYMENT) is expected", examples=[[6, 12]])
+
+
+class AcceptIn(_In):
+    """What an agency may give when it accepts: the identifier it assigned to the company."""
+
+    assigned_id: str | None = Field(None, max_length=40, description="a municipality's 指定番号 (up to 10 digits), a pension "
+                                    "office's 事業所整理記号 (e.g. 01-イロハ), a tax office's 整理番号 (8 or 10 digits)",
+                                    examples=["12345678"])
+    office_number: str | None = Field(None, max_length=10, description="a pension office's 事業所番号 (up to 5 digits)",
+                                      examples=["12345"])
 
 
 class ReasonIn(_In):

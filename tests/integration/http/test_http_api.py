@@ -14,7 +14,7 @@ import fastavro
 import pytest
 
 from ledger.domain.model import Principal
-from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, payroll, payroll_line
+from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, payroll, payroll_line, withholding
 from tests.integration.helpers import enroll_payroll, grant_until, poll_until
 from viewers.http.app import create_app
 
@@ -377,6 +377,32 @@ def test_enrollment_grants_dispositions_and_the_access_log_over_http(api, kiroku
     log = a.get(f"/v1/companies/{CORP_A}/access-log").json()
     assert {"ALLOWED", "DENIED"} <= {r["outcome"] for r in log}
     assert any(r["viewer"] == "firm:tanaka-tax" and r["outcome"] == "DENIED" and r["action"] == "snapshot" for r in log)
+
+
+def test_an_agency_accepts_over_http_with_the_identifier_it_assigned_and_bonus_months_are_enrolled(api, kiroku):
+    """Issue 15: ``assigned_id`` on the accept route (指定番号: digits, at most 10 —
+    https://www.city.owariasahi.lg.jp/page/50232.html), ``bonus_months`` on the enrollment (賞与支払予定月),
+    ``reached_no_agency`` on a receipt no agency got."""
+    a, chiyoda = api.as_(A), api.as_(CHIYODA_ID)
+    enr = a.post("/v1/enrollments", json={"corporate_number": CORP_A, "procedure": "PAYROLL_REPORT"}).json()
+    bad = chiyoda.post(f"/v1/enrollments/{enr['enrollment_id']}/accept", json={"assigned_id": "12-34"})
+    assert bad.status_code == 422
+    assert (bad.json()["code"], bad.json()["field"]) == ("invalid_assigned_id", "/assigned_id")
+    unknown = chiyoda.post(f"/v1/enrollments/{enr['enrollment_id']}/accept", json={"assigned": "1"})
+    assert unknown.status_code == 422
+    ok = chiyoda.post(f"/v1/enrollments/{enr['enrollment_id']}/accept", json={"assigned_id": "12345678"})
+    assert ok.status_code == 200 and ok.json()["assigned_ids"] == {f"municipality:{CHIYODA}": "12345678"}
+    receipt = record(a, submission(), "run-1").json()
+    assert receipt["reached_no_agency"] is False
+    [notice] = chiyoda.get("/v1/notices").json()["notices"]
+    assert notice["assigned_id"] == "12345678"
+
+    bonus = a.post("/v1/enrollments", json={"corporate_number": CORP_A, "procedure": "BONUS_PAYMENT",
+                                            "agency_id": "pension-office:0101", "bonus_months": [6, 12]})
+    assert bonus.status_code == 201 and bonus.json()["bonus_months"] == [6, 12]
+    unreached = record(a, {"corporate_number": CORP_A, "procedure": "WITHHOLDING_SLIP", "period": "2026",
+                           "payload": withholding()}, "run-2").json()
+    assert (unreached["targets"], unreached["reached_no_agency"]) == ([], True)
 
 
 def test_the_committed_openapi_document_is_the_one_the_app_serves(api):

@@ -105,6 +105,13 @@ def test_a_vendor_records_corrects_and_cancels_remotely_as_it_would_in_process(l
         assert [e.procedure for e in p.enrollments(CORP_A)] == ["PAYROLL_REPORT"]
 
 
+def test_a_company_registers_its_bonus_months_remotely(live, tokens, kiroku):
+    """賞与支払予定月 over the remote SDK (issue 15, E9), as the embedded SDK records them."""
+    with connect(RemoteProducer, live, tokens, f"company:{CORP_A}") as p:
+        assert p.enroll(CORP_A, "BONUS_PAYMENT", "pension-office:0101", bonus_months=[12, 6]).bonus_months == [6, 12]
+        assert p.enrollments(CORP_A)[0].bonus_months == [6, 12]
+
+
 def test_record_many_streams_one_answer_per_request_in_order(live, tokens, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     first = datetime.now(UTC).year - 6  # seven years still inside the 7-year retention of a 給与支払報告書
@@ -180,7 +187,8 @@ def test_the_agency_views_read_remotely_what_they_read_in_process(live, tokens, 
     company(kiroku, CORP_B).enroll(CORP_B, "WITHHOLDING_SLIP", "tax-office:01101")
     with connect(RemoteAgencyView, live, tokens, "agency:tax-office:01101") as tax:
         [pending] = tax.pending_enrollments()
-        assert tax.accept(pending.enrollment_id).decisions == {"tax-office:01101": "accepted"}
+        accepted = tax.accept(pending.enrollment_id, assigned_id="0012345678")  # 整理番号1, 10 digits (issue 15)
+        assert (accepted.decisions, accepted.assigned_ids) == ({"tax-office:01101": "accepted"}, {"tax-office:01101": "0012345678"})
         from tests.factories import withholding
 
         receipt = company(kiroku, CORP_B).record(CORP_B, "WITHHOLDING_SLIP", "2026", withholding())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from ledger.domain.model import Enrollment, Principal
 from viewers.http.deps import context, current_principal, kiroku_of, problems
-from viewers.http.schemas import EnrollmentIn, PolicyIn, ReasonIn, RejectIn
+from viewers.http.schemas import AcceptIn, EnrollmentIn, PolicyIn, ReasonIn, RejectIn
 
 router = APIRouter(tags=["enrollments"])
 
@@ -20,9 +20,11 @@ EnrollmentId = Annotated[str, Path(max_length=64)]
              responses=problems(403))
 def enroll(request: Request, body: EnrollmentIn, who: Who) -> Enrollment:
     """Declare that a procedure will be filed through Kiroku (the company, or its agent under a
-    ``submit`` grant). Idempotent: an active enrollment for the same target is returned as it is."""
+    ``submit`` grant). A BONUS_PAYMENT enrollment may register ``bonus_months``. Idempotent: an
+    active enrollment for the same target is returned as it is."""
     context(request, top_level=frozenset(EnrollmentIn.model_fields))
-    return kiroku_of(request).commands.request_enrollment(who, body.corporate_number, body.procedure, body.agency_id)
+    return kiroku_of(request).commands.request_enrollment(who, body.corporate_number, body.procedure, body.agency_id,
+                                                          body.bonus_months)
 
 
 @router.get("/v1/enrollments", response_model=list[Enrollment], summary="A company's enrollments", responses=problems(404))
@@ -39,8 +41,12 @@ def pending(request: Request, who: Who) -> list[Enrollment]:
 
 @router.post("/v1/enrollments/{enrollment_id}/accept", response_model=Enrollment, summary="Accept an enrollment (agency)",
              responses=problems(403, 404))
-def accept(request: Request, enrollment_id: EnrollmentId, who: Who) -> Enrollment:
-    return kiroku_of(request).commands.accept_enrollment(who, enrollment_id)
+def accept(request: Request, enrollment_id: EnrollmentId, who: Who, body: AcceptIn | None = None) -> Enrollment:
+    """Accept an enrollment, optionally giving the identifier this agency assigned to the company
+    (指定番号, 事業所整理記号 and 事業所番号, 整理番号); it is shown next to the company's filings."""
+    context(request, top_level=frozenset(AcceptIn.model_fields))
+    given = body or AcceptIn()
+    return kiroku_of(request).commands.accept_enrollment(who, enrollment_id, given.assigned_id, given.office_number)
 
 
 @router.post("/v1/enrollments/{enrollment_id}/reject", response_model=Enrollment, summary="Reject an enrollment (agency)",
