@@ -767,3 +767,31 @@ def _to_ascii_digits(text: str) -> str:
 def calendar_month_days(year: int, month: int) -> int:
     """The number of days in ``month`` of ``year``."""
     return monthrange(year, month)[1]
+
+
+@dataclass(frozen=True)
+class Deemed:
+    """A filing that also counts as another procedure's, filed with that procedure's agencies."""
+
+    procedure: str  # the procedure whose filing it also is
+    first_period: str  # from this period on
+    legal_basis: str
+
+
+#: From the 源泉徴収票 due on or after 2027-01-01 (payment year 2026), a 給与支払報告書 filed
+#: electronically with the municipalities counts as the 給与所得の源泉徴収票 filed with the tax
+#: office (令和5年度税制改正, 所得税法第226条; orion-tax.jp/blog/1146, japan-forms-review.md E10):
+#: one filing reaches the municipalities of its lines and the tax office the company enrolled its
+#: 源泉徴収票 with — one submission, one receipt. The 法定調書合計表 stays a filing of its own.
+DEEMED: dict[str, Deemed] = {
+    "PAYROLL_REPORT": Deemed("WITHHOLDING_SLIP", "2026",
+                             "所得税法第226条 (給与支払報告書の提出による源泉徴収票の提出, 令和9年1月1日以後に提出すべきもの)"),
+}
+
+
+def deemed_for(proc: Procedure, period: str) -> Deemed | None:
+    """The other procedure a filing of ``proc`` for ``period`` also counts as, if any."""
+    deemed = DEEMED.get(proc.code)
+    if deemed is None or calendar.period_sort_key(proc.code, period) < calendar.period_sort_key(proc.code, deemed.first_period):
+        return None
+    return deemed

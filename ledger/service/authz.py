@@ -21,7 +21,7 @@ from typing import Any
 from ledger.catalog import reads
 from ledger.catalog.reads import Connection
 from ledger.domain.model import Action, Enrollment, Grant, Principal, PrincipalKind
-from ledger.domain.procedures import PROCEDURES, Procedure, agency_kind
+from ledger.domain.procedures import PROCEDURES, Procedure, agency_kind, deemed_for
 from ledger.errors import Forbidden
 
 AGENTS = (PrincipalKind.VENDOR, PrincipalKind.FIRM, PrincipalKind.BANK)
@@ -110,6 +110,9 @@ def may_read_submission(conn: Connection, who: Principal, sub: dict, at: datetim
         if lines is None:
             return Basis(False, reason="the agency is not a target of this submission")
         proc = PROCEDURES[sub["procedure"]]
+        deemed = deemed_for(proc, sub["period"])
+        if deemed is not None and agency_kind(who.name) == PROCEDURES[deemed.procedure].agency_kind != proc.agency_kind:
+            return Basis(True, legal_basis=deemed.legal_basis, reveal=True, lines=lines or None)  # the 源泉徴収票's own statute
         return Basis(True, legal_basis=proc.legal_basis, reveal=agency_kind(who.name) == proc.agency_kind, lines=lines or None)
     if who.kind is PrincipalKind.OPERATOR:
         return Basis(False, reason="the operator cannot read payloads")

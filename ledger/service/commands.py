@@ -381,7 +381,7 @@ class Commands:
         else:
             # A 賞与不支給報告書 reaches the pension office the 賞与支払届 is enrolled with (ENROLLED_AS).
             via = PROCEDURES[enrolled_as(proc.code)]
-            targets, unreached = route(view, corp, via, payload)
+            targets, unreached = route(view, corp, via, payload, period)
             if not via.line_routed:
                 # The receipt names the agencies enrolled with that have not accepted (yet): the
                 # filing is recorded, and did not reach them (``Receipt.reached_no_agency``).

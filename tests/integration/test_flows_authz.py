@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ledger.catalog import tables as c
 from ledger.domain.model import Principal
+from ledger.domain.procedures import DEEMED
 from ledger.errors import Forbidden, NotFound, ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line, withholding
 from tests.integration.helpers import (
@@ -169,8 +170,9 @@ def test_only_a_company_grants_rights(kiroku):
 def test_an_agency_that_is_not_a_target_cannot_read_the_submission(kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     enroll_to(kiroku, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
-    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1, CHIYODA), payroll_line(2,
-                                                                                                                               SAPPORO)]))
+    # 2025: before the 給与支払報告書 also counted as the 源泉徴収票 (procedures.DEEMED), the tax office is no target
+    lines = [payroll_line(1, CHIYODA), payroll_line(2, SAPPORO)]
+    receipt = company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2025", payroll(lines))
     for outsider in (municipality(SAPPORO), "tax-office:01102", TAX_OFFICE):
         view = agency(kiroku, outsider)
         with pytest.raises(NotFound) as other:
@@ -179,7 +181,7 @@ def test_an_agency_that_is_not_a_target_cannot_read_the_submission(kiroku):
             view.snapshot(NO_SUCH)
         assert shape(other.value, receipt.submission_id) == shape(missing.value, NO_SUCH)
         with pytest.raises(NotFound):
-            view.effective(CORP_A, "PAYROLL_REPORT", "2026")
+            view.effective(CORP_A, "PAYROLL_REPORT", "2025")
         with pytest.raises(NotFound):
             view.history(receipt.submission_id)
         assert view.filings(CORP_A) == [] and view.filings() == []
@@ -231,12 +233,14 @@ def test_every_allowed_read_is_in_the_companys_access_log_with_viewer_action_and
         (f"agency:{CHIYODA_ID}", "snapshot", pr.submission_id, payroll_basis, "ALLOWED"),
         (f"agency:{CHIYODA_ID}", "effective", f"PAYROLL_REPORT 2026 as of {clock().isoformat()}", payroll_basis, "ALLOWED"),
         (f"agency:{CHIYODA_ID}", "history", pr.submission_id, payroll_basis, "ALLOWED"),
+        # From payment year 2026 the 給与支払報告書 is the 源泉徴収票 too (procedures.DEEMED, E10).
+        (f"agency:{TAX_OFFICE}", "query", pr.submission_id, DEEMED["PAYROLL_REPORT"].legal_basis, "ALLOWED"),
         (f"agency:{TAX_OFFICE}", "query", wr.submission_id, "所得税法第226条 (源泉徴収票の提出)", "ALLOWED"),
         ("firm:tanaka-tax", "snapshot", pr.submission_id, f"grant {grant.grant_id}", "ALLOWED"),
         (f"company:{CORP_A}", "snapshot", wr.submission_id, "own data (本人)", "ALLOWED"),
         (f"company:{CORP_A}", "receipt", pr.submission_id, "own data (本人)", "ALLOWED"),
     ]
-    assert [r.seq for r in log] == list(range(start + 1, start + 8))
+    assert [r.seq for r in log] == list(range(start + 1, start + 9))
     assert all(r.at == clock() for r in log)
 
 
