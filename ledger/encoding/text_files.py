@@ -95,7 +95,7 @@ class LineDecoder:
             raise ValidationError(
                 f"line {line_no} of {self.where} holds a NUL byte (byte {at} of the line), as UTF-16 or UTF-32 "
                 f"text does: {_SAVE_AS}", field=f"line {line_no}", expected="UTF-8 or Shift_JIS (CP932) text",
-                got=f"a NUL byte at byte {at} of {len(raw):,}", code="invalid_encoding")
+                got=f"a NUL byte at byte {at} of {_length(raw)}", code="invalid_encoding")
         codec = self.codec
         if codec == AUTO:
             if raw.isascii():
@@ -104,7 +104,7 @@ class LineDecoder:
         elif codec == CP932 and self.detected and not raw.isascii() and _reads_as(raw, UTF8):
             # The rule that detected CP932 would have called this line UTF-8 (much UTF-8 text is
             # valid CP932 too, as mojibake: 山田 → 螻ｱ逕ｰ); CP932 text that is valid UTF-8 is rare.
-            raise self._mixed(raw, line_no, f"a UTF-8 line of {len(raw):,} bytes")
+            raise self._mixed(raw, line_no, f"a UTF-8 line of {_length(raw)} bytes")
         try:
             return raw.decode(codec)
         except UnicodeDecodeError as exc:
@@ -138,7 +138,7 @@ class LineDecoder:
         raise ValidationError(
             f"line {line_no} of {self.where} is neither UTF-8 nor Shift_JIS (CP932) text (byte {utf8} of the line "
             f"as UTF-8, byte {cp932} as CP932)", field=f"line {line_no}", expected="UTF-8 or Shift_JIS (CP932)",
-            got=f"byte {utf8} of {len(raw):,} as UTF-8, byte {cp932} as CP932", code="invalid_encoding")
+            got=f"byte {utf8} of {_length(raw)} as UTF-8, byte {cp932} as CP932", code="invalid_encoding")
 
     def _refusal(self, raw: bytes, line_no: int, exc: UnicodeDecodeError) -> ValidationError:
         """Why line ``line_no`` does not decode: in the other encoding (a mix, or the wrong one
@@ -148,9 +148,9 @@ class LineDecoder:
         expected = f"{name}, {self.decided_by}"
         if not _reads_as(raw, other):
             return ValidationError(f"line {line_no} of {self.where} is not {name} text (byte {at} of the line)",
-                                   field=f"line {line_no}", expected=expected, got=f"byte {at} of {len(raw):,}",
+                                   field=f"line {line_no}", expected=expected, got=f"byte {at} of {_length(raw)}",
                                    code="invalid_encoding")
-        got = f"a {NAMES[other]} line (byte {at} of {len(raw):,} is not {name})"
+        got = f"a {NAMES[other]} line (byte {at} of {_length(raw)} is not {name})"
         if self.detected:
             return self._mixed(raw, line_no, got)
         return ValidationError(  # the encoding asked for is not the line's
@@ -163,6 +163,11 @@ class LineDecoder:
             f"line {line_no} of {self.where} is {other} text, but {self.where} is {name} ({self.decided_by}): "
             "save the whole file in one encoding", field=f"line {line_no}", expected=f"{name}, {self.decided_by}",
             got=got, code="mixed_encoding")
+
+
+def _length(raw: bytes) -> str:
+    """A line's length in bytes, its ending not counted (as the HTTP upload's lines come)."""
+    return format(len(raw.rstrip(b"\r\n")), ",")
 
 
 def _reads_as(raw: bytes, codec: str) -> bool:
