@@ -122,7 +122,9 @@ def slots_of(request: Request) -> BulkSlots:
 @router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload",
              openapi_extra={"requestBody": {"required": True, "content": {
                  NDJSON: {"schema": {"type": "string", "description": "one SubmissionIn object with an idempotency_key per line"}},
-                 CSV: {"schema": {"type": "string", "description": "salary payment report rows, English or Japanese headers"}},
+                 CSV: {"schema": {"type": "string", "description": (
+                     "salary payment report rows, English or Japanese headers; UTF-8 (with or without a BOM) or "
+                     "Shift_JIS (CP932): charset=utf-8, shift_jis, cp932 (sjis, windows-31j, ms932), or none (detected)")}},
              }}},
              responses={200: {"description": "one NDJSON result line per item, then a `done` line",
                               "content": {NDJSON: {"schema": {"type": "string"}}}}, **problems(415)})
