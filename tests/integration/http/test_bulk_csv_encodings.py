@@ -1,5 +1,5 @@
 """The HTTP bulk CSV upload reads CP932 (Windows' Shift_JIS) as well as UTF-8, as the ``charset`` parameter
-of ``text/csv`` says (RFC 7111 §5.1; RFC 6657 §4) or detected without one; NDJSON stays UTF-8 (RFC 8259 §8.1)
+of ``text/csv`` says (its IANA registration: RFC 4180, RFC 7111) or detected without one; NDJSON stays UTF-8 (RFC 8259 §8.1)
 (issue 15, item 6)."""
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ recorded. NDJSON items are submissions, each with its own ``idempotency_key`` (s
 upload again returns the original receipts). CSV is a salary-payment-report export, one row per
 employee, each run of rows of one company and year one submission, keyed by its rows (as
 ``kiroku import-csv`` does), in UTF-8 (with or without a BOM) or CP932 (Windows' Shift_JIS): the
-``charset`` parameter of ``text/csv`` (RFC 7111 §5.1) says which (``shift_jis``, ``cp932``,
-``utf-8`` …), or, without one, it is detected (:mod:`ledger.encoding.text_files`). NDJSON is UTF-8,
-as JSON is (RFC 8259 §8.1). Result lines:
+``charset`` parameter of ``text/csv`` says which (``shift_jis``, ``cp932``, ``utf-8`` …), or,
+without one, it is detected (:mod:`ledger.encoding.text_files`). The IANA text/csv registration
+(RFC 4180 as RFC 7111 updated it, after RFC 6657) says to assume UTF-8 without a charset:
+detection reads every UTF-8 body as UTF-8 still (a valid UTF-8 line decides UTF-8), and reads a
+CP932 body that would otherwise be refused. NDJSON is UTF-8, as JSON is (RFC 8259 §8.1). Result lines:
 
     {"item": 1, "status": 201, "receipt": {...}}
     {"item": 2, "status": 200, "replayed": true, "receipt": {...}}   # recorded before: the original receipt
@@ -154,7 +156,6 @@ def _charset(params: list[str]) -> str | None:
         if name.strip().lower() == "charset":
             return value.strip().strip('"').strip()[:40]
     return None
-
 
 
 class BulkResponse(Response):
