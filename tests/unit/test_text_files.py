@@ -188,3 +188,13 @@ def test_utf8_spellings_and_auto_are_known_and_anything_else_is_refused():
 def test_lines_that_are_text_already_pass_as_they_are():
     assert list(text_lines(io.StringIO("a\r\n山田\n", newline=""))) == ["a\r\n", "山田\n"]
     assert list(text_lines([])) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", ",", '"', "山", "\r", "\n", "\r\n"]), max_size=40).map("".join),
+       encoding=st.sampled_from([UTF8, CP932]))
+def test_lines_are_cut_where_a_text_mode_file_with_newline_empty_cuts_them(text, encoding):
+    """The reference is Python's own text-mode reading (io.TextIOWrapper, newline=""), which the
+    importer used before it read CP932: CR, LF and CRLF each end a line, endings kept."""
+    data = text.encode(encoding)
+    assert decoded(data, encoding) == list(io.TextIOWrapper(io.BytesIO(data), encoding, newline=""))
