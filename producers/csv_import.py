@@ -4,20 +4,22 @@ The format — headers in English or Japanese, one submission per run of rows of
 year, idempotency keys derived from the rows, errors placed by CSV row and column — is
 :mod:`ledger.encoding.payroll_csv`, which the HTTP bulk upload reads too. This module reads a
 file as a stream (memory holds one batch of companies' rows at a time) in UTF-8 with or without
-a BOM, and records it through a producer.
+a BOM or in CP932 (Windows' Shift_JIS), detected or asked for (:mod:`ledger.encoding.text_files`),
+and records it through a producer.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from ledger.domain.model import Receipt
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
+from ledger.encoding.text_files import AUTO, LineDecoder, text_lines
 from ledger.errors import KirokuError
 
 
@@ -39,10 +41,16 @@ class ImportResult:
 MAX_ERRORS = 1000
 
 
-def import_payroll_csv(producer: object, source: str | Path | IO[str], *, batch_size: int = 200,
+def import_payroll_csv(producer: object, source: str | Path | bytes | IO[bytes] | IO[str], *, batch_size: int = 200,
                        on_row: Callable[[int], None] | None = None, keep_receipts: bool = True,
-                       on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
+                       on_receipt: Callable[[Receipt], None] | None = None, encoding: str = AUTO) -> ImportResult:
     """Import a salary-payment-report CSV through ``producer`` (a ``Producer``); returns what happened.
+
+    ``source`` is a path, the file's bytes, a binary stream, or a text stream (read as it is).
+    ``encoding`` is ``auto`` (UTF-8, with or without a BOM, or CP932, detected), ``utf-8`` or
+    ``cp932`` (``shift_jis``, ``sjis``, ``windows-31j``, ``ms932`` too); a file that is neither,
+    or mixes them, is refused (ValidationError ``invalid_encoding``/``mixed_encoding`` naming its
+    line). The same rows give the same submissions and keys in every encoding.
 
     Each company-year group is validated and recorded on its own: a bad group is reported (row,
     column, expected, got) and recorded nowhere; the good ones are recorded.
@@ -51,14 +59,18 @@ def import_payroll_csv(producer: object, source: str | Path | IO[str], *, batch_
     receipts are not all kept: pass ``keep_receipts=False`` (and ``on_receipt`` to stream them).
     """
     result = ImportResult()
+    LineDecoder(encoding)  # an unknown encoding is refused before the file is opened
     close = None
+    lines: Iterable[bytes] | Iterable[str]
     if isinstance(source, (str, Path)):
-        close = open(source, encoding="utf-8-sig", newline="")
-        stream: IO[str] = close
+        close = open(source, "rb")  # closed below, after the last row is read
+        lines = close
+    elif isinstance(source, bytes):
+        lines = io.BytesIO(source)
     else:
-        stream = source
+        lines = source
     try:
-        reader = csv.DictReader(stream)
+        reader = csv.DictReader(text_lines(lines, encoding))
         mapping = header_mapping(reader.fieldnames)
 
         def count(n: int) -> None:
@@ -95,6 +107,6 @@ def import_payroll_csv(producer: object, source: str | Path | IO[str], *, batch_
     return result
 
 
-def read_text(data: bytes) -> io.StringIO:
-    """Decode uploaded bytes as UTF-8 with or without a BOM."""
-    return io.StringIO(data.decode("utf-8-sig"), newline="")
+def read_text(data: bytes, encoding: str = AUTO) -> io.StringIO:
+    """Decode uploaded bytes (UTF-8 with or without a BOM, or CP932) as ``import_payroll_csv`` would."""
+    return io.StringIO("".join(text_lines(io.BytesIO(data), encoding)), newline="")

@@ -102,7 +102,10 @@ def import_csv_help() -> str:
             f"[bold]Required columns[/] (a header is the name, or one of the spellings in parentheses): {spelled(required)}.\n\n"
             f"[bold]Optional columns[/]: {spelled(optional)}.\n\n"
             "One row per employee; rows of one company and year must be consecutive and become one submission. "
-            "Importing the same file again records nothing twice. Errors are listed by row and column.")
+            "Importing the same file again records nothing twice. Errors are listed by row and column.\n\n"
+            "[bold]Encodings[/]: UTF-8 (with or without a BOM) or Shift_JIS (CP932, as Windows payroll software saves "
+            "CSV), detected from the file; --encoding utf-8 or --encoding cp932 says which. A file in another "
+            "encoding (UTF-16 …), or mixing the two, is refused naming its line.")
 
 
 @app.command("import-csv", help=import_csv_help(),
@@ -113,17 +116,23 @@ def import_csv_help() -> str:
                     "  7000012050002,2026,株式会社テスト,東京都千代田区,131016,山田 太郎,123456789018,東京都千代田区,"
                     "5000000,3560000,1200000,120000,700000")
 def import_csv(
-    csv_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, one row per employee, UTF-8 with or without BOM."),
+    csv_file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                    help="CSV, one row per employee: UTF-8 (with or without BOM) or Shift_JIS (CP932)."),
     as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
+    encoding: str = typer.Option("auto", "--encoding", metavar="auto|utf-8|cp932",
+                                 help="The file's encoding: auto (detected: UTF-8, UTF-8 with BOM or CP932), utf-8, "
+                                      "or cp932 (also shift_jis, sjis, windows-31j, ms932: Windows' Shift_JIS)."),
 ) -> None:
+    from ledger.encoding.text_files import LineDecoder
     from producers.csv_import import import_payroll_csv
     from producers.sdk import Producer
 
+    run(lambda: LineDecoder(encoding))  # an unknown encoding is refused before anything is opened
     who = principal(as_)
     with open_kiroku() as k, Progress(TextColumn("[bold]Importing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
                                 console=console, transient=True) as bar:
         task = bar.add_task("rows", total=None)
-        result = run(lambda: import_payroll_csv(Producer(k, who), csv_file, keep_receipts=False,
+        result = run(lambda: import_payroll_csv(Producer(k, who), csv_file, keep_receipts=False, encoding=encoding,
                                                  on_row=lambda n: bar.update(task, completed=n - 1)))
     console.print(f"Read {result.rows:,} rows: recorded {result.recorded} submission(s).")
     if result.errors:

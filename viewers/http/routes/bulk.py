@@ -5,7 +5,12 @@ so memory stays bounded whatever the size; each result line is written as soon a
 recorded. NDJSON items are submissions, each with its own ``idempotency_key`` (sending the same
 upload again returns the original receipts). CSV is a salary-payment-report export, one row per
 employee, each run of rows of one company and year one submission, keyed by its rows (as
-``kiroku import-csv`` does). Result lines:
+``kiroku import-csv`` does), in UTF-8 (with or without a BOM) or CP932 (Windows' Shift_JIS): the
+``charset`` parameter of ``text/csv`` says which (``shift_jis``, ``cp932``, ``utf-8`` …), or,
+without one, it is detected (:mod:`ledger.encoding.text_files`). The IANA text/csv registration
+(RFC 4180 as RFC 7111 updated it, after RFC 6657) says to assume UTF-8 without a charset:
+detection reads every UTF-8 body as UTF-8 still (a valid UTF-8 line decides UTF-8), and reads a
+CP932 body that would otherwise be refused. NDJSON is UTF-8, as JSON is (RFC 8259 §8.1). Result lines:
 
     {"item": 1, "status": 201, "receipt": {...}}
     {"item": 2, "status": 200, "replayed": true, "receipt": {...}}   # recorded before: the original receipt
@@ -46,6 +51,7 @@ from starlette.requests import ClientDisconnect
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
 from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
+from ledger.encoding.text_files import ACCEPTED, AUTO, SPELLINGS, UTF8, LineDecoder
 from ledger.errors import KirokuError, PayloadTooLarge, TooManyRequests, UnsupportedMediaType, ValidationError
 from ledger.ports import FILINGS, Position
 from viewers.http.deps import Limits, current_principal, kiroku_of, problems, reauthenticate
@@ -118,16 +124,38 @@ def slots_of(request: Request) -> BulkSlots:
 @router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload",
              openapi_extra={"requestBody": {"required": True, "content": {
                  NDJSON: {"schema": {"type": "string", "description": "one SubmissionIn object with an idempotency_key per line"}},
-                 CSV: {"schema": {"type": "string", "description": "salary payment report rows, English or Japanese headers"}},
+                 CSV: {"schema": {"type": "string", "description": (
+                     "salary payment report rows, English or Japanese headers; UTF-8 (with or without a BOM) or "
+                     "Shift_JIS (CP932): charset=utf-8, shift_jis, cp932 (sjis, windows-31j, ms932), or none (detected)")}},
              }}},
              responses={200: {"description": "one NDJSON result line per item, then a `done` line",
                               "content": {NDJSON: {"schema": {"type": "string"}}}}, **problems(415)})
 async def bulk(request: Request, who: Who) -> Response:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media, *params = request.headers.get("content-type", "").split(";")
+    media = media.strip().lower()
     if media not in (NDJSON, CSV, "application/jsonl", "application/json-seq"):
         raise UnsupportedMediaType("send the submissions as application/x-ndjson (one JSON object per line) or text/csv",
                                    field="content-type", expected=f"{NDJSON} or {CSV}", got=media or None)
-    return BulkResponse(request, who, kiroku_of(request), csv_mode=media == CSV)
+    charset = _charset(params)
+    codec = AUTO if charset is None else SPELLINGS.get(charset.lower())
+    if media == CSV and codec is None:
+        raise UnsupportedMediaType(f"a CSV upload in charset {charset!r} is not read: send it as UTF-8 or Shift_JIS (CP932), "
+                                   "naming it in the charset parameter or not", field="content-type",
+                                   expected=f"{CSV} with charset {ACCEPTED}, or none (detected)", got=f"charset={charset}")
+    if media != CSV and codec not in (AUTO, UTF8):  # JSON is UTF-8 (RFC 8259 §8.1)
+        raise UnsupportedMediaType(f"{media} is UTF-8 text (RFC 8259 §8.1), not {charset!r}", field="content-type",
+                                   expected=f"{media} with charset=utf-8, or none", got=f"charset={charset}")
+    return BulkResponse(request, who, kiroku_of(request), csv_mode=media == CSV, encoding=codec or AUTO)
+
+
+def _charset(params: list[str]) -> str | None:
+    """The ``charset`` parameter among a Content-Type's parameters (RFC 9110 §8.3.1: its name is
+    case-insensitive, its value may be quoted), at most 40 characters of it; None without one."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').strip()[:40]
+    return None
 
 
 class BulkResponse(Response):
@@ -136,9 +164,9 @@ class BulkResponse(Response):
 
     media_type = NDJSON
 
-    def __init__(self, request: Request, who: Principal, kiroku: Kiroku, csv_mode: bool) -> None:
+    def __init__(self, request: Request, who: Principal, kiroku: Kiroku, csv_mode: bool, encoding: str = AUTO) -> None:
         super().__init__(media_type=NDJSON)
-        self.request, self.who, self.kiroku, self.csv_mode = request, who, kiroku, csv_mode
+        self.request, self.who, self.kiroku, self.csv_mode, self.encoding = request, who, kiroku, csv_mode, encoding
         limits: Limits = request.app.state.limits
         self.batch, self.max_line = limits.bulk_batch, limits.max_line
         self.bell = request.app.state.bell
@@ -193,7 +221,7 @@ class BulkResponse(Response):
         try:
             if self.csv_mode:
                 try:
-                    self._csv(_text_lines(read, self.max_line), emit, counts)
+                    self._csv(_text_lines(read, self.max_line, self.encoding), emit, counts)
                 except csv.Error as exc:
                     raise ValidationError(f"the CSV is malformed after item {counts['items']}: {exc}", field="body",
                                           expected="RFC 4180 CSV", got=str(exc), code="invalid_csv") from None
@@ -339,11 +367,14 @@ def _too_long(line_no: int, length: int, limit: int) -> PayloadTooLarge:
                            expected=f"at most {limit:,} bytes per line", got=f"{length:,} bytes", code="line_too_long")
 
 
-def _lines(read: Callable[[], bytes | None], limit: int) -> Iterator[tuple[int, bytes | int | None]]:
+def _lines(read: Callable[[], bytes | None], limit: int, drop_bom: bool = True) -> Iterator[tuple[int, bytes | int | None]]:
     """The upload's lines as they arrive, numbered from 1: ``(n, bytes)`` without the line ending;
     ``(n, length)`` for a line longer than ``limit`` bytes, which is counted, never kept; ``(n, None)``
     after each chunk (what it completed may be recorded now). Linear in the upload: a line's
-    pieces are joined once, when it ends; a leading UTF-8 BOM is dropped."""
+    pieces are joined once, when it ends; a leading UTF-8 BOM is dropped if ``drop_bom``.
+
+    Splitting bytes at LF is safe in UTF-8 and in CP932 alike: neither has 0x0A inside a
+    character (:mod:`ledger.encoding.text_files`)."""
     parts: list[bytes] = []
     size = 0  # of the line so far
     line_no = 1
@@ -359,36 +390,34 @@ def _lines(read: Callable[[], bytes | None], limit: int) -> Iterator[tuple[int, 
                 parts.append(piece)
             if end < 0:
                 break
-            yield line_no, (size if size > limit else _joined(parts, line_no))
+            yield line_no, (size if size > limit else _joined(parts, line_no, drop_bom))
             line_no, parts, size, start = line_no + 1, [], 0, end + 1
         yield line_no, None
     if size:
-        yield line_no, (size if size > limit else _joined(parts, line_no))
+        yield line_no, (size if size > limit else _joined(parts, line_no, drop_bom))
 
 
-def _joined(parts: list[bytes], line_no: int) -> bytes:
+def _joined(parts: list[bytes], line_no: int, drop_bom: bool) -> bytes:
     line = b"".join(parts)
-    if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+    if drop_bom and line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
         line = line[3:]
     return line[:-1] if line.endswith(b"\r") else line
 
 
-def _text_lines(read: Callable[[], bytes | None], limit: int) -> Iterator[str]:
-    """Lines of a CSV upload, decoded, line endings kept for the csv module (which wants them); a
-    line longer than ``limit`` bytes ends the upload (413, naming it: a CSV cannot be resynchronised)."""
-    for line_no, line in _lines(read, limit):
+def _text_lines(read: Callable[[], bytes | None], limit: int, encoding: str = AUTO) -> Iterator[str]:
+    """Lines of a CSV upload, decoded (UTF-8 or CP932, as ``encoding`` — a charset — says, or
+    detected: :class:`LineDecoder`), line endings kept for the csv module (which wants them); a
+    line longer than ``limit`` bytes ends the upload (413, naming it: a CSV cannot be resynchronised),
+    as does one that cannot be decoded (422 ``invalid_encoding`` or ``mixed_encoding``, naming it)."""
+    decoder = LineDecoder(encoding, said_by="as the Content-Type charset said", where="the upload")
+    for line_no, line in _lines(read, limit, drop_bom=False):
         if line is None:
             continue
         if isinstance(line, int):
             raise PayloadTooLarge(f"line {line_no} of the upload is longer than this server accepts ({limit:,} bytes)",
                                   field="body", expected=f"at most {limit:,} bytes per line", got=f"{line:,} bytes",
                                   code="line_too_long")
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationError(f"line {line_no} of the upload is not UTF-8 text (byte {exc.start + 1} of the line)",
-                                  field="body", expected="UTF-8", got=f"byte {exc.start + 1} of {len(line):,}",
-                                  code="invalid_encoding") from None
+        text = decoder.decode(line, line_no)
         # Universal newlines, as a text-mode file would give the csv module (a lone CR ends a line too).
         for part in text.split("\r"):
             yield part + "\n"
