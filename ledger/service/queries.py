@@ -31,7 +31,7 @@ from ledger.domain.model import (
     SubmissionKind,
     utcnow,
 )
-from ledger.domain.procedures import PROCEDURES, get_procedure
+from ledger.domain.procedures import FILING_CODES, PROCEDURES, get_procedure
 from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.snapshots import load_snapshot
 from ledger.errors import Forbidden, NotFound, ValidationError
@@ -345,6 +345,13 @@ class Queries:
     def missing_report(self, who: Principal, procedure: str | None = None, period: str | None = None) -> list[MissingFiling]:
         """An agency's report of enrolled companies that filed nothing by the deadline."""
         agency = authz.require_agency(who, "receives missing-filing reports")
+        if procedure is not None:  # a misspelt filter is refused, not answered with an empty report
+            get_procedure(procedure)
+            if period is not None:
+                calendar.validate_period(procedure, period)
+        elif period is not None and not any(_is_period_of(code, period) for code in FILING_CODES):
+            raise ValidationError(f"period {period!r} is no period of any procedure", field="period",
+                                  expected="a year YYYY, a month YYYY-MM or a day YYYY-MM-DD", got=period, code="invalid_period")
         with self.catalog.connect() as conn:
             rows = reads.missing_for(conn, agency, procedure, period)
         reported = Basis(True, legal_basis="missing-filing report to the agency")
@@ -403,3 +410,11 @@ class Queries:
 
 
 __all__ = ["Queries", "parse_cursor", "partial_view"]
+
+
+def _is_period_of(procedure: str, period: str) -> bool:
+    try:
+        calendar.validate_period(procedure, period)
+    except ValidationError:
+        return False
+    return True

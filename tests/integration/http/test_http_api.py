@@ -427,3 +427,15 @@ def test_every_operation_with_a_body_documents_the_answers_a_body_can_get(api):
         for method, op in ops.items():
             if "requestBody" not in op:
                 assert not {"408", "415"} & set(op["responses"]), (method, path)
+
+
+@pytest.mark.parametrize(("params", "code", "field"), [
+    ({"procedure": "PAYROL_REPORT"}, "unknown_procedure", "procedure"),
+    ({"procedure": "PAYROLL_REPORT", "period": "2026-13"}, "invalid_period", "period"),
+    ({"period": "-2585"}, "invalid_period", "period"),
+])
+def test_a_misspelt_missing_filings_filter_is_refused_not_answered_with_an_empty_report(api, params, code, field):
+    """Bad input gets a clear error: an agency clerk who mistypes the procedure learns it, instead of
+    reading "nothing is missing"."""
+    resp = api.as_("agency:municipality:131016").get("/v1/missing-filings", params=params)
+    assert (resp.status_code, resp.json()["code"], resp.json()["field"]) == (422, code, f"/{field}")
