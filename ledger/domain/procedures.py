@@ -27,7 +27,12 @@ TAX_OFFICE = "tax-office"  # 税務署
 PENSION_OFFICE = "pension-office"  # 年金事務所
 LABOUR_BUREAU = "labour-bureau"  # 労働局
 LABOUR_STANDARDS_OFFICE = "labour-standards-office"  # 労働基準監督署
-AGENCY_KINDS = (MUNICIPALITY, TAX_OFFICE, PENSION_OFFICE, LABOUR_BUREAU, LABOUR_STANDARDS_OFFICE)
+HEALTH_INSURANCE_SOCIETY = "health-insurance-society"  # 健康保険組合 (its id: the 8-digit 保険者番号)
+AGENCY_KINDS = (MUNICIPALITY, TAX_OFFICE, PENSION_OFFICE, LABOUR_BUREAU, LABOUR_STANDARDS_OFFICE, HEALTH_INSURANCE_SOCIETY)
+
+#: 保険者番号 of a 健康保険組合: 8 digits, the first two its 法別番号 06 (厚生労働省「診療報酬請求書等の
+#: 記載要領」, 法別番号及び制度の略称表: 01 全国健康保険協会管掌健康保険, 06 組合管掌健康保険).
+_SOCIETY_CODE = re.compile(r"06[0-9]{6}")
 
 MAX_ERRORS = 50  # a submission with more problems than this reports the first fifty
 
@@ -103,6 +108,11 @@ class Procedure:
     sensitive_fields: tuple[str, ...] = field(default=())
     #: For a disposition: the filing procedure it answers (a grant of that procedure covers it).
     answers: str | None = None
+    #: Other agency kinds the procedure may also be filed with, and their legal basis: an employer in
+    #: a 健康保険組合 files the 健康保険 part of its 算定基礎届 and 賞与支払届 with the 組合 as well as
+    #: the 厚生年金 part with the 年金事務所 (健康保険法第48条; japan-forms-review.md E12).
+    also_kinds: tuple[str, ...] = ()
+    also_basis: str | None = None
     #: Blocks of the payload beside its header and lines (the 総括表 of a 給与支払報告書, v2 on).
     blocks: tuple[FieldRule, ...] = ()
     #: Where retention starts: ``period_end`` (the day after the period's last day) or
@@ -135,6 +145,11 @@ def _days(name: str, month_days: int) -> FieldRule:
 #: 被保険者整理番号: assigned by the pension office to each insured person of an office, 1 to 6 digits
 #: on the 算定基礎届 and 賞与支払届 (日本年金機構「届書の記入方法」).
 _INSURED = FieldRule("insured_number", "count", max_value=999_999)
+
+#: A 健康保険組合 receives the 健康保険 part of the social-insurance reports (健康保険法第48条: 被保険者の
+#: 報酬月額・賞与額 are reported to the 保険者, which for its members is the 組合).
+_SOCIETY: dict[str, Any] = {"also_kinds": (HEALTH_INSURANCE_SOCIETY,),
+                            "also_basis": "健康保険法第48条 (報酬月額・賞与額の届出: 健康保険組合)"}
 
 PROCEDURES: dict[str, Procedure] = {
     p.code: p
@@ -172,13 +187,13 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("remuneration_june", "yen", max_value=_MAX_MONTHLY), _days("days_april", 30),
                 _days("days_may", 31), _days("days_june", 30),
             ),
-            "厚生年金保険法第21条・健康保険法第41条 (定時決定)", sensitive_fields=("personal_number",),
+            "厚生年金保険法第21条・健康保険法第41条 (定時決定)", sensitive_fields=("personal_number",), **_SOCIETY,
         ),
         Procedure(
             "BONUS_PAYMENT", "賞与支払届", "bonus payment report", PENSION_OFFICE,
             "kiroku.payloads.BonusPayment", 2, "office", _office(),
             (_INSURED, FieldRule("employee_name", "text"), _PN, FieldRule("bonus_amount", "yen", max_value=_MAX_MONTHLY)),
-            "厚生年金保険法第24条の4・健康保険法第45条 (標準賞与額)", sensitive_fields=("personal_number",),
+            "厚生年金保険法第24条の4・健康保険法第45条 (標準賞与額)", sensitive_fields=("personal_number",), **_SOCIETY,
         ),
         Procedure(
             "WAGE_LEDGER", "賃金台帳", "wage ledger", LABOUR_STANDARDS_OFFICE,
@@ -211,6 +226,7 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("grade", "count", max_value=_MAX_GRADE),
             ),
             "厚生年金保険法第21条 (標準報酬月額の決定の通知)", disposition=True, answers="STANDARD_REMUNERATION",
+            also_kinds=(HEALTH_INSURANCE_SOCIETY,), also_basis="健康保険法第41条・第49条 (標準報酬月額の決定と通知)",
         ),
         # 賞与不支給報告書 (from April 2021, 日本年金機構 2021-03-04 notice): an office registered with its
         # 賞与支払予定月 reports a registered month in which no bonus was paid. The form carries the
@@ -270,6 +286,9 @@ def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
                 f"its 給与支払報告書 and is the agency — use {MUNICIPALITY}:{city} ({parent.name if parent else city})",
                 field=field_name, expected=f"{MUNICIPALITY}:{city}", got=value, code="ward_of_city",
             )
+    if m["kind"] == HEALTH_INSURANCE_SOCIETY and _SOCIETY_CODE.fullmatch(m["code"]) is None:
+        raise ValidationError(f"{field_name}: a 健康保険組合 is named by its 8-digit 保険者番号, which starts with 06, got {value!r}",
+                              field=field_name, expected="health-insurance-society:06xxxxxx", got=value, code="invalid_agency")
     return value
 
 
@@ -795,3 +814,8 @@ def deemed_for(proc: Procedure, period: str) -> Deemed | None:
     if deemed is None or calendar.period_sort_key(proc.code, period) < calendar.period_sort_key(proc.code, deemed.first_period):
         return None
     return deemed
+
+
+def serves(proc: Procedure, kind: str) -> bool:
+    """Whether an agency of ``kind`` receives (or, for a disposition, issues) ``proc``."""
+    return kind == proc.agency_kind or kind in proc.also_kinds

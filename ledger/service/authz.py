@@ -21,7 +21,7 @@ from typing import Any
 from ledger.catalog import reads
 from ledger.catalog.reads import Connection
 from ledger.domain.model import Action, Enrollment, Grant, Principal, PrincipalKind
-from ledger.domain.procedures import PROCEDURES, Procedure, agency_kind, deemed_for
+from ledger.domain.procedures import PROCEDURES, Procedure, agency_kind, deemed_for, serves
 from ledger.errors import Forbidden
 
 AGENTS = (PrincipalKind.VENDOR, PrincipalKind.FIRM, PrincipalKind.BANK)
@@ -113,6 +113,10 @@ def may_read_submission(conn: Connection, who: Principal, sub: dict, at: datetim
         deemed = deemed_for(proc, sub["period"])
         if deemed is not None and agency_kind(who.name) == PROCEDURES[deemed.procedure].agency_kind != proc.agency_kind:
             return Basis(True, legal_basis=deemed.legal_basis, reveal=True, lines=lines or None)  # the 源泉徴収票's own statute
+        if agency_kind(who.name) in proc.also_kinds:
+            # A 健康保険組合 receives the 健康保険 part; the 個人番号 on these forms is the 70歳以上被用者's,
+            # for 厚生年金 (日本年金機構): it is not the 組合's to see.
+            return Basis(True, legal_basis=proc.also_basis, reveal=False, lines=lines or None)
         return Basis(True, legal_basis=proc.legal_basis, reveal=agency_kind(who.name) == proc.agency_kind, lines=lines or None)
     if who.kind is PrincipalKind.OPERATOR:
         return Basis(False, reason="the operator cannot read payloads")
@@ -254,7 +258,7 @@ def may_decide_enrollment(who: Principal, enr: Enrollment) -> Basis:
     if who.kind is not PrincipalKind.AGENCY:
         raise Forbidden(f"only an agency decides on enrollments, not a {who.kind.value}", field="principal", got=who.id)
     proc = PROCEDURES[enr.procedure]
-    addressed = enr.agency_id == who.name if enr.agency_id else agency_kind(who.name) == proc.agency_kind
+    addressed = enr.agency_id == who.name if enr.agency_id else serves(proc, agency_kind(who.name))
     if not addressed:
         return Basis(False, reason="not addressed to this agency")
     return Basis(True, legal_basis="addressee")
@@ -262,7 +266,7 @@ def may_decide_enrollment(who: Principal, enr: Enrollment) -> Basis:
 
 def require_policy_setter(who: Principal, proc: Procedure) -> None:
     """Only an agency of the procedure's kind sets a standing policy for it."""
-    if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
+    if who.kind is not PrincipalKind.AGENCY or not serves(proc, agency_kind(who.name)):
         raise Forbidden(f"only a {proc.agency_kind} sets a policy for {proc.code}", field="principal", got=who.id)
 
 
@@ -287,7 +291,7 @@ def may_revoke(who: Principal, grant: Grant) -> Basis:
 def may_issue_disposition(who: Principal, proc: Procedure, header: dict[str, Any] | None) -> Basis:
     """An agency of the disposition's kind, in its own name: a municipality issues only under its
     own 地方公共団体コード (地方税法第321条の4: the municipality that decided the tax notifies it)."""
-    if who.kind is not PrincipalKind.AGENCY or agency_kind(who.name) != proc.agency_kind:
+    if who.kind is not PrincipalKind.AGENCY or not serves(proc, agency_kind(who.name)):
         return Basis(False, reason=f"not a {proc.agency_kind}")
     code = (header or {}).get("municipality_code")
     own = who.name.split(":", 1)[1]

@@ -38,6 +38,7 @@ from ledger.domain.procedures import (
     Procedure,
     agency_kind,
     get_procedure,
+    serves,
     validate_agency_id,
     validate_filing_period,
     validate_payload,
@@ -152,10 +153,12 @@ class Commands:
                     field="agency_id", expected=f"a {proc.agency_kind} id", got=None, code="required",
                 )
             validate_agency_id(agency_id)
-            if agency_kind(agency_id) != proc.agency_kind:
+            if not serves(proc, agency_kind(agency_id)):
+                kinds = " or ".join((proc.agency_kind, *proc.also_kinds))
                 raise ValidationError(
-                    f"{procedure} goes to a {proc.agency_kind}, not to {agency_id}",
-                    field="agency_id", expected=f"{proc.agency_kind}:<code>", got=agency_id, code="wrong_agency",
+                    f"{procedure} goes to a {kinds}, not to {agency_id}",
+                    field="agency_id", expected=" or ".join(f"{k}:<code>" for k in (proc.agency_kind, *proc.also_kinds)), got=agency_id,
+                    code="wrong_agency",
                 )
         with self._decide:
             grant_id = self._require_company(who, corporate_number, procedure, Action.SUBMIT)

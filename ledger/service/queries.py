@@ -31,7 +31,7 @@ from ledger.domain.model import (
     SubmissionKind,
     utcnow,
 )
-from ledger.domain.procedures import FILING_CODES, PROCEDURES, get_procedure
+from ledger.domain.procedures import FILING_CODES, PROCEDURES, get_procedure, serves
 from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.snapshots import load_snapshot
 from ledger.errors import Forbidden, NotFound, ValidationError
@@ -333,7 +333,7 @@ class Queries:
         """Enrollments addressed to an agency that it has not decided on yet."""
         agency = authz.require_agency(who, "decides on enrollments")
         kind = agency.split(":", 1)[0]
-        codes = [p.code for p in PROCEDURES.values() if p.agency_kind == kind and not p.disposition]
+        codes = [p.code for p in PROCEDURES.values() if serves(p, kind) and not p.disposition]
         with self.catalog.connect() as conn:
             # Another agency's number for the company is that agency's business, not this one's.
             out = [x.model_copy(update={"assigned_ids": {}}) for x in reads.open_enrollments_for(conn, agency, codes)
