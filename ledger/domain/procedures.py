@@ -460,14 +460,9 @@ def _check_v2(rule: FieldRule, value: Any, path: str, where: str) -> Any:
                                   expected=f"at most {rule.max_items} items", got=f"{len(value)} items", code="too_many_items")
         item = FieldRule(rule.name, {"choices": "choice", "yens": "yen", "records": "record"}[kind], max_value=rule.max_value,
                          choices=rule.choices, fields=rule.fields)
-        out, errors = [], []
-        for number, element in enumerate(value, start=1):
-            try:
-                out.append(_check(item, element, f"{path}[{number}]", where))
-            except ValidationErrors as many:
-                errors.extend(many.errors)
-            except ValidationError as one:
-                errors.append(one)
+        errors: list[ValidationError] = []
+        out = [_collecting(errors, lambda e=element, n=number: _check(item, e, f"{path}[{n}]", where))
+               for number, element in enumerate(value, start=1)]
         if errors:
             raise ValidationErrors(errors[:MAX_ERRORS])
         return out
@@ -500,17 +495,21 @@ def check_record(rules: tuple[FieldRule, ...], value: Any, path: str, where: str
                               expected="an object", got=type(value).__name__, code="invalid_type")
     errors: list[ValidationError] = [_unknown_field(str(k), f"{path}.{k}", [r.name for r in rules], where)
                                      for k in sorted(set(value) - {r.name for r in rules}, key=str)]
-    out: dict[str, Any] = {}
-    for r in rules:
-        try:
-            out[r.name] = _check(r, value.get(r.name), f"{path}.{r.name}", where)
-        except ValidationErrors as many:
-            errors.extend(many.errors)
-        except ValidationError as one:
-            errors.append(one)
+    out = {r.name: _collecting(errors, lambda r=r: _check(r, value.get(r.name), f"{path}.{r.name}", where)) for r in rules}
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     return out
+
+
+def _collecting(errors: list[ValidationError], check: Callable[..., Any]) -> Any:
+    """``check()``, or None with its error(s) added to ``errors``: every problem is named, not the first."""
+    try:
+        return check()
+    except ValidationErrors as many:
+        errors.extend(many.errors)
+    except ValidationError as one:
+        errors.append(one)
+    return None
 
 
 #: The Python type a clean value of each field kind has (a subclass is left to the careful path).
@@ -610,13 +609,7 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
     errors: list[ValidationError] = []
 
     def guard(fn: Callable[..., Any]) -> Any:  # called with no arguments (the lambdas bind r as a default)
-        try:
-            return fn()
-        except ValidationErrors as many:
-            errors.extend(many.errors)
-        except ValidationError as one:
-            errors.append(one)
-        return None
+        return _collecting(errors, fn)
 
     if not isinstance(payload, dict):
         raise ValidationError("payload must be an object with its header and lines", field="payload", expected="an object",
