@@ -434,22 +434,23 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
 def _check_v2(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     """The kinds the v2 forms add (dates, flags, choices, nested records and lists)."""
     kind = rule.kind
+    # What a person's fields hold is personal data (a birth date, a name typed into the wrong box):
+    # an error there describes what came, never echoes it.
+    got = _described(value) if ".person." in f".{path}." else shown_value(value)
     if kind == "date":
         if not isinstance(value, str) or _as_date(value) is None:
-            # A person's dates (生年月日) are personal data: described, never echoed.
-            got = f"{type(value).__name__} of {len(value)}" if ".person." in f".{path}." and isinstance(value, str) else shown_value(value)
             raise ValidationError(f"{where}{rule.name} must be a date YYYY-MM-DD, got {got}", field=path,
                                   expected="a date YYYY-MM-DD (西暦)", got=got, code="invalid_date")
         return value
     if kind == "flag":
         if not isinstance(value, bool):
             raise ValidationError(f"{where}{rule.name} must be true or false, got {type(value).__name__}", field=path,
-                                  expected="true or false", got=shown_value(value), code="invalid_flag")
+                                  expected="true or false", got=got, code="invalid_flag")
         return value
     if kind == "choice":
         if not isinstance(value, str) or value not in rule.choices:
-            raise ValidationError(f"{where}{rule.name} must be one of {', '.join(rule.choices)}, got {shown_value(value)}", field=path,
-                                  expected="one of " + ", ".join(rule.choices), got=shown_value(value), code="invalid_choice")
+            raise ValidationError(f"{where}{rule.name} must be one of {', '.join(rule.choices)}, got {got}", field=path,
+                                  expected="one of " + ", ".join(rule.choices), got=got, code="invalid_choice")
         return value
     if kind in ("choices", "yens", "records"):
         if not isinstance(value, list):
@@ -471,12 +472,17 @@ def _check_v2(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     raise AssertionError(f"unknown field kind {kind}")  # a bug in a rule table, not bad input
 
 
+def _described(value: Any) -> str:
+    """A value by its type and size only."""
+    return f"{type(value).__name__} of {len(value)}" if isinstance(value, (str, list, dict)) else type(value).__name__
+
+
 def shown_value(value: Any) -> Any:
     """What an error says came: a short scalar as it is, anything else by its type (never a
     long text, which could be a name or an address)."""
     if isinstance(value, (bool, int)) or (isinstance(value, str) and len(value) <= 20):
         return value
-    return f"{type(value).__name__} of {len(value)}" if isinstance(value, (str, list, dict)) else type(value).__name__
+    return _described(value)
 
 
 def _as_date(value: str) -> date | None:

@@ -312,3 +312,19 @@ def test_a_notice_names_its_three_taxes_and_they_add_up_to_the_year() -> None:
     assert validate_payload(NOTICE, good)
     bad = {**good["lines"][0], "forest_tax": 0}
     assert errors(NOTICE, {**good, "lines": [bad]}) == [("lines[1].annual_tax", "inconsistent_amounts")]
+
+
+@pytest.mark.parametrize(("over", "field"), [({"relation": "山田花子"}, "relation"), ({"cohabiting": "山田花子"}, "cohabiting"),
+                                             ({"birth_date": "花子"}, "birth_date")])
+def test_what_was_typed_into_a_persons_field_is_never_echoed(over: dict[str, Any], field: str) -> None:
+    """A name typed into the wrong box of a dependant is still personal data: the error names the
+    field and what kind of value came, not the value (a short value elsewhere, like a reason code, is shown)."""
+    kid = {"name": "高橋 次郎", "relation": "UNDER_16", "personal_number_absence": "NOT_PROVIDED", **over}
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, report(slip(person=person(dependants=[kid]))))
+    (one,) = err.value.errors
+    assert one.field == f"lines[1].person.dependants[1].{field}" and one.got == f"str of {len(over[field])}"
+    assert "花子" not in str(one) and "花子" not in str(one.got)
+    with pytest.raises(ValidationErrors) as other:
+        validate_payload(PAYROLL, report(slip(collection="ORDINARY", ordinary_reason="普G")))
+    assert other.value.errors[0].got == "普G"
