@@ -332,7 +332,23 @@ def validate_filing_period(proc: Procedure, period: str, now: datetime, field: s
             field=field, expected=f"a period whose {proc.retention_years}-year retention has not ended",
             got=period, code="period_past_retention",
         )
+    opens = FILING_OPENS.get(proc.code)
+    if opens is not None and now < (first := opens(period)):
+        raise ValidationError(
+            f"{field} {period!r} for {proc.code} cannot be filed yet: its filing period opens at 00:00 JST on "
+            f"{first.date().isoformat()}, once the April–June pay it reports is known",
+            field=field, expected=f"a period whose filing has opened (from {first.date().isoformat()})", got=period,
+            code="filing_not_open",
+        )
     return period
+
+
+#: Procedures filed only from a given day (E14): the 算定基礎届 reports the pay of April, May and June
+#: and is filed "毎年7月1日から同月10日までの間" (健康保険法施行規則第25条第1項, 厚生年金保険法施行規則
+#: 第18条第1項): one dated before 1 July cannot hold its June. A late one is still taken (期限後).
+FILING_OPENS: dict[str, Callable[[str], datetime]] = {
+    "STANDARD_REMUNERATION": lambda period: datetime(int(period), 7, 1, tzinfo=calendar.JST),
+}
 
 
 def agency_kind(agency_id: str) -> str:

@@ -192,7 +192,8 @@ def test_a_malformed_disposition_is_refused_naming_the_field(kiroku, kind, perio
     assert (err.value.code, err.value.field) == (code, field)
 
 
-def test_a_pension_office_sends_a_standard_remuneration_decision(kiroku):
+def test_a_pension_office_sends_a_standard_remuneration_decision(kiroku, clock):
+    clock.set(jst(2027, 7, 5, 10, 0))  # the 算定基礎届 of 2027 is filed from 1 July 2027
     enroll_to(kiroku, CORP_A, "STANDARD_REMUNERATION", PENSION_OFFICE)
     receipt = company(kiroku, CORP_A).record(CORP_A, "STANDARD_REMUNERATION", "2027", standard_remuneration())
     issued = agency(kiroku, PENSION_OFFICE).issue_disposition(CORP_A, "STANDARD_REMUNERATION_DECISION", "2027", {

@@ -21,6 +21,7 @@ from tests.integration.helpers import (
     enroll_to,
     firm_view,
     grant_until,
+    jst,
     municipality,
     standard_remuneration,
 )
@@ -121,7 +122,8 @@ def test_a_bank_sees_personal_numbers_masked_and_cannot_be_granted_them(kiroku):
     assert (err.value.code, err.value.field) == ("no_legal_basis", "personal_numbers")
 
 
-def test_a_firm_sees_personal_numbers_only_when_its_grant_says_so(kiroku):
+def test_a_firm_sees_personal_numbers_only_when_its_grant_says_so(kiroku, clock):
+    clock.set(jst(2027, 7, 5, 10, 0))  # the 算定基礎届 of 2027 is filed from 1 July 2027
     a = company(kiroku, CORP_A)
     a.grant("firm:tanaka-sr", ["STANDARD_REMUNERATION"], ["read"], grant_until(kiroku))
     a.grant("firm:sato-tax", ["STANDARD_REMUNERATION"], ["read"], grant_until(kiroku), personal_numbers=True)

@@ -82,7 +82,8 @@ def test_a_recorded_submission_gets_a_receipt_that_points_at_its_log_record(kiro
     ("BONUS_PAYMENT", "2027-06-25", bonus_payment()),
     ("WAGE_LEDGER", "2027-04", wage_ledger()),
 ])
-def test_every_procedure_records_a_valid_payload_for_its_kind_of_period(kiroku, procedure, period, payload):
+def test_every_procedure_records_a_valid_payload_for_its_kind_of_period(kiroku, clock, procedure, period, payload):
+    clock.set(jst(2027, 7, 5, 10, 0))  # each of these periods may be filed then (the 算定基礎届 from 1 July)
     receipt = company(kiroku, CORP_A).record(CORP_A, procedure, period, payload)
     assert (receipt.procedure, receipt.period, receipt.line_count) == (procedure, period, 1)
     snap = company_view(kiroku, CORP_A).snapshot(receipt.submission_id)

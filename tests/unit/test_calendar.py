@@ -476,3 +476,16 @@ def test_a_filing_may_be_recorded_late_until_its_retention_ends_and_not_after() 
     with pytest.raises(ValidationError) as err:
         validate_filing_period(bonus, "2028-06-25", datetime(2026, 12, 4, tzinfo=UTC))
     assert err.value.code == "period_in_future"
+
+
+def test_a_standard_remuneration_report_is_filed_from_1_july_of_its_year() -> None:
+    """E14: the 算定基礎届 is filed "毎年7月1日から同月10日までの間" (健康保険法施行規則第25条第1項,
+    厚生年金保険法施行規則第18条第1項) and reports April–June pay: one dated before 1 July cannot hold
+    its June. From then on, late or not, it is taken (its deadline, 10 July rolled, says whether on time)."""
+    proc = PROCEDURES["STANDARD_REMUNERATION"]
+    with pytest.raises(ValidationError) as err:
+        validate_filing_period(proc, "2027", datetime(2027, 6, 30, 23, 59, tzinfo=JST))
+    assert (err.value.code, err.value.field, err.value.got) == ("filing_not_open", "period", "2027")
+    assert validate_filing_period(proc, "2027", datetime(2027, 7, 1, 0, 0, tzinfo=JST)) == "2027"
+    assert validate_filing_period(proc, "2027", datetime(2027, 11, 30, tzinfo=JST)) == "2027"  # late: still recorded
+    assert validate_filing_period(PROCEDURES["BONUS_PAYMENT"], "2027-06-25", datetime(2027, 6, 26, tzinfo=JST))  # no window
