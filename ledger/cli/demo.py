@@ -314,7 +314,8 @@ class _Story:
                 if e["municipality_code"] != code:
                     continue
                 annual = max(0, (e["income_after_deduction"] - e["total_deductions"]) // 10)
-                monthly = annual // 12
+                # 地方税法第321条の5: each month from July in 100円 units, the remainder in June.
+                monthly = annual // 12 // 100 * 100
                 lines.append({"employee_name": e["employee_name"], "line_ref": n, "annual_tax": annual,
                               "june_amount": annual - monthly * 11, "monthly_amount": monthly})
             agency.issue_disposition(c.corporate_number, "SPECIAL_COLLECTION_NOTICE", "2026",
