@@ -229,7 +229,7 @@ def may_read_disposition(conn: Connection, who: Principal, row: dict | None, at:
     if row is None:
         return NO_SUCH
     if who.kind is PrincipalKind.AGENCY and row["agency_id"] == who.name:
-        return Basis(True, legal_basis="issuer")
+        return Basis(True, legal_basis="issuer", reveal=True)  # it wrote what it reads
     return may_act_for(conn, who, row["corporate_number"], row["kind"], Action.RECEIVE_NOTICES, at)
 
 

@@ -535,12 +535,17 @@ class Commands:
             raise Forbidden(f"a municipality issues a {proc.name_ja} only in its own name: municipality_code must be {own}, "
                             f"not {normalized.get('municipality_code')}", field="municipality_code", expected=own,
                             got=normalized.get("municipality_code"), code="not_your_municipality")
-        payload_bytes = self.registry.encode(proc.schema, normalized, version=proc.version)
         disposition_id = new_id("dsp")
+        # From the v2 forms on, a disposition's persons are sealed as a filing's are, under the scope's
+        # data key: shredding at the end of retention erases them too.
+        stored, key_id = self.sealer.seal(proc, normalized, key_scope(corp, proc.code, period), disposition_id)
+        payload_bytes = self.registry.encode(proc.schema, stored, version=proc.version)
+        if key_id is not None:
+            self.sealer.persist({key_id})
         self._append([Event(DISPOSITION_ISSUED, {
             "disposition_id": disposition_id, "kind": kind, "agency_id": who.name, "period": period,
             "title": title or f"{proc.name_ja} {period}", "based_on": based_on, "payload": payload_bytes,
-            "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": None,
+            "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": key_id,
         }, actor=who.id, corporate_number=corp)])
         with self.catalog.connect() as conn:
             row = reads.disposition(conn, disposition_id)

@@ -278,8 +278,10 @@ class Queries:
         if row is None or not basis.allowed:
             raise self.access.deny(who, row["corporate_number"] if row else None, "disposition", disposition_id, basis,
                                    f"no disposition {disposition_id} is visible to you", "disposition_id")
-        record, _, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"],
-                                     PROCEDURES[row["kind"]].version)
+        proc = PROCEDURES[row["kind"]]
+        record, _, _ = load_snapshot(self.registry, self.objects, row["snapshot_key"], row["payload_digest"], proc.version)
+        if proc.version >= 2:  # its persons are sealed: shown to the company and its agents, erased with the key
+            record, _ = self.sealer.unseal(proc, record, row["key_id"], disposition_id, reveal=basis.reveal)
         self.access.record(who, [(row["corporate_number"], "disposition", disposition_id, basis)])
         if row["delivered_us"] is None and authz.is_arrival(who):
             self.access.arrival(who, disposition_id, row["corporate_number"], basis.grant_id)

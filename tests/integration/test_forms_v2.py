@@ -140,3 +140,24 @@ def test_crypto_shredding_erases_the_person_whole_and_the_filing_still_verifies(
         proof = company(k, CORP_A).receipt_with_proof(receipt.submission_id)
         assert proof.receipt["payload_digest"] == receipt.payload_digest
     assert_verified(home)
+
+
+def test_a_v2_disposition_seals_its_persons_and_the_company_reads_them(home: Path, clock, on_v2) -> None:
+    """A 特別徴収税額決定通知 names the employees: from the v2 forms on, sealed as a filing's persons are
+    (crypto-shredding erases them too), shown to the company, masked numbers for an agent without them."""
+    clock.set(jst(2027, 5, 10, 10, 0))
+    on_v2()
+    with open_kiroku(home=home, clock=clock) as k:
+        enroll_payroll(k, CORP_A, CHIYODA)
+        filed = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", v2_payroll([v2_line(1)]))
+        twelve = [11_256] + [10_200] * 11
+        notice = {"municipality_code": CHIYODA, "designation_number": "00012345", "lines": [{
+            "person": {"name": "高橋 一郎1", "personal_number": personal(70_001)}, "employee_number": "E0001", "line_ref": 1,
+            "annual_tax": sum(twelve), "june_amount": twelve[0], "monthly_amount": twelve[1], "monthly_amounts": twelve}]}
+        issued = agency(k, municipality(CHIYODA)).issue_disposition(CORP_A, "SPECIAL_COLLECTION_NOTICE", "2027", notice,
+                                                                      based_on=[filed.submission_id])
+        got = k.queries.fetch_disposition(Principal.company(CORP_A), issued.disposition_id).payload
+        assert got is not None and got["lines"][0]["person"]["name"] == "高橋 一郎1"
+        assert got["lines"][0]["person"]["personal_number"] == personal(70_001) and got["designation_number"] == "00012345"
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file() and "keyring" not in p.parts)
+    assert "高橋 一郎1".encode() not in stored
