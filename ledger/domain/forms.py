@@ -290,12 +290,22 @@ def _slip_sums(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> l
     return out
 
 
-def _employment_dates(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
+def _employment_dates(line: dict[str, Any], number: int, payload: dict[str, Any]) -> list[ValidationError]:
+    """E5: a report of payment year Y lists who was paid in Y — a 中途就職 or 退職 date on it is in Y
+    (a retiree paid over 30万円 is reported, to the municipality of the address on the leaving date:
+    地方税法第317条の6第3項 — that is what ``municipality_code`` then names)."""
     start, end = line["employment_start"], line["employment_end"]
     if start is not None and end is not None and end < start:
         return [_error(number, "employment_end", "the leaving date is before the joining date", f"on or after {start}", end,
                        "inconsistent_dates")]
-    return []
+    year = payload.get("_period")
+    out = []
+    if year is not None:
+        for name, value in (("employment_start", start), ("employment_end", end)):
+            if value is not None and value[:4] != year:
+                out.append(_error(number, name, f"a {name.replace('_', ' ')} on the report of payment year {year} is in {year}",
+                                  f"a date in {year}", value, "date_outside_year"))
+    return out
 
 
 def _collection(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:

@@ -621,7 +621,7 @@ def _unknown_field(name: str, path: str, known: list[str], where: str) -> Valida
                            expected="one of " + ", ".join(known), got=name, code="unknown_field")
 
 
-def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
+def validate_payload(proc: Procedure, payload: Any, period: str | None = None) -> dict[str, Any]:
     """Check a payload (domain form: plain personal numbers) against the procedure's rules.
 
     Returns the normalized payload. Collects every problem (up to MAX_ERRORS) into one
@@ -687,7 +687,7 @@ def validate_payload(proc: Procedure, payload: Any) -> dict[str, Any]:
             if len(errors) >= MAX_ERRORS:
                 break
             if line is not None:  # every line is clean here: the careful path found no problem
-                errors.extend(_inconsistencies(proc, line, number, out))
+                errors.extend(_inconsistencies(proc, line, number, {**out, "_period": period}))
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     out["lines"] = out_lines

@@ -362,7 +362,7 @@ class Commands:
                 raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload",
                                       code="unexpected_payload")
         else:
-            payload = validate_payload(proc, req.payload)
+            payload = validate_payload(proc, req.payload, period)
         if reused:
             assert req.idempotency_key is not None
             raise key_conflict(req.idempotency_key)
@@ -510,7 +510,7 @@ class Commands:
             self.access.record(who, [(corp, "issue", kind, basis)])
             raise Forbidden(f"a {proc.name_ja} is issued by a {proc.agency_kind}", field="principal", got=who.id, code="forbidden")
         period = validate_filing_period(proc, period, self.clock())
-        normalized = validate_payload(proc, payload)
+        normalized = validate_payload(proc, payload, period)
         based_on = list(based_on or [])
         unknown: tuple[int, str] | None = None
         with self.catalog.connect() as conn:

@@ -328,3 +328,14 @@ def test_what_was_typed_into_a_persons_field_is_never_echoed(over: dict[str, Any
     with pytest.raises(ValidationErrors) as other:
         validate_payload(PAYROLL, report(slip(collection="ORDINARY", ordinary_reason="普G")))
     assert other.value.errors[0].got == "普G"
+
+
+def test_a_leaving_date_on_a_payroll_report_is_in_its_payment_year() -> None:
+    """E5: the 給与支払報告書 of payment year 2026 lists those paid in 2026; a retiree's 退職日 on it is in
+    2026, and its line goes to the municipality of the address on that day (地方税法第317条の6第3項;
+    japan-forms-review.md E5)."""
+    leaver = slip(year_end_adjusted=False, employment_end="2026-06-30", income_after_deduction=None, total_deductions=None)
+    assert validate_payload(PAYROLL, report(leaver), "2026")["lines"][0]["employment_end"] == "2026-06-30"
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, report(leaver), "2027")
+    assert [(e.field, e.code) for e in err.value.errors] == [("lines[1].employment_end", "date_outside_year")]
