@@ -159,13 +159,8 @@ class Sealer:
             return self._unseal_persons(proc, stored, key_id, submission_id, reveal, numbered)
         if not proc.sensitive_fields or key_id is None:
             return {**stored, "lines": [ln for _, ln in numbered]}, "none"
-        status = "shown" if reveal else "masked"
-        aead = None
-        if reveal:
-            try:
-                aead = self._cipher(key_id, self.keys.key_by_id(key_id))
-            except KeyErased:
-                status = "erased"
+        aead = self._key(key_id) if reveal else None
+        status = "masked" if not reveal else "erased" if aead is None else "shown"
         sid = submission_id.encode()
         lines = []
         for number, line in numbered:
@@ -183,13 +178,8 @@ class Sealer:
         """The v2 domain form of lines read as v2, written under v2 (a sealed person) or under v1 (a
         person in the clear fields, its personal number sealed alone): every person's personal
         numbers shown (``reveal``) or masked; the whole person erased once its key is destroyed."""
-        aead = None
-        status = "none" if key_id is None else "shown" if reveal else "masked"
-        if key_id is not None:
-            try:
-                aead = self._cipher(key_id, self.keys.key_by_id(key_id))
-            except KeyErased:
-                status = "erased"
+        aead = self._key(key_id) if key_id is not None else None
+        status = "none" if key_id is None else "erased" if aead is None else "shown" if reveal else "masked"
         sid = submission_id.encode()
         lines = []
         for number, line in numbered:
@@ -212,6 +202,13 @@ class Sealer:
             lines.append(to_domain(proc, line, person))
         header = {k: v for k, v in stored.items() if k != "lines"}
         return {**header, "lines": lines}, status
+
+    def _key(self, key_id: str) -> AESGCM | None:
+        """The cipher of data key ``key_id``, or None once it was destroyed (end of retention)."""
+        try:
+            return self._cipher(key_id, self.keys.key_by_id(key_id))
+        except KeyErased:
+            return None
 
     @staticmethod
     def _open(aead: AESGCM, blob: bytes, sid: bytes, number: int, name: str, submission_id: str) -> bytes:
