@@ -27,7 +27,7 @@ from ledger.errors import KirokuError, ValidationError
 from ledger.service.principals import TokenStore
 from ledger.settings import Settings
 from viewers.http.deps import Limits, NoticeBell
-from viewers.http.gate import Gate, GateConfig, TokenBucket
+from viewers.http.gate import FailureLimiter, Gate, GateConfig, TokenBucket
 from viewers.http.problems import PROBLEM_JSON, TITLES, Problem, http_status, problem_response, validation_errors
 from viewers.http.routes import bulk, companies, dispositions, enrollments, grants, notices, submissions
 from viewers.http.schemas import SnapshotOut
@@ -61,12 +61,14 @@ BODY_PROBLEMS = (408, 415)
 
 
 def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_body: int = 10 * 2**20,
-               max_bulk_body: int = 2 * 2**30, rate: float = 200.0, burst: int = 400, limits: Limits | None = None) -> FastAPI:
+               max_bulk_body: int = 2 * 2**30, rate: float = 200.0, burst: int = 400, limits: Limits | None = None,
+               failures: FailureLimiter | None = None) -> FastAPI:
     """The HTTP API over ``kiroku``, authenticating with ``tokens`` (default: ``<home>/principals.db``).
 
     ``max_body`` bounds ordinary request bodies and ``max_bulk_body`` bulk uploads (bytes);
     ``rate``/``burst`` are each principal's requests per second and burst (``rate=0`` turns the
-    limit off); ``limits`` bounds long-polls, SSE streams and bulk batches. ``kiroku=None`` gives
+    limit off); ``limits`` bounds long-polls, SSE streams and bulk batches; ``failures`` limits failed
+    authentication per client address and token (default: ``FailureLimiter()``). ``kiroku=None`` gives
     an app that serves only its OpenAPI document (``openapi_document``)."""
     app = FastAPI(title="Kiroku HTTP API", version=API_VERSION, description=DESCRIPTION,
                   openapi_tags=[{"name": n} for n in ("submissions", "notices", "enrollments", "dispositions", "grants",
@@ -91,7 +93,7 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
     app.add_exception_handler(UnicodeError, _bad_text)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(Gate, tokens=app.state.tokens, limiter=TokenBucket(rate, burst),
-                       config=GateConfig(max_body, max_bulk_body, frozenset({bulk.BULK_PATH})))
+                       config=GateConfig(max_body, max_bulk_body, frozenset({bulk.BULK_PATH})), failures=failures)
     app.add_middleware(BodyPace, limits=app.state.limits)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -23,6 +23,7 @@ from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, payroll
 from tests.integration.helpers import enroll_payroll, grant_until, poll_until
 from viewers.http.app import create_app
 from viewers.http.deps import Limits
+from viewers.http.gate import FailureLimiter
 from viewers.http.server import serve_in_thread
 from viewers.remote import RemoteAgencyView
 
@@ -151,7 +152,7 @@ BURST = 20  # the gate's default: failed attempts a key may make before it is re
 
 def test_failed_authentication_from_one_address_is_refused_with_429_and_retry_after(kiroku, tokens, caplog):
     _, good = tokens.add(A)
-    app = create_app(kiroku, tokens)
+    app = create_app(kiroku, tokens, failures=FailureLimiter(clock=lambda: 1000.0))  # time stands still: exact waits
     wrong = [f"kk_guess{i:04d}" + "x" * 36 for i in range(BURST + 1)]
     caplog.set_level(logging.DEBUG)
     with TestClient(app, client=("198.51.100.7", 40000)) as prober, TestClient(app, client=("203.0.113.9", 40000)) as other:
@@ -161,7 +162,7 @@ def test_failed_authentication_from_one_address_is_refused_with_429_and_retry_af
         problem = refused.json()
         assert (refused.status_code, problem["code"], problem["field"], problem["in"], problem["retriable"]) == (
             429, "too_many_failed_authentications", "/authorization", "header", True)
-        assert 1 <= int(refused.headers["Retry-After"]) <= 5
+        assert refused.headers["Retry-After"] == "5"  # one more attempt every 5 s (rate 0.2/s)
         # While refused, not even a good token is looked up from there (a guess learns nothing) …
         assert prober.get("/v1/me", headers={"Authorization": f"Bearer {good}"}).status_code == 429
         # … and other clients are not affected, nor calls without a token (they guess nothing).
