@@ -12,7 +12,10 @@
   japan-forms-review.md E9). A month with neither is reported as a missing ``BONUS_NON_PAYMENT``.
 
 Each report is made once: a report already made for (agency, procedure, period, company) is not
-made again.
+made again. A period whose retention is over is not reported: it can no longer be filed (a late
+filing is refused as ``period_past_retention``, ``ledger.domain.procedures.validate_filing_period``),
+so the report would name a fault nobody can cure — the agency's right to assess it has lapsed with
+it (国税通則法第70条, 地方税法第17条の5, 厚生年金保険法第92条).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ledger.catalog import reads
 from ledger.catalog.reads import Connection
 from ledger.catalog.tables import loads
 from ledger.domain import calendar
+from ledger.domain.procedures import PROCEDURES, retention_ends
 
 #: The filing that answers a registered bonus month when no 賞与支払届 came.
 BONUS_NON_PAYMENT = "BONUS_NON_PAYMENT"
@@ -49,10 +53,10 @@ def _bonus_months(enr: dict) -> frozenset[int]:
 def _expected(conn: Connection, enr: dict, agency: str, since: datetime, now: datetime) -> Iterator[Due]:
     corp, proc = enr["corporate_number"], enr["procedure"]
     for period, passed in calendar.deadlines_between(proc, since, now):
-        if not reads.has_filed(conn, corp, proc, period):
+        if retention_ends(PROCEDURES[proc], period) > now and not reads.has_filed(conn, corp, proc, period):
             yield Due(agency, corp, proc, period, enr["enrollment_id"], passed)
     for month, passed in calendar.month_deadlines_between(BONUS_NON_PAYMENT, _bonus_months(enr), since, now):
-        if not reads.has_bonus_filing(conn, corp, month):
+        if retention_ends(PROCEDURES[BONUS_NON_PAYMENT], month) > now and not reads.has_bonus_filing(conn, corp, month):
             yield Due(agency, corp, BONUS_NON_PAYMENT, month, enr["enrollment_id"], passed)
 
 

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from ledger.errors import ValidationError
 from tests.factories import CHIYODA, CORP_A, CORP_B, payroll, withholding
 from tests.integration.helpers import (
+    PENSION_OFFICE,
     TAX_OFFICE,
     agency,
     bonus_payment,
@@ -146,3 +148,18 @@ def test_an_enrolled_company_is_reminded_of_a_coming_deadline_until_it_files(kir
     assert view.reminders(within=timedelta(days=7)) == []
     company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll())
     assert view.reminders(within=timedelta(days=30)) == []
+
+
+def test_a_period_past_its_retention_is_not_reported_missing(kiroku, clock):
+    """A period that can no longer be filed is not reported: a 算定基礎届 is kept 2 years
+    (健康保険法施行規則第34条, 厚生年金保険法施行規則第28条), a late one for a period past that is
+    refused (``period_past_retention``), and the right to assess it has lapsed (厚生年金保険法第92条)."""
+    clock.set(jst(2022, 6, 1, 10, 0))
+    enroll_to(kiroku, CORP_A, "STANDARD_REMUNERATION", PENSION_OFFICE)
+    clock.set(jst(2026, 8, 1, 10, 0))  # 2022's retention ended 1 Jan 2025, 2023's 1 Jan 2026
+    reported = kiroku.commands.report_missing()
+    assert [(a, c, p, period) for a, c, p, period in reported] == [
+        (PENSION_OFFICE, CORP_A, "STANDARD_REMUNERATION", y) for y in ("2024", "2025", "2026")]
+    with pytest.raises(ValidationError) as err:
+        company(kiroku, CORP_A).record(CORP_A, "STANDARD_REMUNERATION", "2023", standard_remuneration())
+    assert (err.value.code, err.value.field) == ("period_past_retention", "period")
