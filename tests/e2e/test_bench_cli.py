@@ -70,5 +70,6 @@ def test_bench_memory_imports_both_files_completely(tmp_path: Path) -> None:
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    assert [(r["rows"], r["recorded"], r["errors"]) for r in data] == [(300, 3, 0), (600, 6, 0)]
-    assert "Peak RSS grew" in result.output
+    assert [(r["rows"], r["encoding"], r["recorded"], r["errors"]) for r in data] == [
+        (300, "utf-8", 3, 0), (600, "utf-8", 6, 0), (300, "cp932", 3, 0)]
+    assert "Peak RSS grew" in result.output and "CP932 import ran at" in result.output
