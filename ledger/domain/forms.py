@@ -216,11 +216,17 @@ DECISION_HEADER: Final = (R("office_code", "text", max_length=40), R("effective_
                           R("notified_on", "date", required=False))
 
 
+#: The field naming the person of a line, once per filing (``Procedure.person_key``): the
+#: 受給者番号 the employer gives each recipient, the 被保険者整理番号 the pension office assigned.
+PERSON_KEYS: Final = {"PAYROLL_REPORT": "employee_number", "WITHHOLDING_SLIP": "employee_number",
+                      "STANDARD_REMUNERATION": "insured_number", "BONUS_PAYMENT": "insured_number", "WAGE_LEDGER": "employee_id"}
+
+
 def _v2(code: str, line: tuple[FieldRule, ...], header: tuple[FieldRule, ...] | None = None,
         blocks: tuple[FieldRule, ...] = ()) -> Procedure:
     base = PROCEDURES[code]
     return replace(base, version=2, line=line, header=header if header is not None else base.header, blocks=blocks,
-                   sensitive_fields=("person",))
+                   sensitive_fields=("person",), person_key=PERSON_KEYS.get(code))
 
 
 V2: Final[dict[str, Procedure]] = {

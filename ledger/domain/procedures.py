@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -123,6 +123,9 @@ class Procedure:
     #: readable for their whole retention through Avro schema resolution (FULL_TRANSITIVE, ``kiroku
     #: schemas check``); a newer version in ``schemas/`` is not written until the domain speaks it.
     version: int = 1
+    #: The line field that names the person a line is about, once per filing (v2 on: 受給者番号,
+    #: 被保険者整理番号, the 賃金台帳's employee id) — what a person-level correction will name.
+    person_key: str | None = None
 
     @property
     def title(self) -> str:
@@ -688,9 +691,34 @@ def validate_payload(proc: Procedure, payload: Any, period: str | None = None) -
                 break
             if line is not None:  # every line is clean here: the careful path found no problem
                 errors.extend(_inconsistencies(proc, line, number, {**out, "_period": period}))
+        if proc.person_key is not None and not errors:
+            errors.extend(_one_line_per_person(proc.person_key, out_lines))
     if errors:
         raise ValidationErrors(errors[:MAX_ERRORS])
     out["lines"] = out_lines
+    return out
+
+
+def _one_line_per_person(key: str, lines: Sequence[dict[str, Any] | None]) -> list[ValidationError]:
+    """A filing has one line per person: the 個人別明細書 of a 給与支払報告書 and the 源泉徴収票 are
+    made per recipient (地方税法第317条の6第1項, 所得税法第226条第1項), the 算定基礎届 and 賞与支払届
+    per insured person (健康保険法施行規則第25条・第27条の2), the 賃金台帳 per worker (労働基準法第108条).
+    A second line with the same key is refused, naming both lines."""
+    first: dict[Any, int] = {}
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if line is None:  # not reached: the rule runs once every line is clean
+            continue
+        value = line[key]
+        if value in first:
+            out.append(ValidationError(
+                f"line {number}: {key} is the same as on line {first[value]}: a filing has one line per person "
+                f"(put a person's amounts on one line)", field=f"lines[{number}].{key}",
+                expected=f"a {key} no other line has", got=f"the {key} of line {first[value]}", code="duplicate_person"))
+            if len(out) >= MAX_ERRORS:
+                break
+        else:
+            first[value] = number
     return out
 
 

@@ -184,7 +184,7 @@ def payroll_lines(draw: Any) -> dict[str, Any]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(payroll_lines(), min_size=1, max_size=5), st.booleans())
+@given(st.lists(payroll_lines(), min_size=1, max_size=5, unique_by=lambda line: line["employee_number"]), st.booleans())
 def test_a_v2_payload_comes_back_as_it_was_validated_through_sealing_avro_and_unsealing(lines: list[dict[str, Any]], reveal: bool) -> None:
     payload = validate_payload(PAYROLL, report(*lines))
     sealer = Sealer(Keys(), REGISTRY)  # type: ignore[arg-type]
@@ -202,11 +202,12 @@ def test_a_v2_payload_comes_back_as_it_was_validated_through_sealing_avro_and_un
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(payroll_lines(), min_size=1, max_size=3))
+@given(st.lists(payroll_lines(), min_size=1, max_size=3, unique_by=lambda line: line["employee_number"]))
 def test_a_sealed_person_moved_to_another_line_does_not_authenticate(lines: list[dict[str, Any]]) -> None:
     from ledger.errors import IntegrityError
 
-    payload = validate_payload(PAYROLL, report(*lines, *lines))
+    again = [{**line, "employee_number": "D" + line["employee_number"][:19]} for line in lines]  # the same persons, other keys
+    payload = validate_payload(PAYROLL, report(*lines, *again))
     sealer = Sealer(Keys(), REGISTRY)  # type: ignore[arg-type]
     stored, key_id = sealer.seal(PAYROLL, payload, "scope", "sub-1")
     swapped = [dict(x) for x in stored["lines"]]
@@ -339,3 +340,23 @@ def test_a_leaving_date_on_a_payroll_report_is_in_its_payment_year() -> None:
     with pytest.raises(ValidationErrors) as err:
         validate_payload(PAYROLL, report(leaver), "2027")
     assert [(e.field, e.code) for e in err.value.errors] == [("lines[1].employment_end", "date_outside_year")]
+
+
+# -- one line per person ------------------------------------------------------------------------------
+
+def test_a_filing_has_one_line_per_person() -> None:
+    """The 個人別明細書 is made per recipient (地方税法第317条の6第1項) and the 賞与支払届 per insured
+    person (健康保険法施行規則第27条の2): a second line with the same 受給者番号 / 被保険者整理番号 is
+    refused, on the second line — the key a person-level correction will name."""
+    assert errors(PAYROLL, report(slip(), slip(employee_number="E2"), slip())) == [("lines[3].employee_number", "duplicate_person")]
+    payload = {"office": office(), "lines": [bonus_line(), bonus_line(insured_number=13), bonus_line(insured_number=13)]}
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(BONUS, payload, "2026-06-30")
+    [e] = err.value.errors
+    assert (e.field, e.code, e.got, e.expected) == ("lines[3].insured_number", "duplicate_person", "the insured_number of line 2",
+                                                    "a insured_number no other line has")
+    assert len(validate_payload(PAYROLL, report(slip(), slip(employee_number="E2")))["lines"]) == 2
+    assert {code: V2[code].person_key for code in ("PAYROLL_REPORT", "WITHHOLDING_SLIP", "STANDARD_REMUNERATION", "BONUS_PAYMENT",
+                                                     "WAGE_LEDGER")} == {
+        "PAYROLL_REPORT": "employee_number", "WITHHOLDING_SLIP": "employee_number", "STANDARD_REMUNERATION": "insured_number",
+        "BONUS_PAYMENT": "insured_number", "WAGE_LEDGER": "employee_id"}
