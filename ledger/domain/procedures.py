@@ -702,7 +702,7 @@ def validate_payload(proc: Procedure, payload: Any, period: str | None = None) -
 def _one_line_per_person(key: str, lines: Sequence[dict[str, Any] | None]) -> list[ValidationError]:
     """A filing has one line per person: the 個人別明細書 of a 給与支払報告書 and the 源泉徴収票 are
     made per recipient (地方税法第317条の6第1項, 所得税法第226条第1項), the 算定基礎届 and 賞与支払届
-    per insured person (健康保険法施行規則第25条・第27条の2), the 賃金台帳 per worker (労働基準法第108条).
+    per insured person (厚生年金保険法第27条, 健康保険法第48条), the 賃金台帳 per worker (労働基準法第108条).
     A second line with the same key is refused, naming both lines."""
     first: dict[Any, int] = {}
     out = []

@@ -346,7 +346,7 @@ def test_a_leaving_date_on_a_payroll_report_is_in_its_payment_year() -> None:
 
 def test_a_filing_has_one_line_per_person() -> None:
     """The 個人別明細書 is made per recipient (地方税法第317条の6第1項) and the 賞与支払届 per insured
-    person (健康保険法施行規則第27条の2): a second line with the same 受給者番号 / 被保険者整理番号 is
+    person (厚生年金保険法第27条: 報酬月額及び賞与額 of each 被保険者): a second line with the same 受給者番号 / 被保険者整理番号 is
     refused, on the second line — the key a person-level correction will name."""
     assert errors(PAYROLL, report(slip(), slip(employee_number="E2"), slip())) == [("lines[3].employee_number", "duplicate_person")]
     payload = {"office": office(), "lines": [bonus_line(), bonus_line(insured_number=13), bonus_line(insured_number=13)]}
