@@ -167,9 +167,19 @@ def _flag01(cell: str) -> bool:
 def _error(row: int, item: Item | None, message: str, expected: str, got: Any, code: str) -> dict[str, Any]:
     field = item.field.split(".")[-1] if item and item.field else (item.name if item else "row")
     return {"row": row, "column": item.column if item else "row", "field": field, "message": message,
-            "expected": expected, "got": None if got is None else shown(got, field if item and item.number not in PERSON_ITEMS
-                                                                                 else "personal_number"),
-            "code": code}
+            "expected": expected, "got": _got(item, got), "code": code}
+
+
+def _got(item: Item | None, got: Any) -> Any:
+    """What an error may say it got: never a person's cell, and no text but ASCII (a name or an
+    address typed into another item is not echoed either), through :func:`shown` for the rest."""
+    if got is None or not isinstance(got, str):
+        return got
+    if item is not None and item.number in PERSON_ITEMS:
+        return f"{len(got)} characters (not shown: an item about the person)"
+    if not got.isascii():
+        return f"{len(got)} characters (not shown: not ASCII)"
+    return shown(got, item.field.split(".")[-1] if item and item.field else None)
 
 
 def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
