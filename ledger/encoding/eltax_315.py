@@ -7,6 +7,8 @@ Layout: 総務省自治税務局長通知 平成25年11月21日 総税市第49�
 - 網走市「給与支払報告書 光ディスク等提出データ仕様書 レコードの作成要領」
   https://expydoc.com/doc/7167626/ — items 1–13 (法定資料の種類 … 年分, 住所又は居所, 国外住所表示)
   with their 記録要領 (訂正表示 "1"/"0"; 年分 in 和暦, 元年分～9年分 as "01"–"09");
+- 国税庁 給与所得の源泉徴収票 (375) レコードの内容及び記録要領 (https://dokumen.tips/documents/fffeeoeee-cci375.html):
+  the same items 1–12 with their 入力文字基準 (整理番号1 半角10文字, 整理番号2 半角13文字, 年分 半角2文字);
 - 帯広市「光ディスク等による給与支払報告書の提出について」 https://expydoc.com/doc/7374485/ — that the
   record follows 総税市第49号;
 - docsplayer excerpts (https://docsplayer.net/amp/107258758-… , …/23119146-…) naming items 24 老人控除
@@ -59,7 +61,7 @@ class Item:
     number: int  # the layout's 項目番号 (1-based cell position)
     name: str  # the layout's 項目名
     field: str  # where it goes: "header.<f>", "line.<f>", "person.<f>", "group.<f>", or "" (read past)
-    kind: str  # "text", "yen", "flag01", "wareki", "code", "kind", "year"
+    kind: str  # "text", "yen", "flag01", "wareki", "code", "kind", "year", "digits10", "digits13"
 
     @property
     def column(self) -> str:
@@ -69,12 +71,12 @@ class Item:
 #: Items whose positions the cited pages give (網走市 レコードの作成要領, items 1–13).
 CONFIRMED: Final = (
     Item(1, "法定資料の種類", "", "kind"),
-    Item(2, "整理番号1", "header.tax_office_reference", "text"),
+    Item(2, "整理番号1", "header.tax_office_reference", "digits10"),
     Item(3, "本支店等区分番号", "header.branch_number", "text"),
     Item(4, "提出義務者の住所(居所)又は所在地", "header.address", "text"),
     Item(5, "提出義務者の氏名又は名称", "header.name", "text"),
     Item(6, "提出義務者の電話番号", "header.phone", "text"),
-    Item(7, "整理番号2", "header.office_code", "text"),
+    Item(7, "整理番号2", "header.office_code", "digits13"),
     Item(8, "提出者の住所又は所在地", "", "text"),
     Item(9, "提出者の氏名又は名称", "", "text"),
     Item(10, "訂正表示", "change", "flag01"),
@@ -196,6 +198,12 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
                 value: Any = cell
             elif item.kind == "year":
                 value = reiwa_year(cell)
+            elif item.kind in ("digits10", "digits13"):
+                width = int(item.kind[6:])
+                if cell and not (len(cell) == width and _DIGITS.match(cell)):
+                    raise CellError(f"{item.name} is the {width}-digit number the 税務署 gave, or blank", f"{width} digits or blank",
+                                    "invalid_reference")
+                value = cell or None
             elif item.kind == "yen":
                 value = _yen(cell) if cell else None
             elif item.kind == "flag01":

@@ -109,10 +109,13 @@ def test_rows_of_another_payer_or_year_start_a_new_group() -> None:
     ({"i45": "9600714"}, "項目45 生年月日", "invalid_date"),
     ({"i17": "500万"}, "項目17 支払金額", "invalid_amount"),
     ({"i10": "2"}, "項目10 訂正表示", "invalid_flag"),
+    ({"i2": "12345"}, "項目2 整理番号1", "invalid_reference"),
+    ({"i7": "12345678901"}, "項目7 整理番号2", "invalid_reference"),
     ({"i53": "普G"}, "項目53 普通徴収切替理由", "invalid_choice"),
 ])
 def test_cells_not_as_the_layout_says_are_placed_errors(over: dict[str, str], column: str, code: str) -> None:
-    """網走市 レコードの作成要領: 年分 two digits of the 令和 year, 訂正表示 "1"/"0"; amounts in whole yen."""
+    """網走市 レコードの作成要領: 年分 two digits of the 令和 year, 訂正表示 "1"/"0", 整理番号1 10 digits and
+    整理番号2 13 digits (also 国税庁 375 記録要領, https://dokumen.tips/documents/fffeeoeee-cci375.html)."""
     groups = groups_of(cp932_file(record(), record(**over)))
     assert [c for g in groups for c in codes(g)] == [(2, column, code)]
     assert [x.row for g in groups for x in g.lines] == [1]  # the refused row gives no line
