@@ -25,6 +25,11 @@ their real item numbers must be taken from the 通知 before this reader is wire
 和暦 dates (生年月日, 中途就・退職年月日) are read as one cell of 7 digits, 元号 code + YYMMDD
 (1 明治, 2 大正, 3 昭和, 4 平成, 5 令和) — the 国税庁 法定調書 encoding; also provisional here.
 
+Choices this module makes where the record says nothing: a blank 個人番号 is given
+``personal_number_absence`` NOT_PROVIDED (the record has no item for the reason, which
+``ledger.domain.forms`` requires); a record whose items 19 and 20 are both blank is
+``year_end_adjusted`` false (国税庁 源泉徴収票の記載要領: no 年末調整, both left blank).
+
 Not yet mapped (cells read past, not interpreted): 8–9 提出者 (blank by the layout), 13 国外住所表示
 (read, checked as "0"/"1", not carried: the v2 line has no field for it), 15 役職名, 16 種別,
 18 未払金額, 22 未徴収税額, 23 控除対象配偶者の有無等, 24 老人控除対象配偶者, 25 配偶者特別控除の額,

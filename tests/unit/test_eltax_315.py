@@ -176,3 +176,15 @@ def test_records_written_by_the_layout_decode_back(year: int, yy: int, month: in
     got = (line["payment_amount"], line["withholding_tax"], line["social_insurance"], line["person"]["name"])
     assert got == (pay, tax, insurance, name)
     assert group.lines[0].change == ("CORRECT" if correct else None)
+
+
+def test_on_row_is_told_every_row_and_blank_lines_are_skipped() -> None:
+    """import_groups: ``read_groups(lines, on_row)`` tells each row's number (the first line is 1) as it reads."""
+    seen: list[int] = []
+    text = line_of(record()) + "\r\n" + line_of(record())
+    [group] = list(m.read_groups(text_lines(io.BytesIO(text.encode("cp932")), "auto"), on_row=seen.append))
+    assert seen == [1, 2, 3] and [x.row for x in group.lines] == [1, 3]
+    person = group.lines[0].line["person"]
+    assert (person["personal_number"], person.get("personal_number_absence")) == (personal(70_001), None)
+    [blank] = groups_of(cp932_file(record(i51="")))
+    assert blank.lines[0].line["person"]["personal_number_absence"] == "NOT_PROVIDED"
