@@ -19,7 +19,10 @@ those are NOT confirmed by the source as read (its text is cut there): their ord
 (:data:`SR_ITEMS` from ``氏名(カナ)`` on) is provisional and must be checked against the
 届書作成仕様書 before real files are imported. Likewise the 賞与支払届's data-record 届書コード
 is not known from the source: it is not in :data:`RECORD_CODES` and is given by the caller
-(``codes=``); its item order (:data:`BONUS_ITEMS`) is provisional after 年月日(生年月日).
+(``codes=``); its item order (:data:`BONUS_ITEMS`) is provisional after 年月日(生年月日). A lead, not
+confirmed: the paper 被保険者賞与支払届 総括表 (https://expydoc.com/doc/9868385/) shows 届書コード
+digits "2 6 6" (read as 2266?) for the 総括表, not for the per-person data record.
+Rows whose cells are bad are reported in a group with an empty period (their period is unread).
 
 元号 codes: 1=明治, 3=大正, 5=昭和, 7=平成, 9=令和 (the source's example: 元号 5, 年月日 400407 —
 昭和40年4月7日; 適用年月 元号 7 年 14 月 10 — 平成14年10月).
