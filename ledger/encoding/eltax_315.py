@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
+from ledger.domain import wareki
 from ledger.encoding.echo import shown
 from ledger.encoding.import_groups import ImportGroup, ImportLine
 
@@ -116,8 +117,9 @@ MIN_CELLS: Final = max(ITEMS)
 PERSON_ITEMS: Final = frozenset(i.number for i in ITEMS.values() if i.field.startswith("person.")) | {13, 47}
 
 #: 元号 codes → the Gregorian year of their 元年.
-ERAS: Final = {"1": 1868, "2": 1912, "3": 1926, "4": 1989, "5": 2019}
-REIWA_FIRST: Final = 2019
+#: 元号 code of the record → era (ledger.domain.wareki).
+ERAS: Final = {"1": "明治", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"}
+REIWA_FIRST: Final = wareki.gregorian_year("令和", 1)
 #: 普通徴収切替理由 符号 → ledger.domain.forms.ORDINARY_REASONS.
 ORDINARY: Final = {"普A": "FEW_EMPLOYEES", "普B": "SPECIAL_ELSEWHERE", "普C": "LOW_PAY", "普D": "IRREGULAR_PAY",
                    "普E": "FAMILY_WORKER", "普F": "LEAVING"}
@@ -154,7 +156,7 @@ def wareki_date(cell: str) -> str:
     if not (len(cell) == 7 and _DIGITS.match(cell)) or cell[0] not in ERAS or cell[1:3] == "00":
         raise CellError("a 和暦 date is 7 digits: 元号 code (1 明治 … 5 令和) and YYMMDD", "7 digits GYYMMDD", "invalid_date")
     try:
-        return date(ERAS[cell[0]] + int(cell[1:3]) - 1, int(cell[3:5]), int(cell[5:7])).isoformat()
+        return wareki.to_date(ERAS[cell[0]], cell[1:]).isoformat()
     except ValueError:
         raise CellError("not a calendar date", "7 digits GYYMMDD naming a real date", "invalid_date") from None
 

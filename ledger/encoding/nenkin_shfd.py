@@ -38,10 +38,10 @@ the payment date (YYYY-MM-DD, of 賞与支払年月日).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
+from ledger.domain import wareki
 from ledger.encoding.echo import shown
 from ledger.encoding.import_groups import ImportGroup, ImportLine
 from ledger.errors import ValidationError
@@ -53,8 +53,8 @@ TITLE: Final = "日本年金機構 CSV形式届書 SHFD0006.CSV (算定基礎届
 LAYOUT: Final = ("日本年金機構「磁気媒体届書作成におけるファイルイメージと項目構成」"
                  "(https://expydoc.com/doc/7172831/); items after the person's birth date provisional")
 
-#: 元号 code → the Gregorian year of its year 1.
-ERAS: Final = {"1": 1868, "3": 1912, "5": 1926, "7": 1989, "9": 2019}
+#: 元号 code of the file → era (ledger.domain.wareki).
+ERAS: Final = {"1": "明治", "3": "大正", "5": "昭和", "7": "平成", "9": "令和"}
 #: Data-record 届書コード → procedure. Only the 算定基礎届's is known from the source.
 RECORD_CODES: Final = {"2225": "STANDARD_REMUNERATION"}
 
@@ -95,7 +95,7 @@ def wareki_date(era: str, yymmdd: str, column: str = "年月日") -> str:
     if len(yymmdd) != 6 or not yymmdd.isdigit():
         raise _Bad(column, "not a date YYMMDD", "YYMMDD", None, "bad_date")
     try:
-        return dt.date(ERAS[era] + int(yymmdd[:2]) - 1, int(yymmdd[2:4]), int(yymmdd[4:])).isoformat()
+        return wareki.to_date(ERAS[era], yymmdd).isoformat()
     except ValueError:
         raise _Bad(column, "not a date", "a date YYMMDD", None, "bad_date") from None
 
@@ -124,7 +124,7 @@ def _line(procedure: str, cells: Mapping[str, str]) -> tuple[str, dict[str, Any]
         assert year is not None and month is not None
         if not 1 <= month <= 12:
             raise _Bad("月(適用年月)", "not a month", "1-12", cells["月(適用年月)"], "bad_date")
-        gregorian = ERAS[era] + year - 1
+        gregorian = wareki.gregorian_year(ERAS[era], year)
         line["applies_from"] = f"{gregorian:04d}-{month:02d}"
         for key, item in (("previous_health_amount", "従前の標準報酬月額(健保)"), ("previous_pension_amount", "従前の標準報酬月額(厚年)")):
             thousands = _number(cells, item, required=False)
