@@ -619,9 +619,22 @@ def _fast_lines(proc: Procedure, lines: list[Any]) -> list[dict[str, Any] | None
     return _clean_lines(proc.line, lines)
 
 
+#: The v1 line fields whose items a v2 line keeps in its sealed ``person`` (an old client's line is
+#: refused naming where each item now goes: v1 lines lack items the law requires, such as 生年月日).
+V1_PERSON_ITEMS = {"employee_name": "person.name", "employee_kana": "person.kana", "personal_number": "person.personal_number",
+                   "address": "person.address"}
+
+
 def _unknown_field(name: str, path: str, known: list[str], where: str) -> ValidationError:
+    if name in V1_PERSON_ITEMS and "person" in known:
+        moved = V1_PERSON_ITEMS[name]
+        return ValidationError(f"{where}{name} is a field of the v1 forms: since v2 the line's person (name, フリガナ, 生年月日, "
+                               f"address, 個人番号) is one sealed object — send it as {moved}", field=path, expected=moved, got=name,
+                               code="v1_field")
     return ValidationError(f"{where}unknown field {name!r}: a misspelt field is refused, not dropped", field=path,
                            expected="one of " + ", ".join(known), got=name, code="unknown_field")
+
+
 
 
 def validate_payload(proc: Procedure, payload: Any, period: str | None = None) -> dict[str, Any]:

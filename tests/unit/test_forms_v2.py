@@ -142,6 +142,22 @@ def test_an_unknown_field_of_the_person_is_refused_not_dropped() -> None:
     assert errors(PAYROLL, report(slip(person=person(nickname="イチ")))) == [("lines[1].person.nickname", "unknown_field")]
 
 
+def test_a_v1_shaped_line_is_refused_naming_where_each_item_goes_in_v2() -> None:
+    """An old client's line (its person items at the top) is refused, never half-read: v1 lines lack
+    the 生年月日 the 給与支払報告書 asks for (地方税法施行規則 第十号様式), so nothing is guessed."""
+    old = {k: v for k, v in slip().items() if k != "person"} | {"employee_name": "高橋 一郎", "personal_number": personal(70_001),
+                                                               "address": "東京都千代田区"}
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, report(old))
+    got = {e.field: e for e in err.value.errors}
+    assert [(f, e.code, e.expected) for f, e in got.items() if e.code == "v1_field"] == [
+        ("lines[1].address", "v1_field", "person.address"), ("lines[1].employee_name", "v1_field", "person.name"),
+        ("lines[1].personal_number", "v1_field", "person.personal_number")]
+    assert "send it as person.name" in str(got["lines[1].employee_name"])
+    assert got["lines[1].person"].code == "required"
+    assert personal(70_001) not in str(err.value.to_dict())  # the field's name is echoed, never its value
+
+
 # -- round trips ---------------------------------------------------------------------------------------
 
 class Keys:
