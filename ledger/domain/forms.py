@@ -14,8 +14,9 @@ the number. Blanks are allowed where the forms allow them, each with its reason:
   合計額 blank (国税庁 源泉徴収票の記載要領) — E3;
 - 普通徴収 needs one of the reasons 普A–普F (the only ones municipalities accept: 普通徴収切替理由書).
 
-``V2`` holds each procedure at version 2; :data:`ledger.domain.procedures.PROCEDURES` still
-writes version 1 until the rest of the house (imports, exports, the demo) speaks v2.
+``V2`` holds each procedure at version 2, and importing this module (``ledger.domain`` does) puts it
+in :data:`ledger.domain.procedures.PROCEDURES`: Kiroku writes v2 and reads what v1 recorded through
+Avro schema resolution (``procedures.V1`` keeps the v1 table).
 """
 
 from __future__ import annotations
@@ -432,3 +433,5 @@ LINE_RULES.update({
     "SPECIAL_COLLECTION_NOTICE": (_monthly,),
     "STANDARD_REMUNERATION_DECISION": (_grades,),
 })
+
+PROCEDURES.update(V2)  # the domain writes the v2 forms (procedures.V1 keeps what v1 wrote)

@@ -249,6 +249,11 @@ PROCEDURES: dict[str, Procedure] = {
     )
 }
 
+#: The procedures at version 1, as Kiroku wrote them until the v2 forms: what data recorded then was
+#: written as (it is read through Avro schema resolution, ``ledger.encoding.payload_forms``).
+#: ``ledger.domain.forms`` puts version 2 in ``PROCEDURES`` when ``ledger.domain`` is imported.
+V1: dict[str, Procedure] = dict(PROCEDURES)
+
 FILING_CODES = tuple(c for c, p in PROCEDURES.items() if not p.disposition)
 DISPOSITION_CODES = tuple(c for c, p in PROCEDURES.items() if p.disposition)
 
@@ -633,8 +638,6 @@ def _unknown_field(name: str, path: str, known: list[str], where: str) -> Valida
                                code="v1_field")
     return ValidationError(f"{where}unknown field {name!r}: a misspelt field is refused, not dropped", field=path,
                            expected="one of " + ", ".join(known), got=name, code="unknown_field")
-
-
 
 
 def validate_payload(proc: Procedure, payload: Any, period: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from ledger.bootstrap import Kiroku
 from ledger.domain.model import JST, Principal, SubmissionKind, SubmissionRequest
 from ledger.ports import ACCESS, TOPICS
 from producers import Producer
-from tests.factories import CHIYODA, personal
+from tests.factories import CHIYODA, person, personal
 from viewers import AgencyView, CompanyView, FirmView
 
 TAX_OFFICE = "tax-office:01101"
@@ -93,29 +93,33 @@ def _office() -> dict[str, Any]:
 
 
 def standard_remuneration(n: int = 1) -> dict[str, Any]:
+    """A v2 算定基礎届 of ``n`` insured persons (no 個人番号: the form asks it only of 70歳以上被用者)."""
     return {"office": _office(), "lines": [
-        {"insured_number": 10 + i, "employee_name": f"鈴木 一郎{i}", "personal_number": personal(30_000 + i),
+        {"insured_number": 10 + i, "person": person(f"鈴木 一郎{i}", None, None, "1980-04-02", "スズキ イチロウ"),
          "remuneration_april": 300_000, "remuneration_may": 310_000, "remuneration_june": 305_000,
          "days_april": 30, "days_may": 31, "days_june": 30} for i in range(n)]}
 
 
 def bonus_payment(n: int = 1) -> dict[str, Any]:
+    """A v2 賞与支払届 of ``n`` insured persons."""
     return {"office": _office(), "lines": [
-        {"insured_number": 10 + i, "employee_name": f"高橋 次郎{i}", "personal_number": personal(40_000 + i),
+        {"insured_number": 10 + i, "person": person(f"高橋 次郎{i}", None, None, "1982-11-30", "タカハシ ジロウ"),
          "bonus_amount": 500_000} for i in range(n)]}
 
 
 def wage_ledger(n: int = 1) -> dict[str, Any]:
+    """A v2 賃金台帳 of ``n`` employees for a month."""
     return {"office": _office(), "lines": [
-        {"employee_id": f"E{i:04d}", "employee_name": f"田中 三郎{i}", "days_worked": 20, "minutes_worked": 9600,
+        {"employee_id": f"E{i:04d}", "person": {"name": f"田中 三郎{i}", "gender": "MALE"}, "days_worked": 20, "minutes_worked": 9600,
          "overtime_minutes": 600, "base_pay": 300_000, "overtime_pay": 25_000, "allowances": 10_000,
          "deductions": 60_000, "net_pay": 275_000} for i in range(n)]}
 
 
 def special_collection(code: str = CHIYODA, n: int = 1) -> dict[str, Any]:
+    """A v2 特別徴収税額決定通知 of ``n`` persons: twelve monthly amounts (June's carrying the 100円 remainder)."""
     return {"municipality_code": code, "lines": [
-        {"employee_name": f"山田 太郎{i}", "line_ref": i + 1, "annual_tax": 240_000, "june_amount": 21_100,
-         "monthly_amount": 19_900} for i in range(n)]}
+        {"person": {"name": f"山田 太郎{i}"}, "employee_number": f"E{i + 1:04d}", "line_ref": i + 1, "annual_tax": 240_000,
+         "june_amount": 21_100, "monthly_amount": 19_900} for i in range(n)]}
 
 
 def grant_until(k: Kiroku, days: int = 90) -> datetime:
