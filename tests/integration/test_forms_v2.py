@@ -13,12 +13,12 @@ import pytest
 from ledger.bootstrap import open_kiroku
 from ledger.domain.forms import V2
 from ledger.domain.model import Principal
-from ledger.domain.procedures import PROCEDURES
+from ledger.domain.procedures import PROCEDURES, V1
 from ledger.service.retention import run_retention
 from ledger.service.sealing import ERASED, MASK
 from ledger.transparency.audit import verify_ledger
 from ledger.transparency.verify import passed
-from tests.factories import CHIYODA, CORP_A, SAPPORO, payroll, payroll_line, personal
+from tests.factories import CHIYODA, CORP_A, SAPPORO, payroll, personal
 from tests.integration.helpers import agency, company, company_view, enroll_payroll, firm_view, grant_until, jst, municipality
 
 pytestmark = pytest.mark.integration
@@ -48,23 +48,33 @@ def assert_verified(home: Path) -> None:
     assert passed(checks), [c for c in checks if c.ok is False]
 
 
+def v1_line(n: int, municipality_code: str = CHIYODA) -> dict[str, Any]:
+    """A 給与支払報告書 line as the v1 forms took it: the person's items at the top, no 生年月日."""
+    return {"municipality_code": municipality_code, "employee_name": f"山田 太郎{n}", "employee_kana": "ヤマダ タロウ",
+            "personal_number": personal(10_000 + n), "address": "東京都千代田区霞が関1-1-1", "payment_amount": 5_000_000 + n,
+            "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000,
+            "social_insurance": 700_000, "dependents": 1}
+
+
 @pytest.fixture
-def on_v2(monkeypatch: pytest.MonkeyPatch):
-    """``on_v2()`` upgrades this process to the v2 forms (as a release of Kiroku that writes them would)."""
-    def upgrade() -> None:
-        for code, proc in V2.items():
+def release(monkeypatch: pytest.MonkeyPatch):
+    """``release(1)`` runs this process as a Kiroku that wrote the v1 forms; ``release(2)`` as today's."""
+    def run(version: int) -> None:
+        for code, proc in (V1 if version == 1 else V2).items():
             monkeypatch.setitem(PROCEDURES, code, proc)
-    return upgrade
+    return run
 
 
-def test_filings_recorded_under_v1_are_read_corrected_and_verified_under_v2(home: Path, clock, on_v2) -> None:
+def test_filings_recorded_under_v1_are_read_corrected_and_verified_under_v2(home: Path, clock, release) -> None:
     clock.set(jst(2027, 1, 20, 10, 0))
+    assert PROCEDURES["PAYROLL_REPORT"].version == 2  # what this release writes
+    release(1)
     with open_kiroku(home=home, clock=clock) as k:
         enroll_payroll(k, CORP_A, CHIYODA, SAPPORO)
-        old = [payroll_line(1), payroll_line(2, SAPPORO)]
+        old = [v1_line(1), v1_line(2, SAPPORO)]
         receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll(old))
         assert PROCEDURES["PAYROLL_REPORT"].version == 1
-    on_v2()
+    release(2)
     with open_kiroku(home=home, clock=clock) as k:
         # Read as v2: the v1 line's person comes from its clear fields and its number sealed alone.
         snap = company_view(k, CORP_A).snapshot(receipt.submission_id)
@@ -88,9 +98,8 @@ def test_filings_recorded_under_v1_are_read_corrected_and_verified_under_v2(home
     assert_verified(home)
 
 
-def test_a_v2_line_is_stored_without_any_of_its_person_in_the_clear(home: Path, clock, on_v2) -> None:
+def test_a_v2_line_is_stored_without_any_of_its_person_in_the_clear(home: Path, clock) -> None:
     clock.set(jst(2027, 1, 20, 10, 0))
-    on_v2()
     with open_kiroku(home=home, clock=clock) as k:
         enroll_payroll(k, CORP_A, CHIYODA)
         spouse = {"name": "高橋 花子", "kana": "タカハシ ハナコ", "personal_number": personal(80_001), "relation": "SPOUSE"}
@@ -106,9 +115,8 @@ def test_a_v2_line_is_stored_without_any_of_its_person_in_the_clear(home: Path, 
     assert found == []
 
 
-def test_readers_see_what_their_legal_basis_covers_of_a_sealed_person(home: Path, clock, on_v2) -> None:
+def test_readers_see_what_their_legal_basis_covers_of_a_sealed_person(home: Path, clock) -> None:
     clock.set(jst(2027, 1, 20, 10, 0))
-    on_v2()
     with open_kiroku(home=home, clock=clock) as k:
         enroll_payroll(k, CORP_A, CHIYODA)
         a = company(k, CORP_A)
@@ -123,9 +131,8 @@ def test_readers_see_what_their_legal_basis_covers_of_a_sealed_person(home: Path
         assert city.personal_numbers == "shown" and city.payload["lines"][0]["person"]["personal_number"] == personal(70_001)
 
 
-def test_crypto_shredding_erases_the_person_whole_and_the_filing_still_verifies(home: Path, clock, on_v2) -> None:
+def test_crypto_shredding_erases_the_person_whole_and_the_filing_still_verifies(home: Path, clock) -> None:
     clock.set(jst(2027, 1, 20, 10, 0))
-    on_v2()
     with open_kiroku(home=home, clock=clock) as k:
         enroll_payroll(k, CORP_A, CHIYODA)
         receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", v2_payroll([v2_line(1)]))
@@ -142,11 +149,10 @@ def test_crypto_shredding_erases_the_person_whole_and_the_filing_still_verifies(
     assert_verified(home)
 
 
-def test_a_v2_disposition_seals_its_persons_and_the_company_reads_them(home: Path, clock, on_v2) -> None:
+def test_a_v2_disposition_seals_its_persons_and_the_company_reads_them(home: Path, clock) -> None:
     """A 特別徴収税額決定通知 names the employees: from the v2 forms on, sealed as a filing's persons are
     (crypto-shredding erases them too), shown to the company, masked numbers for an agent without them."""
     clock.set(jst(2027, 5, 10, 10, 0))
-    on_v2()
     with open_kiroku(home=home, clock=clock) as k:
         enroll_payroll(k, CORP_A, CHIYODA)
         filed = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", v2_payroll([v2_line(1)]))
