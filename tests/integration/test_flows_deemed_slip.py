@@ -35,10 +35,10 @@ def test_a_2026_payroll_report_reaches_the_municipalities_and_the_tax_office_in_
     snap = office.snapshot(receipt.submission_id)
     assert snap.payload is not None and len(snap.payload["lines"]) == 2  # every line: the tax office receives every slip
     assert snap.personal_numbers == "shown" and snap.legal_basis.startswith("所得税法第226条")
-    assert [ln["personal_number"] for ln in snap.payload["lines"]] == [ln["personal_number"] for ln in lines]
+    assert [ln["person"]["personal_number"] for ln in snap.payload["lines"]] == [ln["person"]["personal_number"] for ln in lines]
     # Each municipality still sees only its residents' lines.
     sapporo = agency(k, municipality(SAPPORO)).snapshot(receipt.submission_id).payload
-    assert sapporo is not None and [ln["employee_name"] for ln in sapporo["lines"]] == [lines[1]["employee_name"]]
+    assert sapporo is not None and [ln["person"]["name"] for ln in sapporo["lines"]] == [lines[1]["person"]["name"]]
 
 
 def test_a_2025_payroll_report_does_not_reach_the_tax_office(enrolled) -> None:

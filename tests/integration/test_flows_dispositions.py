@@ -198,8 +198,10 @@ def test_a_pension_office_sends_a_standard_remuneration_decision(kiroku, clock):
     receipt = company(kiroku, CORP_A).record(CORP_A, "STANDARD_REMUNERATION", "2027", standard_remuneration())
     issued = agency(kiroku, PENSION_OFFICE).issue_disposition(CORP_A, "STANDARD_REMUNERATION_DECISION", "2027", {
         "office_code": "01-イロハ-12345", "effective_from": "2027-09",
-        "lines": [{"insured_number": 10, "employee_name": "鈴木 一郎0", "standard_monthly_remuneration": 300_000, "grade": 22}],
+        "lines": [{"insured_number": 10, "person": {"name": "鈴木 一郎0"}, "health_grade": 22, "health_amount": 300_000,
+                   "pension_grade": 19, "pension_amount": 300_000}],
     }, based_on=[receipt.submission_id])
     opened = company_view(kiroku, CORP_A).open_disposition(issued.disposition_id)
     assert opened.payload["effective_from"] == "2027-09"
-    assert opened.payload["lines"][0]["grade"] == 22
+    assert (opened.payload["lines"][0]["health_grade"], opened.payload["lines"][0]["pension_grade"]) == (22, 19)
+    assert opened.payload["lines"][0]["person"]["name"] == "鈴木 一郎0"  # sealed, and the company it is about reads it

@@ -25,7 +25,8 @@ SOCIETY = "health-insurance-society:06139999"
 
 def bonus() -> dict:
     return {"office": {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1"},
-            "lines": [{"insured_number": 12, "employee_name": "高橋 一郎", "personal_number": personal(90_001), "bonus_amount": 500_000}]}
+            "lines": [{"insured_number": 12, "person": {"name": "高橋 一郎", "birth_date": "1952-04-01", "personal_number": personal(90_001)},
+                       "remarks": ["AGE_70_PLUS"], "bonus_amount": 500_000}]}
 
 
 def test_a_bonus_report_reaches_the_pension_office_and_the_health_insurance_society(kiroku, clock) -> None:
@@ -39,7 +40,7 @@ def test_a_bonus_report_reaches_the_pension_office_and_the_health_insurance_soci
     snap = society.snapshot(receipt.submission_id)
     assert snap.legal_basis == PROCEDURES["BONUS_PAYMENT"].also_basis and snap.legal_basis.startswith("健康保険法第48条")
     # The number on this form is the 70歳以上被用者's, for 厚生年金: the pension office's, not the 組合's.
-    assert snap.personal_numbers == "masked" and snap.payload["lines"][0]["personal_number"] == MASK
+    assert snap.personal_numbers == "masked" and snap.payload["lines"][0]["person"]["personal_number"] == MASK
     assert agency(kiroku, PENSION).snapshot(receipt.submission_id).personal_numbers == "shown"
 
 
