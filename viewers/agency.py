@@ -13,8 +13,8 @@ from typing import IO, Any
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Disposition, Enrollment, MissingFiling, Notice, Principal, Snapshot, SubmissionInfo
-from ledger.domain.procedures import validate_agency_id
-from ledger.encoding.csv_cells import safe_row
+from ledger.domain.procedures import PROCEDURES, validate_agency_id
+from ledger.encoding.csv_cells import flat_line, safe_row
 
 
 class AgencyView:
@@ -76,7 +76,8 @@ class AgencyView:
             numbers = snap.visible_lines or list(range(1, len(snap.payload["lines"]) + 1))
             for number, line in zip(numbers, snap.payload["lines"]):
                 record = {"submission_id": sid, "corporate_number": snap.info.corporate_number, "procedure": snap.info.procedure,
-                          "period": snap.info.period, "line": number, **line}
+                          "period": snap.info.period, "line": number,
+                          **flat_line(PROCEDURES[snap.info.procedure].line, line)}
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(record))
                     writer.writeheader()

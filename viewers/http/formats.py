@@ -24,8 +24,9 @@ from typing import Any
 from fastapi import Response
 
 from ledger.domain.model import Snapshot
+from ledger.domain.procedures import PROCEDURES
 from ledger.encoding.codec import SchemaRegistry
-from ledger.encoding.csv_cells import safe_row
+from ledger.encoding.csv_cells import flat_line, safe_row
 from ledger.encoding.snapshots import build_snapshot
 from ledger.errors import Forbidden, NotAcceptable
 from viewers.http.schemas import SnapshotOut
@@ -107,7 +108,7 @@ def to_csv(snap: Snapshot) -> str:
     writer: Any = None
     for number, line in zip(numbers, lines):
         row = {"submission_id": info.submission_id, "corporate_number": info.corporate_number, "procedure": info.procedure,
-               "period": info.period, "line": number, **line}
+               "period": info.period, "line": number, **flat_line(PROCEDURES[info.procedure].line, line)}
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row))
             writer.writeheader()

@@ -19,6 +19,6 @@ def test_a_snapshot_as_csv_neutralises_formula_cells_and_keeps_numbers(api, kiro
     resp = api.as_(f"company:{CORP_A}").get(f"/v1/submissions/{sid}", params={"format": "csv"})
     assert resp.status_code == 200
     rows = list(csv.DictReader(io.StringIO(resp.text)))
-    assert [r["employee_name"] for r in rows] == ["'" + name for name in FORMULAS] + ["山田 太郎"]
-    assert {r["address"] for r in rows} == {"'-東京都"}
+    assert [r["person.name"] for r in rows] == ["'" + name for name in FORMULAS] + ["山田 太郎"]
+    assert {r["person.address"] for r in rows} == {"'-東京都"}
     assert rows[0]["payment_amount"] == "5000001"  # an integer: a number, not neutralised
