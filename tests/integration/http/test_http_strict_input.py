@@ -76,7 +76,7 @@ def test_a_misspelt_field_in_a_disposition_line_is_refused_with_its_pointer(api,
 @pytest.mark.parametrize(("over", "code", "pointer"), [
     ({"withholding_tax": "120000"}, "invalid_amount", "/payload/lines/0/withholding_tax"),
     ({"payment_amount": 10**13}, "amount_too_large", "/payload/lines/0/payment_amount"),
-    ({"employee_name": "山田\u0000太郎"}, "invalid_character", "/payload/lines/0/employee_name"),
+    ({"employee_name": "山田\u0000太郎"}, "invalid_character", "/payload/lines/0/person/name"),
     ({"withholding_tax": 6_000_000}, "inconsistent_amounts", "/payload/lines/0/withholding_tax"),
 ])
 def test_payload_values_are_refused_over_http_with_the_pointer_of_the_value(api, kiroku, over, code, pointer) -> None:
