@@ -23,8 +23,9 @@ from ledger.catalog import tables as c  # noqa: E402
 from ledger.domain.identifiers import make_personal_number  # noqa: E402
 from ledger.domain.model import JST  # noqa: E402
 from ledger.ports import Position  # noqa: E402
+from ledger.encoding.payload_forms import erased_person  # noqa: E402
 from ledger.service.retention import retention_ends, run_retention  # noqa: E402
-from ledger.service.sealing import ERASED, key_scope  # noqa: E402
+from ledger.service.sealing import ERASED, MASK, key_scope  # noqa: E402
 from ledger.transparency.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion  # noqa: E402
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line  # noqa: E402
 from tests.integration.aws.conftest import AwsDeployment  # noqa: E402
@@ -39,7 +40,8 @@ _YEAR_US = 365.25 * 24 * 3600 * 1_000_000  # the projector's year (ledger/proces
 
 
 def numbers(snapshot: Any) -> list[str]:
-    return [ln["personal_number"] for ln in snapshot.payload["lines"]]
+    """Each line's personal number, or ERASED where its person was erased whole (the v2 forms)."""
+    return [ERASED if ln["person"] == erased_person(ERASED) else ln["person"]["personal_number"] for ln in snapshot.payload["lines"]]
 
 
 def log_inclusion(k: Any, position: str) -> tuple[bytes, int, int, list[bytes], bytes]:
@@ -94,7 +96,9 @@ def test_retention_run_erases_expired_personal_numbers_on_kms_while_digests_rece
     for view in (company_view(kiroku, CORP_A), agency(kiroku, municipality(CHIYODA))):
         snap = view.snapshot(old.submission_id)
         assert (snap.personal_numbers, numbers(snap)) == ("erased", [ERASED, ERASED])
-        assert [ln["employee_name"] for ln in snap.payload["lines"]] == ["山田 太郎1", "山田 太郎2"]
+        # The person goes whole — name, birth date, address with the number; the amounts stay.
+        assert [ln["person"]["name"] for ln in snap.payload["lines"]] == [ERASED, ERASED]
+        assert [ln["payment_amount"] for ln in snap.payload["lines"]] == [5_000_001, 5_000_002]
     raw = company_view(kiroku, CORP_A).snapshot(old.submission_id).raw  # the company reads the exact bytes
     assert raw is not None and hashlib.sha256(raw).hexdigest() == old.payload_digest  # …and they are intact
     assert numbers(company_view(kiroku, CORP_A).snapshot(new.submission_id)) == NUMBERS  # 2027 is still retained
@@ -113,16 +117,21 @@ def test_retention_run_erases_expired_personal_numbers_on_kms_while_digests_rece
         assert numbers(company_view(fresh, CORP_A).snapshot(old.submission_id)) == [ERASED, ERASED]
 
 
-def test_a_reader_without_a_legal_basis_never_makes_kms_decrypt_anything(kiroku: Any, clock: Any, home: Path) -> None:
+def test_a_reader_without_a_legal_basis_sees_the_person_with_its_numbers_masked_after_one_kms_unwrap(
+        kiroku: Any, clock: Any, home: Path) -> None:
+    # Since v2 the name sits sealed with the number (one AES-GCM operation per line), so a bank
+    # reading the names under its grant unwraps the filing's data key once — one KMS Decrypt for the
+    # whole filing, not one per line — and still sees no personal number (番号法第19条).
     company(kiroku, CORP_A).grant("bank:mizuho", ["PAYROLL_REPORT"], ["read"], grant_until(kiroku, days=7 * 365))
     old, _ = record_two_years(kiroku, clock)
     with open_kiroku(home=home, clock=clock, recorder=False) as fresh:  # a new process (a reader): no plaintext key cached
         decrypts: list[str] = []
         fresh.keys.kms.meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append("Decrypt"))
         masked = firm_view(fresh, "bank:mizuho").snapshot(old.submission_id)
-        assert masked.personal_numbers == "masked" and decrypts == []
-        assert numbers(company_view(fresh, CORP_A).snapshot(old.submission_id)) == NUMBERS
+        assert masked.personal_numbers == "masked" and numbers(masked) == [MASK, MASK]
+        assert [ln["person"]["name"] for ln in masked.payload["lines"]] == ["山田 太郎1", "山田 太郎2"]
         assert decrypts == ["Decrypt"]
+        assert numbers(company_view(fresh, CORP_A).snapshot(old.submission_id)) == NUMBERS
 
 
 def test_kiroku_retention_run_reports_what_it_destroyed_and_destroys_nothing_twice(kiroku: Any, clock: Any, home: Path) -> None:
@@ -194,7 +203,7 @@ def test_a_running_server_on_kms_shows_a_number_erased_by_another_process_once_i
         enroll_payroll(server, CORP_A, CHIYODA)
         line = payroll_line(1)
         sid = company(server, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([line])).submission_id
-        assert numbers(company_view(server, CORP_A).snapshot(sid)) == [line["personal_number"]]
+        assert numbers(company_view(server, CORP_A).snapshot(sid)) == [line["person"]["personal_number"]]
         clock.set(jst(2034, 1, 1, 0, 0))
         with open_kiroku(home=home, clock=clock, recorder=False) as operator:
             assert [s.scope for s in run_retention(operator.keys, clock()).destroyed] == [SCOPE_2026]
