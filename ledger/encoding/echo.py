@@ -22,6 +22,8 @@ __all__ = ["CORPORATE_FIELDS", "MAX_SHOWN", "SENSITIVE_FIELDS", "redact", "shown
 MAX_SHOWN: Final = 64
 #: Fields whose values are never shown, whatever they hold (the procedures' sensitive fields).
 SENSITIVE_FIELDS: Final = frozenset({"personal_number"})
+#: A field inside a v2 line's sealed ``person`` (``lines[3].person.name``, ``/payload/lines/0/person/birth_date``).
+_PERSON: Final = re.compile(r"(?:^|[./])person(?:[./\[]|$)")
 #: Fields whose 13-digit values are corporate numbers (法人番号, public), shown as they are.
 CORPORATE_FIELDS: Final = frozenset({"corporate_number"})
 # Twelve or more digits once common separators are dropped (123456789018, 1234-5678-9018,
@@ -42,6 +44,8 @@ def shown(value: Any, field: str | None = None) -> Any:
     leaf = re.split(r"[./\[\]]", field.rstrip("]/"))[-1] if field else None
     if leaf in SENSITIVE_FIELDS:
         return PERSONAL_NUMBER_WITHHELD
+    if field and _PERSON.search(field):  # a v2 line's person: a name or birth date is personal data, however short
+        return f"a {type(value).__name__} (not shown)" if not isinstance(value, str) else f"{len(value)} characters (not shown)"
     if isinstance(value, (list, tuple, set, frozenset)):
         return f"a list of {len(value)} item(s) (not shown)"
     if isinstance(value, dict):

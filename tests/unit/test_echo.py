@@ -64,3 +64,18 @@ def test_long_or_structured_values_are_described_not_shown():
     assert shown(["a"]) == "a list of 1 item(s) (not shown)"
     assert shown({"a": 1}) == "an object with 1 key(s) (not shown)"
     assert shown("anything", "lines[2].personal_number") == PERSONAL_NUMBER_WITHHELD
+
+
+@given(st.sampled_from(["lines[3].person.name", "/payload/lines/0/person/birth_date", "person.spouse.name",
+                                   "lines[1].person.dependants[2].name"]))
+def test_nothing_of_a_v2_person_is_shown_however_short(field):
+    """A v2 line's person (name, 生年月日, address) is sealed as personal data: an error describes what
+    came in that place, never repeats it."""
+    assert shown("山田 太郎", field) == "5 characters (not shown)"
+    assert shown("1985-07-14", field) == "10 characters (not shown)"
+    assert shown(1985, field) == "a int (not shown)"
+
+
+def test_a_field_merely_named_like_person_still_shows():
+    assert shown("E0001", "lines[1].employee_number") == "E0001"
+    assert shown("3", "persons") == "3"
