@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from ledger.domain.model import SubmissionKind
+from ledger.domain.procedures import PROCEDURES, validate_payload
 from ledger.encoding.events import SUBMISSION_RECORDED
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
 from ledger.ports import Position
-from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, personal, withholding
+from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, SAPPORO, payroll, payroll_line, personal, with_person, withholding
 from tests.integration.helpers import (
     bonus_payment,
     catalog_dump,
@@ -72,7 +73,7 @@ def test_a_recorded_submission_gets_a_receipt_that_points_at_its_log_record(kiro
 
     snap = company_view(kiroku, CORP_A).snapshot(receipt.submission_id)
     assert snap.raw == event.body["payload"]
-    assert [ln["employee_name"] for ln in snap.payload["lines"]] == ["山田 太郎1", "山田 太郎2"]
+    assert [ln["person"]["name"] for ln in snap.payload["lines"]] == ["山田 太郎1", "山田 太郎2"]
 
 
 @pytest.mark.parametrize(("procedure", "period", "payload"), [
@@ -87,7 +88,12 @@ def test_every_procedure_records_a_valid_payload_for_its_kind_of_period(kiroku, 
     receipt = company(kiroku, CORP_A).record(CORP_A, procedure, period, payload)
     assert (receipt.procedure, receipt.period, receipt.line_count) == (procedure, period, 1)
     snap = company_view(kiroku, CORP_A).snapshot(receipt.submission_id)
-    assert snap.payload["lines"][0] == {**payload["lines"][0], **({"dependents": 1} if procedure == "PAYROLL_REPORT" else {})}
+    line, given = snap.payload["lines"][0], payload["lines"][0]
+    # Read back exactly as validated (the v2 forms fill each optional item left out with its default) …
+    assert line == validate_payload(PROCEDURES[procedure], payload, period)["lines"][0]
+    # … and every item that was given, the person's included, comes back as it was given.
+    assert {k: line[k] for k in given if k != "person"} == {k: v for k, v in given.items() if k != "person"}
+    assert {k: line["person"][k] for k in given["person"]} == given["person"]
 
 
 # -- identifiers ------------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ def test_a_bad_corporate_number_is_refused_naming_the_field(kiroku, corp, code):
 def test_a_bad_personal_number_is_refused_without_its_digits_in_the_error(kiroku, number, code):
     lines = [payroll_line(1), payroll_line(2, personal_number=number), payroll_line(3)]
     err = refused(kiroku, CORP_A, "PAYROLL_REPORT", "2026", payroll(lines))
-    assert fields(err) == [(code, "lines[2].personal_number")]
+    assert fields(err) == [(code, "lines[2].person.personal_number")]
     digits = "".join(ch for ch in number if ch.isdigit())
     for text in (str(err), repr(err), err.message, repr(err.to_dict()), repr(err.got), repr(err.expected),
                  *(repr(e.to_dict()) for e in err.errors)):
@@ -124,8 +130,8 @@ def test_a_bad_personal_number_is_refused_without_its_digits_in_the_error(kiroku
 
 def test_a_personal_number_given_as_an_integer_is_refused_without_echoing_it(kiroku):
     err = refused(kiroku, CORP_A, "WITHHOLDING_SLIP", "2026",
-                  {**withholding(1), "lines": [{**withholding(1)["lines"][0], "personal_number": int(GOOD_PERSONAL)}]})
-    assert fields(err) == [("invalid_format", "lines[1].personal_number")]
+                  {**withholding(1), "lines": [with_person(withholding(1)["lines"][0], {"personal_number": int(GOOD_PERSONAL)})]})
+    assert fields(err) == [("invalid_format", "lines[1].person.personal_number")]
     assert GOOD_PERSONAL not in repr(err.to_dict())
 
 
@@ -185,16 +191,17 @@ def test_an_amount_that_is_not_a_whole_number_of_yen_is_refused(kiroku):
     assert fields(err) == [("invalid_amount", "lines[1].payment_amount")]
 
 
-@pytest.mark.parametrize(("over", "field"), [
-    ({"employee_name": None}, "lines[2].employee_name"),
-    ({"employee_name": "  "}, "lines[2].employee_name"),
-    ({"personal_number": ""}, "lines[2].personal_number"),
-    ({"municipality_code": None}, "lines[2].municipality_code"),
-    ({"payment_amount": None}, "lines[2].payment_amount"),
+@pytest.mark.parametrize(("over", "code", "field"), [
+    ({"employee_name": None}, "required", "lines[2].person.name"),
+    ({"employee_name": "  "}, "required", "lines[2].person.name"),
+    # v2: a person without a personal number must say why (個人番号の不記載の理由), so that is what is named
+    ({"personal_number": ""}, "personal_number_absence_required", "lines[2].person.personal_number_absence"),
+    ({"municipality_code": None}, "required", "lines[2].municipality_code"),
+    ({"payment_amount": None}, "required", "lines[2].payment_amount"),
 ])
-def test_a_missing_required_line_field_is_refused_naming_the_line(kiroku, over, field):
+def test_a_missing_required_line_field_is_refused_naming_the_line(kiroku, over, code, field):
     err = refused(kiroku, CORP_A, "PAYROLL_REPORT", "2026", payroll([payroll_line(1), payroll_line(2, **over)]))
-    assert fields(err) == [("required", field)]
+    assert fields(err) == [(code, field)]
 
 
 def test_a_missing_required_header_field_is_refused_naming_it(kiroku):
@@ -238,10 +245,10 @@ def test_every_problem_of_a_submission_is_reported_at_once_with_its_line_number(
     assert isinstance(err, ValidationErrors)
     assert fields(err) == [
         ("required", "employer.name"),
-        ("check_digit", "lines[2].personal_number"),
+        ("check_digit", "lines[2].person.personal_number"),
         ("negative_amount", "lines[2].payment_amount"),
         ("check_digit", "lines[3].municipality_code"),
-        ("required", "lines[3].employee_name"),
+        ("required", "lines[3].person.name"),
     ]
     assert (err.code, err.field) == ("required", "employer.name")
     assert err.to_dict()["errors"][2] == {

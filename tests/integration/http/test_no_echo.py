@@ -9,6 +9,7 @@ import unicodedata
 
 import pytest
 
+from ledger.domain.procedures import PROCEDURES, V1
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line
 from tests.integration.helpers import enroll_payroll
 
@@ -94,8 +95,11 @@ def _csv_row(year: str = "2026", amount: str = "5000000", code: str = CHIYODA) -
     ("municipality_code", {"code": PN}), ("municipality_code", {"code": "１２３４５６７８９０１８"}),
     ("payment_amount", {"amount": f"{PN[:4]}-{PN[4:8]}-{PN[8:]}"}),
 ], ids=["in-municipality_code", "full-width", "hyphenated-in-payment_amount"])
-def test_a_personal_number_in_another_csv_column_is_not_echoed(api, kiroku, column, cells):
+def test_a_personal_number_in_another_csv_column_is_not_echoed(api, kiroku, column, cells, monkeypatch):
     # Cells shifted or mistyped: the personal number lands in a column whose errors quote the cell.
+    # The CSV importer still writes v1 lines (氏名, 個人番号, 住所 as columns): recorded under the v1
+    # form explicitly until it writes v2 (under v2 every row is refused for its v1 columns first).
+    monkeypatch.setitem(PROCEDURES, "PAYROLL_REPORT", V1["PAYROLL_REPORT"])
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     results = _bulk(api, (CSV_HEADER + _csv_row(**cells)).encode(), {"Content-Type": "text/csv"})
     assert results[0]["status"] == 422 and results[0]["problem"]["locations"][0]["column"] == column
