@@ -4,14 +4,16 @@ must refuse, each with the field the refusal must name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
 
 from ledger.domain import municipalities
 from ledger.domain.identifiers import make_municipality_code, make_personal_number
-from ledger.domain.procedures import CROSS_RULES, PROCEDURES, FieldRule, Procedure
+from ledger.domain.procedures import CROSS_RULES, PROCEDURES, V1, FieldRule, Procedure
 
 #: Printable text a clerk types: kana, kanji, Latin, digits and a few separators (no controls).
 _ALPHABET = st.sampled_from(list("山田太郎花子鈴木一郎株式会社記録東京都千代田区丸の内ヤマダタロウabcXYZ0123456789-・ "))
@@ -154,3 +156,14 @@ def mutated(draw: st.DrawFn, code: str) -> tuple[dict[str, Any], str, str]:
     what, how = draw(st.sampled_from(_line_mutations(rule)))
     line[rule.name] = how(line.get(rule.name, draw(value(rule))))
     return payload, f"{rule.name} {what}", f"lines[{n + 1}].{rule.name}"
+
+
+@contextmanager
+def on_the_v1_forms() -> Iterator[None]:
+    """STOPGAP, v1 only: these strategies generate v1 payloads (they know neither the v2 person
+    record nor the v2 cross-field checks of ledger.domain.forms), so the properties built on them
+    run on the v1 forms (``procedures.V1``) until they learn v2 — the v2 forms are not covered yet."""
+    with pytest.MonkeyPatch.context() as patch:
+        for code, proc in V1.items():
+            patch.setitem(PROCEDURES, code, proc)
+        yield

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.model import Principal
-from ledger.domain.procedures import FILING_CODES, PROCEDURES, V1
+from ledger.domain.procedures import FILING_CODES, PROCEDURES
 from ledger.errors import ValidationError, ValidationErrors
 from tests.factories import corp
 from tests.integration.helpers import company, log_ends
-from tests.payload_strategies import mutated, normalized, payloads
+from tests.payload_strategies import mutated, normalized, on_the_v1_forms, payloads
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +28,7 @@ _companies = itertools.count(500)
 
 @pytest.fixture(autouse=True, scope="module")
 def _on_the_v1_forms():
-    """STOPGAP, v1 only: tests/payload_strategies.py generates v1 payloads (it knows neither the v2
-    person record nor the v2 cross-field checks of ledger.domain.forms), so these properties run on
-    the v1 forms (``procedures.V1``) until it learns v2 — the v2 forms are not covered here yet."""
-    with pytest.MonkeyPatch.context() as patch:
-        for code, proc in V1.items():
-            patch.setitem(PROCEDURES, code, proc)
+    with on_the_v1_forms():  # STOPGAP: the strategies generate v1 payloads only
         yield
 
 

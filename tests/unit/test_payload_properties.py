@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.procedures import PROCEDURES, V1, validate_payload
+from ledger.domain.procedures import PROCEDURES, validate_payload
 from ledger.errors import ValidationError, ValidationErrors
-from tests.payload_strategies import mutated, normalized, payloads
+from tests.payload_strategies import mutated, normalized, on_the_v1_forms, payloads
 
 pytestmark = pytest.mark.unit
 
@@ -19,12 +19,7 @@ CODES = sorted(PROCEDURES)
 
 @pytest.fixture(autouse=True, scope="module")
 def _on_the_v1_forms():
-    """STOPGAP, v1 only: tests/payload_strategies.py generates v1 payloads (it knows neither the v2
-    person record nor the v2 cross-field checks of ledger.domain.forms), so these properties run on
-    the v1 forms (``procedures.V1``) until it learns v2 — the v2 forms are not covered here yet."""
-    with pytest.MonkeyPatch.context() as patch:
-        for code, proc in V1.items():
-            patch.setitem(PROCEDURES, code, proc)
+    with on_the_v1_forms():  # STOPGAP: the strategies generate v1 payloads only
         yield
 
 
