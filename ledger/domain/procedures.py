@@ -635,8 +635,6 @@ def _unknown_field(name: str, path: str, known: list[str], where: str) -> Valida
                            expected="one of " + ", ".join(known), got=name, code="unknown_field")
 
 
-
-
 def validate_payload(proc: Procedure, payload: Any, period: str | None = None) -> dict[str, Any]:
     """Check a payload (domain form: plain personal numbers) against the procedure's rules.
 
