@@ -107,6 +107,7 @@ def test_rows_of_another_payer_or_year_start_a_new_group() -> None:
     ({"i11": "30"}, "項目11 年分", "unsupported_year"),  # 平成30年 is not read as 令和30 (2048)
     ({"i45": "3601399"}, "項目45 生年月日", "invalid_date"),
     ({"i45": "9600714"}, "項目45 生年月日", "invalid_date"),
+    ({"i45": "4310501"}, "項目45 生年月日", "invalid_date"),  # 平成31年5月1日 is 令和元年 (平成31年政令第143号)
     ({"i17": "500万"}, "項目17 支払金額", "invalid_amount"),
     ({"i10": "2"}, "項目10 訂正表示", "invalid_flag"),
     ({"i2": "12345"}, "項目2 整理番号1", "invalid_reference"),
@@ -160,7 +161,7 @@ def test_decoding_goes_through_text_lines_of_the_cp932_bytes() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(year=st.integers(1, 7), yy=st.integers(1, 63), month=st.integers(1, 12), day=st.integers(1, 28),
+@given(year=st.integers(1, 7), yy=st.integers(2, 63), month=st.integers(1, 12), day=st.integers(1, 28),
        pay=st.integers(3_560_000, 20_000_000), tax=st.integers(0, 999_999), insurance=st.integers(0, 999_999),
        correct=st.booleans(), name=st.text(alphabet="山田太郎花子一二三", min_size=1, max_size=10))
 def test_records_written_by_the_layout_decode_back(year: int, yy: int, month: int, day: int, pay: int, tax: int,
