@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Final
 
-#: Era → the Gregorian year of its year 1.
-FIRST_YEARS: Final = {"明治": 1868, "大正": 1912, "昭和": 1926, "平成": 1989, "令和": 2019}
 #: Era → its first day. 大正 from 1912-07-30 and 昭和 from 1926-12-25 (each 天皇's accession, 旧皇室典範
 #: 第12条 践祚の後元号を建て); 平成 from 1989-01-08 (元号を改める政令, 昭和64年政令第1号: 「公布の日の翌日から
 #: 施行する」, promulgated 1月7日); 令和 from 2019-05-01 (元号を改める政令, 平成31年政令第143号). 明治 is
 #: counted from the start of 慶応4年 (明治改元の詔, 1868: 「慶応四年ヲ改テ明治元年ト為ス」).
 FIRST_DAYS: Final = {"明治": date(1868, 1, 1), "大正": date(1912, 7, 30), "昭和": date(1926, 12, 25), "平成": date(1989, 1, 8),
                      "令和": date(2019, 5, 1)}
+#: Era → the Gregorian year of its year 1 (the year of its first day).
+FIRST_YEARS: Final = {era: first.year for era, first in FIRST_DAYS.items()}
 _ORDER: Final = tuple(FIRST_DAYS)
 
 
