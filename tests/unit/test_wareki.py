@@ -45,5 +45,7 @@ def test_a_day_that_does_not_exist_is_refused() -> None:
 @given(st.dates(min_value=date(1868, 1, 1), max_value=date(2099, 12, 31)))
 def test_every_day_round_trips_through_its_era(day: date) -> None:
     era, year = wareki.from_date(day)
-    assert 1 <= year <= 99 or (era == "令和" and year <= 81)
+    end = wareki.last_day(era)
+    assert wareki.FIRST_DAYS[era] <= day and (end is None or day <= end)  # the era in force that day
+    assert year >= 1 and wareki.gregorian_year(era, year) == day.year
     assert wareki.to_date(era, f"{year:02d}{day.month:02d}{day.day:02d}") == day

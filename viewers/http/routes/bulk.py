@@ -114,6 +114,11 @@ class BulkSlots:
         return self._limiters[key]
 
 
+def _lines_bytes(lines: list[dict]) -> bytes:
+    """NDJSON: one JSON object per line."""
+    return "".join(json.dumps(x, ensure_ascii=False, default=str) + "\n" for x in lines).encode()
+
+
 def slots_of(request: Request) -> BulkSlots:
     state = request.app.state
     if getattr(state, "bulk_slots", None) is None:
@@ -182,12 +187,20 @@ class BulkResponse(Response):
                 (b"retry-after", str(err.retry_after).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
-        try:
-            await self._stream(send, slots.limiter())
-        finally:
-            slots.give_back(self.who)
+        given_back = False
 
-    async def _stream(self, send: Any, limiter: anyio.CapacityLimiter) -> None:
+        def give_back() -> None:  # once: before the last line is sent, or when the stream ends otherwise
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                slots.give_back(self.who)
+
+        try:
+            await self._stream(send, slots.limiter(), give_back)
+        finally:
+            give_back()
+
+    async def _stream(self, send: Any, limiter: anyio.CapacityLimiter, give_back: Callable[[], None]) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", NDJSON.encode()), (b"cache-control", b"no-store")]})
         chunks = self.request.stream()
@@ -206,17 +219,22 @@ class BulkResponse(Response):
 
         def emit(lines: list[dict]) -> None:
             if lines:
-                anyio.from_thread.run(write, "".join(json.dumps(x, ensure_ascii=False, default=str) + "\n" for x in lines).encode())
+                anyio.from_thread.run(write, _lines_bytes(lines))
 
         try:
-            await anyio.to_thread.run_sync(self._work, read, emit, limiter=limiter)
+            last = await anyio.to_thread.run_sync(self._work, read, emit, limiter=limiter)
         except ClientDisconnect:
             return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # The upload's work is over: its slot is free before its client reads the last line, so a
+        # client that saw ``done`` (or the upload's problem) may start its next upload at once.
+        give_back()
+        await send({"type": "http.response.body", "body": _lines_bytes(last), "more_body": False})
 
     # -- in a worker thread ------------------------------------------------------------------------
 
-    def _work(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None]) -> None:
+    def _work(self, read: Callable[[], bytes | None], emit: Callable[[list[dict]], None]) -> list[dict]:
+        """Read and record the upload, emitting each item's result; return the last line (``done``,
+        or the problem that made the upload unusable), which the caller sends once the slot is free."""
         counts = {"items": 0, "recorded": 0, "replayed": 0, "failed": 0}
         try:
             if self.csv_mode:
@@ -231,9 +249,8 @@ class BulkResponse(Response):
             raise
         except KirokuError as err:  # the upload itself is unusable (too large, too slow, a broken CSV header…)
             status = 408 if isinstance(err, RequestTimeout) else http_status(err)
-            emit([{"item": None, "status": status, "problem": problem_body(err, instance=BULK_PATH, status=status)}])
-            return
-        emit([{"done": True, **counts}])
+            return [{"item": None, "status": status, "problem": problem_body(err, instance=BULK_PATH, status=status)}]
+        return [{"done": True, **counts}]
 
     def _record_batch(self, requests: list[SubmissionRequest]) -> Iterator[tuple[Receipt | KirokuError, bool]]:
         """Record ``requests`` in one durable batch: each one's receipt or error, and whether this
