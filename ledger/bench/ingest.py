@@ -102,11 +102,22 @@ def run_kiroku(k: Kiroku, requests: list[SubmissionRequest], batch: int, progres
 
 
 def plain_payloads(requests: list[SubmissionRequest]) -> list[dict[str, Any]]:
-    """The requests' payloads as the raw ceilings encode them: no validation, no sealing — personal
-    numbers as bytes of the same length as sealed ones, so the bytes are comparable."""
-    return [{**r.payload, "lines": [{**ln, "personal_number": ln["personal_number"].encode() * 3, "employee_kana": None,
-                                     "dependents": ln.get("dependents", 0)} for ln in r.payload["lines"]]}
-            for r in requests if r.payload]
+    """The requests' payloads as the raw ceilings encode them: no sealing — each line as the ledger
+    stores it (``ledger.encoding.payload_forms.to_stored``), its person as bytes of the size of a
+    sealed one (nonce and tag around the person's encoding), so the bytes are comparable."""
+    from ledger.domain.procedures import validate_payload
+    from ledger.encoding.codec import SchemaRegistry
+    from ledger.encoding.payload_forms import to_stored
+
+    proc, registry = PROCEDURES["PAYROLL_REPORT"], SchemaRegistry.load()
+    out = []
+    for r in requests:
+        if not r.payload:
+            continue
+        full = validate_payload(proc, r.payload)
+        out.append({**full, "lines": [to_stored(registry, proc, ln, repr(ln["person"]).encode() + bytes(28))
+                                      for ln in full["lines"]]})
+    return out
 
 
 def payload_encoder(k: Kiroku) -> Callable[[dict[str, Any]], bytes]:
@@ -320,15 +331,16 @@ def write_csv(path: Path, rows: int, per_company: int = 100, encoding: str = "ut
 
     codes = list(municipalities())
     with path.open("w", encoding=encoding, newline="") as fh:
-        fh.write("corporate_number,period,employer_name,employer_address,municipality_code,employee_name,personal_number,"
-                 "address,payment_amount,income_after_deduction,total_deductions,withholding_tax,social_insurance\n")
+        fh.write("corporate_number,period,employer_name,employer_address,municipality_code,employee_number,employee_name,"
+                 "birth_date,personal_number,address,payment_amount,income_after_deduction,total_deductions,withholding_tax,"
+                 "social_insurance\n")
         corp = ""
         for i in range(rows):
             if i % per_company == 0:
                 corp = make_corporate_number(f"{2_000_000_000 + i:012d}")
             pn = make_personal_number(f"{30_000_000_000 + i:011d}")
-            fh.write(f"{corp},2026,株式会社計測{i // per_company},東京都千代田区,{codes[i % len(codes)]},社員 {i},{pn},"
-                     f"東京都,{5_000_000 + i % 1000},{3_560_000},{1_200_000},{120_000},{700_000}\n")
+            fh.write(f"{corp},2026,株式会社計測{i // per_company},東京都千代田区,{codes[i % len(codes)]},E{i % per_company + 1:05d},"
+                     f"社員 {i},1980/04/01,{pn},東京都,{5_000_000 + i % 1000},{3_560_000},{1_200_000},{120_000},{700_000}\n")
 
 
 def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str]) -> dict[str, Any]:

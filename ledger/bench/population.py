@@ -65,9 +65,11 @@ def make_companies(count: int, employees: int, seed: int = 2025) -> list[Company
             after = int(pay * 0.72)
             deductions = 480_000 + rng.randrange(0, 1_500_000, 1000)
             c.employees.append({
-                "municipality_code": m, "employee_name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}",
-                "personal_number": make_personal_number(f"{(i * 10_000 + j) * 37 + 11:011d}"[-11:]),
-                "address": f"{MUNICIPALITIES_BY_CODE(m)}{rng.randint(1, 9)}-{rng.randint(1, 30)}-{rng.randint(1, 20)}",
+                "municipality_code": m, "employee_number": f"E{j + 1:05d}",
+                "person": {"name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}", "kana": None,
+                           "birth_date": f"{rng.randint(1960, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                           "address": f"{MUNICIPALITIES_BY_CODE(m)}{rng.randint(1, 9)}-{rng.randint(1, 30)}-{rng.randint(1, 20)}",
+                           "personal_number": make_personal_number(f"{(i * 10_000 + j) * 37 + 11:011d}"[-11:])},
                 "payment_amount": pay, "income_after_deduction": after, "total_deductions": deductions,
                 "withholding_tax": max(0, (after - deductions) // 20), "social_insurance": int(pay * 0.15),
                 "dependents": rng.randint(0, 3),

@@ -86,13 +86,13 @@ def _receipt_table(r: Any) -> None:
 
 def import_csv_help() -> str:
     """``kiroku import-csv --help``, its columns derived from what the importer reads
-    (:data:`ledger.encoding.payroll_csv.COLUMNS`, ``REQUIRED``) and what a PAYROLL_REPORT line must
-    have (its procedure's field rules), so the help cannot drift from the importer."""
+    (:data:`ledger.encoding.payroll_csv.COLUMNS`, ``REQUIRED``, ``REQUIRED_LINE``) and what a
+    PAYROLL_REPORT line must have (its procedure's field rules), so the help cannot drift from the importer."""
     from ledger.domain.procedures import get_procedure
-    from ledger.encoding.payroll_csv import COLUMNS, REQUIRED
+    from ledger.encoding.payroll_csv import COLUMNS, REQUIRED, REQUIRED_LINE
 
     line_rules = {rule.name: rule for rule in get_procedure("PAYROLL_REPORT").line}
-    required = [c for c in COLUMNS if c in REQUIRED or (c in line_rules and line_rules[c].required)]
+    required = [c for c in COLUMNS if c in (*REQUIRED, *REQUIRED_LINE) or (c in line_rules and line_rules[c].required)]
     optional = [c for c in COLUMNS if c not in required]
 
     def spelled(columns: list[str]) -> str:
@@ -102,6 +102,8 @@ def import_csv_help() -> str:
             f"[bold]Required columns[/] (a header is the name, or one of the spellings in parentheses): {spelled(required)}.\n\n"
             f"[bold]Optional columns[/]: {spelled(optional)}.\n\n"
             "One row per employee; rows of one company and year must be consecutive and become one submission. "
+            "Dates are YYYY-MM-DD, YYYY/MM/DD or 和暦 (昭和55年4月1日); 年末調整 is 1 or 0; 徴収区分 特別徴収 or 普通徴収, "
+            "the latter with its reason 普A–普F; a blank 個人番号 needs its 個人番号不提供理由 (NOT_PROVIDED …). "
             "Importing the same file again records nothing twice. Errors are listed by row and column.\n\n"
             "[bold]Encodings[/]: UTF-8 (with or without a BOM) or Shift_JIS (CP932, as Windows payroll software saves "
             "CSV), detected from the file; --encoding utf-8 or --encoding cp932 says which. A file in another "
@@ -111,10 +113,10 @@ def import_csv_help() -> str:
 @app.command("import-csv", help=import_csv_help(),
              epilog="[bold]Example[/]\n\n  kiroku import-csv january.csv --as vendor:acme\n\n"
                     "The first lines of such a file:\n\n"
-                    "  法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,給与所得控除後の金額,"
-                    "所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n\n"
-                    "  7000012050002,2026,株式会社テスト,東京都千代田区,131016,山田 太郎,123456789018,東京都千代田区,"
-                    "5000000,3560000,1200000,120000,700000")
+                    "  法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
+                    "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n\n"
+                    "  7000012050002,2026,株式会社テスト,東京都千代田区,131016,E0001,山田 太郎,1980/04/01,123456789018,"
+                    "東京都千代田区,5000000,3560000,1200000,120000,700000")
 def import_csv(
     csv_file: Path = typer.Argument(..., exists=True, dir_okay=False,
                                     help="CSV, one row per employee: UTF-8 (with or without BOM) or Shift_JIS (CP932)."),

@@ -5,15 +5,23 @@ Shared by ``kiroku import-csv`` (:mod:`producers.csv_import`) and the HTTP bulk 
 name the same CSV row and column in their errors.
 
 - **Headers** may be English or Japanese (:data:`COLUMNS` lists each column's spellings); an
-  unknown column, or a missing required one, refuses the whole file.
+  unknown column, or a missing required one, refuses the whole file. The columns are the v2
+  line's (issue 15): 受給者番号, the person's items as ``person.*`` columns (name, kana, birth date,
+  address, personal number or the reason it is blank) — the same names Kiroku's CSV exports
+  write — and the amounts, 年末調整, dates of employment, 徴収区分 and 普通徴収 reason. Spouse and
+  dependants (lists on the form) are not columns of this format; file them through the API.
+- **Cells** are text: amounts may have full-width digits and separators, flags are ``1``/``0``
+  or ``true``/``false``, dates ``YYYY-MM-DD``, ``YYYY/MM/DD`` or 和暦 (``昭和55年4月1日``), the
+  徴収区分 ``特別徴収``/``普通徴収`` and the reasons ``普A``–``普F`` as the forms write them
+  (:func:`ledger.domain.procedures.from_text_cells`, :data:`CHOICES`).
 - **Grouping.** Rows of one company and year must be consecutive (as payroll systems export
   them); each run of rows becomes one ``PAYROLL_REPORT`` submission.
 - **Idempotency.** Each submission's key is derived from its rows, so sending the same file
   again returns the original receipts instead of recording twice. The key is stored in the
   recorded entry, which proof readers get: it is a digest of the rows *without* their sealed
-  cells (the personal numbers, which the entry holds only encrypted), so it reveals nothing the
-  entry does not show in clear, and no guessed personal number can be tested against it. A
-  retry still tells a changed personal number apart: the service compares the whole request by
+  cells (the person's, which the entry holds only encrypted), so it reveals nothing the entry
+  does not show in clear, and no guessed personal number, name or birth date can be tested
+  against it. A retry still tells a changed person apart: the service compares the whole request by
   its keyed fingerprint (:mod:`ledger.service.idempotency`), so the same key with another number
   is a conflict, never the old receipt.
 - **Error places.** Rows count the header as row 1; a service error on ``lines[n].field`` is
@@ -28,44 +36,64 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ledger.domain.forms import ORDINARY_REASONS
 from ledger.domain.model import SubmissionRequest
 from ledger.domain.procedures import PROCEDURES, from_text_cells
 from ledger.encoding.echo import redact, shown
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
 
-#: Canonical column → accepted header spellings.
+#: Canonical column → accepted header spellings. The person's items are ``person.*`` columns, as
+#: Kiroku's exports write them (``ledger.encoding.csv_cells.flat_line``); the v1 spellings
+#: (``employee_name`` …) and the forms' Japanese ones are accepted for them too.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "corporate_number": ("corporate_number", "法人番号"),
     "period": ("period", "year", "対象年", "年分"),
     "employer_name": ("employer_name", "事業者名", "支払者名称"),
     "employer_address": ("employer_address", "事業者所在地", "支払者所在地"),
     "municipality_code": ("municipality_code", "市区町村コード", "提出先市区町村コード"),
-    "employee_name": ("employee_name", "氏名"),
-    "employee_kana": ("employee_kana", "フリガナ"),
-    "personal_number": ("personal_number", "個人番号"),
-    "address": ("address", "住所"),
+    "employee_number": ("employee_number", "受給者番号"),
+    "person.name": ("person.name", "employee_name", "氏名", "受給者氏名"),
+    "person.kana": ("person.kana", "employee_kana", "フリガナ", "受給者氏名フリガナ"),
+    "person.birth_date": ("person.birth_date", "birth_date", "生年月日"),
+    "person.address": ("person.address", "address", "住所", "受給者住所"),
+    "person.personal_number": ("person.personal_number", "personal_number", "個人番号"),
+    "person.personal_number_absence": ("person.personal_number_absence", "personal_number_absence", "個人番号不提供理由"),
     "payment_amount": ("payment_amount", "支払金額"),
     "income_after_deduction": ("income_after_deduction", "給与所得控除後の金額"),
     "total_deductions": ("total_deductions", "所得控除の額の合計額"),
     "withholding_tax": ("withholding_tax", "源泉徴収税額"),
     "social_insurance": ("social_insurance", "社会保険料等の金額"),
     "dependents": ("dependents", "扶養親族の数"),
+    "year_end_adjusted": ("year_end_adjusted", "年末調整"),
+    "employment_start": ("employment_start", "就職年月日"),
+    "employment_end": ("employment_end", "退職年月日"),
+    "collection": ("collection", "徴収区分"),
+    "ordinary_reason": ("ordinary_reason", "普通徴収理由"),
+    "remarks": ("remarks", "摘要"),
 }
-#: The submission's own columns (employer and year), which every file must have; the header must
-#: also have municipality_code, employee_name and personal_number.
+#: The submission's own columns (employer and year), which every file must have.
 REQUIRED = ("corporate_number", "period", "employer_name", "employer_address")
+#: The line columns every file must have: what the form requires of every person.
+REQUIRED_LINE = ("municipality_code", "employee_number", "person.name", "person.birth_date", "person.address")
 #: Columns that become fields of a payload line, one line per row.
-LINE_COLUMNS = [k for k in COLUMNS if k not in ("corporate_number", "period", "employer_name", "employer_address")]
+LINE_COLUMNS = [k for k in COLUMNS if k not in REQUIRED]
 #: Header spelling → canonical column.
 ALIASES = {alias: canon for canon, aliases in COLUMNS.items() for alias in aliases}
-#: Cells the ledger seals (AES-GCM under the scope's data key): never part of a derived key.
-SEALED_COLUMNS = frozenset(PROCEDURES["PAYROLL_REPORT"].sensitive_fields)
-#: Marks a key derived from the rows without their sealed cells (before: ``csv-import:<hex>``
-#: over every cell, personal numbers included).
-KEY_PREFIX = "csv-import:v2:"
-#: A service error's field that names a line: ``lines[3].personal_number``.
-LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
+#: Cells the ledger seals (the person, AES-GCM under the scope's data key): never part of a derived key.
+SEALED_COLUMNS = frozenset(c for c in COLUMNS if c.split(".")[0] in PROCEDURES["PAYROLL_REPORT"].sensitive_fields)
+#: Marks a key derived from the rows without their sealed cells (before: ``csv-import:v2:`` keyed
+#: the v1 rows without their personal numbers, ``csv-import:<hex>`` over every cell).
+KEY_PREFIX = "csv-import:v3:"
+#: A service error's field that names a line: ``lines[3].person.birth_date``.
+LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.([\w.\[\]]+)$")
+#: The forms' spellings of the 徴収区分 and the 普通徴収 reasons (普A–普F, 普通徴収切替理由書), as payroll
+#: software writes them, each read as Kiroku's code.
+CHOICES: dict[str, dict[str, str]] = {
+    "collection": {"特別徴収": "SPECIAL", "特別": "SPECIAL", "特徴": "SPECIAL", "普通徴収": "ORDINARY", "普通": "ORDINARY", "普徴": "ORDINARY"},
+    "ordinary_reason": {f"{prefix}{letter}": code for letter, code in zip("ABCDEF", ORDINARY_REASONS) for prefix in ("普", "")},
+}
 
 
 @dataclass
@@ -94,7 +122,7 @@ def header_mapping(fieldnames: Sequence[str] | None) -> dict[str, str]:
             raise ValidationError(f"unknown column {label!r} in the header", field=f"column {label}",
                                   expected="one of " + ", ".join(COLUMNS), got=cell, code="unknown_column")
         mapping[name] = canon
-    missing = [c for c in (*REQUIRED, "municipality_code", "employee_name", "personal_number") if c not in mapping.values()]
+    missing = [c for c in (*REQUIRED, *REQUIRED_LINE) if c not in mapping.values()]
     if missing:
         raise ValidationError(f"the header lacks column(s) {', '.join(missing)}", field=f"column {missing[0]}",
                               expected=", ".join(missing), got=", ".join(fieldnames), code="missing_column")
@@ -130,7 +158,16 @@ def submission_request(group: RowGroup) -> SubmissionRequest:
     first = group.rows[0][1]
     lines = []
     for _, row in group.rows:
-        line = {k: row[k] for k in LINE_COLUMNS if k in row and row[k] != ""}
+        line: dict[str, Any] = {}
+        for column in LINE_COLUMNS:
+            cell = row.get(column, "")
+            if cell == "":
+                continue
+            cell = CHOICES.get(column, {}).get(cell, cell)
+            if column.startswith("person."):
+                line.setdefault("person", {})[column.removeprefix("person.")] = cell
+            else:
+                line[column] = cell
         lines.append(from_text_cells(PROCEDURES["PAYROLL_REPORT"], line))  # cells are text: amounts become numbers
     digest = hashlib.sha256(repr([{k: v for k, v in r.items() if k not in SEALED_COLUMNS} for _, r in group.rows])
                             .encode()).hexdigest()[:32]
