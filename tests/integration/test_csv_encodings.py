@@ -38,7 +38,7 @@ def test_the_same_rows_as_utf8_utf8_with_bom_and_cp932_are_one_filing_the_later_
     """総務省告示第429号 (光ディスク等への給与支払報告書記載事項…の記録に関する技術基準) 第2の2: the national
     file's characters are JIS X 0208 附属書1 (Shift_JIS); vendors' own exports are CP932 or UTF-8."""
     enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
-    text = csv_text(JA_HEADER, [row(CORP_A, 1, employee_name=NEC), row(CORP_A, 2, SAPPORO), row(CORP_B, 1)])
+    text = csv_text(JA_HEADER, [row(CORP_A, 1, **{"person.name": NEC}), row(CORP_A, 2, SAPPORO), row(CORP_B, 1)])
     results = []
     for encoding in ("utf-8", "utf-8-bom", "cp932"):
         path = tmp_path / f"{encoding}.csv"
@@ -49,11 +49,11 @@ def test_the_same_rows_as_utf8_utf8_with_bom_and_cp932_are_one_filing_the_later_
     assert len(company_view(kiroku, CORP_A).filings()) == 1 and len(company_view(kiroku, CORP_B).filings()) == 1
     assert len(agency(kiroku, municipality(SAPPORO)).notices()) == 1
     snap = company_view(kiroku, CORP_A).snapshot(results[2].receipts[0].submission_id)
-    assert snap.payload["lines"][0]["employee_name"] == NEC
+    assert snap.payload["lines"][0]["person"]["name"] == NEC
 
 
 def test_idempotency_keys_are_the_same_whatever_the_encoding():
-    text = csv_text(EN_HEADER, [row(CORP_A, 1, employee_name=NEC), row(CORP_A, 2)])
+    text = csv_text(EN_HEADER, [row(CORP_A, 1, **{"person.name": NEC}), row(CORP_A, 2)])
 
     def keys(data: bytes) -> list[str | None]:
         import csv
@@ -66,17 +66,17 @@ def test_idempotency_keys_are_the_same_whatever_the_encoding():
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-bom", "cp932"])
 def test_errors_name_the_same_rows_and_columns_in_every_encoding(kiroku, vendor, tmp_path, encoding):
-    rows = [row(CORP_A, 1), row(CORP_B, 1), row(CORP_B, 2, personal_number=BAD_PERSONAL, employee_name=NEC)]
+    rows = [row(CORP_A, 1), row(CORP_B, 1), row(CORP_B, 2, **{"person.personal_number": BAD_PERSONAL, "person.name": NEC})]
     path = tmp_path / "bad.csv"
     path.write_bytes(encoded(csv_text(JA_HEADER, rows), encoding))
     result = import_payroll_csv(vendor, path)
-    assert [(e["row"], e["column"], e["code"]) for e in result.errors] == [(4, "personal_number", "check_digit")]
+    assert [(e["row"], e["column"], e["code"]) for e in result.errors] == [(4, "person.personal_number", "check_digit")]
     assert [r.corporate_number for r in result.receipts] == [CORP_A]
 
 
 @pytest.mark.parametrize("source", ["bytes", "binary stream", "read_text"])
 def test_bytes_and_binary_streams_in_cp932_are_read_too_with_or_without_the_encoding_named(kiroku, vendor, source):
-    data = encoded(csv_text(EN_HEADER, [row(CORP_A, 1, employee_name=NEC)]), "cp932")
+    data = encoded(csv_text(EN_HEADER, [row(CORP_A, 1, **{"person.name": NEC})]), "cp932")
     for encoding in ("auto", "shift_jis"):
         given = {"bytes": data, "binary stream": io.BytesIO(data), "read_text": read_text(data, encoding)}[source]
         result = import_payroll_csv(vendor, given, encoding=encoding)
@@ -86,7 +86,7 @@ def test_bytes_and_binary_streams_in_cp932_are_read_too_with_or_without_the_enco
 def test_a_file_mixing_utf8_and_cp932_is_refused_naming_the_line_and_records_nothing(kiroku, vendor, tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_bytes(encoded(csv_text(EN_HEADER, [row(CORP_A, 1)]), "utf-8")
-                     + encoded(csv_text(EN_HEADER, [row(CORP_B, 1, employee_name=NEC)]).split("\r\n", 1)[1], "cp932"))
+                     + encoded(csv_text(EN_HEADER, [row(CORP_B, 1, **{"person.name": NEC})]).split("\r\n", 1)[1], "cp932"))
     with pytest.raises(ValidationError) as info:
         import_payroll_csv(vendor, path)
     err = info.value
@@ -97,7 +97,7 @@ def test_a_file_mixing_utf8_and_cp932_is_refused_naming_the_line_and_records_not
 
 def test_an_encoding_asked_for_is_used_and_an_unknown_one_is_refused_before_the_file_is_read(kiroku, vendor, tmp_path):
     path = tmp_path / "sjis.csv"
-    path.write_bytes(encoded(csv_text(EN_HEADER, [row(CORP_A, 1, employee_name=NEC)]), "cp932"))
+    path.write_bytes(encoded(csv_text(EN_HEADER, [row(CORP_A, 1, **{"person.name": NEC})]), "cp932"))
     with pytest.raises(ValidationError) as info:
         import_payroll_csv(vendor, path, encoding="utf-8")
     assert (info.value.code, info.value.field, info.value.expected) == ("invalid_encoding", "line 2", "UTF-8, as asked")

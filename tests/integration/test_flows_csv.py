@@ -27,19 +27,21 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-JA_HEADER = ["法人番号", "年分", "支払者名称", "支払者所在地", "提出先市区町村コード", "氏名", "フリガナ", "個人番号", "住所",
-             "支払金額", "給与所得控除後の金額", "所得控除の額の合計額", "源泉徴収税額", "社会保険料等の金額", "扶養親族の数"]
-EN_HEADER = ["corporate_number", "period", "employer_name", "employer_address", "municipality_code", "employee_name",
-             "employee_kana", "personal_number", "address", "payment_amount", "income_after_deduction", "total_deductions",
-             "withholding_tax", "social_insurance", "dependents"]
+JA_HEADER = ["法人番号", "年分", "支払者名称", "支払者所在地", "提出先市区町村コード", "受給者番号", "氏名", "フリガナ", "生年月日",
+             "個人番号", "住所", "支払金額", "給与所得控除後の金額", "所得控除の額の合計額", "源泉徴収税額", "社会保険料等の金額",
+             "扶養親族の数"]
+EN_HEADER = ["corporate_number", "period", "employer_name", "employer_address", "municipality_code", "employee_number",
+             "person.name", "person.kana", "person.birth_date", "person.personal_number", "person.address", "payment_amount",
+             "income_after_deduction", "total_deductions", "withholding_tax", "social_insurance", "dependents"]
 BAD_PERSONAL = "123456789012"
 
 
 def row(corp: str, n: int, code: str = CHIYODA, **over: str) -> list[str]:
     cells = {
         "corporate_number": corp, "period": "2026", "employer_name": "株式会社記録", "employer_address": "東京都千代田区丸の内1-1",
-        "municipality_code": code, "employee_name": f"山田 太郎{n}", "employee_kana": "ヤマダ タロウ",
-        "personal_number": personal(50_000 + n), "address": "東京都千代田区霞が関1-1-1", "payment_amount": "5,000,000",
+        "municipality_code": code, "employee_number": f"E{n:04d}", "person.name": f"山田 太郎{n}", "person.kana": "ヤマダ タロウ",
+        "person.birth_date": "昭和60年7月14日", "person.personal_number": personal(50_000 + n),
+        "person.address": "東京都千代田区霞が関1-1-1", "payment_amount": "5,000,000",
         "income_after_deduction": "3560000", "total_deductions": "1200000", "withholding_tax": "120000",
         "social_insurance": "700000", "dependents": "1",
     }
@@ -83,9 +85,15 @@ def test_a_csv_file_is_imported_one_submission_per_company_and_year(kiroku, vend
     assert result.receipts[0].targets == sorted([municipality(CHIYODA), municipality(SAPPORO)])
     assert result.receipts[1].unreached == [municipality(OSAKA)]
     snap = firm_view(kiroku, "vendor:acme-payroll").snapshot(result.receipts[0].submission_id)
-    assert [ln["employee_name"] for ln in snap.payload["lines"]] == ["山田 太郎1", "山田 太郎2", "山田 太郎3"]
+    assert [ln["person"]["name"] for ln in snap.payload["lines"]] == ["山田 太郎1", "山田 太郎2", "山田 太郎3"]
+    assert [ln["employee_number"] for ln in snap.payload["lines"]] == ["E0001", "E0002", "E0003"]
+    assert snap.payload["lines"][0]["person"]["birth_date"] == "1985-07-14"  # 昭和60年 as the form writes it
+    assert snap.payload["lines"][0]["person"]["personal_number"] == "*" * 12  # a vendor has no basis for 個人番号
+    own = company_view(kiroku, CORP_A).snapshot(result.receipts[0].submission_id)
+    assert own.payload["lines"][0]["person"]["personal_number"] == personal(50_001)
     assert snap.payload["lines"][0]["payment_amount"] == 5_000_000
-    assert snap.payload["employer"] == {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1", "office_code": None}
+    assert snap.payload["employer"] == {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1", "office_code": None,
+                                        "phone": None, "branch_number": None, "tax_office_reference": None}
     assert [n.lines for n in agency(kiroku, municipality(SAPPORO)).notices()] == [[2]]
 
 
@@ -98,7 +106,7 @@ def test_uploaded_bytes_with_a_bom_are_read_through_read_text(kiroku, vendor):
 def test_errors_name_the_csv_row_and_column_and_the_bad_group_is_recorded_nowhere(kiroku, vendor, tmp_path):
     rows = [
         row(CORP_A, 1), row(CORP_A, 2),                                            # rows 2-3: good
-        row(CORP_B, 1), row(CORP_B, 2, personal_number=BAD_PERSONAL),              # rows 4-5: bad personal number
+        row(CORP_B, 1), row(CORP_B, 2, **{"person.personal_number": BAD_PERSONAL}),              # rows 4-5: bad personal number
         row(CORP_B, 3, "131017", payment_amount="-5"),                             # row 6: same group, two more problems
         row(CORP_A, 4, **{"period": "2025"}),                                      # row 7: good (another year)
     ]
@@ -108,11 +116,11 @@ def test_errors_name_the_csv_row_and_column_and_the_bad_group_is_recorded_nowher
 
     assert not result.ok
     assert [(e["row"], e["column"], e["code"]) for e in result.errors] == [
-        (5, "personal_number", "check_digit"),
+        (5, "person.personal_number", "check_digit"),
         (6, "municipality_code", "check_digit"),
         (6, "payment_amount", "negative_amount"),
     ]
-    assert result.errors[0]["field"] == "lines[2].personal_number"
+    assert result.errors[0]["field"] == "lines[2].person.personal_number"
     assert BAD_PERSONAL not in repr(result.errors)
     assert [(r.corporate_number, r.period) for r in result.receipts] == [(CORP_A, "2026"), (CORP_A, "2025")]
     assert company_view(kiroku, CORP_B).filings() == []
@@ -142,7 +150,7 @@ def test_a_group_the_producer_may_not_submit_is_reported_and_the_others_recorded
 
 def test_re_importing_the_same_file_returns_the_same_receipts_and_records_nothing_new(kiroku, vendor, tmp_path):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
-    rows = [row(CORP_A, 1), row(CORP_A, 2), row(CORP_B, 1), row(CORP_B, 2, personal_number=BAD_PERSONAL)]
+    rows = [row(CORP_A, 1), row(CORP_A, 2), row(CORP_B, 1), row(CORP_B, 2, **{"person.personal_number": BAD_PERSONAL})]
     path = write(tmp_path / "kyuyo.csv", csv_text(JA_HEADER, rows), bom=True)
     first = import_payroll_csv(vendor, path)
     ends, feed = filing_ends(kiroku), agency(kiroku, municipality(CHIYODA)).notices()
@@ -167,6 +175,9 @@ def test_a_changed_file_under_the_same_company_and_year_is_refused_as_already_fi
     ("", "empty_file", "header"),
     ("法人番号,年分,ボーナス\r\n", "unknown_column", "column ボーナス"),
     ("法人番号,年分,支払者名称,支払者所在地,氏名,個人番号\r\n", "missing_column", "column municipality_code"),
+    # Kiroku's v1 file: its person items are read under their v1 names, but a v2 line needs 受給者番号 and 生年月日.
+    ("corporate_number,period,employer_name,employer_address,municipality_code,employee_name,personal_number,address,"
+     "payment_amount\r\n", "missing_column", "column employee_number"),
 ])
 def test_a_file_with_a_bad_header_is_refused_before_anything_is_recorded(kiroku, vendor, text, code, field):
     ends = filing_ends(kiroku)
