@@ -12,10 +12,10 @@ pytestmark = pytest.mark.e2e
 
 CORP = "7000012050002"
 YEAR = datetime.now(UTC).year
-HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
           "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\r\n")
 NAME, NUMBER = "髙橋 ①郎", "123456789018"  # 髙 and ① are CP932's NEC/IBM characters, not JIS X 0208
-ROW = f"{CORP},{YEAR},株式会社良,東京都,131016,{NAME},{NUMBER},東京都千代田区,5000000,3560000,1200000,120000,700000\r\n"
+ROW = f"{CORP},{YEAR},株式会社良,東京都,131016,E0001,{NAME},1985/07/14,{NUMBER},東京都千代田区,5000000,3560000,1200000,120000,700000\r\n"
 
 
 def write(path: Path, data: bytes) -> Path:

@@ -18,21 +18,21 @@ pytestmark = pytest.mark.integration
 
 A = f"company:{CORP_A}"
 BULK = "/v1/submissions/bulk"
-HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
           "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\r\n")
 NEC = "髙橋 ①郎"  # CP932's NEC and IBM extensions, in Windows payroll exports
 LINE = payroll_line(1)
 
 
 def row(year: str = "2026", name: str = NEC) -> str:
-    return (f"{CORP_A},{year},株式会社記録,東京都千代田区丸の内1-1,{CHIYODA},{name},{LINE['personal_number']},"
-            f"{LINE['address']},5000000,3560000,1200000,120000,700000\r\n")
+    return (f"{CORP_A},{year},株式会社記録,東京都千代田区丸の内1-1,{CHIYODA},E0001,{name},昭和60年7月14日,"
+            f"{LINE['person']['personal_number']},{LINE['person']['address']},5000000,3560000,1200000,120000,700000\r\n")
 
 
 def send(api, body: bytes, content_type: str) -> list[dict]:
     resp = api.as_(A).post(BULK, content=body, headers={"Content-Type": content_type})
     assert resp.status_code == 200, resp.text
-    assert LINE["personal_number"] not in resp.text and "髙橋" not in resp.text
+    assert LINE["person"]["personal_number"] not in resp.text and "髙橋" not in resp.text
     return [json.loads(x) for x in resp.text.splitlines()]
 
 
