@@ -22,7 +22,6 @@ import pytest
 from ledger.bootstrap import open_kiroku
 from ledger.domain.identifiers import make_personal_number
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
-from ledger.domain.procedures import PROCEDURES, V1
 from ledger.encoding.payroll_csv import group_rows, header_mapping, submission_request
 from ledger.errors import Conflict, KeyErased, ValidationError
 from ledger.service import idempotency
@@ -233,10 +232,7 @@ def test_a_correction_with_an_invalid_body_gets_the_field_error_before_its_repla
 
 # -- the CSV importer's keys ----------------------------------------------------------------------------------
 
-def test_a_csv_imports_keys_reveal_no_personal_number_yet_a_changed_number_is_no_retry(kiroku, tmp_path, monkeypatch):
-    # The CSV importer still writes v1 lines (employee_name, personal_number, … as columns): recorded
-    # under the v1 form explicitly until the importer writes v2.
-    monkeypatch.setitem(PROCEDURES, "PAYROLL_REPORT", V1["PAYROLL_REPORT"])
+def test_a_csv_imports_keys_reveal_no_personal_number_yet_a_changed_number_is_no_retry(kiroku, tmp_path):
     company(kiroku, CORP_A).grant("vendor:acme-payroll", ["PAYROLL_REPORT"], ["submit", "read"], grant_until(kiroku))
     vendor = producer(kiroku, "vendor:acme-payroll")
     path = write(tmp_path / "a.csv", csv_text(EN_HEADER, [row(CORP_A, 1)]), bom=False)
@@ -244,13 +240,13 @@ def test_a_csv_imports_keys_reveal_no_personal_number_yet_a_changed_number_is_no
     [receipt] = first.receipts
     entry = kiroku.codec.decode(vendor.receipt_with_proof(receipt.submission_id).entry)
     key = entry.body["idempotency_key"]
-    # The key is the same for any personal number in the row: no guess can be tested against it.
+    # The key is the same for any person in the row (number, name): no guess can be tested against it.
     for n in range(10):
-        guess = csv.DictReader(io.StringIO(csv_text(EN_HEADER, [row(CORP_A, 1, personal_number=personal(n))])))
+        guess = csv.DictReader(io.StringIO(csv_text(EN_HEADER, [row(CORP_A, 1, **{"person.personal_number": personal(n), "person.name": f"佐藤 {n}"})])))
         assert submission_request(next(group_rows(guess, header_mapping(guess.fieldnames)))).idempotency_key == key
     ends = filing_ends(kiroku)
     assert import_payroll_csv(vendor, path).receipts == [receipt]  # the same file: the same receipt
-    changed = write(tmp_path / "b.csv", csv_text(EN_HEADER, [row(CORP_A, 1, personal_number=personal(7))]), bom=False)
+    changed = write(tmp_path / "b.csv", csv_text(EN_HEADER, [row(CORP_A, 1, **{"person.personal_number": personal(7)})]), bom=False)
     again = import_payroll_csv(vendor, changed)  # another number under the same key: a conflict, never the old receipt
     assert (again.receipts, [(e["row"], e["code"], e["field"]) for e in again.errors]) == (
         [], [(2, "idempotency_conflict", "idempotency_key")])

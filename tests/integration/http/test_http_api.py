@@ -14,7 +14,6 @@ import fastavro
 import pytest
 
 from ledger.domain.model import Principal
-from ledger.domain.procedures import PROCEDURES, V1
 from tests.factories import CHIYODA, CORP_A, CORP_B, OSAKA, payroll, payroll_line, withholding
 from tests.integration.helpers import enroll_payroll, grant_until, poll_until
 from viewers.http.app import create_app
@@ -326,20 +325,17 @@ def test_a_bulk_ndjson_upload_answers_one_line_per_item_in_order_and_is_safe_to_
     assert len(notices) == 3
 
 
-def test_a_bulk_csv_upload_answers_per_company_year_with_rows_and_columns(api, kiroku, monkeypatch):
-    # The CSV importer still writes v1 lines (氏名, 個人番号, 住所 as columns): recorded under the v1
-    # form explicitly until it writes v2.
-    monkeypatch.setitem(PROCEDURES, "PAYROLL_REPORT", V1["PAYROLL_REPORT"])
+def test_a_bulk_csv_upload_answers_per_company_year_with_rows_and_columns(api, kiroku):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
-    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
     line = payroll_line(1)["person"]
 
-    def row(corp: str, year: str, amount: object = 5_000_000) -> str:
-        return (f"{corp},{year},株式会社記録,東京都千代田区丸の内1-1,{CHIYODA},{line['name']},{line['personal_number']},"
-                f"{line['address']},{amount},3560000,1200000,120000,700000\n")
+    def row(corp: str, year: str, n: int, amount: object = 5_000_000) -> str:
+        return (f"{corp},{year},株式会社記録,東京都千代田区丸の内1-1,{CHIYODA},E{n:04d},{line['name']},{line['birth_date']},"
+                f"{line['personal_number']},{line['address']},{amount},3560000,1200000,120000,700000\n")
 
-    body = ("\ufeff" + header + row(CORP_A, "2025") + row(CORP_A, "2025") + row(CORP_A, "2026", "abc")).encode()
+    body = ("\ufeff" + header + row(CORP_A, "2025", 1) + row(CORP_A, "2025", 2) + row(CORP_A, "2026", 1, "abc")).encode()
     resp = api.as_(A).post("/v1/submissions/bulk", content=body, headers={"Content-Type": "text/csv; charset=utf-8"})
     results = [json.loads(x) for x in resp.text.splitlines()]
     assert results[0]["status"] == 201 and results[0]["rows"] == [2, 3] and results[0]["receipt"]["line_count"] == 2

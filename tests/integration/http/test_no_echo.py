@@ -9,7 +9,6 @@ import unicodedata
 
 import pytest
 
-from ledger.domain.procedures import PROCEDURES, V1
 from tests.factories import CHIYODA, CORP_A, payroll, payroll_line
 from tests.integration.helpers import enroll_payroll
 
@@ -83,23 +82,20 @@ def test_a_broken_json_body_is_not_echoed(api, kiroku):
     assert resp.status_code == 422 and not leaks(resp.text)
 
 
-CSV_HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+CSV_HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
 
 
 def _csv_row(year: str = "2026", amount: str = "5000000", code: str = CHIYODA) -> str:
-    return f"{CORP_A},{year},株式会社記録,東京都千代田区,{code},山田 太郎,{PN},東京都千代田区,{amount},3560000,1200000,120000,700000\n"
+    return f"{CORP_A},{year},株式会社記録,東京都千代田区,{code},E0001,山田 太郎,1985/07/14,{PN},東京都千代田区,{amount},3560000,1200000,120000,700000\n"
 
 
 @pytest.mark.parametrize(("column", "cells"), [
     ("municipality_code", {"code": PN}), ("municipality_code", {"code": "１２３４５６７８９０１８"}),
     ("payment_amount", {"amount": f"{PN[:4]}-{PN[4:8]}-{PN[8:]}"}),
 ], ids=["in-municipality_code", "full-width", "hyphenated-in-payment_amount"])
-def test_a_personal_number_in_another_csv_column_is_not_echoed(api, kiroku, column, cells, monkeypatch):
+def test_a_personal_number_in_another_csv_column_is_not_echoed(api, kiroku, column, cells):
     # Cells shifted or mistyped: the personal number lands in a column whose errors quote the cell.
-    # The CSV importer still writes v1 lines (氏名, 個人番号, 住所 as columns): recorded under the v1
-    # form explicitly until it writes v2 (under v2 every row is refused for its v1 columns first).
-    monkeypatch.setitem(PROCEDURES, "PAYROLL_REPORT", V1["PAYROLL_REPORT"])
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     results = _bulk(api, (CSV_HEADER + _csv_row(**cells)).encode(), {"Content-Type": "text/csv"})
     assert results[0]["status"] == 422 and results[0]["problem"]["locations"][0]["column"] == column
