@@ -66,7 +66,6 @@ def prepare(home: Path | str, clients: int) -> BenchTokens:
 
 
 def _payload(n: int) -> dict[str, Any]:
-    from ledger.domain.identifiers import make_personal_number
 
     return {"office": {"name": "株式会社ベンチ", "address": "東京都千代田区丸の内1-1"}, "lines": [
         {"insured_number": 10 + i, "person": {"name": f"高橋 次郎{i}", "birth_date": "1980-04-01"}, "bonus_amount": 500_000 + n}

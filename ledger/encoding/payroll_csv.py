@@ -91,7 +91,8 @@ LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.([\w.\[\]]+)$")
 #: The forms' spellings of the 徴収区分 and the 普通徴収 reasons (普A–普F, 普通徴収切替理由書), as payroll
 #: software writes them, each read as Kiroku's code.
 CHOICES: dict[str, dict[str, str]] = {
-    "collection": {"特別徴収": "SPECIAL", "特別": "SPECIAL", "特徴": "SPECIAL", "普通徴収": "ORDINARY", "普通": "ORDINARY", "普徴": "ORDINARY"},
+    "collection": {"特別徴収": "SPECIAL", "特別": "SPECIAL", "特徴": "SPECIAL",
+                   "普通徴収": "ORDINARY", "普通": "ORDINARY", "普徴": "ORDINARY"},
     "ordinary_reason": {f"{prefix}{letter}": code for letter, code in zip("ABCDEF", ORDINARY_REASONS) for prefix in ("普", "")},
 }
 

@@ -9,7 +9,7 @@ from ledger.bootstrap import Kiroku
 from ledger.domain.model import JST, Principal, SubmissionKind, SubmissionRequest
 from ledger.ports import ACCESS, TOPICS
 from producers import Producer
-from tests.factories import CHIYODA, person, personal
+from tests.factories import CHIYODA, person
 from viewers import AgencyView, CompanyView, FirmView
 
 TAX_OFFICE = "tax-office:01101"

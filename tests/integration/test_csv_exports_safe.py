@@ -5,8 +5,8 @@ in ``AgencyView.export_csv`` and in a snapshot as CSV alike; numbers and ordinar
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 
 import pytest
 

@@ -242,7 +242,8 @@ def test_a_csv_imports_keys_reveal_no_personal_number_yet_a_changed_number_is_no
     key = entry.body["idempotency_key"]
     # The key is the same for any person in the row (number, name): no guess can be tested against it.
     for n in range(10):
-        guess = csv.DictReader(io.StringIO(csv_text(EN_HEADER, [row(CORP_A, 1, **{"person.personal_number": personal(n), "person.name": f"佐藤 {n}"})])))
+        cells = {"person.personal_number": personal(n), "person.name": f"佐藤 {n}"}
+        guess = csv.DictReader(io.StringIO(csv_text(EN_HEADER, [row(CORP_A, 1, **cells)])))
         assert submission_request(next(group_rows(guess, header_mapping(guess.fieldnames)))).idempotency_key == key
     ends = filing_ends(kiroku)
     assert import_payroll_csv(vendor, path).receipts == [receipt]  # the same file: the same receipt

@@ -25,7 +25,8 @@ SOCIETY = "health-insurance-society:06139999"
 
 def bonus() -> dict:
     return {"office": {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1"},
-            "lines": [{"insured_number": 12, "person": {"name": "高橋 一郎", "birth_date": "1952-04-01", "personal_number": personal(90_001)},
+            "lines": [{"insured_number": 12,
+                       "person": {"name": "高橋 一郎", "birth_date": "1952-04-01", "personal_number": personal(90_001)},
                        "remarks": ["AGE_70_PLUS"], "bonus_amount": 500_000}]}
 
 

@@ -22,8 +22,8 @@ from ledger.bootstrap import open_kiroku  # noqa: E402
 from ledger.catalog import tables as c  # noqa: E402
 from ledger.domain.identifiers import make_personal_number  # noqa: E402
 from ledger.domain.model import JST  # noqa: E402
-from ledger.ports import Position  # noqa: E402
 from ledger.encoding.payload_forms import erased_person  # noqa: E402
+from ledger.ports import Position  # noqa: E402
 from ledger.service.retention import retention_ends, run_retention  # noqa: E402
 from ledger.service.sealing import ERASED, MASK, key_scope  # noqa: E402
 from ledger.transparency.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion  # noqa: E402

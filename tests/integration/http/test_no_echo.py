@@ -87,7 +87,8 @@ CSV_HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村�
 
 
 def _csv_row(year: str = "2026", amount: str = "5000000", code: str = CHIYODA) -> str:
-    return f"{CORP_A},{year},株式会社記録,東京都千代田区,{code},E0001,山田 太郎,1985/07/14,{PN},東京都千代田区,{amount},3560000,1200000,120000,700000\n"
+    return (f"{CORP_A},{year},株式会社記録,東京都千代田区,{code},E0001,山田 太郎,1985/07/14,{PN},東京都千代田区,{amount},"
+            "3560000,1200000,120000,700000\n")
 
 
 @pytest.mark.parametrize(("column", "cells"), [
