@@ -492,6 +492,9 @@ def _check_v2(rule: FieldRule, value: Any, path: str, where: str) -> Any:
             raise ValidationErrors(errors[:MAX_ERRORS])
         return out
     if kind == "record":
+        if rule.max_items == 0:  # a part of the person another form has (the spouse on a 算定基礎届)
+            raise ValidationError(f"{where}{rule.name} is not on this form: leave it out", field=path,
+                                  expected="nothing (not on this form)", got=_described(value), code="not_on_form")
         return check_record(rule.fields, value, path, where)
     raise AssertionError(f"unknown field kind {kind}")  # a bug in a rule table, not bad input
 

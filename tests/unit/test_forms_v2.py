@@ -127,6 +127,15 @@ def test_the_social_insurance_forms_take_a_personal_number_only_for_employees_ag
         ("lines[1].person.personal_number", "personal_number_not_asked")]
 
 
+def test_the_social_insurance_forms_take_no_spouse_or_dependants() -> None:
+    """The 賞与支払届 (and 算定基礎届) have no box for the insured's family (日本年金機構 様式 健康保険・厚生年金保険
+    被保険者賞与支払届): a spouse or dependant sent on one is refused, not kept unseen in the sealed person."""
+    spouse = {"name": "高橋 花子", "relation": "SPOUSE", "personal_number": personal(70_003)}
+    got = errors(BONUS, {"office": office(), "lines": [bonus_line(person={"name": "高橋 一郎", "birth_date": "1950-01-02",
+                                                                          "spouse": spouse, "dependants": [spouse]})]})
+    assert got == [("lines[1].person.spouse", "not_on_form"), ("lines[1].person.dependants", "too_many_items")]
+
+
 # -- what errors say ---------------------------------------------------------------------------------
 
 def test_a_malformed_birth_date_is_named_but_not_echoed() -> None:
