@@ -169,7 +169,9 @@ def notices_after(conn: Connection, agency_id: str, after: int, limit: int) -> l
     return [Notice(agency_id=r["agency_id"], seq=r["seq"], notice_id=r["notice_id"], notice_type=r["notice_type"],
                    corporate_number=r["corporate_number"], procedure=r["procedure"], period=r["period"],
                    submission_id=r["submission_id"], kind=r["kind"], replaces=r["replaces"],
-                   recorded_at=from_us(r["recorded_us"]), lines=t.loads(r["lines"])) for r in rows]
+                   recorded_at=from_us(r["recorded_us"]), lines=t.loads(r["lines"]),
+                   changed=None if r["changed"] is None else t.loads(r["changed"]), departed=r["departed"] or 0,
+                   reached=r["reached"] is not False) for r in rows]
 
 
 def last_notice_seq(conn: Connection, agency_id: str) -> int:

@@ -120,6 +120,8 @@ notices = Table(
     Column("period", Text, nullable=False), Column("submission_id", Text), Column("kind", Text),
     Column("replaces", Text), Column("recorded_us", BigInteger, nullable=False),
     Column("lines", Text, nullable=False), Column("position", Text, nullable=False),
+    # A person-level correction's (migration 0005): null for a whole filing.
+    Column("changed", Text), Column("departed", Integer), Column("reached", Boolean),
     PrimaryKeyConstraint("agency_id", "seq"),
     UniqueConstraint("notice_id", name="uq_notices_id"),
 )

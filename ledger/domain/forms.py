@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any, Final
 
 from ledger.domain import grades
+from ledger.domain.person_changes import LINE_ACTIONS
 from ledger.domain.procedures import (
     _MAX_MONTHLY,
     _MAX_PERSONS,
@@ -118,6 +119,8 @@ _SLIP: Final = (
     R("basic_deduction", "yen", required=False), _yen0("income_adjustment"), _yen0("specific_relative_special"),
     _count("housing_loan_count"), R("housing_loans", "records", required=False, default=(), fields=HOUSING_LOAN, max_items=2),
     _text("remarks", 500),
+    # 訂正・追加・取消 per person (ledger.domain.person_changes): ORIGINAL on every line of a whole filing.
+    R("line_action", "choice", required=False, default="ORIGINAL", choices=LINE_ACTIONS),
 )
 
 ORDINARY_REASONS: Final = ("FEW_EMPLOYEES", "SPECIAL_ELSEWHERE", "LOW_PAY", "IRREGULAR_PAY", "FAMILY_WORKER", "LEAVING")

@@ -204,6 +204,10 @@ class Notice(BaseModel):
     recorded_at: datetime
     lines: list[int]
     assigned_id: str | None = Field(None, description="the identifier this agency assigned to the company (指定番号, …)")
+    changed: list[int] | None = Field(None, description="a person-level correction's: the lines of this agency's it added or "
+                                                        "corrected (null: the whole submission is news)")
+    departed: int = Field(0, description="a person-level correction's: how many of this agency's persons it cancelled or moved away")
+    reached: bool = Field(True, description="false when this agency sees no line of the new version: its persons all left the filing")
 
 
 class SubmissionInfo(BaseModel):

@@ -58,20 +58,30 @@ class Notifier:
         b = ev.body
         position = str(rec.position)  # shared by the filing's notices
         if ev.type == SUBMISSION_RECORDED:
-            return [(t["agency_id"], self._notice(position, ev, t["agency_id"], "SUBMITTED", t["lines"],
-                                                  b["submission_id"], b["kind"], b["replaces"])) for t in b["targets"]]
+            out = []
+            for t in b["targets"]:
+                changed, departed = t.get("changed"), t.get("departed", 0)
+                if changed is not None and not changed and not departed:
+                    continue  # a person-level correction that changed nothing of this agency's
+                out.append((t["agency_id"], self._notice(position, ev, t["agency_id"], "SUBMITTED", t["lines"], b["submission_id"],
+                                                         b["kind"], b["replaces"], changed, departed)))
+            for i in b.get("informed") or ():  # its persons all left: told, seeing no line
+                out.append((i["agency_id"], self._notice(position, ev, i["agency_id"], "SUBMITTED", [], b["submission_id"],
+                                                         b["kind"], b["replaces"], [], i["departed"], reached=False)))
+            return out
         if ev.type == FILING_MISSING:
             return [(b["agency_id"], self._notice(position, ev, b["agency_id"], "MISSING", [], None, None, None))]
         return []
 
     @staticmethod
     def _notice(position: str, ev: Event, agency_id: str, notice_type: str, lines: list[int],
-                submission_id: str | None, kind: str | None, replaces: str | None) -> dict[str, Any]:
+                submission_id: str | None, kind: str | None, replaces: str | None, changed: list[int] | None = None,
+                departed: int = 0, reached: bool = True) -> dict[str, Any]:
         return {
             "notice_id": _notice_id(position, agency_id), "notice_type": notice_type,
             "corporate_number": ev.corporate_number, "procedure": ev.body["procedure"], "period": ev.body["period"],
             "submission_id": submission_id, "kind": kind, "replaces": replaces, "recorded_at": ev.time,
-            "filing_position": position, "lines": lines,
+            "filing_position": position, "lines": lines, "changed": changed, "departed": departed, "reached": reached,
         }
 
     def issue(self, notices: list[tuple[str, dict[str, Any]]]) -> list[Event]:

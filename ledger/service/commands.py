@@ -33,6 +33,7 @@ from ledger.domain.model import (
     new_id,
     utcnow,
 )
+from ledger.domain.person_changes import Change, check_actions, compose, is_person_level
 from ledger.domain.procedures import (
     PROCEDURES,
     Procedure,
@@ -69,6 +70,7 @@ from ledger.service.grant_terms import check_grant_terms
 from ledger.service.idempotency import Fingerprint, Fingerprints, key_conflict, same_request
 from ledger.service.missing import missing_filings
 from ledger.service.overlay import Appended, RecentAppends
+from ledger.service.person_corrections import notified, version_in_force
 from ledger.service.routing import route
 from ledger.service.sealing import Sealer, key_scope
 
@@ -363,6 +365,7 @@ class Commands:
                                       code="unexpected_payload")
         else:
             payload = validate_payload(proc, req.payload, period)
+            check_actions(proc, payload, req.kind is SubmissionKind.CORRECTION)
         if reused:
             assert req.idempotency_key is not None
             raise key_conflict(req.idempotency_key)
@@ -378,6 +381,12 @@ class Commands:
                                field="kind", expected="CORRECTION replacing " + head.submission_id, got="ORIGINAL", code="already_filed")
         else:
             self._check_replaces(conn, req, corp, proc, period, head)
+        changes: list[Change] | None = None
+        if payload is not None and is_person_level(payload):  # 訂正・追加・取消 per person
+            assert req.replaces is not None
+            previous = version_in_force(self.log, self.codec, self.registry, self.sealer, self.recent, conn, proc, req.replaces)
+            payload, changes = compose(proc, previous, payload)
+        informed: list[dict[str, Any]] = []
         if payload is None:  # a cancellation
             payload_bytes, key_id, line_count = b"", None, 0
             targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
@@ -385,6 +394,8 @@ class Commands:
             # A 賞与不支給報告書 reaches the pension office the 賞与支払届 is enrolled with (ENROLLED_AS).
             via = PROCEDURES[enrolled_as(proc.code)]
             targets, unreached = route(view, corp, via, payload, period)
+            if changes is not None:  # every agency reached may read it; those whose persons changed are told
+                targets, informed = notified(via, payload, targets, changes)
             if not via.line_routed:
                 # The receipt names the agencies enrolled with that have not accepted (yet): the
                 # filing is recorded, and did not reach them (``Receipt.reached_no_agency``).
@@ -401,7 +412,7 @@ class Commands:
             "request_fingerprint": fingerprint.value if fingerprint is not None else "",
             "payload": payload_bytes, "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": key_id,
             "line_count": line_count, "deadline": due, "on_time": None if due is None else now < due,
-            "targets": targets, "unreached": unreached,
+            "targets": targets, "unreached": unreached, "informed": informed,
         }
         ev = Event(SUBMISSION_RECORDED, body, actor=who.id, corporate_number=corp, grant_id=basis.grant_id, time=now)
         view.heads[filing] = Head(submission_id, req.kind.value)
