@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from ledger.bootstrap import Kiroku
-from ledger.domain.model import Disposition, Enrollment, MissingFiling, Notice, Principal, Snapshot, SubmissionInfo
+from ledger.domain.model import Disposition, Enrollment, MissingFiling, Notice, PersonVersion, Principal, Snapshot, SubmissionInfo
 from ledger.domain.procedures import PROCEDURES, validate_agency_id
 from ledger.encoding.csv_cells import flat_line, safe_row
 
@@ -55,6 +55,10 @@ class AgencyView:
 
     def history(self, submission_id: str) -> list[SubmissionInfo]:
         return self.kiroku.queries.history(self.principal, submission_id)
+
+    def person_history(self, submission_id: str, person: str) -> list[PersonVersion]:
+        """One person's line (by 受給者番号) through the filing's corrections, oldest first."""
+        return self.kiroku.queries.person_history(self.principal, submission_id, person)
 
     def snapshot_bytes(self, submission_id: str) -> bytes:
         """The exact payload bytes recorded (Avro single-object encoding), when the agency sees every line."""

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.identifiers import validate_corporate_number
-from ledger.domain.model import AccessRecord, Disposition, Enrollment, Grant, Principal, Snapshot, SubmissionInfo
+from ledger.domain.model import AccessRecord, Disposition, Enrollment, Grant, PersonVersion, Principal, Snapshot, SubmissionInfo
 
 
 class CompanyView:
@@ -25,6 +25,10 @@ class CompanyView:
 
     def history(self, submission_id: str) -> list[SubmissionInfo]:
         return self.kiroku.queries.history(self.principal, submission_id)
+
+    def person_history(self, submission_id: str, person: str) -> list[PersonVersion]:
+        """One person's line (by 受給者番号) through the filing's corrections, oldest first."""
+        return self.kiroku.queries.person_history(self.principal, submission_id, person)
 
     def enrollments(self) -> list[Enrollment]:
         return self.kiroku.queries.enrollments(self.principal, self.corporate_number)

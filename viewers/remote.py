@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from ledger.domain.model import (
     AccessRecord,
@@ -24,6 +25,7 @@ from ledger.domain.model import (
     Grant,
     MissingFiling,
     Notice,
+    PersonVersion,
     Principal,
     PrincipalKind,
     Snapshot,
@@ -77,6 +79,10 @@ class _Remote:
 
     def history(self, submission_id: str) -> list[SubmissionInfo]:
         return [SubmissionInfo.model_validate(x) for x in self._get(f"/v1/submissions/{submission_id}/history")]
+
+    def person_history(self, submission_id: str, person: str) -> list[PersonVersion]:
+        path = f"/v1/submissions/{submission_id}/persons/{quote(person, safe='')}/history"
+        return [PersonVersion.model_validate(x) for x in self._get(path)]
 
     def _filings(self, corporate_number: str | None = None, procedure: str | None = None, period_from: str | None = None,
                  period_to: str | None = None, as_of: datetime | None = None) -> list[SubmissionInfo]:

@@ -243,6 +243,16 @@ class Snapshot(BaseModel):
     raw: bytes | None = Field(None, description="the exact payload bytes recorded (full readers only)")
 
 
+class PersonVersion(BaseModel):
+    """One person's line in one version of a filing (``Queries.person_history``)."""
+
+    info: SubmissionInfo
+    line_action: str | None = Field(None, description="ORIGINAL (carried over), ADD or CORRECT (written by this version); "
+                                                      "None when the person is not on this version or not visible to the reader")
+    line: dict[str, Any] | None = Field(None, description="the person's line as the reader may see it")
+    personal_numbers: str = Field("masked", description="shown | masked | erased")
+
+
 class Disposition(BaseModel):
     disposition_id: str
     corporate_number: str

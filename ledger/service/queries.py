@@ -24,6 +24,7 @@ from ledger.domain.model import (
     Grant,
     MissingFiling,
     Notice,
+    PersonVersion,
     Principal,
     Receipt,
     Snapshot,
@@ -33,6 +34,7 @@ from ledger.domain.model import (
 )
 from ledger.domain.procedures import FILING_CODES, PROCEDURES, get_procedure, serves
 from ledger.encoding.codec import SchemaRegistry
+from ledger.encoding.echo import redact
 from ledger.encoding.snapshots import load_snapshot
 from ledger.errors import Forbidden, NotFound, ValidationError
 from ledger.ports import ObjectStore
@@ -177,6 +179,42 @@ class Queries:
                     chain.append((r, b))
         self.access.record(who, [(row["corporate_number"], "history", submission_id, chain[-1][1] if chain else Basis(False))])
         return self._infos(who, [r for r, _ in chain])
+
+    def person_history(self, who: Principal, submission_id: str, person: str) -> list[PersonVersion]:
+        """One person's line through the correction chain of the filing ``submission_id`` belongs
+        to, oldest first, as far as the reader may see it: each version with the person's line
+        (and whether that version wrote it) or none where the person is not on it — or not the
+        reader's (a municipality sees the versions on which the person is its resident)."""
+        row, _ = self._visible(who, submission_id, "person_history")
+        proc = PROCEDURES[row["procedure"]]
+        if proc.person_key is None:
+            raise ValidationError(f"{proc.code} has no person key: its lines are not one per person", field="person",
+                                  expected="a procedure whose lines have a person key (受給者番号)", got=proc.code,
+                                  code="no_person_key")
+        key = proc.person_key
+        if not isinstance(person, str) or not person.strip() or len(person) > 40:
+            raise ValidationError(f"person must be the {key} of the line, 1 to 40 characters", field="person",
+                                  expected=f"the line's {key}", got=f"{len(person) if isinstance(person, str) else 0} characters",
+                                  code="invalid_person")
+        now = self.clock()
+        with self.catalog.connect() as conn:
+            chain = [(r, b) for r in reads.filing_chain(conn, row["corporate_number"], row["procedure"], row["period"])
+                     if (b := authz.may_read_submission(conn, who, r, now)).allowed]
+        # Each version read is recorded before anything of it is returned.
+        self.access.record(who, [(row["corporate_number"], "person_history", f"{r['submission_id']} {key} {redact(person)}", b)
+                                 for r, b in chain])
+        out = []
+        for r, basis in chain:
+            info = self._infos(who, [r])[0]
+            if r["kind"] == SubmissionKind.CANCELLATION.value:
+                out.append(PersonVersion(info=info, personal_numbers="none"))
+                continue
+            shown = self._render(r, basis, who)
+            assert shown.payload is not None
+            line = next((ln for ln in shown.payload["lines"] if ln.get(key) == person), None)
+            out.append(PersonVersion(info=info, line_action=None if line is None else line.get("line_action", "ORIGINAL"),
+                                     line=line, personal_numbers=shown.personal_numbers))
+        return out
 
     def filings(self, who: Principal, corporate_number: str | None = None, procedure: str | None = None,
                 period_from: str | None = None, period_to: str | None = None, as_of: datetime | None = None,

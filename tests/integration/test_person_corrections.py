@@ -141,3 +141,33 @@ def test_a_correction_composes_from_a_version_this_writer_appended_before_the_ca
         assert [(ln["employee_number"], ln["payment_amount"]) for ln in lines] == [("E0001", 5_000_001), ("E0002", 4_000_000)]
     finally:
         k.close()
+
+
+def test_one_persons_line_through_the_corrections_as_each_reader_may_see_it(kiroku, filed):
+    a, original = filed
+    first = a.correct(original.submission_id, payroll([change("CORRECT", 3, SAPPORO, payment_amount=5_300_000)]))
+    second = a.correct(first.submission_id, payroll([change("CORRECT", 3, OSAKA)]))  # moved to Osaka
+    third = a.correct(second.submission_id, payroll([change("CANCEL", 3, OSAKA)]))
+    own = company_view(kiroku, CORP_A).person_history(third.submission_id, "E0003")
+    assert [(v.info.submission_id, v.line_action, v.line and v.line["payment_amount"]) for v in own] == [
+        (original.submission_id, "ORIGINAL", 5_000_003), (first.submission_id, "CORRECT", 5_300_000),
+        (second.submission_id, "CORRECT", 5_000_003), (third.submission_id, None, None)]
+    assert own[0].personal_numbers == "shown" and own[0].line["person"]["name"] == "山田 太郎3"
+    # Sapporo sees the versions its resident was on; Osaka those on which it had residents, E0003 on one.
+    sapporo = agency(kiroku, municipality(SAPPORO)).person_history(original.submission_id, "E0003")
+    assert [(v.info.submission_id, v.line_action) for v in sapporo] == [(original.submission_id, "ORIGINAL"),
+                                                                       (first.submission_id, "CORRECT")]
+    osaka = agency(kiroku, municipality(OSAKA)).person_history(third.submission_id, "E0003")
+    assert [v.line_action for v in osaka] == [None, None, "CORRECT", None]
+    assert osaka[2].line == own[2].line and osaka[2].personal_numbers == "shown"  # 地方税法第317条の6: its own resident
+    reads = [r for r in company_view(kiroku, CORP_A).access_log() if r.action == "person_history"]
+    assert {r.viewer for r in reads} == {f"company:{CORP_A}", f"agency:{municipality(SAPPORO)}", f"agency:{municipality(OSAKA)}"}
+
+
+def test_a_person_history_names_what_is_wrong_with_its_question(kiroku, filed):
+    _, original = filed
+    with pytest.raises(ValidationError) as err:
+        company_view(kiroku, CORP_A).person_history(original.submission_id, "x" * 41)
+    assert (err.value.code, err.value.field) == ("invalid_person", "person")
+    with pytest.raises(NotFound):
+        agency(kiroku, municipality(SAPPORO)).person_history("sub_nothing", "E0001")

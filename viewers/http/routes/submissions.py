@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from ledger.domain.model import Principal, Receipt, SubmissionInfo, SubmissionRequest
+from ledger.domain.model import PersonVersion, Principal, Receipt, SubmissionInfo, SubmissionRequest
 from viewers.http.deps import context, current_principal, kiroku_of, problems
 from viewers.http.formats import SNAPSHOT_CONTENT, WHOLE, negotiate, read_as, render
 from viewers.http.schemas import SUBMISSION_FIELDS, Instant, SubmissionIn
@@ -72,6 +72,16 @@ def snapshot(request: Request, submission_id: SubmissionId, who: Who, format: Fo
 def history(request: Request, submission_id: SubmissionId, who: Who) -> list[SubmissionInfo]:
     """The whole correction chain of the submission's filing, oldest first, as far as the caller may see it."""
     return kiroku_of(request).queries.history(who, submission_id)
+
+
+@router.get("/v1/submissions/{submission_id}/persons/{person}/history", response_model=list[PersonVersion],
+            summary="One person's line through the corrections", responses=problems(404, 422))
+def person_history(request: Request, submission_id: SubmissionId, person: Annotated[str, Path(max_length=40)],
+                   who: Who) -> list[PersonVersion]:
+    """One person's line (by the form's person key, the 受給者番号) in each version of the
+    submission's filing, oldest first, as far as the caller may see it: which version wrote it
+    (ADD, CORRECT) or carried it over (ORIGINAL), and the versions the person is not on."""
+    return kiroku_of(request).queries.person_history(who, submission_id, person)
 
 
 @router.get("/v1/filings", response_model=list[SubmissionInfo], summary="Query filings", responses=problems(403))
