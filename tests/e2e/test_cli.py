@@ -70,22 +70,23 @@ def test_notices_and_show_explore_the_demo_ledger(cli) -> None:
 
 def test_record_with_a_bad_personal_number_is_refused_with_the_field_and_no_digits(cli, tmp_path: Path) -> None:
     payload = {"employer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-        "municipality_code": "131016", "employee_name": "山田 太郎", "personal_number": "123456789019",
-        "address": "東京都千代田区", "payment_amount": 1, "income_after_deduction": 1, "total_deductions": 0,
-        "withholding_tax": 0, "social_insurance": 0}]}
+        "municipality_code": "131016", "employee_number": "E0001",
+        "person": {"name": "山田 太郎", "personal_number": "123456789019", "birth_date": "1985-07-14", "address": "東京都千代田区"},
+        "payment_amount": 1, "income_after_deduction": 1, "total_deductions": 0, "withholding_tax": 0, "social_insurance": 0}]}
     f = tmp_path / "payload.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     result = cli("record", str(f), "--as", "company:7000012050002", "--company", "7000012050002",
                  "--procedure", "PAYROLL_REPORT", "--period", "2026", ok=False)
     assert result.exit_code == 2
-    assert "lines[1].personal_number" in result.output
+    assert "lines[1].person.personal_number" in result.output
     assert "check_digit" in result.output
     assert "123456789019" not in result.output
 
 
 def test_record_prints_a_receipt_and_the_same_key_returns_it_again(cli, tmp_path: Path) -> None:
     payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-        "employee_name": "山田 太郎", "personal_number": "123456789018", "address": "東京都千代田区",
+        "employee_number": "W0001",
+        "person": {"name": "山田 太郎", "personal_number": "123456789018", "birth_date": "1985-07-14", "address": "東京都千代田区"},
         "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
     f = tmp_path / "slip.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
@@ -99,10 +100,12 @@ def test_record_prints_a_receipt_and_the_same_key_returns_it_again(cli, tmp_path
 
 
 def test_import_csv_reports_rows_and_columns_and_records_the_good_companies(cli, tmp_path: Path) -> None:
-    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
-    good = "7000012050002,2026,株式会社良,東京都,131016,山田 太郎,123456789018,東京都千代田区,5000000,3560000,1200000,120000,700000\n"
-    bad = "7000012050002,2027,株式会社良,東京都,271004,鈴木 花子,123456789018,大阪市,-5,3560000,1200000,120000,700000\n"
+    good = ("7000012050002,2026,株式会社良,東京都,131016,E0001,山田 太郎,1985-07-14,123456789018,東京都千代田区,"
+            "5000000,3560000,1200000,120000,700000\n")
+    bad = ("7000012050002,2027,株式会社良,東京都,271004,E0002,鈴木 花子,1990-03-01,123456789018,大阪市,"
+           "-5,3560000,1200000,120000,700000\n")
     f = tmp_path / "jan.csv"
     f.write_bytes(("\ufeff" + header + good + bad).encode("utf-8"))
     result = cli("import-csv", str(f), "--as", "vendor:acme", ok=False)
