@@ -99,6 +99,33 @@ def test_record_prints_a_receipt_and_the_same_key_returns_it_again(cli, tmp_path
     assert "no agency (not enrolled)" in first.output
 
 
+def test_show_prints_a_v2_lines_person_in_named_columns_and_masks_the_number_for_a_reader_without_the_basis(cli, tmp_path: Path) -> None:
+    """A v2 line's person reads as ``person.name`` … columns (only those some line fills); a grantee
+    whose grant carries no personal numbers sees the name but never the 個人番号 (番号法第19条: 特定個人情報
+    is provided only in the cases it lists, such as to whom the company entrusts its 個人番号関係事務)."""
+    number = "123456789018"
+    payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
+        "employee_number": "W0001",
+        "person": {"name": "山田 太郎", "personal_number": number, "birth_date": "1985-07-14", "address": "東京都千代田区"},
+        "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
+    f = tmp_path / "slip.json"
+    f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    receipt = cli("record", f, "--as", "company:7000012050002", "--company", "7000012050002", "--procedure", "WITHHOLDING_SLIP",
+                  "--period", "2026", "-q").output.strip()
+    own = cli("show", receipt, "--as", "company:7000012050002").output
+    header = next(ln for ln in own.splitlines() if "person.name" in ln)
+    assert [c.strip() for c in header.strip("┃ ").split("┃")] == [
+        "line", "employee_number", "person.name", "person.birth_date", "person.address", "person.personal_number",
+        "payment_amount", "income_after_deduction", "total_deductions", "withholding_tax"]
+    assert "山田 太郎" in own and number in own
+    cli("grant", "firm:yamada", "--procedure", "WITHHOLDING_SLIP", "--action", "read", "--expires", "2027-12-31",
+        "--as", "company:7000012050002")
+    masked = cli("show", receipt, "--as", "firm:yamada").output
+    assert "personal numbers masked" in masked
+    assert "山田 太郎" in masked and "************" in masked
+    assert number not in masked
+
+
 def test_import_csv_reports_rows_and_columns_and_records_the_good_companies(cli, tmp_path: Path) -> None:
     header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
