@@ -25,6 +25,13 @@ def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -
         assert heading in first.output
     assert "marked late" in first.output
     assert "DENIED" in first.output
+    # The reference table names each resident by 受給者番号 and the name in the line's person (v2).
+    from ledger.bench.population import make_companies
+
+    employee = make_companies(6, 12)[0].employees[0]
+    reference = first.output.split("Snapshot as the municipality sees it", 1)[1].split("5. Correction", 1)[0]
+    row = next(ln for ln in reference.splitlines() if employee["employee_number"] in ln)
+    assert employee["person"]["name"] in row and employee["person"]["personal_number"] in row  # 地方税法: the municipality's basis
     second = cli("demo", "--companies", "6", "--employees", "12")
     assert "Found an existing ledger with" in second.output
     assert "nothing was recorded again" in second.output
