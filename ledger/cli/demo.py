@@ -209,13 +209,15 @@ class _Story:
         chiyoda = AgencyView(k, "municipality:" + c.employees[0]["municipality_code"])
         snap = chiyoda.snapshot(receipts[c.corporate_number].submission_id)
         lines = snap.payload["lines"] if snap.payload else []
-        rows = [[n, ln["employee_name"], ln["personal_number"], f"{ln['payment_amount']:,}", f"{ln['withholding_tax']:,}"]
+        rows = [[n, ln["employee_number"], ln["person"]["name"], _personal_number(ln["person"], snap.personal_numbers),
+                 f"{ln['payment_amount']:,}", f"{ln['withholding_tax']:,}"]
                 for n, ln in zip(snap.visible_lines or [], lines[:5])]
         self.say("4. Reference (参照)",
                  f"{chiyoda.agency_id.split(':')[1]} {self.muni_name(chiyoda.agency_id)} reads {c.name}'s report: it sees "
-                 f"{len(lines)} of {snap.info.line_count} lines — only its own residents — on the basis {snap.legal_basis}.")
+                 f"{len(lines)} of {snap.info.line_count} lines — only its own residents — on the basis {snap.legal_basis}; "
+                 f"personal numbers {snap.personal_numbers}.")
         self.out.print(_table("Snapshot as the municipality sees it (first lines)",
-                              ["line", "employee", "個人番号", "支払金額", "源泉徴収税額"], rows))
+                              ["line", "受給者番号", "employee", "個人番号", "支払金額", "源泉徴収税額"], rows))
 
     def correction(self, receipts: dict[str, Receipt]) -> None:
         k, clock = self.k, self.clock
@@ -272,9 +274,11 @@ class _Story:
         clock.at(2026, 2, 12, 10)
         c = self.companies[0]
         firm = Principal.parse(FIRM)
+        # A 源泉徴収票 line is the 給与支払報告書 line less what only the municipality needs (its code, 徴収区分).
         slips = {"payer": {"name": c.name, "address": c.address}, "lines": [
-            {k2: e[k2] for k2 in ("employee_name", "personal_number", "address", "payment_amount", "income_after_deduction",
-                                   "total_deductions", "withholding_tax")} for e in c.employees[:10]]}
+            {k2: e[k2] for k2 in ("employee_number", "person", "payment_amount", "income_after_deduction",
+                                   "total_deductions", "withholding_tax", "social_insurance", "dependents")}
+            for e in c.employees[:10]]}
         r = k.commands.record(firm, SubmissionRequest(corporate_number=c.corporate_number, procedure="WITHHOLDING_SLIP",
                                                       period=YEAR, payload=slips,
                                                       idempotency_key=f"demo:{c.corporate_number}:WITHHOLDING_SLIP:{YEAR}"))
@@ -316,8 +320,10 @@ class _Story:
                 annual = max(0, (e["income_after_deduction"] - e["total_deductions"]) // 10)
                 # 地方税法第321条の5: each month from July in 100円 units, the remainder in June.
                 monthly = annual // 12 // 100 * 100
-                lines.append({"employee_name": e["employee_name"], "line_ref": n, "annual_tax": annual,
-                              "june_amount": annual - monthly * 11, "monthly_amount": monthly})
+                # The notice names the person (its name only) and the employer's 受給者番号; the line
+                # it answers is line_ref of the report.
+                lines.append({"person": {"name": e["person"]["name"]}, "employee_number": e["employee_number"], "line_ref": n,
+                              "annual_tax": annual, "june_amount": annual - monthly * 11, "monthly_amount": monthly})
             agency.issue_disposition(c.corporate_number, "SPECIAL_COLLECTION_NOTICE", "2026",
                                      {"municipality_code": code, "lines": lines}, based_on=[s.submission_id for s in sub])
             issued += 1
@@ -355,6 +361,16 @@ class _Story:
             f"  kiroku --data-dir {home} replay\n"
             "  kiroku schemas check",
             title="Next"))
+
+
+def _personal_number(person: dict[str, Any], status: str) -> str:
+    """The 個人番号 cell of a snapshot table: the number only where the reader was shown it, else
+    what the reader sees instead (masked, erased, or the reason it is blank)."""
+    number = person.get("personal_number")
+    if number is None:
+        absence = person.get("personal_number_absence")
+        return f"(blank: {absence})" if absence else "-"
+    return number if status == "shown" else f"({status})"
 
 
 def _submission_ids(k: Kiroku) -> set[str]:

@@ -211,17 +211,42 @@ def show(
     if snap.payload:
         lines = snap.payload["lines"]
         numbers = snap.visible_lines or list(range(1, len(lines) + 1))
-        t = Table(header_style="bold cyan")
-        cols = list(lines[0]) if lines else []
-        t.add_column("line")
-        for col in cols:
-            t.add_column(shown(col))
-        for n, line in zip(numbers, lines[:100]):
-            t.add_row(str(n), *[shown(line[col]) for col in cols])
-        console.print(t)
+        console.print(_lines_table(i.procedure, numbers, lines[:100]))
     for h in chain:
         replaces = f" replaces {h.replaces}" if h.replaces else ""
         console.print(shown(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}{replaces}"))
+
+
+def _lines_table(procedure: str, numbers: list[int], lines: list[dict[str, Any]]) -> Table:
+    """The lines as a table of flat columns (``person.name``, ``person.personal_number`` …): only the
+    columns some line fills — a v2 line has some seventy fields, most of them blank or at their
+    default, and a table of all of them would squash every cell to nothing."""
+    from ledger.domain.procedures import PROCEDURES
+    from ledger.encoding.csv_cells import flat_line
+
+    rules = PROCEDURES[procedure].line
+    defaults = _flat_defaults(rules)
+    rows = [flat_line(rules, line) for line in lines]
+    cols = [col for col in (rows[0] if rows else {})
+            if any(row[col] not in (None, "") and row[col] != defaults.get(col) for row in rows)]
+    t = Table(header_style="bold cyan")
+    t.add_column("line")
+    for col in cols:
+        t.add_column(shown(col))
+    for n, row in zip(numbers, rows):
+        t.add_row(str(n), *[shown("" if row[col] is None else row[col]) for col in cols])
+    return t
+
+
+def _flat_defaults(rules: Any, prefix: str = "") -> dict[str, Any]:
+    """Each flat column's default (the value an optional field left empty is stored as)."""
+    out: dict[str, Any] = {}
+    for rule in rules:
+        if rule.kind == "record":
+            out.update(_flat_defaults(rule.fields, f"{prefix}{rule.name}."))
+        else:
+            out[prefix + rule.name] = rule.default
+    return out
 
 
 @app.command("access-log", epilog=examples("kiroku access-log 7000012050002", "kiroku access-log 7000012050002 --after 100 --json"))

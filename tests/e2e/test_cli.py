@@ -25,6 +25,13 @@ def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -
         assert heading in first.output
     assert "marked late" in first.output
     assert "DENIED" in first.output
+    # The reference table names each resident by 受給者番号 and the name in the line's person (v2).
+    from ledger.bench.population import make_companies
+
+    employee = make_companies(6, 12)[0].employees[0]
+    reference = first.output.split("Snapshot as the municipality sees it", 1)[1].split("5. Correction", 1)[0]
+    row = next(ln for ln in reference.splitlines() if employee["employee_number"] in ln)
+    assert employee["person"]["name"] in row and employee["person"]["personal_number"] in row  # 地方税法: the municipality's basis
     second = cli("demo", "--companies", "6", "--employees", "12")
     assert "Found an existing ledger with" in second.output
     assert "nothing was recorded again" in second.output
@@ -70,22 +77,23 @@ def test_notices_and_show_explore_the_demo_ledger(cli) -> None:
 
 def test_record_with_a_bad_personal_number_is_refused_with_the_field_and_no_digits(cli, tmp_path: Path) -> None:
     payload = {"employer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-        "municipality_code": "131016", "employee_name": "山田 太郎", "personal_number": "123456789019",
-        "address": "東京都千代田区", "payment_amount": 1, "income_after_deduction": 1, "total_deductions": 0,
-        "withholding_tax": 0, "social_insurance": 0}]}
+        "municipality_code": "131016", "employee_number": "E0001",
+        "person": {"name": "山田 太郎", "personal_number": "123456789019", "birth_date": "1985-07-14", "address": "東京都千代田区"},
+        "payment_amount": 1, "income_after_deduction": 1, "total_deductions": 0, "withholding_tax": 0, "social_insurance": 0}]}
     f = tmp_path / "payload.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     result = cli("record", str(f), "--as", "company:7000012050002", "--company", "7000012050002",
                  "--procedure", "PAYROLL_REPORT", "--period", "2026", ok=False)
     assert result.exit_code == 2
-    assert "lines[1].personal_number" in result.output
+    assert "lines[1].person.personal_number" in result.output
     assert "check_digit" in result.output
     assert "123456789019" not in result.output
 
 
 def test_record_prints_a_receipt_and_the_same_key_returns_it_again(cli, tmp_path: Path) -> None:
     payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-        "employee_name": "山田 太郎", "personal_number": "123456789018", "address": "東京都千代田区",
+        "employee_number": "W0001",
+        "person": {"name": "山田 太郎", "personal_number": "123456789018", "birth_date": "1985-07-14", "address": "東京都千代田区"},
         "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
     f = tmp_path / "slip.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
@@ -98,11 +106,40 @@ def test_record_prints_a_receipt_and_the_same_key_returns_it_again(cli, tmp_path
     assert "no agency (not enrolled)" in first.output
 
 
+def test_show_prints_a_v2_lines_person_in_named_columns_and_masks_the_number_for_a_reader_without_the_basis(cli, tmp_path: Path) -> None:
+    """A v2 line's person reads as ``person.name`` … columns (only those some line fills); a grantee
+    whose grant carries no personal numbers sees the name but never the 個人番号 (番号法第19条: 特定個人情報
+    is provided only in the cases it lists, such as to whom the company entrusts its 個人番号関係事務)."""
+    number = "123456789018"
+    payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
+        "employee_number": "W0001",
+        "person": {"name": "山田 太郎", "personal_number": number, "birth_date": "1985-07-14", "address": "東京都千代田区"},
+        "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
+    f = tmp_path / "slip.json"
+    f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    receipt = cli("record", f, "--as", "company:7000012050002", "--company", "7000012050002", "--procedure", "WITHHOLDING_SLIP",
+                  "--period", "2026", "-q").output.strip()
+    own = cli("show", receipt, "--as", "company:7000012050002").output
+    header = next(ln for ln in own.splitlines() if "person.name" in ln)
+    assert [c.strip() for c in header.strip("┃ ").split("┃")] == [
+        "line", "employee_number", "person.name", "person.birth_date", "person.address", "person.personal_number",
+        "payment_amount", "income_after_deduction", "total_deductions", "withholding_tax"]
+    assert "山田 太郎" in own and number in own
+    cli("grant", "firm:yamada", "--procedure", "WITHHOLDING_SLIP", "--action", "read", "--expires", "2027-12-31",
+        "--as", "company:7000012050002")
+    masked = cli("show", receipt, "--as", "firm:yamada").output
+    assert "personal numbers masked" in masked
+    assert "山田 太郎" in masked and "************" in masked
+    assert number not in masked
+
+
 def test_import_csv_reports_rows_and_columns_and_records_the_good_companies(cli, tmp_path: Path) -> None:
-    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
-    good = "7000012050002,2026,株式会社良,東京都,131016,山田 太郎,123456789018,東京都千代田区,5000000,3560000,1200000,120000,700000\n"
-    bad = "7000012050002,2027,株式会社良,東京都,271004,鈴木 花子,123456789018,大阪市,-5,3560000,1200000,120000,700000\n"
+    good = ("7000012050002,2026,株式会社良,東京都,131016,E0001,山田 太郎,1985-07-14,123456789018,東京都千代田区,"
+            "5000000,3560000,1200000,120000,700000\n")
+    bad = ("7000012050002,2027,株式会社良,東京都,271004,E0002,鈴木 花子,1990-03-01,123456789018,大阪市,"
+           "-5,3560000,1200000,120000,700000\n")
     f = tmp_path / "jan.csv"
     f.write_bytes(("\ufeff" + header + good + bad).encode("utf-8"))
     result = cli("import-csv", str(f), "--as", "vendor:acme", ok=False)

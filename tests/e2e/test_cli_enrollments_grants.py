@@ -14,8 +14,9 @@ import pytest
 pytestmark = pytest.mark.e2e
 COMPANY = "7000012050002"
 PAYROLL = {"employer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-    "municipality_code": "131016", "employee_name": "山田 太郎", "personal_number": "123456789018",
-    "address": "東京都千代田区", "payment_amount": 5_000_000, "income_after_deduction": 3_560_000,
+    "municipality_code": "131016", "employee_number": "E0001",
+    "person": {"name": "山田 太郎", "personal_number": "123456789018", "birth_date": "1985-07-14", "address": "東京都千代田区"},
+    "payment_amount": 5_000_000, "income_after_deduction": 3_560_000,
     "total_deductions": 1_200_000, "withholding_tax": 120_000, "social_insurance": 700_000}]}
 
 

@@ -47,7 +47,8 @@ def test_a_hostile_submission_id_prints_literally_in_the_refusal_of_show(shell) 
 
 def test_a_hostile_name_in_a_payload_prints_literally_through_show(shell, tmp_path: Path) -> None:
     payload = {"payer": {"name": "株式会社テスト", "address": "東京都千代田区"}, "lines": [{
-        "employee_name": f"山田 {MARKUP}", "personal_number": "123456789018", "address": "東京都千代田区",
+        "employee_number": "W0001",
+        "person": {"name": f"山田 {MARKUP}", "personal_number": "123456789018", "birth_date": "1985-07-14", "address": "東京都千代田区"},
         "payment_amount": 5_000_000, "income_after_deduction": 3_560_000, "total_deductions": 1_200_000, "withholding_tax": 120_000}]}
     f = tmp_path / "slip.json"
     f.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")

@@ -22,7 +22,8 @@ def _record(home: Path, n: int = 3) -> list[str]:
     with open_kiroku(home=home) as k:
         p = company(k, CORP_A)
         return [p.record(CORP_A, "WAGE_LEDGER", f"2026-{m:02d}", {"office": {"name": "株式会社記録", "address": "東京都"}, "lines": [{
-            "employee_id": "E1", "employee_name": "山田 太郎", "days_worked": 20, "minutes_worked": 9600, "overtime_minutes": 60,
+            "employee_id": "E1", "person": {"name": "山田 太郎", "gender": "MALE"},
+            "days_worked": 20, "minutes_worked": 9600, "overtime_minutes": 60,
             "base_pay": 300000, "overtime_pay": 2000, "allowances": 10000, "deductions": 50000, "net_pay": 262000}]}).submission_id
             for m in range(1, n + 1)]
 
