@@ -355,7 +355,7 @@ def test_a_line_longer_than_the_limit_is_answered_413_by_its_number_and_the_othe
 
 
 def test_a_csv_line_longer_than_the_limit_ends_the_upload_with_413_naming_it(small_lines):
-    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,氏名,個人番号,住所,支払金額,"
+    header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
     body = (header + f"{CORP_A},2026," + "x" * 2000 + "\n").encode()
     resp = small_lines.as_(A).post("/v1/submissions/bulk", content=body, headers={"Content-Type": "text/csv"})
