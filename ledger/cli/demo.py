@@ -224,25 +224,48 @@ class _Story:
         clock.at(2026, 1, 28, 11)
         c = self.companies[1]
         prior = receipts[c.corporate_number]
-        fixed = payroll(c)
-        fixed = {**fixed, "lines": [dict(ln) for ln in fixed["lines"]]}
-        fixed["lines"][0]["payment_amount"] += 120_000  # a missed overtime payment
+        # A person-level correction (訂正・追加・取消 per person, as on eLTAX): one employee's missed
+        # overtime (訂正), a retiree left out (追加: left in June, no 年末調整, paid over 30万円, so
+        # reported to the municipality of the address on the leaving date, 地方税法第317条の6第3項 —
+        # and who never gave a 個人番号: blank, with its reason), and a person filed by mistake (取消).
+        first, mistaken = c.employees[0], c.employees[-1]
+        retiree = {"municipality_code": "271004", "employee_number": "E09001",  # 大阪市
+                   "person": {"name": "退職 一郎", "birth_date": "1961-03-02", "address": "大阪府大阪市北区梅田1-1",
+                              "personal_number_absence": "NOT_PROVIDED"},
+                   "payment_amount": 1_800_000, "withholding_tax": 31_000, "social_insurance": 270_000,
+                   "year_end_adjusted": False, "employment_end": f"{YEAR}-06-30", "collection": "ORDINARY",
+                   "ordinary_reason": "LEAVING", "line_action": "ADD"}
+        lines = [{**first, "payment_amount": first["payment_amount"] + 120_000, "line_action": "CORRECT"}, retiree,
+                 {**mistaken, "line_action": "CANCEL"}]
         head = k.queries.filings(self.vendor, c.corporate_number, "PAYROLL_REPORT")[0]
         if head.submission_id == prior.submission_id:
             r = k.commands.record(self.vendor, SubmissionRequest(
                 corporate_number=c.corporate_number, procedure="PAYROLL_REPORT", period=YEAR, kind="CORRECTION",
-                replaces=prior.submission_id, payload=fixed, idempotency_key=f"demo:{c.corporate_number}:correction-1"))
+                replaces=prior.submission_id, payload={**payroll(c), "lines": lines},
+                idempotency_key=f"demo:{c.corporate_number}:correction-1"))
         else:
             r = k.queries.receipt(self.vendor, head.submission_id)
         chain = k.queries.history(self.vendor, r.submission_id)
-        self.say("5. Correction (訂正)",
-                 f"{c.name} restates its report: a correction replaces {prior.submission_id}; both stay in the ledger.")
+        self.say("5. Correction per person (訂正・追加・取消)",
+                 f"{c.name}'s vendor corrects one employee's pay, adds a retiree who left in June (no 年末調整, 個人番号 "
+                 f"not provided — blank with its reason) and cancels a person filed by mistake: three lines, not "
+                 f"{len(c.employees)}. The ledger records the version in force ({r.line_count} lines) replacing "
+                 f"{prior.submission_id}; both stay in the ledger.")
+        told = []
+        for code, name in self.munis.items():
+            for n in AgencyView(k, f"municipality:{code}").notices(0, 1000):
+                if n.submission_id == r.submission_id:
+                    told.append([name, code, ", ".join(map(str, n.changed or [])) or "-", n.departed,
+                                 "yes" if n.reached else "no (none of its residents left)"])
+        self.out.print(_table("Who was told (only the municipalities whose residents changed)",
+                              ["municipality", "code", "changed (line no.)", "left the filing", "sees the new version"], told))
         self.out.print(_table("Correction history", ["version", "submission", "kind", "replaces", "recorded"],
                               [[s.version, s.submission_id, s.kind.value, s.replaces or "", jst(s.recorded_at)] for s in chain]))
         before = k.queries.effective(Principal.company(c.corporate_number), c.corporate_number, "PAYROLL_REPORT", YEAR,
                                      as_of=chain[0].recorded_at)
         self.out.print(f"As of {jst(chain[0].recorded_at)} the version in force was {before.info.submission_id} (v{before.info.version}); "
                        f"now it is {chain[-1].submission_id} (v{chain[-1].version}).")
+        self.summary["told_of_correction"] = len(told)
 
     # 4. Deadlines ----------------------------------------------------------------------------------
     def late_and_missing(self) -> None:

@@ -32,6 +32,20 @@ def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -
     reference = first.output.split("Snapshot as the municipality sees it", 1)[1].split("5. Correction", 1)[0]
     row = next(ln for ln in reference.splitlines() if employee["employee_number"] in ln)
     assert employee["person"]["name"] in row and employee["person"]["personal_number"] in row  # 地方税法: the municipality's basis
+    # The correction is per person (訂正・追加・取消): only the municipalities whose residents changed are told —
+    # 大阪市 of the retiree added there (a blank 個人番号 with its reason: 国税分野FAQ Q2-10).
+    told = first.output.split("Who was told", 1)[1].split("Correction history", 1)[0]
+    assert "大阪市" in told and "271004" in told
+    from ledger.bootstrap import open_kiroku
+    from ledger.domain.model import Principal
+
+    corp = make_companies(6, 12)[1].corporate_number
+    with open_kiroku(home=cli.home) as k:
+        lines = k.queries.effective(Principal.company(corp), corp, "PAYROLL_REPORT", "2025").payload["lines"]
+    retiree = next(ln for ln in lines if ln["employee_number"] == "E09001")
+    assert (retiree["line_action"], retiree["person"]["personal_number"], retiree["person"]["personal_number_absence"],
+            retiree["year_end_adjusted"], retiree["income_after_deduction"]) == ("ADD", None, "NOT_PROVIDED", False, None)
+    assert len(lines) == 12 and sum(ln["line_action"] == "CORRECT" for ln in lines) == 1
     second = cli("demo", "--companies", "6", "--employees", "12")
     assert "Found an existing ledger with" in second.output
     assert "nothing was recorded again" in second.output
