@@ -86,20 +86,22 @@ def _receipt_table(r: Any) -> None:
 
 def import_csv_help() -> str:
     """``kiroku import-csv --help``, its columns derived from what the importer reads
-    (:data:`ledger.encoding.payroll_csv.COLUMNS`, ``REQUIRED``, ``REQUIRED_LINE``) and what a
+    (:data:`ledger.encoding.payroll_csv.COLUMNS`, ``REQUIRED``, ``REQUIRED_LINE``, ``WITH_YEAR_END``) and what a
     PAYROLL_REPORT line must have (its procedure's field rules), so the help cannot drift from the importer."""
     from ledger.domain.procedures import get_procedure
-    from ledger.encoding.payroll_csv import COLUMNS, REQUIRED, REQUIRED_LINE
+    from ledger.encoding.payroll_csv import COLUMNS, REQUIRED, REQUIRED_LINE, WITH_YEAR_END
 
     line_rules = {rule.name: rule for rule in get_procedure("PAYROLL_REPORT").line}
     required = [c for c in COLUMNS if c in (*REQUIRED, *REQUIRED_LINE) or (c in line_rules and line_rules[c].required)]
-    optional = [c for c in COLUMNS if c not in required]
+    optional = [c for c in COLUMNS if c not in required and c not in WITH_YEAR_END]
 
     def spelled(columns: list[str]) -> str:
         return ", ".join(f"{c} ({' / '.join(COLUMNS[c][1:])})" if len(COLUMNS[c]) > 1 else c for c in columns)
 
     return ("Import salary payment reports (PAYROLL_REPORT) from a CSV file, streaming.\n\n"
             f"[bold]Required columns[/] (a header is the name, or one of the spellings in parentheses): {spelled(required)}.\n\n"
+            f"[bold]Required with 年末調整[/] (when 年末調整 is 1, the default; blank for 中途退職, 乙欄 …): "
+            f"{spelled(list(WITH_YEAR_END))}.\n\n"
             f"[bold]Optional columns[/]: {spelled(optional)}.\n\n"
             "One row per employee; rows of one company and year must be consecutive and become one submission. "
             "Dates are YYYY-MM-DD, YYYY/MM/DD or 和暦 (昭和55年4月1日); 年末調整 is 1 or 0; 徴収区分 特別徴収 or 普通徴収, "

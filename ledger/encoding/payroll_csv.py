@@ -75,8 +75,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 #: The submission's own columns (employer and year), which every file must have.
 REQUIRED = ("corporate_number", "period", "employer_name", "employer_address")
-#: The line columns every file must have: what the form requires of every person.
-REQUIRED_LINE = ("municipality_code", "employee_number", "person.name", "person.birth_date", "person.address")
+#: The line columns every file must have: what the form requires of every person, and its 個人番号
+#: box (a blank cell there needs its reason in ``person.personal_number_absence``).
+REQUIRED_LINE = ("municipality_code", "employee_number", "person.name", "person.birth_date", "person.address",
+                 "person.personal_number")
+#: Columns a row needs when 年末調整 was done (``year_end_adjusted``, the default) and leaves blank
+#: otherwise (中途退職, 乙欄, 2,000万円超: 国税庁 源泉徴収票の記載要領).
+WITH_YEAR_END = ("income_after_deduction", "total_deductions")
 #: Columns that become fields of a payload line, one line per row.
 LINE_COLUMNS = [k for k in COLUMNS if k not in REQUIRED]
 #: Header spelling → canonical column.

@@ -64,6 +64,8 @@ def test_a_missing_column_error_names_every_missing_column() -> None:
         ([*EN, "bonus"], "unknown_column", "column bonus"),
         ([c for c in EN if c != "period"], "missing_column", "column period"),
         ([c for c in EN if c != "person.birth_date"], "missing_column", "column person.birth_date"),
+        # The 個人番号 box is on the form; a blank cell with its reason says it was not given (国税分野FAQ Q2-10).
+        ([c for c in EN if c != "person.personal_number"], "missing_column", "column person.personal_number"),
         # A v1 file names its person items in the v1 way, which is read, but lacks what v2 requires:
         # 受給者番号 and 生年月日 (給与支払報告書 個人別明細書の様式, 地方税法施行規則 第十七号様式).
         (V1, "missing_column", "column employee_number"),
