@@ -12,7 +12,7 @@ instead would leave two spellings of one company in play: every caller that keep
 sent (a batch's grant lookup, an idempotency key's scope, a principal's name, a URL) would disagree
 with the one that kept the normalised form — a full-width 法人番号 was recorded for the company and
 refused for its vendor as "no active grant". Readers of text formats (CSV cells) turn what a clerk
-typed into ASCII before it gets here (``ledger.domain.procedures.from_text_cells``).
+typed into ASCII before it gets here (``ledger.domain.text_cells.from_text_cells``).
 
 A personal number is legally restricted data, so no error about one ever repeats its digits —
 not in the message, not in ``expected``, not in ``got``.

@@ -14,10 +14,10 @@ from calendar import monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any
 
 from ledger import accelerator
-from ledger.domain import calendar, municipalities, wareki
+from ledger.domain import calendar, municipalities
 from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
@@ -429,7 +429,7 @@ def _check(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     if kind in ("yen", "count"):
         unit = "an amount in whole yen" if kind == "yen" else "a whole number"
         # JSON has numbers: "5000000" (or 5e6, or 5000000.0) is not one, and guessing would hide a
-        # sender's bug. Text cells (CSV) are turned into numbers by their reader (``from_text_cells``).
+        # sender's bug. Text cells (CSV) are turned into numbers by their reader (``ledger.domain.text_cells``).
         if isinstance(value, bool) or not isinstance(value, int):
             got = value if isinstance(value, (str, float, int)) else type(value).__name__
             raise ValidationError(f"{where}{rule.name} must be {unit} (a JSON integer), got {type(value).__name__}",
@@ -462,7 +462,7 @@ def _check_v2(rule: FieldRule, value: Any, path: str, where: str) -> Any:
     # an error there describes what came, never echoes it.
     got = _described(value) if ".person." in f".{path}." else shown_value(value)
     if kind == "date":
-        if not isinstance(value, str) or _as_date(value) is None:
+        if not isinstance(value, str) or iso_date(value) is None:
             raise ValidationError(f"{where}{rule.name} must be a date YYYY-MM-DD, got {got}", field=path,
                                   expected="a date YYYY-MM-DD (西暦)", got=got, code="invalid_date")
         return value
@@ -512,7 +512,8 @@ def shown_value(value: Any) -> Any:
     return _described(value)
 
 
-def _as_date(value: str) -> date | None:
+def iso_date(value: str) -> date | None:
+    """``value`` as a date if it is one written ``YYYY-MM-DD`` in ASCII digits (no other spelling), else None."""
     if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.replace("-", "").isascii():
         return None
     try:
@@ -814,80 +815,6 @@ def _inconsistencies(proc: Procedure, line: dict[str, Any], number: int, payload
                 field=f"lines[{number}].{rule.field}", expected=f"{relation} {rule.describe()} = {bound:,}", got=value,
                 code="inconsistent_amounts"))
     return out
-
-
-def from_text_cells(proc: Procedure, line: dict[str, Any]) -> dict[str, Any]:
-    """A line read from text cells (a CSV row) in the payload's types: amounts and counts as numbers,
-    flags as booleans, dates as ``YYYY-MM-DD``, an object's cells (``person``) each by its own kind.
-
-    A text format has no numbers, so its reader, not the payload's rules, decides what a cell
-    means: a cell of an amount with full-width digits or thousands separators (``５,０００,０００``)
-    becomes 5000000; a flag cell ``1``/``0``/``true``/``false`` (as spreadsheets write them) a
-    boolean; a date cell ``1980/04/01`` (as Japanese spreadsheets write it) or in 和暦,
-    ``昭和55年4月1日`` (元年 too), the same date in ISO form. A cell that is none of these is left
-    as it is, for the rules to refuse with its field named; codes are left as they are too (an
-    identifier has one spelling, see ``ledger.domain.identifiers``)."""
-    return _from_text(proc.line, line)
-
-
-def _from_text(rules: tuple[FieldRule, ...], cells: dict[str, Any]) -> dict[str, Any]:
-    by_name = {r.name: r for r in rules}
-    out: dict[str, Any] = {}
-    for name, cell in cells.items():
-        rule = by_name.get(name)
-        kind = rule.kind if rule is not None else None
-        if rule is not None and kind == "record" and isinstance(cell, dict):
-            out[name] = _from_text(rule.fields, cell)
-        elif not isinstance(cell, str):
-            out[name] = cell
-        elif kind in ("yen", "count"):
-            text = _to_ascii_digits(cell).strip().replace(",", "")
-            digits = text[1:] if text.startswith("-") else text
-            out[name] = int(text) if digits.isascii() and digits.isdigit() else cell  # -5: "must not be negative"
-        elif kind == "flag":
-            out[name] = _TEXT_FLAGS.get(cell.strip().lower(), cell)
-        elif kind == "date":
-            out[name] = _text_date(cell)
-        else:
-            out[name] = cell
-    return out
-
-
-#: Flag cells as spreadsheets and payroll software write them.
-_TEXT_FLAGS: Final = {"1": True, "0": False, "true": True, "false": False}
-_SLASHED_DATE: Final = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$")
-_WAREKI_DATE: Final = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日$")
-
-
-def _text_date(cell: str) -> str:
-    """A date cell as ``YYYY-MM-DD`` where it is one in another spelling, else the cell as it came."""
-    text = _to_ascii_digits(cell).strip()
-    if _as_date(text) is not None:
-        return text
-    slashed = _SLASHED_DATE.match(text)
-    if slashed:
-        year, month, day = (int(g) for g in slashed.groups())
-    else:
-        era = _WAREKI_DATE.match(text)
-        if not era:
-            return cell
-        number = 1 if era[2] == "元" else int(era[2])
-        try:
-            return wareki.to_date(era[1], f"{number:02d}{int(era[3]):02d}{int(era[4]):02d}").isoformat()
-        except ValueError:
-            return cell  # no such day in that era: the rules say it is no date
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return cell
-
-
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９，", "0123456789,")
-
-
-def _to_ascii_digits(text: str) -> str:
-    """Full-width digits (and comma) as ASCII; nothing else changes (no NFKC: ① is not a 1)."""
-    return text.translate(_FULL_WIDTH_DIGITS)
 
 
 def calendar_month_days(year: int, month: int) -> int:

@@ -13,7 +13,7 @@ name the same CSV row and column in their errors.
 - **Cells** are text: amounts may have full-width digits and separators, flags are ``1``/``0``
   or ``true``/``false``, dates ``YYYY-MM-DD``, ``YYYY/MM/DD`` or 和暦 (``昭和55年4月1日``), the
   徴収区分 ``特別徴収``/``普通徴収`` and the reasons ``普A``–``普F`` as the forms write them
-  (:func:`ledger.domain.procedures.from_text_cells`, :data:`CHOICES`).
+  (:func:`ledger.domain.text_cells.from_text_cells`, :data:`CHOICES`).
 - **Grouping.** Rows of one company and year must be consecutive (as payroll systems export
   them); each run of rows becomes one ``PAYROLL_REPORT`` submission.
 - **Idempotency.** Each submission's key is derived from its rows, so sending the same file
@@ -40,7 +40,8 @@ from typing import Any
 
 from ledger.domain.forms import ORDINARY_REASONS
 from ledger.domain.model import SubmissionRequest
-from ledger.domain.procedures import PROCEDURES, from_text_cells
+from ledger.domain.procedures import PROCEDURES
+from ledger.domain.text_cells import from_text_cells
 from ledger.encoding.echo import redact, shown
 from ledger.errors import KirokuError, ValidationError, ValidationErrors
 

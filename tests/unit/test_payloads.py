@@ -19,11 +19,11 @@ from ledger.domain.procedures import (
     _clean_lines,
     _compiled_rules,
     _fast_lines,
-    from_text_cells,
     get_procedure,
     validate_agency_id,
     validate_payload,
 )
+from ledger.domain.text_cells import from_text_cells
 from ledger.errors import ValidationError, ValidationErrors
 from tests.factories import payroll, payroll_line
 from tests.payload_strategies import municipality_codes
