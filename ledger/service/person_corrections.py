@@ -39,7 +39,9 @@ def version_in_force(log: Log, codec: EventCodec, registry: SchemaRegistry, seal
         body = mine.event.body
     else:
         row = reads.submission(conn, submission_id)
-        assert row is not None  # _check_replaces found it
+        if row is None:  # not in the catalog yet and not this writer's (another writer's, a moment ago)
+            raise Conflict(f"{submission_id} is not readable here yet; send the correction again in a moment", field="replaces",
+                           got=submission_id, code="replaced_not_ready", retriable=True)
         [stored] = log.read(row["topic"], row["partition"], row["offset"], 1)
         body = codec.decode_record(stored).body
     if not body["payload"]:
