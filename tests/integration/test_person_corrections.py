@@ -171,3 +171,16 @@ def test_a_person_history_names_what_is_wrong_with_its_question(kiroku, filed):
     assert (err.value.code, err.value.field) == ("invalid_person", "person")
     with pytest.raises(NotFound):
         agency(kiroku, municipality(SAPPORO)).person_history("sub_nothing", "E0001")
+
+
+def test_a_replaced_version_no_one_here_can_read_yet_is_a_retriable_conflict(kiroku):
+    """Scaled out, another writer's head may not be in this catalog yet: the correction is told to retry."""
+    from ledger.domain.procedures import PROCEDURES
+    from ledger.errors import Conflict
+    from ledger.service.overlay import RecentAppends
+    from ledger.service.person_corrections import version_in_force
+
+    with kiroku.catalog.connect() as conn, pytest.raises(Conflict) as err:
+        version_in_force(kiroku.log, kiroku.codec, kiroku.registry, kiroku.commands.sealer, RecentAppends(), conn,
+                         PROCEDURES["PAYROLL_REPORT"], "sub_elsewhere")
+    assert (err.value.code, err.value.field, err.value.retriable) == ("replaced_not_ready", "replaces", True)
