@@ -100,6 +100,7 @@ class _Story:
         self.firm_files()
         self.denied_read(receipts)
         self.dispositions(receipts)
+        self.a_year_on()
         self.wrap_up(before)
         return self.summary
 
@@ -362,6 +363,30 @@ class _Story:
                  f"{len(inbox)} for its customers through one cursor ({cursor}); the first fetch records arrival (到達).")
         self.out.print(_table("Dispositions fetched by the vendor", ["company", "from", "title", "issued", "arrived", "lines"], rows))
         self.summary["dispositions"] = len(inbox)
+
+    # 6. The 2027 rule ------------------------------------------------------------------------------
+    def a_year_on(self) -> None:
+        """From the 源泉徴収票 due in 2027 (payments of 2026), a 給与支払報告書 filed electronically counts
+        as the 源泉徴収票 filed with the tax office (所得税法第226条, 令和5年度改正): one filing, one receipt."""
+        k, clock = self.k, self.clock
+        clock.at(2027, 1, 20, 10)
+        c = self.companies[0]  # enrolled WITHHOLDING_SLIP with the tax office (step 1)
+        period = str(int(YEAR) + 1)
+        key = f"demo:{c.corporate_number}:PAYROLL_REPORT:{period}"
+        head = k.queries.filings(self.vendor, c.corporate_number, "PAYROLL_REPORT", period, period)
+        if head:
+            r = k.queries.receipt(self.vendor, head[0].submission_id)
+        else:
+            r = k.commands.record(self.vendor, SubmissionRequest(corporate_number=c.corporate_number, procedure="PAYROLL_REPORT",
+                                                                 period=period, payload=payroll(c), idempotency_key=key))
+        municipal = [t for t in r.targets if t.startswith("municipality:")]
+        self.say("10. A year on: one report, two agencies (2027)",
+                 f"On {jst(r.recorded_at)} {c.name} files its {period} 給与支払報告書 once: it reaches {len(municipal)} "
+                 f"municipalities and {TAX_OFFICE}, for which it counts as the 源泉徴収票 (所得税法第226条, 令和5年度改正) — "
+                 "one submission, one receipt.")
+        self.out.print(_table("Reached by one submission", ["agency", "as"],
+                              [[t, "給与支払報告書" if t in municipal else "源泉徴収票 (deemed filed)"] for t in r.targets]))
+        self.summary["deemed_slip_reached"] = TAX_OFFICE in r.targets
 
     def wrap_up(self, before: int) -> None:
         k = self.k

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -> None:
     first = cli("demo", "--companies", "6", "--employees", "12")
     for heading in ("1. Enrollment", "2. Recording", "3. Notice feeds", "4. Reference", "5. Correction", "6. Deadlines",
-                    "7. A firm files under a grant", "8. A denied read", "9. Dispositions", "Summary"):
+                    "7. A firm files under a grant", "8. A denied read", "9. Dispositions", "10. A year on", "Summary"):
         assert heading in first.output
     assert "marked late" in first.output
     assert "DENIED" in first.output
@@ -46,6 +46,9 @@ def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -
     assert (retiree["line_action"], retiree["person"]["personal_number"], retiree["person"]["personal_number_absence"],
             retiree["year_end_adjusted"], retiree["income_after_deduction"]) == ("ADD", None, "NOT_PROVIDED", False, None)
     assert len(lines) == 12 and sum(ln["line_action"] == "CORRECT" for ln in lines) == 1
+    # 所得税法第226条 (令和5年度改正): the 2026 report reaches the tax office too, as the 源泉徴収票 it counts as.
+    reached = first.output.split("Reached by one submission", 1)[1].split("Summary", 1)[0]
+    assert "tax-office:01101" in reached and "源泉徴収票 (deemed filed)" in reached
     second = cli("demo", "--companies", "6", "--employees", "12")
     assert "Found an existing ledger with" in second.output
     assert "nothing was recorded again" in second.output
