@@ -92,7 +92,8 @@ class RemoteProducer:
                                               payload=payload, idempotency_key=idempotency_key))
 
     def correct(self, replaces: str, payload: dict[str, Any], idempotency_key: str | None = None) -> Receipt:
-        """Record a whole restatement replacing submission ``replaces``."""
+        """Record a correction replacing submission ``replaces``: a whole restatement, or a person-level
+        one whose lines each say ADD, CORRECT or CANCEL (``line_action``)."""
         prior = self.receipt(replaces)
         return self._submit(SubmissionRequest(corporate_number=prior.corporate_number, procedure=prior.procedure, period=prior.period,
                                               kind=SubmissionKind.CORRECTION, replaces=replaces, payload=payload,

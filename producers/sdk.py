@@ -68,7 +68,8 @@ class Producer:
             corporate_number=corporate_number, procedure=procedure, period=period, payload=payload, idempotency_key=idempotency_key))
 
     def correct(self, replaces: str, payload: dict[str, Any], idempotency_key: str | None = None) -> Receipt:
-        """Record a whole restatement replacing submission ``replaces`` (same company, procedure, period)."""
+        """Record a correction replacing submission ``replaces`` (same company, procedure, period): a whole
+        restatement, or a person-level one whose lines each say ADD, CORRECT or CANCEL (``line_action``)."""
         prior = self.receipt(replaces)
         return self.kiroku.commands.record(self.principal, SubmissionRequest(
             corporate_number=prior.corporate_number, procedure=prior.procedure, period=prior.period,

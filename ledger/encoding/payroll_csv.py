@@ -24,6 +24,9 @@ name the same CSV row and column in their errors.
   against it. A retry still tells a changed person apart: the service compares the whole request by
   its keyed fingerprint (:mod:`ledger.service.idempotency`), so the same key with another number
   is a conflict, never the old receipt.
+- **Corrections per person.** A ``line_action`` (訂正区分) column marks rows 訂正 (CORRECT), 追加 (ADD)
+  or 取消 (CANCEL): such a group is a person-level correction of the company's filing in force for
+  its year (``ledger.domain.person_changes``; no ``replaces``: the ledger corrects what is in force).
 - **Error places.** Rows count the header as row 1; a service error on ``lines[n].field`` is
   placed on the n-th row of its group, any other on the group's first row. Errors never repeat
   a personal number or a whole row (:mod:`ledger.encoding.echo`).
@@ -73,6 +76,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "collection": ("collection", "徴収区分"),
     "ordinary_reason": ("ordinary_reason", "普通徴収理由"),
     "remarks": ("remarks", "摘要"),
+    "line_action": ("line_action", "訂正区分"),
 }
 #: The submission's own columns (employer and year), which every file must have.
 REQUIRED = ("corporate_number", "period", "employer_name", "employer_address")
@@ -100,6 +104,8 @@ CHOICES: dict[str, dict[str, str]] = {
     "collection": {"特別徴収": "SPECIAL", "特別": "SPECIAL", "特徴": "SPECIAL",
                    "普通徴収": "ORDINARY", "普通": "ORDINARY", "普徴": "ORDINARY"},
     "ordinary_reason": {f"{prefix}{letter}": code for letter, code in zip("ABCDEF", ORDINARY_REASONS) for prefix in ("普", "")},
+    # eLTAX's 訂正・追加・取消 per person (ledger.domain.person_changes); 新規 or blank: a line of a whole filing.
+    "line_action": {"追加": "ADD", "訂正": "CORRECT", "取消": "CANCEL", "新規": "ORIGINAL"},
 }
 
 
@@ -160,8 +166,15 @@ def group_rows(reader: csv.DictReader, mapping: dict[str, str],
         yield current
 
 
+def corrects_persons(group: RowGroup) -> bool:
+    """Whether a group is a person-level correction: some row says 訂正, 追加 or 取消 (``line_action``)."""
+    return any(CHOICES["line_action"].get(row.get("line_action", ""), row.get("line_action", "")) not in ("", "ORIGINAL")
+               for _, row in group.rows)
+
+
 def submission_request(group: RowGroup) -> SubmissionRequest:
-    """The ``PAYROLL_REPORT`` submission a group of rows stands for, keyed by its rows."""
+    """The ``PAYROLL_REPORT`` submission a group of rows stands for, keyed by its rows: an original,
+    or, where its 訂正区分 cells say 訂正・追加・取消, the person-level correction of the filing in force."""
     first = group.rows[0][1]
     lines = []
     for _, row in group.rows:
@@ -180,6 +193,7 @@ def submission_request(group: RowGroup) -> SubmissionRequest:
                             .encode()).hexdigest()[:32]
     return SubmissionRequest(
         corporate_number=group.corporate_number, procedure="PAYROLL_REPORT", period=group.period,
+        kind="CORRECTION" if corrects_persons(group) else "ORIGINAL",
         payload={"employer": {"name": first.get("employer_name", ""), "address": first.get("employer_address", "")}, "lines": lines},
         idempotency_key=KEY_PREFIX + digest,
     )
@@ -203,6 +217,7 @@ def locate_errors(err: KirokuError, group: RowGroup) -> list[dict]:
         else:
             d["row"] = group.first_row
             column = (e.field or "").split(".")[-1]
-            d["column"] = redact({"name": "employer_name", "address": "employer_address"}.get(column, column))
+            # replaces: the filing a 訂正区分 row corrects (nothing_to_correct) — its column is line_action.
+            d["column"] = redact({"name": "employer_name", "address": "employer_address", "replaces": "line_action"}.get(column, column))
         out.append(d)
     return out

@@ -356,9 +356,8 @@ class Commands:
             if req.replaces is not None:
                 raise ValidationError("an original replaces nothing; send a correction to replace a submission",
                                       field="replaces", expected="null for an original", got=req.replaces, code="unexpected_replaces")
-        elif not req.replaces:
-            raise ValidationError(f"a {req.kind.value.lower()} must name the submission it replaces", field="replaces",
-                                  expected="a submission id", got=req.replaces, code="required")
+        elif not req.replaces and req.kind is SubmissionKind.CANCELLATION:
+            raise self._replaces_required(req)
         if req.kind is SubmissionKind.CANCELLATION:
             if req.payload is not None:
                 raise ValidationError("a cancellation carries no payload", field="payload", expected="null", got="a payload",
@@ -366,12 +365,17 @@ class Commands:
         else:
             payload = validate_payload(proc, req.payload, period)
             check_actions(proc, payload, req.kind is SubmissionKind.CORRECTION)
+            # A person-level correction may leave ``replaces`` out: it corrects the filing in force, as
+            # eLTAX's 訂正・追加・取消 do (a whole restatement names what it replaces).
+            if req.kind is SubmissionKind.CORRECTION and not req.replaces and not is_person_level(payload):
+                raise self._replaces_required(req)
         if reused:
             assert req.idempotency_key is not None
             raise key_conflict(req.idempotency_key)
         # Then what is recorded: the filing's state.
         filing = (corp, proc.code, period)
         head = view.heads.get(filing)
+        replaces = req.replaces
         submission_id = new_id("sub")
         targets: list[dict[str, Any]]
         unreached: list[str] = []
@@ -380,16 +384,22 @@ class Commands:
                 raise Conflict(f"{proc.code} {period} is already filed as {head.submission_id}; send a correction replacing it",
                                field="kind", expected="CORRECTION replacing " + head.submission_id, got="ORIGINAL", code="already_filed")
         else:
-            self._check_replaces(conn, req, corp, proc, period, head)
+            if not req.replaces:  # a person-level correction of the filing in force
+                if head is None or head.kind == SubmissionKind.CANCELLATION.value:
+                    raise NotFound(f"no {proc.code} {period} of company {corp} is in force to correct person by person: "
+                                   "file an original", field="replaces", expected=f"a {proc.code} {period} in force",
+                                   got="none", code="nothing_to_correct")
+                replaces = head.submission_id
+            self._check_replaces(conn, req.model_copy(update={"replaces": replaces}), corp, proc, period, head)
         changes: list[Change] | None = None
         if payload is not None and is_person_level(payload):  # 訂正・追加・取消 per person
-            assert req.replaces is not None
-            previous = version_in_force(self.log, self.codec, self.registry, self.sealer, self.recent, conn, proc, req.replaces)
+            assert replaces is not None
+            previous = version_in_force(self.log, self.codec, self.registry, self.sealer, self.recent, conn, proc, replaces)
             payload, changes = compose(proc, previous, payload)
         informed: list[dict[str, Any]] = []
         if payload is None:  # a cancellation
             payload_bytes, key_id, line_count = b"", None, 0
-            targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, req.replaces)]
+            targets = [{"agency_id": a, "lines": lines} for a, lines in self._targets_of(conn, replaces)]
         else:
             # A 賞与不支給報告書 reaches the pension office the 賞与支払届 is enrolled with (ENROLLED_AS).
             via = PROCEDURES[enrolled_as(proc.code)]
@@ -408,7 +418,7 @@ class Commands:
         due = calendar.deadline(proc.code, period)
         body = {
             "submission_id": submission_id, "kind": req.kind.value, "procedure": proc.code, "period": period,
-            "replaces": req.replaces, "idempotency_key": req.idempotency_key,
+            "replaces": replaces, "idempotency_key": req.idempotency_key,
             "request_fingerprint": fingerprint.value if fingerprint is not None else "",
             "payload": payload_bytes, "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": key_id,
             "line_count": line_count, "deadline": due, "on_time": None if due is None else now < due,
@@ -446,6 +456,12 @@ class Commands:
         """Whether this principal already used ``key`` (in this batch, in this writer's recent
         appends, or in the catalog)."""
         return key in view.pending_keys or self.recent.by_key(who.id, key) is not None or bool(view.keys.get(key))
+
+    @staticmethod
+    def _replaces_required(req: SubmissionRequest) -> ValidationError:
+        return ValidationError(f"a {req.kind.value.lower()} must name the submission it replaces (only a correction person by "
+                               "person, every line with line_action, may leave it out)", field="replaces",
+                               expected="a submission id", got=req.replaces, code="required")
 
     def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: Head | None) -> None:
         what = req.kind.value.lower()

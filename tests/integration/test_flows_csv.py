@@ -192,3 +192,32 @@ def test_a_row_with_more_cells_than_the_header_is_refused_naming_the_row(kiroku,
     with pytest.raises(ValidationError) as err:
         import_payroll_csv(vendor, io.StringIO(text))
     assert (err.value.code, err.value.field) == ("extra_cells", "row 3")
+
+
+def test_rows_marked_for_correction_correct_only_those_persons_of_the_filing_in_force(kiroku, vendor, tmp_path):
+    """eLTAX takes a 給与支払報告書 correction per person (訂正・追加・取消): a file of just the changed rows,
+    each with its 訂正区分, corrects the filing in force for its year and tells only their municipalities."""
+    enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
+    header = [*JA_HEADER, "訂正区分"]
+    first = import_payroll_csv(vendor, write(tmp_path / "a.csv", csv_text(header, [
+        [*row(CORP_A, 1), ""], [*row(CORP_A, 2), ""], [*row(CORP_A, 3, SAPPORO), ""]]), bom=True))
+    [original] = first.receipts
+    fixes = [[*row(CORP_A, 2, payment_amount="5,500,000"), "訂正"], [*row(CORP_A, 4, SAPPORO), "追加"], [*row(CORP_A, 1), "取消"]]
+    second = import_payroll_csv(vendor, write(tmp_path / "b.csv", csv_text(header, fixes), bom=True))
+    assert second.ok, second.errors
+    [fixed] = second.receipts
+    snap = company_view(kiroku, CORP_A).snapshot(fixed.submission_id)
+    assert snap.info.replaces == original.submission_id
+    assert [(ln["employee_number"], ln["line_action"], ln["payment_amount"]) for ln in snap.payload["lines"]] == [
+        ("E0002", "CORRECT", 5_500_000), ("E0003", "ORIGINAL", 5_000_000), ("E0004", "ADD", 5_000_000)]
+    [_, told] = agency(kiroku, municipality(SAPPORO)).notices()
+    assert (told.changed, told.departed) == ([3], 0)
+    again = import_payroll_csv(vendor, write(tmp_path / "b.csv", csv_text(header, fixes), bom=True))
+    assert again.receipts == second.receipts  # the same file again: the original receipt, nothing twice
+
+
+def test_rows_marked_for_correction_with_no_filing_to_correct_are_reported_at_the_groups_first_row(kiroku, vendor, tmp_path):
+    header = [*EN_HEADER, "line_action"]
+    result = import_payroll_csv(vendor, write(tmp_path / "c.csv", csv_text(header, [[*row(CORP_A, 1), "CORRECT"]]), bom=False))
+    assert [(e["row"], e["column"], e["code"]) for e in result.errors] == [(2, "line_action", "nothing_to_correct")]
+    assert company_view(kiroku, CORP_A).filings() == []

@@ -184,3 +184,26 @@ def test_a_replaced_version_no_one_here_can_read_yet_is_a_retriable_conflict(kir
         version_in_force(kiroku.log, kiroku.codec, kiroku.registry, kiroku.commands.sealer, RecentAppends(), conn,
                          PROCEDURES["PAYROLL_REPORT"], "sub_elsewhere")
     assert (err.value.code, err.value.field, err.value.retriable) == ("replaced_not_ready", "replaces", True)
+
+
+def test_a_person_level_correction_may_leave_replaces_out_and_corrects_the_filing_in_force(kiroku, filed):
+    """As on eLTAX, a 訂正・追加・取消 names the person, not the previous submission; a retry of it
+    (the same key and body) returns its receipt even though the filing in force is now itself."""
+    from ledger.domain.model import SubmissionKind, SubmissionRequest
+
+    a, original = filed
+
+    def request(lines: list[dict], key: str, replaces: str | None = None) -> SubmissionRequest:
+        return SubmissionRequest(corporate_number=CORP_A, procedure="PAYROLL_REPORT", period="2026", kind=SubmissionKind.CORRECTION,
+                                 replaces=replaces, payload=payroll(lines), idempotency_key=key)
+
+    fixed = kiroku.commands.record(a.principal, request([change("CORRECT", 1, payment_amount=4_900_000)], "p-1"))
+    assert company_view(kiroku, CORP_A).history(fixed.submission_id)[-1].replaces == original.submission_id
+    assert kiroku.commands.record(a.principal, request([change("CORRECT", 1, payment_amount=4_900_000)], "p-1")) == fixed
+    with pytest.raises(ValidationError) as err:  # a whole restatement names what it replaces
+        kiroku.commands.record(a.principal, request([payroll_line(1)], "p-2"))
+    assert (err.value.code, err.value.field) == ("required", "replaces")
+    a.cancel(fixed.submission_id)
+    with pytest.raises(NotFound) as gone:
+        kiroku.commands.record(a.principal, request([change("ADD", 9)], "p-3"))
+    assert (gone.value.code, gone.value.field) == ("nothing_to_correct", "replaces")
