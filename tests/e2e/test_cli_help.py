@@ -76,7 +76,7 @@ ROW = {"corporate_number": "", "period": "2026", "employer_name": "株式会社�
        "person.personal_number_absence": "", "payment_amount": "5000000", "income_after_deduction": "3560000",
        "total_deductions": "1200000", "withholding_tax": "120000", "social_insurance": "700000", "dependents": "1",
        "year_end_adjusted": "1", "employment_start": "", "employment_end": "", "collection": "特別徴収", "ordinary_reason": "",
-       "remarks": "前職分を含む"}
+       "remarks": "前職分を含む", "line_action": ""}
 
 
 def test_import_csv_help_is_true_a_required_column_missing_records_nothing_an_optional_one_records(cli, tmp_path: Path) -> None:
