@@ -184,6 +184,8 @@ def lines(draw: st.DrawFn, proc: Procedure, max_lines: int = 4, header: Mapping[
             line = _consistent_v2(draw, proc, line, header or {}, period)
         else:
             line = _consistent(proc, line)
+        if "line_action" in line:  # a whole filing's lines (person-level corrections: ledger.domain.person_changes)
+            line["line_action"] = "ORIGINAL"
         if proc.person_key is not None:  # one line per person (地方税法第317条の6第1項 …)
             line[proc.person_key] = f"P{number}" if proc.person_key != "insured_number" else number
         out.append(line)

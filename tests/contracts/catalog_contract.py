@@ -27,7 +27,7 @@ from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import TAX_OFFICE, company, enroll_payroll, enroll_to
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def alembic_revision(catalog: c.Catalog) -> str | None:
@@ -135,6 +135,34 @@ class CatalogContract:
             with upgraded.engine.connect() as conn:
                 row = conn.execute(sa.select(c.decisions)).mappings().one()
             assert (row["enrollment_id"], row["assigned_id"], row["office_number"]) == ("enr_1", None, None)
+        finally:
+            upgraded.close()
+
+    def test_a_catalog_at_revision_0004_keeps_its_notices_and_reads_them_as_of_whole_filings(
+            self, catalog_url: Callable[[], str]) -> None:
+        """0005 (issue 15, person-level corrections): a notice says which of its lines changed and how many
+        of its persons left; a notice projected before is of a whole filing (changed null, none left, reached)."""
+        from alembic import command
+
+        from ledger.catalog import reads
+
+        url = catalog_url()
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            config = c._alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+            conn.execute(sa.text("INSERT INTO notices (agency_id, seq, notice_id, notice_type, corporate_number, procedure, period, "
+                                 "submission_id, kind, replaces, recorded_us, lines, position) VALUES ('municipality:131016', 1, "
+                                 "'ntc_1', 'SUBMITTED', '7000012050002', 'PAYROLL_REPORT', '2026', 'sub_1', 'ORIGINAL', NULL, 1, "
+                                 "'[1, 2]', 'kiroku.filings/0/0')"))
+        engine.dispose()
+        upgraded = c.Catalog(url)
+        try:
+            assert alembic_revision(upgraded) == HEAD
+            with upgraded.connect() as conn:
+                [notice] = reads.notices_after(conn, "municipality:131016", 0, 10)
+            assert (notice.notice_id, notice.lines, notice.changed, notice.departed, notice.reached) == ("ntc_1", [1, 2], None, 0, True)
         finally:
             upgraded.close()
 
