@@ -30,6 +30,21 @@ from tests.integration.helpers import TAX_OFFICE, company, enroll_payroll, enrol
 HEAD = "0005"
 
 
+def _at_revision(url: str, revision: str, *statements: Any) -> None:
+    """A catalog at ``url`` migrated only to ``revision``, with ``statements`` run on it (rows of then)."""
+    from alembic import command
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        config = c._alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(statement)
+    engine.dispose()
+
+
 def alembic_revision(catalog: c.Catalog) -> str | None:
     with catalog.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -87,17 +102,8 @@ class CatalogContract:
             self, catalog_url: Callable[[], str]) -> None:
         """0003 (issue 14, item 12): keys were unique per company, now per principal (and company,
         for entries recorded under the old scope)."""
-        from alembic import command
-
         url = catalog_url()
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            config = c._alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0002")
-        with engine.begin() as conn:
-            conn.execute(c.submissions.insert().values(**_submission("sub_1", "vendor:acme", "7000012050002", "run-1")))
-        engine.dispose()
+        _at_revision(url, "0002", c.submissions.insert().values(**_submission("sub_1", "vendor:acme", "7000012050002", "run-1")))
         upgraded = c.Catalog(url)
         try:
             assert alembic_revision(upgraded) == HEAD
@@ -118,17 +124,9 @@ class CatalogContract:
             self, catalog_url: Callable[[], str]) -> None:
         """0004 (issue 15): nullable columns for what agencies assign at acceptance and the bonus
         months of an enrollment; rows projected before hold neither, as their events did not."""
-        from alembic import command
-
         url = catalog_url()
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            config = c._alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0003")
-            conn.execute(sa.text("INSERT INTO enrollment_decisions (enrollment_id, agency_id, decision, by_policy, decided_us) "
-                                 "VALUES ('enr_1', 'tax-office:01101', 'accepted', false, 1)"))
-        engine.dispose()
+        _at_revision(url, "0003", sa.text("INSERT INTO enrollment_decisions (enrollment_id, agency_id, decision, by_policy, decided_us) "
+                                          "VALUES ('enr_1', 'tax-office:01101', 'accepted', false, 1)"))
         upgraded = c.Catalog(url)
         try:
             assert alembic_revision(upgraded) == HEAD
@@ -142,21 +140,13 @@ class CatalogContract:
             self, catalog_url: Callable[[], str]) -> None:
         """0005 (issue 15, person-level corrections): a notice says which of its lines changed and how many
         of its persons left; a notice projected before is of a whole filing (changed null, none left, reached)."""
-        from alembic import command
-
         from ledger.catalog import reads
 
         url = catalog_url()
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            config = c._alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0004")
-            conn.execute(sa.text("INSERT INTO notices (agency_id, seq, notice_id, notice_type, corporate_number, procedure, period, "
-                                 "submission_id, kind, replaces, recorded_us, lines, position) VALUES ('municipality:131016', 1, "
-                                 "'ntc_1', 'SUBMITTED', '7000012050002', 'PAYROLL_REPORT', '2026', 'sub_1', 'ORIGINAL', NULL, 1, "
-                                 "'[1, 2]', 'kiroku.filings/0/0')"))
-        engine.dispose()
+        _at_revision(url, "0004", sa.text(
+            "INSERT INTO notices (agency_id, seq, notice_id, notice_type, corporate_number, procedure, period, submission_id, kind, "
+            "replaces, recorded_us, lines, position) VALUES ('municipality:131016', 1, 'ntc_1', 'SUBMITTED', '7000012050002', "
+            "'PAYROLL_REPORT', '2026', 'sub_1', 'ORIGINAL', NULL, 1, '[1, 2]', 'kiroku.filings/0/0')"))
         upgraded = c.Catalog(url)
         try:
             assert alembic_revision(upgraded) == HEAD
