@@ -118,7 +118,7 @@ class Procedure:
     #: Where retention starts: ``period_end`` (the day after the period's last day) or
     #: ``pay_month_end`` (the day after the last day of the month after the period: a wage paid the
     #: month after, 翌月払い — see ``retention_ends``).
-    retention_starts: str = "period_end"
+    retention_starts: str = "period_end"  # | "pay_month_end" (賃金台帳) | "special_collection_end" (給与支払報告書)
     #: The version of ``schema`` the domain writes and reads payloads as. Older versions stay
     #: readable for their whole retention through Avro schema resolution (FULL_TRANSITIVE, ``kiroku
     #: schemas check``); a newer version in ``schemas/`` is not written until the domain speaks it.
@@ -169,6 +169,7 @@ PROCEDURES: dict[str, Procedure] = {
                 FieldRule("dependents", "count", required=False, default=0, max_value=_MAX_PERSONS),
             ),
             "地方税法第317条の6 (給与支払報告書の提出)", line_routed=True, sensitive_fields=("personal_number",),
+            retention_starts="special_collection_end",
         ),
         Procedure(
             "WITHHOLDING_SLIP", "源泉徴収票・法定調書合計表", "withholding slips and summary", TAX_OFFICE,
@@ -303,7 +304,9 @@ def validate_agency_id(value: Any, field_name: str = "agency_id") -> str:
 def retention_ends(proc: Procedure, period: str) -> datetime:
     """The instant (00:00 JST) a period's legal retention is over — when ``ledger.service.retention``
     destroys its key: the procedure's retention years from the day after the period's last day; for
-    the 賃金台帳, from the day after the last day of the month after its month. 労働基準法施行規則
+    the 給与支払報告書, from the day after the last 法定納期限 of the 住民税 it assesses (10 June two
+    years after the payment year, rolled); for the 賃金台帳, from the day after the last day of the
+    month after its month. 労働基準法施行規則
     第56条第2項 (令和2年改正) starts the 賃金台帳's retention at the 賃金の支払期日 when that is later
     than the record's completion, and wages are paid at least monthly on a fixed day (労働基準法
     第24条第2項), commonly the month after (翌月払い): counting from that month's end keeps a ledger
@@ -312,6 +315,12 @@ def retention_ends(proc: Procedure, period: str) -> datetime:
     if proc.retention_starts == "pay_month_end":
         after = last + timedelta(days=1)
         last = date(after.year, after.month, calendar_month_days(after.year, after.month))
+    elif proc.retention_starts == "special_collection_end":
+        # A 給与支払報告書 of payment year Y assesses the 住民税 of 年度 Y+1, collected from June Y+1 to May
+        # Y+2; May's is paid in by 10 June Y+2 (地方税法第321条の5第1項), rolled past holidays (第20条の5).
+        # An assessment for 偽りその他不正 may be made for 7 years from the day after that 法定納期限
+        # (第17条の5第7項): the agency may need the data, of which Kiroku may be the only copy, until then.
+        last = calendar.roll_forward(date(last.year + 2, 6, 10))
     start = last + timedelta(days=1)
     try:
         end = start.replace(year=start.year + proc.retention_years)

@@ -69,7 +69,7 @@ def test_a_running_server_shows_a_number_erased_by_kiroku_retention_run_at_once(
         sid = company(server, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([line])).submission_id
         shown = company_view(server, CORP_A).snapshot(sid).payload
         assert shown is not None and shown["lines"][0]["person"] == {**shown["lines"][0]["person"], **line["person"]}
-        clock.set(jst(2034, 1, 1, 0, 0))  # 2026's payroll report is kept 7 years after its period
+        clock.set(jst(2035, 6, 13, 0, 0))  # 2026's payroll report: 7 years after the 住民税's last 納期限 (10 June 2028, rolled)
         with open_kiroku(home=home, clock=clock, recorder=False) as operator:
             assert run_retention(operator.keys, clock()).destroyed
         erased = company_view(server, CORP_A).snapshot(sid)

@@ -136,7 +136,7 @@ def test_crypto_shredding_erases_the_person_whole_and_the_filing_still_verifies(
     with open_kiroku(home=home, clock=clock) as k:
         enroll_payroll(k, CORP_A, CHIYODA)
         receipt = company(k, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", v2_payroll([v2_line(1)]))
-        clock.set(jst(2034, 1, 1, 0, 0))  # 2026's 給与支払報告書 is kept 7 years after its period
+        clock.set(jst(2035, 6, 13, 0, 0))  # 2026's 給与支払報告書: 7 years after the 住民税's last 納期限 (10 June 2028, rolled)
         with open_kiroku(home=home, clock=clock, recorder=False) as operator:
             assert run_retention(operator.keys, clock()).destroyed
         erased = company_view(k, CORP_A).snapshot(receipt.submission_id)

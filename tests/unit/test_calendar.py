@@ -461,13 +461,14 @@ def test_a_period_in_a_year_after_next_is_refused_with_the_latest_year(procedure
 
 
 def test_a_filing_may_be_recorded_late_until_its_retention_ends_and_not_after() -> None:
-    # 期限後提出 is legal; a record made after its retention (給与支払報告書: 7 years from the end of the
-    # year, 地方税法第317条の6 / DESIGN.md) would be erased by the next retention run.
+    # 期限後提出 is legal; a record made after its retention (給与支払報告書: 7 years from the day after the
+    # last 法定納期限 of the 住民税 it assesses, 地方税法第17条の5第7項 and 第321条の5第1項) would be erased by
+    # the next retention run. 2019's: 10 June 2021 (a Thursday) → 11 June 2028.
     payroll = PROCEDURES["PAYROLL_REPORT"]
-    assert retention_ends(payroll, "2019") == datetime(2027, 1, 1, tzinfo=JST)
-    assert validate_filing_period(payroll, "2019", datetime(2026, 12, 31, 14, 59, tzinfo=UTC)) == "2019"
+    assert retention_ends(payroll, "2019") == datetime(2028, 6, 11, tzinfo=JST)
+    assert validate_filing_period(payroll, "2019", datetime(2028, 6, 10, 14, 59, tzinfo=UTC)) == "2019"
     with pytest.raises(ValidationError) as err:
-        validate_filing_period(payroll, "2019", datetime(2026, 12, 31, 15, 0, tzinfo=UTC))  # 00:00 JST, 1 Jan 2027
+        validate_filing_period(payroll, "2019", datetime(2028, 6, 10, 15, 0, tzinfo=UTC))  # 00:00 JST, 11 June 2028
     assert (err.value.code, err.value.field, err.value.got) == ("period_past_retention", "period", "2019")
     bonus = PROCEDURES["BONUS_PAYMENT"]  # 2 years (健康保険法施行規則第34条, 厚生年金保険法施行規則第28条)
     with pytest.raises(ValidationError) as err:

@@ -85,12 +85,13 @@ def test_retention_run_erases_expired_personal_numbers_on_kms_while_digests_rece
     leaf, index, size, proof, root = log_inclusion(kiroku, old.position)
     receipt_before = company(kiroku, CORP_A).receipt(old.submission_id)
 
-    # Not yet: retention of payment year 2026 ends 2034-01-01 00:00 JST.
-    clock.set(jst(2033, 12, 31, 23, 59))
+    # Not yet: retention of payment year 2026 ends 2035-06-13 00:00 JST (7 years from the day after the
+    # 住民税's last 法定納期限, 10 June 2028 — a Saturday, so Monday the 12th).
+    clock.set(jst(2035, 6, 12, 23, 59))
     assert run_retention(kiroku.keys, clock()).destroyed == []
-    clock.set(jst(2034, 1, 1, 0, 0))
+    clock.set(jst(2035, 6, 13, 0, 0))
     report = run_retention(kiroku.keys, clock())
-    assert [(s.scope, s.retention_ended) for s in report.destroyed] == [(SCOPE_2026, jst(2034, 1, 1))]
+    assert [(s.scope, s.retention_ended) for s in report.destroyed] == [(SCOPE_2026, jst(2035, 6, 13))]
     assert (report.retained, report.already_destroyed) == (1, 0)
 
     for view in (company_view(kiroku, CORP_A), agency(kiroku, municipality(CHIYODA))):
@@ -142,7 +143,7 @@ def test_kiroku_retention_run_reports_what_it_destroyed_and_destroys_nothing_twi
     record_two_years(kiroku, clock)
     kiroku.close()  # the CLI below is the data directory's recorder now: one at a time
     runner = CliRunner()
-    args = ["-d", str(home), "retention", "run", "--as-of", "2034-01-02", "--json"]
+    args = ["-d", str(home), "retention", "run", "--as-of", "2035-06-14", "--json"]
     dry = runner.invoke(app, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert [d["scope"] for d in json.loads(dry.output)["destroyed"]] == [SCOPE_2026]
@@ -150,17 +151,21 @@ def test_kiroku_retention_run_reports_what_it_destroyed_and_destroys_nothing_twi
     assert first.exit_code == 0, first.output
     done = json.loads(first.output)
     assert [(d["procedure"], d["period"], d["retention_ended"]) for d in done["destroyed"]] == [
-        ("PAYROLL_REPORT", "2026", "2034-01-01T00:00:00+09:00")]
+        ("PAYROLL_REPORT", "2026", "2035-06-13T00:00:00+09:00")]
     second = json.loads(runner.invoke(app, args).output)
     assert (second["destroyed"], second["already_destroyed"], second["retained"]) == ([], 1, 1)
-    table = runner.invoke(app, ["-d", str(home), "retention", "run", "--as-of", "2035-01-02"])
+    table = runner.invoke(app, ["-d", str(home), "retention", "run", "--as-of", "2036-06-13"])
     assert table.exit_code == 0 and "PAYROLL_REPORT" in table.output and "2027" in table.output
 
 
 # -- the arithmetic, on any key service ----------------------------------------------------------------
 
 @pytest.mark.parametrize("procedure, period, ends", [
-    ("PAYROLL_REPORT", "2026", datetime(2034, 1, 1, tzinfo=JST)),  # calendar year + 7 years
+    # 給与支払報告書: 7 years from the day after the last 法定納期限 of the 住民税 it assesses — 10 June two years
+    # after the payment year (地方税法第321条の5第1項), rolled (第20条の5) — 地方税法第17条の5第7項.
+    ("PAYROLL_REPORT", "2026", datetime(2035, 6, 13, tzinfo=JST)),  # 10 June 2028 is a Saturday: the 12th + 1 day
+    ("PAYROLL_REPORT", "2025", datetime(2034, 6, 11, tzinfo=JST)),  # 10 June 2027, a Thursday
+    ("PAYROLL_REPORT", "2027", datetime(2036, 6, 12, tzinfo=JST)),  # 10 June 2029 is a Sunday
     ("WITHHOLDING_SLIP", "2026", datetime(2034, 1, 1, tzinfo=JST)),
     ("STANDARD_REMUNERATION", "2027", datetime(2030, 1, 1, tzinfo=JST)),  # + 2 years
     ("BONUS_PAYMENT", "2027-06-25", datetime(2029, 6, 26, tzinfo=JST)),  # a payment day + 2 years
@@ -204,7 +209,7 @@ def test_a_running_server_on_kms_shows_a_number_erased_by_another_process_once_i
         line = payroll_line(1)
         sid = company(server, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll([line])).submission_id
         assert numbers(company_view(server, CORP_A).snapshot(sid)) == [line["person"]["personal_number"]]
-        clock.set(jst(2034, 1, 1, 0, 0))
+        clock.set(jst(2035, 6, 13, 0, 0))
         with open_kiroku(home=home, clock=clock, recorder=False) as operator:
             assert [s.scope for s in run_retention(operator.keys, clock()).destroyed] == [SCOPE_2026]
         assert numbers(company_view(server, CORP_A).snapshot(sid)) == [ERASED]
