@@ -5,6 +5,7 @@ recording filings and reading them back as a principal would.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,12 +188,15 @@ def notices(
 
 
 @app.command(epilog=examples("kiroku show sub_01J… --as agency:municipality:131016 --history",
+                            "kiroku show sub_01J… --as company:7000012050002 --person E0001",
                             "kiroku show sub_01J… --as company:7000012050002 --json"))
 def show(
     submission_id: str = typer.Argument(..., help="Submission id from a receipt or a notice."),
     as_: str = typer.Option(..., "--as", help="Who reads: company:…, firm:…, vendor:…, bank:… or agency:…"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     history: bool = typer.Option(False, help="Also show the correction history."),
+    person: str | None = typer.Option(None, "--person", metavar="受給者番号",
+                                      help="Also show this person's line in every version of the filing (訂正・追加・取消 per person)."),
 ) -> None:
     """Read a submission's snapshot as a principal would (recorded in the company's access log)."""
     from ledger.domain.model import jst
@@ -201,8 +205,10 @@ def show(
     with open_kiroku() as k:
         snap = run(lambda: k.queries.snapshot(who, submission_id))
         chain = run(lambda: k.queries.history(who, submission_id)) if history else []
+        versions = run(lambda: k.queries.person_history(who, submission_id, person)) if person is not None else []
     if as_json:
-        print_json({**snap.model_dump(exclude={"raw"}), "history": [h.model_dump() for h in chain]})
+        print_json({**snap.model_dump(exclude={"raw"}), "history": [h.model_dump() for h in chain],
+                    **({"person_history": [v.model_dump() for v in versions]} if person is not None else {})})
         return
     i = snap.info
     console.print(Panel.fit(Text("\n".join(plain(line) for line in (
@@ -217,9 +223,15 @@ def show(
     for h in chain:
         replaces = f" replaces {h.replaces}" if h.replaces else ""
         console.print(shown(f"  v{h.version} {h.submission_id} {h.kind.value} {jst(h.recorded_at)}{replaces}"))
+    if person is not None:
+        on = [v for v in versions if v.line is not None]
+        each = ", ".join(f"v{v.info.version} {v.line_action or 'not on it'}" for v in versions)
+        console.print(Text(plain(f"{person} in {len(on)} of the {len(versions)} version(s) you may see ({each}):")))
+        if on:
+            console.print(_lines_table(i.procedure, [f"v{v.info.version}" for v in on], [v.line for v in on if v.line]))
 
 
-def _lines_table(procedure: str, numbers: list[int], lines: list[dict[str, Any]]) -> Table:
+def _lines_table(procedure: str, numbers: Sequence[int | str], lines: list[dict[str, Any]]) -> Table:
     """The lines as a table of flat columns (``person.name``, ``person.personal_number`` …): only the
     columns some line fills — a v2 line has some seventy fields, most of them blank or at their
     default, and a table of all of them would squash every cell to nothing."""

@@ -41,11 +41,19 @@ def test_demo_runs_the_whole_story_and_a_second_run_records_nothing_twice(cli) -
 
     corp = make_companies(6, 12)[1].corporate_number
     with open_kiroku(home=cli.home) as k:
-        lines = k.queries.effective(Principal.company(corp), corp, "PAYROLL_REPORT", "2025").payload["lines"]
+        now = k.queries.effective(Principal.company(corp), corp, "PAYROLL_REPORT", "2025")
+        lines = now.payload["lines"]
     retiree = next(ln for ln in lines if ln["employee_number"] == "E09001")
     assert (retiree["line_action"], retiree["person"]["personal_number"], retiree["person"]["personal_number_absence"],
             retiree["year_end_adjusted"], retiree["income_after_deduction"]) == ("ADD", None, "NOT_PROVIDED", False, None)
     assert len(lines) == 12 and sum(ln["line_action"] == "CORRECT" for ln in lines) == 1
+    # One person's line through the versions, from the CLI: as filed, then as corrected.
+    story = cli("show", now.info.submission_id, "--as", f"company:{corp}", "--person", "E00001", "--json")
+    versions = json.loads(story.output)["person_history"]
+    assert [(v["info"]["version"], v["line_action"]) for v in versions] == [(1, "ORIGINAL"), (2, "CORRECT")]
+    assert versions[1]["line"]["payment_amount"] == versions[0]["line"]["payment_amount"] + 120_000
+    table = cli("show", now.info.submission_id, "--as", f"company:{corp}", "--person", "E09001").output
+    assert "E09001 in 1 of the 2 version(s) you may see (v1 not on it, v2 ADD)" in " ".join(table.split())
     # 所得税法第226条 (令和5年度改正): the 2026 report reaches the tax office too, as the 源泉徴収票 it counts as.
     reached = first.output.split("Reached by one submission", 1)[1].split("Summary", 1)[0]
     assert "tax-office:01101" in reached and "源泉徴収票 (deemed filed)" in reached
