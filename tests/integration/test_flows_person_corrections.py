@@ -207,3 +207,21 @@ def test_a_person_level_correction_may_leave_replaces_out_and_corrects_the_filin
     with pytest.raises(NotFound) as gone:
         kiroku.commands.record(a.principal, request([change("ADD", 9)], "p-3"))
     assert (gone.value.code, gone.value.field) == ("nothing_to_correct", "replaces")
+
+
+def test_a_withholding_slip_is_corrected_per_person_and_the_tax_office_told_which(kiroku):
+    """源泉徴収票 are made per recipient (所得税法第226条第1項): one slip corrected or withdrawn on its own."""
+    from tests.factories import withholding
+    from tests.integration.helpers import TAX_OFFICE, enroll_to
+
+    enroll_to(kiroku, CORP_A, "WITHHOLDING_SLIP", TAX_OFFICE)
+    a = company(kiroku, CORP_A)
+    slips = withholding(3)
+    original = a.record(CORP_A, "WITHHOLDING_SLIP", "2026", slips)
+    fixed = a.correct(original.submission_id, {"payer": slips["payer"], "lines": [
+        {**slips["lines"][1], "payment_amount": 6_100_000, "line_action": "CORRECT"}, {**slips["lines"][0], "line_action": "CANCEL"}]})
+    lines = company_view(kiroku, CORP_A).snapshot(fixed.submission_id).payload["lines"]
+    assert [(ln["employee_number"], ln["line_action"], ln["payment_amount"]) for ln in lines] == [
+        ("W0001", "CORRECT", 6_100_000), ("W0002", "ORIGINAL", 6_000_000)]
+    told = agency(kiroku, TAX_OFFICE).notices()[-1]
+    assert (told.submission_id, told.lines, told.changed, told.departed, told.reached) == (fixed.submission_id, [], [1], 1, True)
