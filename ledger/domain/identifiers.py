@@ -20,6 +20,7 @@ not in the message, not in ``expected``, not in ``got``.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Final
 
@@ -97,6 +98,21 @@ def personal_check_digit(base11: str) -> int:
     base = _require_base(base11, 11, "base11", secret=True)
     remainder = _sum_from_right(base, _personal_weight) % 11
     return 0 if remainder <= 1 else 11 - remainder
+
+
+#: The weights of a personal number's first eleven digits, left to right (``_personal_weight`` of each
+#: digit's place from the right).
+_PERSONAL_WEIGHTS: tuple[int, ...] = tuple(_personal_weight(11 - i) for i in range(11))
+
+
+def is_clean_personal_number(text: object) -> bool:
+    """Whether ``text`` is a 個人番号 exactly as ``validate_personal_number`` returns one — 12 ASCII
+    digits whose last is the check digit of the others — decided without building an error (the
+    bulk path asks this of every line)."""
+    if type(text) is not str or len(text) != 12 or not text.isascii() or not text.isdigit():
+        return False
+    remainder = sum(map(operator.mul, map(int, text[:11]), _PERSONAL_WEIGHTS)) % 11
+    return (0 if remainder <= 1 else 11 - remainder) == ord(text[11]) - 48
 
 
 def municipality_check_digit(base5: str) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ledger import accelerator
 from ledger.domain import calendar, municipalities
-from ledger.domain.identifiers import validate_municipality_code, validate_personal_number
+from ledger.domain.identifiers import is_clean_personal_number, validate_municipality_code, validate_personal_number
 from ledger.errors import ValidationError, ValidationErrors
 
 # Agency kinds (the part of an agency id before the colon).
@@ -566,34 +566,93 @@ def _clean_lines(rules: tuple[FieldRule, ...], lines: list[Any]) -> list[dict[st
     path runs and names the problem).
 
     A line is clean when it is a dict of known fields and ``_check`` returns each of its values
-    unchanged and of its kind's own type; a missing or None optional value takes its default.
+    unchanged and of its kind's own type (an object's and a list of objects' own fields likewise,
+    :func:`_clean_value`); a missing or None optional value takes its default.
     This is the specification; the compiled ``clean_lines`` (``ledger/_hotpath.c``) is its
     twin, and a property test holds the two to the same answers.
     """
-    known = {r.name for r in rules}
+    by_name, defaults, lists, required = _shape(rules)
     out: list[dict[str, Any] | None] = []
     for line in lines:
         clean: dict[str, Any] | None = None
-        if type(line) is dict and line.keys() <= known:
-            clean = {}
-            for rule in rules:
-                value = line.get(rule.name)
+        if type(line) is dict and line.keys() <= by_name.keys() and all(line.get(name) is not None for name in required):
+            clean = dict(defaults)  # every field in the rules' order, at its default …
+            for name in lists:
+                clean[name] = []  # (a list default is a new list for each line)
+            for name, value in line.items():  # … then each value given, if clean
                 if value is None:
-                    if rule.required:
-                        clean = None
-                        break
-                    clean[rule.name] = rule.default
                     continue
-                try:
-                    unchanged = type(value) is _CLEAN_TYPES[rule.kind] and _check(rule, value, rule.name, "") == value
-                except ValidationError:
-                    unchanged = False
-                if not unchanged:
+                kept = _clean_value(by_name[name], value)
+                if kept is _UNCLEAN:
                     clean = None
                     break
-                clean[rule.name] = value
+                clean[name] = kept
         out.append(clean)
     return out
+
+
+_UNCLEAN: Any = object()
+_SHAPES: dict[int, tuple[tuple[FieldRule, ...], Any]] = {}
+
+
+def _shape(rules: tuple[FieldRule, ...]) -> tuple[dict[str, FieldRule], dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """``rules`` by name, their defaults, the fields whose default is a list, the required fields
+    (made once per rule table: a v2 line has some seventy fields, most of them left out)."""
+    known = _SHAPES.get(id(rules))
+    if known is None or known[0] is not rules:
+        shape = ({r.name: r for r in rules}, {r.name: None if isinstance(r.default, tuple) else r.default for r in rules},
+                 tuple(r.name for r in rules if isinstance(r.default, tuple)), tuple(r.name for r in rules if r.required))
+        known = _SHAPES[id(rules)] = (rules, shape)
+    return known[1]  # type: ignore[no-any-return]
+
+
+def _clean_value(rule: FieldRule, value: Any) -> Any:
+    """``value`` as the careful path returns it, if it is clean, else ``_UNCLEAN``. An object (a v2
+    person) is clean when its own fields are — it comes back with every field, defaults filled, as
+    ``check_record`` returns it; a list of objects when each is."""
+    if rule.kind == "record":
+        if type(value) is not dict or rule.max_items == 0:  # max_items 0: not on this form (not_on_form)
+            return _UNCLEAN
+        inner = _clean_lines(rule.fields, [value])[0]
+        return _UNCLEAN if inner is None else inner
+    if rule.kind == "records":
+        if type(value) is not list or len(value) > rule.max_items:
+            return _UNCLEAN
+        items = _clean_lines(rule.fields, value)
+        return _UNCLEAN if None in items else items
+    return value if _unchanged(rule, value) else _UNCLEAN
+
+
+def _unchanged(rule: FieldRule, value: Any) -> bool:
+    """Whether ``_check`` would return ``value`` as it is, without raising — decided without
+    building the errors the careful path would (a national January checks every value of tens of
+    millions of lines); the property tests of ``tests/unit/test_payloads.py`` hold the two alike."""
+    kind, t = rule.kind, type(value)
+    if kind == "text":
+        return (t is str and value != "" and len(value) <= rule.max_length and value.strip() == value
+                and forbidden_character(value) is None)
+    if kind in ("yen", "count"):
+        return t is int and 0 <= value <= rule.ceiling
+    if kind == "personal_number":
+        return is_clean_personal_number(value)
+    if kind == "municipality_code":
+        return t is str and value in municipalities.receiving_codes()
+    if kind == "month":
+        return t is str and _is_month(value)
+    if kind == "date":
+        return t is str and iso_date(value) is not None
+    if kind == "flag":
+        return t is bool
+    if kind == "choice":
+        return t is str and value in rule.choices
+    if kind == "choices":
+        return t is list and len(value) <= rule.max_items and all(type(v) is str and v in rule.choices for v in value)
+    if kind == "yens":
+        return t is list and len(value) <= rule.max_items and all(type(v) is int and 0 <= v <= rule.ceiling for v in value)
+    try:
+        return t is _CLEAN_TYPES[kind] and _check(rule, value, rule.name, "") == value
+    except ValidationError:
+        return False
 
 
 def _compiled_rules(rules: tuple[FieldRule, ...]) -> tuple[tuple[Any, ...], ...]:

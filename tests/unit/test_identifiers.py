@@ -15,6 +15,7 @@ from ledger.domain import municipalities
 from ledger.domain.identifiers import (
     PERSONAL_NUMBER_WITHHELD,
     corporate_check_digit,
+    is_clean_personal_number,
     make_corporate_number,
     make_municipality_code,
     make_personal_number,
@@ -136,6 +137,7 @@ def test_the_fast_personal_number_check_accepts_exactly_the_clean_valid_numbers(
     # Clean: 12 ASCII digits whose last is the formula's check digit (what validation returns unchanged).
     clean = len(value) == 12 and value.isascii() and value.isdigit() and int(value[11]) == expected_personal(value[:11])
     assert fast_check("personal_number", value) is clean
+    assert is_clean_personal_number(value) is clean
     if clean:
         assert validate_personal_number(value) == value
 
