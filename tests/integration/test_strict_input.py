@@ -280,17 +280,18 @@ def test_an_agency_id_with_a_trailing_newline_is_refused() -> None:
 
 
 def test_a_filing_for_a_period_whose_retention_has_ended_is_refused_and_nothing_is_recorded(kiroku, clock) -> None:
-    # 期限後提出 is legal while the record must be kept (給与支払報告書: 7 years, 地方税法第317条の6);
-    # recorded after that, the next retention run would erase it at once.
+    # 期限後提出 is legal while the record must be kept (給与支払報告書: 7 years from the day after the last
+    # 法定納期限 of the 住民税 it assesses, 地方税法第17条の5第7項); recorded after that, the next retention
+    # run would erase it at once.
     from tests.integration.helpers import jst, log_ends
 
     clock.set(jst(2026, 12, 4, 10, 0))
     enroll_payroll(kiroku, CORP_A, CHIYODA)
-    assert company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2019", payroll()).submission_id  # kept until 2027
+    assert company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2018", payroll()).submission_id  # kept until 11 June 2027
     before = log_ends(kiroku)
     with pytest.raises(ValidationError) as err:
-        company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2018", payroll())  # its retention ended 1 Jan 2026
-    assert (err.value.code, err.value.field, err.value.got) == ("period_past_retention", "period", "2018")
+        company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2017", payroll())  # its retention ended 11 June 2026
+    assert (err.value.code, err.value.field, err.value.got) == ("period_past_retention", "period", "2017")
     assert err.value.expected == "a period whose 7-year retention has not ended"
     assert log_ends(kiroku) == before
 
