@@ -8,7 +8,7 @@ against (the test command runs the property suites with and without it):
 =======================  ===============================================================
 compiled                 Python twin (the specification)
 =======================  ===============================================================
-``clean_lines``          ``ledger.domain.procedures._clean_lines``, built on ``_check``
+``clean_lines``          ``ledger.domain.fields._clean_lines``, built on ``_check``
 ``seal_lines``           ``ledger.service.sealing.seal_lines``
 ``avro_write``,          fastavro, through ``ledger.encoding.codec``: without the compiled
 ``avro_read``            module no schema has a plan (``ledger.encoding.avro_plan``)
@@ -41,7 +41,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 #: ``(rules, lines) -> [normalized line | None, ...]``; a rule is ``(name, check, required,
-#: default, low, high[, members])`` (see ``ledger/_hotpath.c`` and ``procedures._compiled_rules``).
+#: default, low, high[, members])`` (see ``ledger/_hotpath.c`` and ``fields._compiled_rules``).
 CleanLines = Callable[[tuple[tuple[Any, ...], ...], list[Any]], list[dict[str, Any] | None]]
 #: ``(lines, fields, encrypt, nonce prefix, submission id) -> sealed lines``.
 SealLines = Callable[[list[dict[str, Any]], tuple[str, ...], Callable[[bytes, bytes, bytes], bytes], bytes, bytes],

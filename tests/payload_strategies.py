@@ -13,9 +13,10 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ledger.domain import grades, municipalities
+from ledger.domain.fields import FieldRule
 from ledger.domain.forms import ABSENCES
 from ledger.domain.identifiers import make_municipality_code, make_personal_number
-from ledger.domain.procedures import CROSS_RULES, PROCEDURES, FieldRule, Procedure
+from ledger.domain.procedures import CROSS_RULES, PROCEDURES, Procedure
 
 #: Printable text a clerk types: kana, kanji, Latin, digits and a few separators (no controls).
 _ALPHABET = st.sampled_from(list("山田太郎花子鈴木一郎株式会社記録東京都千代田区丸の内ヤマダタロウabcXYZ0123456789-・ "))

@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any, Final
 
 from ledger.domain import grades
+from ledger.domain.fields import FieldRule
 from ledger.domain.person_changes import LINE_ACTIONS
 from ledger.domain.procedures import (
     _MAX_MONTHLY,
@@ -34,7 +35,6 @@ from ledger.domain.procedures import (
     _MONTH_MINUTES,
     LINE_RULES,
     PROCEDURES,
-    FieldRule,
     Procedure,
 )
 from ledger.errors import ValidationError

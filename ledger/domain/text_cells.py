@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any, Final
 
 from ledger.domain import wareki
-from ledger.domain.procedures import FieldRule, Procedure, iso_date
+from ledger.domain.fields import FieldRule, iso_date
+from ledger.domain.procedures import Procedure
 
 
 def from_text_cells(proc: Procedure, line: dict[str, Any]) -> dict[str, Any]:

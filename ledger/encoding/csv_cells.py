@@ -41,7 +41,7 @@ def flat_line(rules: Sequence[Any], line: Mapping[str, Any], prefix: str = "") -
     become ``person.name``, ``person.spouse.name`` … (every field of the form, blank where the line
     has none), and a list (dependants, monthly amounts, remarks) one cell of JSON — a spreadsheet
     row has no room for a list, and a reader's system parses JSON. ``rules`` are the procedure's
-    line rules (``ledger.domain.procedures.FieldRule``)."""
+    line rules (``ledger.domain.fields.FieldRule``)."""
     out: dict[str, Any] = {}
     for rule in rules:
         value = line.get(rule.name) if isinstance(line, Mapping) else None

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ledger import accelerator
 from ledger.domain import municipalities
+from ledger.domain.fields import FieldRule, _clean_lines, _compiled_rules
 from ledger.domain.identifiers import (
     PERSONAL_NUMBER_WITHHELD,
     corporate_check_digit,
@@ -25,7 +26,6 @@ from ledger.domain.identifiers import (
     validate_municipality_code,
     validate_personal_number,
 )
-from ledger.domain.procedures import FieldRule, _clean_lines, _compiled_rules
 from ledger.errors import ValidationError
 
 pytestmark = pytest.mark.unit

@@ -9,20 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import accelerator
+from ledger.domain.fields import FORBIDDEN_TEXT, FieldRule, _check, _clean_lines, _compiled_rules
 from ledger.domain.identifiers import make_personal_number
-from ledger.domain.procedures import (
-    FORBIDDEN_TEXT,
-    PROCEDURES,
-    V1,
-    FieldRule,
-    _check,
-    _clean_lines,
-    _compiled_rules,
-    _fast_lines,
-    get_procedure,
-    validate_agency_id,
-    validate_payload,
-)
+from ledger.domain.procedures import PROCEDURES, V1, _fast_lines, get_procedure, validate_agency_id, validate_payload
 from ledger.domain.text_cells import from_text_cells
 from ledger.errors import ValidationError, ValidationErrors
 from tests.factories import payroll, payroll_line
