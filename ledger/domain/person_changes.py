@@ -26,11 +26,11 @@ from ledger.errors import ValidationError, ValidationErrors
 
 #: What a line of a filing does (the stored ``line_action``): a whole filing's lines are ORIGINAL.
 LINE_ACTIONS: Final = ("ORIGINAL", "ADD", "CORRECT", "CANCEL")
-PERSON_ACTIONS: Final = frozenset(LINE_ACTIONS[1:])
 
 
 def is_person_level(payload: dict[str, Any]) -> bool:
-    """Whether a validated payload is a person-level correction (some line is not ORIGINAL)."""
+    """Whether a payload is a person-level correction: some line says ADD, CORRECT or CANCEL (or anything
+    but ORIGINAL, which validation then names)."""
     return any(line.get("line_action", "ORIGINAL") != "ORIGINAL" for line in payload["lines"])
 
 

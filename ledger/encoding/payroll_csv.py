@@ -43,6 +43,7 @@ from typing import Any
 
 from ledger.domain.forms import ORDINARY_REASONS
 from ledger.domain.model import SubmissionRequest
+from ledger.domain.person_changes import is_person_level
 from ledger.domain.procedures import PROCEDURES
 from ledger.domain.text_cells import from_text_cells
 from ledger.encoding.echo import redact, shown
@@ -166,12 +167,6 @@ def group_rows(reader: csv.DictReader, mapping: dict[str, str],
         yield current
 
 
-def corrects_persons(group: RowGroup) -> bool:
-    """Whether a group is a person-level correction: some row says 訂正, 追加 or 取消 (``line_action``)."""
-    return any(CHOICES["line_action"].get(row.get("line_action", ""), row.get("line_action", "")) not in ("", "ORIGINAL")
-               for _, row in group.rows)
-
-
 def submission_request(group: RowGroup) -> SubmissionRequest:
     """The ``PAYROLL_REPORT`` submission a group of rows stands for, keyed by its rows: an original,
     or, where its 訂正区分 cells say 訂正・追加・取消, the person-level correction of the filing in force."""
@@ -193,7 +188,7 @@ def submission_request(group: RowGroup) -> SubmissionRequest:
                             .encode()).hexdigest()[:32]
     return SubmissionRequest(
         corporate_number=group.corporate_number, procedure="PAYROLL_REPORT", period=group.period,
-        kind="CORRECTION" if corrects_persons(group) else "ORIGINAL",
+        kind="CORRECTION" if is_person_level({"lines": lines}) else "ORIGINAL",
         payload={"employer": {"name": first.get("employer_name", ""), "address": first.get("employer_address", "")}, "lines": lines},
         idempotency_key=KEY_PREFIX + digest,
     )
