@@ -50,8 +50,10 @@ class AgencyView:
     def snapshot(self, submission_id: str) -> Snapshot:
         return self.kiroku.queries.snapshot(self.principal, submission_id)
 
-    def effective(self, corporate_number: str, procedure: str, period: str, as_of: datetime | None = None) -> Snapshot:
-        return self.kiroku.queries.effective(self.principal, corporate_number, procedure, period, as_of)
+    def effective(self, corporate_number: str, procedure: str, period: str, as_of: datetime | None = None, *,
+                  office: str = "") -> Snapshot:
+        """The version in force of a filing (of one office, or "" the company's as a whole) at ``as_of``."""
+        return self.kiroku.queries.effective(self.principal, corporate_number, procedure, period, as_of, office=office)
 
     def history(self, submission_id: str) -> list[SubmissionInfo]:
         return self.kiroku.queries.history(self.principal, submission_id)

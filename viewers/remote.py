@@ -155,8 +155,10 @@ class RemoteAgencyView(_Remote):
                 period_to: str | None = None, as_of: datetime | None = None) -> list[SubmissionInfo]:
         return self._filings(corporate_number, procedure, period_from, period_to, as_of)
 
-    def effective(self, corporate_number: str, procedure: str, period: str, as_of: datetime | None = None) -> Snapshot:
-        return Snapshot.model_validate(self._get(f"/v1/filings/{corporate_number}/{procedure}/{period}", as_of=as_of, format="json"))
+    def effective(self, corporate_number: str, procedure: str, period: str, as_of: datetime | None = None, *,
+                  office: str = "") -> Snapshot:
+        return Snapshot.model_validate(self._get(f"/v1/filings/{corporate_number}/{procedure}/{period}", as_of=as_of,
+                                                 format="json", **({"office": office} if office else {})))
 
     def snapshot_bytes(self, submission_id: str) -> bytes:
         """The exact payload bytes recorded, checked against the receipt's digest on arrival."""

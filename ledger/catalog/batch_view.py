@@ -21,7 +21,7 @@ from ledger.domain.model import Principal, SubmissionRequest
 
 @dataclass(slots=True)
 class Head:
-    """The latest recorded submission of a filing (company, procedure, period)."""
+    """The latest recorded submission of a filing (company, procedure, period, office)."""
 
     submission_id: str
     kind: str
@@ -36,11 +36,11 @@ class BatchView:
         keys = sorted({r.idempotency_key for r in batch if isinstance(r.idempotency_key, str)})
         self.grants = active_grants(conn, who.id, corps, now)  # none for a principal that is no grantee
         s = c.submissions
-        self.heads: dict[tuple[str, str, str], Head | None] = {}
-        rows = conn.execute(select(s.c.corporate_number, s.c.procedure, s.c.period, s.c.submission_id, s.c.kind)
+        self.heads: dict[tuple[str, str, str, str], Head | None] = {}
+        rows = conn.execute(select(s.c.corporate_number, s.c.procedure, s.c.period, s.c.office, s.c.submission_id, s.c.kind)
                             .where(s.c.corporate_number.in_(corps), s.c.procedure.in_(procs)).order_by(s.c.version)).all()
-        for corp, proc, period, sid, kind in rows:
-            self.heads[(corp, proc, period)] = Head(sid, kind)
+        for corp, proc, period, office, sid, kind in rows:
+            self.heads[(corp, proc, period, office)] = Head(sid, kind)
         # Idempotency keys are the principal's own (ledger.service.idempotency): every submission this
         # principal recorded under one of the batch's keys. Several per key only from before keys
         # were scoped per principal, when one principal could use a key once per company.

@@ -51,11 +51,12 @@ def submission(conn: Connection, submission_id: str) -> dict | None:
     return _first(conn, select(s).where(s.c.submission_id == submission_id))
 
 
-def submission_filing(conn: Connection, submission_id: str) -> tuple[str, str, str] | None:
-    """(corporate number, procedure, period) of one submission."""
+def submission_filing(conn: Connection, submission_id: str) -> tuple[str, str, str, str] | None:
+    """(corporate number, procedure, period, office) of one submission: the filing it belongs to."""
     s = t.submissions
-    row = conn.execute(select(s.c.corporate_number, s.c.procedure, s.c.period).where(s.c.submission_id == submission_id)).first()
-    return None if row is None else (row[0], row[1], row[2])
+    row = conn.execute(select(s.c.corporate_number, s.c.procedure, s.c.period, s.c.office)
+                       .where(s.c.submission_id == submission_id)).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def snapshot_key(conn: Connection, submission_id: str) -> str | None:
@@ -63,19 +64,19 @@ def snapshot_key(conn: Connection, submission_id: str) -> str | None:
     return conn.execute(select(s.c.snapshot_key).where(s.c.submission_id == submission_id)).scalar()
 
 
-def in_force(conn: Connection, corporate_number: str, procedure: str, period: str, at: datetime) -> dict | None:
+def in_force(conn: Connection, corporate_number: str, procedure: str, period: str, office: str, at: datetime) -> dict | None:
     """The newest submission of a filing recorded at or before ``at`` (a cancellation included)."""
     s = t.submissions
     return _first(conn, select(s).where(
-        s.c.corporate_number == corporate_number, s.c.procedure == procedure, s.c.period == period,
+        s.c.corporate_number == corporate_number, s.c.procedure == procedure, s.c.period == period, s.c.office == office,
         s.c.recorded_us <= to_us(at)).order_by(s.c.version.desc()).limit(1))
 
 
-def filing_chain(conn: Connection, corporate_number: str, procedure: str, period: str) -> list[dict]:
+def filing_chain(conn: Connection, corporate_number: str, procedure: str, period: str, office: str) -> list[dict]:
     """Every submission of a filing, oldest first."""
     s = t.submissions
     rows = conn.execute(select(s).where(s.c.corporate_number == corporate_number, s.c.procedure == procedure,
-                                        s.c.period == period).order_by(s.c.version)).mappings().all()
+                                        s.c.period == period, s.c.office == office).order_by(s.c.version)).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -106,10 +107,10 @@ def filings_in_force(conn: Connection, at: datetime, *, agency_id: str | None = 
     if period_to:
         conds.append(s.c.period <= period_to + "\uffff")
     rows = conn.execute(select(s).where(and_(*conds)).order_by(s.c.corporate_number, s.c.procedure, s.c.period,
-                                                               s.c.version)).mappings().all()
-    latest: dict[tuple[str, str, str], dict] = {}
+                                                               s.c.office, s.c.version)).mappings().all()
+    latest: dict[tuple[str, str, str, str], dict] = {}
     for r in rows:
-        latest[(r["corporate_number"], r["procedure"], r["period"])] = dict(r)
+        latest[(r["corporate_number"], r["procedure"], r["period"], r["office"])] = dict(r)
     if agency_id is not None:
         for key in list(latest):
             newest = in_force(conn, *key, at)
@@ -119,6 +120,7 @@ def filings_in_force(conn: Connection, at: datetime, *, agency_id: str | None = 
 
 
 def has_filed(conn: Connection, corporate_number: str, procedure: str, period: str) -> bool:
+    """Whether the company filed ``procedure`` for ``period`` at all (for any of its offices)."""
     s = t.submissions
     return conn.execute(select(s.c.submission_id).where(s.c.corporate_number == corporate_number, s.c.procedure == procedure,
                                                         s.c.period == period).limit(1)).first() is not None
@@ -420,7 +422,7 @@ def positions_of(conn: Connection, processor: str, topic: str) -> dict[int, int]
 def receipt_from_row(row: Any) -> Receipt:
     return Receipt(
         submission_id=row["submission_id"], corporate_number=row["corporate_number"], procedure=row["procedure"],
-        period=row["period"], kind=SubmissionKind(row["kind"]), replaces=row["replaces"],
+        period=row["period"], office=row["office"], kind=SubmissionKind(row["kind"]), replaces=row["replaces"],
         position=f"{row['topic']}/{row['partition']}/{row['offset']}", recorded_at=from_us(row["recorded_us"]),
         payload_digest=row["payload_digest"], deadline=_dt(row["deadline_us"]), on_time=row["on_time"],
         line_count=row["line_count"], targets=[tg["agency_id"] for tg in t.loads(row["targets"])], unreached=t.loads(row["unreached"]),
@@ -431,7 +433,8 @@ def info_from_row(row: Any) -> SubmissionInfo:
     r = receipt_from_row(row)
     return SubmissionInfo(
         submission_id=r.submission_id, corporate_number=r.corporate_number, procedure=r.procedure, period=r.period,
-        kind=r.kind, replaces=r.replaces, version=row["version"], recorded_at=r.recorded_at, recorded_by=row["recorded_by"],
+        office=r.office, kind=r.kind, replaces=r.replaces, version=row["version"], recorded_at=r.recorded_at,
+        recorded_by=row["recorded_by"],
         position=r.position, payload_digest=r.payload_digest, deadline=r.deadline, on_time=r.on_time,
         line_count=r.line_count, targets=r.targets, unreached=r.unreached,
     )

@@ -85,7 +85,10 @@ submissions = Table(
     "submissions", metadata,
     Column("submission_id", Text, primary_key=True),
     Column("corporate_number", Text, nullable=False), Column("procedure", Text, nullable=False),
-    Column("period", Text, nullable=False), Column("kind", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    # The office the filing is for, "" for the company as a whole (migration 0006): a filing is
+    # (company, procedure, period, office).
+    Column("office", Text, nullable=False, server_default=""), Column("kind", Text, nullable=False),
     Column("replaces", Text), Column("version", Integer, nullable=False),
     Column("recorded_us", BigInteger, nullable=False), Column("recorded_by", Text, nullable=False),
     Column("grant_id", Text),
@@ -96,7 +99,7 @@ submissions = Table(
     Column("deadline_us", BigInteger), Column("on_time", Boolean),
     Column("idempotency_key", Text), Column("request_fingerprint", Text, nullable=False),
     Column("snapshot_key", Text), Column("targets", Text, nullable=False), Column("unreached", Text, nullable=False),
-    Index("ix_submissions_filing", "corporate_number", "procedure", "period", "version"),
+    Index("ix_submissions_filing", "corporate_number", "procedure", "period", "office", "version"),
     # Idempotency keys are per principal (ledger.service.idempotency); the company stays in the
     # constraint because entries from when keys were per company may hold one key for two companies.
     UniqueConstraint("recorded_by", "idempotency_key", "corporate_number", name="uq_submissions_principal_key"),

@@ -69,7 +69,8 @@ def _receipt_table(r: Any) -> None:
     from ledger.domain.model import jst
 
     t = Table(title="Receipt", show_header=False, title_justify="left")
-    for label, value in [("submission", r.submission_id), ("company", r.corporate_number), ("procedure", f"{r.procedure} {r.period}"),
+    for label, value in [("submission", r.submission_id), ("company", r.corporate_number), ("procedure", f"{r.procedure} {r.period}"
+                                                                                            + (f" office {r.office}" if r.office else "")),
                          ("kind", r.kind.value + (f" of {r.replaces}" if r.replaces else "")), ("ledger position", r.position),
                          ("recorded", jst(r.recorded_at)), ("payload SHA-256", r.payload_digest), ("deadline", jst(r.deadline) or "none"),
                          ("on time", {True: "yes", False: "no — late", None: "no deadline"}[r.on_time]),

@@ -226,11 +226,22 @@ PERSON_KEYS: Final = {"PAYROLL_REPORT": "employee_number", "WITHHOLDING_SLIP": "
                       "STANDARD_REMUNERATION": "insured_number", "BONUS_PAYMENT": "insured_number", "WAGE_LEDGER": "employee_id"}
 
 
+#: The header fields naming the office each filing is made for (``Procedure.office_fields``, E13). 源泉徴収票 are
+#: made per 給与支払事務所: the 源泉 所得税's 納税地 is the office that handles the payment (所得税法第17条, read at the
+#: 日本法令外国語訳 copy), and the national 給与支払報告書・源泉徴収票 record tells the offices of one 提出義務者 apart by
+#: its 本支店等区分番号 (総税市第49号 item 3, "本店等で一括して提出する場合に…各提出義務者を区分する番号").
+#: 算定基礎届 and 賞与支払届 are made by the 事業主 of each 適用事業所 (健康保険法第48条, 厚生年金保険法第27条), named
+#: by its 事業所整理記号 and 事業所番号; a 賃金台帳 per 事業場 (労働基準法第108条: "各事業場ごとに賃金台帳を調製し").
+OFFICE_FIELDS: Final = {"PAYROLL_REPORT": ("branch_number",), "WITHHOLDING_SLIP": ("branch_number",),
+                        "STANDARD_REMUNERATION": ("office_symbol", "office_number"),
+                        "BONUS_PAYMENT": ("office_symbol", "office_number"), "WAGE_LEDGER": ("office_code",)}
+
+
 def _v2(code: str, line: tuple[FieldRule, ...], header: tuple[FieldRule, ...] | None = None,
         blocks: tuple[FieldRule, ...] = ()) -> Procedure:
     base = PROCEDURES[code]
     return replace(base, version=2, line=line, header=header if header is not None else base.header, blocks=blocks,
-                   sensitive_fields=("person",), person_key=PERSON_KEYS.get(code))
+                   sensitive_fields=("person",), person_key=PERSON_KEYS.get(code), office_fields=OFFICE_FIELDS.get(code, ()))
 
 
 V2: Final[dict[str, Procedure]] = {

@@ -282,3 +282,4 @@ def make_personal_number(base11: str) -> str:
 def make_municipality_code(base5: str) -> str:
     """The valid 6-digit municipality code (地方公共団体コード) for a 5-digit base."""
     return f"{base5}{municipality_check_digit(base5)}"
+

@@ -135,6 +135,8 @@ class Receipt(BaseModel):
     corporate_number: str
     procedure: str
     period: str
+    office: str = Field("", description="the office the filing is for (本支店等区分番号, 事業所整理記号-事業所番号, 事業場), "
+                        "\"\" for the company as a whole: a company files once per procedure, period and office")
     kind: SubmissionKind
     replaces: str | None = None
     position: str = Field(description="topic/partition/offset in the ledger log")
@@ -217,6 +219,7 @@ class SubmissionInfo(BaseModel):
     corporate_number: str
     procedure: str
     period: str
+    office: str = Field("", description="the office the filing is for, \"\" for the company as a whole")
     kind: SubmissionKind
     replaces: str | None
     version: int

@@ -14,11 +14,11 @@ from calendar import monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
 from ledger import accelerator
 from ledger.domain import calendar, municipalities
-from ledger.domain.fields import MAX_ERRORS, FieldRule, _check, _clean_lines, _collecting, _compiled_rules, _unknown_field
+from ledger.domain.fields import MAX_ERRORS, FieldRule, _check, _clean_lines, _collecting, _compiled_rules, _unknown_field, check_text
 from ledger.domain.identifiers import validate_municipality_code
 from ledger.errors import ValidationError, ValidationErrors
 
@@ -96,10 +96,42 @@ class Procedure:
     #: The line field that names the person a line is about, once per filing (v2 on: 受給者番号,
     #: 被保険者整理番号, the 賃金台帳's employee id) — what a person-level correction will name.
     person_key: str | None = None
+    #: The header fields that name the office a filing is made for, where the law has one filing per
+    #: office (v2 on): the 本支店等区分番号 of a 給与支払事務所 (給与支払報告書・源泉徴収票), the 事業所整理記号 and
+    #: 事業所番号 of a 適用事業所 (算定基礎届, 賞与支払届), the 事業場 of a 賃金台帳. A company files once per
+    #: (procedure, period, office); blank fields name the company as a whole (japan-forms-review.md E13).
+    #: They are fields of the header (``header_name``: employer, payer, office).
+    office_fields: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
         return f"{self.name_ja} ({self.name_en})"
+
+    def office_of(self, payload: dict[str, Any] | None) -> str:
+        """The office a payload's filing is for ("" for the company as a whole): its office fields joined by "-"."""
+        header = payload.get(self.header_name) if payload and self.header_name else None
+        if not self.office_fields or not isinstance(header, dict):
+            return ""
+        parts = [str(header.get(f) or "").strip() for f in self.office_fields]
+        return "-".join(parts) if any(parts) else ""
+
+#: The longest office name a filing key takes: a 事業所整理記号 and 事業所番号 joined (10 + 1 + 10), or a
+#: 事業場's office code (40) — ``Procedure.office_of``.
+MAX_OFFICE: Final = 41
+
+
+def validate_office(value: object, field: str = "office") -> str:
+    """The office of a filing as a query names it ("" for the company as a whole), stripped."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be text", field=field, expected="text, e.g. 001 or 01-イロハ-12345",
+                              got=type(value).__name__, code="invalid_office")
+    office = value.strip()
+    if len(office) > MAX_OFFICE:
+        raise ValidationError(f"{field} is at most {MAX_OFFICE} characters", field=field,
+                              expected=f"at most {MAX_OFFICE} characters", got=f"{len(office)} characters", code="invalid_office")
+    return check_text(office, field)
 
 
 def _office(*extra: FieldRule) -> tuple[FieldRule, ...]:

@@ -115,7 +115,7 @@ def receipt_from_event(ev: Event, pos: Position) -> Receipt:
     assert ev.time is not None  # only appended events (which _append gave a time) have a position
     return Receipt(
         submission_id=b["submission_id"], corporate_number=ev.corporate_number or "", procedure=b["procedure"], period=b["period"],
-        kind=SubmissionKind(b["kind"]), replaces=b["replaces"], position=str(pos), recorded_at=ev.time,
+        office=b["office"], kind=SubmissionKind(b["kind"]), replaces=b["replaces"], position=str(pos), recorded_at=ev.time,
         payload_digest=b["payload_digest"], deadline=b["deadline"], on_time=b["on_time"], line_count=b["line_count"],
         targets=[t["agency_id"] for t in b["targets"]], unreached=list(b["unreached"]),
     )

@@ -87,22 +87,21 @@ class _Batch:
         self.counters[k] += 1
         return self.counters[k]
 
-    def prefetch_versions(self, filings: list[tuple[str, str, str]]) -> None:
-        """Read the latest version of every filing the batch touches in one query."""
+    def prefetch_versions(self, filings: list[tuple[str, str, str, str]]) -> None:
+        """Read the latest version of every filing (company, procedure, period, office) the batch touches in one query."""
         wanted = sorted(set(filings))
         if not wanted:
             return
         s = c.submissions
         found = dict.fromkeys(wanted, 0)
-        for i in range(0, len(wanted), 300):  # stay well inside SQL parameter limits
-            chunk = wanted[i:i + 300]
-            for corp, proc, period, version in self.conn.execute(
-                    select(s.c.corporate_number, s.c.procedure, s.c.period, func.max(s.c.version))
-                    .where(tuple_(s.c.corporate_number, s.c.procedure, s.c.period).in_(chunk))
-                    .group_by(s.c.corporate_number, s.c.procedure, s.c.period)).all():
-                found[(corp, proc, period)] = int(version)
-        for (corp, proc, period), version in found.items():
-            self.counters.setdefault(("submissions", f"{corp}|{proc}|{period}"), version)
+        columns = (s.c.corporate_number, s.c.procedure, s.c.period, s.c.office)
+        for i in range(0, len(wanted), 250):  # stay well inside SQL parameter limits
+            chunk = wanted[i:i + 250]
+            for corp, proc, period, office, version in self.conn.execute(
+                    select(*columns, func.max(s.c.version)).where(tuple_(*columns).in_(chunk)).group_by(*columns)).all():
+                found[(corp, proc, period, office)] = int(version)
+        for filing, version in found.items():
+            self.counters.setdefault(("submissions", "|".join(filing)), version)
 
     def prefetch_assigned(self, corps: list[str]) -> None:
         """What the agencies assigned to the batch's companies, in one query per 300 companies."""
@@ -120,12 +119,12 @@ class _Batch:
                 if shown is not None:
                     self.assigned[corp][agency] = shown
 
-    def version(self, corp: str, procedure: str, period: str) -> int:
-        k = ("submissions", f"{corp}|{procedure}|{period}")
+    def version(self, corp: str, procedure: str, period: str, office: str) -> int:
+        k = ("submissions", f"{corp}|{procedure}|{period}|{office}")
         if k not in self.counters:
             s = c.submissions
             value = self.conn.execute(select(func.max(s.c.version)).where(
-                s.c.corporate_number == corp, s.c.procedure == procedure, s.c.period == period)).scalar()
+                s.c.corporate_number == corp, s.c.procedure == procedure, s.c.period == period, s.c.office == office)).scalar()
             self.counters[k] = 0 if value is None else int(value)
         self.counters[k] += 1
         return self.counters[k]
@@ -170,7 +169,7 @@ class Projector:
                 return 0
             batch = _Batch(conn)
             events = [(rec, self.codec.decode_record(rec)) for rec in records]
-            batch.prefetch_versions([(ev.corporate_number or "", ev.body["procedure"], ev.body["period"])
+            batch.prefetch_versions([(ev.corporate_number or "", ev.body["procedure"], ev.body["period"], ev.body["office"])
                                      for _, ev in events if ev.type == SUBMISSION_RECORDED])
             batch.prefetch_assigned([ev.corporate_number or "" for _, ev in events if ev.type == SUBMISSION_RECORDED])
             for rec, ev in events:
@@ -245,7 +244,8 @@ class Projector:
             snapshot_key = self._snapshot(b, body["payload"], meta, PROCEDURES[body["procedure"]].retention_years, recorded_us)
         b.insert(c.submissions,
             submission_id=body["submission_id"], corporate_number=corp, procedure=body["procedure"], period=body["period"],
-            kind=body["kind"], replaces=body["replaces"], version=b.version(corp, body["procedure"], body["period"]),
+            office=body["office"], kind=body["kind"], replaces=body["replaces"],
+            version=b.version(corp, body["procedure"], body["period"], body["office"]),
             recorded_us=recorded_us, recorded_by=ev.actor, grant_id=ev.grant_id, topic=rec.topic, partition=rec.partition,
             offset=rec.offset, payload_digest=body["payload_digest"], key_id=body["key_id"], line_count=body["line_count"],
             deadline_us=None if body["deadline"] is None else to_us(body["deadline"]), on_time=body["on_time"],

@@ -77,6 +77,10 @@ from ledger.service.sealing import Sealer, key_scope
 Clock = Callable[[], datetime]
 
 
+def _for_office(office: str) -> str:
+    """' of office 001' in a message about a filing of one office, "" for the company's filing as a whole."""
+    return f" of office {office}" if office else ""
+
 class Commands:
     """Commands of every flow: enrollment, recording, grants, dispositions, deadline reports."""
 
@@ -372,8 +376,11 @@ class Commands:
         if reused:
             assert req.idempotency_key is not None
             raise key_conflict(req.idempotency_key)
-        # Then what is recorded: the filing's state.
-        filing = (corp, proc.code, period)
+        # Then what is recorded: the filing's state. A filing is (company, procedure, period, office): a
+        # company with several 給与支払事務所 or 適用事業所 files once for each (E13); a cancellation is of
+        # the replaced submission's office.
+        office = proc.office_of(payload) if payload is not None else self._office_of(conn, req.replaces)
+        filing = (corp, proc.code, period, office)
         head = view.heads.get(filing)
         replaces = req.replaces
         submission_id = new_id("sub")
@@ -381,16 +388,17 @@ class Commands:
         unreached: list[str] = []
         if req.kind is SubmissionKind.ORIGINAL:
             if head is not None and head.kind != SubmissionKind.CANCELLATION.value:
-                raise Conflict(f"{proc.code} {period} is already filed as {head.submission_id}; send a correction replacing it",
+                raise Conflict(f"{proc.code} {period}{_for_office(office)} is already filed as {head.submission_id}; "
+                               "send a correction replacing it",
                                field="kind", expected="CORRECTION replacing " + head.submission_id, got="ORIGINAL", code="already_filed")
         else:
             if not req.replaces:  # a person-level correction of the filing in force
                 if head is None or head.kind == SubmissionKind.CANCELLATION.value:
-                    raise NotFound(f"no {proc.code} {period} of company {corp} is in force to correct person by person: "
-                                   "file an original", field="replaces", expected=f"a {proc.code} {period} in force",
+                    raise NotFound(f"no {proc.code} {period} of company {corp}{_for_office(office)} is in force to correct "
+                                   "person by person: file an original", field="replaces", expected=f"a {proc.code} {period} in force",
                                    got="none", code="nothing_to_correct")
                 replaces = head.submission_id
-            self._check_replaces(conn, req.model_copy(update={"replaces": replaces}), corp, proc, period, head)
+            self._check_replaces(conn, req.model_copy(update={"replaces": replaces}), corp, proc, period, office, head)
         changes: list[Change] | None = None
         if payload is not None and is_person_level(payload):  # 訂正・追加・取消 per person
             assert replaces is not None
@@ -418,7 +426,7 @@ class Commands:
         due = calendar.deadline(proc.code, period)
         body = {
             "submission_id": submission_id, "kind": req.kind.value, "procedure": proc.code, "period": period,
-            "replaces": replaces, "idempotency_key": req.idempotency_key,
+            "office": office, "replaces": replaces, "idempotency_key": req.idempotency_key,
             "request_fingerprint": fingerprint.value if fingerprint is not None else "",
             "payload": payload_bytes, "payload_digest": hashlib.sha256(payload_bytes).hexdigest(), "key_id": key_id,
             "line_count": line_count, "deadline": due, "on_time": None if due is None else now < due,
@@ -463,14 +471,22 @@ class Commands:
                                "person, every line with line_action, may leave it out)", field="replaces",
                                expected="a submission id", got=req.replaces, code="required")
 
-    def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, head: Head | None) -> None:
+    def _filing_of(self, conn: Connection, submission_id: str) -> tuple[str, str, str, str] | None:
+        """(company, procedure, period, office) of a submission: a catalog row, or this writer's own append."""
+        row = reads.submission_filing(conn, submission_id)
+        mine = self.recent.submission(submission_id) if row is None else None
+        return mine.filing if mine is not None else row
+
+    def _office_of(self, conn: Connection, submission_id: str | None) -> str:
+        """The office of the submission a cancellation replaces ("" when there is none: refused later)."""
+        row = self._filing_of(conn, submission_id) if submission_id else None
+        return "" if row is None else row[3]
+
+    def _check_replaces(self, conn: Connection, req: SubmissionRequest, corp: str, proc: Procedure, period: str, office: str,
+                        head: Head | None) -> None:
         what = req.kind.value.lower()
         assert req.replaces  # a body without it was refused before any lookup
-        # (corporate number, procedure, period): a catalog row, or the filing of this writer's own append
-        row: tuple[str, str, str] | None = reads.submission_filing(conn, req.replaces)
-        mine = self.recent.submission(req.replaces) if row is None else None
-        if mine is not None:  # appended by this writer, not projected yet
-            row = mine.filing
+        row = self._filing_of(conn, req.replaces)
         pending_same = head is not None and head.submission_id == req.replaces
         if (row is None or row[0] != corp) and not pending_same:
             # Another company's submission is indistinguishable from a missing one.
@@ -480,6 +496,14 @@ class Commands:
                 f"a {what} stays within its filing: {req.replaces} is {row[1]} {row[2]}, not {proc.code} {period}",
                 field="replaces", expected=f"a submission of {proc.code} {period}", got=f"{row[1]} {row[2]}", code="other_filing",
             )
+        if row is not None and row[3] != office:
+            # The office is the filing's (E13): a correction naming another 事業所 is another office's filing.
+            named = "/".join(f"{proc.header_name}.{f}" for f in proc.office_fields) or "office"
+            raise ValidationError(
+                f"a {what} stays within its filing: {req.replaces} is the filing of office "
+                f"{row[3] or '(the company as a whole)'}, this payload's {named} says {office or '(none)'}",
+                field=f"{proc.header_name}.{proc.office_fields[0]}" if proc.office_fields else "replaces",
+                expected=f"the office of {req.replaces}: {row[3] or '(blank)'}", got=office or "(blank)", code="other_office")
         if head is None or head.submission_id != req.replaces:
             raise Conflict(f"{req.replaces} was already replaced by {head.submission_id if head else '?'}; "
                            f"send the {what} against {head.submission_id if head else 'the latest submission'}",

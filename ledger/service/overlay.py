@@ -39,9 +39,10 @@ class Appended:
     position: Position
 
     @property
-    def filing(self) -> tuple[str, str, str]:
+    def filing(self) -> tuple[str, str, str, str]:
+        """(company, procedure, period, office): the filing the submission belongs to."""
         b = self.event.body
-        return (self.event.corporate_number or "", b["procedure"], b["period"])
+        return (self.event.corporate_number or "", b["procedure"], b["period"], b["office"])
 
 
 class RecentAppends:
@@ -51,7 +52,7 @@ class RecentAppends:
         self.limit = limit
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[int, int], Appended] = OrderedDict()  # (partition, offset), oldest first
-        self._heads: dict[tuple[str, str, str], Appended] = {}
+        self._heads: dict[tuple[str, str, str, str], Appended] = {}
         self._keys: dict[tuple[str, str], Appended] = {}
         self._ids: dict[str, Appended] = {}
 
@@ -90,7 +91,7 @@ class RecentAppends:
             if index.get(key) is a:  # a later append of the same filing or key stays
                 del index[key]
 
-    def head(self, filing: tuple[str, str, str]) -> Appended | None:
+    def head(self, filing: tuple[str, str, str, str]) -> Appended | None:
         """The newest submission of ``filing`` this writer appended and the catalog may not show."""
         return self._heads.get(filing)
 

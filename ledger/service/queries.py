@@ -32,7 +32,7 @@ from ledger.domain.model import (
     SubmissionKind,
     utcnow,
 )
-from ledger.domain.procedures import FILING_CODES, PROCEDURES, get_procedure, serves
+from ledger.domain.procedures import FILING_CODES, PROCEDURES, get_procedure, serves, validate_office
 from ledger.encoding.codec import SchemaRegistry
 from ledger.encoding.echo import redact
 from ledger.encoding.snapshots import load_snapshot
@@ -146,20 +146,22 @@ class Queries:
                         legal_basis=basis.legal_basis, raw=raw if basis.lines is None else None)
 
     def effective(self, who: Principal, corporate_number: str, procedure: str, period: str, as_of: datetime | None = None,
-                  *, whole: bool = False) -> Snapshot:
-        """The version in force for (company, procedure, period) at ``as_of`` (default: now)."""
+                  *, whole: bool = False, office: str = "") -> Snapshot:
+        """The version in force for (company, procedure, period, office) at ``as_of`` (default: now);
+        ``office`` "" is the company's filing as a whole (``Procedure.office_fields``)."""
         corp = validate_corporate_number(corporate_number)
         get_procedure(procedure)
         calendar.validate_period(procedure, period)
+        office = validate_office(office)
         at = as_of or self.clock()
-        subject = f"{procedure} {period} as of {at.isoformat()}"
+        subject = f"{procedure} {period}{' office ' + office if office else ''} as of {at.isoformat()}"
         with self.catalog.connect() as conn:
-            row = reads.in_force(conn, corp, procedure, period, at)
+            row = reads.in_force(conn, corp, procedure, period, office, at)
             basis = authz.may_read_submission(conn, who, row, self.clock()) if row else Basis(False, reason="nothing in force")
         if row is None or not basis.allowed or row["kind"] == SubmissionKind.CANCELLATION.value:
             self.access.record(who, [(corp, "effective", subject, basis)])
-            raise NotFound(f"no {procedure} {period} of company {corp} in force at {at.isoformat()} is visible to you",
-                           field="period", got=period)
+            raise NotFound(f"no {procedure} {period} of company {corp}{' office ' + office if office else ''} in force at "
+                           f"{at.isoformat()} is visible to you", field="period", got=period)
         if whole and basis.lines is not None:
             self.access.record(who, [(corp, "effective", subject, authz.whole(basis))])
             raise partial_view(row["submission_id"])
@@ -173,7 +175,7 @@ class Queries:
         now = self.clock()
         with self.catalog.connect() as conn:
             chain = []
-            for r in reads.filing_chain(conn, row["corporate_number"], row["procedure"], row["period"]):
+            for r in reads.filing_chain(conn, row["corporate_number"], row["procedure"], row["period"], row["office"]):
                 b = authz.may_read_submission(conn, who, r, now)
                 if b.allowed:  # a cancellation reaches the agencies its replaced submission reached
                     chain.append((r, b))
@@ -198,7 +200,7 @@ class Queries:
                                   code="invalid_person")
         now = self.clock()
         with self.catalog.connect() as conn:
-            chain = [(r, b) for r in reads.filing_chain(conn, row["corporate_number"], row["procedure"], row["period"])
+            chain = [(r, b) for r in reads.filing_chain(conn, row["corporate_number"], row["procedure"], row["period"], row["office"])
                      if (b := authz.may_read_submission(conn, who, r, now)).allowed]
         # Each version read is recorded before anything of it is returned.
         self.access.record(who, [(row["corporate_number"], "person_history", f"{r['submission_id']} {key} {redact(person)}", b)
@@ -220,7 +222,7 @@ class Queries:
                 period_from: str | None = None, period_to: str | None = None, as_of: datetime | None = None,
                 limit: int = 1000) -> list[SubmissionInfo]:
         """Filings in force at ``as_of`` that the reader may see, filtered by company, procedure
-        and period range (inclusive), one entry per (company, procedure, period)."""
+        and period range (inclusive), one entry per filing (company, procedure, period, office)."""
         if corporate_number is not None:
             corporate_number = validate_corporate_number(corporate_number)
         if procedure is not None:

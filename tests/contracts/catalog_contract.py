@@ -27,7 +27,7 @@ from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import TAX_OFFICE, company, enroll_payroll, enroll_to
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _at_revision(url: str, revision: str, *statements: Any) -> None:
@@ -153,6 +153,27 @@ class CatalogContract:
             with upgraded.connect() as conn:
                 [notice] = reads.notices_after(conn, "municipality:131016", 0, 10)
             assert (notice.notice_id, notice.lines, notice.changed, notice.departed, notice.reached) == ("ntc_1", [1, 2], None, 0, True)
+        finally:
+            upgraded.close()
+
+    def test_a_catalog_at_revision_0005_keeps_its_submissions_as_filings_of_the_company_as_a_whole(
+            self, catalog_url: Callable[[], str]) -> None:
+        """0006 (issue 15, E13: filings per office): a submission projected before is of the company as a
+        whole (office ""), its chain read as before; a filing's chain is one range of the new index."""
+        from ledger.catalog import reads
+
+        url = catalog_url()
+        _at_revision(url, "0005", c.submissions.insert().values(**_submission("sub_1", "vendor:acme", "7000012050002", "run-1")))
+        upgraded = c.Catalog(url)
+        try:
+            assert alembic_revision(upgraded) == HEAD
+            with upgraded.connect() as conn:
+                [row] = reads.filing_chain(conn, "7000012050002", "WITHHOLDING_SLIP", "2026", "")
+                assert (row["submission_id"], row["office"]) == ("sub_1", "")
+                assert reads.submission_filing(conn, "sub_1") == ("7000012050002", "WITHHOLDING_SLIP", "2026", "")
+                assert reads.filing_chain(conn, "7000012050002", "WITHHOLDING_SLIP", "2026", "001") == []
+            indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(upgraded.engine).get_indexes("submissions")}
+            assert indexes["ix_submissions_filing"] == ["corporate_number", "procedure", "period", "office", "version"]
         finally:
             upgraded.close()
 

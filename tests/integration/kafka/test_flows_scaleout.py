@@ -18,7 +18,7 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("deployment", ["scaleout"], indirect=True)]
 
 FLOWS = ("enrollment", "recording", "corrections", "notices", "deadlines", "dispositions", "authz",
-         "idempotency", "personal_data", "csv", "person_corrections")
+         "idempotency", "personal_data", "csv", "person_corrections", "offices")
 
 
 def _uses_kiroku(function: Any, fixtures: dict[str, Any]) -> bool:

@@ -92,7 +92,7 @@ def filings(request: Request, who: Who,
             period_to: Annotated[str | None, Query(max_length=20, description="inclusive")] = None,
             as_of: Annotated[Instant | None, Query(description="the filings in force at this time (default: now)")] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> list[SubmissionInfo]:
-    """Filings in force at ``as_of`` that the caller may see, one per (company, procedure, period)."""
+    """Filings in force at ``as_of`` that the caller may see, one per filing (company, procedure, period, office)."""
     return kiroku_of(request).queries.filings(who, corporate_number, procedure, period_from, period_to, as_of, limit)
 
 
@@ -103,10 +103,12 @@ def effective(request: Request, who: Who,
               procedure: Annotated[str, Path(max_length=40)],
               period: Annotated[str, Path(max_length=20)],
               as_of: Annotated[Instant | None, Query(description="default: now")] = None,
+              office: Annotated[str, Query(max_length=41, description="the office whose filing (本支店等区分番号, "
+                                           "事業所整理記号-事業所番号, 事業場); default: the company's filing as a whole")] = "",
               format: Format = None,
               accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> Response:
-    """The version of (company, procedure, period) in force at ``as_of``: the original, or its latest correction."""
+    """The version of (company, procedure, period, office) in force at ``as_of``: the original, or its latest correction."""
     k = kiroku_of(request)
     fmt = negotiate(format, accept)
-    return render(read_as(fmt, lambda: k.queries.effective(who, corporate_number, procedure, period, as_of, whole=fmt in WHOLE)),
-                  fmt, k.registry)
+    return render(read_as(fmt, lambda: k.queries.effective(who, corporate_number, procedure, period, as_of, whole=fmt in WHOLE,
+                                                           office=office)), fmt, k.registry)
