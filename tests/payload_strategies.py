@@ -142,6 +142,14 @@ def _consistent_v2(draw: st.DrawFn, proc: Procedure, line: dict[str, Any], heade
             line["remarks"] = [*remarks, "AGE_70_PLUS"]
         elif person.get("personal_number") is None and "AGE_70_PLUS" in remarks:
             person["personal_number_absence"] = draw(st.sampled_from(ABSENCES))
+        if code == "STANDARD_REMUNERATION" and period:
+            # On the year's 定時決定 only (健康保険法第41条第3項): insured before 1 June, still on 2 July, no July 月額変更.
+            if (line.get("insured_since") or "") >= f"{period}-06-01":
+                line["insured_since"] = f"{period}-05-31"
+            if line.get("insured_until") is not None and line["insured_until"] <= f"{period}-07-01":
+                line["insured_until"] = None
+            if line.get("pay_change_month") == f"{period}-04":
+                line["remarks"] = [r for r in line.get("remarks") or [] if r != "MONTHLY_CHANGE_EXPECTED"]
     elif code == "WAGE_LEDGER":
         ceiling = next(r for r in proc.line if r.name == "net_pay").ceiling
         wages = line["base_pay"] + line["overtime_pay"] + line["allowances"]
@@ -294,6 +302,15 @@ for _slip in ("PAYROLL_REPORT", "WITHHOLDING_SLIP"):
 for _social in ("STANDARD_REMUNERATION", "BONUS_PAYMENT"):
     _V2_BREAKS[_social] = [("a personal number under 70", lambda ln: ln.update(remarks=[])
                             or ln["person"].update(personal_number=make_personal_number("12345678901")), "person.personal_number")]
+#: Rules that need the period (checked only when the payload is validated for one): (what, break(line, period), field).
+_PERIOD_BREAKS: dict[str, list[tuple[str, Callable[[dict[str, Any], str], None], str]]] = {
+    "STANDARD_REMUNERATION": [  # the year's 定時決定 (健康保険法第41条第3項)
+        ("insured from June", lambda ln, year: ln.update(insured_since=f"{year}-06-15"), "insured_since"),
+        ("insurance ended by 1 July", lambda ln, year: ln.update(insured_until=f"{year}-07-01"), "insured_until"),
+        ("a July 月額変更", lambda ln, year: ln.update(pay_change_month=f"{year}-04", remarks=["MONTHLY_CHANGE_EXPECTED"])
+         or ln["person"].update(personal_number=None), "pay_change_month"),
+    ],
+}
 
 
 def _nested(draw: st.DrawFn, rules: tuple[FieldRule, ...], obj: dict[str, Any], path: str) -> tuple[str, str]:
@@ -342,8 +359,11 @@ def mutated(draw: st.DrawFn, code: str, forms: Mapping[str, Procedure] = PROCEDU
         later = max(n, n - 1 if n else 1)
         return payload, f"{proc.person_key} twice", f"lines[{later + 1}].{proc.person_key}"
     if kind == "cross" and proc.version >= 2 and _V2_BREAKS.get(code):
-        what, breaks, field = draw(st.sampled_from(_V2_BREAKS[code]))
-        breaks(line)
+        cases = [(what, lambda ln, _year, b=b: b(ln), field) for what, b, field in _V2_BREAKS[code]]
+        if period is not None:
+            cases += _PERIOD_BREAKS.get(code, [])
+        what, breaks, field = draw(st.sampled_from(cases))
+        breaks(line, period)
         return payload, what, f"lines[{n + 1}].{field}"
     if kind == "cross" and proc.version < 2 and CROSS_RULES.get(code):
         cross = draw(st.sampled_from(CROSS_RULES[code]))

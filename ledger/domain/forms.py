@@ -169,6 +169,8 @@ STANDARD_REMUNERATION_LINE: Final = (
     *(_yen0(f"in_kind_{m}", _MAX_MONTHLY) for m in ("april", "may", "june")),
     R("adjusted_average", "yen", required=False, max_value=_MAX_MONTHLY),
     R("remarks", "choices", required=False, default=(), choices=SR_REMARKS, max_items=len(SR_REMARKS)), _text("remarks_note", 200),
+    # v3 (E14): who the year's 定時決定 leaves out (健康保険法第41条第3項) is told by these dates.
+    R("insured_since", "date", required=False), R("insured_until", "date", required=False),
 )
 
 BONUS_REMARKS: Final = ("AGE_70_PLUS", "MULTIPLE_OFFICES", "SAME_MONTH_COMBINED", "OTHER")
@@ -238,9 +240,10 @@ OFFICE_FIELDS: Final = {"PAYROLL_REPORT": ("branch_number",), "WITHHOLDING_SLIP"
 
 
 def _v2(code: str, line: tuple[FieldRule, ...], header: tuple[FieldRule, ...] | None = None,
-        blocks: tuple[FieldRule, ...] = ()) -> Procedure:
+        blocks: tuple[FieldRule, ...] = (), version: int = 2) -> Procedure:
+    """The form of the real law (v2 on; a later schema version where a form gained fields since)."""
     base = PROCEDURES[code]
-    return replace(base, version=2, line=line, header=header if header is not None else base.header, blocks=blocks,
+    return replace(base, version=version, line=line, header=header if header is not None else base.header, blocks=blocks,
                    sensitive_fields=("person",), person_key=PERSON_KEYS.get(code), office_fields=OFFICE_FIELDS.get(code, ()))
 
 
@@ -249,7 +252,8 @@ V2: Final[dict[str, Procedure]] = {
                           (R("summaries", "records", required=False, default=(), fields=PAYROLL_SUMMARY, max_items=1_741),)),
     "WITHHOLDING_SLIP": _v2("WITHHOLDING_SLIP", _SLIP, (*_office(), _text("branch_number", 20), _text("tax_office_reference", 10)),
                             (R("summary", "record", required=False, fields=SLIP_SUMMARY),)),
-    "STANDARD_REMUNERATION": _v2("STANDARD_REMUNERATION", STANDARD_REMUNERATION_LINE, _office(social=True)),
+    # v3: 資格取得・喪失年月日, for the persons the 定時決定 leaves out (E14).
+    "STANDARD_REMUNERATION": _v2("STANDARD_REMUNERATION", STANDARD_REMUNERATION_LINE, _office(social=True), version=3),
     "BONUS_PAYMENT": _v2("BONUS_PAYMENT", BONUS_LINE, _office(social=True)),
     "WAGE_LEDGER": _v2("WAGE_LEDGER", WAGE_LEDGER_LINE, _office()),
     "SPECIAL_COLLECTION_NOTICE": _v2("SPECIAL_COLLECTION_NOTICE", SPECIAL_COLLECTION_LINE, SPECIAL_COLLECTION_HEADER),
@@ -357,6 +361,40 @@ def _seventy_plus_only(line: dict[str, Any], number: int, _payload: dict[str, An
     return []
 
 
+def _on_the_regular_decision(line: dict[str, Any], number: int, payload: dict[str, Any]) -> list[ValidationError]:
+    """E14: the 算定基礎届 of year Y reports those used on 1 July of Y (健康保険法第41条第1項, 施行規則第25条:
+    "毎年七月一日現に使用する被保険者(法第四十一条第三項に該当する者を除く。)"), leaving out for that year
+    (第41条第3項) whoever became insured from 1 June to 1 July, and whoever is revised from July to
+    September by a 随時改定 (第43条) — the one from July is already known: the pay changed in April
+    (three months April–June), so the 月額変更届 is filed instead; those from August or September stay
+    on the form with 備考 月額変更予定. 厚生年金保険法第21条第3項 has the same rule."""
+    year = payload.get("_period")
+    if year is None:
+        return []
+    out = []
+    since, until = line.get("insured_since"), line.get("insured_until")
+    if since is not None and f"{year}-06-01" <= since <= f"{year}-07-01":
+        out.append(_error(number, "insured_since",
+                          f"insured from {since}: who became insured from 1 June to 1 July {year} is not on the {year} 算定基礎届 "
+                          "(健康保険法第41条第3項; the 資格取得時決定 stands) — leave the line out",
+                          f"a date before {year}-06-01, or leave the line out", since, "not_on_regular_decision"))
+    if since is not None and since > f"{year}-07-01":
+        out.append(_error(number, "insured_since", f"insured from {since}: not yet insured on 1 July {year}",
+                          f"a date before {year}-06-01", since, "not_on_regular_decision"))
+    if until is not None and until <= f"{year}-07-01":
+        out.append(_error(number, "insured_until",
+                          f"insurance ended on {until}: the {year} 算定基礎届 reports those used on 1 July {year} "
+                          "(健康保険法第41条第1項) — leave the line out", f"a date after {year}-07-01, or leave the line out", until,
+                          "not_on_regular_decision"))
+    if line["pay_change_month"] == f"{year}-04" and "MONTHLY_CHANGE_EXPECTED" in line["remarks"]:
+        out.append(_error(number, "pay_change_month",
+                          f"a 月額変更 from July {year} (pay changed in April, 備考 月額変更予定) is revised by the 月額変更届, not "
+                          f"the 算定基礎届 (健康保険法第41条第3項, 第43条) — file that and leave the line out",
+                          "a pay change in May or June (月額変更予定 from August or September), or leave the line out",
+                          line["pay_change_month"], "not_on_regular_decision"))
+    return out
+
+
 def _wage_sums(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """賃金台帳: what is paid is the wages less the deductions (労働基準法第24条第1項)."""
     wages = line["base_pay"] + line["overtime_pay"] + line["allowances"]
@@ -441,7 +479,7 @@ def _grades(line: dict[str, Any], number: int, payload: dict[str, Any]) -> list[
 LINE_RULES.update({
     "PAYROLL_REPORT": (_personal_numbers, _year_end, _slip_sums, _employment_dates, _collection),
     "WITHHOLDING_SLIP": (_personal_numbers, _year_end, _slip_sums, _employment_dates),
-    "STANDARD_REMUNERATION": (_seventy_plus_only,),
+    "STANDARD_REMUNERATION": (_seventy_plus_only, _on_the_regular_decision),
     "BONUS_PAYMENT": (_seventy_plus_only,),
     "WAGE_LEDGER": (_wage_sums,),
     "SPECIAL_COLLECTION_NOTICE": (_monthly,),

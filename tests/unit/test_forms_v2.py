@@ -242,13 +242,14 @@ def test_a_sealed_person_moved_to_another_line_does_not_authenticate(lines: list
     assert (err.value.code, err.value.field) == ("sealed_field", "lines[1].person")
 
 
-def test_every_field_of_every_v2_form_is_in_its_v2_schema() -> None:
-    """The domain's v2 rules and the v2 schemas name the same fields (the stored form is the schema's)."""
+def test_every_field_of_every_v2_form_is_in_the_schema_version_it_writes() -> None:
+    """The domain's v2 rules and the schemas they write (v2, v3 for the 算定基礎届) name the same fields
+    (the stored form is the schema's)."""
     def names(schema: dict[str, Any]) -> dict[str, Any]:
         return {f["name"]: f for f in schema["fields"]}
 
     for code, proc in V2.items():
-        schema = REGISTRY.version(proc.schema, 2).schema
+        schema = REGISTRY.version(proc.schema, proc.version).schema
         top = names(schema)
         line = names(top["lines"]["type"]["items"])
         assert {r.name for r in proc.line} <= set(line), (code, {r.name for r in proc.line} - set(line))
@@ -385,3 +386,60 @@ def test_a_filing_has_one_line_per_person() -> None:
                                                      "WAGE_LEDGER")} == {
         "PAYROLL_REPORT": "employee_number", "WITHHOLDING_SLIP": "employee_number", "STANDARD_REMUNERATION": "insured_number",
         "BONUS_PAYMENT": "insured_number", "WAGE_LEDGER": "employee_id"}
+
+
+# -- E14: who the year's 算定基礎届 leaves out ------------------------------------------------------------
+
+def sr_line(**over: Any) -> dict[str, Any]:
+    return {"insured_number": 12, "person": {"name": "高橋 一郎", "birth_date": "1980-01-02"}, "remuneration_april": 300_000,
+            "remuneration_may": 300_000, "remuneration_june": 300_000, "days_april": 30, "days_may": 31, "days_june": 30, **over}
+
+
+def sr_errors(*lines: dict[str, Any], period: str = "2026") -> list[tuple[str, str]]:
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(SR, {"office": office(), "lines": list(lines)}, period)
+    return [(e.field, e.code) for e in err.value.errors]
+
+
+@pytest.mark.parametrize(("over", "field"), [
+    ({"insured_since": "2026-06-01"}, "insured_since"), ({"insured_since": "2026-07-01"}, "insured_since"),
+    ({"insured_since": "2026-07-05"}, "insured_since"), ({"insured_until": "2026-07-01"}, "insured_until"),
+    ({"insured_until": "2026-03-31"}, "insured_until"),
+    ({"pay_change_month": "2026-04", "remarks": ["MONTHLY_CHANGE_EXPECTED"]}, "pay_change_month"),
+], ids=["joined 1 June", "joined 1 July", "joined after 1 July", "left 30 June", "left in March", "July 月額変更"])
+def test_the_standard_remuneration_report_leaves_out_whom_the_regular_decision_does_not_apply_to(over: dict[str, Any],
+                                                                                                  field: str) -> None:
+    """健康保険法第41条第1項・第3項 (and 施行規則第25条: "毎年七月一日現に使用する被保険者(法第四十一条第三項に該当する者
+    を除く。)"): the 算定基礎届 reports those used on 1 July, except who became insured from 1 June to 1 July and who
+    is revised from July by a 随時改定 (第43条: the pay changed in April) — japan-forms-review.md E14."""
+    assert sr_errors(sr_line(), sr_line(insured_number=13, **over)) == [(f"lines[2].{field}", "not_on_regular_decision")]
+
+
+@pytest.mark.parametrize("over", [
+    {"insured_since": "2026-05-31"}, {"insured_since": "1998-04-01"}, {"insured_until": "2026-07-02"},
+    {"pay_change_month": "2026-05", "remarks": ["MONTHLY_CHANGE_EXPECTED"]},  # 月額変更予定 from August: stays on the form
+    {"pay_change_month": "2026-04"},  # raised in April, not by two grades: the 定時決定 decides
+], ids=["joined 31 May", "long insured", "left 1 July", "August 月額変更予定", "April raise"])
+def test_those_the_regular_decision_applies_to_stay_on_the_report(over: dict[str, Any]) -> None:
+    """The same article's other side: insured by 31 May and still on 1 July (喪失日 2 July: left on 1 July) are on
+    the form; a 月額変更 from August or September is filed on it with 備考 月額変更予定 (日本年金機構
+    「算定基礎届の記入方法」)."""
+    assert validate_payload(SR, {"office": office(), "lines": [sr_line(**over)]}, "2026")["lines"][0]["insured_since"] == (
+        over.get("insured_since"))
+
+
+def test_a_standard_remuneration_report_written_under_v2_reads_under_v3_with_no_insurance_dates() -> None:
+    """v3 adds 資格取得・喪失年月日 with null defaults: a v2 record reads as v3 (Avro schema resolution), FULL_TRANSITIVE."""
+    from ledger.encoding.payload_forms import to_stored
+
+    assert SR.version == 3
+    line = validate_payload(SR, {"office": office(), "lines": [sr_line(insured_since="2001-04-01")]}, "2026")["lines"][0]
+    stored = to_stored(REGISTRY, SR, line, b"sealed")
+    assert stored["insured_since"] == "2001-04-01"
+    as_v2 = {k: v for k, v in stored.items() if k not in ("insured_since", "insured_until")}
+    header = {"name": "株式会社記録", "address": "東京都千代田区丸の内1-1", "office_code": None, "phone": None,
+              "office_symbol": None, "office_number": None}
+    data = REGISTRY.encode(SR.schema, {"office": header, "lines": [as_v2]}, version=2)
+    _, back = REGISTRY.decode(data)
+    assert (back["lines"][0]["insured_since"], back["lines"][0]["insured_until"], back["lines"][0]["remuneration_june"]) == (
+        None, None, 300_000)
