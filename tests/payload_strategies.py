@@ -38,6 +38,11 @@ def municipality_codes() -> st.SearchStrategy[str]:
 
 def value(rule: FieldRule) -> st.SearchStrategy[Any]:
     """A valid value of one field, as the rules return it (so a valid payload round-trips)."""
+    if rule.kind == "text" and rule.name == "kana":  # full-width katakana (E14: the characters eLTAX and e-Tax take)
+        return st.text("アイウエオカガキサシスタダナハパマヤラワンヴー・ 　", min_size=1, max_size=min(rule.max_length, 24)).filter(
+            lambda t: bool(t.strip()) and t == t.strip())
+    if rule.kind == "text" and rule.name == "employee_number":  # 受給者番号: half-width letters, digits, symbols
+        return st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_#/.", min_size=1, max_size=rule.max_length)
     if rule.kind == "text":
         return text(rule)
     if rule.kind in ("yen", "count"):
@@ -298,10 +303,13 @@ for _slip in ("PAYROLL_REPORT", "WITHHOLDING_SLIP"):
          "person.personal_number_absence"),
         ("年末調整 without its totals", lambda ln: ln.update(year_end_adjusted=True, total_deductions=None), "total_deductions"),
         ("the tax above the payment", lambda ln: ln.update(withholding_tax=ln["payment_amount"] + 1), "withholding_tax"),
+        ("a full-width 受給者番号", lambda ln: ln.update(employee_number="Ｅ０００１"), "employee_number"),
     ])
 for _social in ("STANDARD_REMUNERATION", "BONUS_PAYMENT"):
     _V2_BREAKS[_social] = [("a personal number under 70", lambda ln: ln.update(remarks=[])
                             or ln["person"].update(personal_number=make_personal_number("12345678901")), "person.personal_number")]
+for _kana in ("PAYROLL_REPORT", "WITHHOLDING_SLIP", "STANDARD_REMUNERATION", "BONUS_PAYMENT"):
+    _V2_BREAKS[_kana].append(("フリガナ in hiragana", lambda ln: ln["person"].update(kana="やまだ たろう"), "person.kana"))
 #: Rules that need the period (checked only when the payload is validated for one): (what, break(line, period), field).
 _PERIOD_BREAKS: dict[str, list[tuple[str, Callable[[dict[str, Any], str], None], str]]] = {
     "STANDARD_REMUNERATION": [  # the year's 定時決定 (健康保険法第41条第3項)

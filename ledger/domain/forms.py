@@ -21,6 +21,7 @@ Avro schema resolution (``procedures.V1`` keeps the v1 table).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Any, Final
@@ -395,6 +396,46 @@ def _on_the_regular_decision(line: dict[str, Any], number: int, payload: dict[st
     return out
 
 
+#: 受給者番号 takes "半角英数字、一部記号のみ": eLTAX refuses anything else as a 受付エラー since its 2019 update
+#: (鹿児島市「eLTAXにおける電子申告等データの受付時エラーチェック強化による留意事項」, E14).
+_HALF_WIDTH: Final = re.compile(r"^[!-~]+$")
+#: フリガナ in full-width katakana (片仮名 ァ–ヺ, ー, ・) and spaces; e-Tax takes no half-width kana (FF66–FF9F,
+#: 国税庁「e-Taxで利用可能な文字」) and eLTAX refuses characters outside its specification (E14).
+_KANA: Final = re.compile(r"^[\u30a1-\u30fa\u30fb\u30fc\u3000 ]+$")
+
+
+def _characters(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
+    """E14: the characters eLTAX and e-Tax accept in 受給者番号 and フリガナ (the employee's and relatives')."""
+    out = []
+    key = line.get("employee_number")
+    if isinstance(key, str) and not _HALF_WIDTH.match(key):
+        at = next(i for i, ch in enumerate(key, 1) if not ("!" <= ch <= "~"))
+        out.append(_error(number, "employee_number", "a 受給者番号 takes half-width letters, digits and symbols only (eLTAX refuses "
+                          "kana, kanji and full-width characters as a 受付エラー)", "半角英数字 and symbols, e.g. E0001",
+                          f"{_script(key[at - 1])} at position {at}", "not_half_width"))
+    who = line.get("person") or {}
+    relatives = [("person", who)] + ([("person.spouse", who["spouse"])] if who.get("spouse") else []) + [
+        (f"person.dependants[{i}]", d) for i, d in enumerate(who.get("dependants") or (), 1)]
+    for path, person in relatives:
+        kana = person.get("kana")
+        if isinstance(kana, str) and kana and not _KANA.match(kana):
+            at = next(i for i, ch in enumerate(kana, 1) if not _KANA.match(ch))
+            out.append(_error(number, f"{path}.kana", "フリガナ is written in full-width katakana (ヤマダ タロウ): no hiragana, "
+                              "half-width kana, letters or other characters", "全角カタカナ and spaces",
+                              f"{_script(kana[at - 1])} at position {at}", "invalid_kana"))
+    return out
+
+
+def _script(ch: str) -> str:
+    """What kind of character ``ch`` is, said without the character (it is part of a person's name)."""
+    code = ord(ch)
+    for low, high, what in ((0x3041, 0x309F, "a hiragana character"), (0xFF66, 0xFF9F, "a half-width kana character"),
+                            (0x4E00, 0x9FFF, "a kanji"), (0xFF01, 0xFF5E, "a full-width letter, digit or symbol")):
+        if low <= code <= high:
+            return what
+    return "a letter or digit" if ch.isascii() and ch.isalnum() else "another character"
+
+
 def _wage_sums(line: dict[str, Any], number: int, _payload: dict[str, Any]) -> list[ValidationError]:
     """賃金台帳: what is paid is the wages less the deductions (労働基準法第24条第1項)."""
     wages = line["base_pay"] + line["overtime_pay"] + line["allowances"]
@@ -477,10 +518,10 @@ def _grades(line: dict[str, Any], number: int, payload: dict[str, Any]) -> list[
 
 
 LINE_RULES.update({
-    "PAYROLL_REPORT": (_personal_numbers, _year_end, _slip_sums, _employment_dates, _collection),
-    "WITHHOLDING_SLIP": (_personal_numbers, _year_end, _slip_sums, _employment_dates),
-    "STANDARD_REMUNERATION": (_seventy_plus_only, _on_the_regular_decision),
-    "BONUS_PAYMENT": (_seventy_plus_only,),
+    "PAYROLL_REPORT": (_personal_numbers, _year_end, _slip_sums, _employment_dates, _collection, _characters),
+    "WITHHOLDING_SLIP": (_personal_numbers, _year_end, _slip_sums, _employment_dates, _characters),
+    "STANDARD_REMUNERATION": (_seventy_plus_only, _on_the_regular_decision, _characters),
+    "BONUS_PAYMENT": (_seventy_plus_only, _characters),
     "WAGE_LEDGER": (_wage_sums,),
     "SPECIAL_COLLECTION_NOTICE": (_monthly,),
     "STANDARD_REMUNERATION_DECISION": (_grades,),

@@ -7,6 +7,7 @@ rules, which take each value in one form only — decides what a cell means (:fu
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Any, Final
 
@@ -23,7 +24,8 @@ def from_text_cells(proc: Procedure, line: dict[str, Any]) -> dict[str, Any]:
     means: a cell of an amount with full-width digits or thousands separators (``５,０００,０００``)
     becomes 5000000; a flag cell ``1``/``0``/``true``/``false`` (as spreadsheets write them) a
     boolean; a date cell ``1980/04/01`` (as Japanese spreadsheets write it) or in 和暦,
-    ``昭和55年4月1日`` (元年 too), the same date in ISO form. A cell that is none of these is left
+    ``昭和55年4月1日`` (元年 too), the same date in ISO form; a フリガナ cell in half-width kana
+    (``ﾔﾏﾀﾞ ﾀﾛｳ``) full-width (``ヤマダ タロウ``). A cell that is none of these is left
     as it is, for the rules to refuse with its field named; codes are left as they are too (an
     identifier has one spelling, see ``ledger.domain.identifiers``)."""
     return _from_text(proc.line, line)
@@ -47,6 +49,10 @@ def _from_text(rules: tuple[FieldRule, ...], cells: dict[str, Any]) -> dict[str,
             out[name] = _TEXT_FLAGS.get(cell.strip().lower(), cell)
         elif kind == "date":
             out[name] = _text_date(cell)
+        elif name == "kana":
+            # Payroll software and the national records write フリガナ in half-width kana (ﾔﾏﾀﾞ ﾀﾛｳ); the
+            # forms take it full-width (ヤマダ タロウ): NFKC composes ﾀﾞ into ダ and widens the rest.
+            out[name] = unicodedata.normalize("NFKC", cell)
         else:
             out[name] = cell
     return out

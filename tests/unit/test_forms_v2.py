@@ -443,3 +443,27 @@ def test_a_standard_remuneration_report_written_under_v2_reads_under_v3_with_no_
     _, back = REGISTRY.decode(data)
     assert (back["lines"][0]["insured_since"], back["lines"][0]["insured_until"], back["lines"][0]["remuneration_june"]) == (
         None, None, 300_000)
+
+
+# -- E14: the characters eLTAX and e-Tax accept ----------------------------------------------------------
+
+def test_a_recipient_number_takes_half_width_letters_digits_and_symbols_only() -> None:
+    """鹿児島市「eLTAXにおける電子申告等データの受付時エラーチェック強化による留意事項」(2019年9月の更改から):
+    「受給者番号」欄に入力可能な文字は、半角英数字、一部記号のみ — kana or kanji there is a 受付エラー."""
+    assert validate_payload(PAYROLL, report(slip(employee_number="E-0001/a")))["lines"][0]["employee_number"] == "E-0001/a"
+    for bad in ("Ｅ０００１", "社員1", "ｴ1", "E 1"):
+        assert errors(PAYROLL, report(slip(employee_number=bad))) == [("lines[1].employee_number", "not_half_width")], bad
+
+
+def test_furigana_is_full_width_katakana_for_the_employee_and_each_relative() -> None:
+    """e-Tax takes no half-width kana (国税庁「e-Taxで利用可能な文字」: 半角形・全角形 ただし半角カナ FF66–FF9F を除く),
+    and eLTAX refuses characters outside its specification (the same 鹿児島市 page): フリガナ is 全角カタカナ."""
+    good = person(kana="ヤマダ　タロウ")
+    assert validate_payload(PAYROLL, report(slip(person=good)))["lines"][0]["person"]["kana"] == "ヤマダ　タロウ"
+    assert errors(PAYROLL, report(slip(person=person(kana="やまだ")))) == [("lines[1].person.kana", "invalid_kana")]
+    assert errors(PAYROLL, report(slip(person=person(kana="ﾔﾏﾀﾞ")))) == [("lines[1].person.kana", "invalid_kana")]
+    spouse = {"name": "山田 花子", "kana": "Hanako", "relation": "SPOUSE", "personal_number": personal(70_010)}
+    assert errors(PAYROLL, report(slip(person=person(spouse=spouse)))) == [("lines[1].person.spouse.kana", "invalid_kana")]
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, report(slip(person=person(kana="ヤマダ太郎"))))
+    assert err.value.errors[0].got == "a kanji at position 4"  # what kind, never the character (it is part of a name)

@@ -59,3 +59,20 @@ def test_flag_cells_are_read_as_spreadsheets_write_them(cell: str, value: object
                                              ("1.5", "1.5")])
 def test_amount_cells_become_numbers_where_they_are_numbers(cell: str, value: object) -> None:
     assert from_text_cells(PAYROLL, {"payment_amount": cell})["payment_amount"] == value
+
+
+@given(st.text("ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜｦﾝｰﾞﾟ ", min_size=1, max_size=20))
+def test_a_half_width_furigana_cell_reads_full_width_and_the_form_takes_it(cell: str) -> None:
+    """Payroll software writes フリガナ in half-width kana; e-Tax takes none (国税庁「e-Taxで利用可能な文字」:
+    半角カナ FF66–FF9F を除く), so the cell is widened (NFKC: ﾀﾞ → ダ) and nothing half-width is left."""
+    from ledger.domain.forms import _KANA
+
+    kana = from_text_cells(PAYROLL, {"person": {"kana": cell}})["person"]["kana"]
+    # Every character is full-width katakana or a space — or a voiced mark with no kana before it to take it
+    # (ﾞ alone: U+3099), which the form then refuses as it should.
+    assert all(_KANA.match(ch) or ch in "\u3099\u309a" for ch in kana), kana
+
+
+def test_a_half_width_furigana_reads_as_its_full_width_spelling() -> None:
+    assert from_text_cells(PAYROLL, {"person": {"kana": "ﾔﾏﾀﾞ ﾀﾛｳ"}})["person"]["kana"] == "ヤマダ タロウ"
+    assert from_text_cells(PAYROLL, {"person": {"kana": "ﾊﾟｰｸ"}})["person"]["kana"] == "パーク"
