@@ -12,23 +12,25 @@ not found; each item's position comes from the sources in :data:`SOURCES`, named
   items 1–55 and 91 as ``K`` has them, 56–90 left as exactly 35 cells ("col90まで"), then 92–143.
 
 So items 1–91 stand on two sources (56–90 on ``K``'s positions and ``L``'s count), 92–143 on ``L`` alone
-(the マイナンバー revision moved 普通徴収 … 指定番号, ``K``'s 92–98, to 134–140: same order, widths from ``K``).
+(L has 普通徴収 … 指定番号 at 134–140, in the order K had them at 92–98 before the マイナンバー items; widths from K).
 A record has at least :data:`MIN_CELLS` (140) cells; 141–143 (基礎控除の額, 所得金額調整控除額, ひとり親,
 令和2年分〜) are read when present, and later cells (令和7年分's 特定親族 items, the 統一CSV's 作成区分) are
 read past. :data:`PROVISIONAL` lists what stays unconfirmed.
 
-Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L). The 元号 codes 2 大正, 4 平成, 5 令和 agree
-in both; for 1 and 3 they disagree (K allows 1–4 without naming them; L writes 3 明治, 1 昭和 — the module
-had assumed 1 明治, 3 昭和), so both are read as 昭和: under the other convention they name 明治, a birth
-before 1912-07-30 that no 令和-year report plausibly carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 —
-the values K's 0–2 allows; their meaning is the 源泉徴収票's, unconfirmed) and 年/月/日 without a 元号: the
-year is read in the era that makes it the 年分's year (令和, or 平成31 for 令和元年分).
+Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L; ``G`` names the 年/月/日 columns). The
+元号 codes 2 大正, 4 平成, 5 令和 agree in both; for 1 and 3 they disagree (K allows 1–4 without naming
+them; L writes 3 明治, 1 昭和 — the module had assumed 1 明治, 3 昭和), so both are read as 昭和: under
+the other convention they name 明治, a birth before 1912-07-30 that no 令和-year report plausibly
+carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 — the values K's 0–2 allows; their meaning is the
+源泉徴収票's, unconfirmed) and 年/月/日 without a 元号: the year is read in the era that makes it the
+年分's year (令和, or 平成31 for 令和元年分).
 
 訂正表示 (item 10): eLTAX takes 0 新規, 1 追加, 2 訂正, 3 取消 (K checks 0–3 and L writes "提出区分（新規0, 追加1,
 訂正2, 取消3）"; 板橋区 FAQ: on eLTAX the 個人別明細書's 申告区分/訂正表示 carries 訂正・追加・取消, and a
 correction re-sent as 新規 is counted twice). :data:`CHANGES` maps them to ``ImportLine.change``. The 光ディスク
-媒体 record (A, N) has only "1" 訂正（取消しを含む）/ "0": a media file's "1" is read here as 追加 — the import
-then finds the person already filed and refuses it; nothing is filed silently as a correction.
+媒体 record (A, N) has only "1" 訂正（取消しを含む）/ "0": a media file's "1" is read here as 追加, which the
+ledger refuses for a person the filing already has (:mod:`ledger.domain.person_changes`) — never filed silently
+as a correction. Unconfirmed: whether a 取消 record carries the amounts (it is read and checked like any line).
 
 普通徴収: item 134 is the flag; the reason 普A–普F goes in 摘要 (item 86) on eLTAX (川越市 普通徴収切替理由書の
 記載要領, :data:`SOURCES` ``O``); the record has no item for it. フリガナ (137) is half-width katakana (K: 半角カナ60,
@@ -71,6 +73,8 @@ SOURCES: Final = {
     "I": "板橋区 特別徴収 よくある質問 https://www.city.itabashi.tokyo.jp/faq/tetsuduki/zei/choshu/1061113.html",
     "O": "普通徴収切替理由書の記載要領 (総括表) https://expydoc.com/doc/11153029/",
     "E": "鹿児島市 eLTAXエラーチェック https://www-city-kagoshima-lg-jp.cache.yimg.jp/soumu/zeimu/shiminzei/eltaxerrorcheck.html",
+    "G": "Gozal 給与支払報告書-源泉徴収票の統一CSVの出力 (columns 受給者の生年月日-年/-月/-日, 中途就・退職-年/-月/-日) "
+         "http://help.gozal.co.jp/ja/articles/4621518",
 }
 
 
@@ -126,14 +130,14 @@ CONFIRMED: Final = (
             "line.social_insurance|line.small_enterprise_mutual_aid|line.life_insurance|line.earthquake_insurance|"
             "line.housing_loan_credit|line.pension_insurance_old|line.spouse_income|line.earthquake_old_long_term"),
     Item(44, "受給者の生年月日 元号", "birth.era", "digits1"),
-    *_items(45, "年|月|日", "digits2", "K L", "birth.yy|birth.mm|birth.dd", "受給者の生年月日 "),
+    *_items(45, "年|月|日", "digits2", "K L G", "birth.yy|birth.mm|birth.dd", "受給者の生年月日 "),
     Item(48, "夫あり", "", "text"),
     *_items(49, "未成年者|乙欄適用|本人が特別障害者|本人がその他の障害者|老年者", "flag01", "K L", "|line.otsu|||"),
     Item(54, "寡婦", "widow", "code"), Item(55, "寡夫", "", "flag01"),
     *_items(56, "勤労学生|死亡退職|災害者|外国人", "flag01", "K",
             "line.working_student|line.retired_by_death|line.disaster_victim|line.foreigner"),
     Item(60, "中途就・退職 区分", "midyear.kind", "code", "K"),
-    *_items(61, "年|月|日", "digits2", "K", "midyear.yy|midyear.mm|midyear.dd", "中途就・退職 "),
+    *_items(61, "年|月|日", "digits2", "K G", "midyear.yy|midyear.mm|midyear.dd", "中途就・退職 "),
     *_items(64, "住所又は所在地|国外住所表示|氏名又は名称|給与等の金額|徴収した額|控除した社会保険料の金額|災害者に係る徴収猶予税額",
             "text", "K"),
     *_items(71, "年|月|日", "text", "K", prefix="他の支払者のもとを退職した年月日 "),
