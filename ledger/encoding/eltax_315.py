@@ -19,9 +19,9 @@ read past. :data:`PROVISIONAL` lists what stays unconfirmed.
 
 Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L; ``G`` names the 年/月/日 columns). The
 元号 codes 2 大正, 4 平成, 5 令和 agree in both; for 1 and 3 they disagree (K allows 1–4 without naming
-them; L writes 3 明治, 1 昭和 — the module had assumed 1 明治, 3 昭和), so both are read as 昭和: under
-the other convention they name 明治, a birth before 1912-07-30 that no 令和-year report plausibly
-carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 — the values K's 0–2 allows; their meaning is the
+them; L writes 3 明治, 1 昭和, a scheme ``W`` lists among the 元号コード in use — the module had assumed
+1 明治, 3 昭和), so both are read as 昭和: under the other convention they name 明治, a birth before
+1912-07-30 that no 令和-year report plausibly carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 — the values K's 0–2 allows; their meaning is the
 源泉徴収票's, unconfirmed) and 年/月/日 without a 元号: the year is read in the era that makes it the
 年分's year (令和, or 平成31 for 令和元年分).
 
@@ -73,6 +73,7 @@ SOURCES: Final = {
     "I": "板橋区 特別徴収 よくある質問 https://www.city.itabashi.tokyo.jp/faq/tetsuduki/zei/choshu/1061113.html",
     "O": "普通徴収切替理由書の記載要領 (総括表) https://expydoc.com/doc/11153029/",
     "E": "鹿児島市 eLTAXエラーチェック https://www-city-kagoshima-lg-jp.cache.yimg.jp/soumu/zeimu/shiminzei/eltaxerrorcheck.html",
+    "W": "suikawiki 元号コード (明治3 大正2 昭和1 平成4 令和5 among the schemes) https://wiki.suikawiki.org/n/%E6%98%8E%E5%A4%A7%E6%98%AD$25958",
     "G": "Gozal 給与支払報告書-源泉徴収票の統一CSVの出力 (columns 受給者の生年月日-年/-月/-日, 中途就・退職-年/-月/-日) "
          "http://help.gozal.co.jp/ja/articles/4621518",
 }
@@ -129,7 +130,7 @@ CONFIRMED: Final = (
                 "旧個人年金保険料の金額|配偶者の合計所得|旧長期損害保険料の金額", "yen", "K L",
             "line.social_insurance|line.small_enterprise_mutual_aid|line.life_insurance|line.earthquake_insurance|"
             "line.housing_loan_credit|line.pension_insurance_old|line.spouse_income|line.earthquake_old_long_term"),
-    Item(44, "受給者の生年月日 元号", "birth.era", "digits1"),
+    Item(44, "受給者の生年月日 元号", "birth.era", "digits1", "K L W"),
     *_items(45, "年|月|日", "digits2", "K L G", "birth.yy|birth.mm|birth.dd", "受給者の生年月日 "),
     Item(48, "夫あり", "", "text"),
     *_items(49, "未成年者|乙欄適用|本人が特別障害者|本人がその他の障害者|老年者", "flag01", "K L", "|line.otsu|||"),
