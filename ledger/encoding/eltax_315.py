@@ -73,7 +73,8 @@ SOURCES: Final = {
     "I": "板橋区 特別徴収 よくある質問 https://www.city.itabashi.tokyo.jp/faq/tetsuduki/zei/choshu/1061113.html",
     "O": "普通徴収切替理由書の記載要領 (総括表) https://expydoc.com/doc/11153029/",
     "E": "鹿児島市 eLTAXエラーチェック https://www-city-kagoshima-lg-jp.cache.yimg.jp/soumu/zeimu/shiminzei/eltaxerrorcheck.html",
-    "W": "suikawiki 元号コード (明治3 大正2 昭和1 平成4 令和5 among the schemes) https://wiki.suikawiki.org/n/%E6%98%8E%E5%A4%A7%E6%98%AD$25958",
+    "W": "suikawiki 元号コード (明治3 大正2 昭和1 平成4 令和5 among the schemes) "
+         "https://wiki.suikawiki.org/n/%E6%98%8E%E5%A4%A7%E6%98%AD$25958",
     "G": "Gozal 給与支払報告書-源泉徴収票の統一CSVの出力 (columns 受給者の生年月日-年/-月/-日, 中途就・退職-年/-月/-日) "
          "http://help.gozal.co.jp/ja/articles/4621518",
 }
