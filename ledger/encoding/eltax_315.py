@@ -21,9 +21,9 @@ Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L; ``G`
 元号 codes 2 大正, 4 平成, 5 令和 agree in both; for 1 and 3 they disagree (K allows 1–4 without naming
 them; L writes 3 明治, 1 昭和, a scheme ``W`` lists among the 元号コード in use — the module had assumed
 1 明治, 3 昭和), so both are read as 昭和: under the other convention they name 明治, a birth before
-1912-07-30 that no 令和-year report plausibly carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 — the values K's 0–2 allows; their meaning is the
-源泉徴収票's, unconfirmed) and 年/月/日 without a 元号: the year is read in the era that makes it the
-年分's year (令和, or 平成31 for 令和元年分).
+1912-07-30 that no 令和-year report plausibly carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 —
+the values K's 0–2 allows; their meaning is the 源泉徴収票's, unconfirmed) and 年/月/日 without a 元号:
+the year is read in the era that makes it the 年分's year (令和, or 平成31 for 令和元年分).
 
 訂正表示 (item 10): eLTAX takes 0 新規, 1 追加, 2 訂正, 3 取消 (K checks 0–3 and L writes "提出区分（新規0, 追加1,
 訂正2, 取消3）"; 板橋区 FAQ: on eLTAX the 個人別明細書's 申告区分/訂正表示 carries 訂正・追加・取消, and a
