@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from ledger.errors import ValidationErrors
 from tests.factories import personal
 
 pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "national"
 
 PAYROLL = V2["PAYROLL_REPORT"]
 NAME, KANA, ADDRESS = "高橋 一郎", "ﾀｶﾊｼ ｲﾁﾛｳ", "東京都新宿区西新宿2-8-1"
@@ -292,3 +295,17 @@ def test_on_row_is_told_every_row_and_blank_lines_are_skipped() -> None:
     assert (person["personal_number"], person.get("personal_number_absence")) == (personal(70_001), None)
     [blank] = groups_of(cp932_file(record(i95="")))
     assert blank.lines[0].line["person"]["personal_number_absence"] == "NOT_PROVIDED"
+
+
+def test_the_fixture_file_of_a_head_office_and_its_branch() -> None:
+    """tests/fixtures/national/eltax_315_two_branches.csv (CP932, CRLF, 143 items a record): the 本店 (本支店等区分番号 1)
+    files for its 大阪支店 (2) — two filings, each valid as a v2 PAYROLL_REPORT (網走市 item 3; luca-jp item order)."""
+    with open(FIXTURES / "eltax_315_two_branches.csv", "rb") as f:
+        assert m.sniff(f.readline().decode("cp932"))
+        f.seek(0)
+        groups = list(m.read_groups(text_lines(f, "auto")))
+    assert [(g.header["employer"]["branch_number"], len(g.lines), g.errors) for g in groups] == [("1", 2, []), ("2", 1, [])]
+    leaver = payload(groups[1])["lines"][0]
+    assert (leaver["employment_end"], leaver["collection"], leaver["ordinary_reason"], leaver["municipality_code"]) == (
+        "2025-06-30", "ORDINARY", "LEAVING", "271004")
+    payload(groups[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,8 @@ from ledger.errors import ValidationError
 from tests.factories import personal
 
 pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "national"
 
 CN = "1234567890123"
 NAME, KANA = "高橋　一郎", "ﾀｶﾊｼ ｲﾁﾛｳ"
@@ -206,3 +209,17 @@ def test_a_seventy_plus_employees_personal_number_is_read() -> None:
     line = payload(group)["lines"][0]
     assert (line["person"]["personal_number"], line["remarks"]) == (number, ["AGE_70_PLUS"])
     assert number not in group.key_material
+
+
+def test_the_fixture_file_of_two_offices() -> None:
+    """tests/fixtures/national/SHFD0006.CSV: the 仕様書's example head (64p) with a second 事業所情報, two 算定基礎届 records
+    of different offices and a 賞与支払届 — three filings, each valid as its v2 procedure."""
+    with open(FIXTURES / "SHFD0006.CSV", "rb") as f:
+        assert shfd.sniff(f.readline().decode("cp932"))
+        f.seek(0)
+        groups = list(shfd.read_groups(text_lines(f, "auto"), corporate_number=CN))
+    assert [(g.procedure, g.period, g.header["office"]["office_symbol"], len(g.lines), g.errors) for g in groups] == [
+        ("STANDARD_REMUNERATION", "2025", "01-ｹｲﾄ", 1, []), ("STANDARD_REMUNERATION", "2025", "02-ｵｵｻ", 1, []),
+        ("BONUS_PAYMENT", "2024-12-10", "01-ｹｲﾄ", 1, [])]
+    for group in groups:
+        payload(group)
