@@ -154,7 +154,7 @@ CONFIRMED: Final = (
     Item(91, "16歳未満扶養親族の数", "line.dependants_under_16", "count"),
     Item(92, "国民年金保険料等の金額", "line.national_pension", "yen", "L"),
     Item(93, "非居住者である親族の数", "line.non_resident_relatives", "count", "L"),
-    Item(94, "提出義務者の法人番号", "group.corporate_number", "text", "L"),
+    Item(94, "提出義務者の法人番号", "group.corporate_number", "payer_number", "L"),
     Item(95, "支払を受ける者の個人番号", "person.personal_number", "text", "L"),
     *_items(96, _RELATIVE, "text", "L", prefix="控除対象配偶者 "),
     *(i for k in range(4) for i in _items(100 + 4 * k, _RELATIVE, "text", "L", prefix=f"控除対象扶養親族{k + 1} ")),
@@ -295,6 +295,13 @@ def _value(item: Item, cell: str) -> Any:
         return _number(cell, 2) if cell else None
     if kind == "flag01":
         return _flag01(cell)
+    if kind == "payer_number":
+        # L writes the company's 法人番号 (13 digits); an individual 提出義務者 has a 個人番号 (12) instead:
+        # it is not a corporate number, and stays out of the group and its key (never echoed).
+        if cell and not (_DIGITS.match(cell) and len(cell) in (12, 13)):
+            raise CellError("the 提出義務者's 法人番号 (13 digits) or 個人番号 (12), or blank", "13 digits, 12 digits or blank",
+                            "invalid_reference")
+        return cell if len(cell) == 13 else None
     if kind == "kana":
         if not cell:
             raise CellError("フリガナ is required", "half-width katakana", "required")
@@ -380,12 +387,12 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
 
 
 def _key_cells(cells: list[str]) -> list[str]:
-    return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS]
+    return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS and not (n == 94 and len(c.strip()) == 12)]
 
 
 def _office_key(cells: list[str]) -> tuple[str, ...]:
     """What makes a filing: 法人番号 (94), 年分 (11), 本支店等区分番号 (3), and the rest of the 提出義務者 (2, 4–7)."""
-    return tuple(cells[n - 1].strip() for n in (94, 11, 3, 2, 4, 5, 6, 7))
+    return tuple(cells[n - 1].strip() for n in (94, 11, 3, 2, 4, 5, 6, 7))  # a 12-digit 94 is only compared, never kept
 
 
 def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = None) -> Iterator[ImportGroup]:

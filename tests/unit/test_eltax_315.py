@@ -146,6 +146,14 @@ def test_a_head_office_file_gives_each_branch_its_own_group() -> None:
     assert len({g.idempotency_key("k:") for g in groups}) == 4
 
 
+def test_an_individual_payers_personal_number_is_no_corporate_number() -> None:
+    """Item 94 is the 提出義務者's number — luca-jp writes the company's 法人番号 (13 digits); an individual employer has a
+    12-digit 個人番号 instead, which is neither the group's corporate number nor part of its key material."""
+    number = personal(70_007)
+    [group] = groups_of(cp932_file(record(i94=number, i5="記録 太郎")))
+    assert (group.errors, group.corporate_number) == ([], "") and number not in group.key_material
+
+
 def test_a_leaver_collected_ordinarily_with_the_reason_in_the_remarks() -> None:
     """kyuhou_csv_validator items 60–63 (中途就・退職 区分, 年, 月, 日), 86 摘要, and luca-jp 134 普通徴収: on eLTAX the
     普通徴収 box is set and the 符号 普A–普F goes in 摘要 (普通徴収切替理由書の記載要領, https://expydoc.com/doc/11153029/);
@@ -196,6 +204,7 @@ def test_both_birth_era_conventions_read_showa(era: str) -> None:
     ({"i60": "5"}, "項目60 中途就・退職 区分", "invalid_code"),
     ({"i60": "1", "i61": "06", "i62": "04", "i63": "01"}, "項目61 中途就・退職 年", "invalid_date"),  # not the 年分
     ({"i134": "2"}, "項目134 普通徴収", "invalid_flag"),
+    ({"i94": "12345"}, "項目94 提出義務者の法人番号", "invalid_reference"),
 ])
 def test_cells_not_as_the_layout_says_are_placed_errors(over: dict[str, str], column: str, code: str) -> None:
     """網走市 レコードの作成要領 (年分, 訂正表示, 整理番号1/2; also 国税庁 375 記録要領) and kyuhou_csv_validator
