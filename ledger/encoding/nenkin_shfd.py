@@ -19,6 +19,10 @@ Both begin 様式コード, 都道府県コード, 郡市区符号, 事業所記
 従前の標準報酬月額 is in 千円 (R: 「千円単位4桁」; K divides by 1000); amounts are 円 otherwise; 合計 is 通貨 +
 現物 (the 賞与's rounded down to 1,000円, K), 9,999,999 from 1千万円 on (R, K) — a 合計 the cells contradict is refused.
 
+Choices: 氏名(カナ) (半角カナ) goes to the v2 ``person.kana`` in full width (NFKC), and stands for the name when
+氏名(漢字) is blank (K allows 0 bytes; the v2 name is required); a 70歳以上被用者 without 個人番号 (the 基礎年金番号
+may stand for it) is ``personal_number_absence`` NOT_PROVIDED.
+
 Provisional (one source, or the sources differ): 算定 items 50–51 (パート, 年間平均: K only — R leaves them
 unmeasured); 昇(降)給区分 (19: R writes 1 昇給 / 2 降給, K 0/1 — read past, ``pay_change`` left unset); the
 賞与支払届's item order (K only). The old 4-digit/8-digit codes (``2225``, ``22257041``) are not read.
