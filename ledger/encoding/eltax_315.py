@@ -1,50 +1,54 @@
 """The national 給与支払報告書・源泉徴収票 CSV (法定資料の種類 "315"), read as v2 ``PAYROLL_REPORT`` groups.
 
-Layout: 総務省自治税務局長通知 平成25年11月21日 総税市第49号「個人の住民税の給与支払報告書及び公的年金等
-支払報告書の光ディスク等化について」, record 315 (one CSV record per 支払を受ける者, CP932 — see
-:mod:`ledger.encoding.text_files`). Sources read for this module:
+Layout: 総務省自治税務局長通知 平成25年11月21日 総税市第49号 (光ディスク等, record 315) as eLTAX takes it as a
+CSV (one record per 支払を受ける者, CP932 — :mod:`ledger.encoding.text_files`). The 通知's 別紙 itself was
+not found; each item's position comes from the sources in :data:`SOURCES`, named per item (``Item.source``):
 
-- 網走市「給与支払報告書 光ディスク等提出データ仕様書 レコードの作成要領」
-  https://expydoc.com/doc/7167626/ — items 1–13 (法定資料の種類 … 年分, 住所又は居所, 国外住所表示)
-  with their 記録要領 (訂正表示 "1"/"0"; 年分 in 和暦, 元年分～9年分 as "01"–"09");
-- 国税庁 給与所得の源泉徴収票 (375) レコードの内容及び記録要領 (https://dokumen.tips/documents/fffeeoeee-cci375.html):
-  the same items 1–12 with their 入力文字基準 (整理番号1 半角10文字, 整理番号2 半角13文字, 年分 半角2文字);
-- 帯広市「光ディスク等による給与支払報告書の提出について」 https://expydoc.com/doc/7374485/ — that the
-  record follows 総税市第49号;
-- docsplayer excerpts (https://docsplayer.net/amp/107258758-… , …/23119146-…) naming items 24 老人控除
-  対象配偶者, 25 配偶者特別控除の額, 26–32 控除対象扶養親族の数, 33 障害者の数（特別障害者）.
+- ``A`` 網走市 レコードの作成要領 — items 1–13 with their 記録要領; ``N`` 国税庁 375 記録要領 — the same
+  items 1–12 with their 入力文字基準;
+- ``K`` arakanema/kyuhou_csv_validator — a validator written to the eLTAX「CSVレイアウト仕様書（給与支払報告書）」
+  (2014, 98 items): a name, type and width per item 1–98;
+- ``L`` chumaltd/luca-jp ``jp_payreport.rb`` — code that writes the record for eLTAX today (令和 layout):
+  items 1–55 and 91 as ``K`` has them, 56–90 left as exactly 35 cells ("col90まで"), then 92–143.
 
-**Confirmed positions** (from those pages): items 1–13 (:data:`CONFIRMED`). **Provisional
-positions** (:data:`PROVISIONAL`): every other item this module reads. Their order follows the
-国税庁 法定調書 315 record (氏名 14, 支払金額 17, 給与所得控除後 19, 所得控除の額の合計額 20,
-源泉徴収税額 21, 社会保険料等の金額 36) as recalled, NOT checked against the 通知's 別紙 in this
-session; the items after 44 (生年月日, 中途就・退職, フリガナ, 受給者番号, 提出先市町村コード, 個人番号,
-普通徴収, 法人番号) are placed at 45–54 by this module only, so that a file can be built and read —
-their real item numbers must be taken from the 通知 before this reader is wired to any import.
+So items 1–91 stand on two sources (56–90 on ``K``'s positions and ``L``'s count), 92–143 on ``L`` alone
+(L has 普通徴収 … 指定番号 at 134–140, in the order K had them at 92–98 before the マイナンバー items; widths from K).
+A record has at least :data:`MIN_CELLS` (140) cells; 141–143 (基礎控除の額, 所得金額調整控除額, ひとり親,
+令和2年分〜) are read when present, and later cells (令和7年分's 特定親族 items, the 統一CSV's 作成区分) are
+read past. :data:`PROVISIONAL` lists what stays unconfirmed.
 
-和暦 dates (生年月日, 中途就・退職年月日) are read as one cell of 7 digits, 元号 code + YYMMDD
-(1 明治, 2 大正, 3 昭和, 4 平成, 5 令和) — the 国税庁 法定調書 encoding; also provisional here.
+Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L; ``G`` names the 年/月/日 columns). The
+元号 codes 2 大正, 4 平成, 5 令和 agree in both; for 1 and 3 they disagree (K allows 1–4 without naming
+them; L writes 3 明治, 1 昭和, a scheme ``W`` lists among the 元号コード in use — the module had assumed
+1 明治, 3 昭和), so both are read as 昭和: under the other convention they name 明治, a birth before
+1912-07-30 that no 令和-year report plausibly carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 —
+the values K's 0–2 allows; their meaning is the 源泉徴収票's, unconfirmed) and 年/月/日 without a 元号:
+the year is read in the era that makes it the 年分's year (令和, or 平成31 for 令和元年分).
 
-Choices this module makes where the record says nothing: a blank 個人番号 is given
-``personal_number_absence`` NOT_PROVIDED (the record has no item for the reason, which
-``ledger.domain.forms`` requires); a record whose items 19 and 20 are both blank is
-``year_end_adjusted`` false (国税庁 源泉徴収票の記載要領: no 年末調整, both left blank).
+訂正表示 (item 10): eLTAX takes 0 新規, 1 追加, 2 訂正, 3 取消 (K checks 0–3 and L writes "提出区分（新規0, 追加1,
+訂正2, 取消3）"; 板橋区 FAQ: on eLTAX the 個人別明細書's 申告区分/訂正表示 carries 訂正・追加・取消, and a
+correction re-sent as 新規 is counted twice). :data:`CHANGES` maps them to ``ImportLine.change``. The 光ディスク
+媒体 record (A, N) has only "1" 訂正（取消しを含む）/ "0": a media file's "1" is read here as 追加, which the
+ledger refuses for a person the filing already has (:mod:`ledger.domain.person_changes`) — never filed silently
+as a correction. Unconfirmed: whether a 取消 record carries the amounts (it is read and checked like any line).
 
-Not yet mapped (cells read past, not interpreted): 8–9 提出者 (blank by the layout), 13 国外住所表示
-(read, checked as "0"/"1", not carried: the v2 line has no field for it), 15 役職名, 16 種別,
-18 未払金額, 22 未徴収税額, 23 控除対象配偶者の有無等, 24 老人控除対象配偶者, 25 配偶者特別控除の額,
-26–32 控除対象扶養親族の数, 33–35 障害者の数, 37–43 (小規模企業共済等掛金, 生命保険料・地震保険料の控除額,
-住宅借入金等特別控除等の額, 旧個人年金保険料, 配偶者の合計所得, 旧長期損害保険料), 44 摘要, the spouse's and
-dependants' names and numbers, 住宅借入金 details, and every item after 54.
+普通徴収: item 134 is the flag; the reason 普A–普F goes in 摘要 (item 86) on eLTAX (川越市 普通徴収切替理由書の
+記載要領, :data:`SOURCES` ``O``); the record has no item for it. フリガナ (137) is half-width katakana (K: 半角カナ60,
+必須; L converts to 半角 before writing); other characters are refused (an eLTAX 受付エラー otherwise —
+鹿児島市 eLTAXエラーチェック), and the kana is given to the v2 ``person.kana`` in full width (NFKC).
 
-Public: :data:`FORMAT`, :data:`TITLE`, :data:`LAYOUT`, :func:`sniff`, :func:`read_groups`, and the
-helpers :func:`reiwa_year` and :func:`wareki_date`.
+Choices where the record says nothing: a blank 個人番号 (95) is ``personal_number_absence`` NOT_PROVIDED; items
+19 and 20 both blank is ``year_end_adjusted`` false (国税庁 源泉徴収票の記載要領).
+
+Public: :data:`FORMAT`, :data:`TITLE`, :data:`LAYOUT`, :func:`sniff`, :func:`read_groups`, and the helpers
+:func:`reiwa_year` and :func:`birth_date`.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -56,75 +60,140 @@ from ledger.encoding.import_groups import ImportGroup, ImportLine
 
 FORMAT: Final = "eltax-315"
 TITLE: Final = "給与支払報告書・源泉徴収票 (法定資料の種類 315, 総務省 総税市第49号 layout, CP932)"
-LAYOUT: Final = ("総務省自治税務局長通知 平成25年11月21日 総税市第49号, record 315; 網走市 光ディスク等提出データ仕様書 "
-                 "レコードの作成要領 (https://expydoc.com/doc/7167626/)")
+LAYOUT: Final = ("総務省自治税務局長通知 平成25年11月21日 総税市第49号, record 315 as eLTAX takes it; 網走市 光ディスク等提出データ仕様書 "
+                 "レコードの作成要領 (https://expydoc.com/doc/7167626/), items 14–143 as ledger.encoding.eltax_315.SOURCES gives them")
 RECORD_KIND: Final = "315"
 PROCEDURE: Final = "PAYROLL_REPORT"
+
+SOURCES: Final = {
+    "A": "網走市「給与支払報告書 光ディスク等提出データ仕様書 レコードの作成要領」https://expydoc.com/doc/7167626/",
+    "N": "国税庁 給与所得の源泉徴収票 (375) レコードの内容及び記録要領 https://dokumen.tips/documents/fffeeoeee-cci375.html",
+    "K": "https://github.com/arakanema/kyuhou_csv_validator kyuhou_csv_validator.rb (eLTAX CSVレイアウト仕様書（給与支払報告書）, 2014)",
+    "L": "https://github.com/chumaltd/luca-jp lib/luca_salary/jp_payreport.rb (writes the 315 record for eLTAX)",
+    "I": "板橋区 特別徴収 よくある質問 https://www.city.itabashi.tokyo.jp/faq/tetsuduki/zei/choshu/1061113.html",
+    "O": "普通徴収切替理由書の記載要領 (総括表) https://expydoc.com/doc/11153029/",
+    "E": "鹿児島市 eLTAXエラーチェック https://www-city-kagoshima-lg-jp.cache.yimg.jp/soumu/zeimu/shiminzei/eltaxerrorcheck.html",
+    "W": "suikawiki 元号コード (明治3 大正2 昭和1 平成4 令和5 among the schemes) "
+         "https://wiki.suikawiki.org/n/%E6%98%8E%E5%A4%A7%E6%98%AD$25958",
+    "G": "Gozal 給与支払報告書-源泉徴収票の統一CSVの出力 (columns 受給者の生年月日-年/-月/-日, 中途就・退職-年/-月/-日) "
+         "http://help.gozal.co.jp/ja/articles/4621518",
+}
 
 
 @dataclass(frozen=True)
 class Item:
     number: int  # the layout's 項目番号 (1-based cell position)
     name: str  # the layout's 項目名
-    field: str  # where it goes: "header.<f>", "line.<f>", "person.<f>", "group.<f>", or "" (read past)
-    kind: str  # "text", "yen", "flag01", "wareki", "code", "kind", "year", "digits10", "digits13"
+    field: str  # where it goes: "header.<f>", "line.<f>", "person.<f>", "group.<f>", a special, or "" (read past)
+    kind: str  # text, yen, count, flag01, change, year, kind, digits10, digits13, digits2, code, kana
+    source: str = "K L"  # keys of SOURCES that give this position
 
     @property
     def column(self) -> str:
         return f"項目{self.number} {self.name}"
 
 
-#: Items whose positions the cited pages give (網走市 レコードの作成要領, items 1–13).
-CONFIRMED: Final = (
-    Item(1, "法定資料の種類", "", "kind"),
-    Item(2, "整理番号1", "header.tax_office_reference", "digits10"),
-    Item(3, "本支店等区分番号", "header.branch_number", "text"),
-    Item(4, "提出義務者の住所(居所)又は所在地", "header.address", "text"),
-    Item(5, "提出義務者の氏名又は名称", "header.name", "text"),
-    Item(6, "提出義務者の電話番号", "header.phone", "text"),
-    Item(7, "整理番号2", "header.office_code", "digits13"),
-    Item(8, "提出者の住所又は所在地", "", "text"),
-    Item(9, "提出者の氏名又は名称", "", "text"),
-    Item(10, "訂正表示", "change", "flag01"),
-    Item(11, "年分", "period", "year"),
-    Item(12, "住所又は居所", "person.address", "text"),
-    Item(13, "国外住所表示", "", "flag01"),
-)
-#: Items at positions NOT confirmed by the cited pages (see the module docstring): check them
-#: against the 通知's 別紙 before use.
-PROVISIONAL: Final = (
-    Item(14, "氏名", "person.name", "text"),
-    Item(17, "支払金額", "line.payment_amount", "yen"),
-    Item(19, "給与所得控除後の給与等の金額", "line.income_after_deduction", "yen"),
-    Item(20, "所得控除の額の合計額", "line.total_deductions", "yen"),
-    Item(21, "源泉徴収税額", "line.withholding_tax", "yen"),
-    Item(36, "社会保険料等の金額", "line.social_insurance", "yen"),
-    Item(45, "生年月日", "person.birth_date", "wareki"),
-    Item(46, "中途就・退職区分", "", "code"),  # "1" 就職, "2" 退職, "" neither
-    Item(47, "中途就・退職年月日", "", "wareki"),
-    Item(48, "フリガナ", "person.kana", "text"),
-    Item(49, "受給者番号", "line.employee_number", "text"),
-    Item(50, "提出先市町村コード", "line.municipality_code", "text"),
-    Item(51, "個人番号", "person.personal_number", "text"),
-    Item(52, "普通徴収", "", "flag01"),
-    Item(53, "普通徴収切替理由", "line.ordinary_reason", "code"),  # 普A–普F
-    Item(54, "提出義務者の法人番号", "group.corporate_number", "text"),
-)
-ITEMS: Final = {i.number: i for i in (*CONFIRMED, *PROVISIONAL)}
-#: A record has at least this many cells (the last item this module reads).
-MIN_CELLS: Final = max(ITEMS)
-#: Items about the person (sealed by the ledger): left out of the key material, never echoed.
-PERSON_ITEMS: Final = frozenset(i.number for i in ITEMS.values() if i.field.startswith("person.")) | {13, 47}
+def _items(first: int, names: str, kind: str, source: str, fields: str = "", prefix: str = "") -> tuple[Item, ...]:
+    """Consecutive items from ``first``: names (and fields) separated by ``|``, each after ``prefix``."""
+    targets = fields.split("|") if fields else [""] * len(names.split("|"))
+    return tuple(Item(first + i, prefix + n, f, kind, source)
+                 for i, (n, f) in enumerate(zip(names.split("|"), targets, strict=True)))
 
-#: 元号 codes → the Gregorian year of their 元年.
-#: 元号 code of the record → era (ledger.domain.wareki).
-ERAS: Final = {"1": "明治", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"}
+
+_RELATIVE = "カナ|氏名|区分|個人番号"
+#: Every item whose position a source gives (see the module docstring and SOURCES).
+CONFIRMED: Final = (
+    Item(1, "法定資料の種類", "", "kind", "A N K L"),
+    Item(2, "整理番号1", "header.tax_office_reference", "digits10", "A N K L"),
+    Item(3, "本支店等区分番号", "header.branch_number", "text", "A N K L"),
+    Item(4, "提出義務者の住所(居所)又は所在地", "header.address", "text", "A N K L"),
+    Item(5, "提出義務者の氏名又は名称", "header.name", "text", "A N K L"),
+    Item(6, "提出義務者の電話番号", "header.phone", "text", "A N K L"),
+    Item(7, "整理番号2", "header.office_code", "digits13", "A N K L"),
+    Item(8, "提出者の住所又は所在地", "", "text", "A N K L"),
+    Item(9, "提出者の氏名又は名称", "", "text", "A N K L"),
+    Item(10, "訂正表示", "change", "change", "A N K L I"),
+    Item(11, "年分", "period", "year", "A N K L"),
+    Item(12, "住所又は居所", "person.address", "text", "A N K L"),
+    Item(13, "国外住所表示", "", "flag01", "A K L"),
+    Item(14, "氏名", "person.name", "text"), Item(15, "役職名", "line.title", "text"), Item(16, "種別", "line.category", "text"),
+    Item(17, "支払金額", "line.payment_amount", "yen"), Item(18, "未払金額", "", "yen"),
+    Item(19, "給与所得控除後の給与等の金額", "line.income_after_deduction", "yen"),
+    Item(20, "所得控除の額の合計額", "line.total_deductions", "yen"), Item(21, "源泉徴収税額", "line.withholding_tax", "yen"),
+    Item(22, "未徴収税額", "", "yen"), Item(23, "控除対象配偶者の有無等", "", "code"),
+    Item(24, "老人控除対象配偶者", "line.spouse_elderly", "flag01"), Item(25, "配偶者(特別)控除の額", "line.spouse_deduction", "yen"),
+    *_items(26, "特定 主|特定 従|老人 主|老人 上の内訳|老人 従|その他 主|その他 従", "count", "K L",
+            "line.dependants_specific||line.dependants_elderly|line.dependants_elderly_cohabiting||line.dependants_other|",
+            "控除対象扶養親族の数 "),
+    *_items(33, "特別障害者|上の内訳|その他", "count", "K L",
+            "line.disabled_special|line.disabled_special_cohabiting|line.disabled_other", "障害者の数 "),
+    *_items(36, "社会保険料等の金額|上の内訳 小規模企業共済等掛金|生命保険料の控除額|地震保険料の控除額|住宅借入金等特別控除等の額|"
+                "旧個人年金保険料の金額|配偶者の合計所得|旧長期損害保険料の金額", "yen", "K L",
+            "line.social_insurance|line.small_enterprise_mutual_aid|line.life_insurance|line.earthquake_insurance|"
+            "line.housing_loan_credit|line.pension_insurance_old|line.spouse_income|line.earthquake_old_long_term"),
+    Item(44, "受給者の生年月日 元号", "birth.era", "digits1", "K L W"),
+    *_items(45, "年|月|日", "digits2", "K L G", "birth.yy|birth.mm|birth.dd", "受給者の生年月日 "),
+    Item(48, "夫あり", "", "text"),
+    *_items(49, "未成年者|乙欄適用|本人が特別障害者|本人がその他の障害者|老年者", "flag01", "K L", "|line.otsu|||"),
+    Item(54, "寡婦", "widow", "code"), Item(55, "寡夫", "", "flag01"),
+    *_items(56, "勤労学生|死亡退職|災害者|外国人", "flag01", "K",
+            "line.working_student|line.retired_by_death|line.disaster_victim|line.foreigner"),
+    Item(60, "中途就・退職 区分", "midyear.kind", "code", "K"),
+    *_items(61, "年|月|日", "digits2", "K G", "midyear.yy|midyear.mm|midyear.dd", "中途就・退職 "),
+    *_items(64, "住所又は所在地|国外住所表示|氏名又は名称|給与等の金額|徴収した額|控除した社会保険料の金額|災害者に係る徴収猶予税額",
+            "text", "K"),
+    *_items(71, "年|月|日", "text", "K", prefix="他の支払者のもとを退職した年月日 "),
+    *_items(74, "年|月|日", "text", "K", prefix="住宅借入金等特別控除等適用家屋居住年月日(1回目) "),
+    Item(77, "住宅借入金等特別控除適用数", "line.housing_loan_count", "count", "K"),
+    *_items(78, "住宅借入金等特別控除可能額|住宅借入金等特別控除区分(1回目)|住宅借入金等の額(1回目)", "text", "K"),
+    *_items(81, "年|月|日", "text", "K", prefix="住宅借入金等特別控除等適用家屋居住年月日(2回目) "),
+    *_items(84, "住宅借入金等特別控除区分(2回目)|住宅借入金等の額(2回目)", "text", "K"),
+    Item(86, "摘要", "line.remarks", "text", "K"),
+    *_items(87, "新生命保険料の金額|旧生命保険料の金額|介護医療保険料の金額|新個人年金保険料の金額", "yen", "K",
+            "line.life_insurance_new|line.life_insurance_old|line.care_medical_insurance|line.pension_insurance_new"),
+    Item(91, "16歳未満扶養親族の数", "line.dependants_under_16", "count"),
+    Item(92, "国民年金保険料等の金額", "line.national_pension", "yen", "L"),
+    Item(93, "非居住者である親族の数", "line.non_resident_relatives", "count", "L"),
+    Item(94, "提出義務者の法人番号", "group.corporate_number", "payer_number", "L"),
+    Item(95, "支払を受ける者の個人番号", "person.personal_number", "text", "L"),
+    *_items(96, _RELATIVE, "text", "L", prefix="控除対象配偶者 "),
+    *(i for k in range(4) for i in _items(100 + 4 * k, _RELATIVE, "text", "L", prefix=f"控除対象扶養親族{k + 1} ")),
+    *(i for k in range(4) for i in _items(116 + 4 * k, _RELATIVE, "text", "L", prefix=f"16歳未満扶養親族{k + 1} ")),
+    *_items(132, "5人目以降の控除対象扶養親族|5人目以降の16歳未満扶養親族", "text", "L"),
+    Item(134, "普通徴収", "collection", "flag01", "L K"), Item(135, "青色専従者", "", "flag01", "L K"),
+    Item(136, "条約免除", "", "flag01", "L K"), Item(137, "支払を受ける者のフリガナ", "person.kana", "kana", "L K E"),
+    Item(138, "受給者番号", "line.employee_number", "text", "L K"),
+    Item(139, "提出先市町村コード", "line.municipality_code", "text", "L K"), Item(140, "指定番号", "", "text", "L K"),
+    Item(141, "基礎控除の額", "line.basic_deduction", "yen", "L"), Item(142, "所得金額調整控除額", "line.income_adjustment", "yen", "L"),
+    Item(143, "ひとり親", "line.single_parent", "flag01", "L"),
+)
+#: What no source confirms (positions are all sourced; these are meanings and encodings).
+PROVISIONAL: Final = {
+    23: "控除対象配偶者の有無等: K allows 0–4 without naming the codes — read past",
+    44: "元号 codes 1 and 3: L writes 3 明治, 1 昭和; K only bounds them (1–4) — both read as 昭和 (see the module)",
+    60: "中途就・退職 区分 1 就職, 2 退職: K allows 0–2; the meaning is the 源泉徴収票's, not read in a source",
+    61: "中途就・退職 年 carries no 元号: read in the era that makes it the 年分's year",
+    92: "items 92–143 stand on one source (L)",
+}
+ITEMS: Final = {i.number: i for i in CONFIRMED}
+#: Cells a record has at least: through 140 指定番号 (令和元年分 has no 141–143).
+MIN_CELLS: Final = 140
+#: Items about a person (sealed by the ledger, or a relative's): left out of the key material, never echoed.
+PERSON_ITEMS: Final = frozenset({12, 13, 14, 44, 45, 46, 47, *range(95, 134), 137})
+
+#: 元号 code of 44 → era (both conventions read 1 and 3 as 昭和; see the module docstring).
+BIRTH_ERAS: Final = {"1": "昭和", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"}
 REIWA_FIRST: Final = wareki.gregorian_year("令和", 1)
-#: 普通徴収切替理由 符号 → ledger.domain.forms.ORDINARY_REASONS.
-ORDINARY: Final = {"普A": "FEW_EMPLOYEES", "普B": "SPECIAL_ELSEWHERE", "普C": "LOW_PAY", "普D": "IRREGULAR_PAY",
-                   "普E": "FAMILY_WORKER", "普F": "LEAVING"}
+#: 訂正表示 (eLTAX: 0 新規, 1 追加, 2 訂正, 3 取消) → ImportLine.change.
+CHANGES: Final = {"0": None, "1": None, "2": "CORRECT", "3": "CANCEL"}
+#: 普通徴収切替理由 符号 (in 摘要) → ledger.domain.forms.ORDINARY_REASONS.
+ORDINARY: Final = {"A": "FEW_EMPLOYEES", "B": "SPECIAL_ELSEWHERE", "C": "LOW_PAY", "D": "IRREGULAR_PAY",
+                   "E": "FAMILY_WORKER", "F": "LEAVING"}
 
 _DIGITS = re.compile(r"^[0-9]+$")
+_ORDINARY_CODE = re.compile(r"普\s*([A-F])")
+#: フリガナ: JIS X 0201 katakana (半角カナ, U+FF61–U+FF9F) and the space between family and given name.
+_HALF_KANA = re.compile(r"^[\uff61-\uff9f ]+$")
 
 
 class CellError(ValueError):
@@ -151,19 +220,24 @@ def reiwa_year(cell: str, today: date | None = None) -> str:
     return str(year)
 
 
-def wareki_date(cell: str) -> str:
-    """A 和暦 date, 元号 code + YYMMDD (7 digits, e.g. 3600714 = 昭和60年7月14日) → ISO date."""
-    if not (len(cell) == 7 and _DIGITS.match(cell)) or cell[0] not in ERAS or cell[1:3] == "00":
-        raise CellError("a 和暦 date is 7 digits: 元号 code (1 明治 … 5 令和) and YYMMDD", "7 digits GYYMMDD", "invalid_date")
-    try:
-        return wareki.to_date(ERAS[cell[0]], cell[1:]).isoformat()
-    except ValueError:
-        raise CellError("not a calendar date", "7 digits GYYMMDD naming a real date", "invalid_date") from None
+def birth_date(era: str, yy: str, mm: str, dd: str) -> str:
+    """受給者の生年月日, items 44–47 (元号 code, 年, 月, 日) → ISO date; ValueError if it is no date of that era."""
+    if era not in BIRTH_ERAS:
+        raise CellError("元号 is 1–5", "one of 1, 2, 3, 4, 5", "invalid_era")
+    return wareki.to_date(BIRTH_ERAS[era], yy + mm + dd).isoformat()
 
 
-def _yen(cell: str) -> int:
-    if not _DIGITS.match(cell):
-        raise CellError("an amount is whole yen in digits", "digits (whole yen)", "invalid_amount")
+def midyear_date(yy: str, mm: str, dd: str, year: int) -> str:
+    """中途就・退職 年月日 (no 元号) in the 年分 ``year`` → ISO date: 令和, or 平成 for early 2019."""
+    for era in ("令和", "平成"):
+        if wareki.gregorian_year(era, int(yy)) == year:
+            return wareki.to_date(era, yy + mm + dd).isoformat()
+    raise ValueError(f"year {yy} is not the 年分 {year} in 令和 or 平成")
+
+
+def _number(cell: str, width: int | None = None) -> int:
+    if not _DIGITS.match(cell) or (width is not None and len(cell) > width):
+        raise CellError("a number in digits", f"digits{f' (at most {width})' if width else ''}", "invalid_amount")
     return int(cell)
 
 
@@ -174,8 +248,9 @@ def _flag01(cell: str) -> bool:
 
 
 def _error(row: int, item: Item | None, message: str, expected: str, got: Any, code: str) -> dict[str, Any]:
-    field = item.field.split(".")[-1] if item and item.field else (item.name if item else "row")
-    return {"row": row, "column": item.column if item else "row", "field": field, "message": message,
+    field = item.field.split(".")[-1] if item and "." in item.field else (item.name if item else "row")
+    column = item.column if item else "row"
+    return {"row": row, "column": column, "field": field, "message": f"row {row}, {column}: {message}",
             "expected": expected, "got": _got(item, got), "code": code}
 
 
@@ -185,73 +260,124 @@ def _got(item: Item | None, got: Any) -> Any:
     if got is None or not isinstance(got, str):
         return got
     if item is not None and item.number in PERSON_ITEMS:
-        return f"{len(got)} characters (not shown: an item about the person)"
+        return f"{len(got)} characters (not shown: an item about a person)"
     if not got.isascii():
         return f"{len(got)} characters (not shown: not ASCII)"
     return shown(got, item.field.split(".")[-1] if item and item.field else None)
+
+
+def _value(item: Item, cell: str) -> Any:
+    kind = item.kind
+    if kind == "kind":
+        if cell != RECORD_KIND:
+            raise CellError("every record of this file is 法定資料の種類 315", '"315"', "wrong_record_kind")
+        return cell
+    if kind == "change":
+        if cell not in CHANGES:
+            raise CellError("訂正表示 is 0 新規, 1 追加, 2 訂正 or 3 取消", "one of 0, 1, 2, 3", "invalid_flag")
+        return cell
+    if kind == "year":
+        return reiwa_year(cell)
+    if kind in ("digits10", "digits13"):
+        width = int(kind[6:])
+        if cell and not (len(cell) == width and _DIGITS.match(cell)):
+            raise CellError(f"{item.name} is the {width}-digit number the 税務署 gave, or blank", f"{width} digits or blank",
+                            "invalid_reference")
+        return cell or None
+    if kind in ("digits1", "digits2"):
+        width = int(kind[6:])
+        if cell and not (len(cell) == width and _DIGITS.match(cell)):
+            raise CellError(f"{width} digit(s)", f"{width} digit(s)", "invalid_date")
+        return cell or None
+    if kind == "yen":
+        return _number(cell, 10) if cell else None
+    if kind == "count":
+        return _number(cell, 2) if cell else None
+    if kind == "flag01":
+        return _flag01(cell)
+    if kind == "payer_number":
+        # L writes the company's 法人番号 (13 digits); an individual 提出義務者 has a 個人番号 (12) instead:
+        # it is not a corporate number, and stays out of the group and its key (never echoed).
+        if cell and not (_DIGITS.match(cell) and len(cell) in (12, 13)):
+            raise CellError("the 提出義務者's 法人番号 (13 digits) or 個人番号 (12), or blank", "13 digits, 12 digits or blank",
+                            "invalid_reference")
+        return cell if len(cell) == 13 else None
+    if kind == "kana":
+        if not cell:
+            raise CellError("フリガナ is required", "half-width katakana", "required")
+        if not _HALF_KANA.match(cell):
+            raise CellError("フリガナ is half-width katakana (JIS X 0201, 半角カナ) and spaces; other characters are an eLTAX 受付エラー",
+                            "half-width katakana (U+FF61–U+FF9F) and spaces", "invalid_kana")
+        return unicodedata.normalize("NFKC", cell)  # the v2 person.kana is full-width
+    return cell or None
 
 
 def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One record → {"header", "line", "person", "change", "period", "corporate_number"} and errors."""
     errors: list[dict[str, Any]] = []
     out: dict[str, Any] = {"header": {}, "line": {}, "person": {}, "change": None, "period": None, "corporate_number": ""}
+    parts: dict[str, dict[str, Any]] = {"birth": {}, "midyear": {}}
     values: dict[int, Any] = {}
+    failed: set[int] = set()
+
+    def fail(item: Item, e: CellError, got: Any) -> None:
+        failed.add(item.number)
+        errors.append(_error(number, item, str(e), e.expected, got, e.code))
+
     for item in ITEMS.values():
+        if item.number > len(cells):
+            continue  # 141–143 are absent before 令和2年分
         cell = cells[item.number - 1].strip()
         try:
-            if item.kind == "kind":
-                if cell != RECORD_KIND:
-                    raise CellError("every record of this file is 法定資料の種類 315", '"315"', "wrong_record_kind")
-                value: Any = cell
-            elif item.kind == "year":
-                value = reiwa_year(cell)
-            elif item.kind in ("digits10", "digits13"):
-                width = int(item.kind[6:])
-                if cell and not (len(cell) == width and _DIGITS.match(cell)):
-                    raise CellError(f"{item.name} is the {width}-digit number the 税務署 gave, or blank", f"{width} digits or blank",
-                                    "invalid_reference")
-                value = cell or None
-            elif item.kind == "yen":
-                value = _yen(cell) if cell else None
-            elif item.kind == "flag01":
-                value = _flag01(cell)
-            elif item.kind == "wareki":
-                value = wareki_date(cell) if cell else None
-            else:
-                value = cell or None
+            value = _value(item, cell)
         except CellError as e:
-            errors.append(_error(number, item, f"row {number}, {item.column}: {e}", e.expected, cell, e.code))
+            fail(item, e, cell)
             continue
         values[item.number] = value
         where, _, name = item.field.partition(".")
         if where in ("header", "line", "person") and value is not None:
             out[where][name] = value
+        elif where in parts:
+            parts[where][name] = value
         elif where == "group" and value is not None:
             out[name] = value
         elif item.field == "change":
-            out["change"] = "CORRECT" if value else None
+            out["change"] = CHANGES[value]
         elif item.field == "period":
             out["period"] = value
-    # 中途就・退職 (items 46–47, provisional): 1 就職 → employment_start, 2 退職 → employment_end.
-    kind, when = values.get(46), values.get(47)
-    if kind not in (None, "1", "2"):
-        errors.append(_error(number, ITEMS[46], f"row {number}, {ITEMS[46].column}: 1 (就職), 2 (退職) or blank",
-                             '"1", "2" or blank', kind, "invalid_code"))
-    elif kind and when is None and 47 in values:
-        errors.append(_error(number, ITEMS[47], f"row {number}, {ITEMS[47].column}: a 中途就・退職 needs its date",
-                             "7 digits GYYMMDD", None, "required"))
-    elif kind:
-        out["line"]["employment_start" if kind == "1" else "employment_end"] = when
-    # 普通徴収 (items 52–53, provisional).
-    reason = out["line"].pop("ordinary_reason", None)
-    if values.get(52):
+    birth = parts["birth"]
+    if any(birth.values()) and not failed & {44, 45, 46, 47}:
+        try:
+            if not all(birth.get(k) for k in ("era", "yy", "mm", "dd")):
+                raise CellError("items 44–47 are given together", "元号, 年, 月 and 日", "invalid_date")
+            out["person"]["birth_date"] = birth_date(birth["era"], birth["yy"], birth["mm"], birth["dd"])
+        except CellError as e:
+            fail(ITEMS[44], e, None)
+        except ValueError:
+            fail(ITEMS[44], CellError("items 44–47 name no date of that era", "a real date in 元号 + YYMMDD", "invalid_date"), None)
+    mid = parts["midyear"]
+    kind = mid.get("kind")
+    if kind not in (None, "0", "1", "2"):
+        fail(ITEMS[60], CellError("1 (就職), 2 (退職), 0 or blank", '"1", "2", "0" or blank', "invalid_code"), kind)
+    elif kind in ("1", "2") and not failed & {61, 62, 63}:
+        try:
+            if not (mid.get("yy") and mid.get("mm") and mid.get("dd")) or out["period"] is None:
+                raise ValueError("incomplete")
+            when = midyear_date(mid["yy"], mid["mm"], mid["dd"], int(out["period"]))
+            out["line"]["employment_start" if kind == "1" else "employment_end"] = when
+        except ValueError:
+            fail(ITEMS[61], CellError("a 中途就・退職 needs its 年月日 (items 61–63), a date in the 年分's year",
+                                      "年, 月, 日 of a date in the 年分", "invalid_date"), None)
+    if values.get(54) not in (None, "0", "1", "2"):
+        fail(ITEMS[54], CellError("寡婦 is 0, 1 or 2", '"0", "1", "2" or blank', "invalid_flag"), values[54])
+    elif values.get(54) in ("1", "2"):
+        out["line"]["widow"] = True
+    # 普通徴収 (134) with its 符号 普A–普F in 摘要 (86): 普通徴収切替理由書の記載要領 (SOURCES "O").
+    if values.get(134):
         out["line"]["collection"] = "ORDINARY"
-    if reason is not None:
-        if reason not in ORDINARY:
-            errors.append(_error(number, ITEMS[53], f"row {number}, {ITEMS[53].column}: one of 普A–普F", "普A–普F",
-                                 reason, "invalid_choice"))
-        else:
-            out["line"]["ordinary_reason"] = ORDINARY[reason]
+        found = _ORDINARY_CODE.search(unicodedata.normalize("NFKC", out["line"].get("remarks") or ""))
+        if found:
+            out["line"]["ordinary_reason"] = ORDINARY[found.group(1)]
     # A slip without 年末調整 leaves both amounts blank (国税庁 源泉徴収票の記載要領).
     if "income_after_deduction" not in out["line"] and "total_deductions" not in out["line"]:
         out["line"]["year_end_adjusted"] = False
@@ -261,12 +387,18 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
 
 
 def _key_cells(cells: list[str]) -> list[str]:
-    return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS]
+    return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS and not (n == 94 and len(c.strip()) == 12)]
+
+
+def _office_key(cells: list[str]) -> tuple[str, ...]:
+    """What makes a filing: 法人番号 (94), 年分 (11), 本支店等区分番号 (3), and the rest of the 提出義務者 (2, 4–7)."""
+    return tuple(cells[n - 1].strip() for n in (94, 11, 3, 2, 4, 5, 6, 7))  # a 12-digit 94 is only compared, never kept
 
 
 def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = None) -> Iterator[ImportGroup]:
-    """The file's records as :class:`ImportGroup` s, one per consecutive run of rows of one payer
-    (items 2–7, 54) and 年分 (item 11). ``lines`` are decoded text lines (:func:`text_lines`)."""
+    """The file's records as :class:`ImportGroup` s, one per consecutive run of rows of one 給与支払事務所:
+    a 本店 filing for its 支店 gives each 本支店等区分番号 (item 3) its own group, the number in
+    ``header["employer"]["branch_number"]``. ``lines`` are decoded text lines (:func:`text_lines`)."""
     current: ImportGroup | None = None
     current_key: tuple[str, ...] | None = None
     key_rows: list[Any] = []
@@ -283,18 +415,17 @@ def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = Non
             continue
         if len(cells) < MIN_CELLS or cells[0].strip() != RECORD_KIND:
             if len(cells) < MIN_CELLS:
-                err = _error(number, None, f"row {number} has {len(cells)} cells: a 315 record has at least {MIN_CELLS}",
+                err = _error(number, None, f"{len(cells)} cells: a 315 record has at least {MIN_CELLS}",
                              f"at least {MIN_CELLS} cells", f"{len(cells)} cells", "too_few_cells")
             else:
-                err = _error(number, ITEMS[1], f"row {number}, {ITEMS[1].column}: every record of this file is 315",
-                             '"315"', cells[0].strip(), "wrong_record_kind")
+                err = _error(number, ITEMS[1], "every record of this file is 315", '"315"', cells[0].strip(), "wrong_record_kind")
             if current is None:
                 current = ImportGroup("", PROCEDURE, "", {"employer": {}}, number)
                 current_key = None
             current.errors.append(err)
             key_rows.append((number, "unreadable"))
             continue
-        key = tuple(cells[n - 1].strip() for n in (2, 3, 4, 5, 6, 7, 11, 54))
+        key = _office_key(cells)
         if current is None or key != current_key:
             done = close()
             if done is not None:
