@@ -192,8 +192,9 @@ ORDINARY: Final = {"A": "FEW_EMPLOYEES", "B": "SPECIAL_ELSEWHERE", "C": "LOW_PAY
 
 _DIGITS = re.compile(r"^[0-9]+$")
 _ORDINARY_CODE = re.compile(r"普\s*([A-F])")
-#: フリガナ: JIS X 0201 katakana (半角カナ, U+FF61–U+FF9F) and the space between family and given name.
-_HALF_KANA = re.compile(r"^[\uff61-\uff9f ]+$")
+#: フリガナ: JIS X 0201 katakana (半角カナ ･ｦ–ﾟ, U+FF65–U+FF9F) and the space between family and given name — not
+#: the JIS X 0201 punctuation ｡｢｣､ (U+FF61–FF64), which is no kana (the v2 person.kana refuses it: E14).
+_HALF_KANA = re.compile(r"^[\uff65-\uff9f ]+$")
 
 
 class CellError(ValueError):
@@ -307,7 +308,7 @@ def _value(item: Item, cell: str) -> Any:
             raise CellError("フリガナ is required", "half-width katakana", "required")
         if not _HALF_KANA.match(cell):
             raise CellError("フリガナ is half-width katakana (JIS X 0201, 半角カナ) and spaces; other characters are an eLTAX 受付エラー",
-                            "half-width katakana (U+FF61–U+FF9F) and spaces", "invalid_kana")
+                            "half-width katakana (U+FF65–U+FF9F) and spaces", "invalid_kana")
         return unicodedata.normalize("NFKC", cell)  # the v2 person.kana is full-width
     return cell or None
 
