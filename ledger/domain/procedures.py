@@ -480,22 +480,34 @@ def _one_line_per_person(key: str, lines: Sequence[dict[str, Any] | None]) -> li
     """A filing has one line per person: the 個人別明細書 of a 給与支払報告書 and the 源泉徴収票 are
     made per recipient (地方税法第317条の6第1項, 所得税法第226条第1項), the 算定基礎届 and 賞与支払届
     per insured person (厚生年金保険法第27条, 健康保険法第48条), the 賃金台帳 per worker (労働基準法第108条).
-    A second line with the same key is refused, naming both lines."""
+    A second line with the same key is refused, naming both lines — and so is a second line with the
+    same 個人番号 under another key: one person has one number (番号法第7条第1項), so two lines with
+    it are one person filed twice (the number is never echoed: the error names the other line)."""
     first: dict[Any, int] = {}
+    numbers: dict[str, int] = {}
     out = []
     for number, line in enumerate(lines, start=1):
         if line is None:  # not reached: the rule runs once every line is clean
             continue
         value = line[key]
+        personal = (line.get("person") or {}).get("personal_number")
         if value in first:
             out.append(ValidationError(
                 f"line {number}: {key} is the same as on line {first[value]}: a filing has one line per person "
                 f"(put a person's amounts on one line)", field=f"lines[{number}].{key}",
                 expected=f"a {key} no other line has", got=f"the {key} of line {first[value]}", code="duplicate_person"))
-            if len(out) >= MAX_ERRORS:
-                break
+        elif personal is not None and personal in numbers:
+            out.append(ValidationError(
+                f"line {number}: the personal number is the same as on line {numbers[personal]}, under another {key}: "
+                "one person has one 個人番号 — check which line's number is wrong, or put the person on one line",
+                field=f"lines[{number}].person.personal_number", expected="a personal number no other line has",
+                got=f"the personal number of line {numbers[personal]}", code="duplicate_personal_number"))
         else:
             first[value] = number
+            if personal is not None:
+                numbers[personal] = number
+        if len(out) >= MAX_ERRORS:
+            break
     return out
 
 

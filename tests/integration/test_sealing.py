@@ -26,7 +26,7 @@ def _keys() -> LocalKeyring:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=20))
+@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=20, unique=True))  # one number per person
 def test_sealed_personal_numbers_open_only_with_their_key_and_place(seeds: list[int]) -> None:
     keys = _keys()
     sealer = Sealer(keys, REGISTRY)

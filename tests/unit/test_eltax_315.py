@@ -87,7 +87,7 @@ def test_a_cp932_file_round_trips_to_a_valid_v2_payroll_report() -> None:
     """網走市 レコードの作成要領: 年分 in 和暦 ("07" = 令和7 = 2025); the 提出義務者 items 2–7 make the employer;
     kyuhou_csv_validator / luca-jp: 生年月日 in four cells (44 元号, 45 年, 46 月, 47 日), the counts 26–35 and 91,
     法人番号 94, 個人番号 95, フリガナ 137 (半角), 受給者番号 138, 提出先市町村コード 139, 基礎控除の額 141."""
-    [group] = groups_of(cp932_file(record(), record(i138="E2", i14="高橋 二郎")))
+    [group] = groups_of(cp932_file(record(), record(i138="E2", i14="高橋 二郎", i95=personal(70_002))))
     assert group.errors == []
     assert (group.procedure, group.period, group.corporate_number, group.first_row) == ("PAYROLL_REPORT", "2025", CN, 1)
     assert group.header == {"employer": {"tax_office_reference": "0123456789", "branch_number": "1", "name": "株式会社記録",

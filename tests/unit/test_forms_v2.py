@@ -209,7 +209,9 @@ def payroll_lines(draw: Any) -> dict[str, Any]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(payroll_lines(), min_size=1, max_size=5, unique_by=lambda line: line["employee_number"]), st.booleans())
+@given(st.lists(payroll_lines(), min_size=1, max_size=5, unique_by=(lambda line: line["employee_number"],
+                                                                  lambda line: line["person"].get("personal_number") or id(line))),
+       st.booleans())
 def test_a_v2_payload_comes_back_as_it_was_validated_through_sealing_avro_and_unsealing(lines: list[dict[str, Any]], reveal: bool) -> None:
     payload = validate_payload(PAYROLL, report(*lines))
     sealer = Sealer(Keys(), REGISTRY)  # type: ignore[arg-type]
@@ -227,11 +229,14 @@ def test_a_v2_payload_comes_back_as_it_was_validated_through_sealing_avro_and_un
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(payroll_lines(), min_size=1, max_size=3, unique_by=lambda line: line["employee_number"]))
+@given(st.lists(payroll_lines(), min_size=1, max_size=3, unique_by=(lambda line: line["employee_number"],
+                                                                      lambda line: line["person"].get("personal_number") or id(line))))
 def test_a_sealed_person_moved_to_another_line_does_not_authenticate(lines: list[dict[str, Any]]) -> None:
     from ledger.errors import IntegrityError
 
-    again = [{**line, "employee_number": "D" + line["employee_number"][:19]} for line in lines]  # the same persons, other keys
+    # The same persons under other keys — without their numbers, since one 個人番号 is on one line only.
+    again = [{**line, "employee_number": "D" + line["employee_number"][:19],
+              "person": {**line["person"], "personal_number": None, "personal_number_absence": "NOT_PROVIDED"}} for line in lines]
     payload = validate_payload(PAYROLL, report(*lines, *again))
     sealer = Sealer(Keys(), REGISTRY)  # type: ignore[arg-type]
     stored, key_id = sealer.seal(PAYROLL, payload, "scope", "sub-1")
@@ -374,14 +379,16 @@ def test_a_filing_has_one_line_per_person() -> None:
     """The 個人別明細書 is made per recipient (地方税法第317条の6第1項) and the 賞与支払届 per insured
     person (厚生年金保険法第27条: 報酬月額及び賞与額 of each 被保険者): a second line with the same 受給者番号 / 被保険者整理番号 is
     refused, on the second line — the key a person-level correction will name."""
-    assert errors(PAYROLL, report(slip(), slip(employee_number="E2"), slip())) == [("lines[3].employee_number", "duplicate_person")]
+    other = person(personal_number=personal(70_030))
+    assert errors(PAYROLL, report(slip(), slip(employee_number="E2", person=other), slip())) == [
+        ("lines[3].employee_number", "duplicate_person")]
     payload = {"office": office(), "lines": [bonus_line(), bonus_line(insured_number=13), bonus_line(insured_number=13)]}
     with pytest.raises(ValidationErrors) as err:
         validate_payload(BONUS, payload, "2026-06-30")
     [e] = err.value.errors
     assert (e.field, e.code, e.got, e.expected) == ("lines[3].insured_number", "duplicate_person", "the insured_number of line 2",
                                                     "a insured_number no other line has")
-    assert len(validate_payload(PAYROLL, report(slip(), slip(employee_number="E2")))["lines"]) == 2
+    assert len(validate_payload(PAYROLL, report(slip(), slip(employee_number="E2", person=other)))["lines"]) == 2
     assert {code: V2[code].person_key for code in ("PAYROLL_REPORT", "WITHHOLDING_SLIP", "STANDARD_REMUNERATION", "BONUS_PAYMENT",
                                                      "WAGE_LEDGER")} == {
         "PAYROLL_REPORT": "employee_number", "WITHHOLDING_SLIP": "employee_number", "STANDARD_REMUNERATION": "insured_number",
@@ -467,3 +474,20 @@ def test_furigana_is_full_width_katakana_for_the_employee_and_each_relative() ->
     with pytest.raises(ValidationErrors) as err:
         validate_payload(PAYROLL, report(slip(person=person(kana="ヤマダ太郎"))))
     assert err.value.errors[0].got == "a kanji at position 4"  # what kind, never the character (it is part of a name)
+
+
+def test_one_personal_number_on_two_lines_is_one_person_filed_twice() -> None:
+    """番号法第7条第1項: 市町村長は…個人番号を指定し — one number per person; the 個人別明細書 is per recipient
+    (地方税法第317条の6第1項). Two 受給者番号 with one 個人番号 is one person twice; the number is not echoed."""
+    same = personal(70_020)
+    lines = [slip(employee_number="E1", person=person(personal_number=same)),
+             slip(employee_number="E2", person=person(personal_number=personal(70_021))),
+             slip(employee_number="E3", person=person(personal_number=same))]
+    with pytest.raises(ValidationErrors) as err:
+        validate_payload(PAYROLL, report(*lines))
+    [e] = err.value.errors
+    assert (e.field, e.code, e.got) == ("lines[3].person.personal_number", "duplicate_personal_number", "the personal number of line 1")
+    assert same not in e.message
+    blanks = [slip(employee_number=f"E{i}", person=person(personal_number=None, personal_number_absence="NOT_PROVIDED"))
+              for i in (1, 2)]
+    assert len(validate_payload(PAYROLL, report(*blanks))["lines"]) == 2  # two blanks are no duplicate

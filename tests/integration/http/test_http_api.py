@@ -329,9 +329,8 @@ def test_a_bulk_csv_upload_answers_per_company_year_with_rows_and_columns(api, k
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     header = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
               "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\n")
-    line = payroll_line(1)["person"]
-
     def row(corp: str, year: str, n: int, amount: object = 5_000_000) -> str:
+        line = payroll_line(n)["person"]  # each employee with their own 個人番号
         return (f"{corp},{year},株式会社記録,東京都千代田区丸の内1-1,{CHIYODA},E{n:04d},{line['name']},{line['birth_date']},"
                 f"{line['personal_number']},{line['address']},{amount},3560000,1200000,120000,700000\n")
 
