@@ -192,7 +192,7 @@ def _consistent_v2(draw: st.DrawFn, proc: Procedure, line: dict[str, Any], heade
 def lines(draw: st.DrawFn, proc: Procedure, max_lines: int = 4, header: Mapping[str, Any] | None = None,
           period: str | None = None) -> list[dict[str, Any]]:
     out = []
-    seen: set[object] = set()  # (番号法第7条第1項)
+    seen: set[object] = set()  # the 個人番号 drawn so far
     for number in range(1, draw(st.integers(1, max_lines)) + 1):
         line = {r.name: draw(value(r)) for r in proc.line if r.required or draw(st.booleans())}
         if proc.version >= 2:
@@ -204,7 +204,7 @@ def lines(draw: st.DrawFn, proc: Procedure, max_lines: int = 4, header: Mapping[
         if proc.person_key is not None:  # one line per person (地方税法第317条の6第1項 …)
             line[proc.person_key] = f"P{number}" if proc.person_key != "insured_number" else number
             person = line.get("person") or {}
-            if person.get("personal_number") is not None and person["personal_number"] in seen:  # one 個人番号 per person
+            if person.get("personal_number") is not None and person["personal_number"] in seen:  # 番号法第2条第5項
                 person["personal_number"] = make_personal_number(f"{90_000_000_000 + number:011d}")
             seen.add(person.get("personal_number"))
         out.append(line)

@@ -481,7 +481,7 @@ def _one_line_per_person(key: str, lines: Sequence[dict[str, Any] | None]) -> li
     made per recipient (地方税法第317条の6第1項, 所得税法第226条第1項), the 算定基礎届 and 賞与支払届
     per insured person (厚生年金保険法第27条, 健康保険法第48条), the 賃金台帳 per worker (労働基準法第108条).
     A second line with the same key is refused, naming both lines — and so is a second line with the
-    same 個人番号 under another key: one person has one number (番号法第7条第1項), so two lines with
+    same 個人番号 under another key: the number identifies one person (番号法第2条第5項), so two lines with
     it are one person filed twice (the number is never echoed: the error names the other line)."""
     first: dict[Any, int] = {}
     numbers: dict[str, int] = {}

@@ -477,7 +477,8 @@ def test_furigana_is_full_width_katakana_for_the_employee_and_each_relative() ->
 
 
 def test_one_personal_number_on_two_lines_is_one_person_filed_twice() -> None:
-    """番号法第7条第1項: 市町村長は…個人番号を指定し — one number per person; the 個人別明細書 is per recipient
+    """番号法第2条第5項: the 個人番号 is given "当該住民票コードが記載された住民票に係る者を識別するために" — it
+    identifies one person; the 個人別明細書 is per recipient
     (地方税法第317条の6第1項). Two 受給者番号 with one 個人番号 is one person twice; the number is not echoed."""
     same = personal(70_020)
     lines = [slip(employee_number="E1", person=person(personal_number=same)),
