@@ -170,7 +170,7 @@ def notices_after(conn: Connection, agency_id: str, after: int, limit: int) -> l
     rows = conn.execute(select(n).where(n.c.agency_id == agency_id, n.c.seq > after).order_by(n.c.seq).limit(limit)).mappings().all()
     return [Notice(agency_id=r["agency_id"], seq=r["seq"], notice_id=r["notice_id"], notice_type=r["notice_type"],
                    corporate_number=r["corporate_number"], procedure=r["procedure"], period=r["period"],
-                   submission_id=r["submission_id"], kind=r["kind"], replaces=r["replaces"],
+                   office=r["office"] or "", submission_id=r["submission_id"], kind=r["kind"], replaces=r["replaces"],
                    recorded_at=from_us(r["recorded_us"]), lines=t.loads(r["lines"]),
                    changed=None if r["changed"] is None else t.loads(r["changed"]), departed=r["departed"] or 0,
                    reached=r["reached"] is not False) for r in rows]

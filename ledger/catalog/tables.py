@@ -125,6 +125,8 @@ notices = Table(
     Column("lines", Text, nullable=False), Column("position", Text, nullable=False),
     # A person-level correction's (migration 0005): null for a whole filing.
     Column("changed", Text), Column("departed", Integer), Column("reached", Boolean),
+    # The office whose filing it is (migration 0006): null for the company as a whole.
+    Column("office", Text),
     PrimaryKeyConstraint("agency_id", "seq"),
     UniqueConstraint("notice_id", name="uq_notices_id"),
 )

@@ -177,10 +177,11 @@ def notices(
         return
     t = Table(title=f"Notices for {shown(agency)} after #{after}", title_justify="left", header_style="bold cyan")
     # "assigned": the identifier this agency gave the company at acceptance (指定番号, 事業所整理記号, 整理番号).
-    for col in ("#", "type", "company", "assigned", "procedure", "period", "submission", "kind", "recorded", "lines"):
+    for col in ("#", "type", "company", "office", "assigned", "procedure", "period", "submission", "kind", "recorded", "lines"):
         t.add_column(col)
     for n in items:
-        t.add_row(*(shown(v) for v in (n.seq, n.notice_type, n.corporate_number, n.assigned_id or "-", n.procedure, n.period,
+        t.add_row(*(shown(v) for v in (n.seq, n.notice_type, n.corporate_number, n.office or "-", n.assigned_id or "-", n.procedure,
+                                        n.period,
                                         n.submission_id or "-", n.kind or "-", jst(n.recorded_at),
                                         "all" if not n.lines else len(n.lines))))
     console.print(t)

@@ -200,6 +200,8 @@ class Notice(BaseModel):
     corporate_number: str
     procedure: str
     period: str
+    office: str = Field("", description="the office whose filing it is (本支店等区分番号, 事業所整理記号-番号), \"\" for "
+                        "the company's filing as a whole")
     submission_id: str | None
     kind: str | None
     replaces: str | None

@@ -80,7 +80,8 @@ class Notifier:
         return {
             "notice_id": _notice_id(position, agency_id), "notice_type": notice_type,
             "corporate_number": ev.corporate_number, "procedure": ev.body["procedure"], "period": ev.body["period"],
-            "submission_id": submission_id, "kind": kind, "replaces": replaces, "recorded_at": ev.time,
+            "office": ev.body.get("office") or "", "submission_id": submission_id, "kind": kind, "replaces": replaces,
+            "recorded_at": ev.time,
             "filing_position": position, "lines": lines, "changed": changed, "departed": departed, "reached": reached,
         }
 

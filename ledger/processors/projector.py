@@ -269,7 +269,8 @@ class Projector:
         b.insert(c.notices,
             agency_id=agency_id, seq=b.next(c.notices, "agency_id", agency_id, "seq"),
             notice_id=n["notice_id"], notice_type=n["notice_type"], corporate_number=n["corporate_number"],
-            procedure=n["procedure"], period=n["period"], submission_id=n["submission_id"], kind=n["kind"],
+            procedure=n["procedure"], period=n["period"], office=n.get("office") or None, submission_id=n["submission_id"],
+            kind=n["kind"],
             replaces=n["replaces"], recorded_us=to_us(n["recorded_at"]), lines=c.dumps(n["lines"]),
             position=position, changed=None if n.get("changed") is None else c.dumps(n["changed"]),
             departed=n.get("departed") or None, reached=None if n.get("reached", True) else False)

@@ -59,6 +59,9 @@ def test_each_office_files_its_own_report_and_the_receipt_names_it(kiroku, offic
     _, head, branch = offices
     assert (head.office, head.targets) == ("001", [municipality(CHIYODA)])
     assert (branch.office, branch.targets) == ("002", [municipality(OSAKA)])
+    # Each municipality is told which office's filing it is (NoticesIssued v3 office).
+    assert [(n.office, n.submission_id) for n in agency(kiroku, municipality(OSAKA)).notices()] == [("002", branch.submission_id)]
+    assert [n.office for n in agency(kiroku, municipality(CHIYODA)).notices()] == ["001"]
     filings = company_view(kiroku, CORP_A).filings(procedure="PAYROLL_REPORT")
     assert sorted((f.office, f.submission_id) for f in filings) == [("001", head.submission_id), ("002", branch.submission_id)]
 
