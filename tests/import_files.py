@@ -8,6 +8,8 @@ positions are corrected.
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from ledger.domain.identifiers import make_personal_number
@@ -49,9 +51,15 @@ def eltax_record(cells: dict[str, str]) -> list[str]:
     return out
 
 
+def _csv_lines(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
 def eltax_file(records: list[dict[str, str]]) -> str:
     """A 315 file: one CSV line per record, CRLF (as the 光ディスク等 files are written)."""
-    return "".join(",".join(eltax_record(r)) + "\r\n" for r in records)
+    return _csv_lines([eltax_record(r) for r in records])
 
 
 # -- SHFD0006 -----------------------------------------------------------------------------------------
@@ -93,4 +101,17 @@ def shfd_file(records: list[dict[str, str]], procedure: str = "STANDARD_REMUNERA
     """A SHFD0006.CSV: FD管理レコード, [kanri], 事業所管理, 事業所情報, [data], then the data records."""
     head = ["01,イロハ,001,20260710,22223", "[kanri]", ",01",
             "01,イロハ,12345,100,0005,東京都千代田区丸の内1-1,株式会社記録,記録 太郎,03-1234-5678", "[data]"]
-    return "".join(line + "\r\n" for line in (*head, *(",".join(shfd_record(r, procedure)) for r in records)))
+    return "".join(line + "\r\n" for line in head) + _csv_lines([shfd_record(r, procedure) for r in records])
+
+
+# -- Kiroku's own payroll CSV ---------------------------------------------------------------------------
+
+PAYROLL_HEADER = ("法人番号,年分,事業者名,事業者所在地,市区町村コード,受給者番号,氏名,生年月日,個人番号,住所,支払金額,"
+                  "給与所得控除後の金額,所得控除の額の合計額,源泉徴収税額,社会保険料等の金額\r\n")
+
+
+def payroll_csv_text(corp: str, n: int = 1, municipality: str = CHIYODA) -> str:
+    """Kiroku's payroll CSV of one employee of ``corp`` (2026)."""
+    number = make_personal_number(f"{80_000 + n:011d}")
+    return PAYROLL_HEADER + (f"{corp},2026,株式会社記録,東京都千代田区丸の内1-1,{municipality},E{n:04d},山田 花子,昭和60年7月14日,"
+                             f"{number},東京都千代田区霞が関1-1-1,5000000,3560000,1200000,120000,700000\r\n")

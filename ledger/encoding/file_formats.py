@@ -161,6 +161,8 @@ def _columns(reader: ModuleType) -> dict[str, str]:
     for item in getattr(reader, "ITEMS", {}).values():
         where, _, name = (getattr(item, "field", "") or "").partition(".")
         column = getattr(item, "column", None) or getattr(item, "name", None)
+        if where == "change" and column is not None:
+            out.setdefault("replaces", column)  # "nothing in force to correct": the 訂正表示 made it a correction
         if not name or column is None:
             continue
         path = {"line": name, "person": f"person.{name}", "header": f"header.{name}"}.get(where)
@@ -199,7 +201,7 @@ def _locator(group: ImportGroup, columns: dict[str, str]) -> Callable[[KirokuErr
             else:
                 path = (e.field or "").partition(".")[2] or (e.field or "")
                 d["row"] = group.first_row
-                d["column"] = redact(columns.get(f"header.{path}", e.field or ""))
+                d["column"] = redact(columns.get(e.field or "") or columns.get(f"header.{path}", e.field or ""))
             out.append(d)
         return out
     return locate
