@@ -77,14 +77,15 @@ def format_named(name: str | None, field: str = "format") -> str:
 
 
 def check_options(fmt: str, corporate_number: str | None, field: str = "corporate_number") -> str | None:
-    """The 法人番号 a format needs (SHFD0006 has none), checked; ValidationError naming ``corporate_number``
-    when it needs one and none was given. ``None`` for formats that carry their own."""
-    if fmt not in FORMATS or not FORMATS[fmt].needs_corporate_number:
-        return None
-    if not corporate_number:
+    """The 法人番号 given for a file whose format carries none (SHFD0006), checked (ValidationError
+    naming ``field``); refused as ``required`` when ``fmt`` needs one and none was given. ``auto``
+    needs none yet: the file's first line decides, and :func:`read_pending` asks again."""
+    if corporate_number:
+        return validate_corporate_number(corporate_number, field)
+    if fmt in FORMATS and FORMATS[fmt].needs_corporate_number:
         raise ValidationError(f"a {fmt} file carries no 法人番号: give the company's corporate number",
                               field=field, expected="the company's 13-digit 法人番号", got=None, code="required")
-    return validate_corporate_number(corporate_number, field)
+    return None
 
 
 def sniff(first_line: str) -> str:

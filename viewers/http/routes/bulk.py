@@ -139,12 +139,17 @@ def slots_of(request: Request) -> BulkSlots:
     return state.bulk_slots
 
 
-@router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload",
+@router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload (payroll CSV, 315, SHFD0006)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  NDJSON: {"schema": {"type": "string", "description": "one SubmissionIn object with an idempotency_key per line"}},
                  CSV: {"schema": {"type": "string", "description": (
-                     "salary payment report rows, English or Japanese headers; UTF-8 (with or without a BOM) or "
-                     "Shift_JIS (CP932): charset=utf-8, shift_jis, cp932 (sjis, windows-31j, ms932), or none (detected)")}},
+                     "a file vendors produce, in the format the `format` query parameter names (auto: detected from "
+                     "the first line): Kiroku's payroll CSV (salary payment report rows, English or Japanese headers), "
+                     "the national 給与支払報告書・源泉徴収票 CSV (format=eltax-315, record 315) or 日本年金機構 "
+                     "SHFD0006.CSV (format=nenkin-shfd0006&corporate_number=<法人番号>); one result line per group "
+                     "(filing), with `rows` and, for a problem, `locations` by row and column. UTF-8 (with or without "
+                     "a BOM) or Shift_JIS (CP932): charset=utf-8, shift_jis, cp932 (sjis, windows-31j, ms932), or none "
+                     "(detected)")}},
              }}},
              responses={200: {"description": "one NDJSON result line per item, then a `done` line",
                               "content": {NDJSON: {"schema": {"type": "string"}}}}, **problems(415, 422)})
