@@ -11,8 +11,8 @@ with a way to place the ledger's errors back on the file's rows (:meth:`Pending.
 - ``nenkin-shfd0006`` — 日本年金機構 SHFD0006.CSV (:mod:`ledger.encoding.nenkin_shfd`), which
   carries no 法人番号: the importer gives it (``corporate_number``).
 
-A national group becomes an ORIGINAL when every line is new, keyed by
-:meth:`ImportGroup.idempotency_key` (no personal data in the key); a group with 訂正 (CORRECT) or
+A national group becomes an ORIGINAL when every line is new, keyed by :func:`scoped_key` (the
+reader's key material and the group's company, procedure and period; no personal data); a group with 訂正 (CORRECT) or
 取消 (CANCEL) lines becomes a person-level CORRECTION of the filing in force (no ``replaces``:
 the ledger corrects what is in force — ``ledger.domain.person_changes``), each line's
 ``line_action`` ADD (a new line: 追加), CORRECT or CANCEL.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Final
 
@@ -152,7 +152,16 @@ def group_request(group: ImportGroup, key_prefix: str) -> SubmissionRequest:
     return SubmissionRequest(
         corporate_number=group.corporate_number, procedure=group.procedure, period=group.period,
         kind=SubmissionKind.CORRECTION if person_level else SubmissionKind.ORIGINAL,
-        payload={**group.header, "lines": lines}, idempotency_key=group.idempotency_key(key_prefix))
+        payload={**group.header, "lines": lines}, idempotency_key=scoped_key(group, key_prefix))
+
+
+def scoped_key(group: ImportGroup, key_prefix: str) -> str:
+    """The group's idempotency key (:meth:`ImportGroup.idempotency_key`) over its rows *and* its
+    company, procedure and period: a key is the principal's across every company it files for, and
+    a SHFD0006 file's rows do not name the company (two offices' files with the same 整理番号 and
+    amounts would otherwise share a key, and the second be refused as a conflict)."""
+    scope = f"{group.corporate_number}\n{group.procedure}\n{group.period}\n"
+    return replace(group, key_material=scope + group.key_material).idempotency_key(key_prefix)
 
 
 def _columns(reader: ModuleType) -> dict[str, str]:

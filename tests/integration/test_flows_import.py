@@ -179,3 +179,13 @@ def test_a_bad_cell_in_a_shfd0006_record_is_refused_naming_row_and_item_and_the_
     result = import_file(vendor, text.encode("cp932"), corporate_number=CORP_A)
     assert [(e["row"], e["column"], e["code"]) for e in result.errors] == [(7, "報酬月額通貨(5月)", "not_a_number")]
     assert [(r.procedure, r.period) for r in result.receipts] == [("STANDARD_REMUNERATION", "2025")]
+
+
+def test_two_offices_shfd0006_files_with_the_same_rows_are_two_filings_for_one_vendor(kiroku, vendor):
+    """SHFD0006 names no company (日本年金機構 CSV形式届書): the key is scoped to the company the importer names,
+    since a vendor's keys span every company it files for."""
+    data = shfd_file([shfd_cells(1)]).encode("cp932")
+    a = import_file(vendor, data, corporate_number=CORP_A)
+    b = import_file(vendor, data, corporate_number=CORP_B)
+    assert (a.errors, b.errors) == ([], [])
+    assert a.receipts[0].corporate_number == CORP_A and b.receipts[0].corporate_number == CORP_B
