@@ -88,3 +88,18 @@ def test_import_help_teaches_each_format_its_layout_encodings_and_corrections(cl
                  "UTF-8", "Shift_JIS", "CP932", "kiroku import KYUYO315.CSV", "kiroku import SHFD0006.CSV", "追加"):
         assert word in text, word
     assert " ".join(eltax_315.TITLE.split())[:30] in text and " ".join(nenkin_shfd.TITLE.split())[:20] in text
+
+
+def test_rows_marked_corrected_import_as_a_correction_of_the_filing_in_force(cli, tmp_path):
+    """総税市第49号 item 10 訂正表示 1: the record replaces that person's line (eLTAX 訂正・追加・取消)."""
+    cli("import", write(tmp_path / "a.csv", eltax_file([eltax_cells(CORP, 1), eltax_cells(CORP, 2)])), *AS)
+    fix = write(tmp_path / "b.csv", eltax_file([eltax_cells(CORP, 2, corrected=True, **{"line.payment_amount": "5100000"})]))
+    assert "recorded 1 submission(s)." in cli("import", fix, *AS).output
+    from ledger.bootstrap import open_kiroku
+    from ledger.domain.model import Principal
+
+    with open_kiroku(home=cli.home) as k:
+        snap = k.queries.effective(Principal.company(CORP), CORP, "PAYROLL_REPORT", "2026")
+    assert snap.info.kind.value == "CORRECTION"
+    assert [(ln["employee_number"], ln["line_action"], ln["payment_amount"]) for ln in snap.payload["lines"]] == [
+        ("E0001", "ORIGINAL", 5_000_000), ("E0002", "CORRECT", 5_100_000)]

@@ -109,3 +109,24 @@ def test_the_remote_sdk_places_a_bad_cell_on_its_row_and_refuses_a_shfd_file_wit
     with pytest.raises(ValidationError) as exc:
         remote.import_file(shfd_file([shfd_cells(1)]).encode("cp932"), format="nenkin-shfd0006")
     assert (exc.value.code, exc.value.field) == ("required", "corporate_number")
+
+
+def test_a_315_upload_of_rows_marked_corrected_is_a_person_level_correction(api, kiroku):
+    """総税市第49号 item 10 訂正表示: a record marked 1 replaces that person's line of the filing in force."""
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    first = send(api, f"company:{CORP_A}", eltax_file([eltax_cells(CORP_A, 1), eltax_cells(CORP_A, 2)]).encode("cp932"),
+                 {"format": "eltax-315"})
+    fix = eltax_file([eltax_cells(CORP_A, 2, corrected=True, **{"line.payment_amount": "5100000"})]).encode("cp932")
+    lines = send(api, f"company:{CORP_A}", fix, {"format": "eltax-315"})
+    receipt = lines[0]["receipt"]
+    assert lines[0]["status"] == 201 and receipt["kind"] == "CORRECTION"
+    assert receipt["replaces"] == first[0]["receipt"]["submission_id"] and receipt["line_count"] == 2
+
+
+def test_a_315_line_longer_than_the_server_takes_ends_the_upload_with_413_naming_it(app, api, kiroku):
+    """The same bounds as any bulk upload (viewers/http/routes/bulk.py: ``max_line``)."""
+    long_name = "あ" * (app.state.limits.max_line // 2)
+    body = eltax_file([eltax_cells(CORP_A, 1), eltax_cells(CORP_A, 2, **{"person.name": long_name})]).encode("cp932")
+    lines = send(api, f"company:{CORP_A}", body, {"format": "eltax-315"})
+    assert (lines[-1]["item"], lines[-1]["status"], lines[-1]["problem"]["code"]) == (None, 413, "line_too_long")
+    assert "line 2" in lines[-1]["problem"]["detail"]
