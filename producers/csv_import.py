@@ -2,43 +2,26 @@
 
 The format — headers in English or Japanese, one submission per run of rows of one company and
 year, idempotency keys derived from the rows, errors placed by CSV row and column — is
-:mod:`ledger.encoding.payroll_csv`, which the HTTP bulk upload reads too. This module reads a
-file as a stream (memory holds one batch of companies' rows at a time) in UTF-8 with or without
+:mod:`ledger.encoding.payroll_csv`, which the HTTP bulk upload reads too. The import is the one
+every file format goes through (:func:`producers.file_import.import_file`, ``format="payroll-csv"``):
+read as a stream (memory holds one batch of companies' rows at a time) in UTF-8 with or without
 a BOM or in CP932 (Windows' Shift_JIS), detected or asked for (:mod:`ledger.encoding.text_files`),
-and records it through a producer.
+and recorded through a producer.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from ledger.domain.model import Receipt
-from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
-from ledger.encoding.text_files import AUTO, LineDecoder, text_lines
-from ledger.errors import KirokuError
+from ledger.encoding.file_formats import PAYROLL_CSV
+from ledger.encoding.text_files import AUTO, text_lines
+from producers.file_import import MAX_ERRORS, ImportResult, import_file
 
-
-@dataclass
-class ImportResult:
-    """What an import did: receipts for recorded submissions, errors by CSV row and column."""
-
-    receipts: list[Receipt] = field(default_factory=list)  # empty when keep_receipts=False
-    errors: list[dict] = field(default_factory=list)  # the first MAX_ERRORS problems
-    rows: int = 0
-    recorded: int = 0
-    more_errors: int = 0  # problems beyond those listed
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-MAX_ERRORS = 1000
+__all__ = ["MAX_ERRORS", "ImportResult", "import_payroll_csv", "read_text"]
 
 
 def import_payroll_csv(producer: object, source: str | Path | bytes | IO[bytes] | IO[str], *, batch_size: int = 200,
@@ -58,53 +41,8 @@ def import_payroll_csv(producer: object, source: str | Path | bytes | IO[bytes] 
     Memory stays bounded by ``batch_size`` companies whatever the file's size, provided the
     receipts are not all kept: pass ``keep_receipts=False`` (and ``on_receipt`` to stream them).
     """
-    result = ImportResult()
-    LineDecoder(encoding)  # an unknown encoding is refused before the file is opened
-    close = None
-    lines: Iterable[bytes] | Iterable[str]
-    if isinstance(source, (str, Path)):
-        close = open(source, "rb")  # closed below, after the last row is read
-        lines = close
-    elif isinstance(source, bytes):
-        lines = io.BytesIO(source)
-    else:
-        lines = source
-    try:
-        reader = csv.DictReader(text_lines(lines, encoding))
-        mapping = header_mapping(reader.fieldnames)
-
-        def count(n: int) -> None:
-            result.rows = n - 1
-            if on_row:
-                on_row(n)
-
-        pending: list[RowGroup] = []
-
-        def flush() -> None:
-            requests = [submission_request(g) for g in pending]
-            for group, outcome in zip(pending, producer.record_many(requests, batch_size=batch_size)):  # type: ignore[attr-defined]
-                if isinstance(outcome, KirokuError):
-                    found = locate_errors(outcome, group)
-                    room = MAX_ERRORS - len(result.errors)
-                    result.errors.extend(found[:room])
-                    result.more_errors += max(0, len(found) - room)
-                else:
-                    result.recorded += 1
-                    if keep_receipts:
-                        result.receipts.append(outcome)
-                    if on_receipt is not None:
-                        on_receipt(outcome)
-            pending.clear()
-
-        for group in group_rows(reader, mapping, count):
-            pending.append(group)
-            if len(pending) >= batch_size:
-                flush()
-        flush()
-    finally:
-        if close is not None:
-            close.close()
-    return result
+    return import_file(producer, source, format=PAYROLL_CSV, encoding=encoding, batch_size=batch_size, on_row=on_row,
+                       keep_receipts=keep_receipts, on_receipt=on_receipt)
 
 
 def read_text(data: bytes, encoding: str = AUTO) -> io.StringIO:

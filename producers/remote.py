@@ -17,12 +17,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
+from ledger.encoding.file_formats import AUTO, PAYROLL_CSV, check_options, format_named, sniff
+from ledger.encoding.text_files import codec_named, text_lines, unknown_encoding
 from ledger.errors import KirokuError, TooManyRequests, Unavailable
+from producers.file_import import ImportResult, Source
 from viewers.http.client import HttpClient
 from viewers.http.problems import error_from_problem
 
@@ -30,6 +34,43 @@ from viewers.http.problems import error_from_problem
 def new_key() -> str:
     """An idempotency key for a recording the caller gave none for."""
     return f"sdk-{uuid.uuid4()}"
+
+
+#: Bytes per piece of a file sent to the bulk upload.
+CHUNK_BYTES = 64 * 1024
+
+
+def _chunks(source: Source) -> Iterator[bytes]:
+    """The file's bytes in pieces, read as they are sent (a path is opened here, and closed)."""
+    if isinstance(source, bytes):
+        yield source
+        return
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            while piece := fh.read(CHUNK_BYTES):
+                yield piece
+        return
+    while True:
+        read: bytes | str = source.read(CHUNK_BYTES)
+        if not read:
+            return
+        yield read.encode("utf-8") if isinstance(read, str) else read
+
+
+def _sniffed(source: Source, codec: str) -> str:
+    """The format the server's ``auto`` will find, from the file's first line (a path or bytes; a
+    stream cannot be read twice: ``auto`` then)."""
+    if isinstance(source, bytes):
+        first = source.split(b"\n", 1)[0]
+    elif isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            first = fh.readline()
+    else:
+        return AUTO
+    try:
+        return sniff(next(text_lines([first], codec), ""))
+    except KirokuError:
+        return AUTO  # the server names the line it cannot read
 
 
 class RemoteProducer:
@@ -149,6 +190,52 @@ class RemoteProducer:
                 if attempt == self.http.retries:
                     raise
                 self.http.pause(attempt)
+
+    def import_file(self, source: Source, *, format: str = AUTO, encoding: str = AUTO,  # noqa: A002 - as --format
+                    corporate_number: str | None = None, batch_size: int = 200, on_row: Callable[[int], None] | None = None,
+                    keep_receipts: bool = True, on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
+        """Import a file vendors produce through the HTTP bulk upload (``text/csv`` with ``format=``,
+        ``corporate_number=`` and the encoding as its ``charset``): the same result as the embedded
+        ``Producer.import_file``, its errors placed on the file's rows by the server. The file is sent
+        as a stream, never held whole; a broken-off upload raises ``Unavailable`` — send the file
+        again: its groups' keys make the second upload answer the first receipts. (``batch_size``
+        is the server's: it records in batches of its own.)"""
+        del batch_size
+        fmt = format_named(format)
+        codec = codec_named(encoding)
+        if codec is None:
+            raise unknown_encoding(encoding)
+        check_options(fmt, corporate_number)
+        params = {"format": fmt, **({"corporate_number": corporate_number} if corporate_number else {})}
+        content_type = "text/csv" + (f"; charset={codec}" if codec != AUTO else "")
+        result = ImportResult(format=fmt if fmt != AUTO else _sniffed(source, codec))
+        header = 1 if result.format == PAYROLL_CSV else 0
+        for text in self.http.stream_lines("POST", "/v1/submissions/bulk", content=_chunks(source), params=params,
+                                           headers={"Content-Type": content_type}):
+            if not text.strip():
+                continue
+            answer = json.loads(text)
+            if answer.get("done"):
+                return result
+            if answer.get("item") is None:  # the upload as a whole was refused
+                raise error_from_problem(answer["problem"], answer["status"])
+            last = (answer.get("rows") or [0, 0])[-1]
+            result.rows = max(result.rows, last - header)
+            if on_row is not None:
+                on_row(last)
+            if "receipt" in answer:
+                receipt = Receipt.model_validate(answer["receipt"])
+                result.recorded += 1
+                if keep_receipts:
+                    result.receipts.append(receipt)
+                if on_receipt is not None:
+                    on_receipt(receipt)
+            else:
+                result.failed += 1
+                problem = answer["problem"]
+                result.add_errors(problem.get("locations") or [{"row": (answer.get("rows") or [None])[0], "column": "",
+                                                                "message": problem.get("detail", ""), "code": problem.get("code")}])
+        raise Unavailable("the import's answer ended before its last line: send the file again", retriable=True)
 
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""

@@ -12,14 +12,17 @@ only under the company's grant) and records; the SDK adds nothing but convenienc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.bootstrap import Kiroku, open_kiroku
 from ledger.domain.model import Disposition, Enrollment, Grant, Principal, Receipt, SubmissionKind, SubmissionRequest
 from ledger.errors import KirokuError
 from ledger.transparency.proofs import ReceiptProof
+
+if TYPE_CHECKING:
+    from producers.file_import import ImportResult
 
 
 class Producer:
@@ -85,6 +88,17 @@ class Producer:
     def record_many(self, requests: Iterable[SubmissionRequest], batch_size: int = 500) -> Iterator[Receipt | KirokuError]:
         """Stream many submissions; yields a receipt or an error for each, in order, with bounded memory."""
         return self.kiroku.commands.record_many(self.principal, requests, batch_size=batch_size)
+
+    def import_file(self, source: Any, *, format: str = "auto", encoding: str = "auto",  # noqa: A002 - as --format
+                    corporate_number: str | None = None, batch_size: int = 200, on_row: Callable[[int], None] | None = None,
+                    keep_receipts: bool = True, on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
+        """Import a file vendors produce — Kiroku's payroll CSV, the national 315 CSV (``eltax-315``),
+        SHFD0006.CSV (``nenkin-shfd0006``, with ``corporate_number``) — one filing per group, errors
+        by the file's row and column (:func:`producers.file_import.import_file`)."""
+        from producers.file_import import import_file
+
+        return import_file(self, source, format=format, encoding=encoding, corporate_number=corporate_number,
+                           batch_size=batch_size, on_row=on_row, keep_receipts=keep_receipts, on_receipt=on_receipt)
 
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""

@@ -343,8 +343,13 @@ def write_csv(path: Path, rows: int, per_company: int = 100, encoding: str = "ut
                      f"社員 {i},1980/04/01,{pn},東京都,{5_000_000 + i % 1000},{3_560_000},{1_200_000},{120_000},{700_000}\n")
 
 
-def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str]) -> dict[str, Any]:
-    """Import in a child process (so runs don't share a heap) and report its peak RSS (ru_maxrss)."""
+def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str], *, fmt: str = "payroll-csv",
+                       files: list[tuple[Path, str]] | None = None, population: int | None = None) -> dict[str, Any]:
+    """Import in a child process (so runs don't share a heap) and report its peak RSS (ru_maxrss).
+
+    ``fmt`` names the format (``kiroku import --format``); ``files`` (path, 法人番号) are imported one
+    after the other in the same process instead of ``csv_path`` (SHFD0006: one file per office).
+    ``rows`` is then ``population``, the employees in the files (their structural lines not counted)."""
     import json
     import subprocess
     import sys
@@ -352,44 +357,62 @@ def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str])
     k = open_kiroku(load_settings(home=home, inline_processing=False))
     expires = datetime.now(UTC) + timedelta(days=365)
     for corp in corporate_numbers:
-        k.commands.issue_grant(Principal.company(corp), VENDOR, ["PAYROLL_REPORT"], ["submit"], expires)
+        k.commands.issue_grant(Principal.company(corp), VENDOR, ["PAYROLL_REPORT", "STANDARD_REMUNERATION"], ["submit"], expires)
     k.processors.catch_up()
     k.close()
+    todo = [(str(path), corp) for path, corp in files] if files else [(str(csv_path), None)]
     code = (
         "import json, resource, time\n"
         "from ledger.bootstrap import open_kiroku\n"
         "from ledger.domain.model import Principal\n"
-        "from producers.csv_import import import_payroll_csv\n"
+        "from producers.file_import import import_file\n"
         "from producers.sdk import Producer\n"
         f"k = open_kiroku(home={str(home)!r})\n"
+        f"p = Producer(k, Principal.parse({VENDOR!r}))\n"
+        "rows = recorded = errors = 0\n"
         "t = time.perf_counter()\n"
-        f"r = import_payroll_csv(Producer(k, Principal.parse({VENDOR!r})), {str(csv_path)!r}, keep_receipts=False)\n"
-        "print(json.dumps({'rows': r.rows, 'recorded': r.recorded, 'errors': len(r.errors), 'seconds': time.perf_counter() - t,"
+        f"for path, corp in {todo!r}:\n"
+        f"    r = import_file(p, path, format={fmt!r}, corporate_number=corp, keep_receipts=False)\n"
+        "    rows, recorded, errors = rows + r.rows, recorded + r.recorded, errors + len(r.errors)\n"
+        "print(json.dumps({'rows': rows, 'recorded': recorded, 'errors': errors, 'seconds': time.perf_counter() - t,"
         " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if population is not None:
+        result["rows"] = population
+    return result
 
 
 def bench_memory(sizes: tuple[int, ...] = (100_000, 1_000_000), per_company: int = 100, workdir: Path | None = None,
                  report: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Peak RSS importing CSV files of each size: streaming means the peak must not grow with size.
     Then the smallest size again, written in CP932: what detecting and decoding Shift_JIS costs,
-    measured in the same run (the entry's ``encoding`` says which file it is)."""
+    and the same population as the national files (a 315 CSV, one SHFD0006.CSV per company, both
+    CP932), measured in the same run (each entry's ``encoding`` and ``format`` say which it is)."""
+    from ledger.bench.national_files import write_315, write_shfd
     from ledger.domain.identifiers import make_corporate_number
 
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-memory-"))
     out = []
-    runs = [(rows, "utf-8") for rows in sizes] + [(min(sizes), "cp932")]
-    for rows, encoding in runs:
-        path = root / f"payroll-{rows}-{encoding}.csv"
-        report(f"writing a {rows:,}-row CSV in {encoding.upper()} …")
-        write_csv(path, rows, per_company, encoding)
+    runs = [(rows, "utf-8", "payroll-csv") for rows in sizes] + [(min(sizes), "cp932", "payroll-csv"),
+                                                                 (min(sizes), "cp932", "eltax-315"),
+                                                                 (min(sizes), "cp932", "nenkin-shfd0006")]
+    for rows, encoding, fmt in runs:
+        path = root / f"{fmt}-{rows}-{encoding}.csv"
+        files = None
+        report(f"writing {rows:,} rows as {fmt} in {encoding.upper()} …")
+        if fmt == "payroll-csv":
+            write_csv(path, rows, per_company, encoding)
+        elif fmt == "eltax-315":
+            write_315(path, rows, per_company, encoding)
+        else:
+            files = write_shfd(root / f"shfd-{rows}", rows, per_company, encoding)
         corps = [make_corporate_number(f"{2_000_000_000 + i:012d}") for i in range(0, rows, per_company)]
         report("importing it in a child process …")
-        result = peak_rss_of_import(path, root / f"home-{rows}-{encoding}", corps)
-        result["file_mb"] = path.stat().st_size / 1e6
-        result["encoding"] = encoding
+        result = peak_rss_of_import(path, root / f"home-{fmt}-{rows}-{encoding}", corps, fmt=fmt, files=files, population=rows)
+        result["file_mb"] = (sum(f.stat().st_size for f, _ in files) if files else path.stat().st_size) / 1e6
+        result["encoding"], result["format"] = encoding, fmt
         out.append(result)
     return out
 

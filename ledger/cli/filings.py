@@ -1,4 +1,4 @@
-"""``kiroku record``, ``import-csv``, ``notices``, ``show``, ``access-log`` and ``report-missing``:
+"""``kiroku record``, ``import``, ``import-csv``, ``notices``, ``show``, ``access-log`` and ``report-missing``:
 recording filings and reading them back as a principal would.
 """
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
@@ -129,21 +130,74 @@ def import_csv(
                                  help="The file's encoding: auto (detected: UTF-8, UTF-8 with BOM or CP932), utf-8, "
                                       "or cp932 (also shift_jis, sjis, windows-31j, ms932: Windows' Shift_JIS)."),
 ) -> None:
+    """The payroll CSV through the one import (``kiroku import --format payroll-csv``)."""
+    _import(csv_file, as_, encoding, "payroll-csv", None, "these companies were not recorded")
+
+
+def import_help() -> str:
+    """``kiroku import --help``: each format's title and the layout it follows, from the formats' own
+    modules (:data:`ledger.encoding.file_formats.FORMATS`), so the help cannot drift from the readers."""
+    from ledger.encoding.file_formats import FORMATS
+
+    formats = "\n\n".join(f"  [bold]{f.name}[/] — {escape(f.title)}. Layout: {escape(f.layout)}."
+                           + (" Needs --corporate-number: the file carries no 法人番号." if f.needs_corporate_number else "")
+                           for f in FORMATS.values())
+    return ("Import a file vendors already produce, streaming: each group of rows (one company, procedure and period) "
+            "becomes one filing, recorded or refused on its own.\n\n"
+            f"[bold]Formats[/] (--format; auto, the default, tells them apart by the first line, and reads a file "
+            f"neither national format claims as Kiroku's payroll CSV):\n\n{formats}\n\n"
+            "[bold]訂正表示[/]: rows marked corrected (訂正表示 1 in a 315 file) make their group a person-level "
+            "correction of the filing in force: each marked row replaces that person's line (訂正), each unmarked row "
+            "of the group adds a person (追加); the agencies whose persons changed are told. A group of unmarked rows is "
+            "an original filing. Importing the same file again records nothing twice.\n\n"
+            "[bold]Encodings[/]: UTF-8 (with or without a BOM) or Shift_JIS (CP932, the national files' encoding by "
+            "rule), detected from the file; --encoding utf-8 or --encoding cp932 says which. A file mixing the two is "
+            "refused naming its line.\n\n"
+            "Problems are listed by row and column (item); a group with a problem is recorded nowhere, the others are.")
+
+
+@app.command("import", help=import_help(), epilog=examples(
+    "kiroku import january.csv --as vendor:acme",
+    "kiroku import KYUYO315.CSV --as vendor:acme --format eltax-315 --encoding cp932",
+    "kiroku import SHFD0006.CSV --as company:7000012050002 --format nenkin-shfd0006 --corporate-number 7000012050002",
+    "A 315 record begins 315,<整理番号1>,…; a SHFD0006.CSV begins with its FD管理レコード "
+    "(郡市区符号,事業所記号,FD通番,作成年月日,代表届書コード), then [kanri] … [data]."))
+def import_file(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The file: UTF-8 (with or without BOM) or Shift_JIS (CP932)."),
+    as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
+    format_: str = typer.Option("auto", "--format", metavar="auto|payroll-csv|eltax-315|nenkin-shfd0006",
+                                help="The file's format: auto (detected from its first line), payroll-csv (Kiroku's own), "
+                                     "eltax-315 (給与支払報告書・源泉徴収票) or nenkin-shfd0006 (算定基礎届, 賞与支払届)."),
+    encoding: str = typer.Option("auto", "--encoding", metavar="auto|utf-8|cp932",
+                                 help="The file's encoding: auto (detected), utf-8, or cp932 (also shift_jis, sjis, "
+                                      "windows-31j, ms932)."),
+    corporate_number: str | None = typer.Option(None, "--corporate-number", metavar="法人番号",
+                                                help="The company's 法人番号, for a SHFD0006.CSV (which has none)."),
+) -> None:
+    _import(file, as_, encoding, format_, corporate_number, "these filings were not recorded")
+
+
+def _import(file: Path, as_: str, encoding: str, fmt: str, corporate_number: str | None, not_recorded: str) -> None:
+    """Import ``file`` with a progress bar (rows), then a summary and the problems (exit status 2 with any)."""
+    from ledger.encoding.file_formats import check_options, format_named
     from ledger.encoding.text_files import LineDecoder
-    from producers.csv_import import import_payroll_csv
+    from producers.file_import import import_file as run_import
     from producers.sdk import Producer
 
-    run(lambda: LineDecoder(encoding))  # an unknown encoding is refused before anything is opened
+    # An unknown format or encoding, or a SHFD0006 without its 法人番号, is refused before anything is opened.
+    fmt = run(lambda: format_named(fmt))
+    run(lambda: LineDecoder(encoding))
+    run(lambda: check_options(fmt, corporate_number, "--corporate-number"))
     who = principal(as_)
     with open_kiroku() as k, Progress(TextColumn("[bold]Importing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
                                 console=console, transient=True) as bar:
         task = bar.add_task("rows", total=None)
-        result = run(lambda: import_payroll_csv(Producer(k, who), csv_file, keep_receipts=False, encoding=encoding,
-                                                 on_row=lambda n: bar.update(task, completed=n - 1)))
-    console.print(f"Read {result.rows:,} rows: recorded {result.recorded} submission(s).")
+        result = run(lambda: run_import(Producer(k, who), file, format=fmt, encoding=encoding, corporate_number=corporate_number,
+                                        keep_receipts=False, on_row=lambda n: bar.update(task, completed=n - 1)))
+    what = "" if fmt == "payroll-csv" else f" ({result.format})"
+    console.print(f"Read {result.rows:,} rows{what}: recorded {result.recorded} submission(s).")
     if result.errors:
-        t = Table(title=f"{len(result.errors)} problem(s) — these companies were not recorded", title_justify="left",
-                  header_style="bold red")
+        t = Table(title=f"{len(result.errors)} problem(s) — {not_recorded}", title_justify="left", header_style="bold red")
         for col in ("row", "column", "problem", "expected", "got"):
             t.add_column(col)
         for e in result.errors[:200]:

@@ -33,6 +33,7 @@ app = typer.Typer(
         "kiroku enrollments policy PAYROLL_REPORT --accept-all --as agency:municipality:131016",
         "kiroku record payload.json --as vendor:acme --company 7000012050002 --procedure PAYROLL_REPORT --period 2026",
         "kiroku import-csv january.csv --as vendor:acme",
+        "kiroku import KYUYO315.CSV --as vendor:acme   # the national 315 CSV or SHFD0006.CSV, detected",
         "kiroku --data-dir /srv/kiroku serve --port 8000   # the HTTP API (KIROKU_HOME works too)",
     ),
 )

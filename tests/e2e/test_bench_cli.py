@@ -70,6 +70,8 @@ def test_bench_memory_imports_both_files_completely(tmp_path: Path) -> None:
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    assert [(r["rows"], r["encoding"], r["recorded"], r["errors"]) for r in data] == [
-        (300, "utf-8", 3, 0), (600, "utf-8", 6, 0), (300, "cp932", 3, 0)]
+    assert [(r["format"], r["rows"], r["encoding"], r["recorded"], r["errors"]) for r in data] == [
+        ("payroll-csv", 300, "utf-8", 3, 0), ("payroll-csv", 600, "utf-8", 6, 0), ("payroll-csv", 300, "cp932", 3, 0),
+        ("eltax-315", 300, "cp932", 3, 0), ("nenkin-shfd0006", 300, "cp932", 3, 0)]
     assert "Peak RSS grew" in result.output and "CP932 import ran at" in result.output
+    assert "eltax-315 import ran at" in result.output and "nenkin-shfd0006 import ran at" in result.output

@@ -10,11 +10,22 @@ employee, each run of rows of one company and year one submission, keyed by its 
 without one, it is detected (:mod:`ledger.encoding.text_files`). The IANA text/csv registration
 (RFC 4180 as RFC 7111 updated it, after RFC 6657) says to assume UTF-8 without a charset:
 detection reads every UTF-8 body as UTF-8 still (a valid UTF-8 line decides UTF-8), and reads a
-CP932 body that would otherwise be refused. NDJSON is UTF-8, as JSON is (RFC 8259 §8.1). Result lines:
+CP932 body that would otherwise be refused. NDJSON is UTF-8, as JSON is (RFC 8259 §8.1).
+
+A ``text/csv`` upload may also be one of the national files vendors already produce, named by the
+query parameter ``format`` (:mod:`ledger.encoding.file_formats`): ``eltax-315`` (給与支払報告書・
+源泉徴収票, record 315, CP932 by rule) or ``nenkin-shfd0006`` (日本年金機構 SHFD0006.CSV, with
+``corporate_number=<法人番号>``: the file has none); ``payroll-csv`` is Kiroku's own, and ``auto``
+(the default) tells them apart by the first line. Each group of the file — one filing — is one
+item, recorded (or refused, 403 for a principal without the company's grant) like any submission;
+a 訂正表示 group is a person-level correction of the filing in force. E.g.
+``POST /v1/submissions/bulk?format=nenkin-shfd0006&corporate_number=7000012050002`` with
+``Content-Type: text/csv; charset=shift_jis``. Result lines:
 
     {"item": 1, "status": 201, "receipt": {...}}
     {"item": 2, "status": 200, "replayed": true, "receipt": {...}}   # recorded before: the original receipt
     {"item": 3, "status": 422, "problem": {...}}          # RFC 9457, pointers relative to the item
+    {"item": 4, "rows": [7, 9], "status": 422, "problem": {..., "locations": [{"row": 8, "column": …}]}}  # a CSV group
     {"done": true, "items": 3, "recorded": 1, "replayed": 1, "failed": 1}   # last: the upload was read to its end
 
 ``recorded`` counts what this upload appended to the ledger, ``replayed`` the items it found
@@ -34,6 +45,7 @@ batch: once it is revoked or expires the upload ends with a 401 line and records
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -43,14 +55,15 @@ from typing import Annotated, Any
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError as PydanticError
 from starlette.requests import ClientDisconnect
 
 from ledger.bootstrap import Kiroku
 from ledger.domain.model import Principal, Receipt, SubmissionRequest
-from ledger.encoding.payroll_csv import RowGroup, group_rows, header_mapping, locate_errors, submission_request
+from ledger.encoding.file_formats import AUTO as AUTO_FORMAT
+from ledger.encoding.file_formats import Pending, check_options, format_named, read_pending, reading_error, sniff
 from ledger.encoding.text_files import ACCEPTED, AUTO, SPELLINGS, UTF8, LineDecoder
 from ledger.errors import KirokuError, PayloadTooLarge, TooManyRequests, UnsupportedMediaType, ValidationError
 from ledger.ports import FILINGS, Position
@@ -126,16 +139,27 @@ def slots_of(request: Request) -> BulkSlots:
     return state.bulk_slots
 
 
-@router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload",
+@router.post(BULK_PATH, summary="Record many submissions from a streamed NDJSON or CSV upload (payroll CSV, 315, SHFD0006)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  NDJSON: {"schema": {"type": "string", "description": "one SubmissionIn object with an idempotency_key per line"}},
                  CSV: {"schema": {"type": "string", "description": (
-                     "salary payment report rows, English or Japanese headers; UTF-8 (with or without a BOM) or "
-                     "Shift_JIS (CP932): charset=utf-8, shift_jis, cp932 (sjis, windows-31j, ms932), or none (detected)")}},
+                     "a file vendors produce, in the format the `format` query parameter names (auto: detected from "
+                     "the first line): Kiroku's payroll CSV (salary payment report rows, English or Japanese headers), "
+                     "the national 給与支払報告書・源泉徴収票 CSV (format=eltax-315, record 315) or 日本年金機構 "
+                     "SHFD0006.CSV (format=nenkin-shfd0006&corporate_number=<法人番号>); one result line per group "
+                     "(filing), with `rows` and, for a problem, `locations` by row and column. UTF-8 (with or without "
+                     "a BOM) or Shift_JIS (CP932): charset=utf-8, shift_jis, cp932 (sjis, windows-31j, ms932), or none "
+                     "(detected)")}},
              }}},
              responses={200: {"description": "one NDJSON result line per item, then a `done` line",
-                              "content": {NDJSON: {"schema": {"type": "string"}}}}, **problems(415)})
-async def bulk(request: Request, who: Who) -> Response:
+                              "content": {NDJSON: {"schema": {"type": "string"}}}}, **problems(415, 422)})
+async def bulk(request: Request, who: Who,
+               format: Annotated[str, Query(max_length=40, description=(  # noqa: A002 - the query parameter's name
+                   "for text/csv: the file's format — auto (detected from the first line), payroll-csv (Kiroku's own), "
+                   "eltax-315 (給与支払報告書・源泉徴収票, record 315) or nenkin-shfd0006 (日本年金機構 SHFD0006.CSV, "
+                   "needs corporate_number)"))] = AUTO_FORMAT,
+               corporate_number: Annotated[str | None, Query(max_length=40, description=(
+                   "for format=nenkin-shfd0006: the company's 法人番号, which SHFD0006.CSV does not carry"))] = None) -> Response:
     media, *params = request.headers.get("content-type", "").split(";")
     media = media.strip().lower()
     if media not in (NDJSON, CSV, "application/jsonl", "application/json-seq"):
@@ -150,7 +174,13 @@ async def bulk(request: Request, who: Who) -> Response:
     if media != CSV and codec not in (AUTO, UTF8):  # JSON is UTF-8 (RFC 8259 §8.1)
         raise UnsupportedMediaType(f"{media} is UTF-8 text (RFC 8259 §8.1), not {charset!r}", field="content-type",
                                    expected=f"{media} with charset=utf-8, or none", got=f"charset={charset}")
-    return BulkResponse(request, who, kiroku_of(request), csv_mode=media == CSV, encoding=codec or AUTO)
+    fmt = format_named(format)
+    if media != CSV and fmt != AUTO_FORMAT:
+        raise UnsupportedMediaType(f"format={fmt} is a CSV file: send it as {CSV}", field="content-type",
+                                   expected=f"{CSV} (with format={fmt})", got=media)
+    number = check_options(fmt, corporate_number)
+    return BulkResponse(request, who, kiroku_of(request), csv_mode=media == CSV, encoding=codec or AUTO, fmt=fmt,
+                        corporate_number=number)
 
 
 def _charset(params: list[str]) -> str | None:
@@ -169,9 +199,11 @@ class BulkResponse(Response):
 
     media_type = NDJSON
 
-    def __init__(self, request: Request, who: Principal, kiroku: Kiroku, csv_mode: bool, encoding: str = AUTO) -> None:
+    def __init__(self, request: Request, who: Principal, kiroku: Kiroku, csv_mode: bool, encoding: str = AUTO,
+                 fmt: str = AUTO_FORMAT, corporate_number: str | None = None) -> None:
         super().__init__(media_type=NDJSON)
         self.request, self.who, self.kiroku, self.csv_mode, self.encoding = request, who, kiroku, csv_mode, encoding
+        self.fmt, self.corporate_number = fmt, corporate_number
         limits: Limits = request.app.state.limits
         self.batch, self.max_line = limits.bulk_batch, limits.max_line
         self.bell = request.app.state.bell
@@ -321,28 +353,39 @@ class BulkResponse(Response):
         emit(self._record(items, counts))
 
     def _csv(self, lines: Iterator[str], emit: Callable[[list[dict]], None], counts: dict) -> None:
-        reader = csv.DictReader(lines)
-        mapping = header_mapping(list(reader.fieldnames) if reader.fieldnames else None)
-        groups: list[RowGroup] = []
-        for group in group_rows(reader, mapping):
+        """A CSV upload in any format Kiroku imports, one item per group (filing), as ``kiroku import`` reads it."""
+        first = next(lines, None)
+        fmt = self.fmt
+        if fmt == AUTO_FORMAT:
+            fmt = sniff(first) if first is not None else "payroll-csv"
+        body = itertools.chain((first,), lines) if first is not None else iter(())
+        groups: list[Pending] = []
+        for group in read_pending(body, fmt, corporate_number=self.corporate_number):
             groups.append(group)
             if len(groups) >= self.batch:
                 emit(self._record_groups(groups, counts))
                 groups = []
         emit(self._record_groups(groups, counts))
 
-    def _record_groups(self, groups: list[RowGroup], counts: dict) -> list[dict]:
-        """Record CSV row groups; errors also name the CSV row and column."""
+    def _record_groups(self, groups: list[Pending], counts: dict) -> list[dict]:
+        """Record a file's groups; errors also name the file's row and column (``locations``)."""
+        ready = [g.request for g in groups if g.request is not None]
+        outcomes = self._record_batch(ready)
         out = []
-        for group, (result, fresh) in zip(groups, self._record_batch([submission_request(g) for g in groups])):
-            rows = [group.rows[0][0], group.rows[-1][0]]
+        for group in groups:
+            result, fresh = next(outcomes) if group.request is not None else (reading_error(group.errors), False)
+            rows = [group.first_row, group.last_row]
             line = self._outcome({"item": counts["items"] + 1, "rows": rows}, result, fresh, counts,
                                  f"{BULK_PATH}#rows={rows[0]}-{rows[1]}")
             if isinstance(result, KirokuError):
-                line["problem"]["locations"] = [{k: d[k] for k in ("row", "column", "code", "message") if k in d}
-                                                for d in locate_errors(result, group)]
+                found = group.errors if group.request is None else group.locate(result)
+                line["problem"]["locations"] = [{k: d[k] for k in LOCATION_KEYS if d.get(k) is not None} for d in found]
             out.append(line)
         return out
+
+
+#: What a result line says of each problem's place in the file (all redacted: never a personal datum).
+LOCATION_KEYS = ("row", "column", "code", "message", "expected", "got")
 
 
 def _parse_item(raw: bytes, line_no: int) -> SubmissionRequest | KirokuError:
