@@ -10,30 +10,26 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
+from ledger.bench.national_files import CORRECTED, NEW, record_315, shfd_head, shfd_record
 from ledger.domain.identifiers import make_personal_number
-from ledger.encoding import eltax_315, nenkin_shfd
 
 CHIYODA = "131016"
 #: 令和8年分 = 2026 (年分 in 和暦: 総税市第49号, 記録要領 of item 11).
 REIWA_2026 = "08"
 
 
-def _item_numbers() -> dict[str, int]:
-    return {item.field: item.number for item in eltax_315.ITEMS.values() if item.field}
-
-
 def eltax_cells(corp: str, n: int, *, municipality: str = CHIYODA, corrected: bool = False, year: str = REIWA_2026,
                 **over: str) -> dict[str, str]:
-    """One employee's 315 record as {field: cell} (``over`` by field, e.g. ``**{"line.payment_amount": "x"}``)."""
+    """One employee's 315 record as {item field: cell} (``over`` by field, e.g. ``**{"line.payment_amount": "x"}``);
+    ``corrected``: 訂正表示 2 (訂正)."""
     cells = {
         "header.tax_office_reference": "0123456789", "header.address": "東京都千代田区丸の内1-1", "header.name": "株式会社記録",
-        "header.phone": "03-1234-5678", "change": "1" if corrected else "0", "period": year,
+        "header.phone": "03-1234-5678", "change": CORRECTED if corrected else NEW, "period": year,
         "person.address": "東京都千代田区霞が関1-1-1", "person.name": f"山田 太郎{n}", "line.payment_amount": "5000000",
         "line.income_after_deduction": "3560000", "line.total_deductions": "1200000", "line.withholding_tax": "120000",
-        "line.social_insurance": "700000", "person.birth_date": "3600714", "person.kana": "ヤマダ タロウ",
-        "line.employee_number": f"E{n:04d}", "line.municipality_code": municipality,
+        "line.social_insurance": "700000", "birth.era": "3", "birth.yy": "60", "birth.mm": "07", "birth.dd": "14",  # 昭和60年7月14日
+        "person.kana": "ﾔﾏﾀﾞ ﾀﾛｳ", "line.employee_number": f"E{n:04d}", "line.municipality_code": municipality,
         "person.personal_number": make_personal_number(f"{70_000 + n:011d}"), "group.corporate_number": corp,
     }
     cells.update(over)
@@ -41,14 +37,8 @@ def eltax_cells(corp: str, n: int, *, municipality: str = CHIYODA, corrected: bo
 
 
 def eltax_record(cells: dict[str, str]) -> list[str]:
-    """The record's cells in item order: ``315`` in item 1, each field's cell at its item's number."""
-    numbers = _item_numbers()
-    out = [""] * eltax_315.MIN_CELLS
-    kind = next(i.number for i in eltax_315.ITEMS.values() if i.kind == "kind")
-    out[kind - 1] = eltax_315.RECORD_KIND
-    for name, cell in cells.items():
-        out[numbers[name] - 1] = cell
-    return out
+    """The record's cells in item order (``ledger.bench.national_files.record_315``)."""
+    return record_315(cells)
 
 
 def _csv_lines(rows: list[list[str]]) -> str:
@@ -64,23 +54,13 @@ def eltax_file(records: list[dict[str, str]]) -> str:
 
 # -- SHFD0006 -----------------------------------------------------------------------------------------
 
-def _shfd_positions(procedure: str) -> dict[str, int]:
-    items: Any = getattr(nenkin_shfd, "ITEMS", None)
-    if isinstance(items, dict) and procedure in items:  # a table per procedure, if the reader grows one
-        items = items[procedure]
-    if isinstance(items, dict):
-        return {getattr(i, "name", str(i)): number for number, i in items.items()}
-    names = {"STANDARD_REMUNERATION": nenkin_shfd.SR_ITEMS, "BONUS_PAYMENT": nenkin_shfd.BONUS_ITEMS}[procedure]
-    return {name: number for number, name in enumerate(names, start=1)}
-
-
 def shfd_cells(n: int, **over: str) -> dict[str, str]:
     """One insured person's 算定基礎届 data record as {item name: cell}: 令和8年9月 from April–June's pay."""
     cells = {
-        "届書コード": next(c for c, p in nenkin_shfd.RECORD_CODES.items() if p == "STANDARD_REMUNERATION"),
-        "郡市区符号": "01", "事業所記号": "イロハ", "被保険者整理番号": str(10 + n), "元号(生年月日)": "5", "年月日(生年月日)": "600714",
-        "改定予定月": "09", "元号(適用年月)": "9", "年(適用年月)": "08", "月(適用年月)": "09",
-        "氏名(カナ)": "スズキ イチロウ", "氏名": f"鈴木 一郎{n}", "従前の標準報酬月額(健保)": "300", "従前の標準報酬月額(厚年)": "300",
+        "都道府県コード": "13", "郡市区符号": "01", "事業所記号": "ｲﾛﾊ", "被保険者整理番号": str(10 + n),
+        "氏名(カナ)": "ｽｽﾞｷ ｲﾁﾛｳ", "氏名(漢字)": f"鈴木 一郎{n}", "元号(生年月日)": "5", "年月日(生年月日)": "600714",
+        "元号(適用年月)": "9", "年(適用年月)": "08", "月(適用年月)": "09",
+        "従前の標準報酬月額(健保)": "0300", "従前の標準報酬月額(厚年)": "0300",
         "支払基礎日数(4月)": "30", "支払基礎日数(5月)": "31", "支払基礎日数(6月)": "30",
         "報酬月額通貨(4月)": "300000", "報酬月額通貨(5月)": "310000", "報酬月額通貨(6月)": "305000",
         "報酬月額現物(4月)": "0", "報酬月額現物(5月)": "0", "報酬月額現物(6月)": "0",
@@ -89,19 +69,9 @@ def shfd_cells(n: int, **over: str) -> dict[str, str]:
     return cells
 
 
-def shfd_record(cells: dict[str, str], procedure: str = "STANDARD_REMUNERATION") -> list[str]:
-    positions = _shfd_positions(procedure)
-    out = [""] * max(positions.values())
-    for name, cell in cells.items():
-        out[positions[name] - 1] = cell
-    return out
-
-
 def shfd_file(records: list[dict[str, str]], procedure: str = "STANDARD_REMUNERATION") -> str:
-    """A SHFD0006.CSV: FD管理レコード, [kanri], 事業所管理, 事業所情報, [data], then the data records."""
-    head = ["01,イロハ,001,20260710,22223", "[kanri]", ",01",
-            "01,イロハ,12345,100,0005,東京都千代田区丸の内1-1,株式会社記録,記録 太郎,03-1234-5678", "[data]"]
-    return "".join(line + "\r\n" for line in head) + _csv_lines([shfd_record(r, procedure) for r in records])
+    """A SHFD0006.CSV: 媒体管理レコード, [kanri], 事業所数情報, 事業所情報, [data], then the data records."""
+    return _csv_lines([*shfd_head([("13", "01", "ｲﾛﾊ", "12345", "株式会社記録")]), *(shfd_record(r, procedure) for r in records)])
 
 
 # -- Kiroku's own payroll CSV ---------------------------------------------------------------------------

@@ -313,6 +313,13 @@ def _value(item: Item, cell: str) -> Any:
     return cell or None
 
 
+#: Kinds whose blank cell reads as None (``_value``): a blank one is skipped without a call.
+_BLANK_IS_NONE: Final = frozenset({"text", "yen", "count", "digits1", "digits2", "digits10", "digits13", "code", "payer_number"})
+#: Each item once, as ``_read_row`` walks them: (item, cell index, blank reads as None, where, name).
+_PLAN: Final = tuple((item, item.number - 1, item.kind in _BLANK_IS_NONE, *item.field.partition(".")[::2])
+                     for item in ITEMS.values())
+
+
 def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One record → {"header", "line", "person", "change", "period", "corporate_number"} and errors."""
     errors: list[dict[str, Any]] = []
@@ -325,17 +332,20 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
         failed.add(item.number)
         errors.append(_error(number, item, str(e), e.expected, got, e.code))
 
-    for item in ITEMS.values():
-        if item.number > len(cells):
+    width = len(cells)
+    for item, index, blank_is_none, where, name in _PLAN:
+        if index >= width:
             continue  # 141–143 are absent before 令和2年分
-        cell = cells[item.number - 1].strip()
+        cell = cells[index]
+        if not cell and blank_is_none:
+            continue  # most cells of a record are blank: what _value would make of one (None) is what its absence says
+        cell = cell.strip()
         try:
             value = _value(item, cell)
         except CellError as e:
             fail(item, e, cell)
             continue
         values[item.number] = value
-        where, _, name = item.field.partition(".")
         if where in ("header", "line", "person") and value is not None:
             out[where][name] = value
         elif where in parts:

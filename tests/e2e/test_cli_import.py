@@ -69,7 +69,7 @@ def test_a_bad_cell_is_listed_by_row_and_item_with_exit_status_2_and_the_other_p
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "problem(s) — these filings were not recorded" in out
     item = next(i for i in eltax_315.ITEMS.values() if i.field == "line.payment_amount")
-    assert item.column in out and "digits (whole yen)" in out
+    assert item.column in out and "digits (at most 10)" in out
     assert filings(cli) == 0  # company A may not file for the other payer either: nothing recorded
 
 
