@@ -14,7 +14,7 @@ name the same CSV row and column in their errors.
   or ``true``/``false``, dates ``YYYY-MM-DD``, ``YYYY/MM/DD`` or 和暦 (``昭和55年4月1日``), the
   徴収区分 ``特別徴収``/``普通徴収`` and the reasons ``普A``–``普F`` as the forms write them
   (:func:`ledger.domain.text_cells.from_text_cells`, :data:`CHOICES`).
-- **Grouping.** Rows of one company and year must be consecutive (as payroll systems export
+- **Grouping.** Rows of one company, year and office (``branch_number``, 本支店等区分番号) must be consecutive (as payroll systems export
   them); each run of rows becomes one ``PAYROLL_REPORT`` submission.
 - **Idempotency.** Each submission's key is derived from its rows, so sending the same file
   again returns the original receipts instead of recording twice. The key is stored in the
@@ -57,6 +57,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "period": ("period", "year", "対象年", "年分"),
     "employer_name": ("employer_name", "事業者名", "支払者名称"),
     "employer_address": ("employer_address", "事業者所在地", "支払者所在地"),
+    "branch_number": ("branch_number", "本支店等区分番号"),
     "municipality_code": ("municipality_code", "市区町村コード", "提出先市区町村コード"),
     "employee_number": ("employee_number", "受給者番号"),
     "person.name": ("person.name", "employee_name", "氏名", "受給者氏名"),
@@ -88,8 +89,11 @@ REQUIRED_LINE = ("municipality_code", "employee_number", "person.name", "person.
 #: Columns a row needs when 年末調整 was done (``year_end_adjusted``, the default) and leaves blank
 #: otherwise (中途退職, 乙欄, 2,000万円超: 国税庁 源泉徴収票の記載要領).
 WITH_YEAR_END = ("income_after_deduction", "total_deductions")
+#: The submission's optional columns: the 本支店等区分番号 of the 給与支払事務所 whose filing the rows are
+#: (a company files once per office, E13: ``Procedure.office_fields``); blank for the company as a whole.
+HEADER_OPTIONAL = ("branch_number",)
 #: Columns that become fields of a payload line, one line per row.
-LINE_COLUMNS = [k for k in COLUMNS if k not in REQUIRED]
+LINE_COLUMNS = [k for k in COLUMNS if k not in REQUIRED and k not in HEADER_OPTIONAL]
 #: Header spelling → canonical column.
 ALIASES = {alias: canon for canon, aliases in COLUMNS.items() for alias in aliases}
 #: Cells the ledger seals (the person, AES-GCM under the scope's data key): never part of a derived key.
@@ -112,12 +116,13 @@ CHOICES: dict[str, dict[str, str]] = {
 
 @dataclass
 class RowGroup:
-    """A run of consecutive rows of one company and year: one submission."""
+    """A run of consecutive rows of one company, year and office: one submission."""
 
     corporate_number: str
     period: str
     first_row: int
     rows: list[tuple[int, dict[str, str]]]  # (CSV row number, canonical column → cell)
+    branch: str = ""  # 本支店等区分番号: the office, "" for the company as a whole
 
 
 def header_mapping(fieldnames: Sequence[str] | None) -> dict[str, str]:
@@ -145,7 +150,7 @@ def header_mapping(fieldnames: Sequence[str] | None) -> dict[str, str]:
 
 def group_rows(reader: csv.DictReader, mapping: dict[str, str],
                on_row: Callable[[int], None] | None = None) -> Iterator[RowGroup]:
-    """The reader's rows, grouped into runs of one company and year, as they are read.
+    """The reader's rows, grouped into runs of one company, year and office (本支店等区分番号), as they are read.
 
     ``on_row`` is told each row's number before it is grouped. ValidationError for a row with
     more cells than the header has columns."""
@@ -157,11 +162,11 @@ def group_rows(reader: csv.DictReader, mapping: dict[str, str],
         if None in raw:  # more cells than header columns
             raise ValidationError(f"row {number} has more cells than the header has columns", field=f"row {number}",
                                   expected=f"{len(mapping)} cells", got=f"{len(mapping) + len(raw[None])} cells", code="extra_cells")
-        key = (row.get("corporate_number", ""), row.get("period", ""))
-        if current is None or key != (current.corporate_number, current.period):
+        key = (row.get("corporate_number", ""), row.get("period", ""), row.get("branch_number", ""))
+        if current is None or key != (current.corporate_number, current.period, current.branch):
             if current is not None:
                 yield current
-            current = RowGroup(key[0], key[1], number, [])
+            current = RowGroup(key[0], key[1], number, [], key[2])
         current.rows.append((number, row))
     if current is not None:
         yield current
@@ -189,7 +194,8 @@ def submission_request(group: RowGroup) -> SubmissionRequest:
     return SubmissionRequest(
         corporate_number=group.corporate_number, procedure="PAYROLL_REPORT", period=group.period,
         kind="CORRECTION" if is_person_level({"lines": lines}) else "ORIGINAL",
-        payload={"employer": {"name": first.get("employer_name", ""), "address": first.get("employer_address", "")}, "lines": lines},
+        payload={"employer": {"name": first.get("employer_name", ""), "address": first.get("employer_address", ""),
+                              **({"branch_number": group.branch} if group.branch else {})}, "lines": lines},
         idempotency_key=KEY_PREFIX + digest,
     )
 

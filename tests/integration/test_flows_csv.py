@@ -221,3 +221,17 @@ def test_rows_marked_for_correction_with_no_filing_to_correct_are_reported_at_th
     result = import_payroll_csv(vendor, write(tmp_path / "c.csv", csv_text(header, [[*row(CORP_A, 1), "CORRECT"]]), bom=False))
     assert [(e["row"], e["column"], e["code"]) for e in result.errors] == [(2, "line_action", "nothing_to_correct")]
     assert company_view(kiroku, CORP_A).filings() == []
+
+
+def test_each_office_of_a_company_is_its_own_filing_in_the_csv(kiroku, vendor, tmp_path):
+    """E13: 給与支払報告書 per 給与支払事務所 (所得税法第17条; 本支店等区分番号, 総税市第49号 item 3): a 本支店等区分番号
+    column splits a company's rows into one filing per office; the same office again is already filed."""
+    enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
+    header = [*JA_HEADER, "本支店等区分番号"]
+    rows = [[*row(CORP_A, 1), "001"], [*row(CORP_A, 2), "001"], [*row(CORP_A, 3, SAPPORO), "002"]]
+    result = import_payroll_csv(vendor, write(tmp_path / "offices.csv", csv_text(header, rows), bom=False))
+    assert result.ok, result.errors
+    assert [(r.office, r.line_count, r.targets) for r in result.receipts] == [
+        ("001", 2, [municipality(CHIYODA)]), ("002", 1, [municipality(SAPPORO)])]
+    again = import_payroll_csv(vendor, write(tmp_path / "more.csv", csv_text(header, [[*row(CORP_A, 9), "002"]]), bom=False))
+    assert [(e["row"], e["code"]) for e in again.errors] == [(2, "already_filed")]

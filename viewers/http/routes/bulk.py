@@ -4,7 +4,7 @@ The upload is read as it arrives and recorded in durable batches as soon as item
 so memory stays bounded whatever the size; each result line is written as soon as its batch is
 recorded. NDJSON items are submissions, each with its own ``idempotency_key`` (sending the same
 upload again returns the original receipts). CSV is a salary-payment-report export, one row per
-employee, each run of rows of one company and year one submission, keyed by its rows (as
+employee, each run of rows of one company, year and office one submission, keyed by its rows (as
 ``kiroku import-csv`` does), in UTF-8 (with or without a BOM) or CP932 (Windows' Shift_JIS): the
 ``charset`` parameter of ``text/csv`` says which (``shift_jis``, ``cp932``, ``utf-8`` …), or,
 without one, it is detected (:mod:`ledger.encoding.text_files`). The IANA text/csv registration
