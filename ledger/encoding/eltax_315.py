@@ -185,7 +185,7 @@ PERSON_ITEMS: Final = frozenset({12, 13, 14, 44, 45, 46, 47, *range(95, 134), 13
 BIRTH_ERAS: Final = {"1": "昭和", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"}
 REIWA_FIRST: Final = wareki.gregorian_year("令和", 1)
 #: 訂正表示 (eLTAX: 0 新規, 1 追加, 2 訂正, 3 取消) → ImportLine.change.
-CHANGES: Final = {"0": None, "1": None, "2": "CORRECT", "3": "CANCEL"}
+CHANGES: Final = {"0": None, "1": "ADD", "2": "CORRECT", "3": "CANCEL"}
 #: 普通徴収切替理由 符号 (in 摘要) → ledger.domain.forms.ORDINARY_REASONS.
 ORDINARY: Final = {"A": "FEW_EMPLOYEES", "B": "SPECIAL_ELSEWHERE", "C": "LOW_PAY", "D": "IRREGULAR_PAY",
                    "E": "FAMILY_WORKER", "F": "LEAVING"}

@@ -62,7 +62,7 @@ FORMATS: Final = {f.name: f for f in (
 CHOICES: Final = (AUTO, *FORMATS)
 
 #: What a line's ``change`` (ImportLine.change) makes of it in a person-level correction.
-LINE_ACTIONS: Final = {None: "ADD", "CORRECT": "CORRECT", "CANCEL": "CANCEL"}
+LINE_ACTIONS: Final = {None: "ADD", "ADD": "ADD", "CORRECT": "CORRECT", "CANCEL": "CANCEL"}
 #: A service error's field that names a line (1-based, as ``ledger.domain.forms`` numbers them).
 LINE_FIELD: Final = re.compile(r"^lines\[(\d+)\](?:\.(.+))?$")
 

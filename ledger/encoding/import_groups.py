@@ -27,11 +27,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-#: How a line relates to what is already filed for its (company, procedure, period):
-#: ``None`` a line of a new filing, or one added to a filed one (追加);
+#: How a line relates to what is already filed for its (company, procedure, period, office):
+#: ``None`` a line as the file gives it without a mark (新規: of a new filing, or — beside marked lines —
+#: added to the filed one); ``ADD`` a person added to the filed filing (追加);
 #: ``CORRECT`` the corrected version of a filed person's line (訂正);
 #: ``CANCEL`` the person's filed line is withdrawn (取消).
-CHANGES: Final = (None, "CORRECT", "CANCEL")
+CHANGES: Final = (None, "ADD", "CORRECT", "CANCEL")
 
 
 @dataclass

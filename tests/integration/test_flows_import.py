@@ -117,8 +117,8 @@ def test_the_ledgers_refusal_is_placed_on_the_row_and_item_of_its_line(kiroku, v
 
 
 def test_rows_marked_corrected_after_the_original_are_a_person_level_correction(kiroku, vendor):
-    """eLTAX 「給与支払報告書の訂正・追加・取消」: a 315 record with 訂正表示 1 replaces that person's; an unmarked one
-    in the same group adds a person (総税市第49号, item 10 訂正表示)."""
+    """eLTAX 「給与支払報告書の訂正・追加・取消」: a 315 record with 訂正表示 2 (訂正) replaces that person's; an unmarked
+    one in the same group adds a person (item 10 訂正表示: 0 新規, 1 追加, 2 訂正, 3 取消 — eltax_315 sources K, L)."""
     enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
     first = import_file(vendor, eltax_file([eltax_cells(CORP_A, 1), eltax_cells(CORP_A, 2)]).encode("cp932"))
     fix = eltax_file([eltax_cells(CORP_A, 2, corrected=True, **{"line.payment_amount": "5200000"}),
@@ -131,6 +131,20 @@ def test_rows_marked_corrected_after_the_original_are_a_person_level_correction(
     assert [(ln["employee_number"], ln["line_action"], ln["payment_amount"]) for ln in lines] == [
         ("E0001", "ORIGINAL", 5_000_000), ("E0002", "CORRECT", 5_200_000), ("E0003", "ADD", 5_000_000)]
     assert r.targets == sorted([municipality(CHIYODA), municipality(SAPPORO)])
+
+
+def test_a_file_of_added_and_cancelled_persons_changes_only_them(kiroku, vendor):
+    """訂正表示 1 (追加) rows alone add persons to the filing in force, and 3 (取消) takes one off — not an original
+    refused as already filed (the eLTAX 315 CSV: 0 新規, 1 追加, 2 訂正, 3 取消)."""
+    enroll_payroll(kiroku, CORP_A, CHIYODA, SAPPORO)
+    first = import_file(vendor, eltax_file([eltax_cells(CORP_A, 1), eltax_cells(CORP_A, 2)]).encode("cp932"))
+    added = import_file(vendor, eltax_file([eltax_cells(CORP_A, 3, municipality=SAPPORO, **{"change": "1"}),
+                                            eltax_cells(CORP_A, 1, **{"change": "3"})]).encode("cp932"))
+    assert added.ok, added.errors
+    (r,) = added.receipts
+    assert (r.kind, r.replaces) == (SubmissionKind.CORRECTION, first.receipts[0].submission_id)
+    lines = company_view(kiroku, CORP_A).snapshot(r.submission_id).payload["lines"]
+    assert [(ln["employee_number"], ln["line_action"]) for ln in lines] == [("E0002", "ORIGINAL"), ("E0003", "ADD")]
 
 
 def test_a_corrected_row_with_nothing_filed_is_refused_on_its_row(kiroku, vendor):

@@ -126,7 +126,7 @@ def test_a_record_in_the_order_luca_jp_writes_it() -> None:
         "E9", "271004", 4_000_000, 600_000)
 
 
-@pytest.mark.parametrize(("shown_as", "change"), [("0", None), ("1", None), ("2", "CORRECT"), ("3", "CANCEL")])
+@pytest.mark.parametrize(("shown_as", "change"), [("0", None), ("1", "ADD"), ("2", "CORRECT"), ("3", "CANCEL")])
 def test_the_correction_mark_says_new_add_correct_or_cancel(shown_as: str, change: str | None) -> None:
     """Item 10 on eLTAX: 0 新規, 1 追加, 2 訂正, 3 取消 — kyuhou_csv_validator "訂正表示 必須 数字1 0~3"; luca-jp
     "提出区分（新規0, 追加1, 訂正2, 取消3）"; 板橋区 特別徴収 FAQ (the 申告区分/訂正表示 carries 訂正・追加・取消)."""
