@@ -47,6 +47,7 @@ Public: :data:`FORMAT`, :data:`TITLE`, :data:`LAYOUT`, :func:`sniff`, :func:`rea
 from __future__ import annotations
 
 import csv
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -314,7 +315,10 @@ def _value(item: Item, cell: str) -> Any:
 
 
 #: Kinds whose blank cell reads as None (``_value``): a blank one is skipped without a call.
-_BLANK_IS_NONE: Final = frozenset({"text", "yen", "count", "digits1", "digits2", "digits10", "digits13", "code", "payer_number"})
+#: A blank 0/1 item reads as False and is skipped too: every flag it fills defaults to False on the form
+#: (``ledger.domain.forms``; tests/unit/test_eltax_315.py checks it), so the validated line is the same.
+_BLANK_IS_NONE: Final = frozenset({"text", "yen", "count", "digits1", "digits2", "digits10", "digits13", "code", "payer_number",
+                                   "flag01"})
 #: Each item once, as ``_read_row`` walks them: (item, cell index, blank reads as None, where, name).
 _PLAN: Final = tuple((item, item.number - 1, item.kind in _BLANK_IS_NONE, *item.field.partition(".")[::2])
                      for item in ITEMS.values())
@@ -397,8 +401,20 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
     return out, errors
 
 
+#: The cells of a record's first MIN_CELLS items that go into its key (not the person's), as one getter.
+_KEY_INDEXES: Final = tuple(i for i in range(MIN_CELLS) if i + 1 not in PERSON_ITEMS)
+_KEY_TAKE: Final = operator.itemgetter(*_KEY_INDEXES)
+_PAYER_AT: Final = _KEY_INDEXES.index(93)  # item 94 among them
+
+
 def _key_cells(cells: list[str]) -> list[str]:
-    return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS and not (n == 94 and len(c.strip()) == 12)]
+    """The record's cells without the person's, and without item 94 when it holds a 個人番号 (12 digits)."""
+    if len(cells) < MIN_CELLS or max(PERSON_ITEMS) > MIN_CELLS:
+        return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS and not (n == 94 and len(c.strip()) == 12)]
+    out = [*_KEY_TAKE(cells), *cells[MIN_CELLS:]]  # the same cells, in the same order, as the comprehension above
+    if len(out[_PAYER_AT].strip()) == 12:
+        del out[_PAYER_AT]
+    return out
 
 
 def _office_key(cells: list[str]) -> tuple[str, ...]:

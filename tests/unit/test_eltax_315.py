@@ -319,3 +319,12 @@ def test_the_fixture_file_of_a_head_office_and_its_branch() -> None:
     assert (leaver["employment_end"], leaver["collection"], leaver["ordinary_reason"], leaver["municipality_code"]) == (
         "2025-06-30", "ORDINARY", "LEAVING", "271004")
     payload(groups[0])
+
+
+def test_every_flag_a_blank_cell_leaves_out_defaults_to_false_on_the_form() -> None:
+    """The reader skips a blank 0/1 cell (it reads as False): right only while each flag it fills defaults to False."""
+    rules = {r.name: r for r in PAYROLL.line}
+    for item in m.ITEMS.values():
+        where, _, name = item.field.partition(".")
+        if item.kind == "flag01" and where == "line":
+            assert rules[name].kind == "flag" and rules[name].default is False, item
