@@ -81,6 +81,7 @@ def _for_office(office: str) -> str:
     """' of office 001' in a message about a filing of one office, "" for the company's filing as a whole."""
     return f" of office {office}" if office else ""
 
+
 class Commands:
     """Commands of every flow: enrollment, recording, grants, dispositions, deadline reports."""
 
@@ -478,7 +479,9 @@ class Commands:
         return mine.filing if mine is not None else row
 
     def _office_of(self, conn: Connection, submission_id: str | None) -> str:
-        """The office of the submission a cancellation replaces ("" when there is none: refused later)."""
+        """The office of the submission a cancellation replaces ("" when there is none: refused later). A
+        submission is named by the id its receipt gave, so it was appended before this batch: it is in the
+        catalog or this writer's recent appends."""
         row = self._filing_of(conn, submission_id) if submission_id else None
         return "" if row is None else row[3]
 
