@@ -319,9 +319,10 @@ def _value(item: Item, cell: str) -> Any:
 #: (``ledger.domain.forms``; tests/unit/test_eltax_315.py checks it), so the validated line is the same.
 _BLANK_IS_NONE: Final = frozenset({"text", "yen", "count", "digits1", "digits2", "digits10", "digits13", "code", "payer_number",
                                    "flag01"})
-#: Each item once, as ``_read_row`` walks them: (item, cell index, blank reads as None, where, name).
-_PLAN: Final = tuple((item, item.number - 1, item.kind in _BLANK_IS_NONE, *item.field.partition(".")[::2])
-                     for item in ITEMS.values())
+#: Each item by its cell's index, as ``_read_row`` reads them: (item, where, name) of its field.
+_PLAN_AT: Final = {item.number - 1: (item, *item.field.partition(".")[::2]) for item in ITEMS.values()}
+#: The cells read even when blank: of the items whose blank cell is no None (法定資料の種類, 訂正表示, 年分, フリガナ).
+_MUST: Final = frozenset(item.number - 1 for item in ITEMS.values() if item.kind not in _BLANK_IS_NONE)
 
 
 def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -336,14 +337,15 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
         failed.add(item.number)
         errors.append(_error(number, item, str(e), e.expected, got, e.code))
 
-    width = len(cells)
-    for item, index, blank_is_none, where, name in _PLAN:
-        if index >= width:
-            continue  # 141–143 are absent before 令和2年分
-        cell = cells[index]
-        if not cell and blank_is_none:
-            continue  # most cells of a record are blank: what _value would make of one (None) is what its absence says
-        cell = cell.strip()
+    # Most cells of a record are blank, and what _value makes of a blank one of most kinds (None, False)
+    # is what its absence says: only the other cells, and the items that must be given, are read — in
+    # item order. (141–143 are absent before 令和2年分: a short record has no cell for them.)
+    for index in [i for i, c in enumerate(cells) if c or i in _MUST]:
+        plan = _PLAN_AT.get(index)
+        if plan is None:
+            continue  # a cell past the layout's items
+        item, where, name = plan
+        cell = cells[index].strip()
         try:
             value = _value(item, cell)
         except CellError as e:
