@@ -71,7 +71,8 @@ def test_import_csv_help_names_every_column_with_its_spellings_once(cli) -> None
 
 #: A row with every column (blank where a cell is not needed): 年末調整 done, 特別徴収, a personal number.
 ROW = {"corporate_number": "", "period": "2026", "employer_name": "株式会社テスト", "employer_address": "東京都千代田区",
-       "municipality_code": "131016", "employee_number": "E0001", "person.name": "山田 太郎", "person.kana": "ヤマダ タロウ",
+       "branch_number": "001", "municipality_code": "131016", "employee_number": "E0001", "person.name": "山田 太郎",
+       "person.kana": "ヤマダ タロウ",
        "person.birth_date": "1985/07/14", "person.address": "東京都千代田区", "person.personal_number": "123456789018",
        "person.personal_number_absence": "", "payment_amount": "5000000", "income_after_deduction": "3560000",
        "total_deductions": "1200000", "withholding_tax": "120000", "social_insurance": "700000", "dependents": "1",
