@@ -28,7 +28,7 @@ def eltax_cells(corp: str, n: int, *, municipality: str = CHIYODA, corrected: bo
         "header.phone": "03-1234-5678", "change": CORRECTED if corrected else NEW, "period": year,
         "person.address": "東京都千代田区霞が関1-1-1", "person.name": f"山田 太郎{n}", "line.payment_amount": "5000000",
         "line.income_after_deduction": "3560000", "line.total_deductions": "1200000", "line.withholding_tax": "120000",
-        "line.social_insurance": "700000", "birth.era": "3", "birth.yy": "60", "birth.mm": "07", "birth.dd": "14",  # 昭和60年7月14日
+        "line.social_insurance": "700000", "birth.era": "1", "birth.yy": "60", "birth.mm": "07", "birth.dd": "14",  # 昭和60年7月14日
         "person.kana": "ﾔﾏﾀﾞ ﾀﾛｳ", "line.employee_number": f"E{n:04d}", "line.municipality_code": municipality,
         "person.personal_number": make_personal_number(f"{70_000 + n:011d}"), "group.corporate_number": corp,
     }
@@ -69,9 +69,11 @@ def shfd_cells(n: int, **over: str) -> dict[str, str]:
     return cells
 
 
-def shfd_file(records: list[dict[str, str]], procedure: str = "STANDARD_REMUNERATION") -> str:
-    """A SHFD0006.CSV: 媒体管理レコード, [kanri], 事業所数情報, 事業所情報, [data], then the data records."""
-    return _csv_lines([*shfd_head([("13", "01", "ｲﾛﾊ", "12345", "株式会社記録")]), *(shfd_record(r, procedure) for r in records)])
+def shfd_file(records: list[dict[str, str]], procedure: str = "STANDARD_REMUNERATION", office: str = "ｲﾛﾊ") -> str:
+    """A SHFD0006.CSV: 媒体管理レコード, [kanri], 事業所数情報, 事業所情報, [data], then the data records — of the
+    事業所 ``01-<office>`` (each record's 事業所記号 is set to it)."""
+    return _csv_lines([*shfd_head([("13", "01", office, "12345", "株式会社記録")]),
+                       *(shfd_record({**r, "事業所記号": office}, procedure) for r in records)])
 
 
 # -- Kiroku's own payroll CSV ---------------------------------------------------------------------------

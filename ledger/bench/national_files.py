@@ -17,7 +17,7 @@ from ledger.encoding import eltax_315, nenkin_shfd
 #: 令和8年分 (2026), as the 315 record writes 年分 (総税市第49号, item 11).
 REIWA_2026 = "08"
 #: 昭和55年4月1日 — write_csv's 1980/04/01 — as the 315 record's four cells (元号 3 昭和, 年, 月, 日) …
-BIRTH_315 = {"birth.era": "3", "birth.yy": "55", "birth.mm": "04", "birth.dd": "01"}
+BIRTH_315 = {"birth.era": "1", "birth.yy": "55", "birth.mm": "04", "birth.dd": "01"}
 #: … and as SHFD0006's 元号 5 (昭和) + YYMMDD.
 BIRTH_SHFD = ("5", "550401")
 #: 訂正表示 as eLTAX's 315 CSV writes it: 0 新規, 1 追加, 2 訂正, 3 取消 (``eltax_315``'s sources K and L).

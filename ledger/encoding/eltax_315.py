@@ -9,21 +9,28 @@ not found; each item's position comes from the sources in :data:`SOURCES`, named
 - ``K`` arakanema/kyuhou_csv_validator — a validator written to the eLTAX「CSVレイアウト仕様書（給与支払報告書）」
   (2014, 98 items): a name, type and width per item 1–98;
 - ``L`` chumaltd/luca-jp ``jp_payreport.rb`` — code that writes the record for eLTAX today (令和 layout):
-  items 1–55 and 91 as ``K`` has them, 56–90 left as exactly 35 cells ("col90まで"), then 92–143.
+  items 1–55 and 91 as ``K`` has them, 56–90 left as exactly 35 cells ("col90まで"), then 92–143;
+- ``T`` 国税庁「法定資料を光ディスク及び磁気ディスクにより提出する場合の標準規格等」, 別紙 給与所得の源泉徴収票
+  (375) レコードの内容及び記録要領 — items 1–93 of 375 are 315's items 1–93, with their codes;
+- ``U`` the eLTAX 給与支払報告書・源泉徴収票 統一CSVレイアウト (地方税共同機構), its column names as published
+  for 令和6年分 and 令和7年分 — items 92–147.
 
-So items 1–91 stand on two sources (56–90 on ``K``'s positions and ``L``'s count), 92–143 on ``L`` alone
-(L has 普通徴収 … 指定番号 at 134–140, in the order K had them at 92–98 before the マイナンバー items; widths from K).
-A record has at least :data:`MIN_CELLS` (140) cells; 141–143 (基礎控除の額, 所得金額調整控除額, ひとり親,
-令和2年分〜) are read when present, and later cells (令和7年分's 特定親族 items, the 統一CSV's 作成区分) are
-read past. :data:`PROVISIONAL` lists what stays unconfirmed.
+So items 1–91 stand on two sources or more (56–90 on ``K``'s positions, ``L``'s count and ``T``), 92–143 on
+``L`` and ``U``, which agree (普通徴収 … 指定番号 at 134–140, in the order K had them at 92–98 before the
+マイナンバー items; widths from K). A record has at least :data:`MIN_CELLS` (140) cells; 141–143 (基礎控除の額,
+所得金額調整控除額, ひとり親, 令和2年分〜) are read when present; from 令和7年分 the 特定親族 items 144–146
+(:data:`FROM_REIWA_7`, ``U``) are read too, while in earlier years 144 is the 統一CSV's 作成区分 and is read
+past, as are later cells (令和7年分's 作成区分, 147). :data:`PROVISIONAL` lists what stays unconfirmed.
 
-Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L; ``G`` names the 年/月/日 columns). The
-元号 codes 2 大正, 4 平成, 5 令和 agree in both; for 1 and 3 they disagree (K allows 1–4 without naming
-them; L writes 3 明治, 1 昭和, a scheme ``W`` lists among the 元号コード in use — the module had assumed
-1 明治, 3 昭和), so both are read as 昭和: under the other convention they name 明治, a birth before
-1912-07-30 that no 令和-year report plausibly carries. 中途就・退職 (60–63) is 区分 (1 就職, 2 退職 —
-the values K's 0–2 allows; their meaning is the 源泉徴収票's, unconfirmed) and 年/月/日 without a 元号:
-the year is read in the era that makes it the 年分's year (令和, or 平成31 for 令和元年分).
+Encodings: 生年月日 is four cells, 元号 (44) / 年 / 月 / 日 (K, L, U; ``G`` names the 年/月/日 columns). The
+元号 codes are ``T``'s: 1 昭和, 2 大正, 3 明治, 4 平成, 5 令和 (L writes the same; ``W`` lists the scheme among
+the 元号コード in use); 9 (その他) names no era a date can be read in and is refused. 中途就・退職 (60–63) is
+区分 (``T``: 1 中途就職, 2 中途退職, 0 neither) and 年/月/日 without a 元号 (``T``): the year is read in the era
+that makes it the 年分's year (令和, or 平成31 for 令和元年分).
+
+個人番号: ``T`` records a 12-digit 個人番号 in 13 cells with a leading zero (「123456789012」⇒「0123456789012」); a
+315 file written that way is read too: 95 takes the number without its zero, and a 94 of 13 digits beginning
+with 0 is an individual 提出義務者's 個人番号 (a 法人番号 begins with its check digit, 1–9), never a company.
 
 訂正表示 (item 10): eLTAX takes 0 新規, 1 追加, 2 訂正, 3 取消 (K checks 0–3 and L writes "提出区分（新規0, 追加1,
 訂正2, 取消3）"; 板橋区 FAQ: on eLTAX the 個人別明細書's 申告区分/訂正表示 carries 訂正・追加・取消, and a
@@ -47,6 +54,8 @@ Public: :data:`FORMAT`, :data:`TITLE`, :data:`LAYOUT`, :func:`sniff`, :func:`rea
 from __future__ import annotations
 
 import csv
+import functools
+import itertools
 import operator
 import re
 import unicodedata
@@ -78,6 +87,10 @@ SOURCES: Final = {
          "https://wiki.suikawiki.org/n/%E6%98%8E%E5%A4%A7%E6%98%AD$25958",
     "G": "Gozal 給与支払報告書-源泉徴収票の統一CSVの出力 (columns 受給者の生年月日-年/-月/-日, 中途就・退職-年/-月/-日) "
          "http://help.gozal.co.jp/ja/articles/4621518",
+    "T": "国税庁「法定資料を光ディスク及び磁気ディスクにより提出する場合の標準規格等」別紙 (33) 給与所得の源泉徴収票 375 "
+         "レコードの内容及び記録要領 https://www.nta.go.jp/taxes/tetsuzuki/shinsei/hoteichosho/06.htm",
+    "U": "eLTAX 給与支払報告書・源泉徴収票 統一CSVレイアウト (令和6年分, 令和7年分) https://www.eltax.lta.go.jp/support/shiyosho/ "
+         "(column names as copied in github.com/oshinko/osync.io content/posts/jp-nencho-eltax.md)",
 }
 
 
@@ -121,7 +134,7 @@ CONFIRMED: Final = (
     Item(17, "支払金額", "line.payment_amount", "yen"), Item(18, "未払金額", "", "yen"),
     Item(19, "給与所得控除後の給与等の金額", "line.income_after_deduction", "yen"),
     Item(20, "所得控除の額の合計額", "line.total_deductions", "yen"), Item(21, "源泉徴収税額", "line.withholding_tax", "yen"),
-    Item(22, "未徴収税額", "", "yen"), Item(23, "控除対象配偶者の有無等", "", "code"),
+    Item(22, "未徴収税額", "", "yen"), Item(23, "控除対象配偶者の有無等", "", "code", "K L T"),
     Item(24, "老人控除対象配偶者", "line.spouse_elderly", "flag01"), Item(25, "配偶者(特別)控除の額", "line.spouse_deduction", "yen"),
     *_items(26, "特定 主|特定 従|老人 主|老人 上の内訳|老人 従|その他 主|その他 従", "count", "K L",
             "line.dependants_specific||line.dependants_elderly|line.dependants_elderly_cohabiting||line.dependants_other|",
@@ -132,15 +145,15 @@ CONFIRMED: Final = (
                 "旧個人年金保険料の金額|配偶者の合計所得|旧長期損害保険料の金額", "yen", "K L",
             "line.social_insurance|line.small_enterprise_mutual_aid|line.life_insurance|line.earthquake_insurance|"
             "line.housing_loan_credit|line.pension_insurance_old|line.spouse_income|line.earthquake_old_long_term"),
-    Item(44, "受給者の生年月日 元号", "birth.era", "digits1", "K L W"),
+    Item(44, "受給者の生年月日 元号", "birth.era", "digits1", "K L T U W"),
     *_items(45, "年|月|日", "digits2", "K L G", "birth.yy|birth.mm|birth.dd", "受給者の生年月日 "),
     Item(48, "夫あり", "", "text"),
     *_items(49, "未成年者|乙欄適用|本人が特別障害者|本人がその他の障害者|老年者", "flag01", "K L", "|line.otsu|||"),
     Item(54, "寡婦", "widow", "code"), Item(55, "寡夫", "", "flag01"),
     *_items(56, "勤労学生|死亡退職|災害者|外国人", "flag01", "K",
             "line.working_student|line.retired_by_death|line.disaster_victim|line.foreigner"),
-    Item(60, "中途就・退職 区分", "midyear.kind", "code", "K"),
-    *_items(61, "年|月|日", "digits2", "K G", "midyear.yy|midyear.mm|midyear.dd", "中途就・退職 "),
+    Item(60, "中途就・退職 区分", "midyear.kind", "code", "K T"),
+    *_items(61, "年|月|日", "digits2", "K G T", "midyear.yy|midyear.mm|midyear.dd", "中途就・退職 "),
     *_items(64, "住所又は所在地|国外住所表示|氏名又は名称|給与等の金額|徴収した額|控除した社会保険料の金額|災害者に係る徴収猶予税額",
             "text", "K"),
     *_items(71, "年|月|日", "text", "K", prefix="他の支払者のもとを退職した年月日 "),
@@ -153,37 +166,48 @@ CONFIRMED: Final = (
     *_items(87, "新生命保険料の金額|旧生命保険料の金額|介護医療保険料の金額|新個人年金保険料の金額", "yen", "K",
             "line.life_insurance_new|line.life_insurance_old|line.care_medical_insurance|line.pension_insurance_new"),
     Item(91, "16歳未満扶養親族の数", "line.dependants_under_16", "count"),
-    Item(92, "国民年金保険料等の金額", "line.national_pension", "yen", "L"),
-    Item(93, "非居住者である親族の数", "line.non_resident_relatives", "count", "L"),
-    Item(94, "提出義務者の法人番号", "group.corporate_number", "payer_number", "L"),
-    Item(95, "支払を受ける者の個人番号", "person.personal_number", "text", "L"),
-    *_items(96, _RELATIVE, "text", "L", prefix="控除対象配偶者 "),
-    *(i for k in range(4) for i in _items(100 + 4 * k, _RELATIVE, "text", "L", prefix=f"控除対象扶養親族{k + 1} ")),
-    *(i for k in range(4) for i in _items(116 + 4 * k, _RELATIVE, "text", "L", prefix=f"16歳未満扶養親族{k + 1} ")),
-    *_items(132, "5人目以降の控除対象扶養親族|5人目以降の16歳未満扶養親族", "text", "L"),
-    Item(134, "普通徴収", "collection", "flag01", "L K"), Item(135, "青色専従者", "", "flag01", "L K"),
-    Item(136, "条約免除", "", "flag01", "L K"), Item(137, "支払を受ける者のフリガナ", "person.kana", "kana", "L K E"),
-    Item(138, "受給者番号", "line.employee_number", "text", "L K"),
-    Item(139, "提出先市町村コード", "line.municipality_code", "text", "L K"), Item(140, "指定番号", "", "text", "L K"),
-    Item(141, "基礎控除の額", "line.basic_deduction", "yen", "L"), Item(142, "所得金額調整控除額", "line.income_adjustment", "yen", "L"),
-    Item(143, "ひとり親", "line.single_parent", "flag01", "L"),
+    Item(92, "国民年金保険料等の金額", "line.national_pension", "yen", "L U"),
+    Item(93, "非居住者である親族の数", "line.non_resident_relatives", "count", "L U"),
+    Item(94, "提出義務者の個人番号又は法人番号", "group.corporate_number", "payer_number", "L U"),
+    Item(95, "支払を受ける者の個人番号", "person.personal_number", "personal_number", "L U"),
+    *_items(96, _RELATIVE, "text", "L U", prefix="控除対象配偶者 "),
+    *(i for k in range(4) for i in _items(100 + 4 * k, _RELATIVE, "text", "L U", prefix=f"控除対象扶養親族{k + 1} ")),
+    *(i for k in range(4) for i in _items(116 + 4 * k, _RELATIVE, "text", "L U", prefix=f"16歳未満扶養親族{k + 1} ")),
+    *_items(132, "5人目以降の控除対象扶養親族|5人目以降の16歳未満扶養親族", "text", "L U"),
+    Item(134, "普通徴収", "collection", "flag01", "L K U"), Item(135, "青色専従者", "", "flag01", "L K U"),
+    Item(136, "条約免除", "", "flag01", "L K U"), Item(137, "支払を受ける者のフリガナ", "person.kana", "kana", "L K E U"),
+    Item(138, "受給者番号", "line.employee_number", "text", "L K U"),
+    Item(139, "提出先市町村コード", "line.municipality_code", "text", "L K U"), Item(140, "指定番号", "", "text", "L K U"),
+    Item(141, "基礎控除の額", "line.basic_deduction", "yen", "L U"),
+    Item(142, "所得金額調整控除額", "line.income_adjustment", "yen", "L U"),
+    Item(143, "ひとり親", "line.single_parent", "flag01", "L U"),
 )
+#: From 令和7年分 (特定親族特別控除, 令和7年度税制改正), the 統一CSV has three more items after 143 (U); in the
+#: years before, 144 is its 作成区分 (0 国税のみ, 1 地方のみ, 2 両方 — L), which is read past.
+FROM_REIWA_7: Final = (
+    Item(144, "控除対象扶養親族等の数 特定親族 主", "line.dependants_specific_relative", "count", "U"),
+    Item(145, "控除対象扶養親族等の数 特定親族 従", "", "count", "U"),
+    Item(146, "特定親族特別控除の額", "line.specific_relative_special", "yen", "U"),
+)
+#: The first 年分 whose records carry :data:`FROM_REIWA_7`.
+REIWA_7: Final = 2025
 #: What no source confirms (positions are all sourced; these are meanings and encodings).
 PROVISIONAL: Final = {
-    23: "控除対象配偶者の有無等: K allows 0–4 without naming the codes — read past",
-    44: "元号 codes 1 and 3: L writes 3 明治, 1 昭和; K only bounds them (1–4) — both read as 昭和 (see the module)",
-    60: "中途就・退職 区分 1 就職, 2 退職: K allows 0–2; the meaning is the 源泉徴収票's, not read in a source",
-    61: "中途就・退職 年 carries no 元号: read in the era that makes it the 年分's year",
-    92: "items 92–143 stand on one source (L)",
+    23: "控除対象配偶者の有無等 (T: 1/2 主たる給与 with/without a 控除対象配偶者, 3/4 従たる給与): read past — the v2 "
+        "line carries the spouse deduction itself (25)",
+    61: "中途就・退職 年 carries no 元号 (T): read in the era that makes it the 年分's year",
+    95: "the 13-cell 個人番号 with a leading zero is T's (375); whether 315 files pad it is not confirmed: both are read",
+    144: "items 144–146 from 令和7年分 stand on U alone (the 統一CSV's column names)",
 }
 ITEMS: Final = {i.number: i for i in CONFIRMED}
+LATER_ITEMS: Final = {i.number: i for i in FROM_REIWA_7}
 #: Cells a record has at least: through 140 指定番号 (令和元年分 has no 141–143).
 MIN_CELLS: Final = 140
 #: Items about a person (sealed by the ledger, or a relative's): left out of the key material, never echoed.
 PERSON_ITEMS: Final = frozenset({12, 13, 14, 44, 45, 46, 47, *range(95, 134), 137})
 
-#: 元号 code of 44 → era (both conventions read 1 and 3 as 昭和; see the module docstring).
-BIRTH_ERAS: Final = {"1": "昭和", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"}
+#: 元号 code of 44 → era (T; 9 その他 is none of them).
+BIRTH_ERAS: Final = {"1": "昭和", "2": "大正", "3": "明治", "4": "平成", "5": "令和"}
 REIWA_FIRST: Final = wareki.gregorian_year("令和", 1)
 #: 訂正表示 (eLTAX: 0 新規, 1 追加, 2 訂正, 3 取消) → ImportLine.change.
 CHANGES: Final = {"0": None, "1": "ADD", "2": "CORRECT", "3": "CANCEL"}
@@ -225,7 +249,8 @@ def reiwa_year(cell: str, today: date | None = None) -> str:
 def birth_date(era: str, yy: str, mm: str, dd: str) -> str:
     """受給者の生年月日, items 44–47 (元号 code, 年, 月, 日) → ISO date; ValueError if it is no date of that era."""
     if era not in BIRTH_ERAS:
-        raise CellError("元号 is 1–5", "one of 1, 2, 3, 4, 5", "invalid_era")
+        raise CellError("元号 is 1 昭和, 2 大正, 3 明治, 4 平成 or 5 令和 (9 その他 names no era a date is read in)",
+                        "one of 1, 2, 3, 4, 5", "invalid_era")
     return wareki.to_date(BIRTH_ERAS[era], yy + mm + dd).isoformat()
 
 
@@ -237,8 +262,13 @@ def midyear_date(yy: str, mm: str, dd: str, year: int) -> str:
     raise ValueError(f"year {yy} is not the 年分 {year} in 令和 or 平成")
 
 
+def _is_digits(cell: str) -> bool:
+    """Only ASCII digits, at least one (``str.isdigit`` alone takes ２ and ² too)."""
+    return cell.isascii() and cell.isdigit()
+
+
 def _number(cell: str, width: int | None = None) -> int:
-    if not _DIGITS.match(cell) or (width is not None and len(cell) > width):
+    if not _is_digits(cell) or (width is not None and len(cell) > width):
         raise CellError("a number in digits", f"digits{f' (at most {width})' if width else ''}", "invalid_amount")
     return int(cell)
 
@@ -268,70 +298,146 @@ def _got(item: Item | None, got: Any) -> Any:
     return shown(got, item.field.split(".")[-1] if item and item.field else None)
 
 
-def _value(item: Item, cell: str) -> Any:
-    kind = item.kind
-    if kind == "kind":
-        if cell != RECORD_KIND:
-            raise CellError("every record of this file is 法定資料の種類 315", '"315"', "wrong_record_kind")
-        return cell
-    if kind == "change":
-        if cell not in CHANGES:
-            raise CellError("訂正表示 is 0 新規, 1 追加, 2 訂正 or 3 取消", "one of 0, 1, 2, 3", "invalid_flag")
-        return cell
-    if kind == "year":
-        return reiwa_year(cell)
-    if kind in ("digits10", "digits13"):
-        width = int(kind[6:])
-        if cell and not (len(cell) == width and _DIGITS.match(cell)):
+def _kind(item: Item, cell: str) -> str:
+    if cell != RECORD_KIND:
+        raise CellError("every record of this file is 法定資料の種類 315", '"315"', "wrong_record_kind")
+    return cell
+
+
+def _change(item: Item, cell: str) -> str:
+    if cell not in CHANGES:
+        raise CellError("訂正表示 is 0 新規, 1 追加, 2 訂正 or 3 取消", "one of 0, 1, 2, 3", "invalid_flag")
+    return cell
+
+
+def _year(item: Item, cell: str) -> str:
+    return _reiwa_year(cell, date.today().year)
+
+
+@functools.lru_cache(maxsize=256)
+def _reiwa_year(cell: str, this_year: int) -> str:
+    """:func:`reiwa_year` as every record of a file asks it (a CellError is not cached: it is raised again)."""
+    return reiwa_year(cell, date(this_year, 1, 1))
+
+
+def _reference(width: int) -> Callable[[Item, str], str | None]:
+    def read(item: Item, cell: str) -> str | None:
+        if cell and not (len(cell) == width and _is_digits(cell)):
             raise CellError(f"{item.name} is the {width}-digit number the 税務署 gave, or blank", f"{width} digits or blank",
                             "invalid_reference")
         return cell or None
-    if kind in ("digits1", "digits2"):
-        width = int(kind[6:])
-        if cell and not (len(cell) == width and _DIGITS.match(cell)):
+    return read
+
+
+def _digits(width: int) -> Callable[[Item, str], str | None]:
+    def read(item: Item, cell: str) -> str | None:
+        if cell and not (len(cell) == width and _is_digits(cell)):
             raise CellError(f"{width} digit(s)", f"{width} digit(s)", "invalid_date")
         return cell or None
-    if kind == "yen":
-        return _number(cell, 10) if cell else None
-    if kind == "count":
-        return _number(cell, 2) if cell else None
-    if kind == "flag01":
-        return _flag01(cell)
-    if kind == "payer_number":
-        # L writes the company's 法人番号 (13 digits); an individual 提出義務者 has a 個人番号 (12) instead:
-        # it is not a corporate number, and stays out of the group and its key (never echoed).
-        if cell and not (_DIGITS.match(cell) and len(cell) in (12, 13)):
-            raise CellError("the 提出義務者's 法人番号 (13 digits) or 個人番号 (12), or blank", "13 digits, 12 digits or blank",
-                            "invalid_reference")
-        return cell if len(cell) == 13 else None
-    if kind == "kana":
+    return read
+
+
+def _amount(width: int) -> Callable[[Item, str], int | None]:
+    def read(item: Item, cell: str) -> int | None:
         if not cell:
-            raise CellError("フリガナ is required", "half-width katakana", "required")
-        if not _HALF_KANA.match(cell):
-            raise CellError("フリガナ is half-width katakana (JIS X 0201, 半角カナ) and spaces; other characters are an eLTAX 受付エラー",
-                            "half-width katakana (U+FF65–U+FF9F) and spaces", "invalid_kana")
-        return unicodedata.normalize("NFKC", cell)  # the v2 person.kana is full-width
+            return None
+        if len(cell) > width or not (cell.isascii() and cell.isdigit()):
+            raise CellError("a number in digits", f"digits (at most {width})", "invalid_amount")
+        return int(cell)
+    return read
+
+
+def _flag(item: Item, cell: str) -> bool:
+    return _flag01(cell)
+
+
+def _payer_number(item: Item, cell: str) -> str | None:
+    # L writes the company's 法人番号 (13 digits); an individual 提出義務者 has a 個人番号 (12) instead:
+    # it is not a corporate number, and stays out of the group and its key (never echoed).
+    if cell and not (_is_digits(cell) and len(cell) in (12, 13)):
+        raise CellError("the 提出義務者's 法人番号 (13 digits) or 個人番号 (12), or blank", "13 digits, 12 digits or blank",
+                        "invalid_reference")
+    return cell if _is_corporate(cell) else None
+
+
+def _is_corporate(cell: str) -> bool:
+    """Whether item 94 holds a 法人番号: 13 digits led by its check digit, 1–9 — not a 12-digit 個人番号,
+    nor one padded to 13 with a leading zero (T)."""
+    return len(cell) == 13 and cell[0] != "0"
+
+
+def _personal_number(item: Item, cell: str) -> str | None:
+    """A 個人番号: 12 digits, or 13 with a leading zero (T's 13-cell form) read without it; anything else
+    passes as given, for the ledger to refuse naming the field (never echoed)."""
+    if len(cell) == 13 and cell[0] == "0" and _is_digits(cell):
+        return cell[1:]
     return cell or None
+
+
+def _kana(item: Item, cell: str) -> str:
+    if not cell:
+        raise CellError("フリガナ is required", "half-width katakana", "required")
+    if not _HALF_KANA.match(cell):
+        raise CellError("フリガナ is half-width katakana (JIS X 0201, 半角カナ) and spaces; other characters are an eLTAX 受付エラー",
+                        "half-width katakana (U+FF65–U+FF9F) and spaces", "invalid_kana")
+    return unicodedata.normalize("NFKC", cell)  # the v2 person.kana is full-width
+
+
+def _text(item: Item, cell: str) -> str | None:
+    return cell or None
+
+
+_yen = _amount(10)
+#: How each kind of item reads its (stripped) cell; CellError when it is not as the layout says.
+READERS: Final[dict[str, Callable[[Item, str], Any]]] = {
+    "kind": _kind, "change": _change, "year": _year, "digits10": _reference(10), "digits13": _reference(13),
+    "digits1": _digits(1), "digits2": _digits(2), "yen": _yen, "count": _amount(2), "flag01": _flag,
+    "payer_number": _payer_number, "personal_number": _personal_number, "kana": _kana, "text": _text, "code": _text,
+}
+
+
+def _value(item: Item, cell: str) -> Any:
+    """What ``item``'s cell says (:data:`READERS` by its kind)."""
+    return READERS[item.kind](item, cell)
 
 
 #: Kinds whose blank cell reads as None (``_value``): a blank one is skipped without a call.
 #: A blank 0/1 item reads as False and is skipped too: every flag it fills defaults to False on the form
 #: (``ledger.domain.forms``; tests/unit/test_eltax_315.py checks it), so the validated line is the same.
 _BLANK_IS_NONE: Final = frozenset({"text", "yen", "count", "digits1", "digits2", "digits10", "digits13", "code", "payer_number",
-                                   "flag01"})
-#: Each item by its cell's index, as ``_read_row`` reads them: (item, where, name) of its field.
-_PLAN_AT: Final = {item.number - 1: (item, *item.field.partition(".")[::2]) for item in ITEMS.values()}
+                                   "personal_number", "flag01"})
+#: Where an item's value goes (``_read_row``): an index into the row's dicts (header, line, person, the
+#: 生年月日 and 中途就・退職 parts, the record's own fields, and the values read after the loop by number).
+_HEADER, _LINE, _PERSON, _BIRTH, _MIDYEAR, _RECORD, _LATER = range(7)
+_WHERE: Final = {"header": _HEADER, "line": _LINE, "person": _PERSON, "birth": _BIRTH, "midyear": _MIDYEAR, "group": _RECORD}
+
+
+def _plan(item: Item) -> tuple[Item, Callable[[Item, str], Any], int, str | int]:
+    where, _, name = item.field.partition(".")
+    if item.field == "period":
+        return item, READERS[item.kind], _RECORD, "period"
+    if where in _WHERE:
+        return item, READERS[item.kind], _WHERE[where], name
+    return item, READERS[item.kind], _LATER, item.number  # 訂正表示 (10), 寡婦 (54), 普通徴収 (134), those read past
+
+
+#: Each item by its cell's index, as ``_read_row`` reads them: (item, reader, destination, key there).
+_PLAN: Final = tuple(_plan(ITEMS[n + 1]) if n + 1 in ITEMS else None for n in range(max(ITEMS)))
 #: The cells read even when blank: of the items whose blank cell is no None (法定資料の種類, 訂正表示, 年分, フリガナ).
 _MUST: Final = frozenset(item.number - 1 for item in ITEMS.values() if item.kind not in _BLANK_IS_NONE)
+_MUST_TAKE: Final = operator.itemgetter(*sorted(_MUST))
+_PLANNED: Final = len(_PLAN)
 
 
 def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One record → {"header", "line", "person", "change", "period", "corporate_number"} and errors."""
     errors: list[dict[str, Any]] = []
     out: dict[str, Any] = {"header": {}, "line": {}, "person": {}, "change": None, "period": None, "corporate_number": ""}
-    parts: dict[str, dict[str, Any]] = {"birth": {}, "midyear": {}}
-    values: dict[int, Any] = {}
+    birth: dict[str, Any] = {}
+    mid: dict[str, Any] = {}
+    values: dict[Any, Any] = {}
     failed: set[int] = set()
+    into: tuple[dict[Any, Any], ...] = (out["header"], out["line"], out["person"], birth, mid, out, values)
 
     def fail(item: Item, e: CellError, got: Any) -> None:
         failed.add(item.number)
@@ -340,29 +446,40 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
     # Most cells of a record are blank, and what _value makes of a blank one of most kinds (None, False)
     # is what its absence says: only the other cells, and the items that must be given, are read — in
     # item order. (141–143 are absent before 令和2年分: a short record has no cell for them.)
-    for index in [i for i, c in enumerate(cells) if c or i in _MUST]:
-        plan = _PLAN_AT.get(index)
+    indexes: Iterable[int] = itertools.compress(range(min(len(cells), _PLANNED)), cells)
+    if not all(_MUST_TAKE(cells)):
+        indexes = sorted({*indexes, *_MUST})
+    for index in indexes:
+        plan = _PLAN[index]
         if plan is None:
-            continue  # a cell past the layout's items
-        item, where, name = plan
+            continue  # a cell the layout reads past
+        item, reader, where, key = plan
         cell = cells[index].strip()
+        if reader is _text:  # the commonest kinds, without a call
+            if cell:
+                into[where][key] = cell
+            continue
+        if reader is _yen and cell.isdigit() and cell.isascii() and len(cell) <= 10:
+            into[where][key] = int(cell)
+            continue
         try:
-            value = _value(item, cell)
+            value = reader(item, cell)
         except CellError as e:
             fail(item, e, cell)
             continue
-        values[item.number] = value
-        if where in ("header", "line", "person") and value is not None:
-            out[where][name] = value
-        elif where in parts:
-            parts[where][name] = value
-        elif where == "group" and value is not None:
-            out[name] = value
-        elif item.field == "change":
-            out["change"] = CHANGES[value]
-        elif item.field == "period":
-            out["period"] = value
-    birth = parts["birth"]
+        if value is not None:
+            into[where][key] = value
+    out["change"] = CHANGES[values[10]] if 10 in values else None
+    if len(cells) > MIN_CELLS + 3 and out["period"] is not None and int(out["period"]) >= REIWA_7:
+        for item in FROM_REIWA_7:  # 特定親族 (令和7年分〜); before, 144 is the 作成区分, read past
+            cell = cells[item.number - 1].strip() if item.number <= len(cells) else ""
+            try:
+                value = READERS[item.kind](item, cell)
+            except CellError as e:
+                fail(item, e, cell)
+                continue
+            if value is not None and item.field:
+                out["line"][item.field.partition(".")[2]] = value
     if any(birth.values()) and not failed & {44, 45, 46, 47}:
         try:
             if not all(birth.get(k) for k in ("era", "yy", "mm", "dd")):
@@ -372,7 +489,6 @@ def _read_row(number: int, cells: list[str]) -> tuple[dict[str, Any], list[dict[
             fail(ITEMS[44], e, None)
         except ValueError:
             fail(ITEMS[44], CellError("items 44–47 name no date of that era", "a real date in 元号 + YYMMDD", "invalid_date"), None)
-    mid = parts["midyear"]
     kind = mid.get("kind")
     if kind not in (None, "0", "1", "2"):
         fail(ITEMS[60], CellError("1 (就職), 2 (退職), 0 or blank", '"1", "2", "0" or blank', "invalid_code"), kind)
@@ -410,18 +526,36 @@ _PAYER_AT: Final = _KEY_INDEXES.index(93)  # item 94 among them
 
 
 def _key_cells(cells: list[str]) -> list[str]:
-    """The record's cells without the person's, and without item 94 when it holds a 個人番号 (12 digits)."""
+    """The record's cells without the person's, and without item 94 when it holds a 個人番号 (12 digits, or 13
+    with a leading zero)."""
     if len(cells) < MIN_CELLS or max(PERSON_ITEMS) > MIN_CELLS:
-        return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS and not (n == 94 and len(c.strip()) == 12)]
+        return [c for n, c in enumerate(cells, start=1) if n not in PERSON_ITEMS and not (n == 94 and _payer_is_person(c))]
     out = [*_KEY_TAKE(cells), *cells[MIN_CELLS:]]  # the same cells, in the same order, as the comprehension above
-    if len(out[_PAYER_AT].strip()) == 12:
+    if _payer_is_person(out[_PAYER_AT]):
         del out[_PAYER_AT]
     return out
 
 
+def _payer_is_person(cell: str) -> bool:
+    cell = cell.strip()
+    return len(cell) == 12 or len(cell) == 13 and cell[0] == "0"
+
+
+def _key_text(cells: list[str]) -> str:
+    """A record's key cells as one string that tells them apart: joined by U+001F when no cell holds
+    U+001F or U+001E (the record separator of the group's key material), else their ``repr``."""
+    joined = "\x1f".join(cells)
+    if "\x1e" in joined or joined.count("\x1f") != len(cells) - 1:
+        return "R" + repr(cells)
+    return "J" + joined
+
+
+_OFFICE_TAKE: Final = operator.itemgetter(*(n - 1 for n in (94, 11, 3, 2, 4, 5, 6, 7)))
+
+
 def _office_key(cells: list[str]) -> tuple[str, ...]:
     """What makes a filing: 法人番号 (94), 年分 (11), 本支店等区分番号 (3), and the rest of the 提出義務者 (2, 4–7)."""
-    return tuple(cells[n - 1].strip() for n in (94, 11, 3, 2, 4, 5, 6, 7))  # a 12-digit 94 is only compared, never kept
+    return tuple(map(str.strip, _OFFICE_TAKE(cells)))  # a 12-digit 94 is only compared, never kept
 
 
 def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = None) -> Iterator[ImportGroup]:
@@ -434,7 +568,7 @@ def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = Non
 
     def close() -> ImportGroup | None:
         if current is not None:
-            current.key_material = repr(key_rows)
+            current.key_material = "\x1e".join(key_rows)
         return current
 
     for number, cells in enumerate(csv.reader(lines), start=1):
@@ -452,7 +586,7 @@ def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = Non
                 current = ImportGroup("", PROCEDURE, "", {"employer": {}}, number)
                 current_key = None
             current.errors.append(err)
-            key_rows.append((number, "unreadable"))
+            key_rows.append(f"{number}:unreadable")
             continue
         key = _office_key(cells)
         if current is None or key != current_key:
@@ -467,7 +601,7 @@ def read_groups(lines: Iterable[str], on_row: Callable[[int], None] | None = Non
             current.period = read["period"]
             current.corporate_number = read["corporate_number"]
             current.header = {"employer": read["header"]}
-        key_rows.append((number, _key_cells(cells)))
+        key_rows.append(f"{number}:{_key_text(_key_cells(cells))}")
         if errors:
             current.errors.extend(errors)
             continue

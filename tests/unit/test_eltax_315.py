@@ -40,7 +40,7 @@ def record(**over: str) -> dict[int, str]:
     cells = {1: "315", 2: "0123456789", 3: "1", 4: "東京都千代田区丸の内1-1", 5: "株式会社記録", 6: "03-1234-5678",
              7: "", 8: "", 9: "", 10: "0", 11: "07", 12: ADDRESS, 13: "0", 14: NAME, 16: "給料", 17: "5000000", 19: "3560000",
              20: "1200000", 21: "120000", 26: "1", 28: "1", 29: "1", 31: "2", 36: "700000", 38: "40000",
-             44: "3", 45: "60", 46: "07", 47: "14", 91: "1", 94: CN, 95: personal(70_001), 137: KANA, 138: "E1", 139: "131016",
+             44: "1", 45: "60", 46: "07", 47: "14", 91: "1", 94: CN, 95: personal(70_001), 137: KANA, 138: "E1", 139: "131016",
              141: "480000"}
     cells.update({int(k[1:]): v for k, v in over.items()})
     return cells
@@ -154,6 +154,35 @@ def test_an_individual_payers_personal_number_is_no_corporate_number() -> None:
     assert (group.errors, group.corporate_number) == ([], "") and number not in group.key_material
 
 
+def test_a_personal_number_padded_to_13_cells_is_read_without_its_zero() -> None:
+    """国税庁 標準規格等 (375, SOURCES "T"): 個人番号 is 半角13文字, a 12-digit number recorded with a leading zero
+    (「123456789012」⇒「0123456789012」). In 95 it is the employee's number without the zero; in 94 a 13-digit number
+    led by 0 is an individual 提出義務者's 個人番号 — a 法人番号 begins with its check digit 1–9 — so it is no
+    company and stays out of the key material."""
+    employee, payer = personal(70_011), personal(70_012)
+    [group] = groups_of(cp932_file(record(i95="0" + employee, i94="0" + payer, i5="記録 太郎")))
+    assert (group.errors, group.corporate_number) == ([], "")
+    assert group.lines[0].line["person"]["personal_number"] == employee
+    assert payer not in group.key_material and employee not in group.key_material
+    [same] = groups_of(cp932_file(record(i95=employee, i94=payer, i5="記録 太郎")))
+    assert same.lines[0].line == group.lines[0].line
+
+
+def test_from_reiwa_7_the_specific_relative_items_follow_143() -> None:
+    """eLTAX 統一CSVレイアウト (SOURCES "U"): 令和7年分 adds 144 特定親族 主, 145 特定親族 従, 146 特定親族特別控除の額
+    (then 147 作成区分); in 令和6年分 144 is the 作成区分 (0 国税のみ, 1 地方のみ, 2 両方), read past."""
+    r7 = record(i11="07", i144="1", i145="0", i146="630000", i147="2")
+    [group] = groups_of(line_of(r7, 147).encode("cp932"))
+    assert group.errors == [] and group.period == "2025"
+    line = group.lines[0].line
+    assert (line["dependants_specific_relative"], line["specific_relative_special"]) == (1, 630_000)
+    assert payload(group)["lines"][0]["specific_relative_special"] == 630_000
+    [r6] = groups_of(line_of(record(i11="06", i144="2"), 144).encode("cp932"))
+    assert r6.errors == [] and "dependants_specific_relative" not in r6.lines[0].line
+    [bad] = groups_of(line_of(record(i11="07", i144="x", i146=""), 147).encode("cp932"))
+    assert codes(bad) == [(1, "項目144 控除対象扶養親族等の数 特定親族 主", "invalid_amount")]
+
+
 def test_a_leaver_collected_ordinarily_with_the_reason_in_the_remarks() -> None:
     """kyuhou_csv_validator items 60–63 (中途就・退職 区分, 年, 月, 日), 86 摘要, and luca-jp 134 普通徴収: on eLTAX the
     普通徴収 box is set and the 符号 普A–普F goes in 摘要 (普通徴収切替理由書の記載要領, https://expydoc.com/doc/11153029/);
@@ -179,11 +208,14 @@ def test_a_leaving_date_in_reiwa_gannen_before_may_is_heisei_31() -> None:
     assert group.errors == [] and group.lines[0].line["employment_end"] == "2019-03-31"
 
 
-@pytest.mark.parametrize("era", ["1", "3"])
-def test_both_birth_era_conventions_read_showa(era: str) -> None:
-    """元号 44: luca-jp writes 昭和 as 1 (明治 3); the 1 明治 … 5 令和 order has 昭和 3 — each reads 昭和 (module docstring)."""
-    [group] = groups_of(cp932_file(record(i44=era, i45="45", i46="11", i47="03")))
-    assert group.lines[0].line["person"]["birth_date"] == "1970-11-03"
+@pytest.mark.parametrize(("era", "yy", "born"), [("1", "45", "1970-11-03"), ("2", "14", "1925-11-03"), ("3", "44", "1911-11-03"),
+                                                 ("4", "12", "2000-11-03"), ("5", "02", "2020-11-03")])
+def test_the_birth_era_codes_are_the_national_tax_agencys(era: str, yy: str, born: str) -> None:
+    """元号 44: 昭和は「1」、大正は「2」、明治は「3」、平成は「4」、令和は「5」 (国税庁 標準規格等, 給与所得の源泉徴収票 375
+    レコードの内容及び記録要領 — SOURCES "T"; luca-jp writes the same)."""
+    [group] = groups_of(cp932_file(record(i44=era, i45=yy, i46="11", i47="03")))
+    assert group.errors == []
+    assert group.lines[0].line["person"]["birth_date"] == born
 
 
 @pytest.mark.parametrize(("over", "column", "code"), [
@@ -204,7 +236,7 @@ def test_both_birth_era_conventions_read_showa(era: str) -> None:
     ({"i60": "5"}, "項目60 中途就・退職 区分", "invalid_code"),
     ({"i60": "1", "i61": "06", "i62": "04", "i63": "01"}, "項目61 中途就・退職 年", "invalid_date"),  # not the 年分
     ({"i134": "2"}, "項目134 普通徴収", "invalid_flag"),
-    ({"i94": "12345"}, "項目94 提出義務者の法人番号", "invalid_reference"),
+    ({"i94": "12345"}, "項目94 提出義務者の個人番号又は法人番号", "invalid_reference"),
 ])
 def test_cells_not_as_the_layout_says_are_placed_errors(over: dict[str, str], column: str, code: str) -> None:
     """網走市 レコードの作成要領 (年分, 訂正表示, 整理番号1/2; also 国税庁 375 記録要領) and kyuhou_csv_validator
