@@ -15,17 +15,21 @@ and ``K`` kufu/kirico, a Ruby library writing the 2018年3月以降 records. The
 Data records (:data:`SR_ITEMS`, :data:`BONUS_ITEMS`): 算定基礎届 様式コード ``2225700``, 53 items (R, 仕様書 136–142p;
 K ``data_record2225700.rb``); 賞与支払届 ``2265700``, 21 items (K ``data_record2265700.rb``; R does not write it).
 Both begin 様式コード, 都道府県コード, 郡市区符号, 事業所記号, 被保険者整理番号, 氏名(カナ), 氏名(漢字), 生年月日
-元号 and YYMMDD. 元号 codes 1 明治, 3 大正, 5 昭和, 7 平成, 9 令和 (R: 仕様書 137p 昭和5・平成7・令和9; K: M1 T3 S5 H7).
+元号 and YYMMDD. 元号 codes 1 明治, 3 大正, 5 昭和, 7 平成, 9 令和 (R: 仕様書 137p 昭和5・平成7・令和9; K: M1 T3 S5 H7;
+``S``, the 社会保険庁's sample record, has 5 with 400407 for 昭和40年 and 7 with 14/10 for 平成14年10月).
 従前の標準報酬月額 is in 千円 (R: 「千円単位4桁」; K divides by 1000); amounts are 円 otherwise; 合計 is 通貨 +
-現物 (the 賞与's rounded down to 1,000円, K), 9,999,999 from 1千万円 on (R, K) — a 合計 the cells contradict is refused.
+現物 — a 合計 the cells contradict is refused. From 1千万円 on the 算定基礎届's 合計 is 9,999,999 (R, K); the
+賞与's is rounded down to 1,000円 and so 9,999,000 (K, whose change cites the 年金事務所: the last three digits
+are always 0 — https://github.com/kufu/kirico/pull/78). 昇(降)給区分 (19) is 1 昇給, 2 降給 (R; K writes the same
+for 2225700 — its 0/1 was the old 22257041 record's), read as ``pay_change`` RAISE / CUT.
 
 Choices: 氏名(カナ) (半角カナ) goes to the v2 ``person.kana`` in full width (NFKC), and stands for the name when
 氏名(漢字) is blank (K allows 0 bytes; the v2 name is required); a 70歳以上被用者 without 個人番号 (the 基礎年金番号
 may stand for it) is ``personal_number_absence`` NOT_PROVIDED.
 
-Provisional (one source, or the sources differ): 算定 items 50–51 (パート, 年間平均: K only — R leaves them
-unmeasured); 昇(降)給区分 (19: R writes 1 昇給 / 2 降給, K 0/1 — read past, ``pay_change`` left unset); the
-賞与支払届's item order (K only). The old 4-digit/8-digit codes (``2225``, ``22257041``) are not read.
+Provisional (one source): 算定 items 50–51 (パート, 年間平均: K only — R leaves two 備考 cells there); the
+賞与支払届's item order (K only); 元号 1 明治 and 3 大正 (K, R; not in S). The old 4-digit/8-digit codes
+(``2225``, ``22257041``) are not read.
 
 One group per (procedure, period, 事業所): 算定基礎届 → the year of 適用年月 (YYYY), 賞与支払届 → the payment date;
 the 事業所 is the data record's 郡市区符号 + 事業所記号, matched to its 事業所情報 (``header["office"]`` carries
@@ -56,6 +60,7 @@ LAYOUT: Final = ("日本年金機構「CSV形式届書作成仕様書（電子�
 SOURCES: Final = {
     "R": "https://github.com/exally-zeroact/rakually-test kyuyo/lib/todokede-csv.js (quotes the 仕様書 第16.2版 by page)",
     "K": "https://github.com/kufu/kirico lib/kirico/models/data_record2225700.rb, data_record2265700.rb, company.rb",
+    "S": "社会保険庁「磁気媒体届書作成におけるファイルイメージと項目構成」 https://expydoc.com/doc/7172831",
 }
 
 #: 元号 code of the file → era (ledger.domain.wareki).
@@ -90,7 +95,10 @@ _OFFICE_9: Final = ("郡市区符号", "事業所記号", "事業所番号", "�
 _OFFICE_12: Final = ("都道府県コード", *_OFFICE_9[:-1], "電話番号(市外局番)", "電話番号(局番)", "電話番号(番号)")
 _PERSON_ITEMS: Final = frozenset({"氏名(カナ)", "氏名(漢字)", "元号(生年月日)", "年月日(生年月日)", "個人番号",
                                   "基礎年金番号(課所符号)", "基礎年金番号(一連番号)"})
-_CAP: Final = 9_999_999  # amounts of 1千万円 and more are recorded as 9999999 (R, K)
+_CAP: Final = 9_999_999  # a 算定基礎届's 合計 of 1千万円 and more is recorded as 9999999 (R, K)
+_BONUS_CAP: Final = 9_999_000  # a 賞与's, rounded down to 1,000円, as 9999000 (K; kirico PR #78)
+#: 昇(降)給区分 → the v2 line's pay_change (R; K's 2225700).
+PAY_CHANGES: Final = {"1": "RAISE", "2": "CUT"}
 
 
 def sniff(first_line: str) -> bool:
@@ -149,11 +157,11 @@ def _flag(cells: Mapping[str, str], column: str) -> bool:
     return cells[column] == "1"
 
 
-def _total(cells: Mapping[str, str], column: str, expected: int) -> None:
-    """A 合計 the file gives must be what its parts make (capped at 9,999,999)."""
+def _total(cells: Mapping[str, str], column: str, expected: int, cap: int = _CAP) -> None:
+    """A 合計 the file gives must be what its parts make (capped at ``cap``)."""
     given = _number(cells, column, required=False)
-    if given is not None and given != min(expected, _CAP):
-        raise _Bad(column, "the 合計 is not the sum of its parts", f"{min(expected, _CAP)}", given, "inconsistent_total")
+    if given is not None and given != min(expected, cap):
+        raise _Bad(column, "the 合計 is not the sum of its parts", f"{min(expected, cap)}", given, "inconsistent_total")
 
 
 def _person(cells: Mapping[str, str]) -> dict[str, Any]:
@@ -185,6 +193,10 @@ def _line(procedure: str, cells: Mapping[str, str]) -> tuple[str, dict[str, Any]
             line["previous_revision"] = previous
         if (raise_month := _number(cells, "昇(降)給月", required=False)) is not None:
             line["pay_change_month"] = f"{applies[:4]}-{raise_month:02d}"
+        if (change := cells["昇(降)給区分"]):
+            if change not in PAY_CHANGES:
+                raise _Bad("昇(降)給区分", "昇(降)給区分 is 1 (昇給) or 2 (降給)", '"1", "2" or blank', change, "bad_code")
+            line["pay_change"] = PAY_CHANGES[change]
         line["retroactive_amount"] = _number(cells, "遡及支払額", required=False) or 0
         for jp, m in zip(_JP, _MONTHS, strict=True):
             line[f"days_{m}"] = _number(cells, f"支払基礎日数({jp})")
@@ -203,7 +215,7 @@ def _line(procedure: str, cells: Mapping[str, str]) -> tuple[str, dict[str, Any]
     paid_on = wareki_date(cells["元号(賞与支払年月日)"], cells["年月日(賞与支払年月日)"], "年月日(賞与支払年月日)")
     currency, in_kind = _number(cells, "賞与額(通貨)"), _number(cells, "賞与額(現物)", required=False) or 0
     assert currency is not None
-    _total(cells, "賞与額(合計)", (currency + in_kind) // 1000 * 1000)  # 千円未満切捨て (K)
+    _total(cells, "賞与額(合計)", (currency + in_kind) // 1000 * 1000, _BONUS_CAP)  # 千円未満切捨て (K)
     line.update(paid_on=paid_on, bonus_amount=currency + in_kind, in_kind=in_kind)
     remarks = [code for item, code in (("70歳以上被用者", "AGE_70_PLUS"), ("二以上勤務", "MULTIPLE_OFFICES")) if _flag(cells, item)]
     if (first := cells["同一月内の賞与合算(初回支払日)"]):

@@ -155,6 +155,7 @@ def test_the_older_head_without_the_prefecture_code_is_read() -> None:
     ({"月(適用年月)": "13"}, "月(適用年月)", "bad_date"),
     ({"報酬月額合計(6月)": "0300000"}, "報酬月額合計(6月)", "inconsistent_total"),
     ({"途中入社": "2"}, "途中入社", "bad_flag"),
+    ({"昇(降)給区分": "0"}, "昇(降)給区分", "bad_code"),
     ({"氏名(カナ)": ""}, "氏名(カナ)", "missing"),
 ])
 def test_a_bad_cell_is_placed_by_row_and_item(over: dict[str, str], column: str, code: str) -> None:
@@ -166,10 +167,22 @@ def test_a_bad_cell_is_placed_by_row_and_item(over: dict[str, str], column: str,
 
 
 def test_a_bonus_total_not_rounded_down_to_thousands_is_refused() -> None:
-    """kirico DataRecord2265700#bonus_total: 合計 = (通貨 + 現物) 千円未満切捨て, 9,999,999 from 1千万円 on."""
-    groups = read([bonus_record(**{"賞与額(合計)": "501500"}), bonus_record(**{"賞与額(通貨)": "12000000", "賞与額(現物)": "0",
-                                                                             "賞与額(合計)": "9999999"})])
-    assert errors(groups) == [(6, "賞与額(合計)", "inconsistent_total")] and [x.row for g in groups for x in g.lines] == [7]
+    """kirico DataRecord2265700#bonus_total: 合計 = (通貨 + 現物) 千円未満切捨て, and so 9,999,000 from 1千万円 on (its
+    change cites the 年金事務所: the last three digits are always 0 — https://github.com/kufu/kirico/pull/78)."""
+    over = {"賞与額(通貨)": "12000000", "賞与額(現物)": "0"}
+    groups = read([bonus_record(**{"賞与額(合計)": "501500"}), bonus_record(**over, **{"賞与額(合計)": "9999000"}),
+                   bonus_record(**over, **{"賞与額(合計)": "9999999"})])
+    assert errors(groups) == [(6, "賞与額(合計)", "inconsistent_total"), (8, "賞与額(合計)", "inconsistent_total")]
+    assert [x.row for g in groups for x in g.lines] == [7]
+
+
+@pytest.mark.parametrize(("shown", "change"), [("1", "RAISE"), ("2", "CUT"), ("", None)])
+def test_the_pay_change_kind_is_one_for_a_raise_and_two_for_a_cut(shown: str, change: str | None) -> None:
+    """仕様書 item 19 昇(降)給区分: 1 昇給, 2 降給 (rakually todokede-csv.js, quoting the 仕様書; kirico writes the same
+    for 2225700 since its commit ecf8d3b — the 0/1 coding was the old 22257041 record's)."""
+    [group] = read([sr_record(**{"昇(降)給月": "04", "昇(降)給区分": shown})])
+    assert group.errors == []
+    assert payload(group)["lines"][0].get("pay_change") == change
 
 
 def test_unknown_record_code_and_wrong_cell_count() -> None:
