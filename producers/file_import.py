@@ -67,10 +67,58 @@ def import_file(producer: Any, source: Source, *, format: str = AUTO, encoding: 
     ``cp932`` (``shift_jis``…). An unknown format or encoding, or a missing corporate number, is
     refused (ValidationError naming ``format``, ``encoding``, ``corporate_number``) before the file
     is opened. ``on_row`` is told each line's number as it is read."""
+    return import_files(producer, [source], format=format, encoding=encoding, corporate_number=corporate_number,
+                        batch_size=batch_size, on_row=on_row, keep_receipts=keep_receipts, on_receipt=on_receipt)
+
+
+def import_files(producer: Any, files: Iterable[Source | tuple[Source, str | None]], *, format: str = AUTO,  # noqa: A002 - --format
+                 encoding: str = AUTO_ENCODING, corporate_number: str | None = None, batch_size: int = 200,
+                 on_row: Callable[[int], None] | None = None, keep_receipts: bool = True,
+                 on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
+    """Import several files as one stream of filings: their groups share batches, so a folder of small
+    files (a SHFD0006.CSV per 事業所, a 315 file per client) is recorded in as few durable appends as
+    one large file. Each of ``files`` is a source as :func:`import_file` takes it, or (source,
+    法人番号) for a SHFD0006.CSV of its own company; ``corporate_number`` is the number of the others.
+    ``format`` and ``encoding`` apply to every file (``auto``: each file's own). With more than one
+    file, each error names its ``file`` (the path, or its position from 1) and ``on_row`` counts the
+    rows of all files. A file that cannot be read at all (an undecodable line, a payroll CSV without
+    its header) raises as :func:`import_file` does, after the files before it were recorded."""
     fmt = format_named(format)
     LineDecoder(encoding)
-    check_options(fmt, corporate_number)
+    todo = [f if isinstance(f, tuple) else (f, corporate_number) for f in files]
+    for _, number in todo:
+        check_options(fmt, number)
     result = ImportResult(format=fmt)
+    seen: list[str] = []
+    done_rows = 0
+
+    def groups() -> Iterator[Pending]:
+        nonlocal done_rows
+        for position, (source, number) in enumerate(todo, start=1):
+            name = (str(source) if isinstance(source, (str, Path)) else str(position)) if len(todo) > 1 else None
+            rows_before = done_rows
+
+            def count(n: int, header: int, before: int = rows_before) -> None:
+                nonlocal done_rows
+                done_rows = max(done_rows, before + n - header)
+                result.rows = done_rows
+                if on_row is not None:
+                    on_row(before + n)
+
+            for pending in _read_file(source, fmt, encoding, number, count, seen):
+                if name is not None:
+                    pending.file = name
+                yield pending
+        result.format = ",".join(seen) if seen else result.format
+
+    record(producer, groups(), result, batch_size=batch_size, keep_receipts=keep_receipts, on_receipt=on_receipt)
+    return result
+
+
+def _read_file(source: Source, fmt: str, encoding: str, corporate_number: str | None,
+               count: Callable[[int, int], None], seen: list[str]) -> Iterator[Pending]:
+    """One file's groups, read as they are consumed (the file is closed after its last row); the
+    format read (sniffed for ``auto``) is added to ``seen``."""
     close = None
     lines: Iterable[bytes] | Iterable[str]
     if isinstance(source, (str, Path)):
@@ -88,22 +136,16 @@ def import_file(producer: Any, source: Source, *, format: str = AUTO, encoding: 
         else:
             decoded = itertools.chain((first,), decoded)
             if fmt == AUTO:
-                fmt = result.format = sniff(first)
+                fmt = sniff(first)
         if fmt == AUTO:
-            fmt = result.format = PAYROLL_CSV  # an empty file: the payroll CSV's reader says why it is refused
+            fmt = PAYROLL_CSV  # an empty file: the payroll CSV's reader says why it is refused
+        if fmt not in seen:
+            seen.append(fmt)
         header = 1 if fmt == PAYROLL_CSV else 0
-
-        def count(n: int) -> None:
-            result.rows = max(result.rows, n - header)
-            if on_row is not None:
-                on_row(n)
-
-        record(producer, read_pending(decoded, fmt, corporate_number=corporate_number, on_row=count), result,
-               batch_size=batch_size, keep_receipts=keep_receipts, on_receipt=on_receipt)
+        yield from read_pending(decoded, fmt, corporate_number=corporate_number, on_row=lambda n: count(n, header))
     finally:
         if close is not None:
             close.close()
-    return result
 
 
 def record(producer: Any, groups: Iterator[Pending], result: ImportResult, *, batch_size: int = 200,
@@ -119,12 +161,12 @@ def record(producer: Any, groups: Iterator[Pending], result: ImportResult, *, ba
         for p in pending:
             if p.request is None:
                 result.failed += 1
-                result.add_errors(p.errors)
+                result.add_errors(_in_file(p, p.errors))
                 continue
             outcome = next(outcomes)
             if isinstance(outcome, KirokuError):
                 result.failed += 1
-                result.add_errors(p.locate(outcome))
+                result.add_errors(_in_file(p, p.locate(outcome)))
             else:
                 result.recorded += 1
                 if keep_receipts:
@@ -138,3 +180,10 @@ def record(producer: Any, groups: Iterator[Pending], result: ImportResult, *, ba
         if len(pending) >= batch_size:
             flush()
     flush()
+
+
+def _in_file(pending: Pending, errors: list[dict]) -> list[dict]:
+    """``errors`` naming the file they are in (an import of several files), first."""
+    if pending.file is None:
+        return errors
+    return [{"file": pending.file, **e} for e in errors]

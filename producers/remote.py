@@ -237,6 +237,33 @@ class RemoteProducer:
                                                                 "message": problem.get("detail", ""), "code": problem.get("code")}])
         raise Unavailable("the import's answer ended before its last line: send the file again", retriable=True)
 
+    def import_files(self, files: Iterable[Source | tuple[Source, str | None]], *, format: str = AUTO,  # noqa: A002 - as --format
+                     encoding: str = AUTO, corporate_number: str | None = None, batch_size: int = 200,
+                     on_row: Callable[[int], None] | None = None, keep_receipts: bool = True,
+                     on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
+        """Import several files, one upload each (the server batches each upload's groups), into one
+        result as the embedded ``Producer.import_files`` gives it: each of ``files`` a source or
+        (source, 法人番号); with more than one file, errors name their ``file``."""
+        todo = [f if isinstance(f, tuple) else (f, corporate_number) for f in files]
+        for _, number in todo:
+            check_options(format_named(format), number)
+        total = ImportResult(format=format_named(format))
+        seen: list[str] = []
+        for position, (source, number) in enumerate(todo, start=1):
+            before = total.rows
+            one = self.import_file(source, format=format, encoding=encoding, corporate_number=number,
+                                   keep_receipts=keep_receipts, on_receipt=on_receipt,
+                                   on_row=None if on_row is None else (lambda n, b=before: on_row(b + n)))  # type: ignore[misc]
+            name = (str(source) if isinstance(source, (str, Path)) else str(position)) if len(todo) > 1 else None
+            total.add_errors([{"file": name, **e} if name else e for e in one.errors])
+            total.more_errors += one.more_errors
+            total.receipts.extend(one.receipts)
+            total.rows, total.recorded, total.failed = total.rows + one.rows, total.recorded + one.recorded, total.failed + one.failed
+            if one.format not in seen:
+                seen.append(one.format)
+        total.format = ",".join(seen) or total.format
+        return total
+
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""
         return Receipt.model_validate(self.http.call("GET", f"/v1/submissions/{submission_id}/receipt").json())

@@ -100,6 +100,17 @@ class Producer:
         return import_file(self, source, format=format, encoding=encoding, corporate_number=corporate_number,
                            batch_size=batch_size, on_row=on_row, keep_receipts=keep_receipts, on_receipt=on_receipt)
 
+    def import_files(self, files: Any, *, format: str = "auto", encoding: str = "auto",  # noqa: A002 - as --format
+                     corporate_number: str | None = None, batch_size: int = 200, on_row: Callable[[int], None] | None = None,
+                     keep_receipts: bool = True, on_receipt: Callable[[Receipt], None] | None = None) -> ImportResult:
+        """Import several files as one stream of filings, their groups sharing batches (a SHFD0006.CSV
+        per 事業所: each of ``files`` a source or (source, 法人番号)); errors name their ``file``
+        (:func:`producers.file_import.import_files`)."""
+        from producers.file_import import import_files
+
+        return import_files(self, files, format=format, encoding=encoding, corporate_number=corporate_number,
+                            batch_size=batch_size, on_row=on_row, keep_receipts=keep_receipts, on_receipt=on_receipt)
+
     def receipt(self, submission_id: str) -> Receipt:
         """Fetch a receipt again (e.g. after a timeout)."""
         return self.kiroku.queries.receipt(self.principal, submission_id)

@@ -347,8 +347,8 @@ def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str],
                        files: list[tuple[Path, str]] | None = None, population: int | None = None) -> dict[str, Any]:
     """Import in a child process (so runs don't share a heap) and report its peak RSS (ru_maxrss).
 
-    ``fmt`` names the format (``kiroku import --format``); ``files`` (path, 法人番号) are imported one
-    after the other in the same process instead of ``csv_path`` (SHFD0006: one file per office).
+    ``fmt`` names the format (``kiroku import --format``); ``files`` (path, 法人番号) are imported as
+    one ``import_files`` instead of ``csv_path`` (SHFD0006: one file per office).
     ``rows`` is then ``population``, the employees in the files (their structural lines not counted)."""
     import json
     import subprocess
@@ -365,15 +365,14 @@ def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str],
         "import json, resource, time\n"
         "from ledger.bootstrap import open_kiroku\n"
         "from ledger.domain.model import Principal\n"
-        "from producers.file_import import import_file\n"
+        "from producers.file_import import import_files\n"
         "from producers.sdk import Producer\n"
         f"k = open_kiroku(home={str(home)!r})\n"
         f"p = Producer(k, Principal.parse({VENDOR!r}))\n"
         "rows = recorded = errors = 0\n"
         "t = time.perf_counter()\n"
-        f"for path, corp in {todo!r}:\n"
-        f"    r = import_file(p, path, format={fmt!r}, corporate_number=corp, keep_receipts=False)\n"
-        "    rows, recorded, errors = rows + r.rows, recorded + r.recorded, errors + len(r.errors)\n"
+        f"r = import_files(p, {todo!r}, format={fmt!r}, keep_receipts=False)\n"
+        "rows, recorded, errors = r.rows, r.recorded, len(r.errors) + r.more_errors\n"
         "print(json.dumps({'rows': rows, 'recorded': recorded, 'errors': errors, 'seconds': time.perf_counter() - t,"
         " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
@@ -385,20 +384,23 @@ def peak_rss_of_import(csv_path: Path, home: Path, corporate_numbers: list[str],
 
 
 def bench_memory(sizes: tuple[int, ...] = (100_000, 1_000_000), per_company: int = 100, workdir: Path | None = None,
-                 report: Callable[[str], None] = print) -> list[dict[str, Any]]:
+                 report: Callable[[str], None] = print, rounds: int = 1) -> list[dict[str, Any]]:
     """Peak RSS importing CSV files of each size: streaming means the peak must not grow with size.
     Then the smallest size again, written in CP932: what detecting and decoding Shift_JIS costs,
     and the same population as the national files (a 315 CSV, one SHFD0006.CSV per company, both
-    CP932), measured in the same run (each entry's ``encoding`` and ``format`` say which it is)."""
+    CP932, the SHFD0006 files imported as one ``import_files``). These three are imported ``rounds``
+    times, one after the other in each round, each time into a fresh data directory: their entry's
+    ``seconds`` is the median, ``round_seconds`` each round's, and a national entry's ``ratios``
+    its rows/s over the payroll CSV's (CP932) in the same round (each entry's ``encoding`` and
+    ``format`` say which it is)."""
     from ledger.bench.national_files import write_315, write_shfd
     from ledger.domain.identifiers import make_corporate_number
 
     root = Path(workdir or tempfile.mkdtemp(prefix="kiroku-bench-memory-"))
-    out = []
-    runs = [(rows, "utf-8", "payroll-csv") for rows in sizes] + [(min(sizes), "cp932", "payroll-csv"),
-                                                                 (min(sizes), "cp932", "eltax-315"),
-                                                                 (min(sizes), "cp932", "nenkin-shfd0006")]
-    for rows, encoding, fmt in runs:
+    sized = [(rows, "utf-8", "payroll-csv") for rows in sizes]
+    compared = [(min(sizes), "cp932", fmt) for fmt in ("payroll-csv", "eltax-315", "nenkin-shfd0006")]
+    written: dict[tuple[int, str, str], tuple[Path, list[tuple[Path, str]] | None]] = {}
+    for rows, encoding, fmt in [*sized, *compared]:
         path = root / f"{fmt}-{rows}-{encoding}.csv"
         files = None
         report(f"writing {rows:,} rows as {fmt} in {encoding.upper()} …")
@@ -408,12 +410,37 @@ def bench_memory(sizes: tuple[int, ...] = (100_000, 1_000_000), per_company: int
             write_315(path, rows, per_company, encoding)
         else:
             files = write_shfd(root / f"shfd-{rows}", rows, per_company, encoding)
+        written[(rows, encoding, fmt)] = (path, files)
+
+    def one(spec: tuple[int, str, str], home: Path) -> dict[str, Any]:
+        rows, encoding, fmt = spec
+        path, files = written[spec]
         corps = [make_corporate_number(f"{2_000_000_000 + i:012d}") for i in range(0, rows, per_company)]
-        report("importing it in a child process …")
-        result = peak_rss_of_import(path, root / f"home-{fmt}-{rows}-{encoding}", corps, fmt=fmt, files=files, population=rows)
+        result = peak_rss_of_import(path, home, corps, fmt=fmt, files=files, population=rows)
         result["file_mb"] = (sum(f.stat().st_size for f, _ in files) if files else path.stat().st_size) / 1e6
         result["encoding"], result["format"] = encoding, fmt
-        out.append(result)
+        return result
+
+    out = []
+    for spec in sized:
+        report(f"importing {spec[0]:,} rows of {spec[2]} ({spec[1].upper()}) in a child process …")
+        out.append(one(spec, root / f"home-{spec[2]}-{spec[0]}-{spec[1]}"))
+    by_round: list[list[dict[str, Any]]] = []
+    for n in range(rounds):
+        this = []
+        for spec in compared:
+            report(f"round {n + 1} of {rounds}: importing {spec[0]:,} rows of {spec[2]} ({spec[1].upper()}) in a child process …")
+            this.append(one(spec, root / f"home-{spec[2]}-{spec[0]}-{spec[1]}-round{n + 1}"))
+        by_round.append(this)
+    for i in range(len(compared)):
+        runs = [r[i] for r in by_round]
+        entry = dict(runs[-1])
+        entry["round_seconds"] = [r["seconds"] for r in runs]
+        entry["seconds"] = median(entry["round_seconds"])
+        entry["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+        if entry["format"] != "payroll-csv":
+            entry["ratios"] = [r[0]["seconds"] / r[i]["seconds"] for r in by_round]  # same rows: speed ratio
+        out.append(entry)
     return out
 
 

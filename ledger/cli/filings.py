@@ -132,7 +132,7 @@ def import_csv(
                                       "or cp932 (also shift_jis, sjis, windows-31j, ms932: Windows' Shift_JIS)."),
 ) -> None:
     """The payroll CSV through the one import (``kiroku import --format payroll-csv``)."""
-    _import(csv_file, as_, encoding, "payroll-csv", None, "these companies were not recorded")
+    _import([csv_file], as_, encoding, "payroll-csv", None, "these companies were not recorded")
 
 
 def import_help() -> str:
@@ -163,10 +163,13 @@ def import_help() -> str:
     "kiroku import january.csv --as vendor:acme",
     "kiroku import KYUYO315.CSV --as vendor:acme --format eltax-315 --encoding cp932",
     "kiroku import SHFD0006.CSV --as company:7000012050002 --format nenkin-shfd0006 --corporate-number 7000012050002",
+    "kiroku import tokyo/SHFD0006.CSV osaka/SHFD0006.CSV --as company:7000012050002 --corporate-number 7000012050002",
     "A 315 record begins 315,<整理番号1>,…; a SHFD0006.CSV begins with its FD管理レコード "
     "(郡市区符号,事業所記号,FD通番,作成年月日,代表届書コード), then [kanri] … [data]."))
 def import_file(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The file: UTF-8 (with or without BOM) or Shift_JIS (CP932)."),
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, metavar="FILE...",
+                                       help="The file, or several (imported as one stream of filings): UTF-8 (with or "
+                                            "without BOM) or Shift_JIS (CP932)."),
     as_: str = typer.Option(..., "--as", help="Who records: company:<法人番号>, vendor:NAME or firm:NAME."),
     format_: str = typer.Option("auto", "--format", metavar="auto|payroll-csv|eltax-315|nenkin-shfd0006",
                                 help="The file's format: auto (detected from its first line), payroll-csv (Kiroku's own), "
@@ -175,16 +178,17 @@ def import_file(
                                  help="The file's encoding: auto (detected), utf-8, or cp932 (also shift_jis, sjis, "
                                       "windows-31j, ms932)."),
     corporate_number: str | None = typer.Option(None, "--corporate-number", metavar="法人番号",
-                                                help="The company's 法人番号, for a SHFD0006.CSV (which has none)."),
+                                                help="The company's 法人番号, for a SHFD0006.CSV (which has none): "
+                                                     "every file given is that company's."),
 ) -> None:
-    _import(file, as_, encoding, format_, corporate_number, "these filings were not recorded")
+    _import(files, as_, encoding, format_, corporate_number, "these filings were not recorded")
 
 
-def _import(file: Path, as_: str, encoding: str, fmt: str, corporate_number: str | None, not_recorded: str) -> None:
-    """Import ``file`` with a progress bar (rows), then a summary and the problems (exit status 2 with any)."""
+def _import(files: list[Path], as_: str, encoding: str, fmt: str, corporate_number: str | None, not_recorded: str) -> None:
+    """Import ``files`` with a progress bar (rows), then a summary and the problems (exit status 2 with any)."""
     from ledger.encoding.file_formats import check_options, format_named
     from ledger.encoding.text_files import LineDecoder
-    from producers.file_import import import_file as run_import
+    from producers.file_import import import_files as run_import
     from producers.sdk import Producer
 
     # An unknown format or encoding, or a SHFD0006 without its 法人番号, is refused before anything is opened.
@@ -195,16 +199,19 @@ def _import(file: Path, as_: str, encoding: str, fmt: str, corporate_number: str
     with open_kiroku() as k, Progress(TextColumn("[bold]Importing"), BarColumn(bar_width=None), TextColumn("{task.completed:,} rows"),
                                 console=console, transient=True) as bar:
         task = bar.add_task("rows", total=None)
-        result = run(lambda: run_import(Producer(k, who), file, format=fmt, encoding=encoding, corporate_number=corporate_number,
+        result = run(lambda: run_import(Producer(k, who), files, format=fmt, encoding=encoding, corporate_number=corporate_number,
                                         keep_receipts=False, on_row=lambda n: bar.update(task, completed=n - 1)))
     what = "" if fmt == "payroll-csv" else f" ({result.format})"
-    console.print(f"Read {result.rows:,} rows{what}: recorded {result.recorded} submission(s).")
+    where = f" of {len(files)} files" if len(files) > 1 else ""
+    console.print(f"Read {result.rows:,} rows{where}{what}: recorded {result.recorded} submission(s).")
     if result.errors:
         t = Table(title=f"{len(result.errors)} problem(s) — {not_recorded}", title_justify="left", header_style="bold red")
-        for col in ("row", "column", "problem", "expected", "got"):
+        columns = ("row", "column", "problem", "expected", "got")
+        for col in ("file", *columns) if len(files) > 1 else columns:
             t.add_column(col)
         for e in result.errors[:200]:
-            t.add_row(*(shown(v) for v in (e.get("row"), e.get("column"), e["message"], e.get("expected", ""), e.get("got", ""))))
+            cells = (e.get("row"), e.get("column"), e["message"], e.get("expected", ""), e.get("got", ""))
+            t.add_row(*(shown(v) for v in ((e.get("file"), *cells) if len(files) > 1 else cells)))
         console.print(t)
         hidden = len(result.errors) - 200 + result.more_errors
         if hidden > 0:

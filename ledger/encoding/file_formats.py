@@ -107,6 +107,7 @@ class Pending:
     last_row: int
     locate: Callable[[KirokuError], list[dict[str, Any]]]
     errors: list[dict[str, Any]] = field(default_factory=list)
+    file: str | None = None  # the file it is in, when one import reads several
 
 
 def read_pending(lines: Iterable[str], fmt: str, *, corporate_number: str | None = None,

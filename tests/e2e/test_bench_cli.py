@@ -66,7 +66,7 @@ def test_bench_read_measures_both_sizes(tmp_path: Path) -> None:
 
 def test_bench_memory_imports_both_files_completely(tmp_path: Path) -> None:
     out = tmp_path / "memory.json"
-    result = CliRunner().invoke(app, ["bench", "memory", "--small", "300", "--large", "600", "--out", str(out)],
+    result = CliRunner().invoke(app, ["bench", "memory", "--small", "300", "--large", "600", "--rounds", "2", "--out", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
@@ -75,3 +75,8 @@ def test_bench_memory_imports_both_files_completely(tmp_path: Path) -> None:
         ("eltax-315", 300, "cp932", 3, 0), ("nenkin-shfd0006", 300, "cp932", 3, 0)]
     assert "Peak RSS grew" in result.output and "CP932 import ran at" in result.output
     assert "eltax-315 import ran at" in result.output and "nenkin-shfd0006 import ran at" in result.output
+    compared = data[2:]  # imported in each of the 2 rounds, the median kept and each national round's ratio
+    assert [len(r["round_seconds"]) for r in compared] == [2, 2, 2]
+    assert all(r["seconds"] == sorted(r["round_seconds"])[0] + (sorted(r["round_seconds"])[1] - sorted(r["round_seconds"])[0]) / 2
+               for r in compared)
+    assert [len(r.get("ratios", [])) for r in compared] == [0, 2, 2] and "each round" in result.output

@@ -103,3 +103,19 @@ def test_rows_marked_corrected_import_as_a_correction_of_the_filing_in_force(cli
     assert snap.info.kind.value == "CORRECTION"
     assert [(ln["employee_number"], ln["line_action"], ln["payment_amount"]) for ln in snap.payload["lines"]] == [
         ("E0001", "ORIGINAL", 5_000_000), ("E0002", "CORRECT", 5_100_000)]
+
+
+def test_several_files_import_as_one_and_a_problem_names_its_file(cli, tmp_path):
+    """``kiroku import A B …``: a company's offices' SHFD0006.CSV (one each, 日本年金機構 CSV形式届書) and a 315 file in
+    one command; --corporate-number is every SHFD0006's company; the problems table gains a file column."""
+    (tmp_path / "tokyo").mkdir()
+    (tmp_path / "osaka").mkdir()
+    tokyo = write(tmp_path / "tokyo" / "SHFD0006.CSV", shfd_file([shfd_cells(1)]))
+    osaka = write(tmp_path / "osaka" / "SHFD0006.CSV", shfd_file([shfd_cells(2)], office="ﾆﾎﾍ"))
+    bad = write(tmp_path / "KYUYO.CSV", eltax_file([eltax_cells(CORP, 1, **{"line.payment_amount": "abc"})]))
+    result = cli("import", tokyo, osaka, bad, *AS, "--corporate-number", CORP, ok=False)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "Read 13 rows of 3 files (nenkin-shfd0006,eltax-315): recorded 2 submission(s)." in out
+    assert "┃ file" in result.output and f"{bad} │ 1 │ 項目17 支払金額" in out
+    assert filings(cli) == 2

@@ -203,3 +203,43 @@ def test_two_offices_shfd0006_files_with_the_same_rows_are_two_filings_for_one_v
     b = import_file(vendor, data, corporate_number=CORP_B)
     assert (a.errors, b.errors) == ([], [])
     assert a.receipts[0].corporate_number == CORP_A and b.receipts[0].corporate_number == CORP_B
+
+
+def test_several_files_are_one_import_whose_groups_share_batches_and_whose_errors_name_their_file(kiroku, vendor, tmp_path):
+    """A 社労士 or vendor brings a SHFD0006.CSV per 事業所 (日本年金機構 CSV形式届書: one file per office's 媒体) and a
+    315 file beside them: ``import_files`` reads them as one stream, each SHFD0006 with its own company's 法人番号.
+    Their filings are recorded together (one ``record_many`` call for the lot); an error names its file and row."""
+    a, b = tmp_path / "a" / "SHFD0006.CSV", tmp_path / "b" / "SHFD0006.CSV"
+    for path in (a, b):
+        path.parent.mkdir()
+        path.write_bytes(shfd_file([shfd_cells(1), shfd_cells(2)]).encode("cp932"))
+    bad = tmp_path / "KYUYO.CSV"
+    bad.write_bytes(eltax_file([eltax_cells(CORP_A, 1, **{"line.payment_amount": "abc"})]).encode("cp932"))
+    calls: list[int] = []
+    original = vendor.record_many
+
+    def counted(requests, batch_size=500):
+        requests = list(requests)
+        calls.append(len(requests))
+        return original(requests, batch_size=batch_size)
+
+    vendor.record_many = counted
+    rows: list[int] = []
+    result = vendor.import_files([(a, CORP_A), (b, CORP_B), bad], on_row=rows.append)
+    assert calls == [2]
+    assert sorted(r.corporate_number for r in result.receipts) == sorted([CORP_A, CORP_B])
+    # rows: the lines read of all three (each SHFD0006's 5 management lines and 2 records, the 315's one record)
+    assert (result.recorded, result.failed, result.rows, result.format) == (2, 1, 15, "nenkin-shfd0006,eltax-315")
+    assert [(e["file"], e["row"], e["code"]) for e in result.errors] == [(str(bad), 1, "invalid_amount")]
+    assert rows == sorted(rows) and rows[-1] == 15  # counted across the files
+    again = vendor.import_files([(a, CORP_A), (b, CORP_B)])
+    assert [r.submission_id for r in again.receipts] == [r.submission_id for r in result.receipts]
+
+
+def test_several_files_are_checked_before_any_is_read(vendor, tmp_path):
+    """A SHFD0006 among the files without its company's 法人番号 refuses the whole import before anything is recorded."""
+    path = tmp_path / "SHFD0006.CSV"
+    path.write_bytes(shfd_file([shfd_cells(1)]).encode("cp932"))
+    with pytest.raises(ValidationError) as err:
+        vendor.import_files([(path, CORP_A), path], format="nenkin-shfd0006")
+    assert (err.value.field, err.value.code) == ("corporate_number", "required")

@@ -130,3 +130,20 @@ def test_a_315_line_longer_than_the_server_takes_ends_the_upload_with_413_naming
     lines = send(api, f"company:{CORP_A}", body, {"format": "eltax-315"})
     assert (lines[-1]["item"], lines[-1]["status"], lines[-1]["problem"]["code"]) == (None, 413, "line_too_long")
     assert "line 2" in lines[-1]["problem"]["detail"]
+
+
+def test_the_remote_sdk_imports_several_files_into_one_result_as_the_embedded_one_does(kiroku, remote, tmp_path):
+    """``import_files`` over HTTP: one upload per file, one result — errors naming their file — and the same
+    receipts the embedded ``import_files`` answers for the same files."""
+    from tests.integration.helpers import company as embedded
+
+    good, bad = tmp_path / "SHFD0006.CSV", tmp_path / "KYUYO.CSV"
+    good.write_bytes(shfd_file([shfd_cells(1)]).encode("cp932"))
+    bad.write_bytes(eltax_file([eltax_cells(CORP_A, 1, **{"line.withholding_tax": "-1"})]).encode("cp932"))
+    result = remote.import_files([good, bad], corporate_number=CORP_A)
+    assert (result.recorded, result.failed, result.format) == (1, 1, "nenkin-shfd0006,eltax-315")
+    assert [(e["file"], e["row"], e["code"]) for e in result.errors] == [(str(bad), 1, "invalid_amount")]
+    local = embedded(kiroku, CORP_A).import_files([good, bad], corporate_number=CORP_A)
+    assert local.receipts == result.receipts
+    place = [{k: e[k] for k in ("file", "row", "column", "code", "expected")} for e in local.errors]
+    assert place == [{k: e[k] for k in ("file", "row", "column", "code", "expected")} for e in result.errors]
