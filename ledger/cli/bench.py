@@ -176,7 +176,8 @@ def memory(
 
     results = bench_memory((small, large), report=_say, rounds=rounds)
     t = Table(title="File import, each in its own process", title_justify="left", header_style="bold cyan",
-              caption=f"CP932 rows: the median of {rounds} round(s)" if rounds > 1 else None, caption_justify="left")
+              caption=(f"CP932 rows: each the median of its {rounds} rounds; the ratios below compare the formats "
+                       "within each round") if rounds > 1 else None, caption_justify="left")
     for col in ("format", "rows", "encoding", "file MB", "submissions", "seconds", "rows/s", "peak RSS MB"):
         t.add_column(col, justify="right")
     for r in results:
