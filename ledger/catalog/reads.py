@@ -407,7 +407,7 @@ def access_records(conn: Connection, corporate_number: str, after: int, limit: i
                                         a.c.seq > after).order_by(a.c.seq).limit(limit)).mappings().all()
     return [AccessRecord(corporate_number=r["corporate_number"], seq=r["seq"], access_id=r["access_id"], viewer=r["viewer"],
                          action=r["action"], subject=r["subject"], legal_basis=r["legal_basis"], outcome=r["outcome"],
-                         reason=r["reason"], at=from_us(r["at_us"])) for r in rows]
+                         reason=r["reason"], at=from_us(r["at_us"]), person=r["person"]) for r in rows]
 
 
 def positions_of(conn: Connection, processor: str, topic: str) -> dict[int, int]:

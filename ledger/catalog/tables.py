@@ -164,6 +164,7 @@ access_log = Table(
     Column("action", Text, nullable=False), Column("subject", Text, nullable=False),
     Column("legal_basis", Text), Column("outcome", Text, nullable=False), Column("reason", Text),
     Column("at_us", BigInteger, nullable=False),
+    Column("person", Text),  # the staff account of the person who read through the web pages (FilingViewed v2; 0007)
     PrimaryKeyConstraint("corporate_number", "seq"),
 )
 

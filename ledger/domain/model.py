@@ -287,6 +287,8 @@ class AccessRecord(BaseModel):
     outcome: str
     reason: str | None
     at: datetime
+    person: str | None = Field(None, description="the staff account (stf_…) of the person who read through the web pages; "
+                               "null for a read through an API token")
 
 
 class MissingFiling(BaseModel):

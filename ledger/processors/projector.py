@@ -281,7 +281,7 @@ class Projector:
         b.insert(c.access_log,
             corporate_number=corp, seq=b.next(c.access_log, "corporate_number", corp, "seq"), access_id=body["access_id"],
             viewer=body["viewer"], action=body["action"], subject=body["subject"], legal_basis=body["legal_basis"],
-            outcome=body["outcome"], reason=body["reason"], at_us=_time_us(ev))
+            outcome=body["outcome"], reason=body["reason"], at_us=_time_us(ev), person=body.get("person"))
 
     def _disposition(self, b: _Batch, rec: StoredRecord, ev: Event) -> None:
         body, corp = ev.body, ev.corporate_number or ""

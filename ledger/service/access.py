@@ -36,6 +36,7 @@ from ledger.domain.model import Principal, new_id, utcnow
 from ledger.encoding.events import DISPOSITION_DELIVERED, FILING_VIEWED, Event, EventCodec
 from ledger.errors import NotFound
 from ledger.ports import ACCESS, FILINGS, Log, LogRecord
+from ledger.service.acting import acting_person
 from ledger.service.authz import Basis
 
 #: (corporate number or None, action, subject, basis) — one read to record.
@@ -105,6 +106,7 @@ class AccessLog:
         """Durably record reads (corporate number, action, subject, basis) before answering;
         denials beyond the bound are counted instead (the module's docstring says the rule)."""
         now = self.clock()
+        person = acting_person()  # the signed-in person a web page reads for (ledger.service.acting), if any
         with self._lock:
             events = self._close_windows(now)
             for corp, action, subject, basis in entries:
@@ -113,6 +115,7 @@ class AccessLog:
                     events.append(Event(FILING_VIEWED, {
                         "access_id": new_id("acc"), "viewer": who.id, "action": action, "subject": subject,
                         "legal_basis": kept.legal_basis, "outcome": "ALLOWED" if kept.allowed else "DENIED", "reason": kept.reason,
+                        "person": person,
                     }, actor=who.id, corporate_number=corp, time=now))
         self._append(events)
 
@@ -184,7 +187,7 @@ class AccessLog:
                 out.append(Event(FILING_VIEWED, {
                     "access_id": new_id("acc"), "viewer": viewer, "action": SUPPRESSED, "subject": counted(tally.count),
                     "legal_basis": None, "outcome": "DENIED",
-                    "reason": summary(viewer, corp, tally, start, end, window.recorded),
+                    "reason": summary(viewer, corp, tally, start, end, window.recorded), "person": None,
                 }, actor=viewer, corporate_number=corp, time=now))
         self._oldest = min((w.index for w in self._windows.values()), default=None)
         return out

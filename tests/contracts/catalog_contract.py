@@ -27,7 +27,7 @@ from ledger.processors.projector import Projector
 from tests.factories import CHIYODA, SAPPORO, corp, payroll, payroll_line, withholding
 from tests.integration.helpers import TAX_OFFICE, company, enroll_payroll, enroll_to
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _at_revision(url: str, revision: str, *statements: Any) -> None:
