@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from ledger.cli import bench, enrollments, filings, grants, infra, operations, process, retention, serve, verify
+from ledger.cli import bench, enrollments, filings, grants, infra, operations, process, retention, serve, verify, web
 from ledger.cli.common import console, examples, run, settings, state
 
 app = typer.Typer(
@@ -94,4 +94,5 @@ app.add_typer(infra.app, name="infra")
 app.add_typer(retention.app, name="retention")
 app.add_typer(bench.app, name="bench")
 app.add_typer(serve.principals_app, name="principals")
+app.add_typer(web.app, name="web")
 app.add_typer(verify.checkpoint_app, name="checkpoint")

@@ -254,11 +254,11 @@ class StaffStore:
             if row is None:
                 raise Unauthenticated("sign in first", field="session", code="signed_out")
             staff_id, created, seen, ended, csrf = row
+            account = self._account(staff_id)
+            if account.disabled_at is not None:  # (its sessions were ended too: this says why)
+                raise Unauthenticated("this account was disabled", field="session", code="account_disabled")
             if ended is not None:
                 raise Unauthenticated("you were signed out", field="session", code="signed_out")
-            account = self._account(staff_id)
-            if account.disabled_at is not None:
-                raise Unauthenticated("this account was disabled", field="session", code="account_disabled")
             if now >= from_us(created) + self.absolute:
                 raise Unauthenticated(f"sessions last {_hours(self.absolute)}: sign in again", field="session",
                                       code="session_expired")

@@ -89,7 +89,7 @@ def test_disabling_an_account_signs_it_out_everywhere_and_kills_its_links(staff)
     _, second = staff.redeem(again)
     _, unused = staff.invite(None, staff_id=account.staff_id)
     staff.disable(account.staff_id)
-    assert [code_of(lambda s=s: staff.session(s)) for s in (first, second)] == ["signed_out", "signed_out"]
+    assert [code_of(lambda s=s: staff.session(s)) for s in (first, second)] == ["account_disabled", "account_disabled"]
     assert code_of(lambda: staff.redeem(unused)) == "account_disabled"
     with pytest.raises(ValidationError) as err:
         staff.invite(None, staff_id=account.staff_id)

@@ -25,6 +25,7 @@ from ledger.bootstrap import Kiroku
 from ledger.encoding.echo import redact
 from ledger.errors import KirokuError, ValidationError
 from ledger.service.principals import TokenStore
+from ledger.service.staff import StaffStore
 from ledger.settings import Settings
 from viewers.http.deps import Limits, NoticeBell
 from viewers.http.gate import FailureLimiter, Gate, GateConfig, TokenBucket
@@ -55,6 +56,8 @@ pointer into the request (`in` says body, path, query or header), `expected` and
 receipt; with a different body, 409.
 """
 
+#: Where the web pages are served (their own sessions, not API tokens: the gate lets them through).
+WEB_ROOT = "/web"
 #: Problem statuses every operation can answer with (the gate's, and request validation's).
 GATE_PROBLEMS = (401, 413, 422, 429)
 BODY_PROBLEMS = (408, 415)
@@ -62,14 +65,18 @@ BODY_PROBLEMS = (408, 415)
 
 def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_body: int = 10 * 2**20,
                max_bulk_body: int = 2 * 2**30, rate: float = 200.0, burst: int = 400, limits: Limits | None = None,
-               failures: FailureLimiter | None = None) -> FastAPI:
+               failures: FailureLimiter | None = None, staff: StaffStore | None = None, web: bool = True,
+               secure_cookies: bool = True) -> FastAPI:
     """The HTTP API over ``kiroku``, authenticating with ``tokens`` (default: ``<home>/principals.db``).
 
     ``max_body`` bounds ordinary request bodies and ``max_bulk_body`` bulk uploads (bytes);
     ``rate``/``burst`` are each principal's requests per second and burst (``rate=0`` turns the
     limit off); ``limits`` bounds long-polls, SSE streams and bulk batches; ``failures`` limits failed
     authentication per client address and token (default: ``FailureLimiter()``). ``kiroku=None`` gives
-    an app that serves only its OpenAPI document (``openapi_document``)."""
+    an app that serves only its OpenAPI document (``openapi_document``). With ``web`` (and the web
+    extra installed) the web pages are served under ``/web`` (:mod:`viewers.web.app`), their staff
+    accounts in ``staff`` (default: ``<home>/principals.db``); ``secure_cookies=False`` only for test
+    clients that cannot keep Secure cookies over plain HTTP."""
     app = FastAPI(title="Kiroku HTTP API", version=API_VERSION, description=DESCRIPTION,
                   openapi_tags=[{"name": n} for n in ("submissions", "notices", "enrollments", "dispositions", "grants",
                                                        "companies", "deadlines", "principals", "health")])
@@ -81,6 +88,15 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
     app.state.bell = NoticeBell()
     for module in (submissions, bulk, notices, enrollments, dispositions, grants, companies):
         app.include_router(module.router, dependencies=[Depends(known_query_parameters)])
+
+    if web and kiroku is not None:
+        try:
+            from viewers.web.app import create_web
+        except ImportError:  # the web extra (jinja2, python-multipart) is not installed: the API alone
+            log.info("the web pages need the web extra: pip install 'kiroku-ledger[web]'")
+        else:
+            app.state.staff = staff or StaffStore.for_home(kiroku.settings.home)
+            app.mount(WEB_ROOT, create_web(kiroku, app.state.staff, secure_cookies=secure_cookies))
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)", response_model=dict)
     async def health() -> dict:  # async: on the event loop, never waiting for a thread of a busy pool

@@ -153,6 +153,11 @@ class _BodyLimit:
         return message
 
 
+def _web(path: str) -> bool:
+    """The web pages (``/web``…), which sign persons in with sessions of their own (viewers/web)."""
+    return path == "/web" or path.startswith("/web/")
+
+
 class Gate:
     """ASGI middleware: body limit, authentication, rate limit — before the body is read."""
 
@@ -173,7 +178,7 @@ class Gate:
             if length is not None and length.strip().isdigit() and int(length) > limit:
                 raise PayloadTooLarge(f"the request body ({int(length):,} bytes) is larger than this server accepts ({limit:,} bytes)",
                                       field="body", expected=f"at most {limit:,} bytes", got=f"{int(length):,} bytes")
-            if path not in OPEN_PATHS:
+            if path not in OPEN_PATHS and not _web(path):
                 principal, token_id = self._authenticate(scope, headers.get("authorization"))
                 state = scope.setdefault("state", {})
                 state["principal"], state["token_id"] = principal, token_id
@@ -182,6 +187,13 @@ class Gate:
                     seconds = max(1, math.ceil(wait))
                     raise TooManyRequests(f"{principal} sent more requests than its rate limit allows; retry in {seconds} s",
                                           retry_after=seconds, field="authorization")
+            elif _web(path):  # the pages sign persons in themselves; their rate is bounded per client address
+                client = scope.get("client")
+                wait = self.limiter.take("web:" + (client[0] if client else "?"))
+                if wait > 0:
+                    seconds = max(1, math.ceil(wait))
+                    raise TooManyRequests(f"too many requests from this address; retry in {seconds} s", retry_after=seconds,
+                                          field="address")
         except KirokuError as err:
             await _refuse(scope, send, err)
             return

@@ -1,0 +1,349 @@
+"""The web pages: ``create_web(kiroku, staff)`` gives an ASGI application the HTTP API mounts at ``/web``.
+
+Server-rendered HTML (Jinja2, every value escaped), Japanese by default (``?lang=en``), readable
+without JavaScript and at 320 px. Each page calls the same views the SDK and the HTTP API call
+(``viewers.AgencyView``, ``CompanyView``): authorization, denials and access records are the service
+layer's, never the page's — the page only adds who the person is (:func:`ledger.service.acting.acting_as`),
+so the access log names the person as well as the principal.
+
+Sessions (:mod:`ledger.service.staff`): a ``__Host-`` cookie, HttpOnly, Secure, SameSite=Strict,
+looked up on every request (a disabled account is out at its next request). Every form carries a
+per-session, per-form CSRF token, and every POST must come from this site's own origin. Pages are
+sent with a strict Content-Security-Policy (nothing inline, nothing from elsewhere), no caching,
+no referrer (a sign-in link in the address never leaks), and may not be framed.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.bootstrap import Kiroku
+from ledger.domain.model import JST, PrincipalKind, jst
+from ledger.domain.procedures import PROCEDURES
+from ledger.encoding.csv_cells import flat_line
+from ledger.errors import KirokuError, NotFound, Unauthenticated, ValidationError
+from ledger.service.acting import acting_as
+from ledger.service.staff import StaffSession, StaffStore
+from viewers.agency import AgencyView
+from viewers.company import CompanyView
+from viewers.web.i18n import LANGS, lang_of, procedure_name, translate
+
+HERE = Path(__file__).parent
+COOKIE = "__Host-kiroku_session"
+LANG_COOKIE = "kiroku_lang"
+#: Notices scanned per page of the inbox when it is filtered (the feed itself has no filters).
+SCAN = 1000
+PAGE = 50
+MAX_QUERY = 64
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+           (b"referrer-policy", b"no-referrer"), (b"cross-origin-opener-policy", b"same-origin"),
+           (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers every page and file of the web application is sent with."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in HEADERS if k not in names]
+                if not scope.get("path", "").startswith("/static/"):
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class SignIn(Exception):
+    """The request needs a session it does not have (why: a ``ledger.service.staff`` code)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True) -> FastAPI:
+    """The web pages over ``kiroku``, with staff accounts in ``staff``. ``secure_cookies=False`` only
+    for a test client that cannot keep Secure cookies over plain HTTP (browsers keep them on loopback)."""
+    web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"], default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    web.add_middleware(SecurityHeaders)
+    cookie_name = COOKIE if secure_cookies else COOKIE.removeprefix("__Host-")
+
+    # -- rendering ----------------------------------------------------------------------------------
+
+    def lang_for(request: Request) -> str:
+        return lang_of(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+
+    def render(request: Request, template: str, title_key: str, *, session: StaffSession | None = None, status: int = 200,
+               here: str = "", title_values: dict[str, Any] | None = None, **context: Any) -> HTMLResponse:
+        lang = lang_for(request)
+        other = LANGS[1] if lang == LANGS[0] else LANGS[0]
+        query = dict(request.query_params)
+        query["lang"] = other
+
+        def t(key: str, **values: Any) -> str:
+            return translate(lang, key, **values)
+
+        html = env.get_template(template).render(
+            lang=lang, t=t, title=t(title_key, **(title_values or {})), root=request.scope.get("root_path", ""),
+            me=session.staff if session else None, nav=_nav(session, t), here=here,
+            csrf=(lambda form: session.csrf_token(form)) if session else (lambda form: ""),
+            other_lang=other, other_lang_query=urllib.parse.urlencode(query), jst=jst,
+            procedure_name=lambda code: procedure_name(lang, code), **context)
+        response = HTMLResponse(html, status_code=status)
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, secure=secure_cookies, httponly=True, samesite="strict")
+        return response
+
+    def message(request: Request, key: str, *, status: int = 200, session: StaffSession | None = None, alert: bool = False,
+                hint_key: str | None = None) -> HTMLResponse:
+        lang = lang_for(request)
+        return render(request, "message.html", "error_title" if alert else "sign_in_title", session=session, status=status,
+                      message=translate(lang, key), hint=translate(lang, hint_key) if hint_key else None, alert=alert)
+
+    # -- sessions -----------------------------------------------------------------------------------
+
+    def session_of(request: Request) -> StaffSession:
+        try:
+            return staff.session(request.cookies.get(cookie_name))
+        except Unauthenticated as err:
+            raise SignIn(err.code) from None
+
+    def same_origin(request: Request) -> None:
+        """A POST must come from a page of this site (browsers send Origin with every POST)."""
+        origin = request.headers.get("origin")
+        host = request.headers.get("host", "")
+        if origin is None or urllib.parse.urlsplit(origin).netloc != host:
+            raise Unauthenticated("this form did not come from this site", field="origin", code="csrf_failed")
+
+    def form_of(request: Request, name: str, token: str | None) -> StaffSession:
+        same_origin(request)
+        session = session_of(request)
+        session.check_csrf(name, token)
+        return session
+
+    def kind(session: StaffSession, *kinds: PrincipalKind) -> None:
+        if session.staff.who.kind not in kinds:
+            raise NotFound("this page is not for this kind of user", field="page", code="not_for_you")
+
+    @contextmanager
+    def as_person(session: StaffSession) -> Iterator[None]:
+        with acting_as(session.staff.staff_id):
+            yield
+
+    @web.exception_handler(SignIn)
+    async def _sign_in(request: Request, err: SignIn) -> Response:
+        where = request.scope.get("root_path", "")
+        return RedirectResponse(f"{where}/sign-in?why={urllib.parse.quote(err.why)}", status_code=303)
+
+    @web.exception_handler(KirokuError)
+    async def _error(request: Request, err: KirokuError) -> Response:
+        if isinstance(err, NotFound):
+            key = "not_for_you" if err.code == "not_for_you" else "not_found"
+            return message(request, key, status=404, alert=True, hint_key="error_back")
+        if isinstance(err, Unauthenticated):
+            return message(request, err.code if err.code in _CODES else "signed_out", status=403 if err.code == "csrf_failed" else 401,
+                           alert=True, hint_key="error_sign_in" if err.code != "csrf_failed" else None)
+        field = getattr(err, "field", None) or "?"
+        lang = lang_for(request)
+        return render(request, "message.html", "error_title", status=422, alert=True,
+                      message=translate(lang, "invalid", field=field), hint=str(err))
+
+    # -- signing in and out -------------------------------------------------------------------------
+
+    @web.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        session = session_of(request)
+        who = session.staff.who
+        where = request.scope.get("root_path", "")
+        target = {PrincipalKind.AGENCY: "/agency/notices", PrincipalKind.COMPANY: "/company"}.get(who.kind)
+        if target is None:
+            return message(request, "not_for_you", session=session)
+        return RedirectResponse(where + target, status_code=303)
+
+    @web.get("/sign-in", response_class=HTMLResponse)
+    def sign_in(request: Request, why: str = "signed_out") -> Response:
+        key = why if why in _CODES else "signed_out"
+        return render(request, "message.html", "sign_in_title", message=translate(lang_for(request), key),
+                      hint=translate(lang_for(request), "sign_in_text"), alert=False)
+
+    @web.get("/invite/{secret}", response_class=HTMLResponse)
+    def invite(request: Request, secret: str) -> Response:
+        try:
+            account = staff.invited(secret)
+        except Unauthenticated as err:
+            return message(request, err.code, status=400, alert=True)
+        return render(request, "invite.html", "invite_title", account=account, invite=secret, oidc_name=None)
+
+    @web.post("/invite")
+    def use_invite(request: Request, invite: str = Form(..., max_length=100)) -> Response:
+        same_origin(request)
+        try:
+            _, cookie = staff.redeem(invite)
+        except Unauthenticated as err:
+            return message(request, err.code, status=400, alert=True)
+        response = RedirectResponse(request.scope.get("root_path", "") + "/", status_code=303)
+        response.set_cookie(cookie_name, cookie, secure=secure_cookies, httponly=True, samesite="strict", path="/")
+        return response
+
+    @web.post("/sign-out")
+    def sign_out(request: Request, csrf: str = Form("", max_length=100)) -> Response:
+        form_of(request, "sign-out", csrf)
+        staff.end(request.cookies.get(cookie_name))
+        response = RedirectResponse(request.scope.get("root_path", "") + "/sign-in?why=signed_out", status_code=303)
+        response.delete_cookie(cookie_name, path="/", secure=secure_cookies, httponly=True, samesite="strict")
+        return response
+
+    # -- agency pages -------------------------------------------------------------------------------
+
+    @web.get("/agency/notices", response_class=HTMLResponse)
+    def notices(request: Request, after: int = 0, procedure: str = "", period: str = "", company: str = "") -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.AGENCY)
+        filters = {"procedure": _bounded(procedure, "procedure"), "period": _bounded(period, "period"),
+                   "company": _bounded(company, "company")}
+        view = AgencyView(kiroku, session.staff.who.name)
+        with as_person(session):
+            scanned = view.notices(max(0, after), SCAN if any(filters.values()) else PAGE)
+        rows = [n for n in scanned if _matches(n, filters)][:PAGE]
+        last_seen = session.staff.last_notice_seq
+        if rows:
+            staff.seen_notices(session.staff.staff_id, max(n.seq for n in rows))
+        new_count = sum(1 for n in rows if n.seq > last_seen)
+        full = len(scanned) == (SCAN if any(filters.values()) else PAGE)
+        next_after = (rows[-1].seq if len(rows) == PAGE else scanned[-1].seq) if full and scanned else None
+        next_query = urllib.parse.urlencode({**{k: v for k, v in filters.items() if v}, "after": next_after or 0})
+        procs = [(code, procedure_name(lang_for(request), code)) for code in PROCEDURES]
+        return render(request, "notices.html", "notices_title", session=session, here="/agency/notices", rows=rows,
+                      last_seen=last_seen, new_count=new_count, filters=filters, procedures=procs, next_after=next_after,
+                      next_query=next_query)
+
+    @web.get("/agency/submissions/{submission_id}", response_class=HTMLResponse)
+    def submission(request: Request, submission_id: str, as_of: str = "") -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.AGENCY)
+        view = AgencyView(kiroku, session.staff.who.name)
+        when = _as_of(as_of)
+        with as_person(session):
+            snap = view.snapshot(submission_id)
+            if when is not None:
+                info = snap.info
+                snap = view.effective(info.corporate_number, info.procedure, info.period, when, office=info.office)
+            history = view.history(snap.info.submission_id)
+        columns, rows = _table(snap)
+        return render(request, "snapshot.html", "snapshot_title", session=session, title_values={"submission": snap.info.submission_id},
+                      info=snap.info, columns=columns, rows=rows, history=history, as_of=as_of)
+
+    @web.get("/agency/missing", response_class=HTMLResponse)
+    def missing(request: Request) -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.AGENCY)
+        with as_person(session):
+            rows = AgencyView(kiroku, session.staff.who.name).missing_report()
+        return render(request, "missing.html", "missing_title", session=session, here="/agency/missing", rows=rows)
+
+    # -- company pages ------------------------------------------------------------------------------
+
+    @web.get("/company", response_class=HTMLResponse)
+    def company_home(request: Request) -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        view = CompanyView(kiroku, session.staff.who.name)
+        with as_person(session):
+            rows = view.filings()
+            reminders = view.reminders()
+        return render(request, "company_home.html", "home_title", session=session, here="/company", rows=rows, reminders=reminders)
+
+    @web.get("/company/access", response_class=HTMLResponse)
+    def company_access(request: Request, after: int = 0) -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        with as_person(session):
+            rows = CompanyView(kiroku, session.staff.who.name).access_log(max(0, after))[:PAGE]
+        names = staff.names({r.person for r in rows if r.person})
+        next_after = rows[-1].seq if len(rows) == PAGE else None
+        return render(request, "access.html", "access_title", session=session, here="/company/access", rows=rows, names=names,
+                      next_after=next_after)
+
+    return web
+
+
+_CODES = frozenset({"signed_out", "session_idle", "session_expired", "account_disabled", "invite_used", "invite_expired",
+                    "invite_unknown", "csrf_failed", "identity_taken", "no_account"})
+
+
+def _nav(session: StaffSession | None, t: Callable[..., str]) -> list[tuple[str, str]]:
+    if session is None:
+        return []
+    kind = session.staff.who.kind
+    if kind is PrincipalKind.AGENCY:
+        return [("/agency/notices", t("nav_notices")), ("/agency/missing", t("nav_missing"))]
+    if kind is PrincipalKind.COMPANY:
+        return [("/company", t("nav_home")), ("/company/access", t("nav_access"))]
+    return []
+
+
+def _bounded(value: str, field: str) -> str:
+    text = value.strip()
+    if len(text) > MAX_QUERY or not text.isprintable():
+        raise ValidationError(f"{field} is at most {MAX_QUERY} printable characters", field=field,
+                              expected=f"at most {MAX_QUERY} characters", got=f"{len(text)} characters", code="invalid_filter")
+    return text
+
+
+def _matches(notice: Any, filters: dict[str, str]) -> bool:
+    return ((not filters["procedure"] or notice.procedure == filters["procedure"])
+            and (not filters["period"] or notice.period == filters["period"])
+            and (not filters["company"] or notice.corporate_number == filters["company"]))
+
+
+def _as_of(text: str) -> datetime | None:
+    """``2027-01-31T23:59`` (Japan time when no zone is given) → an aware time; blank → None."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError("as of is a date and time, e.g. 2027-01-31T23:59", field="as_of",
+                              expected="YYYY-MM-DDTHH:MM (Japan time)", got=f"{len(text)} characters", code="invalid_time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=JST)
+
+
+def _table(snap: Any) -> tuple[list[str], list[list[Any]]]:
+    """The snapshot's lines as a table: the line number, then every field of the procedure's lines."""
+    if snap.payload is None:
+        return [], []
+    lines = snap.payload.get("lines") or []
+    numbers = snap.visible_lines or list(range(1, len(lines) + 1))
+    rules = PROCEDURES[snap.info.procedure].line
+    flat = [flat_line(rules, line) for line in lines]
+    keys = [k for k in (flat[0] if flat else {}) if any(row.get(k) not in (None, "", [], False) for row in flat)]
+    rows = [[n, *("" if row.get(k) is None else row.get(k) for k in keys)] for n, row in zip(numbers, flat, strict=True)]
+    return ["#", *keys], rows

@@ -1,0 +1,144 @@
+"""The pages' words, in Japanese (the default) and English.
+
+Each message is one key with both texts; a page asks ``t(key)`` in the reader's language. The
+language comes from ``?lang=`` (remembered in a cookie), else the cookie, else Japanese — the
+language of the people the pages are for. Procedures and error codes have their own names here,
+so an error a payroll clerk sees says what to do in their language.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LANGS: Final = ("ja", "en")
+DEFAULT: Final = "ja"
+
+MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    "site": ("Kiroku 記録", "Kiroku"),
+    "skip": ("本文へ移動", "Skip to content"),
+    "switch_lang": ("English", "日本語"),
+    "signed_in_as": ("ログイン中: {person}（{principal}）", "Signed in: {person} ({principal})"),
+    "sign_out": ("ログアウト", "Sign out"),
+    "sign_in": ("ログイン", "Sign in"),
+    "sign_in_title": ("ログイン", "Sign in"),
+    "sign_in_text": ("送られたログイン用リンクを開いてください。リンクは一度だけ、期限内に使えます。",
+                     "Open the sign-in link you were sent. It works once, before it expires."),
+    "sign_in_oidc": ("{provider} でログイン", "Sign in with {provider}"),
+    "invite_title": ("ログインの確認", "Confirm sign-in"),
+    "invite_text": ("{person} として {principal} にログインします。", "You are signing in to {principal} as {person}."),
+    "invite_button": ("ログインする", "Sign in"),
+    "invite_oidc": ("{provider} のアカウントと結び付けてログインする", "Sign in and link your {provider} account"),
+    "nav_notices": ("提出通知", "Notices"),
+    "nav_filings": ("提出データ", "Filings"),
+    "nav_missing": ("未提出", "Missing filings"),
+    "nav_home": ("ホーム", "Home"),
+    "nav_access": ("閲覧記録", "Access log"),
+    "nav_dispositions": ("処分通知", "Dispositions"),
+    "nav_grants": ("委任", "Grants"),
+    "nav_clients": ("顧問先", "Clients"),
+    "notices_title": ("提出通知", "Notices"),
+    "notices_new": ("前回の表示以降の新着: {n} 件", "New since your last visit: {n}"),
+    "notices_none": ("通知はありません。", "No notices."),
+    "filter": ("絞り込む", "Filter"),
+    "procedure": ("手続", "Procedure"),
+    "period": ("対象期間", "Period"),
+    "company": ("法人番号", "Company"),
+    "office": ("事業所", "Office"),
+    "kind": ("種別", "Kind"),
+    "recorded_at": ("記録日時", "Recorded at"),
+    "submission": ("提出", "Submission"),
+    "seq": ("番号", "No."),
+    "lines": ("明細", "Lines"),
+    "all_lines": ("全件", "all"),
+    "new": ("新着", "new"),
+    "next_page": ("次のページ", "Next page"),
+    "any": ("すべて", "any"),
+    "snapshot_title": ("提出データ {submission}", "Submission {submission}"),
+    "as_of": ("時点", "As of"),
+    "as_of_help": ("この日時時点で効力のある版を表示します（日本時間、例: 2027-01-31T23:59）。",
+                   "Shows the version in force at that time (Japan time, e.g. 2027-01-31T23:59)."),
+    "show": ("表示", "Show"),
+    "version": ("版", "Version"),
+    "history": ("訂正の履歴", "Correction history"),
+    "masked": ("（非表示）", "(masked)"),
+    "masked_note": ("法令上の根拠がない項目は表示されません。", "Fields your legal basis does not cover are masked."),
+    "your_lines": ("あなたの機関の対象者の明細のみを表示しています。", "Only the lines of persons your agency covers are shown."),
+    "missing_title": ("未提出の一覧", "Missing filings"),
+    "missing_none": ("未提出はありません。", "No missing filings."),
+    "deadline": ("期限", "Deadline"),
+    "reported_at": ("検出日時", "Reported at"),
+    "home_title": ("提出の状況", "Filings"),
+    "home_none": ("まだ提出はありません。", "Nothing filed yet."),
+    "due_soon": ("期限が近い手続", "Deadlines coming up"),
+    "receipt": ("受付", "Receipt"),
+    "targets": ("通知先", "Notified"),
+    "on_time": ("期限内", "On time"),
+    "late": ("期限後", "Late"),
+    "yes": ("はい", "yes"),
+    "no": ("いいえ", "no"),
+    "access_title": ("閲覧記録", "Access log"),
+    "access_none": ("閲覧記録はありません。", "No reads recorded."),
+    "viewer": ("閲覧者", "Viewer"),
+    "person": ("担当者", "Person"),
+    "action": ("操作", "Action"),
+    "subject": ("対象", "Subject"),
+    "basis": ("根拠", "Legal basis"),
+    "outcome": ("結果", "Outcome"),
+    "at": ("日時", "When"),
+    "ALLOWED": ("許可", "allowed"),
+    "DENIED": ("拒否", "denied"),
+    "error_title": ("エラー", "Error"),
+    "error_back": ("前のページに戻って、もう一度お試しください。", "Go back and try again."),
+    "error_sign_in": ("もう一度ログインしてください。", "Please sign in again."),
+    "not_found": ("見つかりません（またはあなたに閲覧の権限がありません）。", "Not found (or not yours to see)."),
+    "not_for_you": ("このページはあなたの種類の利用者向けではありません。", "This page is not for your kind of user."),
+    # why a session ended, by code (ledger.service.staff)
+    "signed_out": ("ログインしていません。送られたリンクからログインしてください。", "You are not signed in: use the link you were sent."),
+    "session_idle": ("操作がなかったためログアウトしました。もう一度ログインしてください。",
+                     "You were signed out after a while without activity. Please sign in again."),
+    "session_expired": ("ログインの有効期限が切れました。もう一度ログインしてください。",
+                        "Your session has expired. Please sign in again."),
+    "account_disabled": ("このアカウントは無効にされました。管理者にお問い合わせください。",
+                         "This account was disabled. Ask your administrator."),
+    "invite_used": ("このリンクは使用済みです。新しいリンクを依頼してください。", "This link was used already: ask for a new one."),
+    "invite_expired": ("このリンクは期限切れです。新しいリンクを依頼してください。", "This link has expired: ask for a new one."),
+    "invite_unknown": ("このリンクは無効です。送られたリンクをそのまま開いてください。",
+                       "This link is not valid: open the link exactly as you received it."),
+    "csrf_failed": ("このフォームは期限切れか、このサイトのものではありません。ページを開き直してから送信してください。",
+                    "This form has expired or did not come from this site: open the page again and resubmit."),
+    "identity_taken": ("このログインは別のアカウントに結び付けられています。", "This sign-in is linked to another account."),
+    "no_account": ("このログインに結び付いたアカウントがありません。まず送られたリンクからログインしてください。",
+                   "No account is linked to this sign-in: first open the sign-in link you were sent."),
+    "invalid": ("入力に誤りがあります: {field}", "Please check: {field}"),
+}
+
+#: 手続 names (ledger.domain.procedures codes) for the pages.
+PROCEDURES: Final[dict[str, tuple[str, str]]] = {
+    "PAYROLL_REPORT": ("給与支払報告書", "Salary payment report"),
+    "WITHHOLDING_SLIP": ("源泉徴収票", "Withholding slip"),
+    "STANDARD_REMUNERATION": ("算定基礎届", "Standard remuneration report"),
+    "BONUS_PAYMENT": ("賞与支払届", "Bonus payment report"),
+    "BONUS_NON_PAYMENT": ("賞与不支給報告書", "Bonus non-payment report"),
+    "WAGE_LEDGER": ("賃金台帳", "Wage ledger"),
+    "SPECIAL_COLLECTION_NOTICE": ("特別徴収税額決定通知", "Special collection notice"),
+    "STANDARD_REMUNERATION_DECISION": ("標準報酬決定通知", "Standard remuneration decision"),
+}
+
+
+def lang_of(asked: str | None, cookie: str | None) -> str:
+    for choice in (asked, cookie):
+        if choice in LANGS:
+            return choice  # type: ignore[return-value]
+    return DEFAULT
+
+
+def translate(lang: str, key: str, **values: object) -> str:
+    """The message ``key`` in ``lang`` (the key itself if there is none — never an error page of its own)."""
+    pair = MESSAGES.get(key)
+    text = key if pair is None else pair[0 if lang == "ja" else 1]
+    return text.format(**values) if values else text
+
+
+def procedure_name(lang: str, code: str) -> str:
+    pair = PROCEDURES.get(code)
+    return code if pair is None else pair[0 if lang == "ja" else 1]
