@@ -98,7 +98,7 @@ def _install(version: str, home: Path) -> None:
     if got != version or not (package.parent / "axe.min.js").is_file():
         raise ServiceError(
             f"npm finished but {package.parent} does not hold axe-core {version}'s axe.min.js",
-            expected=version, got=got,
+            field="axe-core", expected=version, got=got,
         )
     shutil.rmtree(home, ignore_errors=True)
     scratch.rename(home)
