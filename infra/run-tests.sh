@@ -19,6 +19,15 @@ for tool in curl jq; do
       || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "$tool" >/dev/null; }
   fi
 done
+# The browser tests (tests/browser) drive Debian's Chromium through its chromedriver; fonts-noto-cjk
+# gives the screenshots Japanese glyphs. Installed the same way when the browser or driver is missing.
+if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "--- installing chromium, chromium-driver, fonts-noto-cjk (apt-get) for the browser tests ---"
+  export DEBIAN_FRONTEND=noninteractive
+  browser_packages=(chromium chromium-driver fonts-noto-cjk)
+  apt-get install -y -q --no-install-recommends "${browser_packages[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${browser_packages[@]}" >/dev/null; }
+fi
 status=0
 .venv/bin/ruff check --quiet . || status=$?
 .venv/bin/python -m pytest "$@" || status=$?
