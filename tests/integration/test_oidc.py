@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -257,6 +258,21 @@ def test_an_id_token_with_another_nonce_is_refused(provider: OidcProvider, rp: O
     with pytest.raises(OidcError) as caught:
         rp.finish(params, replace(begun, nonce=rp.start().nonce))
     assert (caught.value.code, caught.value.field) == ("nonce_mismatch", "nonce")
+
+
+@pytest.mark.parametrize(("skew", "code", "field"), [(+3600, "expired", "exp"), (-3600, "not_yet_valid", "iat")])
+def test_an_id_token_read_with_a_clock_an_hour_off_is_refused(provider: OidcProvider, skew: int, code: str, field: str) -> None:
+    with OidcClient(config_for(provider), clock=lambda: time.time() + skew) as rp:
+        begun = rp.start()
+        with pytest.raises(OidcError) as caught:
+            rp.finish(provider.sign_in(begun.url, "staff-001"), begun)
+    assert (caught.value.code, caught.value.field) == (code, field)
+
+
+def test_a_clock_within_the_leeway_is_accepted(provider: OidcProvider) -> None:
+    with OidcClient(config_for(provider), clock=lambda: time.time() - 20) as rp:  # leeway: 30 s
+        begun = rp.start()
+        assert rp.finish(provider.sign_in(begun.url, "staff-001"), begun).subject == "staff-001"
 
 
 # -- discovery -------------------------------------------------------------------------------------
