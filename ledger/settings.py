@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(1000, ge=1, description="Open connections the server keeps; more are answered 503 and closed.")
     http_max_header_bytes: int = Field(16384, ge=1024, description="Largest request head (request line and headers), in bytes (400).")
     http_backlog: int = Field(1024, ge=1, description="Connections the kernel queues before the server accepts them.")
+    # The web pages (``kiroku serve`` at /web): staff sessions, and sign-in through an OpenID Connect provider.
+    web_idle_minutes: float = Field(30, gt=0, le=24 * 60, description="A web session ends after this many minutes without a request.")
+    web_absolute_hours: float = Field(12, gt=0, le=7 * 24, description="A web session ends this many hours after signing in.")
+    web_oidc_issuer: str | None = Field(None, description="OpenID Connect provider staff sign in with (its issuer URL), e.g. "
+                                                          "GビズID's; unset: sign-in links only.")
+    web_oidc_name: str = Field("OpenID Connect", description="The provider's name on the sign-in button (e.g. GビズID).")
+    web_oidc_client_id: str | None = Field(None, description="Kiroku's client id at the provider.")
+    web_oidc_client_secret: SecretStr | None = Field(None, description="Kiroku's client secret at the provider (never printed).")
+    web_oidc_redirect_uri: str | None = Field(None, description="Where the provider sends staff back: <base URL>/web/oidc/callback.")
 
     @field_validator("log", "catalog", "objects", "keys")
     @classmethod

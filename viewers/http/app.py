@@ -66,7 +66,7 @@ BODY_PROBLEMS = (408, 415)
 def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_body: int = 10 * 2**20,
                max_bulk_body: int = 2 * 2**30, rate: float = 200.0, burst: int = 400, limits: Limits | None = None,
                failures: FailureLimiter | None = None, staff: StaffStore | None = None, web: bool = True,
-               secure_cookies: bool = True) -> FastAPI:
+               secure_cookies: bool = True, oidc: Any = None) -> FastAPI:
     """The HTTP API over ``kiroku``, authenticating with ``tokens`` (default: ``<home>/principals.db``).
 
     ``max_body`` bounds ordinary request bodies and ``max_bulk_body`` bulk uploads (bytes);
@@ -75,8 +75,9 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
     authentication per client address and token (default: ``FailureLimiter()``). ``kiroku=None`` gives
     an app that serves only its OpenAPI document (``openapi_document``). With ``web`` (and the web
     extra installed) the web pages are served under ``/web`` (:mod:`viewers.web.app`), their staff
-    accounts in ``staff`` (default: ``<home>/principals.db``); ``secure_cookies=False`` only for test
-    clients that cannot keep Secure cookies over plain HTTP."""
+    accounts in ``staff`` (default: ``<home>/principals.db``), signing in through ``oidc`` (an
+    ``OidcClient``; default: the ``web_oidc_*`` settings' provider, if any); ``secure_cookies=False``
+    only for test clients that cannot keep Secure cookies over plain HTTP."""
     app = FastAPI(title="Kiroku HTTP API", version=API_VERSION, description=DESCRIPTION,
                   openapi_tags=[{"name": n} for n in ("submissions", "notices", "enrollments", "dispositions", "grants",
                                                        "companies", "deadlines", "principals", "health")])
@@ -95,8 +96,15 @@ def create_app(kiroku: Kiroku | None, tokens: TokenStore | None = None, *, max_b
         except ImportError:  # the web extra (jinja2, python-multipart) is not installed: the API alone
             log.info("the web pages need the web extra: pip install 'kiroku-ledger[web]'")
         else:
-            app.state.staff = staff or StaffStore.for_home(kiroku.settings.home)
-            app.mount(WEB_ROOT, create_web(kiroku, app.state.staff, secure_cookies=secure_cookies))
+            from datetime import timedelta
+
+            from viewers.web.app import oidc_from
+
+            config = kiroku.settings
+            app.state.staff = staff or StaffStore.for_home(config.home, idle=timedelta(minutes=config.web_idle_minutes),
+                                                           absolute=timedelta(hours=config.web_absolute_hours))
+            app.mount(WEB_ROOT, create_web(kiroku, app.state.staff, secure_cookies=secure_cookies, oidc=oidc or oidc_from(config),
+                                           oidc_name=config.web_oidc_name))
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)", response_model=dict)
     async def health() -> dict:  # async: on the event loop, never waiting for a thread of a busy pool

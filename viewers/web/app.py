@@ -16,6 +16,9 @@ at all, browsers send "Origin: null" with a form), and may not be framed.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,7 +42,10 @@ from ledger.service.staff import StaffSession, StaffStore
 from viewers.agency import AgencyView
 from viewers.company import CompanyView
 from viewers.web.i18n import LANGS, lang_of, procedure_name, translate
+from viewers.web.oidc import Begin as OidcBegin
+from viewers.web.oidc import OidcClient, OidcError
 
+log = logging.getLogger("kiroku.web")
 HERE = Path(__file__).parent
 COOKIE = "__Host-kiroku_session"
 LANG_COOKIE = "kiroku_lang"
@@ -86,15 +92,19 @@ class SignIn(Exception):
         self.why = why
 
 
-def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True) -> FastAPI:
-    """The web pages over ``kiroku``, with staff accounts in ``staff``. ``secure_cookies=False`` only
-    for a test client that cannot keep Secure cookies over plain HTTP (browsers keep them on loopback)."""
+def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True, oidc: OidcClient | None = None,
+               oidc_name: str = "OpenID Connect") -> FastAPI:
+    """The web pages over ``kiroku``, with staff accounts in ``staff``; with ``oidc``, staff may also
+    sign in through that OpenID Connect provider (named ``oidc_name`` on its button).
+    ``secure_cookies=False`` only for a test client that cannot keep Secure cookies over plain HTTP
+    (browsers keep them on loopback)."""
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.add_middleware(SecurityHeaders)
     cookie_name = COOKIE if secure_cookies else COOKIE.removeprefix("__Host-")
+    pending = _Pending()  # OpenID Connect sign-ins under way, by state
 
     # -- rendering ----------------------------------------------------------------------------------
 
@@ -105,7 +115,9 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
                here: str = "", title_values: dict[str, Any] | None = None, **context: Any) -> HTMLResponse:
         lang = lang_for(request)
         other = LANGS[1] if lang == LANGS[0] else LANGS[0]
-        query = dict(request.query_params)
+        # The language link keeps the page's own filters, never anything else the address carried
+        # (the provider's code and state on the sign-in callback must not be echoed into the page).
+        query = {k: v for k, v in request.query_params.items() if k in _PAGE_PARAMS}
         query["lang"] = other
 
         def t(key: str, **values: Any) -> str:
@@ -168,6 +180,9 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
         if isinstance(err, NotFound):
             key = "not_for_you" if err.code == "not_for_you" else "not_found"
             return message(request, key, status=404, alert=True, hint_key="error_back")
+        if isinstance(err, OidcError):  # the provider's answer did not hold: which check is in the server's log only
+            log.info("an OpenID Connect sign-in failed: %s", err.code)
+            return message(request, "oidc_failed", status=401, alert=True)
         if isinstance(err, Unauthenticated):
             return message(request, err.code if err.code in _CODES else "signed_out", status=403 if err.code == "csrf_failed" else 401,
                            alert=True, hint_key="error_sign_in" if err.code != "csrf_failed" else None)
@@ -192,7 +207,7 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
     def sign_in(request: Request, why: str = "signed_out") -> Response:
         key = why if why in _CODES else "signed_out"
         return render(request, "message.html", "sign_in_title", message=translate(lang_for(request), key),
-                      hint=translate(lang_for(request), "sign_in_text"), alert=False)
+                      hint=translate(lang_for(request), "sign_in_text"), alert=False, oidc_name=oidc_name if oidc else None)
 
     @web.get("/invite/{secret}", response_class=HTMLResponse)
     def invite(request: Request, secret: str) -> Response:
@@ -200,7 +215,48 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
             account = staff.invited(secret)
         except Unauthenticated as err:
             return message(request, err.code, status=400, alert=True)
-        return render(request, "invite.html", "invite_title", account=account, invite=secret, oidc_name=None)
+        return render(request, "invite.html", "invite_title", account=account, invite=secret,
+                      oidc_name=oidc_name if oidc else None)
+
+    @web.post("/oidc/start")
+    def oidc_start(request: Request, invite: str = Form("", max_length=100)) -> Response:
+        """Send the person to the provider; an ``invite`` (from the link's page) binds the identity it vouches for."""
+        same_origin(request)
+        if oidc is None:
+            raise NotFound("this site has no OpenID Connect provider", field="page", code="not_for_you")
+        if invite:
+            staff.invited(invite)  # still good, before the person goes away to sign in
+        begun = oidc.start()
+        pending.put(begun.state, begun, invite or None)
+        response = RedirectResponse(begun.url, status_code=303)
+        # Lax, not Strict: the provider sends the person back with a cross-site top-level GET.
+        response.set_cookie(OIDC_COOKIE, begun.state, max_age=int(_Pending.TTL), secure=secure_cookies, httponly=True,
+                            samesite="lax", path=request.scope.get("root_path", "") + "/oidc/")
+        return response
+
+    @web.get("/oidc/callback", response_class=HTMLResponse)
+    def oidc_callback(request: Request) -> Response:
+        if oidc is None:
+            raise NotFound("this site has no OpenID Connect provider", field="page", code="not_for_you")
+        state = request.cookies.get(OIDC_COOKIE)
+        found = pending.take(state) if state and state == request.query_params.get("state") else None
+        if found is None:  # another browser's answer, a replay, or too late
+            return message(request, "oidc_failed", status=400, alert=True, hint_key="error_sign_in")
+        begun, invite = found
+        identity = oidc.finish(dict(request.query_params), begun)
+        if invite:
+            _, cookie = staff.redeem(invite, oidc=(identity.issuer, identity.subject))
+        else:
+            _, cookie = staff.sign_in_oidc(identity.issuer, identity.subject)
+        where = request.scope.get("root_path", "") + "/"
+        # A page of our own that moves on: the session cookie is SameSite=Strict, and a browser would
+        # not send it on the rest of a redirect chain the provider (another site) started.
+        response = render(request, "message.html", "sign_in_title", message=translate(lang_for(request), "signed_in"),
+                          refresh=where, alert=False)
+        response.set_cookie(cookie_name, cookie, secure=secure_cookies, httponly=True, samesite="strict", path="/")
+        response.delete_cookie(OIDC_COOKIE, path=request.scope.get("root_path", "") + "/oidc/", secure=secure_cookies,
+                               httponly=True, samesite="lax")
+        return response
 
     @web.post("/invite")
     def use_invite(request: Request, invite: str = Form(..., max_length=100)) -> Response:
@@ -295,7 +351,39 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
     return web
 
 
-_CODES = frozenset({"signed_out", "session_idle", "session_expired", "account_disabled", "invite_used", "invite_expired",
+OIDC_COOKIE = "kiroku_oidc"
+#: Query parameters of the pages (kept by the language link).
+_PAGE_PARAMS = frozenset({"after", "procedure", "period", "company", "as_of", "why"})
+
+
+class _Pending:
+    """OpenID Connect sign-ins under way in this process, by state: at most ``MAX``, each for ``TTL`` seconds."""
+
+    MAX = 10_000
+    TTL = 600.0
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, OidcBegin, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, state: str, begun: OidcBegin, invite: str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, (at, _, _) in self._items.items() if now - at > self.TTL]:
+                del self._items[key]
+            if len(self._items) >= self.MAX:
+                self._items.pop(next(iter(self._items)))
+            self._items[state] = (now, begun, invite)
+
+    def take(self, state: str) -> tuple[OidcBegin, str | None] | None:
+        with self._lock:
+            found = self._items.pop(state, None)
+        if found is None or time.monotonic() - found[0] > self.TTL:
+            return None
+        return found[1], found[2]
+
+
+_CODES = frozenset({"oidc_failed", "signed_out", "session_idle", "session_expired", "account_disabled", "invite_used", "invite_expired",
                     "invite_unknown", "csrf_failed", "identity_taken", "no_account"})
 
 
@@ -348,3 +436,14 @@ def _table(snap: Any) -> tuple[list[str], list[list[Any]]]:
     keys = [k for k in (flat[0] if flat else {}) if any(row.get(k) not in (None, "", [], False) for row in flat)]
     rows = [[n, *("" if row.get(k) is None else row.get(k) for k in keys)] for n, row in zip(numbers, flat, strict=True)]
     return ["#", *keys], rows
+
+
+def oidc_from(settings: Any) -> OidcClient | None:
+    """The OpenID Connect client the ``web_oidc_*`` settings describe, or None when they name no provider."""
+    if not settings.web_oidc_issuer:
+        return None
+    from viewers.web.oidc import OidcConfig
+
+    secret = settings.web_oidc_client_secret.get_secret_value() if settings.web_oidc_client_secret else ""
+    return OidcClient(OidcConfig(issuer=settings.web_oidc_issuer, client_id=settings.web_oidc_client_id or "", client_secret=secret,
+                                 redirect_uri=settings.web_oidc_redirect_uri or ""))

@@ -110,6 +110,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "no_account": ("このログインに結び付いたアカウントがありません。まず送られたリンクからログインしてください。",
                    "No account is linked to this sign-in: first open the sign-in link you were sent."),
     "invalid": ("入力に誤りがあります: {field}", "Please check: {field}"),
+    "signed_in": ("ログインしました。", "You are signed in."),
+    "continue": ("続ける", "Continue"),
+    "oidc_failed": ("ログインを完了できませんでした（時間切れか、別のブラウザーからの応答です）。もう一度お試しください。",
+                    "The sign-in could not be completed (it took too long, or the answer came to another browser). Try again."),
 }
 
 #: 手続 names (ledger.domain.procedures codes) for the pages.
