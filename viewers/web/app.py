@@ -33,14 +33,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.bootstrap import Kiroku
-from ledger.domain.model import JST, PrincipalKind, jst
-from ledger.domain.procedures import PROCEDURES
+from ledger.domain.model import JST, Action, PrincipalKind, jst
+from ledger.domain.procedures import FILING_CODES, PROCEDURES
 from ledger.encoding.csv_cells import flat_line
 from ledger.errors import KirokuError, NotFound, Unauthenticated, ValidationError
 from ledger.service.acting import acting_as
 from ledger.service.staff import StaffSession, StaffStore
 from viewers.agency import AgencyView
 from viewers.company import CompanyView
+from viewers.firm import FirmView
 from viewers.web.i18n import LANGS, lang_of, procedure_name, translate
 from viewers.web.oidc import Begin as OidcBegin
 from viewers.web.oidc import OidcClient, OidcError
@@ -198,7 +199,8 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
         session = session_of(request)
         who = session.staff.who
         where = request.scope.get("root_path", "")
-        target = {PrincipalKind.AGENCY: "/agency/notices", PrincipalKind.COMPANY: "/company"}.get(who.kind)
+        target = {PrincipalKind.AGENCY: "/agency/notices", PrincipalKind.COMPANY: "/company", PrincipalKind.FIRM: "/firm",
+                  PrincipalKind.VENDOR: "/firm"}.get(who.kind)
         if target is None:
             return message(request, "not_for_you", session=session)
         return RedirectResponse(where + target, status_code=303)
@@ -296,7 +298,7 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
         full = len(scanned) == (SCAN if any(filters.values()) else PAGE)
         next_after = (rows[-1].seq if len(rows) == PAGE else scanned[-1].seq) if full and scanned else None
         next_query = urllib.parse.urlencode({**{k: v for k, v in filters.items() if v}, "after": next_after or 0})
-        procs = [(code, procedure_name(lang_for(request), code)) for code in PROCEDURES]
+        procs = [(code, procedure_name(lang_for(request), code)) for code in FILING_CODES]
         return render(request, "notices.html", "notices_title", session=session, here="/agency/notices", rows=rows,
                       last_seen=last_seen, new_count=new_count, filters=filters, procedures=procs, next_after=next_after,
                       next_query=next_query)
@@ -348,12 +350,118 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
         return render(request, "access.html", "access_title", session=session, here="/company/access", rows=rows, names=names,
                       next_after=next_after)
 
+    @web.get("/company/dispositions", response_class=HTMLResponse)
+    def company_dispositions(request: Request, after: int = 0) -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        with as_person(session):
+            items = CompanyView(kiroku, session.staff.who.name).dispositions(max(0, after))[:PAGE]
+        return _dispositions_page(request, session, items, "/company/dispositions",
+                                  f"/company/dispositions?after={items[-1].company_seq}" if len(items) == PAGE else None)
+
+    @web.get("/company/dispositions/{disposition_id}", response_class=HTMLResponse)
+    @web.get("/firm/dispositions/{disposition_id}", response_class=HTMLResponse)
+    def disposition(request: Request, disposition_id: str) -> Response:
+        """Open one: the first open by the company or its agent records the arrival (到達)."""
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY, PrincipalKind.FIRM, PrincipalKind.VENDOR)
+        with as_person(session):
+            d = kiroku.queries.fetch_disposition(session.staff.who, disposition_id)
+        fields = [(k, v) for k, v in (d.payload or {}).items() if not isinstance(v, (dict, list))]
+        return render(request, "disposition.html", "disposition_title", session=session, title_values={"id": d.disposition_id},
+                      d=d, fields=fields)
+
+    @web.get("/company/enrollments", response_class=HTMLResponse)
+    def company_enrollments(request: Request) -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        lang = lang_for(request)
+        with as_person(session):
+            items = CompanyView(kiroku, session.staff.who.name).enrollments()
+        columns = [translate(lang, k) for k in ("procedure", "agency", "decision", "assigned", "requested_at")]
+        rows = [[procedure_name(lang, e.procedure), e.agency_id, e.decisions.get(e.agency_id, "-") if e.decisions else "-",
+                 (e.assigned_ids or {}).get(e.agency_id, "-"), jst(e.requested_at)] for e in items]
+        return render(request, "list.html", "enrollments_title", session=session, here="/company/enrollments", columns=columns,
+                      rows=rows, empty=translate(lang, "enrollments_none"))
+
+    @web.get("/company/grants", response_class=HTMLResponse)
+    def company_grants(request: Request, done: str = "") -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        return _grants_page(request, session, done)
+
+    @web.post("/company/grants", response_class=HTMLResponse)
+    def company_grant(request: Request, csrf: str = Form("", max_length=100), grantee: str = Form(..., max_length=80),
+                      procedures: list[str] = Form([]), actions: list[str] = Form([]), personal_numbers: str = Form(""),
+                      expires: str = Form(..., max_length=10)) -> Response:
+        session = form_of(request, "grant", csrf)
+        kind(session, PrincipalKind.COMPANY)
+        if len(procedures) > len(PROCEDURES) or len(actions) > 3:
+            raise ValidationError("too many choices", field="procedures", code="invalid_grant")
+        with as_person(session):
+            CompanyView(kiroku, session.staff.who.name).grant(grantee.strip(), procedures, actions, _end_of_day(expires),
+                                                              personal_numbers == "1")
+        return RedirectResponse(request.scope.get("root_path", "") + "/company/grants?done=issued", status_code=303)
+
+    @web.post("/company/grants/{grant_id}/revoke", response_class=HTMLResponse)
+    def company_revoke(request: Request, grant_id: str, csrf: str = Form("", max_length=100)) -> Response:
+        session = form_of(request, "revoke", csrf)
+        kind(session, PrincipalKind.COMPANY)
+        with as_person(session):
+            CompanyView(kiroku, session.staff.who.name).revoke(grant_id, f"revoked on the web pages by {session.staff.staff_id}")
+        return RedirectResponse(request.scope.get("root_path", "") + "/company/grants?done=revoked", status_code=303)
+
+    def _grants_page(request: Request, session: StaffSession, done: str) -> HTMLResponse:
+        lang = lang_for(request)
+        with as_person(session):
+            rows = CompanyView(kiroku, session.staff.who.name).grants()
+        message_key = {"issued": "grant_issued", "revoked": "grant_revoked"}.get(done)
+        return render(request, "grants.html", "grants_title", session=session, here="/company/grants", rows=rows,
+                      done=translate(lang, message_key, grantee="") if message_key else None,
+                      procedures=[(c, procedure_name(lang, c)) for c in FILING_CODES], actions=[a.value for a in Action])
+
+    def _dispositions_page(request: Request, session: StaffSession, items: list[Any], here: str, next_href: str | None) -> HTMLResponse:
+        lang = lang_for(request)
+        base = "/firm" if session.staff.who.kind is not PrincipalKind.COMPANY else "/company"
+        columns = [translate(lang, k) for k in ("issued_at", "company", "agency", "kind", "period", "title_col", "arrived_at")]
+        rows = [[jst(d.issued_at), d.corporate_number, d.agency_id, procedure_name(lang, d.kind), d.period,
+                 _Link(f"{base}/dispositions/{d.disposition_id}", d.title or d.disposition_id),
+                 jst(d.delivered_at) if d.delivered_at else "-"] for d in items]
+        return render(request, "list.html", "dispositions_title" if base == "/company" else "inbox_title", session=session, here=here,
+                      columns=columns, rows=rows, empty=translate(lang, "dispositions_none"),
+                      intro=translate(lang, "dispositions_intro"), next_href=next_href)
+
+    # -- firm and vendor pages ----------------------------------------------------------------------
+
+    @web.get("/firm", response_class=HTMLResponse)
+    def firm_clients(request: Request) -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.FIRM, PrincipalKind.VENDOR)
+        lang = lang_for(request)
+        with as_person(session):
+            grants = FirmView(kiroku, session.staff.who).grants()
+        now = kiroku.queries.clock()
+        columns = [translate(lang, k) for k in ("company", "procedure", "actions", "expires", "state")]
+        rows = [[g.corporate_number, "、".join(procedure_name(lang, p) for p in g.procedures), ", ".join(g.actions), jst(g.expires_at),
+                 translate(lang, "active" if g.active(now) else "revoked")] for g in grants]
+        return render(request, "list.html", "clients_title", session=session, here="/firm", columns=columns, rows=rows,
+                      empty=translate(lang, "clients_none"))
+
+    @web.get("/firm/inbox", response_class=HTMLResponse)
+    def firm_inbox(request: Request, cursor: str = "") -> Response:
+        session = session_of(request)
+        kind(session, PrincipalKind.FIRM, PrincipalKind.VENDOR)
+        with as_person(session):
+            items, next_cursor = FirmView(kiroku, session.staff.who).inbox(_bounded(cursor, "cursor") or None)
+        return _dispositions_page(request, session, items[:PAGE], "/firm/inbox",
+                                  f"/firm/inbox?cursor={urllib.parse.quote(next_cursor)}" if items else None)
+
     return web
 
 
 OIDC_COOKIE = "kiroku_oidc"
 #: Query parameters of the pages (kept by the language link).
-_PAGE_PARAMS = frozenset({"after", "procedure", "period", "company", "as_of", "why"})
+_PAGE_PARAMS = frozenset({"after", "procedure", "period", "company", "as_of", "why", "cursor", "done"})
 
 
 class _Pending:
@@ -383,6 +491,23 @@ class _Pending:
         return found[1], found[2]
 
 
+class _Link:
+    """A table cell that links to a page of the site."""
+
+    def __init__(self, href: str, text: str) -> None:
+        self.href, self.text = href, text
+
+
+def _end_of_day(text: str) -> datetime:
+    """A date from a form (``2027-03-31``) → the end of that day, Japan time."""
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d")
+    except ValueError:
+        raise ValidationError("expires is a date, e.g. 2027-03-31", field="expires", expected="YYYY-MM-DD",
+                              got=f"{len(text)} characters", code="invalid_date") from None
+    return day.replace(hour=23, minute=59, second=59, tzinfo=JST)
+
+
 _CODES = frozenset({"oidc_failed", "signed_out", "session_idle", "session_expired", "account_disabled", "invite_used", "invite_expired",
                     "invite_unknown", "csrf_failed", "identity_taken", "no_account"})
 
@@ -394,7 +519,10 @@ def _nav(session: StaffSession | None, t: Callable[..., str]) -> list[tuple[str,
     if kind is PrincipalKind.AGENCY:
         return [("/agency/notices", t("nav_notices")), ("/agency/missing", t("nav_missing"))]
     if kind is PrincipalKind.COMPANY:
-        return [("/company", t("nav_home")), ("/company/access", t("nav_access"))]
+        return [("/company", t("nav_home")), ("/company/dispositions", t("nav_dispositions")), ("/company/access", t("nav_access")),
+                ("/company/enrollments", t("nav_enrollments")), ("/company/grants", t("nav_grants"))]
+    if kind in (PrincipalKind.FIRM, PrincipalKind.VENDOR):
+        return [("/firm", t("nav_clients")), ("/firm/inbox", t("nav_dispositions"))]
     return []
 
 

@@ -161,3 +161,73 @@ def test_a_filter_too_long_is_refused_naming_it(web, staff):
     sign_in(web, staff, f"agency:{CHIYODA_ID}")
     page = web.get("/web/agency/notices", params={"company": "1" * 65})
     assert page.status_code == 422 and "company" in page.text
+
+
+def test_the_company_grants_a_firm_and_revokes_it_and_the_firm_sees_it_at_once(kiroku, web, staff, clock):
+    sign_in(web, staff, f"company:{CORP_A}", "経理 一郎")
+    page = web.get("/web/company/grants")
+    form = {"csrf": csrf_for(page.text, "grant"), "grantee": "firm:tanaka-zeirishi", "procedures": ["PAYROLL_REPORT"],
+            "actions": ["read", "receive_notices"], "expires": "2027-03-31"}
+    assert web.post("/web/company/grants", data={**form, "csrf": "0" * 64}, headers={"Origin": SITE}).status_code == 403
+    assert company_view(kiroku, CORP_A).grants() == []  # the refused form recorded nothing
+    done = web.post("/web/company/grants", data=form, headers={"Origin": SITE})
+    assert done.status_code == 200 and "firm:tanaka-zeirishi" in done.text and "委任を登録しました" in done.text
+    [grant] = company_view(kiroku, CORP_A).grants()
+    assert (grant.grantee, grant.procedures, sorted(grant.actions)) == ("firm:tanaka-zeirishi", ["PAYROLL_REPORT"],
+                                                                         ["read", "receive_notices"])
+    web.cookies.clear()
+    sign_in(web, staff, "firm:tanaka-zeirishi", "田中 税理士")
+    assert CORP_A in web.get("/web/firm").text
+    web.cookies.clear()
+    sign_in(web, staff, f"company:{CORP_A}", "経理 一郎")
+    page = web.get("/web/company/grants")
+    revoked = web.post(f"/web/company/grants/{grant.grant_id}/revoke", data={"csrf": csrf_for(page.text, "revoke")},
+                       headers={"Origin": SITE})
+    assert revoked.status_code == 200 and "取り消しました" in revoked.text
+    assert company_view(kiroku, CORP_A).grants()[0].revoked_at is not None
+
+
+def test_a_disposition_arrives_when_the_company_first_opens_it_and_the_firm_sees_it_in_its_inbox(kiroku, web, staff):
+    from tests.integration.helpers import agency, grant_until, special_collection
+
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    company(kiroku, CORP_A).grant("firm:tanaka-zeirishi", ["PAYROLL_REPORT"], ["receive_notices"], grant_until(kiroku))
+    issued = agency(kiroku, CHIYODA_ID).issue_disposition(CORP_A, "SPECIAL_COLLECTION_NOTICE", "2027", special_collection())
+    kiroku.processors.catch_up()
+    sign_in(web, staff, "firm:tanaka-zeirishi", "田中 税理士")
+    assert issued.disposition_id in web.get("/web/firm/inbox").text
+    web.cookies.clear()
+    staff_id = sign_in(web, staff, f"company:{CORP_A}", "経理 一郎")
+    listed = web.get("/web/company/dispositions")
+    assert issued.disposition_id in listed.text
+    opened = web.get(f"/web/company/dispositions/{issued.disposition_id}")
+    assert opened.status_code == 200 and "到達日時" in opened.text
+    kiroku.processors.catch_up()
+    [d] = company_view(kiroku, CORP_A).dispositions()
+    assert d.delivered_at is not None
+    reads = [r for r in company_view(kiroku, CORP_A).access_log() if r.subject == issued.disposition_id]
+    assert reads and all(r.person == staff_id for r in reads if r.viewer == f"company:{CORP_A}")
+    assert "提出先" in web.get("/web/company/enrollments").text
+
+
+def test_every_page_of_every_kind_of_user_refuses_the_other_kinds(web, staff):
+    """Same rules as the API: a page of one kind of user answers another kind as not found."""
+    pages = {"agency": ["/web/agency/notices", "/web/agency/missing"],
+             "company": ["/web/company", "/web/company/access", "/web/company/grants", "/web/company/dispositions",
+                         "/web/company/enrollments"],
+             "firm": ["/web/firm", "/web/firm/inbox"]}
+    who = {"agency": f"agency:{CHIYODA_ID}", "company": f"company:{CORP_A}", "firm": "firm:tanaka-zeirishi"}
+    for kind, principal in who.items():
+        web.cookies.clear()
+        sign_in(web, staff, principal, "担当 者")
+        for other, paths in pages.items():
+            for path in paths:
+                assert web.get(path).status_code == (200 if other == kind else 404), (kind, path)
+
+
+def csrf_for(page_text: str, form: str) -> str:
+    """The CSRF token of the form posting to ``form``'s action on a page."""
+    action = {"grant": r'/web/company/grants"', "revoke": r'/revoke"'}[form]
+    match = re.search(action + r'[^>]*>\s*<input type="hidden" name="csrf" value="([0-9a-f]+)"', page_text)
+    assert match is not None, f"no {form} form on the page"
+    return match.group(1)
