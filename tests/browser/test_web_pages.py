@@ -11,6 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from ledger.domain.model import Principal
 from ledger.service.staff import StaffStore
 from tests.browser.conftest import Page
 from tests.factories import CHIYODA, CORP_A, SAPPORO, payroll, payroll_line
@@ -114,3 +115,35 @@ def test_pages_read_without_javascript(page, site):
         assert "sub_" in page.driver.find_element(By.CSS_SELECTOR, "main table").text
     finally:
         page.driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+
+
+def test_the_company_verifies_its_receipt_in_the_browser_and_a_tampered_file_is_refused(page, site, kiroku, tmp_path):
+    """WebCrypto Ed25519 (C2SP signed note) and SHA-256 (RFC 6962 leaf, RFC 9162 inclusion) in static/verify.js,
+    against the key the deployment publishes; the downloaded file is the one kiroku verify --receipt takes."""
+    import base64
+    import json
+
+    url, staff = site
+    [filing] = kiroku.queries.filings(Principal.company(CORP_A), CORP_A)
+    sign_in(page, url, staff, f"company:{CORP_A}", "経理 一郎")
+    driver = page.driver
+    driver.find_element(By.LINK_TEXT, filing.submission_id).click()
+    arrive(page, lambda here: "/web/company/receipts/" in here)
+    driver.find_element(By.ID, "verify-this").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#verify-result .verdict"))
+    result = driver.find_element(By.ID, "verify-result")
+    assert "検証できました" in result.text
+    checks = {li.get_attribute("data-check"): li.get_attribute("data-ok") for li in result.find_elements(By.TAG_NAME, "li")}
+    assert checks == {"format": "true", "key": "true", "signature": "true", "origin": "true", "leaf": "true", "inclusion": "true",
+                      "fields": "null"}
+    everywhere(page, "company-receipt")
+    proof = json.loads(kiroku.transparency.receipt_with_proof(Principal.company(CORP_A), filing.submission_id).to_json())
+    entry = bytearray(base64.b64decode(proof["entry"]))
+    entry[-1] ^= 1
+    tampered = tmp_path / "tampered.receipt.json"
+    tampered.write_text(json.dumps({**proof, "entry": base64.b64encode(bytes(entry)).decode()}))
+    driver.find_element(By.ID, "verify-file").send_keys(str(tampered))
+    WebDriverWait(driver, 10).until(lambda d: "検証できませんでした" in d.find_element(By.ID, "verify-result").text)
+    bad = {li.get_attribute("data-check"): li.get_attribute("data-ok")
+           for li in driver.find_elements(By.CSS_SELECTOR, "#verify-result li")}
+    assert bad["leaf"] == "false" and bad["signature"] == "true"

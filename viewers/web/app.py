@@ -17,6 +17,7 @@ at all, browsers send "Origin: null" with a form), and may not be framed.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import urllib.parse
@@ -338,6 +339,34 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
             rows = view.filings()
             reminders = view.reminders()
         return render(request, "company_home.html", "home_title", session=session, here="/company", rows=rows, reminders=reminders)
+
+    @web.get("/company/receipts/{submission_id}", response_class=HTMLResponse)
+    def company_receipt(request: Request, submission_id: str) -> Response:
+        """A receipt, its proof file to download, and the proof verified in the browser (static/verify.js)."""
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        with as_person(session):
+            receipt = kiroku.queries.receipt(session.staff.who, submission_id)
+            try:
+                kiroku.transparency.receipt_with_proof(session.staff.who, submission_id)
+                ready = True
+            except KirokuError as err:
+                if not err.retriable:
+                    raise
+                ready = False
+        return render(request, "receipt.html", "receipt_title", session=session, title_values={"id": submission_id}, r=receipt,
+                      key=kiroku.transparency.verifier_key(), proof_ready=ready)
+
+    @web.get("/company/receipts/{submission_id}/proof")
+    def company_receipt_proof(request: Request, submission_id: str) -> Response:
+        """The receipt-with-proof file (``kiroku verify --receipt``)."""
+        session = session_of(request)
+        kind(session, PrincipalKind.COMPANY)
+        with as_person(session):
+            proof = kiroku.transparency.receipt_with_proof(session.staff.who, submission_id)
+        safe = re.sub(r"[^A-Za-z0-9_-]", "", submission_id)[:40]
+        return Response(proof.to_json(), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="{safe}.receipt.json"'})
 
     @web.get("/company/access", response_class=HTMLResponse)
     def company_access(request: Request, after: int = 0) -> Response:
