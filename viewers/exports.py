@@ -268,8 +268,8 @@ def _company_name(snap: Snapshot) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def metadata(snap: Snapshot, lang: Lang = "ja", as_of: datetime | None = None) -> list[tuple[str, str]]:
-    """What the export is of: submission, company, procedure, period, version, who may see what."""
+def _metadata(snap: Snapshot, lang: Lang, as_of: datetime | None) -> list[tuple[str, str, str]]:
+    """The export's identity as (key, header in ``lang``, value)."""
     info = snap.info
     proc = PROCEDURES.get(info.procedure)
     procedure = f"{proc.name_ja if lang == 'ja' else proc.name_en} ({info.procedure})" if proc else info.procedure
@@ -288,7 +288,13 @@ def metadata(snap: Snapshot, lang: Lang = "ja", as_of: datetime | None = None) -
         "lines": lines, "personal_numbers": _NUMBERS[lang].get(snap.personal_numbers, snap.personal_numbers),
         "legal_basis": snap.legal_basis, "access_log": _ACCESS_NOTE[lang],
     }
-    return [(_META[key][0 if lang == "ja" else 1], value) for key, value in values.items() if value is not None]
+    return [(key, _META[key][0 if lang == "ja" else 1], value) for key, value in values.items() if value is not None]
+
+
+def metadata(snap: Snapshot, lang: Lang = "ja", as_of: datetime | None = None) -> list[tuple[str, str]]:
+    """What the export is of, as (header, value) rows: submission, company, procedure, period, version,
+    as of, who may see what, and that the export was recorded in the access log."""
+    return [(label, value) for _, label, value in _metadata(snap, lang, as_of)]
 
 
 def sheet(snap: Snapshot, lang: Lang = "ja", as_of: datetime | None = None) -> Sheet:
@@ -340,15 +346,22 @@ def to_csv(snap: Snapshot, lang: Lang = "ja", encoding: CsvEncoding | str = "utf
     """The export as CSV bytes: the identity rows (項目, 値), a blank row, the header row, one row per
     line; CRLF line ends; UTF-8 with a BOM (``utf-8-sig``, what Excel needs to read UTF-8) or CP932.
 
-    In CP932 a character it cannot encode (𠮷, a wave dash 〜, …) is refused with a ValidationError
+    In CP932 a character it cannot encode (𠮷, an em dash —, …) is refused with a ValidationError
     naming the line and field — ``lines[3].person.name`` — and the character's code point, never
-    the text; the whole export is refused, not written with the character replaced."""
+    the text; the whole export is refused, not written with the character replaced. (Python's
+    cp932 is Windows': it writes 〜 U+301C and − U+2212 as its own wave dash and minus, which read
+    back as ～ and －, as Excel shows them.)"""
     codec = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "utf8": "utf-8-sig", "cp932": "cp932",
              "shift_jis": "cp932", "windows-31j": "cp932"}.get(str(encoding).lower())
     if codec is None:
         raise ValidationError(f"a CSV export is in UTF-8 or CP932, not {encoding!r}", field="encoding",
                               expected="utf-8 or cp932", got=encoding, code="invalid_encoding")
     data = sheet(snap, lang, as_of)
+    if codec == "cp932":
+        for key, _, value in _metadata(snap, lang, as_of):
+            err = _not_cp932(value, key, "the export's ")
+            if err is not None:
+                raise err
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     for key, value in data.metadata:
@@ -363,14 +376,7 @@ def to_csv(snap: Snapshot, lang: Lang = "ja", encoding: CsvEncoding | str = "utf
                 if err is not None:
                     raise err
         writer.writerow(cells)
-    text = out.getvalue()
-    if codec == "cp932":
-        for key, value in data.metadata:
-            err = _not_cp932(value, key, "the export's ")
-            if err is not None:
-                raise ValidationError(err.message, field="company" if value == _company_name(snap) else key,
-                                      expected=err.expected, got=err.got, code=err.code)
-    return text.encode(codec)
+    return out.getvalue().encode(codec)
 
 
 # -- XLSX ------------------------------------------------------------------------------------------
