@@ -391,7 +391,7 @@ def to_xlsx(snap: Snapshot, lang: Lang = "ja", as_of: datetime | None = None) ->
     export's identity on the second. Identifier-like values are written with ``write_string`` —
     no spreadsheet turns 012345678901 into a number, a code into a date, or text into a formula —
     amounts with ``write_number`` (formatted #,##0), flags as booleans."""
-    import xlsxwriter  # the 'web' extra
+    import xlsxwriter  # type: ignore[import-untyped]  # the web extra; it ships no type information
 
     data = sheet(snap, lang, as_of)
     buf = io.BytesIO()
