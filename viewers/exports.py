@@ -199,7 +199,8 @@ def _person_docs() -> dict[str, Any]:
         return {}
 
 
-def _kind(rule: FieldRule, path: str) -> str:
+def _kind(rule: FieldRule) -> str:
+    """How a field is written: text (identifiers, codes, dates, choices), yen, number, flag, or json (a list)."""
     if rule.kind in _LIST_KINDS:
         return "json"
     if rule.kind in _TEXT_KINDS or rule.name in _IDENTIFIER_COUNTS:
@@ -220,7 +221,7 @@ def _walk(rules: Sequence[FieldRule], docs: Mapping[str, Any], prefix: str, ja_p
             inner = _person_docs() if path == "person" else _fields_doc(doc.get("type"))
             out += _walk(rule.fields, inner, path + ".", "" if path == "person" else f"{ja_prefix}{ja} ", identifiers)
             continue
-        kind = "text" if path in identifiers else _kind(rule, path)
+        kind = "text" if path in identifiers else _kind(rule)
         out.append(Column(path, JA_HEADERS.get(path) or ja_prefix + ja, path, kind))
     return out
 
