@@ -15,6 +15,7 @@ from ledger.bootstrap import Kiroku
 from ledger.domain.model import Disposition, Enrollment, MissingFiling, Notice, PersonVersion, Principal, Snapshot, SubmissionInfo
 from ledger.domain.procedures import PROCEDURES, validate_agency_id
 from ledger.encoding.csv_cells import flat_line, safe_row
+from viewers import exports
 
 
 class AgencyView:
@@ -90,6 +91,21 @@ class AgencyView:
                 writer.writerow(safe_row(record))
                 rows += 1
         return rows
+
+    def export(self, submission_id: str, format: str = "xlsx", lang: exports.Lang = "ja", as_of: datetime | None = None, *,
+               encoding: str = "utf-8") -> bytes:
+        """A submission as this agency may see it, as a file its staff open: ``xlsx`` or ``csv``
+        (``encoding`` utf-8 with a BOM, or cp932), headers in ``lang`` (ja, en) — see
+        :mod:`viewers.exports`. The read is :meth:`snapshot`'s, recorded in the access log alike.
+        With ``as_of``, the version of the submission's filing in force then (its history and that
+        version are read, and recorded)."""
+        exports.check_options(format, lang, encoding)
+        if as_of is None:
+            snap = self.snapshot(submission_id)
+        else:
+            info = self.history(submission_id)[-1]
+            snap = self.effective(info.corporate_number, info.procedure, info.period, as_of, office=info.office)
+        return exports.export(snap, format, lang, encoding, as_of)
 
     def issue_disposition(self, corporate_number: str, kind: str, period: str, payload: dict[str, Any],
                           based_on: list[str] | None = None, title: str | None = None) -> Disposition:

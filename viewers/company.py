@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from ledger.bootstrap import Kiroku
 from ledger.domain.identifiers import validate_corporate_number
 from ledger.domain.model import AccessRecord, Disposition, Enrollment, Grant, PersonVersion, Principal, Snapshot, SubmissionInfo
+from viewers import exports
 
 
 class CompanyView:
@@ -29,6 +30,20 @@ class CompanyView:
     def person_history(self, submission_id: str, person: str) -> list[PersonVersion]:
         """One person's line (by 受給者番号) through the filing's corrections, oldest first."""
         return self.kiroku.queries.person_history(self.principal, submission_id, person)
+
+    def export(self, submission_id: str, format: str = "xlsx", lang: exports.Lang = "ja", as_of: datetime | None = None, *,
+               encoding: str = "utf-8") -> bytes:
+        """One of the company's own filings as a file to open in a spreadsheet: ``xlsx`` or ``csv``
+        (``encoding`` utf-8 with a BOM, or cp932), headers in ``lang`` (ja, en) — see
+        :mod:`viewers.exports`. With ``as_of``, the version of its filing in force then."""
+        exports.check_options(format, lang, encoding)
+        if as_of is None:
+            snap = self.snapshot(submission_id)
+        else:
+            info = self.history(submission_id)[-1]
+            snap = self.kiroku.queries.effective(self.principal, info.corporate_number, info.procedure, info.period, as_of,
+                                                 office=info.office)
+        return exports.export(snap, format, lang, encoding, as_of)
 
     def enrollments(self) -> list[Enrollment]:
         return self.kiroku.queries.enrollments(self.principal, self.corporate_number)

@@ -33,6 +33,7 @@ from ledger.domain.model import (
     utcnow,
 )
 from ledger.errors import IntegrityError, ValidationError
+from viewers import exports
 from viewers.agency import AgencyView
 from viewers.http.client import HttpClient
 from viewers.http.problems import error_from_problem
@@ -79,6 +80,20 @@ class _Remote:
 
     def history(self, submission_id: str) -> list[SubmissionInfo]:
         return [SubmissionInfo.model_validate(x) for x in self._get(f"/v1/submissions/{submission_id}/history")]
+
+    def export(self, submission_id: str, format: str = "xlsx", lang: exports.Lang = "ja", as_of: datetime | None = None, *,
+               encoding: str = "utf-8") -> bytes:
+        """A submission as a file to open in a spreadsheet, made by the server (``GET
+        /v1/submissions/{id}?format=xlsx|csv``, the same read as :meth:`snapshot`). With ``as_of``,
+        the version of its filing in force then, read as JSON and written here by the same code."""
+        exports.check_options(format, lang, encoding)
+        if as_of is not None:
+            info = self.history(submission_id)[-1]
+            path = f"/v1/filings/{info.corporate_number}/{info.procedure}/{info.period}"
+            snap = Snapshot.model_validate(self._get(path, as_of=as_of, format="json", **({"office": info.office} if info.office else {})))
+            return exports.export(snap, format, lang, encoding, as_of)
+        params = {"format": format, "lang": lang, **({"encoding": "cp932" if encoding == "cp932" else "utf-8"} if format == "csv" else {})}
+        return self.http.call("GET", f"/v1/submissions/{submission_id}", params=params).content
 
     def person_history(self, submission_id: str, person: str) -> list[PersonVersion]:
         path = f"/v1/submissions/{submission_id}/persons/{quote(person, safe='')}/history"

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from ledger.domain.model import PersonVersion, Principal, Receipt, SubmissionInfo, SubmissionRequest
+from ledger.domain.model import PersonVersion, Principal, Receipt, Snapshot, SubmissionInfo, SubmissionRequest
+from viewers import exports
 from viewers.http.deps import context, current_principal, kiroku_of, problems
 from viewers.http.formats import SNAPSHOT_CONTENT, WHOLE, negotiate, read_as, render
 from viewers.http.schemas import SUBMISSION_FIELDS, Instant, SubmissionIn
@@ -18,6 +19,20 @@ SubmissionId = Annotated[str, Path(max_length=64, description="a submission id f
 Format = Annotated[Literal["json", "csv", "avro", "raw"] | None, Query(
     description="json (default), csv, avro (an Avro object container file) or raw (the exact recorded bytes); "
                 "an Accept header naming one of their media types works too")]
+SnapshotFormat = Annotated[Literal["json", "csv", "xlsx", "avro", "raw"] | None, Query(
+    description="json (default), csv, xlsx (a workbook for agency staff: Japanese or English headers, identifiers kept as "
+                "text), avro (an Avro object container file) or raw (the exact recorded bytes); an Accept header naming one "
+                "of their media types works too")]
+ExportLang = Annotated[Literal["ja", "en"] | None, Query(
+    description="the headers of an xlsx or csv export: ja (the form's Japanese field names; the default for xlsx) or en (the "
+                "JSON snapshot's field paths). csv with neither lang nor encoding is the machine-readable CSV (field paths, "
+                "UTF-8 without BOM, the filing's identity on every row); with either, the spreadsheet export")]
+ExportEncoding = Annotated[Literal["utf-8", "cp932"] | None, Query(
+    description="the encoding of a csv export: utf-8 (with a BOM, so that Excel reads it as UTF-8; the default) or cp932 "
+                "(Windows-31J, Shift_JIS as Windows has it; a character it cannot encode is a 422 naming the line and field)")]
+
+#: The snapshot route's responses: the snapshot formats and the spreadsheet export.
+EXPORT_CONTENT = {**SNAPSHOT_CONTENT, exports.XLSX_MEDIA: {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.post("/v1/submissions", status_code=201, response_model=Receipt, summary="Record a submission",
@@ -57,14 +72,39 @@ def proof(request: Request, submission_id: SubmissionId, who: Who,
 
 
 @router.get("/v1/submissions/{submission_id}", summary="Read a snapshot",
-            responses={200: {"description": "the snapshot", "content": SNAPSHOT_CONTENT}, **problems(404, 406)})
-def snapshot(request: Request, submission_id: SubmissionId, who: Who, format: Format = None,
+            responses={200: {"description": "the snapshot", "content": EXPORT_CONTENT}, **problems(404, 406, 422)})
+def snapshot(request: Request, submission_id: SubmissionId, who: Who, format: SnapshotFormat = None,
+             lang: ExportLang = None, encoding: ExportEncoding = None,
              accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> Response:
     """The submission as recorded, as far as the caller may see it. Every read is recorded in the
-    company's access log; a denied read answers exactly like a missing submission."""
+    company's access log; a denied read answers exactly like a missing submission.
+
+    ``format=xlsx``, and ``format=csv`` with ``lang`` or ``encoding``, give the export agency staff
+    open in a spreadsheet (``viewers.exports``): one row per line the caller may see, masked as the
+    JSON snapshot is, formula-like text neutralised, the export's identity (and that it was recorded
+    in the access log) on a sheet or in the first rows — as an attachment. The read is the same
+    service call as for JSON, so the access log records it the same way."""
     k = kiroku_of(request)
-    fmt = negotiate(format, accept)
-    return render(read_as(fmt, lambda: k.queries.snapshot(who, submission_id, whole=fmt in WHOLE)), fmt, k.registry)
+    fmt = "xlsx" if format is None and exports.XLSX_MEDIA in (accept or "") else negotiate(format, accept)
+    snap = read_as(fmt, lambda: k.queries.snapshot(who, submission_id, whole=fmt in WHOLE))
+    if fmt == "xlsx" or (fmt == "csv" and (lang is not None or encoding is not None)):
+        return export_response(snap, fmt, lang or "ja", encoding or "utf-8")
+    return render(snap, fmt, k.registry)
+
+
+def export_response(snap: Snapshot, fmt: str, lang: Literal["ja", "en"], encoding: str) -> Response:
+    """A snapshot as a spreadsheet export (xlsx, or csv in UTF-8 with a BOM or CP932), as an attachment."""
+    info = snap.info
+    if fmt == "xlsx":
+        body, media = exports.to_xlsx(snap, lang), exports.XLSX_MEDIA
+    else:
+        cp932 = encoding == "cp932"
+        body = exports.to_csv(snap, lang, "cp932" if cp932 else "utf-8-sig")
+        media = f"text/csv; charset={'Windows-31J' if cp932 else 'utf-8'}; header=present"
+    headers = {"X-Kiroku-Payload-Digest": info.payload_digest, "X-Kiroku-Submission": info.submission_id,
+               "Content-Disposition": exports.content_disposition(snap, fmt, lang), "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "no-store"}
+    return Response(body, media_type=media, headers=headers)
 
 
 @router.get("/v1/submissions/{submission_id}/history", response_model=list[SubmissionInfo], summary="Correction history",
