@@ -297,7 +297,7 @@ class StaffStore:
             return self._account(staff_id)
 
     def accounts(self, principal: str | None = None) -> list[StaffAccount]:
-        sql, args = f"SELECT {_ACCOUNT} FROM staff_accounts", ()
+        sql, args = f"SELECT {_ACCOUNT} FROM staff_accounts", tuple[str, ...]()
         if principal:
             sql, args = sql + " WHERE principal = ?", (principal,)
         with self._lock:
