@@ -13,7 +13,7 @@ from typing import Final
 LANGS: Final = ("ja", "en")
 DEFAULT: Final = "ja"
 
-MESSAGES: Final[dict[str, tuple[str, str]]] = {
+MESSAGES: dict[str, tuple[str, str]] = {
     "site": ("Kiroku 記録", "Kiroku"),
     "skip": ("本文へ移動", "Skip to content"),
     "switch_lang": ("English", "日本語"),
@@ -179,6 +179,14 @@ PROCEDURES: Final[dict[str, tuple[str, str]]] = {
     "SPECIAL_COLLECTION_NOTICE": ("特別徴収税額決定通知", "Special collection notice"),
     "STANDARD_REMUNERATION_DECISION": ("標準報酬決定通知", "Standard remuneration decision"),
 }
+
+
+def register(messages: dict[str, tuple[str, str]]) -> None:
+    """Add a page module's own messages (each key once across the site)."""
+    taken = MESSAGES.keys() & messages.keys()
+    if taken:
+        raise ValueError(f"messages defined twice: {sorted(taken)}")
+    MESSAGES.update(messages)
 
 
 def lang_of(asked: str | None, cookie: str | None) -> str:
