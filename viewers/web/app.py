@@ -41,18 +41,26 @@ from viewers.web.site import CODES, SignIn, Site
 
 log = logging.getLogger("kiroku.web")
 HERE = Path(__file__).parent
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; "
+#: The Content-Security-Policy of every page; ``{forms}`` is where forms may go: this site, and the OpenID
+#: provider's origin when there is one (a form's POST that redirects there is held to form-action too).
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action {forms}; "
        "frame-ancestors 'none'; base-uri 'none'")
-HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
            (b"referrer-policy", b"same-origin"), (b"cross-origin-opener-policy", b"same-origin"),
            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+
+
+def csp(provider: str | None = None) -> str:
+    """The policy, with ``provider`` (an origin such as ``https://gbiz-id.go.jp``) as a form's allowed destination."""
+    return CSP.format(forms="'self'" + (f" {provider}" if provider else ""))
 
 
 class SecurityHeaders:
     """ASGI middleware: the headers every page and file of the web application is sent with."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, policy: str = csp()) -> None:
         self.app = app
+        self.headers = [(b"content-security-policy", policy.encode()), *HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,7 +70,7 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in HEADERS if k not in names]
+                extra = [(k, v) for k, v in self.headers if k not in names]
                 if not scope.get("path", "").startswith("/static/"):
                     extra.append((b"cache-control", b"no-store"))
                 message["headers"] = [*message.get("headers", []), *extra]
@@ -81,7 +89,11 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    web.add_middleware(SecurityHeaders)
+    provider = None
+    if oidc is not None:
+        issuer = urllib.parse.urlsplit(oidc.config.issuer)
+        provider = f"{issuer.scheme}://{issuer.netloc}"
+    web.add_middleware(SecurityHeaders, policy=csp(provider))
     pending = _Pending()  # OpenID Connect sign-ins under way, by state
 
     site = Site(kiroku, staff, env, secure_cookies=secure_cookies)
