@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from ledger.domain import calendar
 from ledger.domain.identifiers import validate_corporate_number
@@ -99,7 +99,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ag_person_intro": ("この提出の訂正の各版で、この受給者の明細がどう変わったかを表示します（あなたの機関が閲覧できる範囲のみ）。",
                         "How this person's line changed in each version of the filing (as far as your agency may see it)."),
     "ag_line_action": ("明細の扱い", "Line"),
-    "ag_action_ORIGINAL": ("前の版のまま", "carried over"),
+    "ag_action_ORIGINAL": ("この版では変更なし（提出時のまま、または前の版のまま）",
+                           "not changed by this version (as filed, or carried over)"),
     "ag_action_ADD": ("追加", "added"),
     "ag_action_CORRECT": ("訂正", "corrected"),
     "ag_action_CANCEL": ("取消", "cancelled"),
@@ -337,7 +338,7 @@ def add(web: FastAPI, site: Site) -> None:
                            title_values={"submission": snap.info.submission_id},
                       info=snap.info, columns=columns, rows=rows, history=history, as_of=as_of, person_key=key)
 
-    @web.get("/agency/submissions/{submission_id}/person/{person}", response_class=HTMLResponse)
+    @web.get("/agency/submissions/{submission_id}/person/{person:path}", response_class=HTMLResponse)
     def person_changes(request: Request, submission_id: str, person: str) -> Response:
         """One person's line through the filing's corrections, and what changed at each version."""
         session = site.session_of(request)
@@ -352,8 +353,10 @@ def add(web: FastAPI, site: Site) -> None:
             now = {k: val for k, val in flat_line(rules, v.line).items() if k != "line_action"} if v.line is not None else None
             rows.append({"info": v.info, "action": v.line_action, "first": n == 0, "changes": _changes(before, now)})
             before = now
+        lang = site.lang_for(request)
+        labels = {c.path: c.ja for c in exports.columns(procedure)} if procedure and lang == "ja" else {}
         return site.render(request, "agency_person.html", "ag_person_title", session=session, title_values={"person": person},
-                           rows=rows, submission_id=submission_id)
+                           rows=rows, submission_id=submission_id, labels=labels)
 
     @web.get("/agency/submissions/{submission_id}/export")
     def export(request: Request, submission_id: str, format: str = "xlsx", encoding: str = "utf-8") -> Response:
@@ -478,6 +481,14 @@ def add(web: FastAPI, site: Site) -> None:
 
         headers = {k: v for k, v in page.headers.items() if k not in ("content-length", "content-type")}
         return StreamingResponse(body(), media_type="text/html; charset=utf-8", headers=headers)
+
+    @web.get("/agency/dispositions/one")
+    @web.get("/agency/dispositions/bulk")
+    def dispositions_again(request: Request) -> Response:
+        """The result pages' own address asked again (the language link, a reload): the form."""
+        lang = request.query_params.get("lang")
+        where = request.scope.get("root_path", "") + "/agency/dispositions/new" + (f"?lang={lang}" if lang in i18n.LANGS else "")
+        return RedirectResponse(where, status_code=303)
 
     def _issue_page(request: Request, session: StaffSession) -> HTMLResponse:
         lang = site.lang_for(request)
@@ -718,6 +729,10 @@ def _placed(err: KirokuError, group: Group) -> RowError:
     return RowError(group.rows[0][0] if group.rows else None, None, err.code, None, group.corporate_number)
 
 
+#: Codes whose message says what is expected already.
+_SAYS_EXPECTED = frozenset({"not_in_100_yen", "required", "invalid_amount"})
+
+
 def _report(batch: Batch, lang: str) -> dict[str, Any]:
     """What the result table shows: each issued disposition, and each error by row and column."""
     names = {key: ja if lang == "ja" else en for key, ja, en in COLUMNS}
@@ -725,7 +740,7 @@ def _report(batch: Batch, lang: str) -> dict[str, Any]:
     for e in batch.errors[:MAX_ERRORS_SHOWN]:
         key = f"ag_err_{e.code}"
         text = translate(lang, key) if key in i18n.MESSAGES else translate(lang, "ag_err_other")
-        if e.expected:
+        if e.expected and e.code not in _SAYS_EXPECTED:
             text += " " + translate(lang, "ag_expected", expected=e.expected)
         errors.append({"row": e.row if e.row is not None else "-", "column": names.get(e.column or "", "-"),
                        "company": e.company or "-", "text": text})

@@ -235,7 +235,7 @@ def test_a_file_of_many_companies_issues_each_good_company_and_places_the_bad_on
     done = web.post("/web/agency/dispositions/bulk", data={"csrf": csrf_of(page.text, "/web/agency/dispositions/bulk"), "period": "2027"},
                     files={"file": ("notices.csv", data, "text/csv")}, headers={"Origin": SITE})
     assert done.status_code == 200 and done.headers["content-type"].startswith("text/html")
-    assert "content-security-policy" in done.headers
+    assert "content-security-policy" in done.headers and "content-length" not in done.headers  # streamed as it goes
     text = done.text
     assert text.count("<li>") >= 2 and "進捗" in text and text.rstrip().endswith("</html>")
     assert f"{CORP_A}: 2 人分を発出しました" in text and f"{other}: 1 人分を発出しました" in text
@@ -247,18 +247,22 @@ def test_a_file_of_many_companies_issues_each_good_company_and_places_the_bad_on
     assert len(company_view(kiroku, CORP_A).dispositions()) == 1 and len(company_view(kiroku, other).dispositions()) == 1
     assert company_view(kiroku, CORP_B).dispositions() == []
     assert staff_id
+    again = web.get("/web/agency/dispositions/bulk?lang=en", follow_redirects=False)  # the result page's language link
+    assert (again.status_code, again.headers["location"]) == (303, "/web/agency/dispositions/new?lang=en")
 
 
 def test_a_company_unknown_to_the_agency_is_refused_in_its_row_and_the_file_is_bounded(kiroku, web, staff, monkeypatch):
     enroll_payroll(kiroku, CORP_A, CHIYODA)
     enroll_payroll(kiroku, CORP_B, SAPPORO)  # 札幌市's, not 千代田区's
-    sign_in(web, staff, f"agency:{CHIYODA_ID}")
+    staff_id = sign_in(web, staff, f"agency:{CHIYODA_ID}")
     page = web.get("/web/agency/dispositions/new")
     token = csrf_of(page.text, "/web/agency/dispositions/bulk")
     data = (HEADER + f"{CORP_B},E0001,山田 太郎,240000,21100,19900\r\n").encode()
     done = web.post("/web/agency/dispositions/bulk", data={"csrf": token, "period": "2027"},
                     files={"file": ("n.csv", data, "text/csv")}, headers={"Origin": SITE})
     assert re.search(r"<tr><td>2</td><td>法人番号</td><td>" + CORP_B + r"</td><td[^>]*>この会社から", done.text), done.text
+    refused = [r for r in reads_by(kiroku, CORP_B, f"agency:{CHIYODA_ID}") if r.action == "issue"]
+    assert refused and refused[0].outcome == "DENIED" and refused[0].person == staff_id  # issued while the page streamed
     monkeypatch.setattr(agency_pages, "MAX_UPLOAD", 64)
     big = web.post("/web/agency/dispositions/bulk", data={"csrf": token, "period": "2027"},
                    files={"file": ("n.csv", data * 2, "text/csv")}, headers={"Origin": SITE})
