@@ -275,7 +275,7 @@ def add(web: FastAPI, site: Site) -> None:
 
     @web.get("/agency/filings", response_class=HTMLResponse)
     def filings(request: Request, company: str = "", procedure: str = "", period_from: str = "", period_to: str = "",
-                as_of: str = "", page: int = 0) -> Response:
+                as_of: str = "", page: str = "0") -> Response:
         """Search: the agency's filings in force at ``as_of``, by company, procedure and period range."""
         session = site.session_of(request)
         site.kind(session, PrincipalKind.AGENCY)
@@ -284,7 +284,8 @@ def add(web: FastAPI, site: Site) -> None:
                 "period_from": bounded(period_from, "period_from"), "period_to": bounded(period_to, "period_to"),
                 "as_of": bounded(as_of, "as_of")}
         searched = any(k in request.query_params for k in form)
-        page = max(0, min(page, FILINGS_LIMIT // FILINGS_PAGE))
+        # A page number that is no number is the first page (never the framework's JSON answer echoing it).
+        number = max(0, min(int(page) if page.isascii() and page.isdigit() and len(page) < 6 else 0, FILINGS_LIMIT // FILINGS_PAGE))
         found: list[SubmissionInfo] = []
         error = None
         if searched:
@@ -300,18 +301,18 @@ def add(web: FastAPI, site: Site) -> None:
             except ValidationError as err:
                 error = translate(lang, "ag_search_error", field=_label(lang, err.field or "?"),
                                   expected=err.expected or translate(lang, "ag_err_other"))
-        shown = found[page * FILINGS_PAGE:(page + 1) * FILINGS_PAGE]
+        shown = found[number * FILINGS_PAGE:(number + 1) * FILINGS_PAGE]
         query = {k: v for k, v in form.items() if v}
 
         def page_href(n: int) -> str:
             return "/agency/filings?" + urllib.parse.urlencode({**query, "page": n})
 
-        next_href = page_href(page + 1) if len(found) > (page + 1) * FILINGS_PAGE else None
-        prev_href = page_href(page - 1) if page > 0 else None
+        next_href = page_href(number + 1) if len(found) > (number + 1) * FILINGS_PAGE else None
+        prev_href = page_href(number - 1) if number > 0 else None
         procs = [(code, procedure_name(lang, code)) for code in FILING_CODES]
         return site.render(request, "agency_filings.html", "ag_filings_title", session=session, here="/agency/filings",
                            form=form, procedures=procs, searched=searched, error=error, rows=shown, total=len(found),
-                           first=page * FILINGS_PAGE + 1, last=page * FILINGS_PAGE + len(shown),
+                           first=number * FILINGS_PAGE + 1, last=number * FILINGS_PAGE + len(shown),
                            refine=len(found) >= FILINGS_LIMIT, limit=FILINGS_LIMIT, next_href=next_href, prev_href=prev_href)
 
     @web.get("/agency/submissions/{submission_id}", response_class=HTMLResponse)

@@ -99,6 +99,8 @@ def test_the_search_refuses_a_bad_filter_naming_it_and_bounds_its_inputs(web, st
     assert 'role="alert"' in wrong.text and "法人番号" in wrong.text
     assert web.get("/web/agency/filings", params={"company": "1" * 65}).status_code == 422
     assert web.get("/web/agency/filings", params={"as_of": "yesterday"}).text.count('role="alert"') == 1
+    odd = web.get("/web/agency/filings", params={"procedure": "PAYROLL_REPORT", "page": "<x>"})
+    assert odd.status_code == 200 and "<x>" not in odd.text and "1〜1 件目" in odd.text
 
 
 def test_the_search_pages_its_results_and_asks_to_refine_past_the_services_bound(kiroku, web, staff, monkeypatch):
