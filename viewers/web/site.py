@@ -158,7 +158,8 @@ def _nav(session: StaffSession | None, t: Callable[..., str]) -> list[tuple[str,
         return []
     kind = session.staff.who.kind
     if kind is PrincipalKind.AGENCY:
-        return [("/agency/notices", t("nav_notices")), ("/agency/missing", t("nav_missing"))]
+        return [("/agency/notices", t("nav_notices")), ("/agency/filings", t("nav_filings")), ("/agency/missing", t("nav_missing")),
+                ("/agency/progress", t("ag_nav_progress")), ("/agency/dispositions/new", t("ag_nav_issue"))]
     if kind is PrincipalKind.COMPANY:
         return [("/company", t("nav_home")), ("/company/dispositions", t("nav_dispositions")), ("/company/access", t("nav_access")),
                 ("/company/enrollments", t("nav_enrollments")), ("/company/grants", t("nav_grants"))]
