@@ -161,9 +161,9 @@ def _nav(session: StaffSession | None, t: Callable[..., str]) -> list[tuple[str,
         return [("/agency/notices", t("nav_notices")), ("/agency/missing", t("nav_missing"))]
     if kind is PrincipalKind.COMPANY:
         return [("/company", t("nav_home")), ("/company/dispositions", t("nav_dispositions")), ("/company/access", t("nav_access")),
-                ("/company/enrollments", t("nav_enrollments")), ("/company/grants", t("nav_grants"))]
+                ("/company/enrollments", t("nav_enrollments")), ("/company/grants", t("nav_grants")), ("/company/upload", t("nav_upload"))]
     if kind in (PrincipalKind.FIRM, PrincipalKind.VENDOR):
-        return [("/firm", t("nav_clients")), ("/firm/inbox", t("nav_dispositions"))]
+        return [("/firm", t("nav_clients")), ("/firm/inbox", t("nav_dispositions")), ("/firm/upload", t("nav_upload"))]
     return []
 
 
