@@ -35,6 +35,7 @@ from markupsafe import escape
 
 from ledger.domain.model import Action, PrincipalKind, Receipt, jst
 from ledger.encoding.file_formats import CHOICES as FORMAT_CHOICES
+from ledger.encoding.file_formats import check_options
 from ledger.errors import KirokuError, ValidationError
 from ledger.service.staff import StaffSession
 from producers import ImportResult, Producer
@@ -114,6 +115,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "No filings you may read (no read grant, or nothing filed yet)."),
     "client_filings_link": ("{company} の提出データ", "Filings of {company}"),
     "filings": ("提出データ", "Filings"),
+    # what a problem's code says, before the importer's own (English) words
+    "problem_forbidden": ("この法人について提出する権限（提出の委任）がありません。",
+                          "No right to file for this company (no submit grant)."),
+    "problem_required": ("必要な値がありません。", "A value is missing."),
+    "problem_invalid_amount": ("金額が正しくありません。", "The amount is not valid."),
+    "problem_invalid_period": ("対象期間が正しくありません。", "The period is not valid."),
+    "problem_invalid_date": ("日付が正しくありません。", "The date is not valid."),
+    "problem_conflict": ("同じ提出が別の内容で記録されています。", "The same filing was recorded with other contents."),
 }
 i18n.register(MESSAGES)
 
@@ -233,6 +242,7 @@ def run_upload(site: Site, request: Request, session: StaffSession, file: Upload
                            message=translate(lang, "upload_empty"))
     if session.staff.who.kind is PrincipalKind.COMPANY:
         corporate_number = session.staff.who.name  # a company files its own SHFD0006.CSV
+    corporate_number = check_options(fmt, corporate_number)  # SHFD0006 named without a number: 422 before a byte is read
     # The page's top, rendered as every page is, then cut where the streamed parts go.
     page = site.render(request, "firm_upload_run.html", "upload_title", session=session, here=action, action=action)
     html = bytes(page.body).decode("utf-8")
@@ -297,6 +307,9 @@ def _result_html(site: Site, request: Request, session: StaffSession, lang: str,
     result: ImportResult | None = value if kind == "done" else None
     receipts: list[Receipt] = result.receipts if result else []
     problems = [_problem(e) for e in (result.errors if result else [])]
+    for p in problems:
+        key = f"problem_{p['code']}"
+        p["said"] = translate(lang, key) if key in i18n.MESSAGES else None
     failure = None
     if kind == "failed":
         err: KirokuError = value
@@ -313,7 +326,7 @@ def _problem(error: dict[str, Any]) -> dict[str, Any]:
     """One problem as the table shows it (the readers and the ledger's locator never put a name or a number in it)."""
     got = error.get("got")
     return {"file": error.get("file"), "row": error.get("row") or "-", "column": error.get("column") or error.get("field") or "-",
-            "code": error.get("code") or "invalid", "message": error.get("message") or "",
+            "code": error.get("code") or "invalid", "message": error.get("message") or "", "said": None,
             "expected": error.get("expected") or "-", "got": "-" if got in (None, "") else got}
 
 
