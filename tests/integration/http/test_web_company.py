@@ -57,7 +57,8 @@ def board(web: TestClient, staff: StaffStore) -> tuple[dict[str, int], list[tupl
     sign_in(web, staff, f"company:{CORP_A}")
     page = web.get("/web/company", follow_redirects=False)
     assert page.status_code == 200
-    counts = {STATES[label]: int(n) for n, label in re.findall(r'<span class="n">(\d+)</span> <span class="state">([^<]+)</span>', page.text)}
+    found = re.findall(r'<span class="n">(\d+)</span> <span class="state">([^<]+)</span>', page.text)
+    counts = {STATES[label]: int(n) for n, label in found}
     rows = []
     for tr in re.findall(r'<tr class="row-\w+">(.*?)</tr>', page.text, re.S):
         cells = re.findall(r"<td>(.*?)</td>", tr, re.S)
