@@ -162,9 +162,9 @@ def _nav(session: StaffSession | None, t: Callable[..., str]) -> list[tuple[str,
                 ("/agency/progress", t("ag_nav_progress")), ("/agency/dispositions/new", t("ag_nav_issue"))]
     if kind is PrincipalKind.COMPANY:
         return [("/company", t("nav_home")), ("/company/dispositions", t("nav_dispositions")), ("/company/access", t("nav_access")),
-                ("/company/enrollments", t("nav_enrollments")), ("/company/grants", t("nav_grants"))]
+                ("/company/enrollments", t("nav_enrollments")), ("/company/grants", t("nav_grants")), ("/company/upload", t("nav_upload"))]
     if kind in (PrincipalKind.FIRM, PrincipalKind.VENDOR):
-        return [("/firm", t("nav_clients")), ("/firm/inbox", t("nav_dispositions"))]
+        return [("/firm", t("nav_clients")), ("/firm/inbox", t("nav_dispositions")), ("/firm/upload", t("nav_upload"))]
     return []
 
 
