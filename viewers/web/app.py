@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -105,6 +106,14 @@ def create_web(kiroku: Kiroku, staff: StaffStore, *, secure_cookies: bool = True
     async def _sign_in(request: Request, err: SignIn) -> Response:
         where = request.scope.get("root_path", "")
         return RedirectResponse(f"{where}/sign-in?why={urllib.parse.quote(err.why)}", status_code=303)
+
+    @web.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, err: RequestValidationError) -> Response:
+        """A query or form value of the wrong shape (``?after=x``): an HTML page naming the field, never the value."""
+        names = sorted({str(e.get("loc", ("", "?"))[-1]) for e in err.errors()})[:5]
+        lang = lang_for(request)
+        return render(request, "message.html", "error_title", status=422, alert=True,
+                      message=translate(lang, "invalid", field=", ".join(names) or "?"), hint=translate(lang, "error_back"))
 
     @web.exception_handler(KirokuError)
     async def _error(request: Request, err: KirokuError) -> Response:

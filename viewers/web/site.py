@@ -129,7 +129,8 @@ class Site:
 
 
 #: Query parameters of the pages (kept by the language link).
-_PAGE_PARAMS = frozenset({"after", "procedure", "period", "company", "as_of", "why", "cursor", "done"})
+_PAGE_PARAMS = frozenset({"after", "procedure", "period", "period_from", "period_to", "page", "company", "as_of", "why", "cursor",
+                          "done"})
 
 
 class Link:

@@ -231,3 +231,10 @@ def csrf_for(page_text: str, form: str) -> str:
     match = re.search(action + r'[^>]*>\s*<input type="hidden" name="csrf" value="([0-9a-f]+)"', page_text)
     assert match is not None, f"no {form} form on the page"
     return match.group(1)
+
+
+def test_a_value_of_the_wrong_shape_is_an_html_page_naming_the_field_never_the_value(web, staff):
+    sign_in(web, staff, f"agency:{CHIYODA_ID}")
+    page = web.get("/web/agency/notices", params={"after": "<b>x</b>"})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "after" in page.text and "<b>x</b>" not in page.text and "&lt;b&gt;" not in page.text
