@@ -8,7 +8,7 @@ checks every page owes:
 - :func:`axe` injects axe-core (:func:`infra.browser.axe_source`, pinned) and returns the WCAG 2.0,
   2.1 and 2.2 A/AA violations; :func:`assert_accessible` fails listing them.
 - :func:`narrow` sets a 320 CSS px viewport (WCAG 1.4.10 Reflow) and puts the old one back.
-- :func:`screenshot` writes ``docs/screenshots/<name>.png``, only with ``KIROKU_SCREENSHOTS=1``, so
+- :func:`screenshot` writes ``docs/screenshots/<name>.png``, only with ``WRITE_SCREENSHOTS=1``, so
   ordinary runs (and CI) never rewrite the committed pictures.
 
 Kiroku's pages send ``Content-Security-Policy: script-src 'self'`` and no inline scripts. axe is
@@ -174,11 +174,11 @@ def assert_accessible(driver: webdriver.Chrome, url: str | None = None) -> None:
 
 
 def screenshot(driver: webdriver.Chrome, name: str, directory: Path | None = None) -> Path | None:
-    """``<directory or docs/screenshots>/<name>.png`` of the viewport, only when ``KIROKU_SCREENSHOTS=1``.
+    """``<directory or docs/screenshots>/<name>.png`` of the viewport, only when ``WRITE_SCREENSHOTS=1``.
 
     Returns the file written, or None when screenshots are off (the default, and CI's).
     """
-    if os.environ.get("KIROKU_SCREENSHOTS", "").strip() != "1":
+    if os.environ.get("WRITE_SCREENSHOTS", "").strip() != "1":
         return None
     folder = directory or SCREENSHOTS
     folder.mkdir(parents=True, exist_ok=True)

@@ -167,10 +167,10 @@ def test_screenshots_are_written_only_with_kiroku_screenshots_1(
     page: Page, site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page.open(f"{site}/good.html")
-    monkeypatch.delenv("KIROKU_SCREENSHOTS", raising=False)
+    monkeypatch.delenv("WRITE_SCREENSHOTS", raising=False)
     assert page.screenshot("good", tmp_path) is None
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setenv("KIROKU_SCREENSHOTS", "1")
+    monkeypatch.setenv("WRITE_SCREENSHOTS", "1")
     wide = page.screenshot("good", tmp_path)
     with page.narrow():
         narrow = page.screenshot("good-320", tmp_path)

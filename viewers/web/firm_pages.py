@@ -67,7 +67,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "upload_format": ("形式", "Format"),
     "format_auto": ("自動判別（1 行目から）", "Detect from the first line"),
     "format_payroll-csv": ("Kiroku の給与支払報告書 CSV", "Kiroku's payroll CSV"),
-    "format_eltax-315": ("給与支払報告書・源泉徴収票 CSV（315 バイト、総税市第49号）",
+    "format_eltax-315": ("給与支払報告書・源泉徴収票 CSV（法定資料の種類 315、総税市第49号）",
                          "National 315 CSV (給与支払報告書, 源泉徴収票)"),
     "format_nenkin-shfd0006": ("日本年金機構 SHFD0006.CSV（算定基礎届など）", "Japan Pension Service SHFD0006.CSV"),
     "upload_encoding": ("文字コード", "Encoding"),
