@@ -234,11 +234,18 @@ def add(web: FastAPI, site: Site) -> None:
                                   f"/company/dispositions?after={items[-1].company_seq}" if len(items) == PAGE else None)
 
     @web.get("/company/dispositions/{disposition_id}", response_class=HTMLResponse)
+    def company_disposition(request: Request, disposition_id: str) -> Response:
+        """Open one: the first open by the company records the arrival (到達)."""
+        return disposition(request, disposition_id, PrincipalKind.COMPANY)
+
     @web.get("/firm/dispositions/{disposition_id}", response_class=HTMLResponse)
-    def disposition(request: Request, disposition_id: str) -> Response:
-        """Open one: the first open by the company or its agent records the arrival (到達)."""
+    def firm_disposition(request: Request, disposition_id: str) -> Response:
+        """Open one for a client: the first open by the company or its agent records the arrival (到達)."""
+        return disposition(request, disposition_id, PrincipalKind.FIRM, PrincipalKind.VENDOR)
+
+    def disposition(request: Request, disposition_id: str, *kinds: PrincipalKind) -> Response:
         session = site.session_of(request)
-        site.kind(session, PrincipalKind.COMPANY, PrincipalKind.FIRM, PrincipalKind.VENDOR)
+        site.kind(session, *kinds)
         with site.as_person(session):
             d = site.kiroku.queries.fetch_disposition(session.staff.who, disposition_id)
         fields = [(k, v) for k, v in (d.payload or {}).items() if not isinstance(v, (dict, list))]
