@@ -12,6 +12,7 @@ pytest.importorskip("fastapi", reason="the HTTP API needs the 'http' extra: pip 
 from fastapi.testclient import TestClient  # noqa: E402
 
 from ledger.service.principals import TokenStore  # noqa: E402
+from ledger.service.staff import StaffStore  # noqa: E402
 from viewers.http.app import create_app  # noqa: E402
 from viewers.http.deps import Limits  # noqa: E402
 
@@ -68,3 +69,21 @@ def app(kiroku, tokens):
 def api(app, tokens) -> Iterator[Api]:
     with TestClient(app, raise_server_exceptions=True) as client:
         yield Api(client, tokens)
+
+
+@pytest.fixture
+def staff(home, clock) -> Iterator[StaffStore]:
+    """The web pages' staff accounts (beside the API tokens in principals.db)."""
+    store = StaffStore.for_home(home, clock)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def web(kiroku, tokens, staff) -> Iterator[TestClient]:
+    """A browser-like client of the pages at https://testserver (tests/integration/http/web.py signs people in)."""
+    app = create_app(kiroku, tokens, staff=staff, rate=0, limits=Limits(max_wait=2.0, max_stream_seconds=2.0))
+    with TestClient(app, base_url="https://testserver") as client:
+        yield client

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 
 import openpyxl
 import pytest
@@ -16,43 +15,27 @@ from fastapi.testclient import TestClient
 from ledger.service.staff import StaffStore
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line
 from tests.integration.helpers import company, company_view, corp_number, enroll_payroll, jst, municipality
-from viewers.http.app import create_app
-from viewers.http.deps import Limits
+from tests.integration.http.web import SITE, csrf_of
+from tests.integration.http.web import sign_in as web_sign_in
 from viewers.web import agency_pages
 
 pytestmark = pytest.mark.integration
 
-SITE = "https://testserver"
 CHIYODA_ID, SAPPORO_ID = municipality(CHIYODA), municipality(SAPPORO)
 HEADER = "法人番号,受給者番号,氏名,年税額,6月分,7月以降の月額\r\n"
 
 
-@pytest.fixture
-def staff(home, clock) -> Iterator[StaffStore]:
-    store = StaffStore.for_home(home, clock)
-    yield store
-    store.close()
 
 
-@pytest.fixture
-def web(kiroku, tokens, staff) -> Iterator[TestClient]:
-    app = create_app(kiroku, tokens, staff=staff, rate=0, limits=Limits(max_wait=2.0, max_stream_seconds=2.0))
-    with TestClient(app, base_url=SITE) as client:
-        yield client
+
+
+
+
+
 
 
 def sign_in(web: TestClient, staff: StaffStore, principal: str, person: str = "山田 花子") -> str:
-    account, link = staff.invite(principal, person)
-    answer = web.post("/web/invite", data={"invite": link}, headers={"Origin": SITE}, follow_redirects=False)
-    assert answer.status_code == 303
-    return account.staff_id
-
-
-def csrf_of(page_text: str, action: str) -> str:
-    match = re.search(re.escape(action) + r'"[^>]*>\s*<input type="hidden" name="csrf" value="([0-9a-f]+)"', page_text)
-    assert match is not None, f"no form posting to {action}"
-    return match.group(1)
-
+    return web_sign_in(web, staff, principal, person)
 
 def reads_by(kiroku, corp: str, viewer: str) -> list:
     kiroku.processors.catch_up()

@@ -5,7 +5,6 @@ receipt — computed from the company's own views, with the clock moved through 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,33 +21,22 @@ from tests.integration.helpers import (
     jst,
     standard_remuneration,
 )
-from viewers.http.app import create_app
-from viewers.http.deps import Limits
+from tests.integration.http.web import sign_in as web_sign_in
 
 pytestmark = pytest.mark.integration
 
-SITE = "https://testserver"
 STATES = {"期限内に提出": "on_time", "期限後に提出": "late", "未提出（期限経過）": "missing", "提出待ち（期限前）": "due"}
 
 
-@pytest.fixture
-def staff(home, clock) -> Iterator[StaffStore]:
-    store = StaffStore.for_home(home, clock)
-    yield store
-    store.close()
 
 
-@pytest.fixture
-def web(kiroku, tokens, staff) -> Iterator[TestClient]:
-    app = create_app(kiroku, tokens, staff=staff, rate=0, limits=Limits(max_wait=2.0, max_stream_seconds=2.0))
-    with TestClient(app, base_url=SITE) as client:
-        yield client
 
 
-def sign_in(web: TestClient, staff: StaffStore, principal: str, person: str = "経理 一郎") -> None:
-    _, link = staff.invite(principal, person)
-    assert web.post("/web/invite", data={"invite": link}, headers={"Origin": SITE}, follow_redirects=False).status_code == 303
 
+
+
+def sign_in(web: TestClient, staff: StaffStore, principal: str, person: str = "経理 一郎") -> str:
+    return web_sign_in(web, staff, principal, person)
 
 def board(web: TestClient, staff: StaffStore) -> tuple[dict[str, int], list[tuple[str, str, str, str | None]]]:
     """The dashboard's counts by state, and its rows as (procedure, period, state, submission linked) — signed

@@ -6,7 +6,6 @@ large refused — and the firm's pages: a client's filings, each disposition of 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,35 +15,25 @@ from ledger.service.staff import StaffStore
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll
 from tests.import_files import eltax_cells, eltax_file, payroll_csv_text, shfd_cells, shfd_file
 from tests.integration.helpers import PENSION_OFFICE, agency, company, company_view, enroll_payroll, enroll_to, grant_until
+from tests.integration.http.web import SITE
+from tests.integration.http.web import sign_in as web_sign_in
 from viewers.http.app import create_app
-from viewers.http.deps import Limits
 from viewers.web import firm_pages
 
 pytestmark = pytest.mark.integration
 
-SITE = "https://testserver"
 FIRM = "firm:tanaka-zeirishi"
 
 
-@pytest.fixture
-def staff(home, clock) -> Iterator[StaffStore]:
-    store = StaffStore.for_home(home, clock)
-    yield store
-    store.close()
 
 
-@pytest.fixture
-def web(kiroku, tokens, staff) -> Iterator[TestClient]:
-    app = create_app(kiroku, tokens, staff=staff, rate=0, limits=Limits(max_wait=2.0, max_stream_seconds=2.0))
-    with TestClient(app, base_url=SITE) as client:
-        yield client
 
 
-def sign_in(web: TestClient, staff: StaffStore, principal: str, person: str = "田中 税理士") -> None:
-    web.cookies.clear()
-    _, link = staff.invite(principal, person)
-    assert web.post("/web/invite", data={"invite": link}, headers={"Origin": SITE}, follow_redirects=False).status_code == 303
 
+
+
+def sign_in(web: TestClient, staff: StaffStore, principal: str, person: str = "田中 税理士") -> str:
+    return web_sign_in(web, staff, principal, person, fresh=True)
 
 def upload_token(web: TestClient, where: str) -> str:
     page = web.get(f"/web/{where}/upload")

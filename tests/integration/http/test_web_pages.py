@@ -5,7 +5,6 @@ Japanese by default — and each page's reads recorded in the company's access l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,37 +12,23 @@ from fastapi.testclient import TestClient
 from ledger.service.staff import StaffStore
 from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_line
 from tests.integration.helpers import company, company_view, enroll_payroll, municipality
-from viewers.http.app import create_app
-from viewers.http.deps import Limits
+from tests.integration.http.web import SITE
+from tests.integration.http.web import sign_in as web_sign_in
 
 pytestmark = pytest.mark.integration
 
-SITE = "https://testserver"
 CHIYODA_ID, SAPPORO_ID = municipality(CHIYODA), municipality(SAPPORO)
 
 
-@pytest.fixture
-def staff(home, clock) -> Iterator[StaffStore]:
-    store = StaffStore.for_home(home, clock)
-    yield store
-    store.close()
 
 
-@pytest.fixture
-def web(kiroku, tokens, staff) -> Iterator[TestClient]:
-    app = create_app(kiroku, tokens, staff=staff, rate=0, limits=Limits(max_wait=2.0, max_stream_seconds=2.0))
-    with TestClient(app, base_url=SITE) as client:
-        yield client
+
+
+
 
 
 def sign_in(web: TestClient, staff: StaffStore, principal: str, person: str = "山田 花子") -> str:
-    account, link = staff.invite(principal, person)
-    page = web.get(f"/web/invite/{link}")
-    assert page.status_code == 200 and person in page.text
-    answer = web.post("/web/invite", data={"invite": link}, headers={"Origin": SITE}, follow_redirects=False)
-    assert answer.status_code == 303
-    return account.staff_id
-
+    return web_sign_in(web, staff, principal, person)
 
 def csrf(page_text: str) -> str:
     return re.search(r'name="csrf" value="([0-9a-f]+)"', page_text).group(1)
