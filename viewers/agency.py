@@ -111,5 +111,9 @@ class AgencyView:
                           based_on: list[str] | None = None, title: str | None = None) -> Disposition:
         return self.kiroku.commands.issue_disposition(self.principal, corporate_number, kind, period, payload, based_on, title)
 
+    def expected_filers(self, procedure: str, period: str) -> list[str]:
+        """The companies this agency expects a filing of ``procedure`` for ``period`` from (their enrollments it accepted)."""
+        return self.kiroku.queries.expected_filers(self.principal, procedure, period)
+
     def missing_report(self, procedure: str | None = None, period: str | None = None) -> list[MissingFiling]:
         return self.kiroku.queries.missing_report(self.principal, procedure, period)

@@ -336,12 +336,16 @@ def policy_accepts(conn: Connection, agency_id: str, procedure: str) -> bool:
     return bool(row and row[0])
 
 
-def accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, datetime]]:
-    """(enrollment, agency, accepted at) for every active accepted enrollment (for deadline reports)."""
+def accepted_enrollments(conn: Connection, agency: str | None = None, procedure: str | None = None
+                         ) -> Iterator[tuple[dict, str, datetime]]:
+    """(enrollment, agency, accepted at) for every active accepted enrollment (for deadline reports);
+    only ``agency``'s decisions and ``procedure``'s enrollments when given."""
     e, d = t.enrollments, t.decisions
+    conds = [e.c.withdrawn_us.is_(None), d.c.decision == "accepted"]
+    conds += [d.c.agency_id == agency] if agency else []
+    conds += [e.c.procedure == procedure] if procedure else []
     rows = conn.execute(select(e, d.c.agency_id.label("decided_agency"), d.c.decided_us).join(d, e.c.enrollment_id == d.c.enrollment_id)
-                        .where(e.c.withdrawn_us.is_(None), d.c.decision == "accepted").order_by(e.c.enrollment_id,
-                                                                                                d.c.agency_id)).mappings().all()
+                        .where(*conds).order_by(e.c.enrollment_id, d.c.agency_id)).mappings().all()
     for r in rows:
         yield dict(r), r["decided_agency"], from_us(r["decided_us"])
 
@@ -353,7 +357,8 @@ def any_policy_accepts(conn: Connection, procedure: str, decided: dict[str, str]
     return conn.execute(select(p.c.agency_id).where(*conds).limit(1)).first() is not None
 
 
-def policy_accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, datetime]]:
+def policy_accepted_enrollments(conn: Connection, agency: str | None = None, procedure: str | None = None
+                                ) -> Iterator[tuple[dict, str, datetime]]:
     """(enrollment, agency, accepted since) for every active enrollment an agency's standing policy
     accepts, that the agency has not decided on itself, of a company whose filings of the procedure
     reached that agency before (its employers: ``ledger.service.missing``); since = the later of
@@ -364,11 +369,14 @@ def policy_accepted_enrollments(conn: Connection) -> Iterator[tuple[dict, str, d
     employers = (select(tg.c.agency_id, tg.c.procedure, tg.c.corporate_number).distinct()
                  .join(p, and_(p.c.agency_id == tg.c.agency_id, p.c.procedure == tg.c.procedure))
                  .where(p.c.accept_all.is_(True)).subquery())
+    conds = [e.c.withdrawn_us.is_(None), ~decided.exists()]
+    conds += [p.c.agency_id == agency] if agency else []
+    conds += [e.c.procedure == procedure] if procedure else []
     rows = conn.execute(select(e, p.c.agency_id.label("policy_agency"), p.c.set_us)
                         .join(employers, and_(employers.c.corporate_number == e.c.corporate_number,
                                               employers.c.procedure == e.c.procedure))
                         .join(p, and_(p.c.agency_id == employers.c.agency_id, p.c.procedure == employers.c.procedure))
-                        .where(e.c.withdrawn_us.is_(None), ~decided.exists())
+                        .where(*conds)
                         .order_by(e.c.enrollment_id, p.c.agency_id)).mappings().all()
     for r in rows:
         yield dict(r), r["policy_agency"], from_us(max(r["requested_us"], r["set_us"]))

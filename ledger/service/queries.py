@@ -384,6 +384,23 @@ class Queries:
         self.access.record(who, [(x.corporate_number, "pending_enrollment", x.enrollment_id, addressee) for x in out])
         return out
 
+    def expected_filers(self, who: Principal, procedure: str, period: str) -> list[str]:
+        """The companies an agency expects a filing of ``procedure`` for ``period`` from, by the rule
+        missing-filing reports follow (:mod:`ledger.service.missing`): those whose enrollment it accepted
+        before the period's deadline, one by one or — for its employers, whose filings of the procedure
+        reached it before — by standing policy. Each company's enrollment is read as its addressee."""
+        agency = authz.require_agency(who, "expects filings")
+        proc = get_procedure(procedure)
+        calendar.validate_period(proc.code, period)
+        deadline = calendar.deadline(proc.code, period)
+        with self.catalog.connect() as conn:
+            found = {enr["corporate_number"]: enr["enrollment_id"]
+                     for read in (reads.accepted_enrollments, reads.policy_accepted_enrollments)
+                     for enr, _, since in read(conn, agency, proc.code) if deadline is None or since <= deadline}
+        addressee = Basis(True, legal_basis="addressee of the enrollment")
+        self.access.record(who, [(corp, "expected_filer", enrollment_id, addressee) for corp, enrollment_id in sorted(found.items())])
+        return sorted(found)
+
     def missing_report(self, who: Principal, procedure: str | None = None, period: str | None = None) -> list[MissingFiling]:
         """An agency's report of enrolled companies that filed nothing by the deadline."""
         agency = authz.require_agency(who, "receives missing-filing reports")

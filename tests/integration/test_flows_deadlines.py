@@ -163,3 +163,28 @@ def test_a_period_past_its_retention_is_not_reported_missing(kiroku, clock):
     with pytest.raises(ValidationError) as err:
         company(kiroku, CORP_A).record(CORP_A, "STANDARD_REMUNERATION", "2023", standard_remuneration())
     assert (err.value.code, err.value.field) == ("period_past_retention", "period")
+
+def test_an_agency_expects_the_companies_whose_enrollment_it_accepted_before_the_deadline(kiroku, clock):
+    """AgencyView.expected_filers: the rule of the missing-filing report (accepted one by one before the deadline, or
+    by standing policy for the agency's employers), the agency's own only, each read recorded as its addressee."""
+    from ledger.domain.model import Principal
+    from ledger.errors import Forbidden
+    from tests.factories import SAPPORO
+    from tests.integration.helpers import agency, company_view, corp_number, enroll_payroll, jst, municipality
+
+    clock.set(jst(2027, 1, 10, 9, 0))
+    enroll_payroll(kiroku, CORP_A, CHIYODA)
+    enroll_payroll(kiroku, CORP_B, SAPPORO)
+    clock.set(jst(2027, 3, 1, 9, 0))
+    late = corp_number(7)
+    enroll_payroll(kiroku, late, CHIYODA)  # accepted after the 2026 deadline: expected for 2027, not 2026
+    view = agency(kiroku, municipality(CHIYODA))
+    assert view.expected_filers("PAYROLL_REPORT", "2026") == [CORP_A]
+    assert view.expected_filers("PAYROLL_REPORT", "2027") == sorted([CORP_A, late])
+    assert agency(kiroku, municipality(SAPPORO)).expected_filers("PAYROLL_REPORT", "2026") == [CORP_B]
+    kiroku.processors.catch_up()
+    assert [r.action for r in company_view(kiroku, CORP_A).access_log() if r.action == "expected_filer"] == ["expected_filer"] * 2
+    with pytest.raises(ValidationError):
+        view.expected_filers("PAYROLL_REPORT", "26")
+    with pytest.raises(Forbidden):
+        kiroku.queries.expected_filers(Principal.company(CORP_A), "PAYROLL_REPORT", "2026")

@@ -207,10 +207,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ag_progress_intro": ("あなたの機関に提出が見込まれる会社の、日ごとの提出・期限後提出・未提出の数です。",
                           "For the companies expected to file to your agency: how many filed, filed late, and are missing, day by day."),
     "ag_progress_how": ("数え方", "How it is counted"),
-    "ag_progress_how_expected": ("見込まれる会社: この手続・期間で、あなたの機関に提出した会社と、"
-                                 "未提出として検出された会社（期限の翌日以降）。",
-                                 "Expected companies: those that filed this procedure and period to your agency, and those reported to "
-                                 "it as missing (after the deadline)."),
+    "ag_progress_how_expected": ("見込まれる会社: 期限までにあなたの機関が提出先の登録を受け付けた会社（個別に、または一括受付の方針で"
+                                 "前に提出のあった会社）と、この手続・期間で提出した会社、未提出として検出された会社。",
+                                 "Expected companies: those whose enrollment your agency accepted before the deadline (one by one, or "
+                                 "by standing policy for companies that filed to it before), those that filed this procedure and "
+                                 "period to it, and those reported to it as missing."),
     "ag_progress_how_filed": ("提出: 会社ごとに最初の版を記録した日（日本時間）。"
                               "事業所ごとの提出は、最初のものを数えます。訂正は数えません。",
                               "Filed: the day (Japan time) the company's first version was recorded; for filings per office, the "
@@ -399,7 +400,8 @@ def add(web: FastAPI, site: Site) -> None:
             firsts = [(i.corporate_number, i.recorded_at if i.version == 1 else view.history(i.submission_id)[0].recorded_at)
                       for i in found]
             reported = view.missing_report(procedure, period)
-        chart = _progress(procedure, period, firsts, {m.corporate_number for m in reported}, now, lang)
+            enrolled = view.expected_filers(procedure, period)
+        chart = _progress(procedure, period, firsts, {m.corporate_number for m in reported} | set(enrolled), now, lang)
         procs = [(code, procedure_name(lang, code)) for code in FILING_CODES]
         name = procedure_name(lang, procedure)
         return site.render(request, "agency_progress.html", "ag_progress_title", session=session, here="/agency/progress",

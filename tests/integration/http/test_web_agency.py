@@ -331,3 +331,18 @@ def test_the_new_pages_are_the_agencys_only(web, staff):
     sign_in(web, staff, f"company:{CORP_A}", "経理 一郎")
     for path in ("/web/agency/filings", "/web/agency/progress", "/web/agency/dispositions/new"):
         assert web.get(path).status_code == 404, path
+
+
+def test_before_the_deadline_the_enrolled_companies_that_have_not_filed_count_as_not_filed(kiroku, web, staff, clock):
+    """Expected companies come from the enrollments the agency accepted (AgencyView.expected_filers), so the chart
+    shows who is still to file before any missing-filing report exists."""
+    clock.set(jst(2027, 1, 4, 9, 0))
+    for corp in (CORP_A, corp_number(1), corp_number(2)):
+        enroll_payroll(kiroku, corp, CHIYODA)
+    clock.set(jst(2027, 1, 12, 10, 0))
+    company(kiroku, CORP_A).record(CORP_A, "PAYROLL_REPORT", "2026", payroll())
+    kiroku.processors.catch_up()
+    clock.set(jst(2027, 1, 20, 9, 0))
+    sign_in(web, staff, f"agency:{CHIYODA_ID}")
+    page = web.get("/web/agency/progress", params={"procedure": "PAYROLL_REPORT", "period": "2026"})
+    assert "期限内の提出 1 社、期限後 0 社、未提出 2 社（3 社中）" in page.text
