@@ -17,7 +17,7 @@ from tests.factories import CHIYODA, CORP_A, CORP_B, SAPPORO, payroll, payroll_l
 from tests.integration.helpers import company, company_view, corp_number, enroll_payroll, jst, municipality
 from tests.integration.http.web import SITE, csrf_of
 from tests.integration.http.web import sign_in as web_sign_in
-from viewers.web import agency_pages
+from viewers.web import agency_issue, agency_pages
 
 pytestmark = pytest.mark.integration
 
@@ -253,7 +253,7 @@ def test_a_company_unknown_to_the_agency_is_refused_in_its_row_and_the_file_is_b
                    files={"file": ("n.csv", data * 2, "text/csv")}, headers={"Origin": SITE})
     assert "ファイルが大きすぎます" in big.text and "発出した通知はありません" in big.text
     monkeypatch.setattr(agency_pages, "MAX_UPLOAD", 2**20)
-    monkeypatch.setattr(agency_pages, "MAX_ROWS", 1)
+    monkeypatch.setattr(agency_issue, "MAX_ROWS", 1)
     many = (HEADER + f"{CORP_A},E0001,山田 太郎,240000,21100,19900\r\n" * 3).encode()
     rows = web.post("/web/agency/dispositions/bulk", data={"csrf": token, "period": "2027"},
                     files={"file": ("n.csv", many, "text/csv")}, headers={"Origin": SITE})
