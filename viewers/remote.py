@@ -196,6 +196,9 @@ class RemoteAgencyView(_Remote):
     def missing_report(self, procedure: str | None = None, period: str | None = None) -> list[MissingFiling]:
         return [MissingFiling.model_validate(x) for x in self._get("/v1/missing-filings", procedure=procedure, period=period)]
 
+    def expected_filers(self, procedure: str, period: str) -> list[str]:
+        return [str(x) for x in self._get("/v1/expected-filers", procedure=procedure, period=period)]
+
 
 class RemoteCompanyView(_Remote):
     """What one company sees and decides about its own data, over HTTP."""

@@ -243,6 +243,8 @@ ENDPOINTS = [
     Endpoint("notices", lambda w, c: c.get("/v1/notices"), only(AGENCIES, 200, 403)),
     Endpoint("notice stream", lambda w, c: c.get("/v1/notices/stream", params={"max_seconds": 0}), only(AGENCIES, 200, 403)),
     Endpoint("missing filings", lambda w, c: c.get("/v1/missing-filings"), only(AGENCIES, 200, 403)),
+    Endpoint("expected filers", lambda w, c: c.get("/v1/expected-filers", params={"procedure": "PAYROLL_REPORT", "period": "2026"}),
+             only(AGENCIES, 200, 403)),
     Endpoint("me", lambda w, c: c.get("/v1/me"), lambda case: 200),
 ]
 

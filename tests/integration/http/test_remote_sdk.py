@@ -182,6 +182,7 @@ def test_the_agency_views_read_remotely_what_they_read_in_process(live, tokens, 
         dsp = remote.issue_disposition(CORP_A, "SPECIAL_COLLECTION_NOTICE", "2027", special_collection(CHIYODA), [sub.submission_id])
         assert dsp.based_on == [sub.submission_id]
         assert remote.missing_report() == local.missing_report()
+        assert remote.expected_filers("PAYROLL_REPORT", "2026") == local.expected_filers("PAYROLL_REPORT", "2026") == [CORP_A]
         with pytest.raises(ValidationError):
             RemoteCompanyView(remote.http)  # a view needs a token of its kind
     company(kiroku, CORP_B).enroll(CORP_B, "WITHHOLDING_SLIP", "tax-office:01101")

@@ -147,3 +147,12 @@ def missing(request: Request, who: Who, procedure: Annotated[str | None, Query(m
             period: Annotated[str | None, Query(max_length=20)] = None) -> list[MissingFiling]:
     """Enrolled companies that filed nothing to this agency by the deadline."""
     return kiroku_of(request).queries.missing_report(who, procedure, period)
+
+
+@router.get("/v1/expected-filers", response_model=list[str], summary="Companies expected to file (agency)",
+            tags=["deadlines"], responses=problems(403, 422))
+def expected_filers(request: Request, who: Who, procedure: Annotated[str, Query(max_length=40)],
+                    period: Annotated[str, Query(max_length=20)]) -> list[str]:
+    """The 法人番号 of the companies this agency expects a filing of ``procedure`` for ``period`` from: those whose
+    enrollment it accepted before the period's deadline, one by one or by standing policy for its employers."""
+    return kiroku_of(request).queries.expected_filers(who, procedure, period)
